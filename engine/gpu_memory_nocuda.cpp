@@ -1,0 +1,23 @@
+// Built only without CUDA: every GPU request is an error that says why.
+#include "engine/check.h"
+#include "engine/gpu_memory.h"
+
+namespace sgml {
+
+namespace {
+[[noreturn]] void no_cuda() { SGML_FAIL("this build of the engine has no CUDA backend (rebuild where nvcc is installed)"); }
+}  // namespace
+
+void* gpu_alloc(size_t, int) { no_cuda(); }
+void gpu_free(void*, size_t, int) {}
+void gpu_empty_cache() {}
+size_t gpu_bytes_in_use() { return 0; }
+size_t gpu_peak_bytes_in_use() { return 0; }
+void gpu_copy_host_to_device(void*, const void*, size_t, int) { no_cuda(); }
+void gpu_copy_device_to_host(void*, const void*, size_t, int) { no_cuda(); }
+void gpu_copy_device_to_device(void*, const void*, size_t, int) { no_cuda(); }
+void gpu_memset_zero(void*, size_t, int) { no_cuda(); }
+void gpu_synchronize(int) {}
+int gpu_device_count() { return 0; }
+
+}  // namespace sgml

@@ -1,0 +1,49 @@
+// Batch normalisation over (N, H, W) per channel, exactly as PyTorch's BatchNorm2d:
+// training normalises with the batch mean and biased variance and updates
+//   running_mean = (1 - momentum) * running_mean + momentum * mean
+//   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1),   M = N*H*W (unbiased)
+// inference normalises with the running statistics.
+#pragma once
+#include "engine/tensor.h"
+
+namespace sgml {
+
+struct BatchNormShape {
+  int n, c, hw;  // x viewed as (N, C, H*W)
+};
+
+// Training forward. y (N,C,H,W); save_mean, save_invstd (C) are what backward needs; running stats updated in place.
+void batch_norm2d_forward_train(Tensor& y, Tensor& save_mean, Tensor& save_invstd, const Tensor& x,
+                                const Tensor& gamma, const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                                float momentum, float eps);
+// Inference forward with the running statistics.
+void batch_norm2d_forward_eval(Tensor& y, const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                               const Tensor& running_mean, const Tensor& running_var, float eps);
+// Backward of the training forward: dx (N,C,H,W), dgamma and dbeta (C), all overwritten.
+void batch_norm2d_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy, const Tensor& x,
+                           const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd);
+
+namespace cpu {
+void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
+                                const float* beta, float* running_mean, float* running_var, float momentum, float eps,
+                                const BatchNormShape& s);
+void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, float eps,
+                               const BatchNormShape& s);
+void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                           const float* gamma, const float* save_mean, const float* save_invstd,
+                           const BatchNormShape& s);
+}  // namespace cpu
+namespace cuda {
+void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
+                                const float* beta, float* running_mean, float* running_var, float momentum, float eps,
+                                const BatchNormShape& s, int device);
+void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, float eps,
+                               const BatchNormShape& s, int device);
+void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                           const float* gamma, const float* save_mean, const float* save_invstd,
+                           const BatchNormShape& s, int device);
+}  // namespace cuda
+
+}  // namespace sgml

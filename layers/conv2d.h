@@ -1,0 +1,36 @@
+// 2-D convolution without bias (as every ResNet conv): cross-correlation, square stride and zero padding.
+// CPU: im2col + OpenBLAS SGEMM. CUDA: cuDNN, algorithms chosen once per shape.
+#pragma once
+#include "engine/tensor.h"
+
+namespace sgml {
+
+struct Conv2dGeometry {
+  int n, c, h, w;  // input (N, C, H, W)
+  int k, r, s;     // filter (K, C, R, S)
+  int stride, pad;
+  int p() const { return (h + 2 * pad - r) / stride + 1; }  // output height
+  int q() const { return (w + 2 * pad - s) / stride + 1; }  // output width
+};
+
+// Checks shapes and returns the geometry of x (N,C,H,W) convolved with w (K,C,R,S).
+Conv2dGeometry conv2d_geometry(const Shape& x_shape, const Shape& w_shape, int stride, int pad);
+
+Tensor conv2d_forward(const Tensor& x /*(N,C,H,W)*/, const Tensor& w /*(K,C,R,S)*/, int stride, int pad);  // (N,K,P,Q)
+Tensor conv2d_backward_data(const Tensor& dy /*(N,K,P,Q)*/, const Tensor& w, const Shape& x_shape, int stride,
+                            int pad);  // dx (N,C,H,W)
+Tensor conv2d_backward_filter(const Tensor& dy /*(N,K,P,Q)*/, const Tensor& x, const Shape& w_shape, int stride,
+                              int pad);  // dw (K,C,R,S)
+
+namespace cpu {
+void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g);
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g);
+void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g);
+}  // namespace cpu
+namespace cuda {
+void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g, int device);
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g, int device);
+void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g, int device);
+}  // namespace cuda
+
+}  // namespace sgml

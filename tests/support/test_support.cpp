@@ -1,0 +1,75 @@
+#include "tests/support/test_support.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "engine/check.h"
+
+namespace sgml::test {
+
+std::string source_dir() { return SGML_SOURCE_DIR; }
+
+std::string scratch_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(SGML_BINARY_DIR) / "test_scratch" / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::string reference_python() {
+  const char* p = std::getenv("SGML_PYTHON");
+  return p && *p ? p : "/usr/bin/python3";
+}
+
+int run_command(const std::string& command, std::string* output) {
+  std::string full = command + " 2>&1";
+  FILE* pipe = popen(full.c_str(), "r");
+  if (!pipe) SGML_FAIL("cannot run '", command, "'");
+  std::array<char, 4096> buf;
+  std::string out;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  int status = pclose(pipe);
+  if (output) *output = out;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void run_reference(const std::string& script, const std::vector<std::string>& args) {
+  std::string cmd = reference_python() + " " + source_dir() + "/tests/reference/" + script;
+  for (const auto& a : args) cmd += " '" + a + "'";
+  std::string out;
+  if (run_command(cmd, &out) != 0) SGML_FAIL("reference script failed: ", cmd, "\n", out);
+}
+
+Tensor random_tensor(const Shape& shape, unsigned seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t = Tensor::empty(shape);
+  float* p = t.data();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
+  return t;
+}
+
+double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  SGML_CHECK(a.size() == b.size(), "relative_error of ", a.size(), " and ", b.size(), " values");
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    double d = double(a[i]) - double(b[i]);
+    num += d * d;
+    den += double(b[i]) * double(b[i]);
+  }
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-12);
+}
+
+double relative_error(const Tensor& a, const Tensor& b) {
+  SGML_CHECK(a.shape() == b.shape(), "relative_error of ", a.str(), " and ", b.str());
+  return relative_error(a.to_vector(), b.to_vector());
+}
+
+}  // namespace sgml::test
