@@ -97,7 +97,18 @@ const int64_t* Tensor::data_i64() const {
 }
 void* Tensor::raw_data() const {
   SGML_CHECK(storage_, "use of an undefined tensor");
-  return storage_->data();
+  return static_cast<char*>(storage_->data()) + offset_ * static_cast<int64_t>(dtype_size(dtype_));
+}
+
+Tensor Tensor::view(int64_t offset, const Shape& shape) const {
+  check_defined(*this, "view");
+  SGML_CHECK(offset >= 0 && offset_ + offset + shape_numel(shape) <=
+                                 static_cast<int64_t>(storage_->bytes() / dtype_size(dtype_)),
+             "view at ", offset, " of shape ", shape_str(shape), " outside ", str());
+  Tensor t = *this;
+  t.offset_ = offset_ + offset;
+  t.shape_ = shape;
+  return t;
 }
 
 Tensor Tensor::to(Device device) const {

@@ -68,6 +68,9 @@ class Tensor {
   void copy_from(const Tensor& src);
   // Same storage, new shape with the same element count; one dimension may be -1.
   Tensor reshape(const Shape& shape) const;
+  // A view of `shape` starting `offset` elements into this tensor's storage (e.g. one parameter inside a flat
+  // buffer that the optimiser updates with one kernel).
+  Tensor view(int64_t offset, const Shape& shape) const;
   void zero_();
   void fill_(float value);
   // Host copy of the values (float32 tensors).
@@ -78,6 +81,7 @@ class Tensor {
 
  private:
   std::shared_ptr<Storage> storage_;
+  int64_t offset_ = 0;  // in elements
   Shape shape_;
   DType dtype_ = DType::F32;
 };

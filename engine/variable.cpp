@@ -1,0 +1,114 @@
+#include "engine/variable.h"
+
+#include <unordered_set>
+
+#include "engine/check.h"
+#include "layers/elementwise.h"
+
+namespace sgml {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+Variable::Variable(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
+  node_->value = std::move(value);
+  node_->requires_grad = requires_grad;
+}
+
+Variable::Variable(Tensor value, std::vector<Variable> inputs, BackwardFn backward) : node_(std::make_shared<Node>()) {
+  node_->value = std::move(value);
+  bool any = false;
+  for (const auto& in : inputs) any = any || (in.defined() && in.requires_grad());
+  if (any && g_grad_enabled) {
+    node_->requires_grad = true;
+    node_->inputs = std::move(inputs);
+    node_->backward = std::move(backward);
+  }
+}
+
+const Tensor& Variable::value() const {
+  SGML_CHECK(node_, "use of an undefined variable");
+  return node_->value;
+}
+Tensor& Variable::value() {
+  SGML_CHECK(node_, "use of an undefined variable");
+  return node_->value;
+}
+bool Variable::requires_grad() const { return node_ && node_->requires_grad; }
+const Tensor& Variable::grad() const {
+  SGML_CHECK(node_, "use of an undefined variable");
+  return node_->grad;
+}
+bool Variable::has_grad() const { return node_ && node_->grad.defined(); }
+
+void Variable::add_grad(const Tensor& g) {
+  if (!requires_grad()) return;
+  Node& n = *node_;
+  SGML_CHECK(g.numel() == n.value.numel(), "gradient ", g.str(), " for a value ", n.value.str());
+  if (!n.grad.defined()) {
+    n.grad = g.reshape(n.value.shape());
+  } else {
+    add_inplace(n.grad, g.reshape(n.grad.shape()));
+  }
+}
+
+void Variable::set_grad_buffer(Tensor buffer) {
+  SGML_CHECK(node_, "use of an undefined variable");
+  check_shape(buffer, node_->value.shape(), "gradient buffer");
+  node_->grad = std::move(buffer);
+  node_->grad_is_buffer = true;
+}
+
+void Variable::clear_grad() {
+  if (!node_) return;
+  if (node_->grad_is_buffer)
+    node_->grad.zero_();
+  else
+    node_->grad = Tensor();
+}
+
+void Variable::backward(const Tensor& seed) {
+  SGML_CHECK(node_, "backward of an undefined variable");
+  SGML_CHECK(node_->requires_grad, "backward of a value that does not require grad");
+  // Reverse topological order by an iterative depth-first search (ResNet-152 is too deep for recursion to be wise).
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, size_t>> stack{{node_.get(), 0}};
+  seen.insert(node_.get());
+  while (!stack.empty()) {
+    auto& [n, next] = stack.back();
+    if (next < n->inputs.size()) {
+      Node* child = n->inputs[next++].node_.get();
+      if (child && child->requires_grad && !seen.count(child)) {
+        seen.insert(child);
+        stack.push_back({child, 0});
+      }
+    } else {
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  if (seed.defined()) {
+    add_grad(seed);
+  } else {
+    SGML_CHECK(node_->value.numel() == 1, "backward() without a seed needs a one-element value, got ",
+               node_->value.str());
+    add_grad(Tensor::full(node_->value.shape(), 1.0f, node_->value.device()));
+  }
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* n = *it;
+    if (!n->backward) continue;  // a leaf: its gradient stays for the optimiser
+    if (n->grad.defined()) n->backward(n->inputs, n->grad);
+    // An intermediate is done: free its closure (and the tensors it saved) and its gradient.
+    n->backward = nullptr;
+    n->inputs.clear();
+    n->grad = Tensor();
+  }
+}
+
+}  // namespace sgml

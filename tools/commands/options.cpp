@@ -1,0 +1,182 @@
+#include "tools/commands/options.h"
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/check.h"
+
+namespace sgml {
+
+namespace {
+std::string normalise(std::string name) {
+  for (char& c : name)
+    if (c == '_') c = '-';
+  return name;
+}
+}  // namespace
+
+Options::Options(std::string command, std::string usage_line, std::string summary)
+    : command_(std::move(command)), usage_line_(std::move(usage_line)), summary_(std::move(summary)) {}
+
+void Options::add(const std::string& name, const std::string& default_value, const std::string& help) {
+  order_.push_back(name);
+  specs_[name] = {default_value, help, false};
+  values_[name] = default_value;
+}
+
+void Options::add_flag(const std::string& name, const std::string& help) {
+  order_.push_back(name);
+  specs_[name] = {"false", help, true};
+  values_[name] = "false";
+}
+
+void Options::allow_config_file() {
+  config_allowed_ = true;
+  add("config", "", "JSON file of options (keys are option names); command-line options override it");
+}
+
+const Options::Spec& Options::spec(const std::string& name) const {
+  auto it = specs_.find(name);
+  if (it == specs_.end()) {
+    std::string valid;
+    for (const auto& n : order_) valid += " --" + n;
+    SGML_FAIL("sgml ", command_, ": unknown option '--", name, "'. Valid options:", valid, " (see sgml ", command_, " --help)");
+  }
+  return it->second;
+}
+
+bool Options::parse(int argc, char** argv, int first) {
+  std::map<std::string, std::string> given;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(usage().c_str(), stdout);
+      return false;
+    }
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      positional_.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    const size_t eq = name.find('=');
+    const bool inline_value = eq != std::string::npos;
+    if (inline_value) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    name = normalise(name);
+    const Spec& s = spec(name);
+    if (s.is_flag) {
+      if (!inline_value) value = "true";
+      if (value != "true" && value != "false") SGML_FAIL("sgml ", command_, ": --", name, " is a flag (no value)");
+    } else if (!inline_value) {
+      if (i + 1 >= argc) SGML_FAIL("sgml ", command_, ": option --", name, " needs a value (", s.help, ")");
+      value = argv[++i];
+    }
+    given[name] = value;
+  }
+  if (config_allowed_ && given.count("config") && !given["config"].empty()) load_config(given["config"]);
+  for (const auto& [name, value] : given) {
+    values_[name] = value;
+    set_[name] = true;
+  }
+  return true;
+}
+
+void Options::load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) SGML_FAIL("cannot open config file '", path, "'");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  } catch (const std::exception& e) {
+    SGML_FAIL("config file '", path, "' is not valid JSON: ", e.what());
+  }
+  if (!j.is_object()) SGML_FAIL("config file '", path, "' must hold one JSON object of option names and values");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string name = normalise(it.key());
+    if (!specs_.count(name)) {
+      try {
+        spec(name);
+      } catch (const Error& e) {
+        SGML_FAIL("config file '", path, "': ", e.what());
+      }
+    }
+    const auto& v = it.value();
+    values_[name] = v.is_string() ? v.get<std::string>() : v.dump();
+    set_[name] = true;
+  }
+}
+
+std::string Options::get(const std::string& name) const {
+  spec(name);
+  return values_.at(name);
+}
+
+int Options::get_int(const std::string& name) const {
+  const std::string v = get(name);
+  try {
+    size_t used = 0;
+    long long x = std::stoll(v, &used);
+    if (used == v.size()) return static_cast<int>(x);
+  } catch (const std::exception&) {
+  }
+  SGML_FAIL("sgml ", command_, ": --", name, " expects an integer, got '", v, "'");
+}
+
+double Options::get_double(const std::string& name) const {
+  const std::string v = get(name);
+  try {
+    size_t used = 0;
+    double x = std::stod(v, &used);
+    if (used == v.size()) return x;
+  } catch (const std::exception&) {
+  }
+  SGML_FAIL("sgml ", command_, ": --", name, " expects a number, got '", v, "'");
+}
+
+bool Options::get_flag(const std::string& name) const {
+  const std::string v = get(name);
+  return v == "true" || v == "1" || v == "on" || v == "yes";
+}
+
+bool Options::was_set(const std::string& name) const {
+  auto it = set_.find(name);
+  return it != set_.end() && it->second;
+}
+
+void Options::set(const std::string& name, const std::string& value) {
+  spec(name);
+  values_[name] = value;
+}
+
+std::string Options::usage() const {
+  std::ostringstream os;
+  os << "usage: sgml " << command_ << " " << usage_line_ << "\n\n" << summary_ << "\n\noptions:\n";
+  for (const auto& name : order_) {
+    const Spec& s = specs_.at(name);
+    std::string left = "  --" + name + (s.is_flag ? "" : " VALUE");
+    if (left.size() < 28) left.resize(28, ' ');
+    os << left << " " << s.help;
+    if (!s.is_flag) os << " (default: " << (s.default_value.empty() ? "none" : s.default_value) << ")";
+    os << "\n";
+  }
+  os << "  --help                       this screen\n";
+  return os.str();
+}
+
+std::string Options::resolved() const {
+  std::ostringstream os;
+  for (const auto& name : order_) os << "  " << name << " = " << values_.at(name) << "\n";
+  return os.str();
+}
+
+std::string Options::resolved_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& name : order_) j[name] = values_.at(name);
+  return j.dump(2);
+}
+
+}  // namespace sgml
