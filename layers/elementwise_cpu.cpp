@@ -1,0 +1,58 @@
+#include <cmath>
+
+#include "layers/elementwise.h"
+
+namespace sgml::cpu {
+
+void add(float* y, const float* a, const float* b, int64_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+void add_inplace(float* a, const float* b, int64_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+}
+
+void scale_inplace(float* a, float alpha, int64_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) a[i] *= alpha;
+}
+
+void relu_forward(float* y, const float* x, int64_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(float* dx, const float* dy, const float* y, int64_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+void sigmoid_forward(float* y, const float* x, int64_t n) {
+  // exp of a non-positive argument only, so large |x| neither overflows nor loses the small side.
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const float e = std::exp(-std::fabs(x[i]));
+    y[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+  }
+}
+
+void sigmoid_backward(float* dx, const float* dy, const float* y, int64_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+}
+
+void add_row_bias(float* y, const float* bias, int rows, int cols) {
+#pragma omp parallel for if (int64_t(rows) * cols > 65536)
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) y[int64_t(r) * cols + c] += bias[c];
+}
+
+void sum_rows(float* out, const float* x, int rows, int cols) {
+  for (int c = 0; c < cols; ++c) out[c] = 0.0f;
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) out[c] += x[int64_t(r) * cols + c];
+}
+
+}  // namespace sgml::cpu
