@@ -1,0 +1,125 @@
+#include "layers/functional.h"
+
+#include "engine/check.h"
+#include "layers/batch_norm2d.h"
+#include "layers/conv2d.h"
+#include "layers/elementwise.h"
+#include "layers/gemm.h"
+#include "layers/global_avg_pool.h"
+#include "layers/l2_normalize.h"
+#include "layers/max_pool2d.h"
+
+namespace sgml::fn {
+
+Variable conv2d(const Variable& x, const Variable& w, int stride, int pad) {
+  Tensor y = conv2d_forward(x.value(), w.value(), stride, pad);
+  Tensor xv = x.value(), wv = w.value();
+  return Variable(std::move(y), {x, w}, [xv, wv, stride, pad](std::vector<Variable>& in, const Tensor& dy) {
+    if (in[0].requires_grad()) in[0].add_grad(conv2d_backward_data(dy, wv, xv.shape(), stride, pad));
+    if (in[1].requires_grad()) in[1].add_grad(conv2d_backward_filter(dy, xv, wv.shape(), stride, pad));
+  });
+}
+
+Variable batch_norm2d(const Variable& x, const Variable& gamma, const Variable& beta, BatchNormBuffers& buffers,
+                      bool training) {
+  const Tensor& xv = x.value();
+  Tensor y = Tensor::empty(xv.shape(), xv.device());
+  if (!training) {
+    batch_norm2d_forward_eval(y, xv, gamma.value(), beta.value(), buffers.running_mean, buffers.running_var,
+                              buffers.eps);
+    // Eval-mode gradients (frozen statistics) are not needed by any caller yet: record none.
+    return Variable(std::move(y), false);
+  }
+  const int64_t c = xv.dim(1);
+  Tensor mean = Tensor::empty({c}, xv.device()), invstd = Tensor::empty({c}, xv.device());
+  batch_norm2d_forward_train(y, mean, invstd, xv, gamma.value(), beta.value(), buffers.running_mean,
+                             buffers.running_var, buffers.momentum, buffers.eps);
+  if (buffers.num_batches_tracked.defined()) buffers.num_batches_tracked.data_i64()[0] += 1;
+  Tensor gv = gamma.value();
+  return Variable(std::move(y), {x, gamma, beta}, [xv, gv, mean, invstd](std::vector<Variable>& in, const Tensor& dy) {
+    Tensor dx = Tensor::empty(xv.shape(), xv.device());
+    Tensor dgamma = Tensor::empty(gv.shape(), xv.device()), dbeta = Tensor::empty(gv.shape(), xv.device());
+    batch_norm2d_backward(dx, dgamma, dbeta, dy, xv, gv, mean, invstd);
+    in[0].add_grad(dx);
+    in[1].add_grad(dgamma);
+    in[2].add_grad(dbeta);
+  });
+}
+
+Variable relu(const Variable& x) {
+  Tensor y = relu_forward(x.value());
+  Tensor yv = y;
+  return Variable(std::move(y), {x},
+                  [yv](std::vector<Variable>& in, const Tensor& dy) { in[0].add_grad(relu_backward(dy, yv)); });
+}
+
+Variable sigmoid(const Variable& x) {
+  Tensor y = sigmoid_forward(x.value());
+  Tensor yv = y;
+  return Variable(std::move(y), {x},
+                  [yv](std::vector<Variable>& in, const Tensor& dy) { in[0].add_grad(sigmoid_backward(dy, yv)); });
+}
+
+Variable max_pool2d(const Variable& x, int kernel, int stride, int pad) {
+  Tensor y, argmax;
+  max_pool2d_forward(y, argmax, x.value(), kernel, stride, pad);
+  Shape x_shape = x.value().shape();
+  return Variable(std::move(y), {x}, [argmax, x_shape, kernel, stride, pad](std::vector<Variable>& in, const Tensor& dy) {
+    in[0].add_grad(max_pool2d_backward(dy, argmax, x_shape, kernel, stride, pad));
+  });
+}
+
+Variable global_avg_pool(const Variable& x) {
+  Shape x_shape = x.value().shape();
+  return Variable(global_avg_pool_forward(x.value()), {x}, [x_shape](std::vector<Variable>& in, const Tensor& dy) {
+    in[0].add_grad(global_avg_pool_backward(dy, x_shape));
+  });
+}
+
+Variable linear(const Variable& x, const Variable& w, const Variable& b) {
+  OpScope op("linear");
+  const Tensor& xv = x.value();
+  const Tensor& wv = w.value();
+  SGML_CHECK(xv.ndim() == 2 && wv.ndim() == 2 && xv.dim(1) == wv.dim(1), "linear: input ", shape_str(xv.shape()),
+             " does not match weight ", shape_str(wv.shape()), " (expected input (N,", wv.ndim() == 2 ? wv.dim(1) : -1, "))");
+  Tensor y = matmul(xv, false, wv, true);  // (N,Out)
+  if (b.defined()) add_row_bias(y, b.value());
+  Tensor xs = xv, ws = wv;
+  std::vector<Variable> inputs{x, w};
+  if (b.defined()) inputs.push_back(b);
+  return Variable(std::move(y), std::move(inputs), [xs, ws](std::vector<Variable>& in, const Tensor& dy) {
+    if (in[0].requires_grad()) in[0].add_grad(matmul(dy, false, ws, false));  // (N,Out)·(Out,In)
+    if (in[1].requires_grad()) in[1].add_grad(matmul(dy, true, xs, false));   // (Out,N)·(N,In)
+    if (in.size() > 2 && in[2].requires_grad()) in[2].add_grad(sum_rows(dy));
+  });
+}
+
+Variable add(const Variable& a, const Variable& b) {
+  return Variable(sgml::add(a.value(), b.value()), {a, b}, [](std::vector<Variable>& in, const Tensor& dy) {
+    in[0].add_grad(dy);
+    in[1].add_grad(dy);
+  });
+}
+
+Variable l2_normalize(const Variable& x) {
+  Tensor y, norms;
+  l2_normalize_forward(y, norms, x.value());
+  Tensor yv = y;
+  return Variable(std::move(y), {x}, [yv, norms](std::vector<Variable>& in, const Tensor& dy) {
+    in[0].add_grad(l2_normalize_backward(dy, yv, norms));
+  });
+}
+
+Variable matmul(const Variable& a, bool transpose_a, const Variable& b, bool transpose_b) {
+  Tensor av = a.value(), bv = b.value();
+  Tensor c = sgml::matmul(av, transpose_a, bv, transpose_b);
+  return Variable(std::move(c), {a, b}, [av, bv, transpose_a, transpose_b](std::vector<Variable>& in, const Tensor& dc) {
+    // C = op(A) op(B): dop(A) = dC · op(B)ᵀ, dop(B) = op(A)ᵀ · dC; transposing back gives dA and dB.
+    if (in[0].requires_grad())
+      in[0].add_grad(transpose_a ? sgml::matmul(bv, transpose_b, dc, true) : sgml::matmul(dc, false, bv, !transpose_b));
+    if (in[1].requires_grad())
+      in[1].add_grad(transpose_b ? sgml::matmul(dc, true, av, transpose_a) : sgml::matmul(av, !transpose_a, dc, false));
+  });
+}
+
+}  // namespace sgml::fn

@@ -1,0 +1,75 @@
+#include "models/sgml_model.h"
+
+#include "engine/check.h"
+
+namespace sgml {
+
+namespace {
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+FeatureKind parse_feature(const std::string& name) {
+  if (name == "conv") return FeatureKind::Conv;
+  if (name == "fc") return FeatureKind::Fc;
+  if (name == "emb") return FeatureKind::Emb;
+  SGML_FAIL("unknown feature '", name, "': expected conv, fc or emb");
+}
+
+SgmlModel::SgmlModel(const SgmlModelConfig& config) : config_(config), rng_(config.seed) {
+  SGML_CHECK(config.num_attributes >= 1, "the attribute branch needs at least one attribute, got ",
+             config.num_attributes);
+  backbone_ = std::make_unique<ResNetBackbone>(store_, resnet_spec(config.arch), rng_);
+  head_fc_ = std::make_unique<Linear>(store_, "head.fc.", backbone_->feature_dim(), config.fc_dim, rng_);
+  head_emb_ = std::make_unique<Linear>(store_, "head.emb.", config.fc_dim, config.embedding_dim, rng_);
+  head_attr_ = std::make_unique<Linear>(store_, "head.attr.", config.fc_dim, config.num_attributes, rng_);
+}
+
+int SgmlModel::feature_dim(FeatureKind feature) const {
+  switch (feature) {
+    case FeatureKind::Conv: return backbone_->feature_dim();
+    case FeatureKind::Fc: return config_.fc_dim;
+    case FeatureKind::Emb: return config_.embedding_dim;
+  }
+  return 0;
+}
+
+SgmlOutputs SgmlModel::forward(const Variable& images, bool training) {
+  SgmlOutputs out;
+  out.conv = backbone_->forward(images, training);
+  out.fc = fn::relu((*head_fc_)(out.conv));
+  out.emb = (*head_emb_)(out.fc);
+  out.attr_logits = (*head_attr_)(out.fc);
+  return out;
+}
+
+Tensor SgmlModel::extract(const Tensor& images, FeatureKind feature) {
+  NoGradGuard no_grad;
+  Variable conv = backbone_->forward(Variable(images), /*training=*/false);
+  if (feature == FeatureKind::Conv) return conv.value();
+  Variable fc = fn::relu((*head_fc_)(conv));
+  if (feature == FeatureKind::Fc) return fc.value();
+  return (*head_emb_)(fc).value();
+}
+
+bool SgmlModel::load_weights(const std::string& path, bool require_head) {
+  const TensorMap tensors = load_safetensors(path);
+  bool any_head = false;
+  for (const auto& [name, t] : tensors) any_head = any_head || starts_with(name, "head.");
+  auto ignore = [](const std::string& key) { return starts_with(key, "fc."); };
+  auto optional = [&](const std::string& key) {
+    if (ends_with(key, "num_batches_tracked")) return true;
+    return starts_with(key, "head.") && !require_head && !any_head;
+  };
+  store_.load(tensors, path, ignore, optional);
+  if (!any_head) {  // a backbone-only file: the head gets a fresh PyTorch-default initialisation
+    for (Linear* l : {head_fc_.get(), head_emb_.get(), head_attr_.get()}) l->reset(rng_);
+  }
+  return any_head;
+}
+
+void SgmlModel::save_weights(const std::string& path) const { save_safetensors(path, store_.state_dict()); }
+
+}  // namespace sgml

@@ -1,0 +1,65 @@
+// The SGML network (paper Fig. 3): a ResNet backbone, then the head on the pooled feature:
+//   head.fc   (F -> 1024, ReLU)
+//   head.emb  (1024 -> 512)        the embedding branch
+//   head.attr (1024 -> K)          the attribute branch; sigmoid gives p(a|x)
+// The three features of the paper's Table II are `conv` (pooled backbone), `fc` (1024-d after ReLU) and `emb`.
+#pragma once
+#include <memory>
+#include <random>
+#include <string>
+
+#include "engine/parameter_store.h"
+#include "models/modules.h"
+#include "models/resnet.h"
+
+namespace sgml {
+
+struct SgmlModelConfig {
+  std::string arch = "resnet101";
+  int num_attributes = 1;  // K
+  int fc_dim = 1024;
+  int embedding_dim = 512;
+  unsigned seed = 0;       // initialisation of whatever no weights file provides
+};
+
+struct SgmlOutputs {
+  Variable conv;         // (N, F)
+  Variable fc;           // (N, 1024)
+  Variable emb;          // (N, 512), not normalised
+  Variable attr_logits;  // (N, K)
+};
+
+enum class FeatureKind { Conv, Fc, Emb };
+FeatureKind parse_feature(const std::string& name);  // "conv", "fc", "emb"
+
+class SgmlModel {
+ public:
+  explicit SgmlModel(const SgmlModelConfig& config);
+
+  SgmlOutputs forward(const Variable& images /*(N,3,H,W)*/, bool training);
+  // Eval mode without the tape: the requested feature only (the branches not needed are skipped).
+  Tensor extract(const Tensor& images, FeatureKind feature);
+
+  // Loads a safetensors file with torchvision names. Backbone keys are required; `fc.*` (torchvision's
+  // classifier) is ignored; num_batches_tracked may be absent (timm/HF files). When require_head is false the
+  // head may be absent as a whole and then keeps its PyTorch-default initialisation; a partial head is an error.
+  // Returns true when the file held the head.
+  bool load_weights(const std::string& path, bool require_head);
+  void save_weights(const std::string& path) const;
+
+  ParameterStore& store() { return store_; }
+  const ParameterStore& store() const { return store_; }
+  const SgmlModelConfig& config() const { return config_; }
+  int feature_dim(FeatureKind feature) const;
+  void to(Device device) { store_.to(device); }
+  Device device() const { return store_.device(); }
+
+ private:
+  SgmlModelConfig config_;
+  ParameterStore store_;
+  std::mt19937 rng_;
+  std::unique_ptr<ResNetBackbone> backbone_;
+  std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;
+};
+
+}  // namespace sgml

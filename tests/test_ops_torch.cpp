@@ -1,0 +1,198 @@
+// Every op's forward and gradients against PyTorch autograd (float64), table-driven (one line per case).
+// The inputs of all cases are written once, one reference script computes all of them, and each case is then a
+// test of its own. Relative error (||ours - ref|| / ||ref||) must be under 1e-4 for every output and gradient.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "engine/safetensors.h"
+#include "layers/functional.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+
+namespace {
+
+using Runner = std::function<TensorMap(const TensorMap& in, bool backward)>;
+
+struct OpCase {
+  std::string name, op;
+  nlohmann::json params;
+  std::map<std::string, Shape> inputs;
+  Runner run;
+  float lo = -1.0f, hi = 1.0f;
+};
+
+// Runs a one-output op on leaf variables named like the inputs, then backward with dy; grads come back as "d"+name.
+TensorMap run_unary_style(const TensorMap& in, bool backward, const std::vector<std::string>& names,
+                          const std::function<Variable(std::vector<Variable>&)>& forward) {
+  std::vector<Variable> vars;
+  for (const auto& n : names) vars.emplace_back(in.at(n).clone(), true);
+  Variable y = forward(vars);
+  TensorMap out{{"y", y.value()}};
+  if (backward) {
+    y.backward(in.at("dy"));
+    for (size_t i = 0; i < names.size(); ++i) out["d" + names[i]] = vars[i].grad();
+  }
+  return out;
+}
+
+fn::BatchNormBuffers buffers_from(const TensorMap& in, int64_t channels) {
+  fn::BatchNormBuffers b;
+  b.running_mean = in.count("rm") ? in.at("rm").clone() : Tensor::zeros({channels});
+  b.running_var = in.count("rv") ? in.at("rv").clone() : Tensor::full({channels}, 1.0f);
+  b.num_batches_tracked = Tensor::zeros({}, Device::cpu(), DType::I64);
+  return b;
+}
+
+OpCase conv_case(const std::string& name, Shape x, Shape w, int stride, int pad) {
+  return {name, "conv2d", {{"stride", stride}, {"pad", pad}}, {{"x", x}, {"w", w}},
+          [stride, pad](const TensorMap& in, bool bw) {
+            return run_unary_style(in, bw, {"x", "w"}, [&](std::vector<Variable>& v) { return fn::conv2d(v[0], v[1], stride, pad); });
+          }};
+}
+
+OpCase bn_train_case(const std::string& name, Shape x) {
+  const int64_t c = x[1];
+  return {name, "batch_norm2d_train", {}, {{"x", x}, {"gamma", {c}}, {"beta", {c}}, {"rm", {c}}, {"rv", {c}}},
+          [c](const TensorMap& in, bool bw) {
+            fn::BatchNormBuffers buffers = buffers_from(in, c);
+            TensorMap out = run_unary_style(in, bw, {"x", "gamma", "beta"}, [&](std::vector<Variable>& v) {
+              return fn::batch_norm2d(v[0], v[1], v[2], buffers, true);
+            });
+            out["rm_out"] = buffers.running_mean;
+            out["rv_out"] = buffers.running_var;
+            return out;
+          }};
+}
+
+OpCase pool_case(const std::string& name, Shape x, int k, int s, int p) {
+  return {name, "max_pool2d", {{"kernel", k}, {"stride", s}, {"pad", p}}, {{"x", x}},
+          [k, s, p](const TensorMap& in, bool bw) {
+            return run_unary_style(in, bw, {"x"}, [&](std::vector<Variable>& v) { return fn::max_pool2d(v[0], k, s, p); });
+          }};
+}
+
+OpCase matmul_case(const std::string& name, Shape a, bool ta, Shape b, bool tb) {
+  return {name, "matmul", {{"ta", ta}, {"tb", tb}}, {{"a", a}, {"b", b}},
+          [ta, tb](const TensorMap& in, bool bw) {
+            return run_unary_style(in, bw, {"a", "b"}, [&](std::vector<Variable>& v) { return fn::matmul(v[0], ta, v[1], tb); });
+          }};
+}
+
+OpCase simple_case(const std::string& name, const std::string& op, std::map<std::string, Shape> inputs,
+                   std::vector<std::string> names, std::function<Variable(std::vector<Variable>&)> forward,
+                   float lo = -1.0f, float hi = 1.0f) {
+  return {name, op, {}, inputs,
+          [names, forward](const TensorMap& in, bool bw) { return run_unary_style(in, bw, names, forward); }, lo, hi};
+}
+
+std::vector<OpCase> op_cases() {
+  std::vector<OpCase> cases = {
+      conv_case("conv3x3_s1_p1", {2, 3, 9, 11}, {4, 3, 3, 3}, 1, 1),
+      conv_case("conv1x1_s2_batch1", {1, 5, 8, 7}, {6, 5, 1, 1}, 2, 0),
+      conv_case("conv7x7_s2_p3", {3, 3, 15, 13}, {5, 3, 7, 7}, 2, 3),
+      conv_case("conv3x3_s2_odd", {2, 4, 7, 7}, {3, 4, 3, 3}, 2, 1),
+      bn_train_case("bn_train", {4, 3, 5, 6}),
+      bn_train_case("bn_train_batch1", {1, 2, 3, 3}),
+      bn_train_case("bn_train_1x1_spatial", {5, 4, 1, 1}),
+      pool_case("maxpool_3_2_1", {2, 3, 9, 10}, 3, 2, 1),
+      pool_case("maxpool_3_2_1_batch1_small", {1, 1, 4, 4}, 3, 2, 1),
+      pool_case("maxpool_2_2_0", {2, 2, 6, 5}, 2, 2, 0),
+      simple_case("relu", "relu", {{"x", {3, 4, 5}}}, {"x"}, [](auto& v) { return fn::relu(v[0]); }),
+      simple_case("sigmoid_extreme", "sigmoid", {{"x", {4, 33}}}, {"x"}, [](auto& v) { return fn::sigmoid(v[0]); }, -40.f, 40.f),
+      simple_case("global_avg_pool", "global_avg_pool", {{"x", {3, 5, 4, 7}}}, {"x"},
+                  [](auto& v) { return fn::global_avg_pool(v[0]); }),
+      simple_case("linear", "linear", {{"x", {5, 7}}, {"w", {3, 7}}, {"b", {3}}}, {"x", "w", "b"},
+                  [](auto& v) { return fn::linear(v[0], v[1], v[2]); }),
+      simple_case("linear_batch1", "linear", {{"x", {1, 9}}, {"w", {4, 9}}, {"b", {4}}}, {"x", "w", "b"},
+                  [](auto& v) { return fn::linear(v[0], v[1], v[2]); }),
+      simple_case("add", "add", {{"a", {2, 3, 4}}, {"b", {2, 3, 4}}}, {"a", "b"}, [](auto& v) { return fn::add(v[0], v[1]); }),
+      simple_case("l2_normalize", "l2_normalize", {{"x", {6, 17}}}, {"x"}, [](auto& v) { return fn::l2_normalize(v[0]); }),
+      simple_case("l2_normalize_batch1", "l2_normalize", {{"x", {1, 5}}}, {"x"}, [](auto& v) { return fn::l2_normalize(v[0]); }),
+      matmul_case("matmul_nn", {4, 5}, false, {5, 3}, false),
+      matmul_case("matmul_nt", {4, 5}, false, {3, 5}, true),
+      matmul_case("matmul_tn", {5, 4}, true, {5, 3}, false),
+      matmul_case("matmul_tt", {5, 4}, true, {3, 5}, true),
+  };
+  // Eval-mode BN: forward only, with running statistics.
+  cases.push_back({"bn_eval", "batch_norm2d_eval", {}, {{"x", {3, 4, 5, 5}}, {"gamma", {4}}, {"beta", {4}}, {"rm", {4}}, {"rv", {4}}},
+                   [](const TensorMap& in, bool) {
+                     fn::BatchNormBuffers b = buffers_from(in, 4);
+                     Variable y = fn::batch_norm2d(Variable(in.at("x")), Variable(in.at("gamma")), Variable(in.at("beta")), b, false);
+                     return TensorMap{{"y", y.value()}};
+                   }});
+  // Running statistics after several training steps on different inputs.
+  cases.push_back({"bn_running_stats_3_steps", "bn_running_stats", {}, {{"x0", {4, 3, 5, 5}}, {"x1", {2, 3, 6, 4}}, {"x2", {3, 3, 2, 2}}},
+                   [](const TensorMap& in, bool) {
+                     Variable gamma(Tensor::full({3}, 1.0f), true), beta(Tensor::zeros({3}), true);
+                     fn::BatchNormBuffers b = buffers_from({}, 3);
+                     Variable y;
+                     for (const char* k : {"x0", "x1", "x2"}) y = fn::batch_norm2d(Variable(in.at(k)), gamma, beta, b, true);
+                     return TensorMap{{"y", y.value()}, {"rm_out", b.running_mean}, {"rv_out", b.running_var},
+                                      {"num_batches_tracked", b.num_batches_tracked}};
+                   }, 0.0f, 3.0f});
+  return cases;
+}
+
+float range_lo(const OpCase& c, const std::string& input) {
+  if (input == "gamma" || input == "rv") return 0.5f;
+  return c.lo;
+}
+float range_hi(const OpCase& c, const std::string& input) {
+  if (input == "gamma" || input == "rv") return 1.5f;
+  return c.hi;
+}
+
+class OpsVsTorch : public ::testing::TestWithParam<size_t> {
+ public:
+  static void SetUpTestSuite() {
+    dir_ = test::scratch_dir("ops_vs_torch");
+    nlohmann::json manifest = nlohmann::json::array();
+    const auto cases = op_cases();
+    inputs_.clear();
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const OpCase& c = cases[i];
+      TensorMap in;
+      unsigned seed = 1000 + unsigned(i) * 17;
+      for (const auto& [name, shape] : c.inputs) in[name] = test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
+      TensorMap fwd = c.run(in, false);
+      in["dy"] = test::random_tensor(fwd.at("y").shape(), seed++);
+      const std::string input = dir_ + "/" + c.name + "_in.safetensors";
+      save_safetensors(input, in);
+      manifest.push_back({{"name", c.name}, {"op", c.op}, {"params", c.params}, {"input", input},
+                          {"output", dir_ + "/" + c.name + "_ref.safetensors"}});
+      inputs_.push_back(in);
+    }
+    write_file_atomically(dir_ + "/manifest.json", manifest.dump(1));
+    test::run_reference("ops_ref.py", {dir_ + "/manifest.json"});
+  }
+  static std::string dir_;
+  static std::vector<TensorMap> inputs_;
+};
+std::string OpsVsTorch::dir_;
+std::vector<TensorMap> OpsVsTorch::inputs_;
+
+TEST_P(OpsVsTorch, ForwardAndGradients) {
+  const OpCase c = op_cases()[GetParam()];
+  const TensorMap ref = load_safetensors(dir_ + "/" + c.name + "_ref.safetensors");
+  const TensorMap ours = c.run(inputs_[GetParam()], true);
+  ASSERT_FALSE(ref.empty());
+  for (const auto& [key, expected] : ref) {
+    ASSERT_TRUE(ours.count(key)) << c.name << ": we produce no '" << key << "'";
+    const Tensor& got = ours.at(key);
+    if (expected.dtype() == DType::I64) {
+      EXPECT_EQ(got.data_i64()[0], expected.data_i64()[0]) << c.name << " " << key;
+      continue;
+    }
+    ASSERT_EQ(got.shape(), expected.shape()) << c.name << " " << key;
+    const double err = test::relative_error(got, expected);
+    EXPECT_LT(err, 1e-4) << c.name << " " << key << ": relative error " << err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpsVsTorch, ::testing::Range<size_t>(0, op_cases().size()),
+                         [](const ::testing::TestParamInfo<size_t>& info) { return op_cases()[info.param].name; });
+
+}  // namespace
