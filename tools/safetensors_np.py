@@ -21,7 +21,9 @@ def save(path, tensors, metadata=None):
     offset = 0
     arrays = []
     for name in sorted(tensors):
-        a = np.ascontiguousarray(tensors[name])
+        a = np.asarray(tensors[name])
+        if not a.flags.c_contiguous:  # (np.ascontiguousarray would turn a 0-d array into 1-d)
+            a = a.copy(order="C")
         if a.dtype not in _NAMES:
             raise ValueError(f"{name}: unsupported dtype {a.dtype}")
         header[name] = {"dtype": _NAMES[a.dtype], "shape": list(a.shape),
