@@ -55,7 +55,10 @@ Tensor SgmlModel::extract(const Tensor& images, FeatureKind feature) {
 }
 
 bool SgmlModel::load_weights(const std::string& path, bool require_head) {
-  const TensorMap tensors = load_safetensors(path);
+  return load_weights(load_safetensors(path), path, require_head);
+}
+
+bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, bool require_head) {
   bool any_head = false;
   for (const auto& [name, t] : tensors) any_head = any_head || starts_with(name, "head.");
   auto ignore = [](const std::string& key) { return starts_with(key, "fc."); };

@@ -45,6 +45,7 @@ class SgmlModel {
   // head may be absent as a whole and then keeps its PyTorch-default initialisation; a partial head is an error.
   // Returns true when the file held the head.
   bool load_weights(const std::string& path, bool require_head);
+  bool load_weights(const TensorMap& tensors, const std::string& source, bool require_head);
   void save_weights(const std::string& path) const;
 
   ParameterStore& store() { return store_; }

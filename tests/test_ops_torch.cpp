@@ -145,54 +145,47 @@ float range_hi(const OpCase& c, const std::string& input) {
   return c.hi;
 }
 
-class OpsVsTorch : public ::testing::TestWithParam<size_t> {
- public:
-  static void SetUpTestSuite() {
-    dir_ = test::scratch_dir("ops_vs_torch");
-    nlohmann::json manifest = nlohmann::json::array();
-    const auto cases = op_cases();
-    inputs_.clear();
-    for (size_t i = 0; i < cases.size(); ++i) {
-      const OpCase& c = cases[i];
-      TensorMap in;
-      unsigned seed = 1000 + unsigned(i) * 17;
-      for (const auto& [name, shape] : c.inputs) in[name] = test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
-      TensorMap fwd = c.run(in, false);
-      in["dy"] = test::random_tensor(fwd.at("y").shape(), seed++);
-      const std::string input = dir_ + "/" + c.name + "_in.safetensors";
-      save_safetensors(input, in);
-      manifest.push_back({{"name", c.name}, {"op", c.op}, {"params", c.params}, {"input", input},
-                          {"output", dir_ + "/" + c.name + "_ref.safetensors"}});
-      inputs_.push_back(in);
-    }
-    write_file_atomically(dir_ + "/manifest.json", manifest.dump(1));
-    test::run_reference("ops_ref.py", {dir_ + "/manifest.json"});
+// One process computes every case's reference with one call of the script (importing torch costs seconds), so the
+// cases are checked in one test; a failure names the case and the output.
+TEST(OpsVsTorch, ForwardAndGradientsOfEveryOp) {
+  const std::string dir = test::scratch_dir("ops");
+  const auto cases = op_cases();
+  nlohmann::json manifest = nlohmann::json::array();
+  std::vector<TensorMap> inputs;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const OpCase& c = cases[i];
+    TensorMap in;
+    unsigned seed = 1000 + unsigned(i) * 17;
+    for (const auto& [name, shape] : c.inputs) in[name] = test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
+    TensorMap fwd = c.run(in, false);
+    in["dy"] = test::random_tensor(fwd.at("y").shape(), seed++);
+    const std::string input = dir + "/" + c.name + "_in.safetensors";
+    save_safetensors(input, in);
+    manifest.push_back({{"name", c.name}, {"op", c.op}, {"params", c.params}, {"input", input},
+                        {"output", dir + "/" + c.name + "_ref.safetensors"}});
+    inputs.push_back(in);
   }
-  static std::string dir_;
-  static std::vector<TensorMap> inputs_;
-};
-std::string OpsVsTorch::dir_;
-std::vector<TensorMap> OpsVsTorch::inputs_;
+  write_file_atomically(dir + "/manifest.json", manifest.dump(1));
+  test::run_reference("ops_ref.py", {dir + "/manifest.json"});
 
-TEST_P(OpsVsTorch, ForwardAndGradients) {
-  const OpCase c = op_cases()[GetParam()];
-  const TensorMap ref = load_safetensors(dir_ + "/" + c.name + "_ref.safetensors");
-  const TensorMap ours = c.run(inputs_[GetParam()], true);
-  ASSERT_FALSE(ref.empty());
-  for (const auto& [key, expected] : ref) {
-    ASSERT_TRUE(ours.count(key)) << c.name << ": we produce no '" << key << "'";
-    const Tensor& got = ours.at(key);
-    if (expected.dtype() == DType::I64) {
-      EXPECT_EQ(got.data_i64()[0], expected.data_i64()[0]) << c.name << " " << key;
-      continue;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const OpCase& c = cases[i];
+    SCOPED_TRACE(c.name);
+    const TensorMap ref = load_safetensors(dir + "/" + c.name + "_ref.safetensors");
+    const TensorMap ours = c.run(inputs[i], true);
+    ASSERT_FALSE(ref.empty());
+    for (const auto& [key, expected] : ref) {
+      ASSERT_TRUE(ours.count(key)) << c.name << ": we produce no '" << key << "'";
+      const Tensor& got = ours.at(key);
+      if (expected.dtype() == DType::I64) {
+        EXPECT_EQ(got.data_i64()[0], expected.data_i64()[0]) << c.name << " " << key;
+        continue;
+      }
+      ASSERT_EQ(got.shape(), expected.shape()) << c.name << " " << key;
+      const double err = test::relative_error(got, expected);
+      EXPECT_LT(err, 1e-4) << c.name << " " << key << ": relative error " << err;
     }
-    ASSERT_EQ(got.shape(), expected.shape()) << c.name << " " << key;
-    const double err = test::relative_error(got, expected);
-    EXPECT_LT(err, 1e-4) << c.name << " " << key << ": relative error " << err;
   }
 }
-
-INSTANTIATE_TEST_SUITE_P(AllOps, OpsVsTorch, ::testing::Range<size_t>(0, op_cases().size()),
-                         [](const ::testing::TestParamInfo<size_t>& info) { return op_cases()[info.param].name; });
 
 }  // namespace

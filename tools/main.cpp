@@ -1,2 +1,52 @@
-// Placeholder entry point, replaced by the command dispatcher below.
-int main() { return 0; }
+// sgml: train, evaluate and use Semantic Granularity Metric Learning models. Dispatches to the commands.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "engine/check.h"
+#include "tools/commands/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"embed", sgml::run_embed, "features of images from a weights file, as a .npy"},
+};
+
+void print_usage() {
+  std::printf(
+      "usage: sgml COMMAND [OPTIONS]\n\n"
+      "Semantic Granularity Metric Learning: a ResNet with an embedding and an attribute branch, trained with the\n"
+      "soft-binomial deviance loss, for visual search.\n\ncommands:\n");
+  for (const Command& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf("\n'sgml COMMAND --help' lists every option of a command with its default.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    print_usage();
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.run(argc, argv);
+    } catch (const sgml::Error& e) {
+      std::fprintf(stderr, "sgml %s: error: %s\n", c.name, e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "sgml %s: unexpected error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "sgml: unknown command '%s'\n\n", argv[1]);
+  print_usage();
+  return 2;
+}

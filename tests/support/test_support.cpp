@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <random>
 
+#include <gtest/gtest.h>
+
 #include "engine/check.h"
 
 namespace sgml::test {
@@ -15,7 +17,14 @@ std::string source_dir() { return SGML_SOURCE_DIR; }
 
 std::string scratch_dir(const std::string& name) {
   namespace fs = std::filesystem;
-  fs::path dir = fs::path(SGML_BINARY_DIR) / "test_scratch" / name;
+  // Under the running test's own name, so that tests run in parallel processes never share a folder.
+  std::string test = "no_test";
+  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
+    test = std::string(info->test_suite_name()) + "." + info->name();
+    for (char& c : test)
+      if (c == '/') c = '_';
+  }
+  fs::path dir = fs::path(SGML_BINARY_DIR) / "test_scratch" / test / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs (when run as root), or names the exact command otherwise.
+#   scripts/setup.sh build   what building and running ./sgml needs
+#   scripts/setup.sh test    that, plus the PyTorch reference the tests compare against
+set -euo pipefail
+profile="${1:-build}"
+
+build_packages=(cmake g++ make libopenblas-dev libstb-dev nlohmann-json3-dev libgtest-dev)
+test_packages=(python3-torch python3-torchvision python3-numpy python3-sklearn python3-pil)
+
+wanted=("${build_packages[@]}")
+if [ "$profile" = "test" ]; then wanted+=("${test_packages[@]}"); fi
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then missing+=("$pkg"); fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = "0" ]; then
+  echo "sgml setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq "${missing[@]}" >&2
+else
+  echo "sgml setup: missing Debian packages: ${missing[*]}" >&2
+  echo "install them with:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
