@@ -77,7 +77,7 @@ bool Options::parse(int argc, char** argv, int first) {
     }
     given[name] = value;
   }
-  if (config_allowed_ && given.count("config") && !given["config"].empty()) load_config(given["config"]);
+  if (config_allowed_ && given.count("config") && !given["config"].empty()) load_config(given["config"], false);
   for (const auto& [name, value] : given) {
     values_[name] = value;
     set_[name] = true;
@@ -85,7 +85,9 @@ bool Options::parse(int argc, char** argv, int first) {
   return true;
 }
 
-void Options::load_config(const std::string& path) {
+void Options::apply_defaults_file(const std::string& path) { load_config(path, true); }
+
+void Options::load_config(const std::string& path, bool only_unset) {
   std::ifstream in(path);
   if (!in) SGML_FAIL("cannot open config file '", path, "'");
   nlohmann::json j;
@@ -96,6 +98,7 @@ void Options::load_config(const std::string& path) {
   }
   if (!j.is_object()) SGML_FAIL("config file '", path, "' must hold one JSON object of option names and values");
   for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key().rfind("_", 0) == 0) continue;  // "_comment" keys document a config file
     const std::string name = normalise(it.key());
     if (!specs_.count(name)) {
       try {
@@ -104,9 +107,10 @@ void Options::load_config(const std::string& path) {
         SGML_FAIL("config file '", path, "': ", e.what());
       }
     }
+    if (only_unset && was_set(name)) continue;
     const auto& v = it.value();
-    values_[name] = v.is_string() ? v.get<std::string>() : v.dump();
-    set_[name] = true;
+    values_[name] = v.is_string() ? v.get<std::string>() : v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.dump();
+    if (!only_unset) set_[name] = true;
   }
 }
 

@@ -30,6 +30,10 @@ class Options {
   void set(const std::string& name, const std::string& value);
   const std::vector<std::string>& positional() const { return positional_; }
 
+  // Sets, from a JSON file of option names and values, every option not given on the command line or in --config
+  // (used for the shipped per-dataset defaults in configs/).
+  void apply_defaults_file(const std::string& path);
+
   std::string usage() const;
   // The resolved values, one per line (printed at the start of long runs), and as JSON.
   std::string resolved() const;
@@ -50,7 +54,7 @@ class Options {
   bool config_allowed_ = false;
 
   const Spec& spec(const std::string& name) const;
-  void load_config(const std::string& path);
+  void load_config(const std::string& path, bool only_unset);
 };
 
 }  // namespace sgml

@@ -1,0 +1,256 @@
+"""An independent PyTorch implementation of SGML training (paper Sec. III, Eq. 1-8), for step-by-step parity.
+
+It shares no code with the engine: its own In-shop list reader, PIL decoding, torchvision ResNet, torch losses and
+torch.optim.Adam.
+
+usage:
+  sgml_reference.py make-data DIR            a small In-shop-layout dataset of 64x64 PNGs (lossless, so both sides
+                                             decode identical pixels)
+  sgml_reference.py make-init ARCH K OUT     every parameter and buffer of ARCH + SGML head, seeded, as safetensors
+  sgml_reference.py make-plan DIR MODE STEPS OUT    a batch plan (batch-wise: 4 items x 2 images; image-wise: 3 triplets)
+  sgml_reference.py train DATA INIT PLAN CONFIG.json OUT_DIR
+        runs the steps; writes OUT_DIR/metrics.jsonl and OUT_DIR/final.safetensors
+"""
+import json
+import os
+import random
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+import safetensors_np  # noqa: E402
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+# ---------------------------------------------------------------- data
+def make_data(root, items=8, views=3, test_items=3, attributes=5, size=64, seed=7):
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.join(root, "Eval"), exist_ok=True)
+    os.makedirs(os.path.join(root, "Anno"), exist_ok=True)
+    rows, bbox, item_attrs = [], [], {}
+    for it in range(items + test_items):
+        item = f"id_{it + 1:08d}"
+        folder = os.path.join("img", "WOMEN", "Dresses", item)
+        os.makedirs(os.path.join(root, "Img", folder), exist_ok=True)
+        base = rng.uniform(0, 255, size=(3,))
+        item_attrs[item] = rng.choice([1, -1, 0], size=attributes)
+        for v in range(views):
+            name = f"{folder}/{v + 1:02d}_{v + 1}_front.png"
+            img = np.clip(base + rng.normal(0, 60, size=(size, size, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(img).save(os.path.join(root, "Img", name))
+            if it < items:
+                status = "train"
+            else:
+                status = "query" if v == 0 else "gallery"
+            rows.append((name, item, status))
+            bbox.append(name)
+    with open(os.path.join(root, "Eval", "list_eval_partition.txt"), "w") as f:
+        f.write(f"{len(rows)}\nimage_name item_id evaluation_status\n")
+        for name, item, status in rows:
+            f.write(f"{name}      {item} {status}\n")
+    with open(os.path.join(root, "Anno", "list_attr_cloth.txt"), "w") as f:
+        f.write(f"{attributes}\nattribute_name attribute_type\n")
+        for a in range(attributes):
+            f.write(f"attribute {a}    1\n")
+    with open(os.path.join(root, "Anno", "list_attr_items.txt"), "w") as f:
+        f.write(f"{len(item_attrs)}\nitem_id attribute_values\n")
+        for item, values in item_attrs.items():
+            f.write(item + " " + " ".join(str(int(x)) for x in values) + "\n")
+    with open(os.path.join(root, "Anno", "list_bbox_inshop.txt"), "w") as f:
+        f.write(f"{len(bbox)}\nimage_name clothes_type pose_type x_1 y_1 x_2 y_2\n")
+        for name in bbox:
+            f.write(f"{name}  1  1  000  000  {size - 1:03d}  {size - 1:03d}\n")
+    with open(os.path.join(root, "Anno", "list_item_inshop.txt"), "w") as f:
+        f.write(f"{len(item_attrs)}\n" + "\n".join(item_attrs) + "\n")
+
+
+def read_train(root):
+    """The training images in file order: (path, item id), and each item's attribute vector (1 -> 1, else 0)."""
+    train = []
+    with open(os.path.join(root, "Eval", "list_eval_partition.txt")) as f:
+        lines = f.read().split("\n")[2:]
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "train":
+            train.append((parts[0], parts[1]))
+    attrs = {}
+    with open(os.path.join(root, "Anno", "list_attr_items.txt")) as f:
+        for line in f.read().split("\n")[2:]:
+            parts = line.split()
+            if parts:
+                attrs[parts[0]] = np.array([1.0 if int(v) == 1 else 0.0 for v in parts[1:]], np.float32)
+    return train, attrs
+
+
+def load_images(root, paths, size):
+    batch = []
+    for p in paths:
+        img = Image.open(os.path.join(root, "Img", p)).convert("RGB")
+        if img.size != (size, size):
+            img = img.resize((size, size), Image.BILINEAR)
+        batch.append(torch.from_numpy(np.asarray(img, np.float32) / 255.0).permute(2, 0, 1))
+    return (torch.stack(batch) - MEAN) / STD
+
+
+# ---------------------------------------------------------------- model
+class SgmlNet(torch.nn.Module):
+    def __init__(self, arch, k):
+        super().__init__()
+        backbone = getattr(torchvision.models, arch)()
+        feat = backbone.fc.in_features
+        backbone.fc = torch.nn.Identity()
+        self.backbone = backbone
+        self.head = torch.nn.Module()
+        self.head.fc = torch.nn.Linear(feat, 1024)
+        self.head.emb = torch.nn.Linear(1024, 512)
+        self.head.attr = torch.nn.Linear(1024, k)
+
+    def forward(self, x):
+        h = F.relu(self.head.fc(self.backbone(x)))
+        return self.head.emb(h), self.head.attr(h)
+
+    def named_state(self):
+        """state_dict with torchvision names (no 'backbone.' prefix) plus head.*"""
+        return {k.replace("backbone.", "", 1): v for k, v in self.state_dict().items()}
+
+    def load_named_state(self, tensors):
+        own = self.state_dict()
+        for k in own:
+            name = k.replace("backbone.", "", 1)
+            own[k].copy_(torch.from_numpy(np.asarray(tensors[name])).to(own[k].dtype).reshape(own[k].shape))
+
+
+def make_init(arch, k, out):
+    torch.manual_seed(99)
+    net = SgmlNet(arch, k)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.8, 1.2)
+    safetensors_np.save(out, {k: v.numpy() for k, v in net.named_state().items()})
+
+
+def make_plan(root, mode, steps, out, seed=3):
+    train, _ = read_train(root)
+    by_item = {}
+    for i, (_, item) in enumerate(train):
+        by_item.setdefault(item, []).append(i)
+    items = sorted(by_item)
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(steps):
+        if mode == "batch":
+            batch = []
+            for item in rng.sample(items, 4):
+                batch += rng.sample(by_item[item], 2)
+        else:
+            batch = []
+            for _ in range(3):
+                a_item, n_item = rng.sample(items, 2)
+                a, p = rng.sample(by_item[a_item], 2)
+                batch += [a, p, rng.choice(by_item[n_item])]
+        lines.append(" ".join(map(str, batch)))
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------- loss
+def pairs_of(labels, sampling):
+    n = len(labels)
+    if sampling == "batch":
+        ii, jj = torch.triu_indices(n, n, offset=1)
+        pos = torch.tensor([labels[a] == labels[b] for a, b in zip(ii.tolist(), jj.tolist())])
+        return ii, jj, pos
+    a = torch.arange(0, n, 3)
+    ii = torch.cat([a, a])
+    jj = torch.cat([a + 1, a + 2])
+    pos = torch.cat([torch.ones(len(a), dtype=torch.bool), torch.zeros(len(a), dtype=torch.bool)])
+    return ii, jj, pos
+
+
+def losses(emb, logits, targets, labels, cfg):
+    e = F.normalize(emb, dim=1)
+    s = e @ e.t()
+    p = F.normalize(torch.sigmoid(logits), dim=1)
+    g = p @ p.t()
+    if not cfg["sgs_grad"]:
+        g = g.detach()
+    ii, jj, pos = pairs_of(labels, cfg["sampling"])
+    sp, gp = s[ii, jj], g[ii, jj]
+    alpha, beta = cfg["alpha"], cfg["beta"]
+    use_g = cfg["loss"] == "sgml"
+    gterm = gp if use_g else torch.zeros_like(gp)
+
+    def mean_or_zero(x):
+        return x.mean() if x.numel() else x.sum()
+
+    l_pos = mean_or_zero(F.softplus(-alpha * (sp[pos] + gterm[pos] - beta)))
+    l_neg = mean_or_zero(F.softplus(alpha * (sp[~pos] - gterm[~pos] - beta)))
+    metric = l_pos + l_neg
+    bce = F.binary_cross_entropy_with_logits(logits, targets)
+    lam = cfg["lambda"]
+    total = {"sgml": metric + lam * bce, "multitask": metric + lam * bce, "metric": metric, "attribute": bce}[cfg["loss"]]
+    # Every parameter takes part (with a zero gradient where its branch is unused), as in the engine, whose Adam
+    # updates one flat buffer: torch would otherwise skip parameters whose .grad is None.
+    total = total + 0.0 * (metric + bce)
+    return total, metric, bce
+
+
+def train(data, init, plan, config_path, out_dir):
+    with open(config_path) as f:
+        cfg = json.load(f)
+    torch.manual_seed(0)
+    train_list, attrs = read_train(data)
+    items = sorted({item for _, item in train_list})
+    label_of = {item: i for i, item in enumerate(items)}
+    tensors, _ = safetensors_np.load(init)
+    k = tensors["head.attr.weight"].shape[0]
+    net = SgmlNet(cfg["model"], k)
+    net.load_named_state(tensors)
+    net.train()
+    opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8,
+                           weight_decay=cfg.get("weight_decay", 0.0))
+    with open(plan) as f:
+        steps = [list(map(int, line.split())) for line in f if line.strip()]
+    steps = steps[: cfg["steps"]]
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "metrics.jsonl"), "w") as log:
+        for step, idx in enumerate(steps, 1):
+            images = load_images(data, [train_list[i][0] for i in idx], cfg["image_size"])
+            labels = [label_of[train_list[i][1]] for i in idx]
+            targets = torch.from_numpy(np.stack([attrs[train_list[i][1]] for i in idx]))
+            emb, logits = net(images)
+            total, metric, bce = losses(emb, logits, targets, labels, cfg)
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+            log.write(json.dumps({"step": step, "loss": total.item(), "metric_loss": metric.item(),
+                                  "bce_loss": bce.item(), "lr": cfg["lr"]}) + "\n")
+    safetensors_np.save(os.path.join(out_dir, "final.safetensors"),
+                        {k: v.detach().numpy() for k, v in net.named_state().items()})
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "make-data":
+        make_data(sys.argv[2])
+    elif cmd == "make-init":
+        make_init(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif cmd == "make-plan":
+        make_plan(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif cmd == "train":
+        train(*sys.argv[2:7])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

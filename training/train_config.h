@@ -1,0 +1,64 @@
+// Everything a training run is configured by. Filled from the command line (and --config / configs/DATASET.json),
+// saved as JSON beside the run and inside every checkpoint, so that eval and resume know the model it trained.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace sgml {
+
+class Options;
+
+enum class LossMode { Sgml, Multitask, Metric, Attribute };  // the paper's ablation (Tables IV, VIII)
+enum class Sampling { BatchWise, ImageWise };
+
+struct TrainConfig {
+  std::string dataset = "demo";  // demo | deepfashion | cub
+  std::string data_dir;          // empty: the dataset's default folder
+  std::string model = "resnet101";
+  std::string weights;           // pretrained backbone (torchvision names)
+  bool no_pretrained = false;
+  std::string init;              // every parameter and buffer, head included (deterministic mode)
+  int image_size = 224;
+  std::string device = "auto";
+  LossMode loss = LossMode::Sgml;
+  Sampling sampling = Sampling::BatchWise;
+  int classes_per_batch = 41, images_per_class = 4, triplets_per_batch = 60;
+  double alpha = 2.0, beta = 0.5, lambda = 1.0;
+  bool sgs_grad = true;          // gradients flow into the attribute branch through g
+  double lr = 1e-4, weight_decay = 0.0;
+  std::string lr_schedule = "constant";  // constant | step | cosine
+  int lr_step_epochs = 10;
+  double lr_gamma = 0.1;
+  int warmup_steps = 0;
+  int epochs = 10;
+  int steps = 0;                 // > 0: stop after this many steps (overrides epochs)
+  unsigned seed = 0;
+  std::string out_dir;           // run directory (checkpoints, metrics, config, plots)
+  bool resume = false;
+  std::string batch_plan;        // one line of training-image indices per step
+  bool augment = true;
+  std::string metrics_file;      // JSON lines, one object per step
+  std::string save_file;         // all parameters and buffers after the last step
+  int workers = 0;               // 0: the machine's cores
+  int eval_every = 1;            // epochs between evaluations (0: only at the end)
+  bool skip_bad_images = false;
+  std::string eval_feature = "emb";
+  int checkpoint_every = 0;      // steps between periodic checkpoints (0: at epoch ends only)
+
+  int batch_size() const {
+    return sampling == Sampling::BatchWise ? classes_per_batch * images_per_class : 3 * triplets_per_batch;
+  }
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j);
+};
+
+const char* loss_mode_name(LossMode m);
+LossMode parse_loss_mode(const std::string& s);
+const char* sampling_name(Sampling s);
+Sampling parse_sampling(const std::string& s);
+
+// Declares every `sgml train` option (with its default) and reads them back.
+void declare_train_options(Options& options);
+TrainConfig train_config_from_options(const Options& options);
+
+}  // namespace sgml
