@@ -1,0 +1,105 @@
+"""PyTorch's side of the training-step benchmark: the same SGML step as `./sgml bench train` (torchvision ResNet-101,
+the SGML head, SBDL + lambda*BCE over all pairs of a 41 x 4 batch, Adam) on random data, timed with CUDA events.
+
+usage: python3 bench/torch_sgml_step.py [--precision fp32|tf32|bf16] [--compile] [--batch 164] [--size 224]
+                                        [--attributes 463] [--warmup 10] [--steps 50] [--json]
+Prints images/s (median over steps after warm-up) and peak GPU memory. fp32 sets TF32 off for both cuBLAS and cuDNN
+(PyTorch's cuDNN allows TF32 by default); bf16 uses autocast and channels_last.
+"""
+import argparse
+import json
+import statistics
+
+import torch
+import torch.nn.functional as F
+import torchvision
+
+
+class SgmlNet(torch.nn.Module):
+    def __init__(self, k):
+        super().__init__()
+        self.backbone = torchvision.models.resnet101()
+        self.backbone.fc = torch.nn.Identity()
+        self.fc = torch.nn.Linear(2048, 1024)
+        self.emb = torch.nn.Linear(1024, 512)
+        self.attr = torch.nn.Linear(1024, k)
+
+    def forward(self, x):
+        h = F.relu(self.fc(self.backbone(x)))
+        return self.emb(h), self.attr(h)
+
+
+def sgml_loss(emb, logits, targets, labels, alpha=2.0, beta=0.5, lam=1.0):
+    e = F.normalize(emb.float(), dim=1)
+    s = e @ e.t()
+    p = F.normalize(torch.sigmoid(logits.float()), dim=1)
+    g = p @ p.t()
+    n = labels.numel()
+    ii, jj = torch.triu_indices(n, n, offset=1, device=labels.device)
+    pos = labels[ii] == labels[jj]
+    sp, gp = s[ii, jj], g[ii, jj]
+    l_pos = F.softplus(-alpha * (sp[pos] + gp[pos] - beta)).mean()
+    l_neg = F.softplus(alpha * (sp[~pos] - gp[~pos] - beta)).mean()
+    return l_pos + l_neg + lam * F.binary_cross_entropy_with_logits(logits.float(), targets)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--batch", type=int, default=164)
+    ap.add_argument("--classes", type=int, default=41)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--attributes", type=int, default=463)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    tf32 = a.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = True
+    dev = torch.device("cuda")
+    torch.manual_seed(0)
+    net = SgmlNet(a.attributes).to(dev).train()
+    x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
+    if a.precision == "bf16":
+        net = net.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    labels = torch.arange(a.classes, device=dev).repeat_interleave(a.batch // a.classes)
+    targets = (torch.rand(a.batch, a.attributes, device=dev) > 0.5).float()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    model = torch.compile(net) if a.compile else net
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            emb, logits = model(x)
+        loss = sgml_loss(emb, logits, targets, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(a.warmup):
+        step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(a.steps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        step()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    med = statistics.median(times)
+    result = {"framework": "pytorch", "torch": torch.__version__, "device": torch.cuda.get_device_name(),
+              "precision": a.precision, "compile": a.compile, "batch": a.batch, "size": a.size,
+              "step_ms_median": med * 1e3, "images_per_s": a.batch / med,
+              "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30}
+    print(json.dumps(result) if a.json else
+          f"pytorch {a.precision}{' compile' if a.compile else ''}: {result['images_per_s']:.1f} img/s, "
+          f"step {result['step_ms_median']:.1f} ms, peak {result['peak_mem_gib']:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
