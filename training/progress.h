@@ -1,0 +1,42 @@
+// Progress reporting of a training run: a one-line progress bar on a terminal (epoch, step, loss, images per
+// second, ETA), plain periodic lines otherwise (logs, CI), and the JSON-lines metrics log.
+#pragma once
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace sgml {
+
+class ProgressBar {
+ public:
+  ProgressBar(int64_t total_steps, int64_t first_step);
+  // Called after each step with the step number (1-based), epoch, loss and the images of the step.
+  void update(int64_t step, int epoch, double loss, int images);
+  void message(const std::string& line);  // a line that does not break the bar
+  void finish();
+
+ private:
+  int64_t total_, first_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_, last_print_;
+  double images_ = 0, smoothed_loss_ = -1;
+  bool bar_visible_ = false;
+};
+
+// Appends one JSON object per line and flushes, so the log survives an interrupt.
+class MetricsLog {
+ public:
+  MetricsLog() = default;
+  MetricsLog(const std::string& path, bool append);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+  void write(const nlohmann::json& record);
+
+ private:
+  FILE* file_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace sgml
