@@ -1,0 +1,72 @@
+#include "losses/sgml_objective.h"
+
+#include <memory>
+
+#include "engine/check.h"
+#include "layers/elementwise.h"
+#include "layers/functional.h"
+#include "losses/bce.h"
+#include "losses/metric_loss.h"
+#include "losses/pairs.h"
+
+namespace sgml {
+
+ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits, const std::vector<int64_t>& labels,
+                               const Tensor& attr_targets, const ObjectiveConfig& config) {
+  const int64_t n = emb.value().dim(0);
+  SGML_CHECK(static_cast<int64_t>(labels.size()) == n, labels.size(), " labels for a batch of ", n);
+  check_shape(attr_targets, attr_logits.value().shape(), "attribute targets");
+  const bool use_metric = config.mode != LossMode::Attribute, use_bce = config.mode != LossMode::Metric;
+  const bool use_g = config.mode == LossMode::Sgml;
+  const float bce_weight = config.mode == LossMode::Attribute ? 1.0f : config.lambda;
+
+  // s: cosine similarities of the embeddings; g: of the attribute probabilities (the SGS mapping).
+  Variable en = fn::l2_normalize(emb);
+  Variable s = fn::matmul(en, false, en, true);
+  Variable g;
+  if (use_g) {
+    // With sgs_grad off, g is a constant: computed without the tape.
+    std::unique_ptr<NoGradGuard> constant_g = config.sgs_grad ? nullptr : std::make_unique<NoGradGuard>();
+    Variable pn = fn::l2_normalize(fn::sigmoid(attr_logits));
+    g = fn::matmul(pn, false, pn, true);
+  }
+
+  const PairList pairs = config.sampling == Sampling::BatchWise ? batch_pairs(labels) : triplet_pairs(n);
+  MetricLossResult metric = binomial_deviance_loss(s.value(), use_g ? g.value() : Tensor(), pairs, config.alpha,
+                                                   config.beta, use_g && config.sgs_grad, 1.0f);
+  BceResult bce = bce_with_logits(attr_logits.value(), attr_targets, use_bce ? bce_weight : 0.0f);
+
+  ObjectiveResult r;
+  r.metric_loss = metric.terms.to_vector()[0];
+  r.bce_loss = bce.value.item();
+  r.loss = (use_metric ? r.metric_loss : 0.0) + (use_bce ? bce_weight * r.bce_loss : 0.0);
+  r.positive_pairs = pairs.num_positive();
+  r.negative_pairs = pairs.num_negative();
+
+  // One node holds the whole objective: its backward hands each input the gradient the fused loss kernels already
+  // computed (weights included), scaled by the incoming gradient (1 when the objective is the root).
+  std::vector<Variable> inputs;
+  Tensor ds = metric.dS, dg = metric.dG, dlogits = bce.dlogits;
+  const bool g_on_tape = use_g && config.sgs_grad;
+  if (use_metric) inputs.push_back(s);
+  if (use_metric && g_on_tape) inputs.push_back(g);
+  if (use_bce) inputs.push_back(attr_logits);
+  Tensor value = Tensor::from_vector({float(r.loss)}, {1}, emb.value().device());
+  r.total = Variable(std::move(value), std::move(inputs),
+                     [use_metric, use_bce, g_on_tape, ds, dg, dlogits](std::vector<Variable>& in, const Tensor& dy) {
+                       const float scale = dy.item();
+                       auto scaled = [scale](const Tensor& t) {
+                         if (scale == 1.0f) return t;
+                         Tensor c = t.clone();
+                         scale_inplace(c, scale);
+                         return c;
+                       };
+                       size_t k = 0;
+                       if (use_metric) in[k++].add_grad(scaled(ds));
+                       if (use_metric && g_on_tape) in[k++].add_grad(scaled(dg));
+                       if (use_bce) in[k++].add_grad(scaled(dlogits));
+                     });
+  return r;
+}
+
+}  // namespace sgml
