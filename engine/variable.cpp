@@ -76,20 +76,21 @@ void Variable::backward(const Tensor& seed) {
   SGML_CHECK(node_, "backward of an undefined variable");
   SGML_CHECK(node_->requires_grad, "backward of a value that does not require grad");
   // Reverse topological order by an iterative depth-first search (ResNet-152 is too deep for recursion to be wise).
-  std::vector<Node*> order;
+  // `order` owns the nodes: clearing a node's inputs below must not free a node still to be visited.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack{{node_.get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{node_, 0}};
   seen.insert(node_.get());
   while (!stack.empty()) {
     auto& [n, next] = stack.back();
     if (next < n->inputs.size()) {
-      Node* child = n->inputs[next++].node_.get();
-      if (child && child->requires_grad && !seen.count(child)) {
-        seen.insert(child);
-        stack.push_back({child, 0});
+      std::shared_ptr<Node> child = n->inputs[next++].node_;
+      if (child && child->requires_grad && !seen.count(child.get())) {
+        seen.insert(child.get());
+        stack.emplace_back(std::move(child), 0);
       }
     } else {
-      order.push_back(n);
+      order.push_back(std::move(n));
       stack.pop_back();
     }
   }
@@ -101,7 +102,7 @@ void Variable::backward(const Tensor& seed) {
     add_grad(Tensor::full(node_->value.shape(), 1.0f, node_->value.device()));
   }
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* n = *it;
+    Node* n = it->get();
     if (!n->backward) continue;  // a leaf: its gradient stays for the optimiser
     if (n->grad.defined()) n->backward(n->inputs, n->grad);
     // An intermediate is done: free its closure (and the tensors it saved) and its gradient.
