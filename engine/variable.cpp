@@ -51,9 +51,13 @@ void Variable::add_grad(const Tensor& g) {
   Node& n = *node_;
   SGML_CHECK(g.numel() == n.value.numel(), "gradient ", g.str(), " for a value ", n.value.str());
   if (!n.grad.defined()) {
-    n.grad = g.reshape(n.value.shape());
-  } else {
+    n.grad = g.reshape(n.value.shape());  // borrowed: g may be another node's gradient or the caller's seed
+    n.grad_owned = false;
+  } else if (n.grad_is_buffer || n.grad_owned) {
     add_inplace(n.grad, g.reshape(n.grad.shape()));
+  } else {
+    n.grad = add(n.grad, g.reshape(n.grad.shape()));  // a new tensor: the borrowed one stays untouched
+    n.grad_owned = true;
   }
 }
 
@@ -62,6 +66,7 @@ void Variable::set_grad_buffer(Tensor buffer) {
   check_shape(buffer, node_->value.shape(), "gradient buffer");
   node_->grad = std::move(buffer);
   node_->grad_is_buffer = true;
+  node_->grad_owned = true;
 }
 
 void Variable::clear_grad() {

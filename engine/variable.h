@@ -44,6 +44,7 @@ class Variable {
     Tensor value;
     Tensor grad;
     bool grad_is_buffer = false;  // grad is a caller's buffer: accumulate into it, never replace it
+    bool grad_owned = false;      // grad is ours to add into (else it may alias a tensor of someone else)
     bool requires_grad = false;
     std::vector<Variable> inputs;
     BackwardFn backward;
