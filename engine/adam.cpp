@@ -1,0 +1,84 @@
+#include "engine/adam.h"
+
+#include <cmath>
+
+#include "engine/dispatch.h"
+
+namespace sgml {
+
+AdamStepScalars adam_step_scalars(const AdamConfig& c, double lr, int64_t step) {
+  SGML_CHECK(step >= 1, "Adam step ", step, ": steps count from 1");
+  // torch: bias_correction1 = 1 - beta1 ** step (Python floats), step_size = lr / bias_correction1,
+  // bias_correction2_sqrt = math.sqrt(1 - beta2 ** step); each reaches the kernel as one float.
+  const double t = static_cast<double>(step);
+  AdamStepScalars s;
+  s.beta1 = static_cast<float>(c.beta1);
+  s.one_minus_beta1 = static_cast<float>(1.0 - c.beta1);
+  s.beta2 = static_cast<float>(c.beta2);
+  s.one_minus_beta2 = static_cast<float>(1.0 - c.beta2);
+  s.eps = static_cast<float>(c.eps);
+  s.weight_decay = static_cast<float>(c.weight_decay);
+  s.step_size = static_cast<float>(lr / (1.0 - std::pow(c.beta1, t)));
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(c.beta2, t)));
+  return s;
+}
+
+void adam_step(Tensor& params, Tensor& m, Tensor& v, const Tensor& grads, double lr, int64_t step,
+               const AdamConfig& config) {
+  OpScope op("adam_step");
+  check_defined(params, "adam_step params");
+  const Shape flat{params.numel()};
+  SGML_CHECK(params.ndim() == 1, "adam_step needs a flat parameter buffer, got ", shape_str(params.shape()));
+  check_shape(m, flat, "adam_step m");
+  check_shape(v, flat, "adam_step v");
+  check_shape(grads, flat, "adam_step grads");
+  check_same_device(params, m, "adam_step");
+  check_same_device(params, v, "adam_step");
+  check_same_device(params, grads, "adam_step");
+  const AdamStepScalars s = adam_step_scalars(config, lr, step);
+  SGML_DISPATCH(params, cpu::adam_step(params.data(), m.data(), v.data(), grads.data(), params.numel(), s),
+                cuda::adam_step(params.data(), m.data(), v.data(), grads.data(), params.numel(), s,
+                                params.device().index));
+}
+
+AdamOptimizer::AdamOptimizer(int64_t num_params, Device device, AdamConfig config)
+    : config_(config),
+      device_(device),
+      m_(Tensor::zeros({num_params}, device)),
+      v_(Tensor::zeros({num_params}, device)) {
+  SGML_CHECK(config.beta1 >= 0.0 && config.beta1 < 1.0 && config.beta2 >= 0.0 && config.beta2 < 1.0,
+             "Adam betas must lie in [0, 1), got ", config.beta1, " and ", config.beta2);
+  SGML_CHECK(config.eps >= 0.0 && config.weight_decay >= 0.0, "Adam eps and weight decay must be >= 0");
+}
+
+void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double lr) {
+  SGML_CHECK(params_flat.device() == device_, "Adam state on ", device_.str(), ", parameters on ",
+             params_flat.device().str());
+  adam_step(params_flat, m_, v_, grads_flat, lr, step_ + 1, config_);
+  ++step_;  // only after a successful step, so a failed one leaves the state as it was
+}
+
+TensorMap AdamOptimizer::state() const {
+  Tensor step = Tensor::empty({}, Device::cpu(), DType::I64);
+  step.data_i64()[0] = step_;
+  return {{"adam.m", m_.to(Device::cpu())}, {"adam.v", v_.to(Device::cpu())}, {"adam.step", step}};
+}
+
+void AdamOptimizer::load_state(const TensorMap& state) {
+  for (const char* key : {"adam.m", "adam.v", "adam.step"})
+    SGML_CHECK(state.count(key), "Adam state without '", key, "'");
+  const Tensor& m = state.at("adam.m");
+  const Tensor& v = state.at("adam.v");
+  const Tensor& step = state.at("adam.step");
+  check_shape(m, m_.shape(), "Adam state adam.m");
+  check_shape(v, v_.shape(), "Adam state adam.v");
+  SGML_CHECK(step.dtype() == DType::I64 && step.numel() == 1, "Adam state adam.step must be one int64, got ",
+             step.str());
+  const int64_t t = step.to(Device::cpu()).data_i64()[0];
+  SGML_CHECK(t >= 0, "Adam state with step ", t);
+  m_.copy_from(m);
+  v_.copy_from(v);
+  step_ = t;
+}
+
+}  // namespace sgml

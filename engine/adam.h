@@ -1,0 +1,65 @@
+// Adam exactly as torch.optim.Adam (amsgrad off, maximize off): L2 weight decay added to the gradient, bias-corrected
+// moments, and torch's order of float operations, so a run matches PyTorch step for step. The model lays out every
+// parameter as a view into one flat buffer, and its gradients likewise, so a step is one fused kernel over P values.
+#pragma once
+#include <cstdint>
+
+#include "engine/safetensors.h"
+#include "engine/tensor.h"
+
+namespace sgml {
+
+struct AdamConfig {
+  // Doubles, as torch keeps its hyper-parameters: the kernel receives the same float32 roundings torch makes
+  // (e.g. 1 - beta1 is rounded once from the double, not computed in float).
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+};
+
+// The per-step scalars torch derives on the host (in double) and hands its float kernels.
+struct AdamStepScalars {
+  float beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay;
+  float step_size;              // lr / (1 - beta1^t)
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+};
+AdamStepScalars adam_step_scalars(const AdamConfig& config, double lr, int64_t step);
+
+// One Adam step, t = `step` (1 for the first). All four tensors are flat F32 (P) on one device.
+//   g = grad + wd θ;  m = β1 m + (1 - β1) g;  v = β2 v + (1 - β2) g²
+//   θ -= (lr / (1 - β1^t)) m / (sqrt(v) / sqrt(1 - β2^t) + eps)
+void adam_step(Tensor& params, Tensor& m, Tensor& v, const Tensor& grads, double lr, int64_t step,
+               const AdamConfig& config);
+
+// Owns the moments and the step count of one flat parameter buffer.
+class AdamOptimizer {
+ public:
+  AdamOptimizer(int64_t num_params, Device device, AdamConfig config = {});
+
+  // One step with learning rate `lr` (from the schedule); grads are left unchanged.
+  void step(Tensor& params_flat, const Tensor& grads_flat, double lr);
+
+  int64_t steps_taken() const { return step_; }
+  const AdamConfig& config() const { return config_; }
+  const Tensor& m() const { return m_; }  // (P) first moments
+  const Tensor& v() const { return v_; }  // (P) second moments
+
+  // Checkpoint state: "adam.m" (P) F32, "adam.v" (P) F32, "adam.step" () I64, on the CPU.
+  TensorMap state() const;
+  // Restores state() output (any device); throws when P differs or a key is missing.
+  void load_state(const TensorMap& state);
+
+ private:
+  AdamConfig config_;
+  Device device_;
+  Tensor m_, v_;  // (P) each
+  int64_t step_ = 0;
+};
+
+namespace cpu {
+void adam_step(float* params, float* m, float* v, const float* grads, int64_t n, const AdamStepScalars& s);
+}  // namespace cpu
+namespace cuda {
+void adam_step(float* params, float* m, float* v, const float* grads, int64_t n, const AdamStepScalars& s,
+               int device);
+}  // namespace cuda
+
+}  // namespace sgml
