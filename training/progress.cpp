@@ -65,7 +65,9 @@ void ProgressBar::finish() {
   bar_visible_ = false;
 }
 
-MetricsLog::MetricsLog(const std::string& path, bool append) : path_(path) {
+void MetricsLog::open(const std::string& path, bool append) {
+  if (file_) std::fclose(file_);
+  path_ = path;
   file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (!file_) SGML_FAIL("cannot write the metrics log '", path, "': ", std::strerror(errno));
 }

@@ -28,7 +28,8 @@ class ProgressBar {
 class MetricsLog {
  public:
   MetricsLog() = default;
-  MetricsLog(const std::string& path, bool append);
+  MetricsLog(const std::string& path, bool append) { open(path, append); }
+  void open(const std::string& path, bool append);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
