@@ -16,6 +16,7 @@ struct Command {
 
 const Command kCommands[] = {
     {"embed", sgml::run_embed, "features of images from a weights file, as a .npy"},
+    {"bench", sgml::run_bench, "time our training step or feature extraction (see BENCHMARKS.md)"},
 };
 
 void print_usage() {

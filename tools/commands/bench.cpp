@@ -1,0 +1,103 @@
+// sgml bench: our side of the side-by-side benchmarks in bench/ (the PyTorch side is bench/torch_sgml_step.py).
+//   train: the whole SGML training step (forward, SBDL + lambda*BCE over all pairs, backward, Adam) on random data
+//   eval:  feature extraction in eval mode
+// Reports the median step time over --steps after --warmup, images per second and peak GPU memory.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "engine/adam.h"
+#include "engine/check.h"
+#include "engine/gpu_memory.h"
+#include "losses/sgml_objective.h"
+#include "models/sgml_model.h"
+#include "tools/commands/commands.h"
+#include "tools/commands/options.h"
+
+namespace sgml {
+
+namespace {
+
+void synchronize(Device d) {
+  if (d.is_cuda()) gpu_synchronize(d.index);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  Options opt("bench", "train|eval [options]",
+              "Times our training step or feature extraction on random data (compare with bench/torch_sgml_step.py\n"
+              "on the same GPU in the same session; see BENCHMARKS.md).");
+  opt.add("model", "resnet101", "backbone");
+  opt.add("classes", "41", "classes per batch (train)");
+  opt.add("images-per-class", "4", "images per class (train)");
+  opt.add("batch", "256", "batch size (eval)");
+  opt.add("image-size", "224", "input side in pixels");
+  opt.add("attributes", "463", "attributes K (463: DeepFashion)");
+  opt.add("device", "auto", "cpu | cuda | auto");
+  opt.add("warmup", "5", "untimed steps first");
+  opt.add("steps", "20", "timed steps");
+  opt.add_flag("json", "print one JSON object");
+  if (!opt.parse(argc, argv, 2)) return 0;
+  SGML_CHECK(opt.positional().size() == 1, "say what to time: sgml bench train|eval");
+  const std::string what = opt.positional()[0];
+  SGML_CHECK(what == "train" || what == "eval", "unknown benchmark '", what, "': expected train or eval");
+  const Device device = parse_device(opt.get("device"));
+  const int size = opt.get_int("image-size"), k = opt.get_int("attributes");
+  const int classes = opt.get_int("classes"), per_class = opt.get_int("images-per-class");
+  const int batch = what == "train" ? classes * per_class : opt.get_int("batch");
+
+  SgmlModel model({opt.get("model"), k});
+  model.to(device);
+  model.store().flatten();
+  AdamOptimizer adam(model.store().parameter_count(), device);
+  std::mt19937 rng(0);
+  std::normal_distribution<float> normal;
+  std::vector<float> pixels(size_t(batch) * 3 * size * size), targets(size_t(batch) * k);
+  for (float& p : pixels) p = normal(rng);
+  for (float& t : targets) t = (rng() & 1) ? 1.0f : 0.0f;
+  const Tensor images = Tensor::from_vector(pixels, {batch, 3, size, size}, device);
+  const Tensor attr = Tensor::from_vector(targets, {batch, k}, device);
+  std::vector<int64_t> labels(batch);
+  for (int i = 0; i < batch; ++i) labels[i] = i / per_class;
+
+  auto step = [&] {
+    if (what == "eval") {
+      model.extract(images, FeatureKind::Emb);
+      return;
+    }
+    SgmlOutputs out = model.forward(Variable(images), true);
+    ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, labels, attr, ObjectiveConfig{});
+    model.store().zero_grads();
+    r.total.backward();
+    adam.step(model.store().flat_params(), model.store().flat_grads(), 1e-4);
+  };
+  for (int i = 0; i < opt.get_int("warmup"); ++i) step();
+  synchronize(device);
+  std::vector<double> times;
+  for (int i = 0; i < opt.get_int("steps"); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    synchronize(device);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  const double med = median(times);
+  const double peak_gib = double(gpu_peak_bytes_in_use()) / double(1ull << 30);
+  if (opt.get_flag("json")) {
+    std::printf("{\"framework\": \"sgml\", \"what\": \"%s\", \"device\": \"%s\", \"precision\": \"fp32\", \"batch\": %d, "
+                "\"size\": %d, \"step_ms_median\": %.3f, \"images_per_s\": %.2f, \"peak_mem_gib\": %.3f}\n",
+                what.c_str(), device.str().c_str(), batch, size, med * 1e3, batch / med, peak_gib);
+  } else {
+    std::printf("sgml %s fp32 on %s: %.1f img/s, step %.1f ms (median of %zu), peak GPU memory %.2f GiB\n",
+                what.c_str(), device.str().c_str(), batch / med, med * 1e3, times.size(), peak_gib);
+  }
+  return 0;
+}
+
+}  // namespace sgml
