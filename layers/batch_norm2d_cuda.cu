@@ -1,0 +1,253 @@
+// CUDA batch norm, handwritten (not cuDNN's) so that its arithmetic is the CPU twin's: per-channel sums in double,
+// the same float formulas for y and dx. Reductions are deterministic: each channel is split into a number of
+// blocks that depends only on the shape, each block sums its share in a fixed tree, and one thread per channel
+// adds the block partials in order (no float atomics anywhere).
+#include <algorithm>
+#include <climits>
+
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
+#include "layers/batch_norm2d.h"
+
+namespace sgml::cuda {
+
+namespace {
+
+constexpr int kReduceThreads = 256;
+constexpr int64_t kValuesPerBlock = 16 * kReduceThreads;  // below this much work per block, fewer blocks
+constexpr int64_t kTargetBlocks = 2048;                    // enough blocks for every SM when channels are few
+
+// Blocks per channel for the reductions over the channel's M = N*HW values.
+int splits_for(const BatchNormShape& s) {
+  const int64_t m = int64_t(s.n) * s.hw;
+  const int64_t by_work = (m + kValuesPerBlock - 1) / kValuesPerBlock;
+  const int64_t by_grid = std::max<int64_t>(1, kTargetBlocks / std::max(s.c, 1));
+  return int(std::max<int64_t>(1, std::min(by_work, by_grid)));
+}
+
+// Sum of v over the block, valid in thread 0; a fixed shuffle tree, then a fixed tree over the warps' partials.
+// Every thread calls it; blockDim.x is a multiple of 32. scratch: 32 doubles of shared memory.
+__device__ double block_sum(double v, double* scratch) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  v = threadIdx.x < (blockDim.x >> 5) ? scratch[threadIdx.x] : 0.0;
+  if (warp == 0)
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);
+  __syncthreads();  // scratch is free again
+  return v;
+}
+
+// Walks the values of one channel in flat order j = n*HW + i (i within the plane) from j = start in steps of
+// `step`, carrying (n, i) forward without a division per value.
+struct ChannelWalk {
+  int64_t n;
+  int i;
+  int64_t dn;
+  int di;
+  __device__ ChannelWalk(int64_t start, int64_t step, int hw)
+      : n(start / hw), i(int(start % hw)), dn(step / hw), di(int(step % hw)) {}
+  __device__ void next(int hw) {
+    n += dn;
+    i += di;
+    if (i >= hw) {  // i, di < hw, so one carry at most
+      i -= hw;
+      ++n;
+    }
+  }
+};
+
+// Block (c, split) sums, over its share of channel c of x (N,C,HW), d and d² with d = x - x[0][c][0]: shifting by
+// a value of the channel keeps var = E[d²] - E[d]² exact to double precision even when |mean| >> std.
+// partials (C, splits, 2).
+__global__ void bn_stats_partial_kernel(double* partials, const float* x, int n_images, int channels, int hw) {
+  __shared__ double scratch[32];
+  const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const double shift = x[int64_t(c) * hw];
+  double sum = 0.0, sq = 0.0;
+  for (ChannelWalk k(int64_t(split) * blockDim.x + threadIdx.x, int64_t(splits) * blockDim.x, hw); k.n < n_images;
+       k.next(hw)) {
+    const double d = double(x[(k.n * channels + c) * hw + k.i]) - shift;
+    sum += d;
+    sq += d * d;
+  }
+  sum = block_sum(sum, scratch);
+  sq = block_sum(sq, scratch);
+  if (threadIdx.x == 0) {
+    partials[(int64_t(c) * splits + split) * 2 + 0] = sum;
+    partials[(int64_t(c) * splits + split) * 2 + 1] = sq;
+  }
+}
+
+// One thread per channel: batch mean and biased variance from the partials, in double as the CPU twin; saves
+// mean and 1/sqrt(var + eps) (C) and updates the running statistics (C) with the unbiased variance.
+__global__ void bn_stats_finish_kernel(float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                                       const double* partials, const float* x, int channels, int hw, int splits,
+                                       int64_t m, float momentum, float eps) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  double sum = 0.0, sq = 0.0;
+  for (int s = 0; s < splits; ++s) {
+    sum += partials[(int64_t(c) * splits + s) * 2 + 0];
+    sq += partials[(int64_t(c) * splits + s) * 2 + 1];
+  }
+  const double shifted_mean = sum / m;
+  const double mean = double(x[int64_t(c) * hw]) + shifted_mean;
+  double var = sq / m - shifted_mean * shifted_mean;
+  if (var < 0.0) var = 0.0;  // rounding must not make it negative; a NaN stays NaN, as on the CPU
+  const double invstd = 1.0 / sqrt(var + eps);
+  save_mean[c] = float(mean);
+  save_invstd[c] = float(invstd);
+  running_mean[c] = float((1.0 - momentum) * running_mean[c] + momentum * mean);
+  running_var[c] = float((1.0 - momentum) * running_var[c] + momentum * var * m / (m - 1));
+}
+
+// Block (plane, chunk) of y (N,C,HW) = x * scale + shift of the plane's channel, as the CPU twin computes them:
+// training (mean, invstd are the batch's): scale = invstd * gamma, shift = beta - mean * scale.
+__global__ void bn_train_apply_kernel(float* y, const float* x, const float* gamma, const float* beta,
+                                      const float* mean, const float* invstd, int channels, int hw) {
+  const int64_t plane = blockIdx.x;
+  const int c = int(plane % channels);
+  const float scale = invstd[c] * gamma[c], shift = beta[c] - mean[c] * scale;
+  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x)
+    y[plane * hw + i] = x[plane * hw + i] * scale + shift;
+}
+
+// Inference: scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
+__global__ void bn_eval_apply_kernel(float* y, const float* x, const float* gamma, const float* beta,
+                                     const float* running_mean, const float* running_var, float eps, int channels,
+                                     int hw) {
+  const int64_t plane = blockIdx.x;
+  const int c = int(plane % channels);
+  const float scale = gamma[c] / sqrtf(running_var[c] + eps), shift = beta[c] - running_mean[c] * scale;
+  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x)
+    y[plane * hw + i] = x[plane * hw + i] * scale + shift;
+}
+
+// Block (c, split) sums, over its share of channel c, dy and dy * (x - mean). partials (C, splits, 2).
+__global__ void bn_backward_partial_kernel(double* partials, const float* dy, const float* x, const float* mean,
+                                           int n_images, int channels, int hw) {
+  __shared__ double scratch[32];
+  const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const double mu = mean[c];
+  double sum_dy = 0.0, sum_dy_xmu = 0.0;
+  for (ChannelWalk k(int64_t(split) * blockDim.x + threadIdx.x, int64_t(splits) * blockDim.x, hw); k.n < n_images;
+       k.next(hw)) {
+    const int64_t at = (k.n * channels + c) * hw + k.i;
+    const double g = dy[at];
+    sum_dy += g;
+    sum_dy_xmu += g * (double(x[at]) - mu);
+  }
+  sum_dy = block_sum(sum_dy, scratch);
+  sum_dy_xmu = block_sum(sum_dy_xmu, scratch);
+  if (threadIdx.x == 0) {
+    partials[(int64_t(c) * splits + split) * 2 + 0] = sum_dy;
+    partials[(int64_t(c) * splits + split) * 2 + 1] = sum_dy_xmu;
+  }
+}
+
+// One thread per channel: dbeta = sum dy, dgamma = sum dy * xhat (C).
+__global__ void bn_backward_finish_kernel(float* dgamma, float* dbeta, const double* partials, const float* invstd,
+                                          int channels, int splits) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  double sum_dy = 0.0, sum_dy_xmu = 0.0;
+  for (int s = 0; s < splits; ++s) {
+    sum_dy += partials[(int64_t(c) * splits + s) * 2 + 0];
+    sum_dy_xmu += partials[(int64_t(c) * splits + s) * 2 + 1];
+  }
+  dbeta[c] = float(sum_dy);
+  dgamma[c] = float(sum_dy_xmu * double(invstd[c]));
+}
+
+// Block (plane, chunk) of dx (N,C,HW) = gamma*invstd * (dy - dbeta/M - xhat * dgamma/M), the CPU twin's
+// gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat) with the 1/M taken inside.
+__global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x, const float* gamma,
+                                      const float* mean, const float* invstd, const float* dgamma, const float* dbeta,
+                                      float inv_m, int channels, int hw) {
+  const int64_t plane = blockIdx.x;
+  const int c = int(plane % channels);
+  const float mu = mean[c], is = invstd[c], k = gamma[c] * is;
+  const float mean_dy = dbeta[c] * inv_m, mean_dy_xhat = dgamma[c] * inv_m;
+  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x) {
+    const int64_t at = plane * hw + i;
+    const float xhat = (x[at] - mu) * is;
+    dx[at] = k * (dy[at] - mean_dy - xhat * mean_dy_xhat);
+  }
+}
+
+// Launch shape of the per-plane kernels: one block row per (n, c) plane, blocks along the plane when it is
+// large, and no more threads than a small plane (7x7 in ResNet's last stage) can use.
+struct PlaneLaunch {
+  dim3 grid, block;
+};
+PlaneLaunch plane_launch(const BatchNormShape& s) {
+  const int64_t planes = int64_t(s.n) * s.c;
+  SGML_CHECK(planes <= INT_MAX, "batch norm with ", planes, " planes");
+  const int threads = int(std::min<int64_t>(kThreadsPerBlock, (int64_t(s.hw) + 31) / 32 * 32));
+  const int64_t chunks = std::min<int64_t>((int64_t(s.hw) + threads - 1) / threads, 65535);
+  return {dim3(unsigned(planes), unsigned(chunks)), dim3(unsigned(threads))};
+}
+
+}  // namespace
+
+void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
+                                const float* beta, float* running_mean, float* running_var, float momentum, float eps,
+                                const BatchNormShape& s, int device) {
+  const int64_t m = int64_t(s.n) * s.hw;
+  SGML_CHECK(m > 0, "batch norm in training over an empty batch (N ", s.n, ", HW ", s.hw, ")");
+  if (s.c == 0) return;
+  cudaStream_t stream = CudaContext::get(device).stream();
+  const int splits = splits_for(s);
+  Tensor partials = Tensor::empty({int64_t(s.c) * splits * 2}, Device::cuda(device), DType::I64);  // 8-byte slots
+  double* p = static_cast<double*>(partials.raw_data());
+
+  bn_stats_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(p, x, s.n, s.c, s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+  bn_stats_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
+      save_mean, save_invstd, running_mean, running_var, p, x, s.c, s.hw, splits, m, momentum, eps);
+  SGML_CUDA_CHECK_LAUNCH();
+  const PlaneLaunch l = plane_launch(s);
+  bn_train_apply_kernel<<<l.grid, l.block, 0, stream>>>(y, x, gamma, beta, save_mean, save_invstd, s.c, s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, float eps,
+                               const BatchNormShape& s, int device) {
+  if (int64_t(s.n) * s.c * s.hw == 0) return;
+  cudaStream_t stream = CudaContext::get(device).stream();
+  const PlaneLaunch l = plane_launch(s);
+  bn_eval_apply_kernel<<<l.grid, l.block, 0, stream>>>(y, x, gamma, beta, running_mean, running_var, eps, s.c, s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                           const float* gamma, const float* save_mean, const float* save_invstd,
+                           const BatchNormShape& s, int device) {
+  if (s.c == 0) return;
+  cudaStream_t stream = CudaContext::get(device).stream();
+  const int64_t m = int64_t(s.n) * s.hw;
+  if (m == 0) {  // sums over nothing; dx is empty
+    SGML_CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(float) * s.c, stream));
+    SGML_CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(float) * s.c, stream));
+    return;
+  }
+  const int splits = splits_for(s);
+  Tensor partials = Tensor::empty({int64_t(s.c) * splits * 2}, Device::cuda(device), DType::I64);  // 8-byte slots
+  double* p = static_cast<double*>(partials.raw_data());
+
+  bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
+      p, dy, x, save_mean, s.n, s.c, s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+  bn_backward_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
+      dgamma, dbeta, p, save_invstd, s.c, splits);
+  SGML_CUDA_CHECK_LAUNCH();
+  const PlaneLaunch l = plane_launch(s);
+  bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, dgamma, dbeta,
+                                                         float(1.0 / double(m)), s.c, s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace sgml::cuda

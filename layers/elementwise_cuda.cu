@@ -1,0 +1,125 @@
+// CUDA elementwise ops: grid-stride loops with 64-bit indices, the CPU twin's formulas. sum_rows is one thread per
+// column adding its rows in order, so it is deterministic and equals the CPU's sums bit for bit.
+#include <cmath>
+
+#include "engine/cuda_check.h"
+#include "engine/cuda_context.h"
+#include "layers/elementwise.h"
+
+namespace sgml::cuda {
+
+namespace {
+
+#define SGML_GRID_STRIDE(k, n) \
+  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < (n); k += int64_t(gridDim.x) * blockDim.x)
+
+__global__ void add_kernel(float* y, const float* a, const float* b, int64_t n) {
+  SGML_GRID_STRIDE(k, n) y[k] = a[k] + b[k];
+}
+
+__global__ void add_inplace_kernel(float* a, const float* b, int64_t n) {
+  SGML_GRID_STRIDE(k, n) a[k] += b[k];
+}
+
+__global__ void scale_inplace_kernel(float* a, float alpha, int64_t n) {
+  SGML_GRID_STRIDE(k, n) a[k] *= alpha;
+}
+
+__global__ void relu_forward_kernel(float* y, const float* x, int64_t n) {
+  SGML_GRID_STRIDE(k, n) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+}
+
+// dx = dy where y > 0, else 0.
+__global__ void relu_backward_kernel(float* dx, const float* dy, const float* y, int64_t n) {
+  SGML_GRID_STRIDE(k, n) dx[k] = y[k] > 0.0f ? dy[k] : 0.0f;
+}
+
+// exp of a non-positive argument only, so large |x| neither overflows nor loses the small side.
+__global__ void sigmoid_forward_kernel(float* y, const float* x, int64_t n) {
+  SGML_GRID_STRIDE(k, n) {
+    const float e = expf(-fabsf(x[k]));
+    y[k] = x[k] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+  }
+}
+
+// dx = dy * y * (1 - y).
+__global__ void sigmoid_backward_kernel(float* dx, const float* dy, const float* y, int64_t n) {
+  SGML_GRID_STRIDE(k, n) dx[k] = dy[k] * y[k] * (1.0f - y[k]);
+}
+
+// y (rows, cols) += bias (cols) on every row.
+__global__ void add_row_bias_kernel(float* y, const float* bias, int64_t total, int cols) {
+  SGML_GRID_STRIDE(k, total) y[k] += bias[k % cols];
+}
+
+// out (cols) = the sum over rows of x (rows, cols); adjacent threads read adjacent columns (coalesced).
+__global__ void sum_rows_kernel(float* out, const float* x, int rows, int cols) {
+  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x) {
+    float sum = 0.0f;
+    for (int r = 0; r < rows; ++r) sum += x[int64_t(r) * cols + c];
+    out[c] = sum;
+  }
+}
+
+#undef SGML_GRID_STRIDE
+
+}  // namespace
+
+// Each launcher: nothing to do for no elements, then one grid-stride launch on the device's stream.
+void add(float* y, const float* a, const float* b, int64_t n, int device) {
+  if (n <= 0) return;
+  add_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, a, b, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void add_inplace(float* a, const float* b, int64_t n, int device) {
+  if (n <= 0) return;
+  add_inplace_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(a, b, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void scale_inplace(float* a, float alpha, int64_t n, int device) {
+  if (n <= 0) return;
+  scale_inplace_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(a, alpha, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void relu_forward(float* y, const float* x, int64_t n, int device) {
+  if (n <= 0) return;
+  relu_forward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, x, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void relu_backward(float* dx, const float* dy, const float* y, int64_t n, int device) {
+  if (n <= 0) return;
+  relu_backward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(dx, dy, y, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void sigmoid_forward(float* y, const float* x, int64_t n, int device) {
+  if (n <= 0) return;
+  sigmoid_forward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, x, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void sigmoid_backward(float* dx, const float* dy, const float* y, int64_t n, int device) {
+  if (n <= 0) return;
+  sigmoid_backward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(dx, dy, y, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void add_row_bias(float* y, const float* bias, int rows, int cols, int device) {
+  const int64_t total = int64_t(rows) * cols;
+  if (total <= 0) return;
+  add_row_bias_kernel<<<blocks_for(total), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, bias, total,
+                                                                                                   cols);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void sum_rows(float* out, const float* x, int rows, int cols, int device) {
+  if (cols <= 0) return;
+  sum_rows_kernel<<<blocks_for(cols), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(out, x, rows, cols);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace sgml::cuda
