@@ -1,5 +1,5 @@
 // CUDA batch norm, handwritten (not cuDNN's) so that its arithmetic is the CPU twin's: per-channel sums in double,
-// the same float formulas for y and dx. Reductions are deterministic: each channel is split into a number of
+// y in float and dx in double with the same formulas. Reductions are deterministic: each channel is split into a number of
 // blocks that depends only on the shape, each block sums its share in a fixed tree, and one thread per channel
 // adds the block partials in order (no float atomics anywhere).
 #include <algorithm>
@@ -147,9 +147,10 @@ __global__ void bn_backward_partial_kernel(double* partials, const float* dy, co
   }
 }
 
-// One thread per channel: dbeta = sum dy, dgamma = sum dy * xhat (C).
-__global__ void bn_backward_finish_kernel(float* dgamma, float* dbeta, const double* partials, const float* invstd,
-                                          int channels, int splits) {
+// One thread per channel: dbeta = sum dy, dgamma = sum dy * xhat (C), and the two sums in double for dx:
+// totals (C, 2).
+__global__ void bn_backward_finish_kernel(float* dgamma, float* dbeta, double* totals, const double* partials,
+                                          const float* invstd, int channels, int splits) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= channels) return;
   double sum_dy = 0.0, sum_dy_xmu = 0.0;
@@ -157,23 +158,27 @@ __global__ void bn_backward_finish_kernel(float* dgamma, float* dbeta, const dou
     sum_dy += partials[(int64_t(c) * splits + s) * 2 + 0];
     sum_dy_xmu += partials[(int64_t(c) * splits + s) * 2 + 1];
   }
+  const double sum_dy_xhat = sum_dy_xmu * double(invstd[c]);
   dbeta[c] = float(sum_dy);
-  dgamma[c] = float(sum_dy_xmu * double(invstd[c]));
+  dgamma[c] = float(sum_dy_xhat);
+  totals[int64_t(c) * 2 + 0] = sum_dy;
+  totals[int64_t(c) * 2 + 1] = sum_dy_xhat;
 }
 
-// Block (plane, chunk) of dx (N,C,HW) = gamma*invstd * (dy - dbeta/M - xhat * dgamma/M), the CPU twin's
-// gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat) with the 1/M taken inside.
+// Block (plane, chunk) of dx (N,C,HW) = gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat), in double as the
+// CPU twin: the three terms nearly cancel when M is small (at M = 2, dx is eps/var of the terms), where float
+// would keep few digits.
 __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x, const float* gamma,
-                                      const float* mean, const float* invstd, const float* dgamma, const float* dbeta,
-                                      float inv_m, int channels, int hw) {
+                                      const float* mean, const float* invstd, const double* totals, int64_t m,
+                                      int channels, int hw) {
   const int64_t plane = blockIdx.x;
   const int c = int(plane % channels);
-  const float mu = mean[c], is = invstd[c], k = gamma[c] * is;
-  const float mean_dy = dbeta[c] * inv_m, mean_dy_xhat = dgamma[c] * inv_m;
+  const double mu = mean[c], is = invstd[c], k = double(gamma[c]) * is / m;
+  const double sum_dy = totals[int64_t(c) * 2 + 0], sum_dy_xhat = totals[int64_t(c) * 2 + 1];
   for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x) {
     const int64_t at = plane * hw + i;
-    const float xhat = (x[at] - mu) * is;
-    dx[at] = k * (dy[at] - mean_dy - xhat * mean_dy_xhat);
+    const double xhat = (double(x[at]) - mu) * is;
+    dx[at] = float(k * (double(m) * double(dy[at]) - sum_dy - xhat * sum_dy_xhat));
   }
 }
 
@@ -200,8 +205,9 @@ void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, 
   if (s.c == 0) return;
   cudaStream_t stream = CudaContext::get(device).stream();
   const int splits = splits_for(s);
-  Tensor partials = Tensor::empty({int64_t(s.c) * splits * 2}, Device::cuda(device), DType::I64);  // 8-byte slots
-  double* p = static_cast<double*>(partials.raw_data());
+  // partials (C, splits, 2), doubles in a buffer of 8-byte elements.
+  Tensor buffer = Tensor::empty({int64_t(s.c) * splits * 2}, Device::cuda(device), DType::I64);
+  double* p = static_cast<double*>(buffer.raw_data());
 
   bn_stats_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(p, x, s.n, s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
@@ -235,18 +241,20 @@ void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* 
     return;
   }
   const int splits = splits_for(s);
-  Tensor partials = Tensor::empty({int64_t(s.c) * splits * 2}, Device::cuda(device), DType::I64);  // 8-byte slots
-  double* p = static_cast<double*>(partials.raw_data());
+  // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements.
+  Tensor buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(device), DType::I64);
+  double* p = static_cast<double*>(buffer.raw_data());
+  double* totals = p + int64_t(s.c) * splits * 2;
 
   bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
       p, dy, x, save_mean, s.n, s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
   bn_backward_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
-      dgamma, dbeta, p, save_invstd, s.c, splits);
+      dgamma, dbeta, totals, p, save_invstd, s.c, splits);
   SGML_CUDA_CHECK_LAUNCH();
   const PlaneLaunch l = plane_launch(s);
-  bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, dgamma, dbeta,
-                                                         float(1.0 / double(m)), s.c, s.hw);
+  bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, totals, m, s.c,
+                                                         s.hw);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
