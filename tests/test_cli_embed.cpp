@@ -1,0 +1,61 @@
+// `sgml embed` end to end: torchvision weights converted with the tool, PNG images decoded, normalised and run in
+// eval mode; the .npy must equal torchvision's pooled features (PIL decoding, same normalisation) within 1e-4.
+// Bad input (missing image, corrupt image, missing weights) fails with a message naming the file.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "engine/npy.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+
+namespace {
+
+std::string sgml_binary() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+
+class CliEmbed : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test::scratch_dir("embed");
+    test::run_reference("embed_ref.py", {dir_, "64", "3"});
+    std::string out;
+    ASSERT_EQ(test::run_command(test::reference_python() + " " + test::source_dir() + "/tools/convert_torchvision.py " +
+                                    dir_ + "/resnet18.pth " + dir_ + "/w.safetensors", &out), 0) << out;
+  }
+  std::string images() const { return dir_ + "/img_0.png " + dir_ + "/img_1.png " + dir_ + "/img_2.png"; }
+  std::string dir_;
+};
+
+TEST_F(CliEmbed, FeaturesMatchTorchvision) {
+  std::string out;
+  ASSERT_EQ(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --image-size 64 --device cpu"
+                                  " --out " + dir_ + "/ours.npy " + images(), &out), 0) << out;
+  EXPECT_NE(out.find("resnet18"), std::string::npos) << out;  // the architecture was detected from the keys
+  const Tensor ours = load_npy(dir_ + "/ours.npy"), ref = load_npy(dir_ + "/features.npy");
+  ASSERT_EQ(ours.shape(), (Shape{3, 512}));
+  const double err = test::relative_error(ours, ref);
+  std::printf("embed vs torchvision: relative error %.3g\n", err);
+  EXPECT_LT(err, 1e-4);
+}
+
+TEST_F(CliEmbed, BadInputNamesTheFile) {
+  std::ofstream(dir_ + "/broken.jpg") << "not a jpeg";
+  std::string out;
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --image-size 64 --out " +
+                                  dir_ + "/x.npy " + dir_ + "/broken.jpg", &out), 0);
+  EXPECT_NE(out.find("broken.jpg"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --out " + dir_ + "/x.npy " +
+                                  dir_ + "/missing.png", &out), 0);
+  EXPECT_NE(out.find("missing.png"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/nope.safetensors --out " + dir_ + "/x.npy " +
+                                  images(), &out), 0);
+  EXPECT_NE(out.find("nope.safetensors"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --feature emb --out " + dir_ +
+                                  "/x.npy " + images(), &out), 0);
+  EXPECT_NE(out.find("head"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --bogus 1", &out), 0);
+  EXPECT_NE(out.find("unknown option"), std::string::npos) << out;
+}
+
+}  // namespace
