@@ -60,7 +60,7 @@ void transform_image(float* out, const RgbImage& image, const BoundingBox& box, 
 }
 
 Tensor load_image_for_model(const std::string& path, int size, const BoundingBox& box) {
-  const RgbImage image = decode_image(path);
+  const RgbImage image = load_image_rgb(path);
   Tensor t = Tensor::empty({3, size, size});
   transform_image(t.data(), image, box, size, Augmentation{});
   return t;

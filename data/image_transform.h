@@ -1,3 +1,4 @@
+// Decoding is retrieval/image_io.h (load_image_rgb: JPEG/PNG to RGB, errors name the file).
 // From decoded pixels to the model's input: optional crop (a bounding box, clamped to the image), the training
 // augmentation of the paper (Sec. V-B: a random crop of 0.9-1.0 of the image's area at the image's aspect ratio,
 // horizontal flip with probability 1/2), resize to S x S with stb_image_resize's triangle (bilinear) filter (an
@@ -7,7 +8,7 @@
 #include <string>
 
 #include "data/dataset.h"
-#include "data/image_decode.h"
+#include "retrieval/image_io.h"  // RgbImage and the one stb_image decoder
 #include "engine/tensor.h"
 
 namespace sgml {
