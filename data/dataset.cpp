@@ -1,13 +1,68 @@
 #include "data/dataset.h"
 
-#include <set>
+#include <algorithm>
+#include <filesystem>
+
+#include "data/cub_reader.h"
+#include "data/demo_generator.h"
+#include "data/inshop_reader.h"
+#include "engine/check.h"
+#include "tools/commands/project_paths.h"
 
 namespace sgml {
 
-int Dataset::num_train_classes() const {
-  std::set<int> labels;
-  for (const auto& r : train) labels.insert(r.label);
-  return int(labels.size());
+namespace fs = std::filesystem;
+
+std::vector<int> labels_of(const std::vector<ImageRecord>& images) {
+  std::vector<int> labels(images.size());
+  for (size_t i = 0; i < images.size(); ++i) labels[i] = images[i].label;
+  return labels;
+}
+
+int num_classes(const std::vector<ImageRecord>& images) {
+  int most = -1;
+  for (const auto& r : images) most = std::max(most, r.label);
+  return most + 1;
+}
+
+int Dataset::num_train_classes() const { return num_classes(train); }
+
+int Dataset::num_test_classes() const {
+  return query_gallery() ? std::max(num_classes(query), num_classes(gallery)) : num_classes(test);
+}
+
+bool is_dataset_kind(const std::string& kind) {
+  return kind == "cub" || kind == "deepfashion" || is_demo_kind(kind);
+}
+
+bool is_demo_kind(const std::string& kind) { return kind == "demo" || kind == "demo-cub"; }
+
+std::string default_data_dir(const std::string& kind) {
+  if (kind == "demo") return project_path("demo_data/inshop");
+  if (kind == "demo-cub") return project_path("demo_data/cub");
+  return "";
+}
+
+bool ensure_demo_data(const std::string& kind, const std::string& dir) {
+  if (!is_demo_kind(kind)) return false;
+  const DemoLayout layout = kind == "demo" ? DemoLayout::InShop : DemoLayout::Cub;
+  if (demo_data_is_current(dir, layout)) return false;
+  write_demo_dataset_atomically(dir, layout, DemoSpec::defaults(layout));
+  return true;
+}
+
+Dataset load_dataset(const std::string& kind, const std::string& dir_given) {
+  if (!is_dataset_kind(kind))
+    SGML_FAIL("unknown dataset '", kind, "': expected cub, deepfashion, demo or demo-cub");
+  std::string dir = dir_given.empty() ? default_data_dir(kind) : dir_given;
+  if (dir.empty())
+    SGML_FAIL("dataset ", kind, " needs --data DIR (",
+              kind == "cub" ? "the extracted CUB_200_2011/ folder" : "the In-shop root with Img/, Eval/ and Anno/",
+              ")");
+  ensure_demo_data(kind, dir);
+  Dataset d = (kind == "cub" || kind == "demo-cub") ? read_cub(dir) : read_inshop(dir);
+  d.kind = kind;
+  return d;
 }
 
 }  // namespace sgml

@@ -1,6 +1,12 @@
-// A dataset as the trainer and evaluator see it, whatever its on-disk layout: image lists per role with class
-// labels and attribute vectors. Readers for the official layouts fill it (inshop_reader.h; the demo dataset is
-// written in the In-shop layout and read by the same reader).
+// A dataset as the trainer and evaluator see it, whatever its on-disk layout: image lists per role with dense class
+// labels and attribute vectors. Readers for the official layouts fill it (cub_reader.h, inshop_reader.h); the demo
+// datasets are generated on disk in those layouts (demo_generator.h) and read by the same readers.
+//
+//   kind          roles                      evaluation
+//   cub           train, test                leave-one-out over `test` (each test image queries the others)
+//   deepfashion   train, query, gallery      each query ranks the gallery
+//   demo          train, query, gallery      (In-shop layout, generated into demo_data/inshop on first use)
+//   demo-cub      train, test                (CUB layout, generated into demo_data/cub on first use)
 #pragma once
 #include <map>
 #include <string>
@@ -14,25 +20,49 @@ struct BoundingBox {
 };
 
 struct ImageRecord {
-  std::string path;   // absolute or relative to the working directory
-  std::string item;   // the class as the dataset names it (In-shop item id, CUB class id)
-  int label = 0;      // dense class index within its split (train, or test)
-  BoundingBox box;    // crop before any other transform (CUB)
-  int attribute_row = 0;  // row of Dataset::attributes
+  std::string path;       // as found on disk (DIR joined with the name in the list file)
+  std::string item;       // the class as the dataset names it (In-shop item id, CUB class id)
+  int label = 0;          // dense class index within its split (0..C-1 over train, or over the test roles)
+  BoundingBox box;        // crop before any other transform (CUB); none for In-shop (the paper does not crop)
+  int attribute_row = 0;  // row of Dataset::attributes (In-shop: one row per item; CUB: one row per image)
 };
 
 struct Dataset {
-  std::string kind;  // deepfashion | cub | demo
+  std::string kind;  // cub | deepfashion | demo | demo-cub
   std::string root;
   std::vector<ImageRecord> train;
-  std::vector<ImageRecord> query, gallery;  // In-shop
-  std::vector<ImageRecord> test;            // CUB (leave-one-out)
-  std::vector<std::vector<float>> attributes;  // 0/1 vectors, indexed by ImageRecord::attribute_row
+  std::vector<ImageRecord> query, gallery;  // In-shop layout (query and gallery share items and labels)
+  std::vector<ImageRecord> test;            // CUB layout (leave-one-out)
+  std::vector<std::vector<float>> attributes;  // 0/1 vectors of num_attributes(), indexed by attribute_row
   std::vector<std::string> attribute_names;
-  std::map<std::string, int> tolerated_defects;  // what was tolerated, with counts
-  int num_attributes() const { return attribute_names.empty() ? 0 : int(attribute_names.size()); }
+  std::map<std::string, int> tolerated_defects;  // what the reader tolerated ("file: what" -> count)
+
+  int num_attributes() const { return int(attribute_names.size()); }
   int num_train_classes() const;
-  bool query_gallery() const { return !query.empty(); }
+  int num_test_classes() const;  // over test, or over query and gallery together
+  bool query_gallery() const { return !query.empty() || !gallery.empty(); }
+  const std::vector<float>& attributes_of(const ImageRecord& r) const { return attributes[size_t(r.attribute_row)]; }
 };
+
+// The dense labels of a list of images, in order (what the samplers take).
+std::vector<int> labels_of(const std::vector<ImageRecord>& images);
+// Number of distinct labels (the labels are dense: max + 1).
+int num_classes(const std::vector<ImageRecord>& images);
+
+// The dataset kinds `sgml info|train|eval|prepare` accept: cub, deepfashion, demo, demo-cub.
+bool is_dataset_kind(const std::string& kind);
+bool is_demo_kind(const std::string& kind);
+
+// Where a kind's data is when --data is not given: demo_data/inshop (demo) and demo_data/cub (demo-cub) under the
+// project root; empty for cub and deepfashion (they need --data).
+std::string default_data_dir(const std::string& kind);
+
+// For the demo kinds: generates the demo dataset into `dir` unless a complete one of the current generator version
+// is there (atomically: written beside it, then renamed). Returns true when it generated. No-op for other kinds.
+bool ensure_demo_data(const std::string& kind, const std::string& dir);
+
+// Reads a dataset of `kind` from `dir` (empty: default_data_dir(kind); demo data is generated first when missing).
+// Errors (sgml::Error) name the file and the line of what is wrong.
+Dataset load_dataset(const std::string& kind, const std::string& dir = "");
 
 }  // namespace sgml

@@ -1,0 +1,69 @@
+"""Reference for the data transform (tests/test_data_transform.cpp): torchvision's preprocessing of the same pixels.
+
+usage:
+  transforms_ref.py cases IN.safetensors OUT.safetensors
+      IN holds, per case k, `image_k` (H, W, 3) float32 pixel values 0..255 and `params_k` float32
+      [top, left, height, width, flip, size]. OUT holds, per case, the (3, size, size) normalised input that each
+      torchvision path makes of the crop (top, left, height, width) resized to size x size, mirrored when flip:
+        pil_k         PIL image: F.resized_crop(BILINEAR) (PIL's antialiased bilinear, what Resize does to the
+                      PIL images of the paper's pipeline), hflip, ToTensor, Normalize
+        tensor_k      uint8 tensor: F.resized_crop(BILINEAR, antialias=False) (plain bilinear interpolation)
+        tensor_aa_k   uint8 tensor: the same with antialias=True
+  transforms_ref.py gray OUT.jpg OUT.safetensors
+      writes a single-channel (grayscale) JPEG with PIL and, in OUT.safetensors, `gray` (H, W) float32: the values
+      PIL decodes from it.
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torchvision.transforms.functional as F
+from PIL import Image
+from torchvision.transforms import InterpolationMode
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import safetensors_np  # noqa: E402
+
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+
+
+def normalise(chw_uint8):
+    x = chw_uint8.to(torch.float32) / 255.0  # as ToTensor
+    return F.normalize(x, MEAN, STD)
+
+
+def cases(in_path, out_path):
+    tensors, _ = safetensors_np.load(in_path)
+    out = {}
+    for name in sorted(tensors):
+        if not name.startswith("image_"):
+            continue
+        k = name[len("image_"):]
+        pixels = np.clip(np.rint(tensors[name]), 0, 255).astype(np.uint8)
+        top, left, h, w, flip, size = [int(round(v)) for v in tensors["params_" + k]]
+        pil = F.resized_crop(Image.fromarray(pixels), top, left, h, w, [size, size], InterpolationMode.BILINEAR)
+        if flip:
+            pil = F.hflip(pil)
+        out["pil_" + k] = F.normalize(F.to_tensor(pil), MEAN, STD).numpy()
+        chw = torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
+        for key, aa in (("tensor_", False), ("tensor_aa_", True)):
+            t = F.resized_crop(chw, top, left, h, w, [size, size], InterpolationMode.BILINEAR, antialias=aa)
+            if flip:
+                t = F.hflip(t)
+            out[key + k] = normalise(t).numpy()
+    safetensors_np.save(out_path, out)
+
+
+def gray(jpg_path, out_path):
+    y, x = np.mgrid[0:24, 0:40]
+    values = (x * 6 + y * 3).astype(np.uint8)
+    Image.fromarray(values, mode="L").save(jpg_path, quality=95)
+    decoded = Image.open(jpg_path)
+    assert decoded.mode == "L", decoded.mode
+    safetensors_np.save(out_path, {"gray": np.asarray(decoded, np.float32)})
+
+
+if __name__ == "__main__":
+    {"cases": cases, "gray": gray}[sys.argv[1]](sys.argv[2], sys.argv[3])

@@ -1,0 +1,227 @@
+// The data transform against torchvision (tests/reference/transforms_ref.py), and the augmentation's statistics.
+//
+// Tolerances, in 8-bit levels (one level = 1/255 before normalisation; ours and the reference are both quantised
+// to 8 bits after the resize, so one level of rounding is always allowed):
+//   - crop, flip, normalisation with no resampling (a window already S x S): exact up to float rounding (1e-5).
+//   - upscaling: stb's triangle filter is bilinear interpolation with half-pixel centres, as torch's
+//     (antialias=False) and PIL's: at most 1 level everywhere (rounding).
+//   - downscaling: stb widens the triangle with the scale factor like PIL's antialiased BILINEAR and torch's
+//     antialias=True, but treats the border differently (stb clamps: outside pixels repeat the edge; PIL and torch
+//     drop them and renormalise), so the outermost output rows/columns may differ by a few levels. Allowed: 1 level
+//     inside a 1-pixel border, 6 on it, mean 0.3. Measured (150x120 -> 64 and a 240x243 crop -> 96): PIL 1 / 4 /
+//     0.20, torch antialias=True 0 / 4 / 0.06 (interior / border / mean). Upscaling measured 1 / 1 / 0.19 against
+//     PIL (its 8-bit fixed-point weights) and 1 / 1 / 0.002 against torch. torch's antialias=False path (which skips
+//     pixels when shrinking: 28 levels here) is not what we compute; it is only reported.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "data/image_decode.h"
+#include "data/image_transform.h"
+#include "engine/safetensors.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+
+namespace {
+
+RgbImage textured_image(int w, int h, unsigned seed) {
+  // Smooth structure plus noise: like a photograph, harder than a flat image, less adversarial than pure noise.
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> noise(-30, 30);
+  RgbImage im(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) {
+        const float v = 128 + 70 * std::sin(0.21f * x + 0.9f * c) * std::cos(0.17f * y - 0.4f * c) + noise(rng);
+        im.at(x, y)[c] = uint8_t(std::clamp(std::lround(v), 0L, 255L));
+      }
+  return im;
+}
+
+struct Case {
+  std::string name;
+  RgbImage image;
+  PixelWindow window;
+  bool flip;
+  int size;
+};
+
+// Differences in 8-bit levels, split into the 1-pixel border and the interior of the (3, S, S) output.
+struct LevelError {
+  double max_interior = 0, max_border = 0, mean = 0;
+};
+
+LevelError level_error(const std::vector<float>& ours, const std::vector<float>& ref, int s) {
+  LevelError e;
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < s; ++y)
+      for (int x = 0; x < s; ++x) {
+        const size_t i = (size_t(c) * s + y) * s + x;
+        const double d = std::fabs(double(ours[i]) - ref[i]) * kImageNetStd[c] * 255.0;
+        const bool border = x == 0 || y == 0 || x == s - 1 || y == s - 1;
+        (border ? e.max_border : e.max_interior) = std::max(border ? e.max_border : e.max_interior, d);
+        e.mean += d / (3.0 * s * s);
+      }
+  return e;
+}
+
+class DataTransform : public ::testing::Test {
+ protected:
+  // Runs every case through ours and the reference; returns reference outputs by key ("pil_up", ...).
+  std::map<std::string, std::vector<float>> reference(const std::vector<Case>& cases) {
+    const std::string dir = test::scratch_dir("transform");
+    TensorMap in;
+    for (const Case& k : cases) {
+      std::vector<float> px(k.image.pixels.begin(), k.image.pixels.end());
+      in["image_" + k.name] = Tensor::from_vector(px, {k.image.height, k.image.width, 3});
+      in["params_" + k.name] = Tensor::from_vector({float(k.window.y), float(k.window.x), float(k.window.height),
+                                                    float(k.window.width), float(k.flip), float(k.size)}, {6});
+    }
+    save_safetensors(dir + "/in.safetensors", in);
+    test::run_reference("transforms_ref.py", {"cases", dir + "/in.safetensors", dir + "/out.safetensors"});
+    std::map<std::string, std::vector<float>> out;
+    for (const auto& [name, t] : load_safetensors(dir + "/out.safetensors")) out[name] = t.to_vector();
+    return out;
+  }
+  static std::vector<float> ours(const Case& k) {
+    std::vector<float> out(size_t(3) * k.size * k.size);
+    resize_normalise(out.data(), k.image, k.window, k.flip, k.size);
+    return out;
+  }
+};
+
+TEST_F(DataTransform, CropFlipNormaliseWithoutResamplingIsExact) {
+  const std::vector<Case> cases = {
+      {"identity", textured_image(48, 48, 1), {0, 0, 48, 48}, false, 48},
+      {"box", textured_image(70, 50, 2), {9, 5, 32, 32}, true, 32},  // a CUB-like box crop, mirrored
+  };
+  auto ref = reference(cases);
+  for (const Case& k : cases) {
+    const std::vector<float> mine = ours(k);
+    for (const char* path : {"pil_", "tensor_"}) {
+      double worst = 0;
+      for (size_t i = 0; i < mine.size(); ++i) worst = std::max(worst, double(std::fabs(mine[i] - ref[path + k.name][i])));
+      std::printf("%s vs %s%s: max |difference| %.3g (normalised units)\n", k.name.c_str(), path, k.name.c_str(), worst);
+      EXPECT_LT(worst, 1e-5) << k.name << " vs " << path;
+    }
+  }
+}
+
+TEST_F(DataTransform, ResizeMatchesTorchvisionBilinear) {
+  const std::vector<Case> cases = {
+      {"up", textured_image(40, 30, 3), {0, 0, 40, 30}, false, 64},
+      {"up_crop_flip", textured_image(50, 44, 4), {3, 6, 41, 37}, true, 64},
+      {"down", textured_image(150, 120, 5), {0, 0, 150, 120}, false, 64},
+      {"down_crop_flip", textured_image(256, 256, 6), {11, 7, 240, 243}, true, 96},  // the paper's 0.9-1.0 crop
+  };
+  auto ref = reference(cases);
+  for (const Case& k : cases) {
+    const std::vector<float> mine = ours(k);
+    const bool up = k.window.width < k.size;
+    const LevelError pil = level_error(mine, ref["pil_" + k.name], k.size);
+    const LevelError plain = level_error(mine, ref["tensor_" + k.name], k.size);
+    const LevelError aa = level_error(mine, ref["tensor_aa_" + k.name], k.size);
+    std::printf("%-15s levels, max interior / max border / mean: PIL %.2f / %.2f / %.3f, tensor %.2f / %.2f / %.3f, "
+                "tensor antialias %.2f / %.2f / %.3f\n", k.name.c_str(), pil.max_interior, pil.max_border, pil.mean,
+                plain.max_interior, plain.max_border, plain.mean, aa.max_interior, aa.max_border, aa.mean);
+    const double rounding = 1.0 + 1e-3;
+    if (up) {
+      for (const LevelError& e : {pil, plain}) {
+        EXPECT_LE(e.max_interior, rounding) << k.name;
+        EXPECT_LE(e.max_border, rounding) << k.name;
+      }
+    } else {
+      for (const LevelError& e : {pil, aa}) {
+        EXPECT_LE(e.max_interior, rounding) << k.name;
+        EXPECT_LE(e.max_border, 6.0) << k.name;
+        EXPECT_LT(e.mean, 0.3) << k.name;
+      }
+    }
+  }
+}
+
+TEST(DataTransformStats, AugmentationDrawsCoverTheRange) {
+  // Independent streams per (seed, step, position): the crop's area fraction is uniform in [0.9, 1] (up to the
+  // rounding of the sides), the aspect ratio is kept, the position covers the whole slack, flips half of the time.
+  const PixelWindow region{5, 7, 200, 160};
+  const int draws = 20000;
+  int flips = 0, at_left = 0, at_right = 0;
+  double sum_area = 0, min_area = 2, max_area = 0;
+  for (int i = 0; i < draws; ++i) {
+    const AugmentationDraw d = draw_augmentation(region, mix_seed(42, uint64_t(i), 7));
+    const double area = double(d.window.width) * d.window.height / (double(region.width) * region.height);
+    sum_area += area;
+    min_area = std::min(min_area, area);
+    max_area = std::max(max_area, area);
+    flips += d.flip;
+    ASSERT_GE(d.window.x, region.x);
+    ASSERT_GE(d.window.y, region.y);
+    ASSERT_LE(d.window.x + d.window.width, region.x + region.width);
+    ASSERT_LE(d.window.y + d.window.height, region.y + region.height);
+    EXPECT_NEAR(double(d.window.width) / d.window.height, 200.0 / 160.0, 0.02);
+    at_left += d.window.x == region.x;
+    at_right += d.window.x + d.window.width == region.x + region.width;
+  }
+  const double mean_area = sum_area / draws, flip_rate = double(flips) / draws;
+  std::printf("area fraction: min %.4f mean %.4f max %.4f; flip rate %.4f\n", min_area, mean_area, max_area, flip_rate);
+  // Side rounding moves the area by at most about 1/100 here (one pixel of 160).
+  EXPECT_GE(min_area, 0.9 - 0.012);
+  EXPECT_LT(min_area, 0.905);
+  EXPECT_LE(max_area, 1.0);
+  EXPECT_GT(max_area, 0.995);
+  EXPECT_NEAR(mean_area, 0.95, 0.003);  // uniform mean; the standard error is 0.0002
+  EXPECT_NEAR(flip_rate, 0.5, 0.015);   // 4.2 standard errors (sqrt(0.25 / 20000) = 0.0035)
+  EXPECT_GT(at_left, 0);
+  EXPECT_GT(at_right, 0);
+}
+
+TEST(DataTransformStats, EvaluationTransformHasNoRandomness) {
+  const RgbImage im = textured_image(64, 64, 9);
+  std::vector<float> a(3 * 64 * 64), b(3 * 64 * 64);
+  transform_image(a.data(), im, {}, 64, Augmentation{false, 1});
+  transform_image(b.data(), im, {}, 64, Augmentation{false, 2});
+  EXPECT_EQ(a, b);
+  // and a training draw depends only on its seed
+  transform_image(a.data(), im, {}, 64, Augmentation{true, 5});
+  transform_image(b.data(), im, {}, 64, Augmentation{true, 5});
+  EXPECT_EQ(a, b);
+}
+
+TEST(DataTransformStats, BoxIsClampedToTheImage) {
+  EXPECT_EQ(region_of_interest(100, 80, {60.0f, 27.0f, 325.0f, 304.0f}).width, 40);  // past the right edge
+  const PixelWindow w = region_of_interest(100, 80, {-5.5f, 10.2f, 20.0f, 30.5f});
+  EXPECT_EQ(w.x, 0);
+  EXPECT_EQ(w.y, 10);
+  EXPECT_EQ(w.width, 15);   // ceil(-5.5 + 20) - 0
+  EXPECT_EQ(w.height, 31);  // ceil(40.7) - 10
+  const PixelWindow outside = region_of_interest(100, 80, {500.0f, 500.0f, 10.0f, 10.0f});
+  EXPECT_EQ(outside.x, 99);
+  EXPECT_EQ(outside.width, 1);  // never empty
+  const PixelWindow none = region_of_interest(100, 80, {});
+  EXPECT_EQ(none.width, 100);
+  EXPECT_EQ(none.height, 80);
+}
+
+TEST(DataTransformStats, LoadImageForModelNormalises) {
+  // A flat image of known colour: every output value is (v / 255 - mean) / std.
+  const std::string dir = test::scratch_dir("flat");
+  RgbImage im(20, 12);
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < 20; ++x) {
+      im.at(x, y)[0] = 200;
+      im.at(x, y)[1] = 100;
+      im.at(x, y)[2] = 0;
+    }
+  write_png(dir + "/flat.png", im);
+  const Tensor t = load_image_for_model(dir + "/flat.png", 16);
+  ASSERT_EQ(t.shape(), (Shape{3, 16, 16}));
+  const float expected[3] = {(200 / 255.0f - 0.485f) / 0.229f, (100 / 255.0f - 0.456f) / 0.224f, (0 - 0.406f) / 0.225f};
+  const std::vector<float> v = t.to_vector();
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 256; ++i) ASSERT_NEAR(v[size_t(c) * 256 + i], expected[c], 1e-5) << c;
+}
+
+}  // namespace
