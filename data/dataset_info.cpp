@@ -1,0 +1,131 @@
+#include "data/dataset_info.h"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "data/image_cache.h"
+#include "data/image_decode.h"
+
+namespace sgml {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr size_t kExamples = 5;  // paths named per kind of problem
+
+std::vector<const ImageRecord*> all_images(const Dataset& d) { return cache_order(d); }
+
+// Images that are missing (or, verifying, do not decode): (count, first few messages).
+std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, bool decode, int workers) {
+  const std::vector<const ImageRecord*> images = all_images(d);
+  std::atomic<size_t> next{0};
+  std::mutex mutex;
+  std::map<size_t, std::string> bad;  // ordered, so the examples are the first in the dataset's order
+  auto work = [&] {
+    for (size_t i; (i = next++) < images.size();) {
+      std::string why;
+      if (decode) {
+        try {
+          decode_image_file(images[i]->path);
+        } catch (const std::exception& e) {
+          why = e.what();
+        }
+      } else {
+        std::error_code ec;
+        if (!fs::is_regular_file(images[i]->path, ec)) why = "missing image '" + images[i]->path + "'";
+      }
+      if (!why.empty()) {
+        std::lock_guard<std::mutex> lock(mutex);
+        bad[i] = why;
+      }
+    }
+  };
+  const int n = decode ? (workers > 0 ? workers : int(std::max(1u, std::thread::hardware_concurrency()))) : 1;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n; ++t) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+  std::vector<std::string> examples;
+  for (const auto& [i, why] : bad)
+    if (examples.size() < kExamples) examples.push_back(why);
+  return {int(bad.size()), examples};
+}
+
+}  // namespace
+
+nlohmann::json dataset_info(const Dataset& d, const DatasetInfoOptions& options) {
+  nlohmann::json j;
+  j["kind"] = d.kind;
+  j["root"] = d.root;
+  j["images_train"] = d.train.size();
+  j["classes_train"] = d.num_train_classes();
+  if (d.query_gallery()) {
+    j["images_query"] = d.query.size();
+    j["images_gallery"] = d.gallery.size();
+  } else {
+    j["images_test"] = d.test.size();
+  }
+  j["classes_test"] = d.num_test_classes();
+  j["attributes"] = d.num_attributes();
+  j["attribute_names"] = d.attribute_names;
+  j["tolerated_defects"] = nlohmann::json::object();
+  for (const auto& [what, count] : d.tolerated_defects) j["tolerated_defects"][what] = count;
+
+  std::vector<std::string> problems;
+  const auto [unreadable, examples] = unreadable_images(d, options.verify_images, options.workers);
+  j[options.verify_images ? "bad_images" : "missing_images"] = unreadable;
+  if (unreadable > 0) {
+    problems.push_back(std::to_string(unreadable) + (options.verify_images ? " images do not decode" : " image files are missing"));
+    for (const auto& e : examples) problems.push_back("  " + e);
+  }
+  if (d.query_gallery()) {
+    std::set<int> gallery_items;
+    for (const auto& r : d.gallery) gallery_items.insert(r.label);
+    int hopeless = 0;
+    for (const auto& r : d.query) hopeless += !gallery_items.count(r.label);
+    if (hopeless > 0) problems.push_back(std::to_string(hopeless) + " queries have no gallery image of their item");
+  } else {
+    std::map<int, int> per_class;
+    for (const auto& r : d.test) ++per_class[r.label];
+    int single = 0;
+    for (const auto& [label, n] : per_class) single += n == 1;
+    if (single > 0) problems.push_back(std::to_string(single) + " test classes have one image (nothing to retrieve)");
+  }
+  if (d.num_train_classes() < 2) problems.push_back("fewer than 2 training classes (no negative pairs)");
+  j["problems"] = problems;
+
+  j["cache"] = nullptr;
+  if (options.cache_size > 0) {
+    std::string why_not;
+    if (auto cache = find_image_cache(d, options.cache_size, &why_not)) j["cache"] = cache->json_path();
+    else if (!why_not.empty()) j["problems"].push_back("image cache not usable: " + why_not);
+  }
+  return j;
+}
+
+std::string format_dataset_info(const nlohmann::json& j) {
+  std::ostringstream os;
+  os << "dataset " << j["kind"].get<std::string>() << " at " << j["root"].get<std::string>() << "\n";
+  os << "  train:    " << j["images_train"] << " images of " << j["classes_train"] << " classes\n";
+  if (j.contains("images_query")) {
+    os << "  query:    " << j["images_query"] << " images\n";
+    os << "  gallery:  " << j["images_gallery"] << " images (" << j["classes_test"] << " test classes over query and gallery)\n";
+  } else {
+    os << "  test:     " << j["images_test"] << " images of " << j["classes_test"] << " classes (leave-one-out)\n";
+  }
+  os << "  attributes: " << j["attributes"] << "\n";
+  if (j["tolerated_defects"].empty()) os << "  tolerated defects: none\n";
+  for (const auto& [what, count] : j["tolerated_defects"].items()) os << "  tolerated: " << what << ": " << count << "\n";
+  if (j.contains("cache") && !j["cache"].is_null()) os << "  decoded-image cache: " << j["cache"].get<std::string>() << "\n";
+  if (j["problems"].empty()) os << "  problems: none\n";
+  for (const auto& p : j["problems"]) os << "  problem: " << p.get<std::string>() << "\n";
+  return os.str();
+}
+
+}  // namespace sgml

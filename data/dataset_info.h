@@ -1,0 +1,26 @@
+// What a dataset folder holds, for `sgml info`: images and classes per split, attributes, what the reader tolerated
+// and the problems found (missing image files; with verify_images, images that do not decode; test classes that
+// cannot be retrieved: a CUB test class of one image, an In-shop query item without gallery images).
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/dataset.h"
+
+namespace sgml {
+
+struct DatasetInfoOptions {
+  bool verify_images = false;  // decode every image (slow on the real datasets) instead of checking it exists
+  int workers = 0;             // threads for verify_images; 0: the machine's cores
+  int cache_size = 0;          // > 0: also say whether a decoded-image cache of that size is present
+};
+
+// Keys: kind, root, images_train, classes_train, images_test (CUB layout) or images_query and images_gallery
+// (In-shop layout), classes_test, attributes, attribute_names, tolerated_defects {what: count}, missing_images,
+// bad_images (verify_images only), problems [text], cache (index path, or null).
+nlohmann::json dataset_info(const Dataset& dataset, const DatasetInfoOptions& options = {});
+
+// The same as a few lines of text.
+std::string format_dataset_info(const nlohmann::json& info);
+
+}  // namespace sgml

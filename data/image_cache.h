@@ -1,0 +1,73 @@
+// The optional decoded-image cache (`sgml prepare DATASET --data DIR`): every image of the dataset decoded, cropped
+// to its bounding box (CUB) and resized once to C x C (stb triangle filter, as the transform), stored as raw RGB in
+// one file that training memory-maps, so that no JPEG is decoded during training.
+//
+//   DIR/sgml_cache/images_C.u8     N x C x C x 3 bytes, image i at i * C * C * 3, in the dataset's order
+//   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 1, "kind", "size": C, "count": N,
+//                                   "paths": [...], "bad": {"i": "why", ...}}
+//
+// The loader then applies the rest of the transform to the cached C x C image. With C = S (the model's size) the
+// evaluation input is identical to decoding (the cached image is S x S and passes unchanged); the training crop is
+// taken from the cached image instead of the original, which differs only by resampling (the crop keeps the
+// aspect ratio of what it crops, and the result is S x S either way). A cache is used only when its list of paths
+// equals the dataset's (a changed dataset needs a new `sgml prepare`).
+#pragma once
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "data/dataset.h"
+#include "retrieval/image_io.h"
+
+namespace sgml {
+
+class ImageCache {
+ public:
+  // Maps the cache whose index is `json_path`; errors name the file.
+  static std::shared_ptr<const ImageCache> open(const std::string& json_path);
+  ~ImageCache();
+  ImageCache(const ImageCache&) = delete;
+  ImageCache& operator=(const ImageCache&) = delete;
+
+  int size() const { return size_; }  // C
+  int count() const { return int(paths_.size()); }
+  const std::string& json_path() const { return json_path_; }
+  // The slot of an image path, or -1 when the cache does not hold it.
+  int find(const std::string& path) const;
+  // The C x C image of a slot; throws sgml::Error naming the original file when `sgml prepare` found it bad.
+  RgbImage image(int slot) const;
+  bool holds_all(const Dataset& dataset) const;
+
+ private:
+  ImageCache() = default;
+  std::string json_path_, data_path_;
+  int size_ = 0;
+  std::vector<std::string> paths_;
+  std::unordered_map<std::string, int> slot_of_;
+  std::unordered_map<int, std::string> bad_;
+  const uint8_t* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// Every image of the dataset in cache order: train, then test, query, gallery (each path once).
+std::vector<const ImageRecord*> cache_order(const Dataset& dataset);
+std::string default_cache_dir(const Dataset& dataset);                 // DIR/sgml_cache
+std::string cache_index_path(const std::string& cache_dir, int size);  // .../images_C.json
+
+struct CacheBuildReport {
+  int images = 0, bad = 0;
+  double seconds = 0;
+  std::string index_path;
+};
+// Writes the cache of `dataset` at side `size` into `cache_dir` (atomically: both files renamed into place). A bad
+// image is an error naming the file, unless `skip_bad_images` (then it is recorded as bad in the index).
+CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& cache_dir, int size, int workers,
+                                   bool skip_bad_images);
+
+// The cache for training at `image_size`: DIR/sgml_cache/images_S.json when present and matching the dataset,
+// else nullptr. `why_not` (optional) says why a present cache was not used.
+std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int image_size,
+                                                   std::string* why_not = nullptr, const std::string& cache_dir = "");
+
+}  // namespace sgml

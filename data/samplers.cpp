@@ -1,0 +1,124 @@
+#include "data/samplers.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "data/random_stream.h"
+#include "engine/check.h"
+
+namespace sgml {
+
+namespace {
+
+// Stream tags, so that the epoch order and the per-step draws of the two samplers never share a stream.
+enum : uint64_t { kClassOrder = 0xC1A55, kClassDraw = 0xD4A3, kAnchorOrder = 0xA2C4, kTripletDraw = 0x3217 };
+
+template <class T>
+void shuffle(std::vector<T>& v, RandomStream& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[size_t(rng.below(int64_t(i)))]);
+}
+
+std::vector<std::vector<int>> members_by_label(const std::vector<int>& labels) {
+  std::vector<std::vector<int>> members;
+  for (int i = 0; i < int(labels.size()); ++i) {
+    SGML_CHECK(labels[size_t(i)] >= 0, "image ", i, " has a negative label ", labels[size_t(i)]);
+    if (labels[size_t(i)] >= int(members.size())) members.resize(size_t(labels[size_t(i)]) + 1);
+    members[size_t(labels[size_t(i)])].push_back(i);
+  }
+  members.erase(std::remove_if(members.begin(), members.end(), [](const auto& m) { return m.empty(); }), members.end());
+  return members;
+}
+
+}  // namespace
+
+BatchWiseSampler::BatchWiseSampler(const std::vector<int>& labels, int classes_per_batch, int images_per_class,
+                                   uint64_t seed)
+    : members_(members_by_label(labels)),
+      classes_per_batch_(classes_per_batch),
+      images_per_class_(images_per_class),
+      seed_(seed) {
+  SGML_CHECK(classes_per_batch >= 1 && images_per_class >= 1, "batch-wise sampling of ", classes_per_batch,
+             " classes x ", images_per_class, " images per batch");
+  SGML_CHECK(int(members_.size()) >= classes_per_batch, "batch-wise sampling of ", classes_per_batch,
+             " classes per batch, but the training set has ", members_.size(), " classes (lower classes-per-batch)");
+  steps_per_epoch_ = (int64_t(members_.size()) + classes_per_batch - 1) / classes_per_batch;
+}
+
+std::vector<int> BatchWiseSampler::batch(int64_t step) const {
+  SGML_CHECK(step >= 0, "step ", step);
+  const int64_t epoch = step / steps_per_epoch_, in_epoch = step % steps_per_epoch_;
+  std::vector<int> order(members_.size());
+  std::iota(order.begin(), order.end(), 0);
+  RandomStream order_rng(mix_seed(seed_, uint64_t(epoch), kClassOrder));
+  shuffle(order, order_rng);
+  RandomStream rng(mix_seed(seed_, uint64_t(step), kClassDraw));
+  std::vector<int> out;
+  out.reserve(size_t(batch_size()));
+  for (int c = 0; c < classes_per_batch_; ++c) {
+    std::vector<int> pick = members_[size_t(order[size_t((in_epoch * classes_per_batch_ + c) % int64_t(order.size()))])];
+    shuffle(pick, rng);
+    if (int(pick.size()) >= images_per_class_) {
+      out.insert(out.end(), pick.begin(), pick.begin() + images_per_class_);
+    } else {
+      out.insert(out.end(), pick.begin(), pick.end());
+      for (size_t m = pick.size(); m < size_t(images_per_class_); ++m) out.push_back(pick[size_t(rng.below(int64_t(pick.size())))]);
+    }
+  }
+  return out;
+}
+
+ImageWiseSampler::ImageWiseSampler(const std::vector<int>& labels, int triplets_per_batch, uint64_t seed)
+    : labels_(labels), triplets_per_batch_(triplets_per_batch), seed_(seed) {
+  SGML_CHECK(triplets_per_batch >= 1, "image-wise sampling of ", triplets_per_batch, " triplets per batch");
+  // Dense lookup by label: members_[label].
+  for (int i = 0; i < int(labels.size()); ++i) {
+    SGML_CHECK(labels[size_t(i)] >= 0, "image ", i, " has a negative label ", labels[size_t(i)]);
+    if (labels[size_t(i)] >= int(members_.size())) members_.resize(size_t(labels[size_t(i)]) + 1);
+    members_[size_t(labels[size_t(i)])].push_back(i);
+  }
+  int classes = 0;
+  for (const auto& m : members_) classes += !m.empty();
+  SGML_CHECK(classes >= 2, "image-wise sampling needs at least 2 training classes (negatives), got ", classes);
+  steps_per_epoch_ = (int64_t(labels.size()) + triplets_per_batch - 1) / triplets_per_batch;
+}
+
+std::vector<int> ImageWiseSampler::batch(int64_t step) const {
+  SGML_CHECK(step >= 0, "step ", step);
+  const int64_t n = int64_t(labels_.size()), epoch = step / steps_per_epoch_, in_epoch = step % steps_per_epoch_;
+  std::vector<int> anchors(labels_.size());
+  std::iota(anchors.begin(), anchors.end(), 0);
+  RandomStream order_rng(mix_seed(seed_, uint64_t(epoch), kAnchorOrder));
+  shuffle(anchors, order_rng);
+  RandomStream rng(mix_seed(seed_, uint64_t(step), kTripletDraw));
+  std::vector<int> out;
+  out.reserve(size_t(batch_size()));
+  for (int t = 0; t < triplets_per_batch_; ++t) {
+    const int a = anchors[size_t((in_epoch * triplets_per_batch_ + t) % n)];
+    const std::vector<int>& same = members_[size_t(labels_[size_t(a)])];
+    int p = a;
+    if (same.size() > 1) {
+      const int k = same[size_t(rng.below(int64_t(same.size()) - 1))];
+      p = k == a ? same.back() : k;  // uniform over the members other than a
+    }
+    // Uniform over the images of other classes: there are n - |same| of them; rejection needs n / (n - |same|)
+    // draws on average.
+    int neg = int(rng.below(n));
+    while (labels_[size_t(neg)] == labels_[size_t(a)]) neg = int(rng.below(n));
+    out.insert(out.end(), {a, p, neg});
+  }
+  return out;
+}
+
+SequentialBatches::SequentialBatches(int num_images, int batch_size) : num_images_(num_images), batch_size_(batch_size) {
+  SGML_CHECK(num_images >= 0 && batch_size >= 1, num_images, " images in batches of ", batch_size);
+}
+
+std::vector<int> SequentialBatches::batch(int64_t step) const {
+  std::vector<int> out;
+  for (int64_t i = step * batch_size_; i < std::min<int64_t>(num_images_, (step + 1) * batch_size_); ++i) out.push_back(int(i));
+  return out;
+}
+
+int64_t SequentialBatches::num_batches() const { return (num_images_ + batch_size_ - 1) / batch_size_; }
+
+}  // namespace sgml

@@ -1,0 +1,71 @@
+// Which training images make up each step's batch (the paper's Sec. IV-C sampling). A sampler sees only the dense
+// labels of the training list and yields indices into it. The batch of step t is a pure function of (seed, t):
+// batch(t) can be asked in any order (a resumed run asks from its step on), and next_batch() walks t = 0, 1, ...
+//
+//   BatchWiseSampler  N' classes x M' images per batch (paper: 41 x 4). Each epoch visits the classes in a fresh
+//                     random order, N' per batch, so every class is in a batch once per epoch; the last batch of an
+//                     epoch is completed with the first classes of that order, so every batch has N' distinct
+//                     classes. Of a class with at least M' images, M' distinct ones at random; of a class with fewer,
+//                     each of its images once and the rest drawn with replacement.
+//   ImageWiseSampler  T triplets per batch (paper: 60), laid out a, p, n, a, p, n, ...: each training image is an
+//                     anchor once per epoch (a fresh random order per epoch; the last batch is completed with the
+//                     first anchors of that order), its positive a random other image of its class (itself when it
+//                     is alone in its class), its negative a random image of another class.
+//   SequentialBatches the images 0..n-1 in order, `batch_size` at a time, the last batch shorter (evaluation).
+// Steps per epoch: ceil(classes / N') batch-wise, ceil(images / T) image-wise.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace sgml {
+
+class BatchWiseSampler {
+ public:
+  BatchWiseSampler(const std::vector<int>& labels, int classes_per_batch, int images_per_class, uint64_t seed);
+
+  std::vector<int> batch(int64_t step) const;  // classes_per_batch * images_per_class indices, class by class
+  std::vector<int> next_batch() { return batch(step_++); }
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t step() const { return step_; }  // of the next next_batch()
+  int64_t epoch() const { return step_ / steps_per_epoch_; }
+  void seek(int64_t step) { step_ = step; }
+  int batch_size() const { return classes_per_batch_ * images_per_class_; }
+
+ private:
+  std::vector<std::vector<int>> members_;  // label -> indices of its images (labels with none are skipped)
+  int classes_per_batch_, images_per_class_;
+  uint64_t seed_;
+  int64_t steps_per_epoch_ = 1, step_ = 0;
+};
+
+class ImageWiseSampler {
+ public:
+  ImageWiseSampler(const std::vector<int>& labels, int triplets_per_batch, uint64_t seed);
+
+  std::vector<int> batch(int64_t step) const;  // 3 * triplets_per_batch indices: a, p, n, a, p, n, ...
+  std::vector<int> next_batch() { return batch(step_++); }
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  int64_t step() const { return step_; }
+  int64_t epoch() const { return step_ / steps_per_epoch_; }
+  void seek(int64_t step) { step_ = step; }
+  int batch_size() const { return 3 * triplets_per_batch_; }
+
+ private:
+  std::vector<int> labels_;
+  std::vector<std::vector<int>> members_;  // label -> indices
+  int triplets_per_batch_;
+  uint64_t seed_;
+  int64_t steps_per_epoch_ = 1, step_ = 0;
+};
+
+class SequentialBatches {
+ public:
+  SequentialBatches(int num_images, int batch_size);
+  std::vector<int> batch(int64_t step) const;  // empty past the end
+  int64_t num_batches() const;
+
+ private:
+  int num_images_, batch_size_;
+};
+
+}  // namespace sgml

@@ -1,0 +1,43 @@
+// sgml info DATASET --data DIR: what a dataset folder holds (images and classes per split, attributes, tolerated
+// defects, problems), as text or one JSON object.
+#include <cstdio>
+
+#include "data/dataset.h"
+#include "data/dataset_info.h"
+#include "engine/check.h"
+#include "tools/commands/commands.h"
+#include "tools/commands/options.h"
+
+namespace sgml {
+
+int run_info(int argc, char** argv) {
+  Options opt("info", "cub|deepfashion|demo|demo-cub [--data DIR] [options]",
+              "Reads a dataset with the same readers as training and prints what it found: images and classes per\n"
+              "split (CUB: train/test by class; In-shop: train/query/gallery), the number of attributes, the defects\n"
+              "the reader tolerated (with counts) and the problems found (missing image files, unretrievable test\n"
+              "classes). A malformed file stops it with an error naming the file and line. demo and demo-cub are\n"
+              "generated into demo_data/ on first use.");
+  opt.add("data", "", "dataset folder (default: demo_data/inshop for demo, demo_data/cub for demo-cub)");
+  opt.add_flag("json", "print one JSON object");
+  opt.add_flag("verify-images", "decode every image instead of checking that it exists (slow on the real datasets)");
+  opt.add("workers", "0", "threads for --verify-images (0: the machine's cores)");
+  opt.add("cache-size", "0", "also report whether a decoded-image cache of this side is present (0: the model size of the dataset's config: 64 demo, 224 otherwise)");
+  if (!opt.parse(argc, argv, 2)) return 0;
+  SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml info cub|deepfashion|demo|demo-cub (see --help)");
+  const std::string kind = opt.positional()[0];
+  if (!is_dataset_kind(kind)) SGML_FAIL("unknown dataset '", kind, "': expected cub, deepfashion, demo or demo-cub");
+  const std::string dir = opt.get("data").empty() ? default_data_dir(kind) : opt.get("data");
+  if (ensure_demo_data(kind, dir)) std::fprintf(stderr, "sgml info: generated the %s dataset into %s\n", kind.c_str(), dir.c_str());
+
+  const Dataset dataset = load_dataset(kind, dir);
+  DatasetInfoOptions options;
+  options.verify_images = opt.get_flag("verify-images");
+  options.workers = opt.get_int("workers");
+  options.cache_size = opt.get_int("cache-size") > 0 ? opt.get_int("cache-size") : is_demo_kind(kind) ? 64 : 224;
+  const nlohmann::json info = dataset_info(dataset, options);
+  if (opt.get_flag("json")) std::printf("%s\n", info.dump(2).c_str());
+  else std::fputs(format_dataset_info(info).c_str(), stdout);
+  return 0;
+}
+
+}  // namespace sgml
