@@ -15,6 +15,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"train", sgml::run_train, "train an SGML model on demo, deepfashion or cub"},
     {"embed", sgml::run_embed, "features of images from a weights file, as a .npy"},
     {"bench", sgml::run_bench, "time our training step or feature extraction (see BENCHMARKS.md)"},
 };

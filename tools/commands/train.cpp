@@ -1,0 +1,111 @@
+// sgml train DATASET: train an SGML model (paper Sec. III-V) on demo, deepfashion or cub.
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/check.h"
+#include "retrieval/plot.h"
+#include "tools/commands/commands.h"
+#include "tools/commands/options.h"
+#include "tools/commands/project_paths.h"
+#include "training/dataset_batches.h"
+#include "data/dataset.h"
+#include "training/evaluation.h"
+#include "training/train_config.h"
+#include "training/trainer.h"
+
+namespace sgml {
+
+namespace {
+
+// Pretrained weights: --weights, else weights/MODEL.safetensors when present; else an explanation.
+void resolve_weights(TrainConfig& c) {
+  if (!c.init.empty() || !c.weights.empty() || c.no_pretrained) return;
+  const std::string default_path = project_path("weights/" + c.model + ".safetensors");
+  if (std::filesystem::exists(default_path)) {
+    c.weights = default_path;
+    return;
+  }
+  SGML_FAIL("no pretrained weights for ", c.model, ": expected ", default_path,
+            ".\nGet torchvision's ImageNet weights on a machine with internet and convert them:\n"
+            "  /usr/bin/python3 tools/convert_torchvision.py resnet101-63fe2227.pth weights/resnet101.safetensors\n"
+            "(details in weights/README.md), pass --weights FILE, or --no-pretrained to train from scratch.");
+}
+
+void plot_curves(const std::string& out, const std::vector<StepMetrics>& steps, const std::vector<double>& epochs,
+                 const std::vector<double>& recalls) {
+  if (out.empty() || steps.empty()) return;
+  PlotSeries loss{"loss", {}, {}};
+  for (const auto& s : steps) {
+    loss.x.push_back(double(s.step));
+    loss.y.push_back(s.loss);
+  }
+  write_line_plot_png(out + "/loss.png", {loss}, PlotOptions{640, 400, "Training loss", "step", "loss", false, {}});
+  if (!recalls.empty())
+    write_line_plot_png(out + "/recall_at_1.png", {PlotSeries{"Recall@1", epochs, recalls}},
+                        PlotOptions{640, 400, "Recall@1 on the test set", "epoch", "Recall@1", false, {}});
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  Options opt("train", "demo|deepfashion|cub [options]",
+              "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
+              "loss + lambda * BCE, Adam. Defaults come from configs/DATASET.json (the paper's settings), then\n"
+              "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
+              "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
+  declare_train_options(opt);
+  if (!opt.parse(argc, argv, 2)) return 0;
+  SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml train demo|deepfashion|cub (see --help)");
+  const std::string dataset_kind = opt.positional()[0];
+  SGML_CHECK(dataset_kind == "demo" || dataset_kind == "deepfashion" || dataset_kind == "cub", "unknown dataset '",
+             dataset_kind, "': expected demo, deepfashion or cub");
+  const std::string defaults = project_path("configs/" + dataset_kind + ".json");
+  if (std::filesystem::exists(defaults)) opt.apply_defaults_file(defaults);
+  TrainConfig config = train_config_from_options(opt);
+  config.dataset = dataset_kind;
+  if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);
+  resolve_weights(config);
+
+  const Dataset dataset = load_dataset(dataset_kind, config.data_dir);
+  std::fprintf(stderr, "sgml train %s: %zu training images of %d classes, %d attributes; configuration:\n%s",
+               dataset_kind.c_str(), dataset.train.size(), dataset.num_train_classes(), dataset.num_attributes(),
+               opt.resolved().c_str());
+
+  EvaluationSettings eval;
+  eval.image_size = config.image_size;
+  eval.feature = parse_feature(config.eval_feature);
+  eval.workers = config.workers;
+  eval.skip_bad_images = config.skip_bad_images;
+  eval.compute_nmi = false;  // during training only Recall@K; `sgml eval` reports NMI
+  std::vector<double> eval_epochs, eval_recalls;
+  const bool has_test = !dataset.query.empty() || dataset.test.size() >= 2;
+  Trainer::Evaluator evaluator;
+  if (has_test && config.eval_every >= 0 && config.batch_plan.empty()) {
+    evaluator = [&](SgmlModel& model, int epoch) {
+      const Evaluation e = evaluate_model(model, dataset, eval);
+      const double r1 = e.metrics.recall.at(1);
+      eval_epochs.push_back(epoch);
+      eval_recalls.push_back(r1);
+      std::fprintf(stderr, "epoch %d: %s\n", epoch, e.metrics.to_json().dump().c_str());
+      return r1;
+    };
+  }
+  Trainer trainer(config, std::make_unique<DatasetBatchSource>(dataset, config), evaluator);
+  trainer.initialise_model();
+  const std::string last = config.out_dir + "/last.safetensors";
+  if (config.resume) {
+    SGML_CHECK(std::filesystem::exists(last), "--resume: no checkpoint at ", last);
+    trainer.resume_from(last);
+    std::fprintf(stderr, "resumed from %s at step %lld\n", last.c_str(), (long long)trainer.progress().step);
+  }
+  const std::vector<StepMetrics> steps = trainer.run();
+  plot_curves(config.out_dir, steps, eval_epochs, eval_recalls);
+  const TrainProgress& p = trainer.progress();
+  std::fprintf(stderr, "done: %lld steps%s; checkpoints in %s%s\n", (long long)p.step,
+               p.best_recall_at_1 >= 0 ? (", best Recall@1 " + std::to_string(p.best_recall_at_1)).c_str() : "",
+               config.out_dir.c_str(),
+               p.bad_images_skipped ? (" (" + std::to_string(p.bad_images_skipped) + " unreadable images skipped)").c_str() : "");
+  return 0;
+}
+
+}  // namespace sgml
