@@ -16,6 +16,9 @@ struct Command {
 
 const Command kCommands[] = {
     {"train", sgml::run_train, "train an SGML model on demo, deepfashion or cub"},
+    {"eval", sgml::run_eval, "Recall@K, MAP@R and NMI of a checkpoint on demo, deepfashion or cub"},
+    {"info", sgml::run_info, "what a dataset folder holds (images, classes, attributes, defects)"},
+    {"prepare", sgml::run_prepare, "decode and resize a dataset once into a memory-mapped cache"},
     {"embed", sgml::run_embed, "features of images from a weights file, as a .npy"},
     {"bench", sgml::run_bench, "time our training step or feature extraction (see BENCHMARKS.md)"},
 };

@@ -98,6 +98,10 @@ int run_train(int argc, char** argv) {
     trainer.resume_from(last);
     std::fprintf(stderr, "resumed from %s at step %lld\n", last.c_str(), (long long)trainer.progress().step);
   }
+  if (evaluator && !config.resume) {  // the untrained model's figure, to compare the trained one with
+    const Evaluation e = evaluate_model(trainer.model(), dataset, eval);
+    std::fprintf(stderr, "before training: %s\n", e.metrics.to_json().dump().c_str());
+  }
   const std::vector<StepMetrics> steps = trainer.run();
   plot_curves(config.out_dir, steps, eval_epochs, eval_recalls);
   const TrainProgress& p = trainer.progress();

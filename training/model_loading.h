@@ -1,0 +1,23 @@
+// Building a model from what `--checkpoint` names: a checkpoint written by training (its saved configuration gives
+// the architecture and image size) or a bare safetensors weights file (architecture detected from the keys, or
+// --model; image size from --image-size). The attribute count comes from head.attr.weight.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "models/sgml_model.h"
+
+namespace sgml {
+
+struct LoadedModel {
+  std::unique_ptr<SgmlModel> model;
+  int image_size = 224;
+  std::string eval_feature;  // the feature the run evaluated, when the checkpoint says
+  bool has_head = false;
+};
+
+// model_override / size_override: "auto" / 0 to take them from the file.
+LoadedModel load_model_for_inference(const std::string& path, const std::string& model_override, int size_override,
+                                     Device device);
+
+}  // namespace sgml
