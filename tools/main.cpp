@@ -17,6 +17,7 @@ struct Command {
 const Command kCommands[] = {
     {"train", sgml::run_train, "train an SGML model on demo, deepfashion or cub"},
     {"eval", sgml::run_eval, "Recall@K, MAP@R and NMI of a checkpoint on demo, deepfashion or cub"},
+    {"search", sgml::run_search, "visual search: rank a gallery folder against query images"},
     {"info", sgml::run_info, "what a dataset folder holds (images, classes, attributes, defects)"},
     {"prepare", sgml::run_prepare, "decode and resize a dataset once into a memory-mapped cache"},
     {"embed", sgml::run_embed, "features of images from a weights file, as a .npy"},

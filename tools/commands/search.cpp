@@ -1,0 +1,98 @@
+// sgml search: visual search with a trained model: rank a folder (or list file) of gallery images against query
+// images by cosine similarity of their features, and print the ranked paths and scores.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "data/dataset.h"
+#include "engine/check.h"
+#include "retrieval/knn_search.h"
+#include "tools/commands/commands.h"
+#include "tools/commands/options.h"
+#include "training/evaluation.h"
+#include "training/model_loading.h"
+
+namespace sgml {
+
+namespace {
+
+// A folder (its JPEG/PNG files, recursively, sorted) or a text file with one path per line.
+std::vector<std::string> gallery_paths(const std::string& where) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> paths;
+  if (fs::is_directory(where)) {
+    for (const auto& e : fs::recursive_directory_iterator(where)) {
+      std::string ext = e.path().extension().string();
+      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+      if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) paths.push_back(e.path().string());
+    }
+    std::sort(paths.begin(), paths.end());
+  } else {
+    std::ifstream in(where);
+    if (!in) SGML_FAIL("--gallery '", where, "' is neither a folder nor a readable list file");
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty()) paths.push_back(line);
+  }
+  if (paths.empty()) SGML_FAIL("--gallery '", where, "' holds no JPEG or PNG images");
+  return paths;
+}
+
+std::vector<ImageRecord> records(const std::vector<std::string>& paths) {
+  std::vector<ImageRecord> out(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) out[i].path = paths[i];
+  return out;
+}
+
+}  // namespace
+
+int run_search(int argc, char** argv) {
+  Options opt("search", "--checkpoint FILE --gallery DIR_OR_LIST [options] IMAGE...",
+              "Ranks the gallery images against each query image by cosine similarity of the model's features.");
+  opt.add("checkpoint", "", "a checkpoint written by training, or a bare safetensors weights file");
+  opt.add("gallery", "", "a folder of JPEG/PNG images (searched recursively) or a file with one path per line");
+  opt.add("top", "10", "results per query");
+  opt.add("feature", "auto", "emb | fc | conv (auto: what the training run evaluated, else emb)");
+  opt.add("model", "auto", "architecture of a bare weights file");
+  opt.add("image-size", "0", "input size (0: from the checkpoint, 224 for a bare file)");
+  opt.add("device", "auto", "cpu | cuda | auto");
+  opt.add("batch-size", "64", "images per forward pass");
+  opt.add_flag("json", "print one JSON object");
+  if (!opt.parse(argc, argv, 2)) return 0;
+  SGML_CHECK(!opt.get("checkpoint").empty(), "--checkpoint FILE is required");
+  SGML_CHECK(!opt.get("gallery").empty(), "--gallery DIR_OR_LIST is required");
+  SGML_CHECK(!opt.positional().empty(), "no query images given");
+  const Device device = parse_device(opt.get("device"));
+  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), opt.get_int("image-size"), device);
+  const std::string feature_name = opt.get("feature") != "auto" ? opt.get("feature")
+                                   : !loaded.eval_feature.empty() ? loaded.eval_feature
+                                                                  : (loaded.has_head ? "emb" : "conv");
+  EvaluationSettings s;
+  s.image_size = loaded.image_size;
+  s.feature = parse_feature(feature_name);
+  s.batch_size = opt.get_int("batch-size");
+  const std::vector<std::string> gallery = gallery_paths(opt.get("gallery"));
+  const std::vector<std::string>& queries = opt.positional();
+  const Tensor qf = extract_features(*loaded.model, records(queries), s);
+  const Tensor gf = extract_features(*loaded.model, records(gallery), s);
+  const int top = std::min<int>(opt.get_int("top"), int(gallery.size()));
+  SGML_CHECK(top >= 1, "--top must be positive");
+  const KnnResult knn = knn_search(device.is_cuda() ? qf.to(device) : qf, device.is_cuda() ? gf.to(device) : gf, top);
+  nlohmann::json j = nlohmann::json::array();
+  for (size_t q = 0; q < queries.size(); ++q) {
+    nlohmann::json results = nlohmann::json::array();
+    if (!opt.get_flag("json")) std::printf("%s\n", queries[q].c_str());
+    for (int r = 0; r < top; ++r) {
+      const int g = knn.index(int64_t(q), r);
+      const float score = knn.score(int64_t(q), r);
+      results.push_back({{"path", gallery[g]}, {"score", score}});
+      if (!opt.get_flag("json")) std::printf("  %2d. %.4f  %s\n", r + 1, score, gallery[g].c_str());
+    }
+    j.push_back({{"query", queries[q]}, {"results", results}});
+  }
+  if (opt.get_flag("json")) std::printf("%s\n", j.dump().c_str());
+  return 0;
+}
+
+}  // namespace sgml
