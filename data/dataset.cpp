@@ -47,6 +47,9 @@ bool ensure_demo_data(const std::string& kind, const std::string& dir) {
   if (!is_demo_kind(kind)) return false;
   const DemoLayout layout = kind == "demo" ? DemoLayout::InShop : DemoLayout::Cub;
   if (demo_data_is_current(dir, layout)) return false;
+  // A folder of data in the same layout that we did not generate is read as it is, never replaced.
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(fs::path(dir) / kDemoStampFile, ec)) return false;
   write_demo_dataset_atomically(dir, layout, DemoSpec::defaults(layout));
   return true;
 }

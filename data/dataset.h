@@ -58,7 +58,8 @@ bool is_demo_kind(const std::string& kind);
 std::string default_data_dir(const std::string& kind);
 
 // For the demo kinds: generates the demo dataset into `dir` unless a complete one of the current generator version
-// is there (atomically: written beside it, then renamed). Returns true when it generated. No-op for other kinds.
+// is there (atomically: written beside it, then renamed); a non-empty folder that the generator did not write is
+// left alone (and read as it is). Returns true when it generated. No-op for other kinds.
 bool ensure_demo_data(const std::string& kind, const std::string& dir);
 
 // Reads a dataset of `kind` from `dir` (empty: default_data_dir(kind); demo data is generated first when missing).

@@ -19,7 +19,7 @@ namespace sgml {
 enum class DemoLayout { InShop, Cub };
 
 struct DemoSpec {
-  int train_items = 100, test_items = 60;  // CUB layout: classes
+  int train_items = 100, test_items = 60;  // CUB layout: classes (the reader splits all classes in half by id)
   int views_per_item = 7;
   int query_views = 3;                     // In-shop: the first views of a test item are queries
   int width = 64, height = 64;

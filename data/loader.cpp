@@ -41,20 +41,28 @@ Loader::Loader(const std::vector<ImageRecord>& images, const std::vector<std::ve
   }
   const int workers = config.workers > 0 ? config.workers : int(std::max(1u, std::thread::hardware_concurrency()));
   for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { work(); });
-  for (int p = 0; p < std::max(1, config.prefetch); ++p) request(next_step_);
+  try {
+    for (int p = 0; p < std::max(1, config.prefetch); ++p) request(next_step_);
+  } catch (...) {
+    stop_workers();  // the destructor does not run when the constructor throws
+    throw;
+  }
 }
 
 Loader::Loader(const Dataset& dataset, const std::vector<ImageRecord>& images, IndexSource source,
                const LoaderConfig& config, std::shared_ptr<const ImageCache> cache)
     : Loader(images, dataset.attributes, dataset.num_attributes(), std::move(source), config, std::move(cache)) {}
 
-Loader::~Loader() {
+Loader::~Loader() { stop_workers(); }
+
+void Loader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   work_ready_.notify_all();
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_)
+    if (t.joinable()) t.join();
 }
 
 void Loader::request(int64_t step) {

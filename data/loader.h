@@ -85,6 +85,7 @@ class Loader {
   void work();                 // a worker thread's loop
   void load_one(Slot& slot, int position);
   void finish(Slot& slot, Batch& out);
+  void stop_workers();
 
   const std::vector<ImageRecord>& images_;
   const std::vector<std::vector<float>>& attributes_;

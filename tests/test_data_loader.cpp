@@ -1,0 +1,249 @@
+// The loader on a small generated demo: batch contents, byte-identical batches for 1 and 3 workers and any
+// prefetch depth, resuming at a step, the end of an evaluation stream, bad images (fail, replace, drop, counted),
+// and the decoded-image cache (same batches as decoding, used only when it matches the dataset).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "data/cub_reader.h"
+#include "data/dataset.h"
+#include "data/demo_generator.h"
+#include "data/image_cache.h"
+#include "data/image_decode.h"
+#include "data/image_transform.h"
+#include "data/inshop_reader.h"
+#include "data/loader.h"
+#include "data/samplers.h"
+#include "engine/check.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+namespace fs = std::filesystem;
+
+namespace {
+
+DemoSpec small_spec() {
+  DemoSpec s;
+  s.train_items = 8;
+  s.test_items = 4;
+  s.views_per_item = 4;
+  s.query_views = 2;
+  s.width = s.height = 40;
+  return s;
+}
+
+Dataset small_demo(const std::string& name, DemoLayout layout = DemoLayout::InShop) {
+  const std::string dir = test::scratch_dir(name);
+  DemoSpec spec = small_spec();
+  if (layout == DemoLayout::Cub) spec.width = 48;  // non-square, with boxes
+  write_demo_dataset(dir, layout, spec);
+  // (The readers directly: load_dataset would replace this small demo with the default one.)
+  return layout == DemoLayout::InShop ? read_inshop(dir) : read_cub(dir);
+}
+
+std::vector<float> values(const Tensor& t) { return t.to_vector(); }
+
+void expect_same(const Batch& a, const Batch& b) {
+  ASSERT_EQ(a.indices, b.indices);
+  EXPECT_EQ(a.labels, b.labels);
+  ASSERT_EQ(a.images.shape(), b.images.shape());
+  EXPECT_EQ(std::memcmp(a.images.data(), b.images.data(), a.images.nbytes()), 0) << "step " << a.step;
+  EXPECT_EQ(values(a.attributes), values(b.attributes));
+}
+
+std::vector<Batch> load_steps(const Dataset& d, int workers, int prefetch, int steps, int64_t first_step = 0) {
+  BatchWiseSampler sampler(labels_of(d.train), 4, 3, 99);
+  LoaderConfig c;
+  c.image_size = 32;
+  c.augment = true;
+  c.seed = 5;
+  c.workers = workers;
+  c.prefetch = prefetch;
+  c.first_step = first_step;
+  Loader loader(d, d.train, [&](int64_t step) { return sampler.batch(step); }, c);
+  EXPECT_EQ(loader.workers(), workers);
+  std::vector<Batch> out;
+  for (int i = 0; i < steps; ++i) out.push_back(loader.next());
+  return out;
+}
+
+TEST(DataLoader, BatchHoldsTheSampledImages) {
+  const Dataset d = small_demo("demo");
+  const std::vector<Batch> batches = load_steps(d, 2, 2, 3);
+  BatchWiseSampler sampler(labels_of(d.train), 4, 3, 99);
+  for (const Batch& b : batches) {
+    EXPECT_EQ(b.indices, sampler.batch(b.step));
+    ASSERT_EQ(b.images.shape(), (Shape{12, 3, 32, 32}));
+    ASSERT_EQ(b.attributes.shape(), (Shape{12, 29}));
+    const std::vector<float> attributes = values(b.attributes);
+    for (int i = 0; i < b.size(); ++i) {
+      const ImageRecord& r = d.train[size_t(b.indices[size_t(i)])];
+      EXPECT_EQ(b.labels[size_t(i)], r.label);
+      EXPECT_EQ(std::vector<float>(attributes.begin() + i * 29, attributes.begin() + (i + 1) * 29), d.attributes_of(r));
+      // The row is this image's transform with the draw of (seed, step, position).
+      std::vector<float> expected(3 * 32 * 32);
+      transform_image(expected.data(), decode_image_file(r.path), r.box, 32, {true, mix_seed(5, uint64_t(b.step), uint64_t(i))});
+      EXPECT_EQ(std::memcmp(expected.data(), b.images.data() + size_t(i) * expected.size(), expected.size() * 4), 0);
+    }
+  }
+  EXPECT_EQ(batches[0].step, 0);
+  EXPECT_EQ(batches[2].step, 2);
+}
+
+TEST(DataLoader, SameBatchesForAnyWorkerCountAndPrefetch) {
+  const Dataset d = small_demo("demo");
+  const std::vector<Batch> one = load_steps(d, 1, 1, 6), three = load_steps(d, 3, 4, 6);
+  for (size_t i = 0; i < one.size(); ++i) expect_same(one[i], three[i]);
+  // and a resumed loader continues exactly
+  const std::vector<Batch> resumed = load_steps(d, 2, 2, 2, 4);
+  expect_same(resumed[0], one[4]);
+  expect_same(resumed[1], one[5]);
+}
+
+TEST(DataLoader, EvaluationStreamEnds) {
+  const Dataset d = small_demo("demo");
+  SequentialBatches seq(int(d.gallery.size()), 3);  // 8 gallery images: 3, 3, 2
+  LoaderConfig c;
+  c.image_size = 40;
+  Loader loader(d, d.gallery, [&](int64_t step) { return seq.batch(step); }, c);
+  std::vector<int> sizes;
+  for (Batch b = loader.next(); b.size() > 0; b = loader.next()) sizes.push_back(b.size());
+  EXPECT_EQ(sizes, (std::vector<int>{3, 3, 2}));
+  EXPECT_EQ(loader.next().size(), 0);
+}
+
+// Cuts the file of training image `index` in half (a truncated JPEG).
+void truncate_image(const Dataset& d, int index) {
+  const std::string path = d.train[size_t(index)].path;
+  fs::resize_file(path, fs::file_size(path) / 2);
+}
+
+TEST(DataLoader, BadImageStopsByDefault) {
+  const Dataset d = small_demo("demo");
+  truncate_image(d, 5);
+  LoaderConfig c;
+  c.image_size = 32;
+  Loader loader(d, d.train, [](int64_t step) { return step == 0 ? std::vector<int>{1, 5, 6} : std::vector<int>{}; }, c);
+  try {
+    loader.next();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(d.train[5].path), std::string::npos) << message;
+    EXPECT_NE(message.find("truncated JPEG"), std::string::npos) << message;
+    EXPECT_NE(message.find("--skip-bad-images"), std::string::npos) << message;
+  }
+}
+
+TEST(DataLoader, BadImageReplacedWithinItsClass) {
+  const Dataset d = small_demo("demo");
+  truncate_image(d, 5);  // item 1's second view (4 views per item, in order)
+  LoaderConfig c;
+  c.image_size = 32;
+  c.on_bad_image = BadImagePolicy::ReplaceWithinClass;
+  c.workers = 3;
+  Loader loader(d, d.train, [](int64_t step) { return step < 2 ? std::vector<int>{1, 5, 6, 5} : std::vector<int>{}; }, c);
+  const Batch b = loader.next();
+  EXPECT_EQ(b.indices, (std::vector<int>{1, 6, 6, 6}));  // the next image of the same item, deterministically
+  EXPECT_EQ(b.labels[1], d.train[5].label);
+  EXPECT_EQ(loader.bad_images_skipped(), 2);
+  loader.next();
+  EXPECT_EQ(loader.bad_images_skipped(), 4);  // counted each time it is met
+  EXPECT_EQ(loader.bad_image_paths(), (std::vector<std::string>{d.train[5].path}));
+}
+
+TEST(DataLoader, BadImageDroppedFromEvaluation) {
+  const Dataset d = small_demo("demo");
+  const std::string path = d.gallery[2].path;
+  std::ofstream(path, std::ios::binary) << "not an image";
+  SequentialBatches seq(int(d.gallery.size()), 4);
+  LoaderConfig c;
+  c.image_size = 40;
+  c.on_bad_image = BadImagePolicy::Drop;
+  Loader loader(d, d.gallery, [&](int64_t step) { return seq.batch(step); }, c);
+  const Batch b = loader.next();
+  EXPECT_EQ(b.indices, (std::vector<int>{0, 1, 3}));
+  ASSERT_EQ(b.images.shape(), (Shape{3, 3, 40, 40}));
+  EXPECT_EQ(b.labels[2], d.gallery[3].label);
+  EXPECT_EQ(loader.bad_images_skipped(), 1);
+  EXPECT_EQ(loader.next().size(), 4);
+}
+
+TEST(DataLoader, CacheGivesTheSameBatchesAsDecoding) {
+  const Dataset d = small_demo("demo");
+  const CacheBuildReport report = build_image_cache(d, default_cache_dir(d), 40, 2, false);
+  EXPECT_EQ(report.images, int(d.train.size() + d.query.size() + d.gallery.size()));
+  std::string why_not;
+  std::shared_ptr<const ImageCache> cache = find_image_cache(d, 40, &why_not);
+  ASSERT_TRUE(cache) << why_not;
+  EXPECT_FALSE(find_image_cache(d, 32));  // only the exact size
+  // The demo's images are 40 x 40: cached unchanged, so training and evaluation batches are identical.
+  BatchWiseSampler sampler(labels_of(d.train), 4, 2, 1);
+  for (bool augment : {false, true}) {
+    LoaderConfig c;
+    c.image_size = 40;
+    c.augment = augment;
+    Loader plain(d, d.train, [&](int64_t s) { return sampler.batch(s); }, c);
+    Loader cached(d, d.train, [&](int64_t s) { return sampler.batch(s); }, c, cache);
+    EXPECT_TRUE(cached.uses_cache());
+    for (int i = 0; i < 3; ++i) expect_same(plain.next(), cached.next());
+  }
+}
+
+TEST(DataLoader, CacheOfCroppedImagesEqualsDecodingAtModelSize) {
+  // CUB layout: boxes cropped at prepare time; at the model size the evaluation input is identical.
+  const Dataset d = small_demo("cub", DemoLayout::Cub);
+  build_image_cache(d, default_cache_dir(d), 32, 2, false);
+  auto cache = find_image_cache(d, 32);
+  ASSERT_TRUE(cache);
+  SequentialBatches seq(int(d.test.size()), 8);
+  LoaderConfig c;
+  c.image_size = 32;
+  Loader plain(d, d.test, [&](int64_t s) { return seq.batch(s); }, c);
+  Loader cached(d, d.test, [&](int64_t s) { return seq.batch(s); }, c, cache);
+  expect_same(plain.next(), cached.next());
+}
+
+TEST(DataLoader, StaleCacheIsNotUsed) {
+  Dataset d = small_demo("demo");
+  build_image_cache(d, default_cache_dir(d), 40, 1, false);
+  d.train.pop_back();  // the dataset changed since sgml prepare
+  std::string why_not;
+  EXPECT_FALSE(find_image_cache(d, 40, &why_not));
+  EXPECT_NE(why_not.find("rerun sgml prepare"), std::string::npos) << why_not;
+}
+
+TEST(DataLoader, CacheRecordsBadImages) {
+  const Dataset d = small_demo("demo");
+  truncate_image(d, 3);
+  try {
+    build_image_cache(d, default_cache_dir(d), 40, 2, false);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(d.train[3].path), std::string::npos) << e.what();
+  }
+  const CacheBuildReport r = build_image_cache(d, default_cache_dir(d), 40, 2, true);
+  EXPECT_EQ(r.bad, 1);
+  auto cache = find_image_cache(d, 40);
+  ASSERT_TRUE(cache);
+  LoaderConfig c;
+  c.image_size = 40;
+  Loader loader(d, d.train, [](int64_t s) { return s == 0 ? std::vector<int>{2, 3} : std::vector<int>{}; }, c, cache);
+  try {
+    loader.next();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(d.train[3].path), std::string::npos) << e.what();
+  }
+}
+
+TEST(DataLoader, IndexOutsideTheListIsAnError) {
+  const Dataset d = small_demo("demo");
+  LoaderConfig c;
+  c.image_size = 32;
+  EXPECT_THROW(Loader(d, d.train, [](int64_t) { return std::vector<int>{0, 1000}; }, c), Error);
+}
+
+}  // namespace
