@@ -7,6 +7,7 @@
 #include <functional>
 #include <fstream>
 #include <map>
+#include <random>
 
 #include "data/dataset.h"
 #include "data/inshop_reader.h"
@@ -63,7 +64,8 @@ struct InshopTree {
     for (size_t i = 2; i < partition.size(); ++i) {
       const std::string name = partition[i].substr(0, partition[i].find(' '));
       const fs::path p = fs::path(dir) / image_dir / name;
-      fs::create_directories(p.parent_path());
+      std::error_code ec;  // (a garbled name may not be a valid path: then there is no image, as on a real disk)
+      fs::create_directories(p.parent_path(), ec);
       RgbImage im(8, 8, uint8_t(20 * i));
       const std::vector<uint8_t> jpg = encode_jpeg(im, 90);
       std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(jpg.data()), std::streamsize(jpg.size()));
@@ -177,6 +179,36 @@ TEST(DataInshopReader, EachDefectNamesFileAndLine) {
     const std::string message = error_of(t.write(test::scratch_dir(d.name)));
     for (const std::string& part : d.expected) EXPECT_NE(message.find(part), std::string::npos) << d.name << ": " << message;
   }
+}
+
+TEST(DataInshopReader, GarbageGivesErrorsNotCrashes) {
+  // Random edits of random lines (tokens dropped, duplicated, replaced by junk, lines cut): the reader either reads
+  // the tree or throws sgml::Error; any other exception fails, a crash ends the test program.
+  std::mt19937 rng(3);
+  const std::vector<std::string> junk = {"", "-", "1e9", "99999999999999999999", "id_x", "\t", "train", "0", "-1",
+                                         "img/../../x.jpg", std::string(300, 'a'), "\xff\xfe"};
+  const std::string dir = test::scratch_dir("fuzz");
+  int errors = 0;
+  for (int round = 0; round < 300; ++round) {
+    InshopTree t;
+    auto it = t.files.begin();
+    std::advance(it, rng() % t.files.size());
+    std::vector<std::string>& lines = it->second;
+    std::string& line = lines[rng() % lines.size()];
+    switch (rng() % 4) {
+      case 0: line = line.substr(0, rng() % (line.size() + 1)); break;
+      case 1: line += " " + junk[rng() % junk.size()]; break;
+      case 2: line = junk[rng() % junk.size()] + line.substr(std::min(line.size(), size_t(rng() % 12))); break;
+      default: lines.erase(lines.begin() + long(rng() % lines.size())); break;
+    }
+    for (const char* sub : {"Eval", "Anno", "Img"}) fs::remove_all(fs::path(dir) / sub);
+    try {
+      read_inshop(t.write(dir));
+    } catch (const Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 100);
 }
 
 TEST(DataInshopReader, MissingFolderIsAnError) {
