@@ -1,0 +1,79 @@
+// The user's workflow end to end on the built-in demo dataset, through the sgml program: train for a few epochs on
+// the CPU (the demo configuration: ResNet-18 at 64 px, 8 epochs, about a minute), evaluate the checkpoint, and require Recall@1 well above the untrained model's (the figure, not a
+// timing); then the report, the feature export and the search command; and the errors a user meets.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/npy.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+
+namespace {
+
+std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+
+// The JSON object printed after `prefix` on a line of `output`.
+nlohmann::json json_after(const std::string& output, const std::string& prefix) {
+  const size_t at = output.find(prefix);
+  if (at == std::string::npos) return nullptr;
+  const size_t start = at + prefix.size(), end = output.find('\n', start);
+  return nlohmann::json::parse(output.substr(start, end - start));
+}
+
+TEST(CliWorkflow, DemoTrainsWellAboveUntrainedAndEvaluates) {
+  const std::string dir = test::scratch_dir("workflow"), data = dir + "/demo", run = dir + "/run";
+  std::string out;
+  ASSERT_EQ(test::run_command(sgml() + " train demo --data " + data + " --out " + run +
+                                  " --eval-every 0 --device cpu --workers 2", &out), 0) << out;
+  const nlohmann::json before = json_after(out, "before training: ");
+  ASSERT_FALSE(before.is_null()) << out;
+  for (const char* f : {"last.safetensors", "best.safetensors", "metrics.jsonl", "config.json", "loss.png"})
+    EXPECT_TRUE(std::filesystem::exists(run + "/" + f)) << f;
+
+  ASSERT_EQ(test::run_command(sgml() + " eval demo --data " + data + " --checkpoint " + run + "/last.safetensors --json"
+                                  " --device cpu --report " + dir + "/report --export " + dir + "/feats.npy 2>/dev/null", &out), 0) << out;
+  const nlohmann::json after = nlohmann::json::parse(out.substr(out.find('{')));
+  const double r1_before = before["recall@1"], r1_after = after["recall@1"];
+  std::printf("demo Recall@1: untrained %.3f, trained %.3f; MAP@R %.3f -> %.3f\n", r1_before, r1_after,
+              double(before["map@r"]), double(after["map@r"]));
+  EXPECT_GT(r1_after, r1_before + 0.15);
+  for (const char* key : {"recall@1", "recall@10", "recall@50", "map@r", "nmi"}) EXPECT_TRUE(after.contains(key)) << key;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
+  EXPECT_EQ(load_npy(dir + "/feats.npy").dim(0), int64_t(after["num_queries"]));
+
+  // Search the gallery folder with the trained model: a query view finds a view of its own item first.
+  ASSERT_EQ(test::run_command(sgml() + " search --checkpoint " + run + "/last.safetensors --gallery " + data +
+                                  "/Img --top 2 --json --device cpu " + data + "/Img/img/DEMO/Circle/id_00000001/01_1_view.jpg 2>/dev/null", &out), 0) << out;
+  const nlohmann::json results = nlohmann::json::parse(out.substr(out.find('[')));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_NE(results[0]["results"][1]["path"].get<std::string>().find("id_00000001"), std::string::npos) << out;
+}
+
+TEST(CliWorkflow, ErrorsAUserMeetsAreClear) {
+  const std::string dir = test::scratch_dir("errors");
+  std::string out;
+  EXPECT_NE(test::run_command(sgml() + " train demo --bogus-flag 1", &out), 0);
+  EXPECT_NE(out.find("unknown option '--bogus-flag'"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml() + " train deepfashion --data " + dir + "/nowhere --no-pretrained", &out), 0);
+  EXPECT_NE(out.find("nowhere"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml() + " train cub --data " + dir, &out), 0);  // no pretrained weights
+  EXPECT_NE(out.find("weights/README.md"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml() + " train demo --lr abc", &out), 0);
+  EXPECT_NE(out.find("--lr expects a number"), std::string::npos) << out;
+  std::ofstream(dir + "/corrupt.safetensors") << "garbage that is not a checkpoint";
+  EXPECT_NE(test::run_command(sgml() + " eval demo --checkpoint " + dir + "/corrupt.safetensors", &out), 0);
+  EXPECT_NE(out.find("corrupt.safetensors"), std::string::npos) << out;
+  EXPECT_NE(test::run_command(sgml() + " nonsense", &out), 0);
+  EXPECT_NE(out.find("unknown command"), std::string::npos) << out;
+  // Every command's --help lists its options with their defaults.
+  for (const char* cmd : {"train", "eval", "search", "embed", "info", "prepare", "bench"}) {
+    ASSERT_EQ(test::run_command(sgml() + " " + cmd + " --help", &out), 0) << cmd << "\n" << out;
+    EXPECT_NE(out.find("default"), std::string::npos) << cmd;
+  }
+}
+
+}  // namespace
