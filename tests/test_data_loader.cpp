@@ -16,6 +16,7 @@
 #include "data/inshop_reader.h"
 #include "data/loader.h"
 #include "data/samplers.h"
+#include "data/training_stream.h"
 #include "engine/check.h"
 #include "tests/support/test_support.h"
 
@@ -237,6 +238,47 @@ TEST(DataLoader, CacheRecordsBadImages) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(d.train[3].path), std::string::npos) << e.what();
   }
+}
+
+TEST(DataLoader, TrainingStreamResumesWithTheSameBatches) {
+  const Dataset d = small_demo("demo");
+  TrainingStreamConfig c;
+  c.classes_per_batch = 4;
+  c.images_per_class = 3;
+  c.image_size = 32;
+  c.seed = 8;
+  c.workers = 2;
+  TrainingStream walk(d, c), resumed(d, c);
+  EXPECT_EQ(walk.steps_per_epoch(), 2);  // 8 items, 4 per batch
+  std::vector<Batch> batches;
+  for (int64_t t = 0; t < 5; ++t) batches.push_back(walk.batch(t));
+  for (int64_t t : {3, 4}) expect_same(resumed.batch(t), batches[size_t(t)]);
+  expect_same(resumed.batch(1), batches[1]);  // and backwards
+  EXPECT_EQ(walk.cache_note(), "");           // no cache prepared
+
+  // Image-wise, and a batch plan in the dataset's file order.
+  c.image_wise = true;
+  c.triplets_per_batch = 5;
+  TrainingStream triplets(d, c);
+  const Batch b = triplets.batch(0);
+  ASSERT_EQ(b.size(), 15);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(b.labels[size_t(3 * k)], b.labels[size_t(3 * k + 1)]);
+    EXPECT_NE(b.labels[size_t(3 * k)], b.labels[size_t(3 * k + 2)]);
+  }
+  const std::string plan = test::scratch_dir("plan") + "/plan.txt";
+  std::ofstream(plan) << "0 1 4\n5 9 31\n";
+  c.batch_plan = plan;
+  TrainingStream planned(d, c);
+  EXPECT_EQ(planned.steps_per_epoch(), 2);
+  EXPECT_EQ(planned.batch(0).indices, (std::vector<int>{0, 1, 4}));
+  EXPECT_EQ(planned.batch(3).indices, (std::vector<int>{5, 9, 31}));
+
+  // With a cache at the image size, it says so.
+  build_image_cache(d, default_cache_dir(d), 32, 1, false);
+  c.batch_plan.clear();
+  TrainingStream cached(d, c);
+  EXPECT_NE(cached.cache_note().find("images_32.json"), std::string::npos) << cached.cache_note();
 }
 
 TEST(DataLoader, IndexOutsideTheListIsAnError) {

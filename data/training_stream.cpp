@@ -1,0 +1,71 @@
+#include "data/training_stream.h"
+
+#include <algorithm>
+
+#include "data/image_cache.h"
+#include "engine/check.h"
+
+namespace sgml {
+
+TrainingStream::TrainingStream(const Dataset& dataset, const TrainingStreamConfig& config)
+    : dataset_(dataset), config_(config) {
+  const std::vector<int> labels = labels_of(dataset.train);
+  if (!config.batch_plan.empty()) {
+    plan_ = read_batch_plan(config.batch_plan, int(dataset.train.size()), config.image_wise ? 3 : 1);
+  } else if (config.image_wise) {
+    image_wise_.emplace(labels, config.triplets_per_batch, config.seed);
+  } else {
+    batch_wise_.emplace(labels, config.classes_per_batch, config.images_per_class, config.seed);
+  }
+  if (config.use_cache) {
+    cache_ = find_image_cache(dataset, config.image_size, &cache_note_);
+    if (cache_) cache_note_ = "decoded-image cache: " + cache_->json_path();
+    else if (!cache_note_.empty()) cache_note_ = "decoded-image cache not used: " + cache_note_;
+  }
+}
+
+std::vector<int> TrainingStream::indices(int64_t step) const {
+  if (!plan_.empty()) return plan_batch(plan_, step);
+  return image_wise_ ? image_wise_->batch(step) : batch_wise_->batch(step);
+}
+
+int64_t TrainingStream::steps_per_epoch() const {
+  if (!plan_.empty()) return int64_t(plan_.size());
+  return image_wise_ ? image_wise_->steps_per_epoch() : batch_wise_->steps_per_epoch();
+}
+
+Batch TrainingStream::batch(int64_t step) {
+  SGML_CHECK(step >= 0, "training step ", step);
+  if (!loader_ || step != next_step_) {
+    if (loader_) {
+      earlier_bad_ += loader_->bad_images_skipped();
+      for (const auto& p : loader_->bad_image_paths())
+        if (std::find(earlier_bad_paths_.begin(), earlier_bad_paths_.end(), p) == earlier_bad_paths_.end())
+          earlier_bad_paths_.push_back(p);
+    }
+    loader_.reset();  // joins the old workers first
+    LoaderConfig c;
+    c.image_size = config_.image_size;
+    c.augment = config_.augment;
+    c.seed = config_.seed;
+    c.workers = config_.workers;
+    c.prefetch = config_.prefetch;
+    c.first_step = step;
+    c.on_bad_image = config_.skip_bad_images ? BadImagePolicy::ReplaceWithinClass : BadImagePolicy::Fail;
+    loader_ = std::make_unique<Loader>(dataset_, dataset_.train, [this](int64_t t) { return indices(t); }, c, cache_);
+  }
+  next_step_ = step + 1;
+  return loader_->next();
+}
+
+int TrainingStream::bad_images_skipped() const { return earlier_bad_ + (loader_ ? loader_->bad_images_skipped() : 0); }
+
+std::vector<std::string> TrainingStream::bad_image_paths() const {
+  std::vector<std::string> out = earlier_bad_paths_;
+  if (loader_)
+    for (const auto& p : loader_->bad_image_paths())
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  return out;
+}
+
+}  // namespace sgml

@@ -1,0 +1,58 @@
+// The training batches of a dataset as a trainer asks for them: batch(step) for steps in order, each loaded by the
+// Loader while the previous one trains. It picks the index source (a batch plan when given, else batch-wise or
+// image-wise sampling), the decoded-image cache (when `sgml prepare` made one at the image size) and the bad-image
+// policy (stop, or replace within the class with skip_bad_images). Asking for a step out of order (a resumed run)
+// restarts the loader at that step; the batches are the same as an uninterrupted run's.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/batch_plan.h"
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/samplers.h"
+
+namespace sgml {
+
+struct TrainingStreamConfig {
+  bool image_wise = false;  // false: batch-wise (N' x M'); true: image-wise (T triplets, a, p, n, ...)
+  int classes_per_batch = 41, images_per_class = 4, triplets_per_batch = 60;
+  std::string batch_plan;   // when set, the batches of this file (cycled), indices into dataset.train
+  int image_size = 224;
+  bool augment = true;
+  uint64_t seed = 0;
+  int workers = 0, prefetch = 2;
+  bool skip_bad_images = false;
+  bool use_cache = true;
+};
+
+class TrainingStream {
+ public:
+  TrainingStream(const Dataset& dataset, const TrainingStreamConfig& config);  // `dataset` must outlive it
+
+  Batch batch(int64_t step);
+  std::vector<int> indices(int64_t step) const;  // the images of a step, without loading them
+  int64_t steps_per_epoch() const;
+  int bad_images_skipped() const;  // over the whole run
+  std::vector<std::string> bad_image_paths() const;
+  // One line for the start of a run: "decoded-image cache: PATH", or why a present one is not used, or "".
+  const std::string& cache_note() const { return cache_note_; }
+
+ private:
+  const Dataset& dataset_;
+  TrainingStreamConfig config_;
+  BatchPlan plan_;
+  std::optional<BatchWiseSampler> batch_wise_;
+  std::optional<ImageWiseSampler> image_wise_;
+  std::shared_ptr<const ImageCache> cache_;
+  std::string cache_note_;
+  std::unique_ptr<Loader> loader_;
+  int64_t next_step_ = -1;  // the step loader_ returns next
+  int earlier_bad_ = 0;     // bad images met by loaders already replaced
+  std::vector<std::string> earlier_bad_paths_;
+};
+
+}  // namespace sgml
