@@ -59,8 +59,8 @@ std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, boo
 
 }  // namespace
 
-nlohmann::json dataset_info(const Dataset& d, const DatasetInfoOptions& options) {
-  nlohmann::json j;
+nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& options) {
+  nlohmann::ordered_json j;
   j["kind"] = d.kind;
   j["root"] = d.root;
   j["images_train"] = d.train.size();
@@ -73,8 +73,7 @@ nlohmann::json dataset_info(const Dataset& d, const DatasetInfoOptions& options)
   }
   j["classes_test"] = d.num_test_classes();
   j["attributes"] = d.num_attributes();
-  j["attribute_names"] = d.attribute_names;
-  j["tolerated_defects"] = nlohmann::json::object();
+  j["tolerated_defects"] = nlohmann::ordered_json::object();
   for (const auto& [what, count] : d.tolerated_defects) j["tolerated_defects"][what] = count;
 
   std::vector<std::string> problems;
@@ -106,10 +105,11 @@ nlohmann::json dataset_info(const Dataset& d, const DatasetInfoOptions& options)
     if (auto cache = find_image_cache(d, options.cache_size, &why_not)) j["cache"] = cache->json_path();
     else if (!why_not.empty()) j["problems"].push_back("image cache not usable: " + why_not);
   }
+  j["attribute_names"] = d.attribute_names;
   return j;
 }
 
-std::string format_dataset_info(const nlohmann::json& j) {
+std::string format_dataset_info(const nlohmann::ordered_json& j) {
   std::ostringstream os;
   os << "dataset " << j["kind"].get<std::string>() << " at " << j["root"].get<std::string>() << "\n";
   os << "  train:    " << j["images_train"] << " images of " << j["classes_train"] << " classes\n";

@@ -18,9 +18,9 @@ struct DatasetInfoOptions {
 // Keys: kind, root, images_train, classes_train, images_test (CUB layout) or images_query and images_gallery
 // (In-shop layout), classes_test, attributes, attribute_names, tolerated_defects {what: count}, missing_images,
 // bad_images (verify_images only), problems [text], cache (index path, or null).
-nlohmann::json dataset_info(const Dataset& dataset, const DatasetInfoOptions& options = {});
+nlohmann::ordered_json dataset_info(const Dataset& dataset, const DatasetInfoOptions& options = {});
 
 // The same as a few lines of text.
-std::string format_dataset_info(const nlohmann::json& info);
+std::string format_dataset_info(const nlohmann::ordered_json& info);
 
 }  // namespace sgml

@@ -154,7 +154,7 @@ TEST(DataDemo, DefaultFolderGeneratedOnceAndForeignFolderKept) {
 TEST(DataDemo, InfoOnTheDemos) {
   const std::string dir = test::scratch_dir("info_inshop") + "/inshop";
   ensure_demo_data("demo", dir);
-  nlohmann::json j = dataset_info(load_dataset("demo", dir));
+  nlohmann::ordered_json j = dataset_info(load_dataset("demo", dir));
   EXPECT_EQ(j["images_train"], 700);
   EXPECT_EQ(j["images_query"], 180);
   EXPECT_EQ(j["images_gallery"], 240);

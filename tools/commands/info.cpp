@@ -34,7 +34,7 @@ int run_info(int argc, char** argv) {
   options.verify_images = opt.get_flag("verify-images");
   options.workers = opt.get_int("workers");
   options.cache_size = opt.get_int("cache-size") > 0 ? opt.get_int("cache-size") : is_demo_kind(kind) ? 64 : 224;
-  const nlohmann::json info = dataset_info(dataset, options);
+  const nlohmann::ordered_json info = dataset_info(dataset, options);
   if (opt.get_flag("json")) std::printf("%s\n", info.dump(2).c_str());
   else std::fputs(format_dataset_info(info).c_str(), stdout);
   return 0;
