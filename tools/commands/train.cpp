@@ -90,7 +90,9 @@ int run_train(int argc, char** argv) {
       return r1;
     };
   }
-  Trainer trainer(config, std::make_unique<DatasetBatchSource>(dataset, config), evaluator);
+  auto batches = std::make_unique<DatasetBatchSource>(dataset, config);
+  if (!batches->cache_note().empty()) std::fprintf(stderr, "%s\n", batches->cache_note().c_str());
+  Trainer trainer(config, std::move(batches), evaluator);
   trainer.initialise_model();
   const std::string last = config.out_dir + "/last.safetensors";
   if (config.resume) {
