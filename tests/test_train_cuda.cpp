@@ -1,0 +1,49 @@
+// On a GPU: the CUDA trainer agrees with the CPU trainer step by step (same --init, batch plan, no augmentation).
+// cuDNN's convolution algorithms sum in other orders than im2col, so the tolerance is the parity test's 1e-3.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/device.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+
+namespace {
+
+std::vector<double> step_losses(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<double> out;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) {
+      auto j = nlohmann::json::parse(line);
+      if (j.contains("loss")) out.push_back(j["loss"]);
+    }
+  return out;
+}
+
+TEST(TrainCuda, CudaTrainerMatchesCpuTrainer) {
+  if (!cuda_available()) GTEST_SKIP() << "no GPU";
+  const std::string dir = test::scratch_dir("train_cuda"), data = dir + "/data";
+  test::run_reference("sgml_reference.py", {"make-data", data});
+  test::run_reference("sgml_reference.py", {"make-init", "resnet18", "5", dir + "/init.safetensors"});
+  test::run_reference("sgml_reference.py", {"make-plan", data, "batch", "10", dir + "/plan.txt"});
+  std::map<std::string, std::vector<double>> losses;
+  for (const std::string device : {"cpu", "cuda"}) {
+    std::string out;
+    const std::string cmd = std::string(SGML_BINARY_DIR) + "/sgml train deepfashion --data " + data +
+                            " --model resnet18 --image-size 64 --init " + dir + "/init.safetensors --batch-plan " + dir +
+                            "/plan.txt --augment off --steps 10 --lr 2e-5 --eval-every 0 --device " + device +
+                            " --out " + dir + "/" + device + " --metrics " + dir + "/" + device + ".jsonl";
+    ASSERT_EQ(test::run_command(cmd, &out), 0) << out;
+    losses[device] = step_losses(dir + "/" + device + ".jsonl");
+  }
+  ASSERT_EQ(losses["cpu"].size(), 10u);
+  ASSERT_EQ(losses["cuda"].size(), 10u);
+  for (size_t s = 0; s < 10; ++s)
+    EXPECT_NEAR(losses["cuda"][s], losses["cpu"][s], 1e-3 * std::abs(losses["cpu"][s])) << "step " << s + 1;
+}
+
+}  // namespace
