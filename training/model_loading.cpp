@@ -6,6 +6,12 @@
 
 namespace sgml {
 
+std::string resolve_feature(const LoadedModel& loaded, const std::string& requested) {
+  if (requested != "auto") return requested;
+  if (!loaded.eval_feature.empty()) return loaded.eval_feature;
+  return loaded.has_head ? "emb" : "conv";
+}
+
 LoadedModel load_model_for_inference(const std::string& path, const std::string& model_override, int size_override,
                                      Device device) {
   const Checkpoint c = load_checkpoint(path);

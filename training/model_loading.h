@@ -16,6 +16,10 @@ struct LoadedModel {
   bool has_head = false;
 };
 
+// The feature to use: `requested` unless "auto", else what the training run evaluated, else emb (conv when the
+// file has no head).
+std::string resolve_feature(const LoadedModel& loaded, const std::string& requested);
+
 // model_override / size_override: "auto" / 0 to take them from the file.
 LoadedModel load_model_for_inference(const std::string& path, const std::string& model_override, int size_override,
                                      Device device);

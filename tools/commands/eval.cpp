@@ -60,9 +60,7 @@ int run_eval(int argc, char** argv) {
   SGML_CHECK(!opt.get("checkpoint").empty(), "--checkpoint FILE is required (e.g. runs/", kind, "/best.safetensors)");
   const Device device = parse_device(opt.get("device"));
   LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), opt.get_int("image-size"), device);
-  const std::string feature_name = opt.get("feature") != "auto" ? opt.get("feature")
-                                   : !loaded.eval_feature.empty() ? loaded.eval_feature
-                                                                  : (loaded.has_head ? "emb" : "conv");
+  const std::string feature_name = resolve_feature(loaded, opt.get("feature"));
   const FeatureKind feature = parse_feature(feature_name);
   if (feature != FeatureKind::Conv && !loaded.has_head)
     SGML_FAIL("'", opt.get("checkpoint"), "' has no SGML head: only --feature conv can be evaluated");

@@ -65,9 +65,7 @@ int run_search(int argc, char** argv) {
   SGML_CHECK(!opt.positional().empty(), "no query images given");
   const Device device = parse_device(opt.get("device"));
   LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), opt.get_int("image-size"), device);
-  const std::string feature_name = opt.get("feature") != "auto" ? opt.get("feature")
-                                   : !loaded.eval_feature.empty() ? loaded.eval_feature
-                                                                  : (loaded.has_head ? "emb" : "conv");
+  const std::string feature_name = resolve_feature(loaded, opt.get("feature"));
   EvaluationSettings s;
   s.image_size = loaded.image_size;
   s.feature = parse_feature(feature_name);
