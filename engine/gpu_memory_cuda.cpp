@@ -1,8 +1,8 @@
 // The caching GPU allocator and the explicit copies. All work of a device is ordered on its one stream, so a
 // block freed by one op can be handed to the next op at once: the stream orders the reuse after the last use.
-#include <cstdio>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
@@ -32,13 +32,21 @@ size_t round_size(size_t bytes) {
   return (bytes + large - 1) / large * large;
 }
 
+// Gives every cached block back to the driver, device by device; the caller's current device is restored.
 void release_cached_locked(CachingAllocator& a) {
   for (auto& [device, blocks] : a.free_blocks) {
-    cudaSetDevice(device);
-    for (auto& [size, ptr] : blocks) cudaFree(ptr);
-    blocks.clear();
+    if (blocks.empty()) continue;
+    CudaDeviceGuard guard(device);
+    // Blocks come back in stream order, possibly still used by queued work: let the device finish first.
+    SGML_CUDA_CHECK(cudaDeviceSynchronize());
+    while (!blocks.empty()) {  // each block leaves the list before cudaFree, so a failure leaves the books right
+      const auto it = blocks.begin();
+      void* ptr = it->second;
+      a.cached -= it->first;
+      blocks.erase(it);
+      SGML_CUDA_CHECK(cudaFree(ptr));
+    }
   }
-  a.cached = 0;
 }
 
 }  // namespace
@@ -56,16 +64,17 @@ void* gpu_alloc(size_t bytes, int device) {
     blocks.erase(it);
     a.cached -= size;
   } else {
-    SGML_CUDA_CHECK(cudaSetDevice(device));
+    check_cuda_device_index(device);
+    CudaDeviceGuard guard(device);
     cudaError_t err = cudaMalloc(&ptr, size);
     if (err == cudaErrorMemoryAllocation) {
-      cudaGetLastError();  // clear the sticky-free error and retry after giving the cache back
-      SGML_CUDA_CHECK(cudaDeviceSynchronize());
+      (void)cudaGetLastError();  // a failed cudaMalloc sets the last error: clear it, give the cache back, retry
       release_cached_locked(a);
       err = cudaMalloc(&ptr, size);
     }
+    // cuda_error_text clears the last error again, or the next kernel launch would report this "out of memory".
     if (err != cudaSuccess)
-      SGML_FAIL("GPU allocation of ", size, " bytes failed on cuda:", device, ": ", cudaGetErrorString(err),
+      SGML_FAIL("GPU allocation of ", size, " bytes failed on cuda:", device, ": ", cuda_error_text(err),
                 " (in use: ", a.in_use, " bytes)");
   }
   a.in_use += size;
@@ -86,12 +95,21 @@ void gpu_free(void* ptr, size_t bytes, int device) {
 void gpu_empty_cache() {
   CachingAllocator& a = allocator();
   std::lock_guard<std::mutex> lock(a.mutex);
-  cudaDeviceSynchronize();
   release_cached_locked(a);
 }
 
-size_t gpu_bytes_in_use() { return allocator().in_use; }
-size_t gpu_peak_bytes_in_use() { return allocator().peak; }
+// Under the lock: another thread may be allocating, and a torn or stale read would be a wrong report.
+size_t gpu_bytes_in_use() {
+  CachingAllocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mutex);
+  return a.in_use;
+}
+
+size_t gpu_peak_bytes_in_use() {
+  CachingAllocator& a = allocator();
+  std::lock_guard<std::mutex> lock(a.mutex);
+  return a.peak;
+}
 
 void gpu_copy_host_to_device(void* dst, const void* src, size_t bytes, int device) {
   cudaStream_t s = CudaContext::get(device).stream();
@@ -116,13 +134,37 @@ void gpu_memset_zero(void* dst, size_t bytes, int device) {
 
 void gpu_synchronize(int device) { SGML_CUDA_CHECK(cudaStreamSynchronize(CudaContext::get(device).stream())); }
 
-int gpu_device_count() {
+int gpu_device_count(std::string* why) {
   int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess) {
-    cudaGetLastError();
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    if (why) {
+      *why = "the CUDA runtime says: " + cuda_error_text(err);
+      if (err == cudaErrorInsufficientDriver) {
+        int driver = 0;
+        if (cudaDriverGetVersion(&driver) != cudaSuccess) (void)cudaGetLastError();
+        const std::string needs = str_cat("this build needs CUDA ", CUDART_VERSION / 1000, ".", CUDART_VERSION % 1000 / 10);
+        *why += driver == 0 ? str_cat(" (no NVIDIA driver is installed; ", needs, ")")
+                            : str_cat(" (the driver supports CUDA ", driver / 1000, ".", driver % 1000 / 10, "; ", needs,
+                                      ")");
+      }
+    }
+    (void)cudaGetLastError();
     return 0;
   }
+  if (count == 0 && why) *why = "the CUDA driver lists no GPU";
   return count;
+}
+
+GpuProperties gpu_device_properties(int device) {
+  check_cuda_device_index(device);
+  cudaDeviceProp prop{};
+  SGML_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  GpuProperties p;
+  p.name = prop.name;
+  p.major = prop.major;
+  p.minor = prop.minor;
+  return p;
 }
 
 }  // namespace sgml

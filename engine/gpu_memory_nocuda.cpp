@@ -18,6 +18,10 @@ void gpu_copy_device_to_host(void*, const void*, size_t, int) { no_cuda(); }
 void gpu_copy_device_to_device(void*, const void*, size_t, int) { no_cuda(); }
 void gpu_memset_zero(void*, size_t, int) { no_cuda(); }
 void gpu_synchronize(int) {}
-int gpu_device_count() { return 0; }
+int gpu_device_count(std::string* why) {
+  if (why) *why = "this build of the engine has no CUDA backend (rebuild where nvcc is installed)";
+  return 0;
+}
+GpuProperties gpu_device_properties(int) { no_cuda(); }
 
 }  // namespace sgml

@@ -25,6 +25,10 @@ void batch_norm2d_forward_train(Tensor& y, Tensor& save_mean, Tensor& save_invst
              shape_str(x.shape()));
   for (const Tensor* t : std::initializer_list<const Tensor*>{&beta, &running_mean, &running_var, &save_mean, &save_invstd}) check_shape(*t, {s.c}, "batch norm statistics");
   check_shape(y, x.shape(), "batch norm output");
+  check_one_device("batch_norm2d_forward_train",
+                   {{"x", x.device()}, {"gamma", gamma.device()}, {"beta", beta.device()},
+                    {"running_mean", running_mean.device()}, {"running_var", running_var.device()},
+                    {"save_mean", save_mean.device()}, {"save_invstd", save_invstd.device()}, {"y", y.device()}});
   SGML_DISPATCH(x,
                 cpu::batch_norm2d_forward_train(y.data(), save_mean.data(), save_invstd.data(), x.data(), gamma.data(),
                                                 beta.data(), running_mean.data(), running_var.data(), momentum, eps, s),
@@ -39,6 +43,9 @@ void batch_norm2d_forward_eval(Tensor& y, const Tensor& x, const Tensor& gamma, 
   const BatchNormShape s = bn_shape(x, gamma, "batch_norm2d_forward_eval");
   for (const Tensor* t : std::initializer_list<const Tensor*>{&beta, &running_mean, &running_var}) check_shape(*t, {s.c}, "batch norm statistics");
   check_shape(y, x.shape(), "batch norm output");
+  check_one_device("batch_norm2d_forward_eval",
+                   {{"x", x.device()}, {"gamma", gamma.device()}, {"beta", beta.device()},
+                    {"running_mean", running_mean.device()}, {"running_var", running_var.device()}, {"y", y.device()}});
   SGML_DISPATCH(x,
                 cpu::batch_norm2d_forward_eval(y.data(), x.data(), gamma.data(), beta.data(), running_mean.data(),
                                                running_var.data(), eps, s),
@@ -53,6 +60,10 @@ void batch_norm2d_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tens
   check_shape(dy, x.shape(), "batch norm dy");
   check_shape(dx, x.shape(), "batch norm dx");
   for (const Tensor* t : std::initializer_list<const Tensor*>{&dgamma, &dbeta, &save_mean, &save_invstd}) check_shape(*t, {s.c}, "batch norm statistics");
+  check_one_device("batch_norm2d_backward",
+                   {{"x", x.device()}, {"gamma", gamma.device()}, {"dy", dy.device()}, {"save_mean", save_mean.device()},
+                    {"save_invstd", save_invstd.device()}, {"dx", dx.device()}, {"dgamma", dgamma.device()},
+                    {"dbeta", dbeta.device()}});
   SGML_DISPATCH(x,
                 cpu::batch_norm2d_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(), gamma.data(),
                                            save_mean.data(), save_invstd.data(), s),

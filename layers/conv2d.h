@@ -1,5 +1,5 @@
 // 2-D convolution without bias (as every ResNet conv): cross-correlation, square stride and zero padding.
-// CPU: im2col + OpenBLAS SGEMM. CUDA: cuDNN, algorithms chosen once per shape.
+// CPU: im2col + OpenBLAS SGEMM. CUDA: cuDNN, algorithms ranked once per shape, the next one tried if one fails.
 #pragma once
 #include "engine/tensor.h"
 
@@ -31,6 +31,9 @@ namespace cuda {
 void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g, int device);
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g, int device);
 void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g, int device);
+// For tests: the next `n` algorithm attempts fail as if cuDNN had refused them, so that the fallback to the next
+// ranked algorithm can be exercised on any GPU. 0 turns it off.
+void conv2d_fail_next_attempts_for_testing(int n);
 }  // namespace cuda
 
 }  // namespace sgml

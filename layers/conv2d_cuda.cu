@@ -1,18 +1,22 @@
 // CUDA convolution: cuDNN's legacy convolution API (documented in cuDNN 9), NCHW float, strict fp32
-// (CUDNN_FMA_MATH on the descriptor and on every algorithm used: no TF32). The algorithm of each pass is chosen
-// once per geometry and device from cuDNN's heuristics (listed fastest first) and cached; its workspace is the
-// context's shared one.
+// (CUDNN_FMA_MATH on the descriptor and on every algorithm used: no TF32). The algorithms of each pass are ranked
+// once per geometry and device from cuDNN's heuristics (fastest first, then a last-resort implicit GEMM) and
+// cached. A call runs the cached algorithm; if cuDNN refuses it at run time or its workspace (the context's
+// shared one) cannot be allocated, the next ranked one is tried, and the one that worked is cached instead.
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
 #include "layers/conv2d.h"
 #include "layers/cudnn_descriptors.h"
+#include "layers/ranked_fallback.h"
 
 namespace sgml::cuda {
 
@@ -24,8 +28,8 @@ constexpr size_t kMaxWorkspaceBytes = size_t(1) << 30;
 
 enum Pass { kForward = 0, kBackwardData = 1, kBackwardFilter = 2 };
 const char* const kPassName[] = {"forward", "backward data", "backward filter"};
-// Used when no heuristic choice qualifies: the implicit-GEMM kernels that support every geometry, FMA math, and
-// need little or no workspace.
+// Ranked last, after the heuristics' choices: the implicit-GEMM kernels that support every geometry, FMA math,
+// and need little or no workspace.
 const int kFallbackAlgo[] = {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
                              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0};
 
@@ -78,58 +82,134 @@ std::vector<Candidate> heuristics(Pass pass, cudnnHandle_t handle, const ConvDes
   return out;
 }
 
-// The workspace `algo` needs with these descriptors (FMA math as set); throws if cuDNN does not support it here.
-size_t workspace_bytes(Pass pass, int algo, cudnnHandle_t handle, const ConvDescriptors& d) {
-  size_t bytes = 0;
+// The workspace `algo` needs with these descriptors (FMA math as set), in *bytes; a status other than success
+// when cuDNN does not support `algo` here.
+cudnnStatus_t workspace_bytes(Pass pass, int algo, cudnnHandle_t handle, const ConvDescriptors& d, size_t* bytes) {
+  *bytes = 0;
   if (pass == kForward)
-    SGML_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
-                                                             cudnnConvolutionFwdAlgo_t(algo), &bytes));
-  else if (pass == kBackwardData)
-    SGML_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, d.w.get(), d.y.get(), d.conv.get(),
-                                                                  d.x.get(), cudnnConvolutionBwdDataAlgo_t(algo),
-                                                                  &bytes));
-  else
-    SGML_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, d.x.get(), d.y.get(), d.conv.get(),
-                                                                    d.w.get(), cudnnConvolutionBwdFilterAlgo_t(algo),
-                                                                    &bytes));
-  return bytes;
+    return cudnnGetConvolutionForwardWorkspaceSize(handle, d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
+                                                   cudnnConvolutionFwdAlgo_t(algo), bytes);
+  if (pass == kBackwardData)
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
+                                                        cudnnConvolutionBwdDataAlgo_t(algo), bytes);
+  return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, d.x.get(), d.y.get(), d.conv.get(), d.w.get(),
+                                                        cudnnConvolutionBwdFilterAlgo_t(algo), bytes);
 }
 
-// The first candidate (the fastest by cuDNN's heuristics) that is supported, strict fp32 and within the workspace
-// limit; the fallback algorithm, said on stderr, if none is.
-Algorithm choose(Pass pass, const Conv2dGeometry& g, cudnnHandle_t handle, const ConvDescriptors& d) {
+std::string geometry_text(Pass pass, const Conv2dGeometry& g) {
+  return str_cat("conv2d ", kPassName[pass], " x(", g.n, ",", g.c, ",", g.h, ",", g.w, ") w(", g.k, ",", g.c, ",", g.r,
+                 ",", g.s, ") stride ", g.stride, " pad ", g.pad);
+}
+
+// Every candidate that is supported, strict fp32 and within the workspace limit, in the heuristics' order (the
+// fastest first), then the last-resort algorithm; each with the workspace it needs.
+std::vector<Algorithm> rank_algorithms(Pass pass, const Conv2dGeometry& g, cudnnHandle_t handle,
+                                       const ConvDescriptors& d) {
   int n = 0, k = 0, p = 0, q = 0;  // our output shape must be cuDNN's
   SGML_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(d.conv.get(), d.x.get(), d.w.get(), &n, &k, &p, &q));
   SGML_CHECK(n == g.n && k == g.k && p == g.p() && q == g.q(), "cuDNN's conv2d output (", n, ",", k, ",", p, ",", q,
              ") differs from (", g.n, ",", g.k, ",", g.p(), ",", g.q(), ")");
-  Algorithm chosen{-1, 0};
-  for (const Candidate& c : heuristics(pass, handle, d))
-    if (c.status == CUDNN_STATUS_SUCCESS && c.math == CUDNN_FMA_MATH && c.memory <= kMaxWorkspaceBytes) {
-      chosen = {c.algo, c.memory};
-      break;
+  std::vector<Algorithm> ranked;
+  const auto add = [&](int algo, size_t memory) {
+    for (const Algorithm& a : ranked)
+      if (a.algo == algo) return;
+    size_t bytes = 0;
+    // A refusal here only drops the candidate; the status is deliberately not thrown.
+    if (workspace_bytes(pass, algo, handle, d, &bytes) != CUDNN_STATUS_SUCCESS) {
+      (void)cudaGetLastError();
+      return;
     }
-  if (chosen.algo < 0) {
-    chosen.algo = kFallbackAlgo[pass];
-    std::fprintf(stderr,
-                 "sgml: conv2d %s x(%d,%d,%d,%d) w(%d,%d,%d,%d) stride %d pad %d: no strict-fp32 cuDNN algorithm "
-                 "among the heuristics' choices; using algorithm %d\n",
-                 kPassName[pass], g.n, g.c, g.h, g.w, g.k, g.c, g.r, g.s, g.stride, g.pad, chosen.algo);
-  }
-  const size_t needed = workspace_bytes(pass, chosen.algo, handle, d);
-  if (needed > chosen.workspace) chosen.workspace = needed;
-  return chosen;
+    ranked.push_back({algo, bytes > memory ? bytes : memory});
+  };
+  for (const Candidate& c : heuristics(pass, handle, d))
+    if (c.status == CUDNN_STATUS_SUCCESS && c.math == CUDNN_FMA_MATH && c.memory <= kMaxWorkspaceBytes)
+      add(c.algo, c.memory);
+  if (ranked.empty())
+    std::fprintf(stderr, "sgml: %s: no strict-fp32 cuDNN algorithm among the heuristics' choices; using algorithm %d\n",
+                 geometry_text(pass, g).c_str(), kFallbackAlgo[pass]);
+  add(kFallbackAlgo[pass], 0);
+  SGML_CHECK(!ranked.empty(), geometry_text(pass, g), ": cuDNN supports none of the heuristics' algorithms nor ",
+             "algorithm ", kFallbackAlgo[pass]);
+  return ranked;
 }
 
-// The algorithm of (pass, geometry, device), chosen on first use.
-Algorithm cached_algorithm(Pass pass, const Conv2dGeometry& g, int device, cudnnHandle_t handle,
-                           const ConvDescriptors& d) {
-  static std::mutex mutex;
-  static std::map<std::array<int, 11>, Algorithm> cache;
-  const std::array<int, 11> key{int(pass), device, g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride, g.pad};
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(key);
-  if (it == cache.end()) it = cache.emplace(key, choose(pass, g, handle, d)).first;
+// The ranked algorithms of one (pass, geometry, device), and which of them worked last.
+struct Plan {
+  std::vector<Algorithm> ranked;
+  size_t current = 0;
+};
+
+using PlanKey = std::array<int, 11>;
+
+struct PlanCache {
+  std::mutex mutex;
+  std::map<PlanKey, Plan> plans;
+};
+
+PlanCache& plan_cache() {
+  static PlanCache* cache = new PlanCache();  // never destroyed, like the contexts
+  return *cache;
+}
+
+PlanKey plan_key(Pass pass, const Conv2dGeometry& g, int device) {
+  return {int(pass), device, g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride, g.pad};
+}
+
+// A copy of the plan of (pass, geometry, device), ranked on first use.
+Plan cached_plan(Pass pass, const Conv2dGeometry& g, int device, cudnnHandle_t handle, const ConvDescriptors& d) {
+  PlanCache& cache = plan_cache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  const PlanKey key = plan_key(pass, g, device);
+  auto it = cache.plans.find(key);
+  if (it == cache.plans.end()) it = cache.plans.emplace(key, Plan{rank_algorithms(pass, g, handle, d), 0}).first;
   return it->second;
+}
+
+void remember_working(Pass pass, const Conv2dGeometry& g, int device, size_t index) {
+  PlanCache& cache = plan_cache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  cache.plans[plan_key(pass, g, device)].current = index;
+}
+
+std::atomic<int> g_injected_failures{0};
+
+// "" if no failure is to be injected into this attempt, else the injected failure's text.
+std::string injected_failure() {
+  int left = g_injected_failures.load();
+  while (left > 0)
+    if (g_injected_failures.compare_exchange_weak(left, left - 1)) return "failure injected by a test";
+  return "";
+}
+
+// Runs one pass: run(algorithm, workspace) launches it and returns cuDNN's status. Tries the ranked algorithms
+// from the one that worked last, and caches the one that works.
+template <class Run>
+void run_ranked(Pass pass, const Conv2dGeometry& g, int device, CudaContext& ctx, const ConvDescriptors& d, Run run) {
+  const Plan plan = cached_plan(pass, g, device, ctx.cudnn(), d);
+  const auto attempt = [&](size_t i) -> std::string {
+    const Algorithm& a = plan.ranked[i];
+    std::string why = injected_failure();
+    if (why.empty()) {
+      void* workspace = nullptr;
+      try {
+        workspace = ctx.workspace(a.workspace);
+      } catch (const Error& e) {  // no memory for this one: one that needs less may still fit
+        return str_cat("algorithm ", a.algo, ": its workspace of ", a.workspace, " bytes: ", e.what());
+      }
+      const cudnnStatus_t status = run(a, workspace);  // checked here, not with SGML_CUDNN_CHECK: a failure is
+      if (status == CUDNN_STATUS_SUCCESS) return "";  // a reason to try the next algorithm
+      why = cudnnGetErrorString(status);
+      const cudaError_t pending = cudaGetLastError();
+      if (pending != cudaSuccess) why += "; CUDA reports: " + cuda_error_text(pending);
+    }
+    return str_cat("algorithm ", a.algo, ": ", why);
+  };
+  const size_t worked = first_that_works(plan.ranked.size(), plan.current, attempt, geometry_text(pass, g));
+  if (worked != plan.current) {
+    remember_working(pass, g, device, worked);
+    std::fprintf(stderr, "sgml: %s: algorithm %d failed; using algorithm %d from now on\n",
+                 geometry_text(pass, g).c_str(), plan.ranked[plan.current].algo, plan.ranked[worked].algo);
+  }
 }
 
 // cuDNN rejects zero dimensions; with one, every output value is a sum over nothing (or the output is empty).
@@ -160,12 +240,11 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
   }
   check_int_sizes(g);
   const ConvDescriptors d(g);
-  const Algorithm a = cached_algorithm(kForward, g, device, ctx.cudnn(), d);
-  void* workspace = ctx.workspace(a.workspace);
   const float one = 1.0f, zero = 0.0f;
-  SGML_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, d.x.get(), x, d.w.get(), w, d.conv.get(),
-                                           cudnnConvolutionFwdAlgo_t(a.algo), workspace, a.workspace, &zero,
-                                           d.y.get(), y));
+  run_ranked(kForward, g, device, ctx, d, [&](const Algorithm& a, void* workspace) {
+    return cudnnConvolutionForward(ctx.cudnn(), &one, d.x.get(), x, d.w.get(), w, d.conv.get(),
+                                   cudnnConvolutionFwdAlgo_t(a.algo), workspace, a.workspace, &zero, d.y.get(), y);
+  });
 }
 
 // dx (N,C,H,W) from dy (N,K,P,Q) and w (K,C,R,S); dx is overwritten (beta = 0).
@@ -177,12 +256,12 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
   }
   check_int_sizes(g);
   const ConvDescriptors d(g);
-  const Algorithm a = cached_algorithm(kBackwardData, g, device, ctx.cudnn(), d);
-  void* workspace = ctx.workspace(a.workspace);
   const float one = 1.0f, zero = 0.0f;
-  SGML_CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
-                                                cudnnConvolutionBwdDataAlgo_t(a.algo), workspace, a.workspace, &zero,
-                                                d.x.get(), dx));
+  run_ranked(kBackwardData, g, device, ctx, d, [&](const Algorithm& a, void* workspace) {
+    return cudnnConvolutionBackwardData(ctx.cudnn(), &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
+                                        cudnnConvolutionBwdDataAlgo_t(a.algo), workspace, a.workspace, &zero,
+                                        d.x.get(), dx);
+  });
 }
 
 // dw (K,C,R,S) from dy (N,K,P,Q) and x (N,C,H,W); dw is overwritten (beta = 0), never accumulated into.
@@ -194,12 +273,14 @@ void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Co
   }
   check_int_sizes(g);
   const ConvDescriptors d(g);
-  const Algorithm a = cached_algorithm(kBackwardFilter, g, device, ctx.cudnn(), d);
-  void* workspace = ctx.workspace(a.workspace);
   const float one = 1.0f, zero = 0.0f;
-  SGML_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
-                                                  cudnnConvolutionBwdFilterAlgo_t(a.algo), workspace, a.workspace,
-                                                  &zero, d.w.get(), dw));
+  run_ranked(kBackwardFilter, g, device, ctx, d, [&](const Algorithm& a, void* workspace) {
+    return cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
+                                          cudnnConvolutionBwdFilterAlgo_t(a.algo), workspace, a.workspace, &zero,
+                                          d.w.get(), dw);
+  });
 }
+
+void conv2d_fail_next_attempts_for_testing(int n) { g_injected_failures.store(n > 0 ? n : 0); }
 
 }  // namespace sgml::cuda

@@ -1,6 +1,8 @@
 // RAII owners of the cuDNN descriptors of the convolutions: the legacy convolution API, which cuDNN 9 still
 // documents. Each descriptor lives on the stack of one call; neither copyable nor movable, so none is destroyed
-// twice. Included only by CUDA sources.
+// twice. Included only by CUDA sources. The destroy calls run in destructors and in failed constructors, where
+// nothing can be thrown: their status is deliberately ignored (destroying a descriptor that was created does not
+// fail).
 #pragma once
 #include <cudnn.h>
 
@@ -16,11 +18,11 @@ class CudnnTensorDescriptor {
     try {
       SGML_CUDNN_CHECK(cudnnSetTensor4dDescriptor(desc_, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, h, w));
     } catch (...) {  // the destructor does not run for a constructor that throws
-      cudnnDestroyTensorDescriptor(desc_);
+      (void)cudnnDestroyTensorDescriptor(desc_);
       throw;
     }
   }
-  ~CudnnTensorDescriptor() { cudnnDestroyTensorDescriptor(desc_); }
+  ~CudnnTensorDescriptor() { (void)cudnnDestroyTensorDescriptor(desc_); }
   CudnnTensorDescriptor(const CudnnTensorDescriptor&) = delete;
   CudnnTensorDescriptor& operator=(const CudnnTensorDescriptor&) = delete;
   cudnnTensorDescriptor_t get() const { return desc_; }
@@ -37,11 +39,11 @@ class CudnnFilterDescriptor {
     try {
       SGML_CUDNN_CHECK(cudnnSetFilter4dDescriptor(desc_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, k, c, r, s));
     } catch (...) {
-      cudnnDestroyFilterDescriptor(desc_);
+      (void)cudnnDestroyFilterDescriptor(desc_);
       throw;
     }
   }
-  ~CudnnFilterDescriptor() { cudnnDestroyFilterDescriptor(desc_); }
+  ~CudnnFilterDescriptor() { (void)cudnnDestroyFilterDescriptor(desc_); }
   CudnnFilterDescriptor(const CudnnFilterDescriptor&) = delete;
   CudnnFilterDescriptor& operator=(const CudnnFilterDescriptor&) = delete;
   cudnnFilterDescriptor_t get() const { return desc_; }
@@ -61,11 +63,11 @@ class CudnnConvolutionDescriptor {
                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
       SGML_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, CUDNN_FMA_MATH));
     } catch (...) {
-      cudnnDestroyConvolutionDescriptor(desc_);
+      (void)cudnnDestroyConvolutionDescriptor(desc_);
       throw;
     }
   }
-  ~CudnnConvolutionDescriptor() { cudnnDestroyConvolutionDescriptor(desc_); }
+  ~CudnnConvolutionDescriptor() { (void)cudnnDestroyConvolutionDescriptor(desc_); }
   CudnnConvolutionDescriptor(const CudnnConvolutionDescriptor&) = delete;
   CudnnConvolutionDescriptor& operator=(const CudnnConvolutionDescriptor&) = delete;
   cudnnConvolutionDescriptor_t get() const { return desc_; }

@@ -21,6 +21,7 @@ Tensor l2_normalize_backward(const Tensor& dy, const Tensor& y, const Tensor& no
   SGML_CHECK(y.ndim() == 2, "l2_normalize output must be (N,D), got ", shape_str(y.shape()));
   check_shape(dy, y.shape(), "l2_normalize_backward dy");
   check_shape(norms, {y.dim(0)}, "l2_normalize_backward norms");
+  check_one_device("l2_normalize_backward", {{"y", y.device()}, {"dy", dy.device()}, {"norms", norms.device()}});
   Tensor dx = Tensor::empty(y.shape(), y.device());
   const int rows = int(y.dim(0)), cols = int(y.dim(1));
   SGML_DISPATCH(y, cpu::l2_normalize_backward(dx.data(), dy.data(), y.data(), norms.data(), rows, cols),

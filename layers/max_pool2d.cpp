@@ -34,6 +34,7 @@ Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& 
   check_shape(dy, {g.n, g.c, g.p(), g.q()}, "max_pool2d_backward dy");
   check_shape(argmax, dy.shape(), "max_pool2d_backward argmax");
   SGML_CHECK(argmax.dtype() == DType::I32, "max_pool2d_backward argmax must be int32");
+  check_one_device("max_pool2d_backward", {{"dy", dy.device()}, {"argmax", argmax.device()}});
   Tensor dx = Tensor::empty(x_shape, dy.device());
   const int32_t* idx = static_cast<const int32_t*>(argmax.raw_data());
   SGML_DISPATCH(dy, cpu::max_pool2d_backward(dx.data(), dy.data(), idx, g),

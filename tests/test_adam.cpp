@@ -173,7 +173,7 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
 // ---------------------------------------------------------------- CUDA twin vs CPU
 
 TEST(AdamCuda, MatchesCpu) {
-  if (!sgml::cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
   const int64_t n = 3 * 1000 * 1000 + 17;  // several grid-stride rounds, not a multiple of the block
   AdamConfig config;
   config.weight_decay = 0.01;

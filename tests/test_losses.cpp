@@ -354,7 +354,7 @@ void expect_cuda_matches_cpu(const Tensor& gpu, const Tensor& cpu, const char* w
 }
 
 TEST(MetricLossCuda, MatchesCpuAndIsDeterministic) {
-  if (!sgml::cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
   struct Case {
     int classes, per_class;
     bool image_wise, soft, grad_g;
@@ -383,7 +383,7 @@ TEST(MetricLossCuda, MatchesCpuAndIsDeterministic) {
 }
 
 TEST(BceCuda, MatchesCpuAndIsDeterministic) {
-  if (!sgml::cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
   // 164 x 463: the DeepFashion attribute head on the paper's batch, and one extreme case.
   for (float range : {4.0f, 100.0f}) {
     SCOPED_TRACE(testing::Message() << "logits in +-" << range);

@@ -4,7 +4,8 @@
 // the kernel writes every value (outputs the public API takes are NaN-filled there already). Relative error
 // ||cuda - cpu|| / ||cpu|| must be under 1e-4 (float against float; cuDNN's algorithms and cuBLAS sum in other
 // orders than im2col + OpenBLAS, typically 1e-7..1e-5), or zero for ops with the same arithmetic in the same order.
-// Deterministic ops must also give the same bits twice. Every test skips without a GPU.
+// Deterministic ops must also give the same bits twice. Every test skips without a GPU (fails with
+// SGML_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
 #include <cctype>
@@ -345,7 +346,7 @@ class OpsCuda : public ::testing::TestWithParam<OpCase> {};
 void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }  // gtest names the case by it, not its bytes
 
 TEST_P(OpsCuda, MatchesCpu) {
-  if (!sgml::cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
   const OpCase& c = GetParam();
   const Outputs cpu = c.run(Device::cpu());
   const Outputs gpu = c.run(Device::cuda());
@@ -389,7 +390,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpsCuda, ::testing::ValuesIn(all_cases()), case_na
 
 // More values than the largest grid has threads (blocks_for caps it), so the grid-stride loops go round again.
 TEST(OpsCudaLarge, GridStrideLoopsCoverEveryValue) {
-  if (!sgml::cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
   const int64_t n = (int64_t(1) << 28) + 3;
   Tensor a = Tensor::full({n}, 1.5f, Device::cuda());
   const Tensor b = Tensor::full({n}, 2.0f, Device::cuda());
@@ -409,7 +410,7 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST(OpsCudaErrors, FailedLibraryCallsAndAllocationsAreErrorsNamingFileAndLine) {
-  if (!sgml::cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
   const Device gpu = Device::cuda();
   Tensor a = Tensor::zeros({2, 2}, gpu), b = Tensor::zeros({2, 2}, gpu), c = Tensor::zeros({2, 2}, gpu);
 

@@ -200,7 +200,7 @@ TEST(RetrievalKMeans, MoreClustersThanDistinctRowsStillEnds) {
 }
 
 TEST(RetrievalKMeansCuda, MatchesCpuOnSeparatedBlobs) {
-  if (!sgml::cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
   std::vector<int64_t> labels;
   const Tensor x = blobs(20, 50, 32, 0.1f, 31, labels);
   const KMeansResult cpu = kmeans(x, 20), gpu = kmeans(x.to(Device::cuda()), 20);

@@ -25,7 +25,8 @@ std::vector<double> step_losses(const std::string& path) {
 }
 
 TEST(TrainCuda, CudaTrainerMatchesCpuTrainer) {
-  if (!cuda_available()) GTEST_SKIP() << "no GPU";
+  SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_WITHOUT_TORCH();  // the data, the initial weights and the batch plan come from the reference script
   const std::string dir = test::scratch_dir("train_cuda"), data = dir + "/data";
   test::run_reference("sgml_reference.py", {"make-data", data});
   test::run_reference("sgml_reference.py", {"make-init", "resnet18", "5", dir + "/init.safetensors"});

@@ -48,6 +48,15 @@ int run_command(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+bool torch_available(std::string* why) {
+  static std::string output;
+  static const bool available = [] {
+    return run_command(reference_python() + " -c 'import torch'", &output) == 0;
+  }();
+  if (!available && why) *why = reference_python() + " -c 'import torch' failed: " + output;
+  return available;
+}
+
 void run_reference(const std::string& script, const std::vector<std::string>& args) {
   std::string cmd = reference_python() + " " + source_dir() + "/tests/reference/" + script;
   for (const auto& a : args) cmd += " '" + a + "'";

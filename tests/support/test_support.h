@@ -1,9 +1,32 @@
 // Helpers shared by the tests: random tensors, error norms, scratch folders and the PyTorch reference scripts.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
 #include "engine/tensor.h"
+
+// First statement of every test that needs a GPU. Without a usable GPU the test skips and says why (the CUDA
+// runtime's reason: a driver too old for this build must not look like a machine without GPU). With
+// SGML_REQUIRE_GPU=1 it fails instead, so that a GPU machine whose GPU went missing cannot pass by skipping.
+#define SGML_SKIP_WITHOUT_GPU()                                                                           \
+  do {                                                                                                    \
+    if (!::sgml::cuda_available()) {                                                                      \
+      if (::sgml::gpu_required())                                                                         \
+        FAIL() << "SGML_REQUIRE_GPU is set, but no usable GPU was found: " << ::sgml::cuda_unavailable_reason(); \
+      GTEST_SKIP() << "no usable GPU: " << ::sgml::cuda_unavailable_reason();                             \
+    }                                                                                                     \
+  } while (0)
+
+// First statement of every test that runs a PyTorch reference: skips, with the import error, where the
+// reference interpreter has no torch.
+#define SGML_SKIP_WITHOUT_TORCH()                                                                          \
+  do {                                                                                                     \
+    std::string sgml_why_no_torch_;                                                                        \
+    if (!::sgml::test::torch_available(&sgml_why_no_torch_)) GTEST_SKIP() << "no PyTorch: " << sgml_why_no_torch_; \
+  } while (0)
 
 namespace sgml::test {
 
@@ -12,6 +35,8 @@ std::string scratch_dir(const std::string& name);  // a fresh, empty folder unde
 
 // The interpreter with torch: $SGML_PYTHON, else /usr/bin/python3.
 std::string reference_python();
+// Whether reference_python() can import torch (checked once); when not, *why says what the import printed.
+bool torch_available(std::string* why = nullptr);
 // Runs `python tests/reference/SCRIPT ARGS...`; throws with the script's output when it fails.
 void run_reference(const std::string& script, const std::vector<std::string>& args);
 // Runs a shell command and returns its exit status; its stdout+stderr go to *output when given.
