@@ -15,7 +15,7 @@ cd "$root"
 } | tee "$out/device.txt"
 
 apt_missing=""
-for h in /usr/include/stb/stb_image.h /usr/include/nlohmann/json.hpp; do [ -f "$h" ] || apt_missing=1; done
+for h in /usr/include/stb/stb_image.h /usr/include/jpeglib.h /usr/include/nlohmann/json.hpp; do [ -f "$h" ] || apt_missing=1; done
 [ -n "$apt_missing" ] && scripts/setup.sh build
 
 export SGML_BUILD_DIR="$root/build-gpu" SGML_CUDA=ON SGML_CUDA_ARCHITECTURES="${SGML_CUDA_ARCHITECTURES:-90}"

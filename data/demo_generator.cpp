@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kGeneratorVersion = 1;  // bump when the generated files change
+constexpr int kGeneratorVersion = 2;  // bump when the generated files change (2: JPEG by libjpeg-turbo)
 
 void write_text(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());

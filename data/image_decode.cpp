@@ -1,8 +1,6 @@
 #include "data/image_decode.h"
 
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "engine/check.h"
 
@@ -53,10 +51,7 @@ std::string image_bytes_problem(const std::vector<uint8_t>& bytes) {
 }
 
 RgbImage decode_image_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) SGML_FAIL("cannot open image '", path, "' (missing or unreadable)");
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) SGML_FAIL("cannot read image '", path, "'");
+  const std::vector<uint8_t> bytes = read_image_file(path);  // names the file: missing, a directory, unreadable
   const std::string problem = image_bytes_problem(bytes);
   if (!problem.empty()) SGML_FAIL("bad image '", path, "': ", problem);
   try {

@@ -1,9 +1,9 @@
-// Decoding a dataset image from its file, strictly: the one stb_image decoder (retrieval/image_io.h, always to 8-bit
-// RGB, so grayscale and RGBA files come out as 3 channels), after checks that stb_image does not make itself.
-// stb_image decodes a JPEG cut off inside its entropy-coded data without complaint (the missing rows come out
-// grey), so a JPEG must hold its end-of-image marker (FF D9) after its last start-of-scan marker (FF DA), and a PNG
-// must hold its IEND chunk. Every failure is an sgml::Error that names the file: missing, empty, truncated or
-// unreadable by stb_image.
+// Decoding a dataset image from its file, strictly: the project's decoders (retrieval/image_io.h: libjpeg-turbo for
+// JPEG, which refuses corrupt or cut data, stb_image for the rest; always 8-bit RGB, so grayscale, CMYK and RGBA
+// files come out as 3 channels), after a quick check of the bytes first: a JPEG must hold its end-of-image marker
+// (FF D9) after its last start-of-scan marker (FF DA), and a PNG its IEND chunk (stb_image decodes a cut PNG's
+// missing rows as zeros without complaint). Every failure is an sgml::Error that names the file: missing, a
+// directory, unreadable, empty, truncated, corrupt, too large, or a format that cannot be decoded.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,20 +1,31 @@
 #include "retrieval/image_io.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
 
 #include "engine/check.h"
 #include "engine/safetensors.h"
+#include "retrieval/jpeg_codec.h"
 
-// A private copy of the stb_image decoder: STB_IMAGE_STATIC gives every stbi_* function internal linkage, so this
-// defines no global symbol and cannot clash with the engine's one STB_IMAGE_IMPLEMENTATION (owned by data/), and
-// the report does not depend on whether data/ has one yet. stb_image_write and stb_image_resize come from
-// retrieval/stb_impl_report.cpp.
+// A private copy of the stb_image decoder for PNG only: STB_IMAGE_STATIC gives every stbi_* function internal
+// linkage, so this defines no global symbol. JPEG goes to libjpeg-turbo (retrieval/jpeg_codec.h): stb_image's JPEG
+// decoder reads out of bounds on malformed Huffman tables. The other formats stb_image knows are left out
+// (STBI_ONLY_PNG): the datasets are JPEG, tests and exports PNG, and stb's BMP/TGA/PNM loaders do not check for the
+// end of the data (fuzzing found a 54-byte BMP that "decodes" to a 181 MB black image). stb_image_resize and the
+// PNG writer come from retrieval/stb_impl_report.cpp.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #define STB_IMAGE_STATIC
 #define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
 #include <stb_image.h>
 #pragma GCC diagnostic pop
 #include <stb_image_resize.h>
@@ -41,16 +52,64 @@ void append_bytes(void* context, void* data, int size) {
 
 }  // namespace
 
+std::vector<uint8_t> read_image_file(const std::string& path) {
+  // O_NONBLOCK: opening a named pipe must not wait for a writer (it is refused below as not a regular file).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) SGML_FAIL("cannot open image '", path, "': no such file");
+    SGML_FAIL("cannot open image '", path, "': ", std::strerror(err), err == EACCES ? " (cannot read it)" : "");
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) SGML_FAIL("cannot read image '", path, "': ", std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) SGML_FAIL("cannot read image '", path, "': it is a directory, not an image file");
+  if (!S_ISREG(st.st_mode)) SGML_FAIL("cannot read image '", path, "': not a regular file");
+  if (st.st_size > kMaxImageFileBytes)
+    SGML_FAIL("cannot read image '", path, "': ", st.st_size, " bytes is over the limit of ", kMaxImageFileBytes,
+              " bytes for an image file");
+  std::vector<uint8_t> bytes(size_t(st.st_size));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) SGML_FAIL("cannot read image '", path, "': ", std::strerror(errno));
+    if (n == 0) break;  // the file shrank while being read: what is there is checked as a cut file would be
+    done += size_t(n);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
 RgbImage load_image_rgb(const std::string& path) {
-  int w = 0, h = 0, channels = 0;
-  unsigned char* data = stbi_load(path.c_str(), &w, &h, &channels, 3);  // before w and h are read
-  return take_decoded(data, w, h, path);
+  const std::vector<uint8_t> bytes = read_image_file(path);
+  try {
+    return decode_image_rgb(bytes);
+  } catch (const Error& e) {
+    SGML_FAIL("bad image '", path, "': ", e.what());
+  }
 }
 
 RgbImage decode_image_rgb(const std::vector<uint8_t>& bytes) {
+  if (looks_like_jpeg(bytes.data(), bytes.size())) return decode_jpeg(bytes.data(), bytes.size());
+  const std::string what = std::to_string(bytes.size()) + " bytes of image data";
+  if (bytes.size() > size_t(INT_MAX)) SGML_FAIL("cannot decode ", what, ": too large for stb_image");
   int w = 0, h = 0, channels = 0;
+  // The declared size first: stb_image would allocate it before reading any pixel.
+  if (!stbi_info_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels)) {
+    static const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    if (bytes.size() < 8 || std::memcmp(bytes.data(), kPngSignature, 8) != 0)
+      SGML_FAIL("cannot decode ", what, ": not a JPEG or PNG image (the formats sgml reads)");
+    SGML_FAIL("cannot decode ", what, ": ", stbi_failure_reason());
+  }
+  if (int64_t(w) * h > kMaxImagePixels)
+    SGML_FAIL("cannot decode ", what, ": declared size ", w, "x", h, " (", int64_t(w) * h, " pixels) is over the limit of ",
+              kMaxImagePixels, " pixels (2^28)");
   unsigned char* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels, 3);
-  return take_decoded(data, w, h, std::to_string(bytes.size()) + " bytes of image data");
+  return take_decoded(data, w, h, what);
 }
 
 RgbImage fit_within(const RgbImage& image, int max_side) {
@@ -65,12 +124,7 @@ RgbImage fit_within(const RgbImage& image, int max_side) {
   return out;
 }
 
-std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality) {
-  std::vector<uint8_t> out;
-  if (!stbi_write_jpg_to_func(append_bytes, &out, image.width, image.height, 3, image.pixels.data(), quality))
-    SGML_FAIL("JPEG encoding of a ", image.width, "x", image.height, " image failed");
-  return out;
-}
+std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality) { return encode_jpeg_libjpeg(image, quality); }
 
 std::vector<uint8_t> encode_png(const RgbImage& image) {
   std::vector<uint8_t> out;

@@ -1,6 +1,7 @@
 // The one definition of stb_image_write and stb_image_resize (Debian's v1 API) in the engine: every other file
-// includes the headers without the IMPLEMENTATION macros. Checked before adding: nothing under data/ defined them.
-// stb_image (decoding) is not defined here: data/ owns STB_IMAGE_IMPLEMENTATION (see retrieval/image_io.cpp).
+// includes the headers without the IMPLEMENTATION macros. stb_image_write serves PNG only: JPEG is encoded (and
+// decoded) by libjpeg-turbo (retrieval/jpeg_codec.h), as stb_image_write's JPEG encoder shifts negative values
+// (undefined behaviour). stb_image (decoding, non-JPEG formats) is a private copy in retrieval/image_io.cpp.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
