@@ -6,6 +6,7 @@
 #include "data/cub_reader.h"
 #include "data/demo_generator.h"
 #include "data/inshop_reader.h"
+#include "data/output_paths.h"
 #include "engine/check.h"
 #include "tools/commands/project_paths.h"
 
@@ -50,6 +51,9 @@ bool ensure_demo_data(const std::string& kind, const std::string& dir) {
   // A folder of data in the same layout that we did not generate is read as it is, never replaced.
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(fs::path(dir) / kDemoStampFile, ec)) return false;
+  // The dataset is written beside `dir` and renamed: its parent folder must be creatable (named in plain words).
+  const std::string parent = fs::path(dir).parent_path().string();
+  if (!parent.empty()) create_output_folder(parent, "folder of the demo dataset");
   write_demo_dataset_atomically(dir, layout, DemoSpec::defaults(layout));
   return true;
 }

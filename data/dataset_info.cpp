@@ -4,13 +4,14 @@
 #include <atomic>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "data/image_cache.h"
 #include "data/image_decode.h"
+#include "data/path_text.h"
+#include "data/worker_errors.h"
 
 namespace sgml {
 
@@ -26,35 +27,35 @@ std::vector<const ImageRecord*> all_images(const Dataset& d) { return cache_orde
 std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, bool decode, int workers) {
   const std::vector<const ImageRecord*> images = all_images(d);
   std::atomic<size_t> next{0};
-  std::mutex mutex;
-  std::map<size_t, std::string> bad;  // ordered, so the examples are the first in the dataset's order
+  std::atomic<bool> stop{false};
+  std::vector<std::string> bad(images.size());  // each worker writes only the entries it took
   auto work = [&] {
-    for (size_t i; (i = next++) < images.size();) {
-      std::string why;
-      if (decode) {
-        try {
-          decode_image_file(images[i]->path);
-        } catch (const std::exception& e) {
-          why = e.what();
+    for (size_t i; !stop && (i = next++) < images.size();) {
+      const std::string& path = images[i]->path;
+      try {  // nothing may escape a thread (worker_errors.h)
+        if (decode) {
+          decode_image_file(path);
+        } else {
+          std::error_code ec;
+          const fs::file_status st = fs::status(path, ec);
+          if (!fs::exists(st)) bad[i] = "missing image '" + path + "'";
+          else if (!fs::is_regular_file(st)) bad[i] = "image '" + path + "' is not a regular file (a directory?)";
         }
-      } else {
-        std::error_code ec;
-        if (!fs::is_regular_file(images[i]->path, ec)) why = "missing image '" + images[i]->path + "'";
-      }
-      if (!why.empty()) {
-        std::lock_guard<std::mutex> lock(mutex);
-        bad[i] = why;
+      } catch (...) {
+        record_image_error(bad[i], path);
       }
     }
   };
   const int n = decode ? (workers > 0 ? workers : int(std::max(1u, std::thread::hardware_concurrency()))) : 1;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < n; ++t) threads.emplace_back(work);
-  for (auto& t : threads) t.join();
+  run_threads(n, work, stop, "decoding threads");
   std::vector<std::string> examples;
-  for (const auto& [i, why] : bad)
+  int count = 0;
+  for (const std::string& why : bad) {
+    if (why.empty()) continue;
+    ++count;
     if (examples.size() < kExamples) examples.push_back(why);
-  return {int(bad.size()), examples};
+  }
+  return {count, examples};
 }
 
 }  // namespace
@@ -62,7 +63,7 @@ std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, boo
 nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& options) {
   nlohmann::ordered_json j;
   j["kind"] = d.kind;
-  j["root"] = d.root;
+  j["root"] = printable_utf8(d.root);
   j["images_train"] = d.train.size();
   j["classes_train"] = d.num_train_classes();
   if (d.query_gallery()) {
@@ -74,14 +75,14 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
   j["classes_test"] = d.num_test_classes();
   j["attributes"] = d.num_attributes();
   j["tolerated_defects"] = nlohmann::ordered_json::object();
-  for (const auto& [what, count] : d.tolerated_defects) j["tolerated_defects"][what] = count;
+  for (const auto& [what, count] : d.tolerated_defects) j["tolerated_defects"][printable_utf8(what)] = count;
 
   std::vector<std::string> problems;
   const auto [unreadable, examples] = unreadable_images(d, options.verify_images, options.workers);
   j[options.verify_images ? "bad_images" : "missing_images"] = unreadable;
   if (unreadable > 0) {
     problems.push_back(std::to_string(unreadable) + (options.verify_images ? " images do not decode" : " image files are missing"));
-    for (const auto& e : examples) problems.push_back("  " + e);
+    for (const auto& e : examples) problems.push_back("  " + printable_utf8(e));
   }
   if (d.query_gallery()) {
     std::set<int> gallery_items;
@@ -102,10 +103,11 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
   j["cache"] = nullptr;
   if (options.cache_size > 0) {
     std::string why_not;
-    if (auto cache = find_image_cache(d, options.cache_size, &why_not)) j["cache"] = cache->json_path();
-    else if (!why_not.empty()) j["problems"].push_back("image cache not usable: " + why_not);
+    if (auto cache = find_image_cache(d, options.cache_size, &why_not)) j["cache"] = printable_utf8(cache->json_path());
+    else if (!why_not.empty()) j["problems"].push_back("image cache not usable: " + printable_utf8(why_not));
   }
-  j["attribute_names"] = d.attribute_names;
+  j["attribute_names"] = nlohmann::ordered_json::array();
+  for (const std::string& name : d.attribute_names) j["attribute_names"].push_back(printable_utf8(name));
   return j;
 }
 

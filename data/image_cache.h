@@ -6,6 +6,13 @@
 //   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 1, "kind", "size": C, "count": N,
 //                                   "paths": [...], "bad": {"i": "why", ...}}
 //
+// A path that is not valid UTF-8 (JSON holds only UTF-8) is stored as {"hex": "<its bytes>"} (data/path_text.h),
+// so that any file name round-trips. `sgml prepare` writes both files under temporary names (NAME.tmp-PID) and
+// moves them into place at the end, the index last (after removing the old one): an interrupted prepare leaves
+// either the previous cache, or data without an index, which find_image_cache reports ("run sgml prepare again");
+// the next prepare removes what a killed one left. Every field of the index is checked when it is read; errors
+// name the file and the field.
+//
 // The loader then applies the rest of the transform to the cached C x C image. With C = S (the model's size) the
 // evaluation input is identical to decoding (the cached image is S x S and passes unchanged); the training crop is
 // taken from the cached image instead of the original, which differs only by resampling (the crop keeps the
@@ -41,6 +48,7 @@ class ImageCache {
 
  private:
   ImageCache() = default;
+  void map_data();  // maps data_path_ after checking that its size matches the index
   std::string json_path_, data_path_;
   int size_ = 0;
   std::vector<std::string> paths_;
@@ -60,13 +68,16 @@ struct CacheBuildReport {
   double seconds = 0;
   std::string index_path;
 };
-// Writes the cache of `dataset` at side `size` into `cache_dir` (atomically: both files renamed into place). A bad
-// image is an error naming the file, unless `skip_bad_images` (then it is recorded as bad in the index).
+// Writes the cache of `dataset` at side `size` into `cache_dir` (created when missing; an error names the path and
+// what is wrong when it cannot be), atomically as described above. A bad image (whatever fails to load: bad bytes,
+// a directory, no permission, missing) is an error naming the file, unless `skip_bad_images` (then it is recorded
+// as bad in the index). Workers that cannot be started are an error saying how many.
 CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& cache_dir, int size, int workers,
                                    bool skip_bad_images);
 
 // The cache for training at `image_size`: DIR/sgml_cache/images_S.json when present and matching the dataset,
-// else nullptr. `why_not` (optional) says why a present cache was not used.
+// else nullptr. `why_not` (optional) says why a present cache was not used: a damaged index (the file and field),
+// data without an index (an interrupted prepare), another dataset's list of images.
 std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int image_size,
                                                    std::string* why_not = nullptr, const std::string& cache_dir = "");
 

@@ -6,6 +6,7 @@
 #include "data/image_cache.h"
 #include "data/image_decode.h"
 #include "data/image_transform.h"
+#include "data/worker_errors.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -16,6 +17,7 @@ struct Loader::Slot {
   Batch batch;                                // indices start as requested; replacement rewrites an entry
   std::vector<uint8_t> dropped;               // (B)
   std::vector<std::string> error;             // (B) the error that stops the run, if any
+  std::vector<uint8_t> failed;                // (B) set with error; kept apart because setting it cannot throw
   std::vector<std::vector<std::string>> bad;  // (B) paths of the bad images met at this position
   int remaining = 0;                          // positions not yet loaded
 };
@@ -40,7 +42,7 @@ Loader::Loader(const std::vector<ImageRecord>& images, const std::vector<std::ve
     class_members_[size_t(label)].push_back(i);
   }
   const int workers = config.workers > 0 ? config.workers : int(std::max(1u, std::thread::hardware_concurrency()));
-  for (int w = 0; w < workers; ++w) threads_.emplace_back([this] { work(); });
+  start_workers(workers);
   try {
     for (int p = 0; p < std::max(1, config.prefetch); ++p) request(next_step_);
   } catch (...) {
@@ -54,6 +56,22 @@ Loader::Loader(const Dataset& dataset, const std::vector<ImageRecord>& images, I
     : Loader(images, dataset.attributes, dataset.num_attributes(), std::move(source), config, std::move(cache)) {}
 
 Loader::~Loader() { stop_workers(); }
+
+void Loader::start_workers(int count) {
+  std::string failure;
+  for (int w = 0; w < count && failure.empty(); ++w) {
+    try {
+      threads_.emplace_back([this] { work(); });
+    } catch (const std::system_error& e) {  // the system's limit on threads (or on memory for their stacks)
+      failure = thread_start_error("loader worker threads", w, count, e);
+    } catch (...) {                         // e.g. std::bad_alloc growing the vector
+      failure = str_cat("could not start ", count - w, " of ", count, " loader worker threads: ", current_error_message());
+    }
+  }
+  if (failure.empty()) return;
+  stop_workers();  // joins the threads already started: the destructor does not run when the constructor throws
+  SGML_FAIL(failure);
+}
 
 void Loader::stop_workers() {
   {
@@ -84,6 +102,7 @@ void Loader::request(int64_t step) {
   slot->batch.indices = std::move(indices);
   slot->dropped.assign(size_t(b), 0);
   slot->error.resize(size_t(b));
+  slot->failed.assign(size_t(b), 0);
   slot->bad.resize(size_t(b));
   slot->remaining = b;
   {
@@ -105,10 +124,16 @@ void Loader::work() {
       task = tasks_.front();
       tasks_.pop_front();
     }
+    // Nothing may leave this thread (std::terminate): an error that is not a bad image (those are handled inside)
+    // is recorded for the position and stops the run in next(), on the caller's thread.
     try {
       load_one(*task.first, task.second);
-    } catch (const std::exception& e) {  // not a bad image (those are handled inside): stops the run
-      task.first->error[size_t(task.second)] = e.what();
+    } catch (...) {
+      task.first->failed[size_t(task.second)] = 1;
+      try {
+        task.first->error[size_t(task.second)] = current_error_message();
+      } catch (...) {  // no memory for the message: finish() reports the position without it
+      }
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -128,12 +153,18 @@ void Loader::load_one(Slot& slot, int position) {
     else transform_image(out, decode_image_file(r.path), r.box, s, aug);
   };
   int index = slot.batch.indices[size_t(position)];
+  // Every failure to load an image is a bad image, whatever threw: bad bytes, a directory, no permission, missing.
+  std::string first;
   try {
     load(index);
-  } catch (const std::exception& first) {
+  } catch (...) {
+    first = current_image_error(images_[size_t(index)].path);
+  }
+  if (!first.empty()) {
     slot.bad[size_t(position)].push_back(images_[size_t(index)].path);
     if (config_.on_bad_image == BadImagePolicy::Fail) {
-      slot.error[size_t(position)] = first.what();
+      slot.failed[size_t(position)] = 1;
+      slot.error[size_t(position)] = first;
       return;
     }
     if (config_.on_bad_image == BadImagePolicy::Drop) {
@@ -149,12 +180,13 @@ void Loader::load_one(Slot& slot, int position) {
       try {
         load(index);
         loaded = true;
-      } catch (const std::exception&) {
+      } catch (...) {
         slot.bad[size_t(position)].push_back(images_[size_t(index)].path);
       }
     }
     if (!loaded) {
-      slot.error[size_t(position)] = str_cat(first.what(), " (and no other image of its class '",
+      slot.failed[size_t(position)] = 1;
+      slot.error[size_t(position)] = str_cat(first, " (and no other image of its class '",
                                              images_[size_t(index)].item, "' is readable)");
       return;
     }
@@ -170,9 +202,14 @@ void Loader::load_one(Slot& slot, int position) {
 }
 
 void Loader::finish(Slot& slot, Batch& out) {
-  for (const std::string& e : slot.error)
-    if (!e.empty())
-      SGML_FAIL(e, config_.on_bad_image == BadImagePolicy::Fail ? " (use --skip-bad-images to skip unreadable images)" : "");
+  // The first failed position's error, so that the message does not depend on which worker finished first.
+  for (size_t p = 0; p < slot.failed.size(); ++p) {
+    if (!slot.failed[p]) continue;
+    const std::string& e = slot.error[p];
+    SGML_FAIL(e.empty() ? str_cat("image ", slot.batch.indices[p], " of step ", slot.step, " could not be loaded (out of memory?)") : e,
+              config_.on_bad_image == BadImagePolicy::Fail && !slot.bad[p].empty()
+                  ? " (use --skip-bad-images to skip unreadable images)" : "");
+  }
   for (const auto& paths : slot.bad) {
     bad_images_ += int(paths.size());
     for (const std::string& p : paths)

@@ -6,7 +6,7 @@
 // position i of step t draws from its own stream seeded by mix_seed(seed, t, i); each worker writes only its own
 // rows. The batches are therefore byte-identical for any worker count and prefetch depth.
 //
-// Bad images (missing, truncated, corrupt):
+// Bad images (missing, truncated, corrupt, a directory, not readable: whatever fails to load):
 //   Fail                the default: next() throws the sgml::Error naming the file (the lowest position's, when
 //                       several images of one batch fail)
 //   ReplaceWithinClass  training: the image is replaced by the next readable image of the same class in the list's
@@ -16,6 +16,10 @@
 //                       no other image takes its place in the retrieval ranking.
 // Every bad image met is counted (bad_images_skipped()) and its path kept (bad_image_paths()) for the end-of-run
 // report; counts accumulate in the order batches are consumed, so they are deterministic too.
+//
+// No exception leaves a worker thread: each failure is recorded for its position and thrown by next() on the
+// caller's thread. Worker threads that cannot be started (a huge `workers`) make the constructor throw an
+// sgml::Error saying how many, after joining those that did start.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -85,6 +89,7 @@ class Loader {
   void work();                 // a worker thread's loop
   void load_one(Slot& slot, int position);
   void finish(Slot& slot, Batch& out);
+  void start_workers(int count);  // throws (after joining those started) when not all can be started
   void stop_workers();
 
   const std::vector<ImageRecord>& images_;

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <unistd.h>
 
 #include "engine/check.h"
 #include "engine/gpu_memory.h"
@@ -18,19 +19,46 @@ std::string shape_str(const Shape& shape) {
 }
 
 int64_t shape_numel(const Shape& shape) {
+  // Checked: shapes come from files (weights, .npy) and the command line, where a crafted dimension would make a
+  // plain product wrap around and size a buffer far smaller than the tensor.
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (d < 0) SGML_FAIL("negative dimension in shape ", shape_str(shape));
+    if (__builtin_mul_overflow(n, d, &n))
+      SGML_FAIL("shape ", shape_str(shape), " has more than 2^63 elements");
+  }
   return n;
 }
+
+size_t shape_nbytes(const Shape& shape, DType dtype) {
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(shape_numel(shape)), dtype_size(dtype), &bytes))
+    SGML_FAIL("a ", dtype_name(dtype), " tensor of shape ", shape_str(shape), " needs more than 2^64 bytes");
+  return bytes;
+}
+
+namespace {
+// Physical memory of the machine; a host tensor larger than this cannot be used, whatever the allocator says
+// (with overcommit it may "succeed" and the process dies later; sanitizers abort on it).
+uint64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : UINT64_MAX;
+}
+
+std::string gib(uint64_t bytes) { return str_cat(double(bytes) / double(1ull << 30), " GiB"); }
+}  // namespace
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   if (device.is_cuda()) {
     data_ = gpu_alloc(bytes, device.index);
   } else {
+    const uint64_t memory = physical_memory_bytes();
+    if (bytes > memory - 64)
+      SGML_FAIL("host allocation of ", bytes, " bytes (", gib(bytes), ") exceeds this machine's memory (", gib(memory), ")");
     // 64-byte alignment for vector loads; aligned_alloc needs a multiple of the alignment.
     size_t rounded = (bytes + 63) / 64 * 64;
     data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-    if (!data_) SGML_FAIL("host allocation of ", bytes, " bytes failed");
+    if (!data_) SGML_FAIL("host allocation of ", bytes, " bytes (", gib(bytes), ") failed");
   }
 }
 
@@ -42,11 +70,10 @@ Storage::~Storage() {
 }
 
 Tensor Tensor::empty(const Shape& shape, Device device, DType dtype) {
-  for (int64_t d : shape) SGML_CHECK(d >= 0, "negative dimension in shape ", shape_str(shape));
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
-  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  t.storage_ = std::make_shared<Storage>(shape_nbytes(shape, dtype), device);
   return t;
 }
 
@@ -147,7 +174,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
       SGML_CHECK(infer < 0, "more than one -1 in reshape to ", shape_str(shape));
       infer = static_cast<int>(i);
     } else {
-      known *= shape[i];
+      SGML_CHECK(shape[i] >= 0 && !__builtin_mul_overflow(known, shape[i], &known), "reshape of ", str(), " to ",
+                 shape_str(shape));
     }
   }
   if (infer >= 0) {

@@ -13,7 +13,10 @@ namespace sgml {
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& shape);
+// The element count; an sgml::Error for a negative dimension or a count that does not fit in int64.
 int64_t shape_numel(const Shape& shape);
+// The bytes a tensor of `shape` and `dtype` takes; an sgml::Error where that does not fit in size_t.
+size_t shape_nbytes(const Shape& shape, DType dtype);
 
 // Owns one block of host or device memory. Move-only: a copy would be a hidden allocation.
 class Storage {

@@ -55,7 +55,7 @@ Tensor SgmlModel::extract(const Tensor& images, FeatureKind feature) {
 }
 
 bool SgmlModel::load_weights(const std::string& path, bool require_head) {
-  return load_weights(load_safetensors(path), path, require_head);
+  return load_weights(load_weights_file(path), path, require_head);  // validated; NaN/inf refused
 }
 
 bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, bool require_head) {

@@ -1,6 +1,7 @@
 // sgml: train, evaluate and use Semantic Granularity Metric Learning models. Dispatches to the commands.
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "engine/check.h"
@@ -47,8 +48,13 @@ int main(int argc, char** argv) {
     } catch (const sgml::Error& e) {
       std::fprintf(stderr, "sgml %s: error: %s\n", c.name, e.what());
       return 1;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "sgml %s: error: out of memory (try a smaller --batch-size, --image-size or --workers)\n",
+                   c.name);
+      return 1;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "sgml %s: unexpected error: %s\n", c.name, e.what());
+      // Every user mistake is an sgml::Error with a message in plain words; anything else is a defect of ours.
+      std::fprintf(stderr, "sgml %s: internal error: %s (please report it)\n", c.name, e.what());
       return 1;
     }
   }

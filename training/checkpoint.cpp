@@ -1,30 +1,64 @@
 #include "training/checkpoint.h"
 
+#include <limits>
+#include <type_traits>
+
 #include "engine/check.h"
 
 namespace sgml {
 
 namespace {
 const char* kOptimizerPrefix = "optimizer.";
+// The files a training run writes atomically into its folder; their interrupted temporaries are cleaned at start.
+const char* kRunFiles[] = {"last.safetensors", "best.safetensors", "config.json", "metrics.jsonl"};
+
+// One field of the stored progress: absent gives the default; a wrong type or range names the file and field.
+template <class T>
+T progress_field(const nlohmann::json& j, const char* field, T fallback, const std::string& path) {
+  if (!j.contains(field)) return fallback;
+  const nlohmann::json& v = j[field];
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!v.is_number()) SGML_FAIL("checkpoint '", path, "': progress field '", field, "' must be a number, got ", v.dump());
+    return v.get<T>();
+  } else {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > int64_t(std::numeric_limits<T>::max()))
+      SGML_FAIL("checkpoint '", path, "': progress field '", field, "' must be a non-negative integer, got ", v.dump());
+    return static_cast<T>(v.get<int64_t>());
+  }
 }
+
+nlohmann::json parse_metadata_json(const Metadata& meta, const char* field, const std::string& path) {
+  auto it = meta.find(field);
+  if (it == meta.end()) SGML_FAIL("checkpoint '", path, "' has no '", field, "' in its metadata");
+  try {
+    nlohmann::json j = nlohmann::json::parse(it->second);
+    if (!j.is_object()) SGML_FAIL("checkpoint '", path, "': metadata field '", field, "' is not a JSON object");
+    return j;
+  } catch (const nlohmann::json::exception& e) {
+    SGML_FAIL("checkpoint '", path, "' has corrupt metadata: field '", field, "' is not valid JSON (", e.what(), ")");
+  }
+}
+}  // namespace
 
 nlohmann::json TrainProgress::to_json() const {
   return {{"step", step}, {"epoch", epoch}, {"step_in_epoch", step_in_epoch},
           {"best_recall_at_1", best_recall_at_1}, {"bad_images_skipped", bad_images_skipped}};
 }
 
-TrainProgress TrainProgress::from_json(const nlohmann::json& j) {
+TrainProgress TrainProgress::from_json(const nlohmann::json& j, const std::string& path) {
+  if (!j.is_object()) SGML_FAIL("checkpoint '", path, "': the stored progress is not a JSON object");
   TrainProgress p;
-  p.step = j.value("step", int64_t(0));
-  p.epoch = j.value("epoch", 0);
-  p.step_in_epoch = j.value("step_in_epoch", int64_t(0));
-  p.best_recall_at_1 = j.value("best_recall_at_1", -1.0);
-  p.bad_images_skipped = j.value("bad_images_skipped", 0);
+  p.step = progress_field(j, "step", int64_t(0), path);
+  p.epoch = progress_field(j, "epoch", 0, path);
+  p.step_in_epoch = progress_field(j, "step_in_epoch", int64_t(0), path);
+  p.best_recall_at_1 = progress_field(j, "best_recall_at_1", -1.0, path);
+  p.bad_images_skipped = progress_field(j, "bad_images_skipped", 0, path);
   return p;
 }
 
 void save_checkpoint(const std::string& path, const TensorMap& model, const TensorMap& optimizer,
                      const nlohmann::json& config, const TrainProgress& progress) {
+  remove_stale_temporaries(path);  // partial writes of earlier runs killed mid-save (about 100 MB each)
   TensorMap all = model;
   for (const auto& [name, t] : optimizer) all[kOptimizerPrefix + name] = t;
   save_safetensors(path, all,
@@ -33,7 +67,7 @@ void save_checkpoint(const std::string& path, const TensorMap& model, const Tens
 
 Checkpoint load_checkpoint(const std::string& path) {
   Metadata meta;
-  TensorMap all = load_safetensors(path, &meta);
+  TensorMap all = load_weights_file(path, &meta);  // refuses NaN/inf in the model and in the optimiser state
   Checkpoint c;
   for (auto& [name, t] : all) {
     if (name.rfind(kOptimizerPrefix, 0) == 0)
@@ -43,14 +77,17 @@ Checkpoint load_checkpoint(const std::string& path) {
   }
   if (meta.count("sgml_checkpoint")) {
     c.is_training_checkpoint = true;
-    try {
-      c.config = nlohmann::json::parse(meta.at("config"));
-      c.progress = TrainProgress::from_json(nlohmann::json::parse(meta.at("progress")));
-    } catch (const std::exception& e) {
-      SGML_FAIL("checkpoint '", path, "' has corrupt metadata: ", e.what());
-    }
+    c.config = parse_metadata_json(meta, "config", path);
+    c.progress = TrainProgress::from_json(parse_metadata_json(meta, "progress", path), path);
   }
   return c;
+}
+
+std::vector<std::string> remove_stale_run_temporaries(const std::string& run_dir) {
+  std::vector<std::string> removed;
+  for (const char* file : kRunFiles)
+    for (std::string& r : remove_stale_temporaries(run_dir + "/" + file)) removed.push_back(std::move(r));
+  return removed;
 }
 
 }  // namespace sgml

@@ -1,10 +1,12 @@
 // Checkpoints: one safetensors file holding the model (torchvision names + head.*), the optimiser state under
 // "optimizer.*", and in its metadata the training configuration and progress as JSON. Written atomically
-// (temporary file + rename), so an interrupted write never leaves a broken checkpoint. Because the model keys are
+// (temporary file + rename), so an interrupted write never leaves a broken checkpoint; the partial temporary of a
+// write killed midway is removed by the next save or run start. Because the model keys are
 // plain, a checkpoint is also a weights file for `sgml eval`, `sgml embed` and `--weights`.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "engine/safetensors.h"
 
@@ -17,7 +19,8 @@ struct TrainProgress {
   double best_recall_at_1 = -1.0;
   int bad_images_skipped = 0;
   nlohmann::json to_json() const;
-  static TrainProgress from_json(const nlohmann::json& j);
+  // `path` names the checkpoint in errors (a field of the wrong type or range).
+  static TrainProgress from_json(const nlohmann::json& j, const std::string& path);
 };
 
 struct Checkpoint {
@@ -31,6 +34,10 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const TensorMap& model, const TensorMap& optimizer,
                      const nlohmann::json& config, const TrainProgress& progress);
 // Reads a checkpoint written by training, or a bare weights file (then config is null and optimizer empty).
+// A file holding NaN or infinity (model or optimiser state) is refused, naming the tensors.
 Checkpoint load_checkpoint(const std::string& path);
+// Removes the partial files that writes interrupted by kill -9 left in a run folder (last/best checkpoints,
+// config.json, metrics.jsonl temporaries whose process is gone). Returns the files removed.
+std::vector<std::string> remove_stale_run_temporaries(const std::string& run_dir);
 
 }  // namespace sgml

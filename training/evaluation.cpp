@@ -1,48 +1,64 @@
 #include "training/evaluation.h"
 
-#include <atomic>
+#include <algorithm>
 #include <thread>
 
 #include "data/image_decode.h"
 #include "data/image_transform.h"
 #include "data/random_stream.h"
+#include "data/worker_errors.h"
 #include "engine/check.h"
 
 namespace sgml {
 
+namespace {
+
+// Decodes and transforms images [start, start + count) into `input` (count, 3, S, S) on `threads` OpenMP threads.
+// Nothing escapes the parallel region (an exception leaving it aborts the process): every failure is recorded
+// for its position, and the row of a failed image is zeroed. Returns the error of each position ("" when loaded).
+std::vector<std::string> decode_batch(float* input, const std::vector<ImageRecord>& images, int64_t start,
+                                      int64_t count, int size, int threads) {
+  std::vector<std::string> errors(static_cast<size_t>(count));
+  const size_t row = 3 * size_t(size) * size_t(size);
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+  for (int64_t i = 0; i < count; ++i) {
+    const ImageRecord& r = images[size_t(start + i)];
+    float* out = input + size_t(i) * row;
+    try {
+      transform_image(out, decode_image_file(r.path), r.box, size, Augmentation{});
+    } catch (...) {  // every failure of one image (bad bytes, a directory, no permission, missing) is its error
+      std::fill(out, out + row, 0.0f);
+      record_image_error(errors[size_t(i)], r.path);
+    }
+  }
+  return errors;
+}
+
+}  // namespace
+
 Tensor extract_features(SgmlModel& model, const std::vector<ImageRecord>& images, const EvaluationSettings& s,
                         int* bad_images) {
+  SGML_CHECK(s.batch_size >= 1, "evaluation batch size must be positive, not ", s.batch_size);
+  SGML_CHECK(s.image_size >= 1, "evaluation image size must be positive, not ", s.image_size);
   const int64_t n = int64_t(images.size()), dim = model.feature_dim(s.feature), size = s.image_size;
   Tensor features = Tensor::empty({n, dim});
-  const int threads = s.workers > 0 ? s.workers : int(std::max(1u, std::thread::hardware_concurrency()));
-  std::atomic<int> bad{0};
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  int bad = 0;
   for (int64_t start = 0; start < n; start += s.batch_size) {
     const int64_t count = std::min<int64_t>(s.batch_size, n - start);
+    // No more threads than images: a huge --workers must not ask the OpenMP runtime for threads it cannot create.
+    const int threads = int(std::min<int64_t>(s.workers > 0 ? s.workers : cores, count));
     Tensor input = Tensor::empty({count, 3, size, size});
-    std::vector<uint8_t> ok(count, 1);
-    std::string first_error;
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (int64_t i = 0; i < count; ++i) {
-      float* out = input.data() + i * 3 * size * size;
-      try {
-        transform_image(out, decode_image_file(images[start + i].path), images[start + i].box, int(size), Augmentation{});
-      } catch (const Error& e) {
-        ok[i] = 0;
-        std::fill(out, out + 3 * size * size, 0.0f);
-#pragma omp critical
-        if (first_error.empty()) first_error = e.what();
-      }
-    }
-    if (!first_error.empty() && !s.skip_bad_images)
-      SGML_FAIL(first_error, " (use --skip-bad-images to skip unreadable images)");
+    const std::vector<std::string> errors = decode_batch(input.data(), images, start, count, int(size), threads);
+    const std::string first = first_error(errors);
+    if (!first.empty() && !s.skip_bad_images) SGML_FAIL(first, s.bad_image_hint);
     Tensor f = model.extract(model.device().is_cuda() ? input.to(model.device()) : input, s.feature);
     Tensor host = f.is_cuda() ? f.to(Device::cpu()) : f;
     for (int64_t i = 0; i < count; ++i) {
+      if (errors[size_t(i)].empty()) continue;
       float* row = host.data() + i * dim;
-      if (!ok[i]) {
-        std::fill(row, row + dim, 0.0f);
-        ++bad;
-      }
+      std::fill(row, row + dim, 0.0f);
+      ++bad;
     }
     features.view(start * dim, {count, dim}).copy_from(host);
   }

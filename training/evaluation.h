@@ -17,12 +17,14 @@ struct EvaluationSettings {
   int batch_size = 64;
   int workers = 0;           // decoding threads (0: all cores)
   bool skip_bad_images = false;
+  std::string bad_image_hint = " (use --skip-bad-images to skip unreadable images)";  // appended to a bad image's error
   bool compute_nmi = true;
   std::vector<int> ks;       // empty: the dataset's standard K
 };
 
-// Features (N, D) on the host of `images`, in order. Unreadable images are errors unless skip_bad_images, when
-// they get zero features and are counted in *bad_images.
+// Features (N, D) on the host of `images`, in order. Unreadable images (whatever fails to load: bad bytes, a
+// directory, no permission, missing) are errors naming the file (the first by position) unless skip_bad_images,
+// when they get zero features and are counted in *bad_images. No exception escapes the decoding threads.
 Tensor extract_features(SgmlModel& model, const std::vector<ImageRecord>& images, const EvaluationSettings& settings,
                         int* bad_images = nullptr);
 

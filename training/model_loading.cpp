@@ -3,8 +3,29 @@
 #include "engine/check.h"
 #include "models/arch_detect.h"
 #include "training/checkpoint.h"
+#include "training/option_limits.h"
 
 namespace sgml {
+
+namespace {
+// A string field of a checkpoint's stored configuration ("" when absent); a wrong type names the file and field.
+std::string config_string(const Checkpoint& c, const char* field, const std::string& path) {
+  if (!c.config.contains(field)) return "";
+  const nlohmann::json& v = c.config[field];
+  if (!v.is_string()) SGML_FAIL("checkpoint '", path, "': stored configuration field '", field, "' must be a string, got ", v.dump());
+  return v.get<std::string>();
+}
+
+// The stored image size (0 when absent), checked by the same rule as --image-size.
+int config_image_size(const Checkpoint& c, const std::string& path) {
+  if (!c.config.contains("image_size")) return 0;
+  const nlohmann::json& v = c.config["image_size"];
+  const std::string what = str_cat("checkpoint '", path, "': stored configuration field 'image_size'");
+  if (!v.is_number_integer()) SGML_FAIL(what, " must be an integer, got ", v.dump());
+  check_image_size(v.get<long long>(), what);
+  return static_cast<int>(v.get<long long>());
+}
+}  // namespace
 
 std::string resolve_feature(const LoadedModel& loaded, const std::string& requested) {
   if (requested != "auto") return requested;
@@ -14,16 +35,16 @@ std::string resolve_feature(const LoadedModel& loaded, const std::string& reques
 
 LoadedModel load_model_for_inference(const std::string& path, const std::string& model_override, int size_override,
                                      Device device) {
-  const Checkpoint c = load_checkpoint(path);
+  const Checkpoint c = load_checkpoint(path);  // validated, and refused when it holds NaN or infinity
   LoadedModel out;
   SgmlModelConfig mc;
+  const std::string stored_arch = c.is_training_checkpoint ? config_string(c, "model", path) : "";
   mc.arch = model_override != "auto" && !model_override.empty() ? model_override
-            : c.is_training_checkpoint && c.config.contains("model") ? c.config["model"].get<std::string>()
-                                                                      : detect_resnet_arch(c.model, path);
-  out.image_size = size_override > 0                                                   ? size_override
-                   : c.is_training_checkpoint && c.config.contains("image_size") ? c.config["image_size"].get<int>()
-                                                                                 : 224;
-  if (c.is_training_checkpoint) out.eval_feature = c.config.value("eval_feature", std::string());
+            : !stored_arch.empty()                              ? stored_arch
+                                                                : detect_resnet_arch(c.model, path);
+  const int stored_size = c.is_training_checkpoint ? config_image_size(c, path) : 0;
+  out.image_size = size_override > 0 ? size_override : stored_size > 0 ? stored_size : 224;
+  if (c.is_training_checkpoint) out.eval_feature = config_string(c, "eval_feature", path);
   const int k = detect_num_attributes(c.model);
   mc.num_attributes = k > 0 ? k : 1;
   out.model = std::make_unique<SgmlModel>(mc);

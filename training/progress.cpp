@@ -4,8 +4,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "engine/check.h"
+#include "engine/safetensors.h"
 
 namespace sgml {
 
@@ -70,6 +73,45 @@ void MetricsLog::open(const std::string& path, bool append) {
   path_ = path;
   file_ = std::fopen(path.c_str(), append ? "a" : "w");
   if (!file_) SGML_FAIL("cannot write the metrics log '", path, "': ", std::strerror(errno));
+}
+
+namespace {
+// Whether `line` (one JSON record) belongs to the run up to `step`: records of later steps do not. Lines that are not
+// JSON objects with a numeric "step" are kept as they are (they are not ours to judge).
+bool record_up_to(const std::string& line, int64_t step) {
+  const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("step") || !j["step"].is_number()) return true;
+  return j["step"].get<double>() <= double(step);
+}
+}  // namespace
+
+size_t truncate_metrics_log(const std::string& path, int64_t step) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return 0;  // no log yet (or a new --metrics file): nothing to drop
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  if (in.bad()) SGML_FAIL("cannot read the metrics log '", path, "'");
+  std::string kept;
+  size_t dropped = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t nl = text.find('\n', pos);
+    const bool complete = nl != std::string::npos;
+    const std::string line = text.substr(pos, complete ? nl - pos : std::string::npos);
+    pos = complete ? nl + 1 : text.size();
+    // A last line without its newline is a record cut by a kill: keep it only if it is whole JSON of an early step.
+    const bool whole = complete || nlohmann::json::accept(line);
+    if (line.empty() || (whole && record_up_to(line, step))) {
+      kept += line + "\n";
+    } else {
+      ++dropped;
+    }
+  }
+  if (kept != text) write_file_atomically(path, kept);  // also ends a kept last record with its newline
+  return dropped;
+}
+
+void MetricsLog::resume(const std::string& path, int64_t step) {
+  truncate_metrics_log(path, step);
+  open(path, /*append=*/true);
 }
 
 MetricsLog::~MetricsLog() {

@@ -30,6 +30,9 @@ class MetricsLog {
   MetricsLog() = default;
   MetricsLog(const std::string& path, bool append) { open(path, append); }
   void open(const std::string& path, bool append);
+  // Continues the log of a run resumed at `step`: the records of later steps (written after the checkpoint, before a
+  // kill) are dropped first, so the log holds each step once.
+  void resume(const std::string& path, int64_t step);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
@@ -39,5 +42,10 @@ class MetricsLog {
   FILE* file_ = nullptr;
   std::string path_;
 };
+
+// Drops, atomically, the records of the metrics log at `path` whose "step" is after `step` (step and evaluation
+// records alike) and a last record cut midway; other lines are kept as they are. Returns the lines dropped; a
+// missing file is left missing.
+size_t truncate_metrics_log(const std::string& path, int64_t step);
 
 }  // namespace sgml

@@ -1,5 +1,10 @@
 #include "training/train_config.h"
 
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "data/path_text.h"
 #include "engine/check.h"
 #include "tools/commands/options.h"
 
@@ -45,7 +50,7 @@ void declare_train_options(Options& o) {
   o.add("weights", "", "pretrained backbone, safetensors with torchvision names (default: weights/MODEL.safetensors)");
   o.add_flag("no-pretrained", "train from a random initialisation when no pretrained weights are given");
   o.add("init", "", "every parameter and buffer by name, head included (deterministic mode; overrides --weights)");
-  o.add("image-size", "224", "side of the square model input in pixels");
+  o.add("image-size", "224", "side of the square model input in pixels (32 to 1024)");
   o.add("device", "auto", "cpu | cuda | auto");
   o.add("loss", "sgml", "sgml (SBDL + lambda*BCE) | multitask (BDL + lambda*BCE) | metric (BDL) | attribute (BCE)");
   o.add("sampling", "batch", "batch (N' classes x M' images, all pairs) | image (anchor, positive, negative triplets)");
@@ -71,8 +76,8 @@ void declare_train_options(Options& o) {
   o.add("augment", "on", "on: random scale crop 0.9-1.0 and horizontal flip; off: the evaluation transform");
   o.add("metrics", "", "JSON-lines file of per-step metrics (default: RUN/metrics.jsonl)");
   o.add("save", "", "write all parameters and buffers after the last step to this safetensors file");
-  o.add("workers", "0", "data loader threads (0: the machine's cores)");
-  o.add("eval-every", "1", "epochs between evaluations on the test set (0: only at the end)");
+  o.add("workers", "0", "data loader threads (0: the machine's cores; at most 256)");
+  o.add("eval-every", "1", "epochs between evaluations on the test set (0: only at the end; -1: never)");
   o.add_flag("skip-bad-images", "skip unreadable images (counted and reported) instead of stopping");
   o.add("eval-feature", "emb", "feature evaluated during training: emb | fc | conv");
   o.add("checkpoint-every", "0", "steps between checkpoints besides the epoch ends (0: epoch ends only)");
@@ -80,83 +85,133 @@ void declare_train_options(Options& o) {
 }
 
 TrainConfig train_config_from_options(const Options& o) {
+  namespace L = limits;
   TrainConfig c;
   c.data_dir = o.get("data");
   c.model = o.get("model");
   c.weights = o.get("weights");
   c.no_pretrained = o.get_flag("no-pretrained");
   c.init = o.get("init");
-  c.image_size = o.get_int("image-size");
+  c.image_size = o.get_image_size("image-size");
   c.device = o.get("device");
   c.loss = parse_loss_mode(o.get("loss"));
   c.sampling = parse_sampling(o.get("sampling"));
-  c.classes_per_batch = o.get_int("classes-per-batch");
-  c.images_per_class = o.get_int("images-per-class");
-  c.triplets_per_batch = o.get_int("triplets-per-batch");
-  c.alpha = o.get_double("alpha");
-  c.beta = o.get_double("beta");
-  c.lambda = o.get_double("lambda");
+  c.classes_per_batch = o.get_int("classes-per-batch", L::kClassesPerBatch);
+  c.images_per_class = o.get_int("images-per-class", L::kImagesPerClass);
+  c.triplets_per_batch = o.get_int("triplets-per-batch", L::kTripletsPerBatch);
+  // alpha scales the similarities inside the deviance (0 flattens it, < 0 inverts it); lambda weighs the BCE
+  // (< 0 would reward wrong attributes); all three reach the loss kernels as floats.
+  c.alpha = o.get_double("alpha", L::kPositiveFloat);
+  c.beta = o.get_double("beta", L::kAnyFloat);
+  c.lambda = o.get_double("lambda", L::kNonNegativeFloat);
   c.sgs_grad = parse_on_off("sgs-grad", o.get("sgs-grad"));
-  c.lr = o.get_double("lr");
-  c.weight_decay = o.get_double("weight-decay");
+  c.lr = o.get_double("lr", L::kPositiveFloat);
+  c.weight_decay = o.get_double("weight-decay", L::kNonNegativeFloat);
   c.lr_schedule = o.get("lr-schedule");
-  c.lr_step_epochs = o.get_int("lr-step-epochs");
-  c.lr_gamma = o.get_double("lr-gamma");
-  c.warmup_steps = o.get_int("warmup-steps");
-  c.epochs = o.get_int("epochs");
-  c.steps = o.get_int("steps");
-  c.seed = static_cast<unsigned>(o.get_int("seed"));
+  c.lr_step_epochs = o.get_int("lr-step-epochs", L::kPositive);
+  c.lr_gamma = o.get_double("lr-gamma", L::kFactor);
+  c.warmup_steps = o.get_int("warmup-steps", L::kNonNegative);
+  c.epochs = o.get_int("epochs", L::kEpochs);
+  c.steps = o.get_int("steps", L::kSteps);
+  c.seed = static_cast<unsigned>(o.get_int("seed", L::kNonNegative));
   c.out_dir = o.get("out");
   c.resume = o.get_flag("resume");
   c.batch_plan = o.get("batch-plan");
   c.augment = parse_on_off("augment", o.get("augment"));
   c.metrics_file = o.get("metrics");
   c.save_file = o.get("save");
-  c.workers = o.get_int("workers");
-  c.eval_every = o.get_int("eval-every");
+  c.workers = o.get_int("workers", L::kWorkers);
+  c.eval_every = o.get_int("eval-every", L::kEvalEvery);
   c.skip_bad_images = o.get_flag("skip-bad-images");
   c.eval_feature = o.get("eval-feature");
-  c.checkpoint_every = o.get_int("checkpoint-every");
-  SGML_CHECK(c.image_size >= 32, "--image-size must be at least 32, got ", c.image_size);
-  SGML_CHECK(c.classes_per_batch >= 2 && c.images_per_class >= 1, "batch-wise sampling needs at least 2 classes per "
-             "batch and 1 image per class, got ", c.classes_per_batch, " x ", c.images_per_class);
-  SGML_CHECK(c.triplets_per_batch >= 1, "--triplets-per-batch must be positive");
-  SGML_CHECK(c.lr > 0, "--lr must be positive, got ", c.lr);
-  SGML_CHECK(c.epochs >= 1 || c.steps >= 1, "--epochs or --steps must be positive");
-  SGML_CHECK(c.lr_schedule == "constant" || c.lr_schedule == "step" || c.lr_schedule == "cosine",
-             "--lr-schedule must be constant, step or cosine, got '", c.lr_schedule, "'");
+  c.checkpoint_every = o.get_int("checkpoint-every", L::kNonNegative);
+  check_batch_size(c.batch_size(), c.sampling == Sampling::BatchWise
+                                       ? str_cat("the batch of --classes-per-batch x --images-per-class = ",
+                                                 c.classes_per_batch, " x ", c.images_per_class)
+                                       : str_cat("the batch of 3 x --triplets-per-batch = 3 x ", c.triplets_per_batch));
+  if (c.epochs < 1 && c.steps < 1) SGML_FAIL("--epochs or --steps must be positive");
+  if (c.lr_schedule != "constant" && c.lr_schedule != "step" && c.lr_schedule != "cosine")
+    SGML_FAIL("--lr-schedule must be constant, step or cosine, got '", c.lr_schedule, "'");
   return c;
 }
 
 nlohmann::json TrainConfig::to_json() const {
-  return {{"dataset", dataset}, {"data", data_dir}, {"model", model}, {"weights", weights},
-          {"no_pretrained", no_pretrained}, {"init", init}, {"image_size", image_size}, {"device", device},
+  // Paths through path_to_json: a file name need not be UTF-8, and JSON text must be (dump would throw).
+  return {{"dataset", dataset}, {"data", path_to_json(data_dir)}, {"model", model}, {"weights", path_to_json(weights)},
+          {"no_pretrained", no_pretrained}, {"init", path_to_json(init)}, {"image_size", image_size}, {"device", device},
           {"loss", loss_mode_name(loss)}, {"sampling", sampling_name(sampling)},
           {"classes_per_batch", classes_per_batch}, {"images_per_class", images_per_class},
           {"triplets_per_batch", triplets_per_batch}, {"alpha", alpha}, {"beta", beta}, {"lambda", lambda},
           {"sgs_grad", sgs_grad}, {"lr", lr}, {"weight_decay", weight_decay}, {"lr_schedule", lr_schedule},
           {"lr_step_epochs", lr_step_epochs}, {"lr_gamma", lr_gamma}, {"warmup_steps", warmup_steps},
-          {"epochs", epochs}, {"steps", steps}, {"seed", seed}, {"out", out_dir}, {"batch_plan", batch_plan},
+          {"epochs", epochs}, {"steps", steps}, {"seed", seed}, {"out", path_to_json(out_dir)}, {"batch_plan", path_to_json(batch_plan)},
           {"augment", augment}, {"workers", workers}, {"eval_every", eval_every},
           {"skip_bad_images", skip_bad_images}, {"eval_feature", eval_feature},
           {"checkpoint_every", checkpoint_every}};
 }
 
-TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
+namespace {
+
+[[noreturn]] void fail_field(const std::string& source, const char* key, const char* expected, const nlohmann::json& v) {
+  SGML_FAIL(source, ": field \"", key, "\" of the stored training configuration must be ", expected, ", got ",
+            v.dump());
+}
+
+// Reads j[key] into field when present, checking its JSON type first (the library's own type errors name neither
+// the file nor the field).
+template <class T>
+void read_field(const nlohmann::json& j, const std::string& source, const char* key, T& field) {
+  if (!j.contains(key)) return;
+  const nlohmann::json& v = j.at(key);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) fail_field(source, key, "a string", v);
+    field = v.get<std::string>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean()) fail_field(source, key, "true or false", v);
+    field = v.get<bool>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!v.is_number_integer()) fail_field(source, key, "an integer", v);
+    const bool fits = v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                                             : v.get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                                   v.get<int64_t>() <= int64_t(std::numeric_limits<T>::max());
+    if (!fits) fail_field(source, key, "an integer in range", v);
+    field = v.get<T>();
+  } else {
+    if (!v.is_number()) fail_field(source, key, "a number", v);
+    field = v.get<T>();
+  }
+}
+
+void read_path(const nlohmann::json& j, const std::string& source, const char* key, std::string& field) {
+  if (!j.contains(key)) return;
+  const std::optional<std::string> path = path_from_json(j.at(key));
+  if (!path) fail_field(source, key, "a path (a string, or {\"hex\": ...} for a name that is not UTF-8)", j.at(key));
+  field = *path;
+}
+
+}  // namespace
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) SGML_FAIL(source, ": the stored training configuration is not a JSON object, got ", j.dump());
   TrainConfig c;
-  auto get = [&](const char* key, auto& field) {
-    if (j.contains(key)) field = j.at(key).get<std::decay_t<decltype(field)>>();
-  };
+  auto get = [&](const char* key, auto& field) { read_field(j, source, key, field); };
+  std::string loss = loss_mode_name(c.loss), sampling = sampling_name(c.sampling);
+  get("loss", loss);
+  get("sampling", sampling);
+  try {
+    c.loss = parse_loss_mode(loss);
+    c.sampling = parse_sampling(sampling);
+  } catch (const Error& e) {
+    SGML_FAIL(source, ": the stored training configuration: ", e.what());
+  }
   get("dataset", c.dataset);
-  get("data", c.data_dir);
+  read_path(j, source, "data", c.data_dir);
   get("model", c.model);
-  get("weights", c.weights);
+  read_path(j, source, "weights", c.weights);
   get("no_pretrained", c.no_pretrained);
-  get("init", c.init);
+  read_path(j, source, "init", c.init);
   get("image_size", c.image_size);
   get("device", c.device);
-  if (j.contains("loss")) c.loss = parse_loss_mode(j.at("loss").get<std::string>());
-  if (j.contains("sampling")) c.sampling = parse_sampling(j.at("sampling").get<std::string>());
   get("classes_per_batch", c.classes_per_batch);
   get("images_per_class", c.images_per_class);
   get("triplets_per_batch", c.triplets_per_batch);
@@ -173,8 +228,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   get("epochs", c.epochs);
   get("steps", c.steps);
   get("seed", c.seed);
-  get("out", c.out_dir);
-  get("batch_plan", c.batch_plan);
+  read_path(j, source, "out", c.out_dir);
+  read_path(j, source, "batch_plan", c.batch_plan);
   get("augment", c.augment);
   get("workers", c.workers);
   get("eval_every", c.eval_every);

@@ -49,7 +49,9 @@ struct TrainConfig {
     return sampling == Sampling::BatchWise ? classes_per_batch * images_per_class : 3 * triplets_per_batch;
   }
   nlohmann::json to_json() const;
-  static TrainConfig from_json(const nlohmann::json& j);
+  // Reads what to_json wrote (missing fields keep their defaults). `source` names where it came from (e.g. the
+  // checkpoint file) in the errors, which name the field and the type it should have.
+  static TrainConfig from_json(const nlohmann::json& j, const std::string& source);
 };
 
 const char* loss_mode_name(LossMode m);

@@ -1,17 +1,63 @@
 #include "training/trainer.h"
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 
+#include "data/output_paths.h"
 #include "engine/check.h"
+#include "training/output_files.h"
 #include "training/progress.h"
+#include "training/resume_check.h"
 
 namespace sgml {
 
 namespace {
 std::atomic<bool> g_interrupted{false};
 void on_sigint(int) { g_interrupted = true; }
+}  // namespace
+
+namespace {
+
+// Stops the run when the objective is NaN or infinite, before its gradients reach the parameters: naming the step
+// and each term's value says which part diverged, and the checkpoints on disk keep the last finite state.
+void check_finite_loss(const ObjectiveResult& r, const TrainConfig& config, int64_t step) {
+  if (std::isfinite(r.loss)) return;
+  const bool use_metric = config.loss != LossMode::Attribute, use_bce = config.loss != LossMode::Metric;
+  std::string terms;
+  if (use_metric)
+    terms += str_cat(config.loss == LossMode::Sgml ? "metric loss (SBDL)" : "metric loss (BDL)", " = ", r.metric_loss);
+  if (use_bce) terms += str_cat(terms.empty() ? "" : ", ", "attribute loss (BCE) = ", r.bce_loss,
+                                config.loss == LossMode::Attribute ? "" : str_cat(" x lambda ", config.lambda));
+  std::string culprits;
+  if (use_metric && !std::isfinite(r.metric_loss)) culprits = "the metric loss";
+  if (use_bce && !std::isfinite(r.bce_loss)) culprits += culprits.empty() ? "the BCE" : " and the BCE";
+  if (culprits.empty()) culprits = "their weighted sum";
+  SGML_FAIL("training stopped at step ", step, ": the loss is not finite (", r.loss, "): ", culprits,
+            " overflowed or became NaN (", terms, "). Nothing was saved from this step: the checkpoints on disk hold "
+            "the last finite state. Lower --lr, check --alpha/--lambda, or check --init/--weights for huge values.");
+}
+
+// The names of the float tensors of `tensors` holding NaN or infinity, with counts ("" when none).
+std::string non_finite_tensors(const TensorMap& tensors) {
+  std::string list;
+  int listed = 0;
+  for (const auto& [name, t] : tensors) {
+    if (t.dtype() != DType::F32) continue;
+    const Tensor host = t.is_cuda() ? t.to(Device::cpu()) : t;
+    const float* p = host.data();
+    int64_t count = 0;
+    for (int64_t i = 0; i < host.numel(); ++i) count += !std::isfinite(p[i]);
+    if (count == 0) continue;
+    if (listed < 5) list += str_cat(listed ? ", " : "", "'", name, "' (", count, " of ", host.numel(), " values)");
+    ++listed;
+  }
+  if (listed > 5) list += str_cat(", ... (", listed, " tensors in all)");
+  return list;
+}
+
 }  // namespace
 
 void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
@@ -45,10 +91,11 @@ void Trainer::initialise_model() {
   mc.num_attributes = data_->num_attributes();
   mc.seed = config_.seed;
   model_ = std::make_unique<SgmlModel>(mc);
+  // Through load_checkpoint, so that a training checkpoint (model + optimiser state) works as --init / --weights.
   if (!config_.init.empty()) {
-    model_->load_weights(config_.init, /*require_head=*/true);
+    model_->load_weights(load_checkpoint(config_.init).model, config_.init, /*require_head=*/true);
   } else if (!config_.weights.empty()) {
-    model_->load_weights(config_.weights, /*require_head=*/false);
+    model_->load_weights(load_checkpoint(config_.weights).model, config_.weights, /*require_head=*/false);
   } else {
     SGML_CHECK(config_.no_pretrained, "no pretrained weights given (--weights FILE, see weights/README.md); "
                "pass --no-pretrained to train from a random initialisation");
@@ -63,15 +110,27 @@ void Trainer::initialise_model() {
 void Trainer::resume_from(const std::string& path) {
   Checkpoint c = load_checkpoint(path);
   SGML_CHECK(c.is_training_checkpoint, "'", path, "' is not a training checkpoint (no optimiser state)");
-  const std::string arch = c.config.value("model", std::string());
-  SGML_CHECK(arch == config_.model, "'", path, "' was trained with --model ", arch, ", this run asks for ", config_.model);
+  TrainConfig::from_json(c.config, "checkpoint '" + path + "'");  // every stored field has the right type
+  for (const std::string& note : check_resume_compatible(c.config, config_, path))
+    std::fprintf(stderr, "--resume: %s\n", note.c_str());
   model_->store().load(c.model, path, [](const std::string&) { return false; },
                        [](const std::string&) { return false; });
   optimizer_->load_state(c.optimizer);
   progress_ = c.progress;
 }
 
+void Trainer::check_finite_state(const std::string& path) const {
+  std::string bad = non_finite_tensors(model_->store().state_dict());
+  const std::string bad_optimizer = non_finite_tensors(optimizer_->state());
+  if (!bad_optimizer.empty()) bad += (bad.empty() ? "the optimiser state " : "; the optimiser state ") + bad_optimizer;
+  if (bad.empty()) return;
+  SGML_FAIL("training stopped after step ", progress_.step, ": an update made the model non-finite (NaN or infinity in ",
+            bad, "). '", path, "' was not written: the checkpoints on disk hold the last finite state. Lower --lr, "
+            "or check --init/--weights for huge values.");
+}
+
 void Trainer::save(const std::string& path) const {
+  check_finite_state(path);  // a diverged model is never written over a good checkpoint
   save_checkpoint(path, model_->store().state_dict(), optimizer_->state(), config_.to_json(), progress_);
 }
 
@@ -83,6 +142,7 @@ StepMetrics Trainer::train_step(const TrainBatch& batch, double lr) {
   ObjectiveConfig oc{config_.loss, config_.sampling, float(config_.alpha), float(config_.beta), float(config_.lambda),
                      config_.sgs_grad};
   ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, oc);
+  check_finite_loss(r, config_, progress_.step + 1);
   store.zero_grads();
   r.total.backward();
   optimizer_->step(store.flat_params(), store.flat_grads(), lr);
@@ -99,16 +159,24 @@ StepMetrics Trainer::train_step(const TrainBatch& batch, double lr) {
 }
 
 std::vector<StepMetrics> Trainer::run() {
-  namespace fs = std::filesystem;
   SGML_CHECK(model_, "initialise_model() before run()");
   const int64_t total = total_steps(), per_epoch = data_->steps_per_epoch();
   const std::string out = config_.out_dir;
-  if (!out.empty()) fs::create_directories(out);
+  if (!out.empty()) create_output_folder(out, "run folder");
+  // Files named on the command line get their folder now, not after hours of training.
+  if (!config_.metrics_file.empty()) create_parent_folder(config_.metrics_file, "metrics log");
+  if (!config_.save_file.empty()) create_parent_folder(config_.save_file, "--save file");
+  if (!out.empty())  // partial checkpoints of a run killed mid-save (about 100 MB each)
+    for (const std::string& f : remove_stale_run_temporaries(out))
+      std::fprintf(stderr, "removed %s, left by an interrupted write\n", f.c_str());
   const std::string metrics_path = !config_.metrics_file.empty() ? config_.metrics_file
                                    : out.empty()                ? std::string()
                                                                 : out + "/metrics.jsonl";
   MetricsLog log;
-  if (!metrics_path.empty()) log.open(metrics_path, /*append=*/progress_.step > 0);
+  if (!metrics_path.empty() && progress_.step > 0)
+    log.resume(metrics_path, progress_.step);  // drops records of steps after the checkpoint (a kill -9)
+  else if (!metrics_path.empty())
+    log.open(metrics_path, /*append=*/false);
   if (!out.empty()) write_file_atomically(out + "/config.json", config_.to_json().dump(2) + "\n");
 
   install_interrupt_handler();
@@ -125,7 +193,13 @@ std::vector<StepMetrics> Trainer::run() {
       break;
     }
     const TrainBatch batch = data_->batch(progress_.step);
-    const StepMetrics m = train_step(batch, schedule_.lr_at(progress_.step));
+    StepMetrics m;
+    try {
+      m = train_step(batch, schedule_.lr_at(progress_.step));
+    } catch (...) {
+      bar.finish();  // the error goes on a line of its own
+      throw;
+    }
     ++progress_.step;
     progress_.step_in_epoch = progress_.step % per_epoch;
     history.push_back(m);
@@ -164,7 +238,10 @@ std::vector<StepMetrics> Trainer::run() {
     if (!out.empty()) save(out + "/last.safetensors");
   }
   progress_.bad_images_skipped = data_->bad_images_skipped();
-  if (!config_.save_file.empty()) model_->save_weights(config_.save_file);
+  if (!config_.save_file.empty()) {
+    check_finite_state(config_.save_file);
+    model_->save_weights(config_.save_file);
+  }
   return history;
 }
 

@@ -59,10 +59,12 @@ class Trainer {
   SgmlModel& model() { return *model_; }
   const TrainProgress& progress() const { return progress_; }
   int64_t total_steps() const;
-  void save(const std::string& path) const;  // a checkpoint of the current state
+  // A checkpoint of the current state; throws instead when the model or optimiser state holds NaN or infinity.
+  void save(const std::string& path) const;
 
  private:
   StepMetrics train_step(const TrainBatch& batch, double lr);
+  void check_finite_state(const std::string& path) const;  // throws naming the non-finite tensors
 
   TrainConfig config_;
   std::unique_ptr<BatchSource> data_;

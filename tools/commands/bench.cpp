@@ -49,9 +49,13 @@ int run_bench(int argc, char** argv) {
   const std::string what = opt.positional()[0];
   SGML_CHECK(what == "train" || what == "eval", "unknown benchmark '", what, "': expected train or eval");
   const Device device = parse_device(opt.get("device"));
-  const int size = opt.get_int("image-size"), k = opt.get_int("attributes");
-  const int classes = opt.get_int("classes"), per_class = opt.get_int("images-per-class");
-  const int batch = what == "train" ? classes * per_class : opt.get_int("batch");
+  // Every size is bounded before anything is allocated (the products below then fit int and size_t).
+  const int size = opt.get_image_size("image-size"), k = opt.get_int("attributes", limits::kAttributes);
+  const int classes = opt.get_int("classes", limits::kClassesPerBatch);
+  const int per_class = opt.get_int("images-per-class", limits::kImagesPerClass);
+  const int batch = what == "train" ? classes * per_class : opt.get_int("batch", limits::kBatchSize);
+  if (what == "train") check_batch_size(batch, str_cat("the batch of --classes x --images-per-class = ", classes, " x ", per_class));
+  const int warmup = opt.get_int("warmup", limits::kNonNegative), steps = opt.get_int("steps", limits::kPositive);
 
   SgmlModel model({opt.get("model"), k});
   model.to(device);
@@ -59,7 +63,7 @@ int run_bench(int argc, char** argv) {
   AdamOptimizer adam(model.store().parameter_count(), device);
   std::mt19937 rng(0);
   std::normal_distribution<float> normal;
-  std::vector<float> pixels(size_t(batch) * 3 * size * size), targets(size_t(batch) * k);
+  std::vector<float> pixels(size_t(batch) * 3 * size_t(size) * size_t(size)), targets(size_t(batch) * size_t(k));
   for (float& p : pixels) p = normal(rng);
   for (float& t : targets) t = (rng() & 1) ? 1.0f : 0.0f;
   const Tensor images = Tensor::from_vector(pixels, {batch, 3, size, size}, device);
@@ -78,10 +82,10 @@ int run_bench(int argc, char** argv) {
     r.total.backward();
     adam.step(model.store().flat_params(), model.store().flat_grads(), 1e-4);
   };
-  for (int i = 0; i < opt.get_int("warmup"); ++i) step();
+  for (int i = 0; i < warmup; ++i) step();
   synchronize(device);
   std::vector<double> times;
-  for (int i = 0; i < opt.get_int("steps"); ++i) {
+  for (int i = 0; i < steps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     step();
     synchronize(device);

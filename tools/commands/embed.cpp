@@ -9,6 +9,7 @@
 #include "models/sgml_model.h"
 #include "tools/commands/commands.h"
 #include "tools/commands/options.h"
+#include "training/output_files.h"
 
 namespace sgml {
 
@@ -30,13 +31,12 @@ int run_embed(int argc, char** argv) {
   if (out.empty()) SGML_FAIL("--out FEATURES.npy is required");
   const std::vector<std::string>& images = opt.positional();
   if (images.empty()) SGML_FAIL("no images given (sgml embed --weights FILE --out FILE.npy IMAGE...)");
-  const int size = opt.get_int("image-size"), batch = opt.get_int("batch-size");
-  SGML_CHECK(size >= 32, "--image-size must be at least 32, got ", size);
-  SGML_CHECK(batch >= 1, "--batch-size must be positive, got ", batch);
+  const int size = opt.get_image_size("image-size"), batch = opt.get_int("batch-size", limits::kBatchSize);
+  create_parent_folder(out, "feature file");
   const FeatureKind feature = parse_feature(opt.get("feature"));
   const Device device = parse_device(opt.get("device"));
 
-  const TensorMap tensors = load_safetensors(weights);
+  const TensorMap tensors = load_weights_file(weights);  // validated; NaN/inf refused
   SgmlModelConfig config;
   config.arch = opt.get("model") == "auto" ? detect_resnet_arch(tensors, weights) : opt.get("model");
   const int k = detect_num_attributes(tensors);

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "data/dataset.h"
+#include "data/output_paths.h"
 #include "engine/check.h"
 #include "engine/npy.h"
 #include "retrieval/report.h"
@@ -11,23 +12,48 @@
 #include "tools/commands/options.h"
 #include "training/evaluation.h"
 #include "training/model_loading.h"
+#include "training/option_limits.h"
+#include "training/output_files.h"
 
 namespace sgml {
 
 namespace {
+
+// --export PATH: the query features go to BASE.npy and the gallery's to BASE_gallery.npy, where BASE is PATH
+// without its .npy suffix (PATH itself when it has none), each with its labels in FILE.labels.txt.
+struct ExportPaths {
+  std::string queries, gallery;
+};
+
+ExportPaths export_paths(const std::string& path) {
+  const std::string suffix = ".npy";
+  const bool has_suffix = path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  const std::string base = has_suffix ? path.substr(0, path.size() - suffix.size()) : path;
+  return {base + suffix, base + "_gallery" + suffix};
+}
+
+void write_labels(const std::string& path, const std::vector<const ImageRecord*>& records) {
+  std::ofstream out(path);
+  if (!out) SGML_FAIL("cannot write the labels file '", path, "'");
+  for (const ImageRecord* r : records) out << r->label << " " << r->item << " " << r->path << "\n";
+  if (!out.flush()) SGML_FAIL("writing the labels file '", path, "' failed (disk full?)");
+}
 
 std::vector<int> parse_ks(const std::string& text) {
   std::vector<int> ks;
   std::stringstream in(text);
   std::string tok;
   while (std::getline(in, tok, ',')) {
+    size_t used = 0;
+    int k = 0;
     try {
-      const int k = std::stoi(tok);
-      if (k < 1) throw std::out_of_range("k");
-      ks.push_back(k);
+      k = std::stoi(tok, &used);
     } catch (const std::exception&) {
-      SGML_FAIL("--k expects positive integers separated by commas (e.g. 1,10,20), got '", text, "'");
+      used = 0;  // not a number, or beyond int
     }
+    if (used == 0 || used != tok.size() || k < 1)
+      SGML_FAIL("--k expects positive integers separated by commas (e.g. 1,10,20), got '", text, "'");
+    ks.push_back(k);
   }
   return ks;
 }
@@ -51,7 +77,8 @@ int run_eval(int argc, char** argv) {
   opt.add_flag("no-nmi", "skip the k-means NMI (costly for In-shop's 3,985 classes on a CPU)");
   opt.add_flag("skip-bad-images", "give unreadable images zero features (counted) instead of stopping");
   opt.add_flag("json", "print one JSON object with the metrics");
-  opt.add("export", "", "write the query features (rows in evaluation order) to this .npy, labels beside it");
+  opt.add("export", "", "write the query features (rows in evaluation order) to PATH (.npy appended when missing) and "
+          "the gallery's beside it (a/f.npy: a/f_gallery.npy), each with its labels in FILE.labels.txt");
   opt.add("report", "", "write a retrieval report (HTML with top-5 results, Recall@K curve) to this folder");
   if (!opt.parse(argc, argv, 2)) return 0;
   SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml eval demo|deepfashion|cub --checkpoint FILE");
@@ -59,7 +86,15 @@ int run_eval(int argc, char** argv) {
   SGML_CHECK(is_dataset_kind(kind), "unknown dataset '", kind, "': expected demo, deepfashion or cub");
   SGML_CHECK(!opt.get("checkpoint").empty(), "--checkpoint FILE is required (e.g. runs/", kind, "/best.safetensors)");
   const Device device = parse_device(opt.get("device"));
-  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), opt.get_int("image-size"), device);
+  // Every number is checked before the (long) feature extraction starts.
+  const int image_size = opt.get_image_size("image-size", /*zero_means_auto=*/true);
+  const int batch_size = opt.get_int("batch-size", limits::kBatchSize);
+  const int workers = opt.get_int("workers", limits::kWorkers);
+  const std::string export_path = opt.get("export"), report_dir = opt.get("report");
+  const std::vector<int> ks = opt.get("k").empty() ? std::vector<int>() : parse_ks(opt.get("k"));
+  if (!export_path.empty()) create_parent_folder(export_paths(export_path).queries, "feature export");
+  if (!report_dir.empty()) create_output_folder(report_dir, "report folder");
+  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), image_size, device);
   const std::string feature_name = resolve_feature(loaded, opt.get("feature"));
   const FeatureKind feature = parse_feature(feature_name);
   if (feature != FeatureKind::Conv && !loaded.has_head)
@@ -69,11 +104,11 @@ int run_eval(int argc, char** argv) {
   EvaluationSettings s;
   s.image_size = loaded.image_size;
   s.feature = feature;
-  s.batch_size = opt.get_int("batch-size");
-  s.workers = opt.get_int("workers");
+  s.batch_size = batch_size;
+  s.workers = workers;
   s.skip_bad_images = opt.get_flag("skip-bad-images");
   s.compute_nmi = !opt.get_flag("no-nmi");
-  if (!opt.get("k").empty()) s.ks = parse_ks(opt.get("k"));
+  s.ks = ks;
   const Evaluation e = evaluate_model(*loaded.model, dataset, s);
 
   nlohmann::json j = e.metrics.to_json();
@@ -89,26 +124,31 @@ int run_eval(int argc, char** argv) {
     if (e.metrics.nmi) std::printf("  NMI        %6.2f%%\n", 100 * *e.metrics.nmi);
     if (e.bad_images) std::printf("  %d unreadable images skipped\n", e.bad_images);
   }
-  auto paths_labels = [](const std::vector<const ImageRecord*>& records, std::vector<std::string>& paths,
-                         std::vector<int64_t>& labels) {
-    for (const ImageRecord* r : records) {
-      paths.push_back(r->path);
-      labels.push_back(r->label);
+  if (!export_path.empty()) {
+    const ExportPaths paths = export_paths(export_path);
+    save_npy(paths.queries, e.query_features);
+    write_labels(paths.queries + ".labels.txt", e.queries);
+    std::fprintf(stderr, "query features written to %s (labels: %s.labels.txt)\n", paths.queries.c_str(),
+                 paths.queries.c_str());
+    if (e.gallery_features.defined()) {
+      save_npy(paths.gallery, e.gallery_features);
+      write_labels(paths.gallery + ".labels.txt", e.gallery);
+      std::fprintf(stderr, "gallery features written to %s (labels: %s.labels.txt)\n", paths.gallery.c_str(),
+                   paths.gallery.c_str());
     }
-  };
-  std::vector<std::string> qp, gp;
-  std::vector<int64_t> ql, gl;
-  paths_labels(e.queries, qp, ql);
-  paths_labels(e.gallery, gp, gl);
-  if (!opt.get("export").empty()) {
-    const std::string path = opt.get("export");
-    save_npy(path, e.query_features);
-    std::ofstream labels(path + ".labels.txt");
-    for (size_t i = 0; i < qp.size(); ++i) labels << ql[i] << " " << e.queries[i]->item << " " << qp[i] << "\n";
-    if (e.gallery_features.defined()) save_npy(path.substr(0, path.size() - 4) + "_gallery.npy", e.gallery_features);
-    std::fprintf(stderr, "features written to %s (labels: %s.labels.txt)\n", path.c_str(), path.c_str());
   }
-  if (!opt.get("report").empty()) {
+  if (!report_dir.empty()) {
+    auto paths_labels = [](const std::vector<const ImageRecord*>& records, std::vector<std::string>& paths,
+                           std::vector<int64_t>& labels) {
+      for (const ImageRecord* r : records) {
+        paths.push_back(r->path);
+        labels.push_back(r->label);
+      }
+    };
+    std::vector<std::string> qp, gp;
+    std::vector<int64_t> ql, gl;
+    paths_labels(e.queries, qp, ql);
+    paths_labels(e.gallery, gp, gl);
     ReportOptions ro;
     ro.title = "SGML retrieval on " + kind;
     const ReportSummary r = write_report(opt.get("report"), e.metrics, qp, ql, gp, gl, ro);

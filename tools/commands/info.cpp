@@ -26,14 +26,16 @@ int run_info(int argc, char** argv) {
   SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml info cub|deepfashion|demo|demo-cub (see --help)");
   const std::string kind = opt.positional()[0];
   if (!is_dataset_kind(kind)) SGML_FAIL("unknown dataset '", kind, "': expected cub, deepfashion, demo or demo-cub");
+  const int workers = opt.get_int("workers", limits::kWorkers);  // checked before the demo data is generated
+  const int cache_size = opt.get_image_size("cache-size", /*zero_means_auto=*/true);
   const std::string dir = opt.get("data").empty() ? default_data_dir(kind) : opt.get("data");
   if (ensure_demo_data(kind, dir)) std::fprintf(stderr, "sgml info: generated the %s dataset into %s\n", kind.c_str(), dir.c_str());
 
   const Dataset dataset = load_dataset(kind, dir);
   DatasetInfoOptions options;
   options.verify_images = opt.get_flag("verify-images");
-  options.workers = opt.get_int("workers");
-  options.cache_size = opt.get_int("cache-size") > 0 ? opt.get_int("cache-size") : is_demo_kind(kind) ? 64 : 224;
+  options.workers = workers;
+  options.cache_size = cache_size > 0 ? cache_size : is_demo_kind(kind) ? 64 : 224;
   const nlohmann::ordered_json info = dataset_info(dataset, options);
   if (opt.get_flag("json")) std::printf("%s\n", info.dump(2).c_str());
   else std::fputs(format_dataset_info(info).c_str(), stdout);

@@ -1,6 +1,9 @@
 #include "tools/commands/options.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -81,6 +84,7 @@ bool Options::parse(int argc, char** argv, int first) {
   for (const auto& [name, value] : given) {
     values_[name] = value;
     set_[name] = true;
+    source_.erase(name);
   }
   return true;
 }
@@ -110,6 +114,7 @@ void Options::load_config(const std::string& path, bool only_unset) {
     if (only_unset && was_set(name)) continue;
     const auto& v = it.value();
     values_[name] = v.is_string() ? v.get<std::string>() : v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.dump();
+    source_[name] = path;
     if (!only_unset) set_[name] = true;
   }
 }
@@ -119,31 +124,53 @@ std::string Options::get(const std::string& name) const {
   return values_.at(name);
 }
 
-int Options::get_int(const std::string& name) const {
-  const std::string v = get(name);
-  try {
-    size_t used = 0;
-    long long x = std::stoll(v, &used);
-    if (used == v.size()) return static_cast<int>(x);
-  } catch (const std::exception&) {
-  }
-  SGML_FAIL("sgml ", command_, ": --", name, " expects an integer, got '", v, "'");
+std::string Options::describe(const std::string& name) const {
+  auto it = source_.find(name);
+  if (it == source_.end()) return "--" + name;
+  return "--" + name + " (set in config file '" + it->second + "')";
 }
 
-double Options::get_double(const std::string& name) const {
+long long Options::parse_integer(const std::string& name) const {
   const std::string v = get(name);
-  try {
-    size_t used = 0;
-    double x = std::stod(v, &used);
-    if (used == v.size()) return x;
-  } catch (const std::exception&) {
-  }
-  SGML_FAIL("sgml ", command_, ": --", name, " expects a number, got '", v, "'");
+  // strtoll rather than stoi + cast: out-of-range values are reported, never wrapped (4294967360 must not become 64).
+  errno = 0;
+  char* end = nullptr;
+  const long long x = v.empty() ? 0 : std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || end != v.c_str() + v.size()) SGML_FAIL(describe(name), " expects an integer, got '", v, "'");
+  if (errno == ERANGE) SGML_FAIL(describe(name), " is out of range, got '", v, "'");
+  return x;
+}
+
+int Options::get_int(const std::string& name, IntRange range) const {
+  const long long x = parse_integer(name);
+  check_int_range(x, range, describe(name));  // every IntRange lies within int
+  return static_cast<int>(x);
+}
+
+double Options::get_double(const std::string& name, RealRange range) const {
+  const std::string v = get(name);
+  char* end = nullptr;
+  const double x = v.empty() ? 0.0 : std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size()) SGML_FAIL(describe(name), " expects a number, got '", v, "'");
+  // nan and inf parse as numbers but poison training (a NaN model is saved without a word).
+  if (!std::isfinite(x))
+    SGML_FAIL(describe(name), " expects a finite number, got '", v, "'");
+  check_real_range(x, range, describe(name));
+  return x;
+}
+
+int Options::get_image_size(const std::string& name, bool zero_means_auto) const {
+  const long long size = parse_integer(name);
+  if (zero_means_auto && size == 0) return 0;
+  check_image_size(size, describe(name));
+  return static_cast<int>(size);
 }
 
 bool Options::get_flag(const std::string& name) const {
   const std::string v = get(name);
-  return v == "true" || v == "1" || v == "on" || v == "yes";
+  if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
+  if (v == "false" || v == "0" || v == "off" || v == "no" || v.empty()) return false;
+  SGML_FAIL(describe(name), " is a flag: expected true or false, got '", v, "'");
 }
 
 bool Options::was_set(const std::string& name) const {

@@ -2,9 +2,12 @@
 // usage screen shows every default, unknown options are errors that list the valid ones, and a JSON config file
 // (--config FILE, where a command allows it) sets the same options by name.
 #pragma once
+#include <climits>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "training/option_limits.h"
 
 namespace sgml {
 
@@ -23,8 +26,14 @@ class Options {
   bool parse(int argc, char** argv, int first = 1);
 
   std::string get(const std::string& name) const;
-  int get_int(const std::string& name) const;
-  double get_double(const std::string& name) const;
+  // Numbers are checked here, so that no command sees a wrapped or non-finite value: an integer must be a whole
+  // number within int (then within `range`), a real must be finite (then within `range`). Errors name the option
+  // and, when it came from a file, the file.
+  int get_int(const std::string& name, IntRange range = {INT_MIN, INT_MAX}) const;
+  double get_double(const std::string& name, RealRange range = limits::kAnyFloat) const;
+  // --image-size, checked by the one rule every command shares (check_image_size); with zero_means_auto, 0 is
+  // accepted and means the command's default (eval/search: the checkpoint's size).
+  int get_image_size(const std::string& name, bool zero_means_auto = false) const;
   bool get_flag(const std::string& name) const;
   bool was_set(const std::string& name) const;  // given on the command line or in the config file
   void set(const std::string& name, const std::string& value);
@@ -50,10 +59,13 @@ class Options {
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> set_;
+  std::map<std::string, std::string> source_;  // the file a value came from; absent: command line or default
   std::vector<std::string> positional_;
   bool config_allowed_ = false;
 
   const Spec& spec(const std::string& name) const;
+  std::string describe(const std::string& name) const;    // "--name", with the file it came from
+  long long parse_integer(const std::string& name) const;  // any 64-bit integer; the callers bound it
   void load_config(const std::string& path, bool only_unset);
 };
 

@@ -24,11 +24,12 @@ int run_prepare(int argc, char** argv) {
   SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml prepare cub|deepfashion|demo|demo-cub (see --help)");
   const std::string kind = opt.positional()[0];
   const Dataset dataset = load_dataset(kind, opt.get("data"));
-  const int size = opt.get_int("size") > 0 ? opt.get_int("size") : is_demo_kind(kind) ? 64 : 224;
+  const int requested_size = opt.get_image_size("size", /*zero_means_auto=*/true);
+  const int size = requested_size > 0 ? requested_size : is_demo_kind(kind) ? 64 : 224;
   const std::string out = opt.get("out").empty() ? default_cache_dir(dataset) : opt.get("out");
   std::fprintf(stderr, "sgml prepare: decoding %zu images of %s at %dx%d into %s\n", cache_order(dataset).size(),
                dataset.root.c_str(), size, size, out.c_str());
-  const CacheBuildReport r = build_image_cache(dataset, out, size, opt.get_int("workers"), opt.get_flag("skip-bad-images"));
+  const CacheBuildReport r = build_image_cache(dataset, out, size, opt.get_int("workers", limits::kWorkers), opt.get_flag("skip-bad-images"));
   std::printf("sgml prepare: %d images (%d bad) in %.1f s -> %s\n", r.images, r.bad, r.seconds, r.index_path.c_str());
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "data/dataset.h"
+#include "data/path_text.h"
 #include "engine/check.h"
 #include "retrieval/knn_search.h"
 #include "tools/commands/commands.h"
@@ -17,23 +18,47 @@ namespace sgml {
 
 namespace {
 
+namespace fs = std::filesystem;
+
+// The JPEG/PNG files under a folder, recursively, sorted. A sub-folder that cannot be listed is an error naming it
+// (std::filesystem's own exception would reach the user as library text).
+std::vector<std::string> images_under(const std::string& folder) {
+  std::vector<std::string> paths;
+  std::error_code ec;
+  std::string last;  // the entry before an error: the sub-folder that could not be opened
+  fs::recursive_directory_iterator it(folder, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    last = it->path().string();
+    std::string ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
+      paths.push_back(it->path().string());
+  }
+  if (ec) SGML_FAIL("cannot list the --gallery folder '", folder, "'", last.empty() ? "" : " (after '" + last + "')", ": ",
+                    ec.message());
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
 // A folder (its JPEG/PNG files, recursively, sorted) or a text file with one path per line.
 std::vector<std::string> gallery_paths(const std::string& where) {
-  namespace fs = std::filesystem;
   std::vector<std::string> paths;
-  if (fs::is_directory(where)) {
-    for (const auto& e : fs::recursive_directory_iterator(where)) {
-      std::string ext = e.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-      if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) paths.push_back(e.path().string());
-    }
-    std::sort(paths.begin(), paths.end());
+  std::error_code ec;
+  const fs::file_status st = fs::status(where, ec);
+  if (fs::is_directory(st)) {
+    paths = images_under(where);
   } else {
+    if (!fs::exists(st)) SGML_FAIL("--gallery '", where, "' does not exist (expected a folder of images or a list file)");
     std::ifstream in(where);
-    if (!in) SGML_FAIL("--gallery '", where, "' is neither a folder nor a readable list file");
+    if (!in || !fs::is_regular_file(st))
+      SGML_FAIL("--gallery '", where, "' is neither a folder nor a readable list file");
     std::string line;
-    while (std::getline(in, line))
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // a list written on Windows
       if (!line.empty()) paths.push_back(line);
+    }
+    if (in.bad()) SGML_FAIL("cannot read the --gallery list '", where, "'");
   }
   if (paths.empty()) SGML_FAIL("--gallery '", where, "' holds no JPEG or PNG images");
   return paths;
@@ -64,17 +89,20 @@ int run_search(int argc, char** argv) {
   SGML_CHECK(!opt.get("gallery").empty(), "--gallery DIR_OR_LIST is required");
   SGML_CHECK(!opt.positional().empty(), "no query images given");
   const Device device = parse_device(opt.get("device"));
-  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), opt.get_int("image-size"), device);
+  // Numbers are checked before the checkpoint is read and the features extracted.
+  const int batch_size = opt.get_int("batch-size", limits::kBatchSize), top_requested = opt.get_int("top", limits::kTop);
+  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), opt.get_image_size("image-size", /*zero_means_auto=*/true), device);
   const std::string feature_name = resolve_feature(loaded, opt.get("feature"));
   EvaluationSettings s;
   s.image_size = loaded.image_size;
   s.feature = parse_feature(feature_name);
-  s.batch_size = opt.get_int("batch-size");
+  s.batch_size = batch_size;
+  s.bad_image_hint = "";  // search has no --skip-bad-images: every query and gallery image must be readable
   const std::vector<std::string> gallery = gallery_paths(opt.get("gallery"));
   const std::vector<std::string>& queries = opt.positional();
   const Tensor qf = extract_features(*loaded.model, records(queries), s);
   const Tensor gf = extract_features(*loaded.model, records(gallery), s);
-  const int top = std::min<int>(opt.get_int("top"), int(gallery.size()));
+  const int top = std::min<int>(top_requested, int(gallery.size()));
   SGML_CHECK(top >= 1, "--top must be positive");
   const KnnResult knn = knn_search(device.is_cuda() ? qf.to(device) : qf, device.is_cuda() ? gf.to(device) : gf, top);
   nlohmann::json j = nlohmann::json::array();
@@ -84,10 +112,10 @@ int run_search(int argc, char** argv) {
     for (int r = 0; r < top; ++r) {
       const int g = knn.index(int64_t(q), r);
       const float score = knn.score(int64_t(q), r);
-      results.push_back({{"path", gallery[g]}, {"score", score}});
+      results.push_back({{"path", printable_utf8(gallery[g])}, {"score", score}});  // JSON holds only UTF-8
       if (!opt.get_flag("json")) std::printf("  %2d. %.4f  %s\n", r + 1, score, gallery[g].c_str());
     }
-    j.push_back({{"query", queries[q]}, {"results", results}});
+    j.push_back({{"query", printable_utf8(queries[q])}, {"results", results}});
   }
   if (opt.get_flag("json")) std::printf("%s\n", j.dump().c_str());
   return 0;

@@ -9,6 +9,7 @@
 #include "tools/commands/project_paths.h"
 #include "training/dataset_batches.h"
 #include "data/dataset.h"
+#include "data/output_paths.h"
 #include "training/evaluation.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
@@ -65,6 +66,8 @@ int run_train(int argc, char** argv) {
   config.dataset = dataset_kind;
   if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);
   resolve_weights(config);
+  // Before the dataset is read: a run folder that cannot be made is the user's to fix, in plain words.
+  create_output_folder(config.out_dir, "run folder");
 
   const Dataset dataset = load_dataset(dataset_kind, config.data_dir);
   std::fprintf(stderr, "sgml train %s: %zu training images of %d classes, %d attributes; configuration:\n%s",

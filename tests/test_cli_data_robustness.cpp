@@ -1,0 +1,215 @@
+// The data path under bad input, through the sgml program: a directory given as an image to eval and search (it
+// used to abort with "terminate called without an active exception"), file names that are not UTF-8 through
+// info, prepare, train, eval and search (prepare used to fail inside the JSON library), a prepare killed at any
+// moment, and a cache folder that cannot be made. Models are ResNet-18 at 32 px on a small generated dataset.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "data/dataset.h"
+#include "data/demo_generator.h"
+#include "data/image_cache.h"
+#include "data/inshop_reader.h"
+#include "data/path_text.h"
+#include "models/sgml_model.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string sgml_program() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+
+// A small In-shop dataset in the official layout (read as `deepfashion`, so that nothing regenerates it).
+std::string small_inshop(const std::string& name) {
+  const std::string dir = test::scratch_dir(name);
+  DemoSpec s;
+  s.train_items = 6;
+  s.test_items = 4;
+  s.views_per_item = 4;
+  s.query_views = 2;
+  s.width = s.height = 40;
+  write_demo_dataset(dir, DemoLayout::InShop, s);
+  return dir;
+}
+
+Dataset read(const std::string& dir) {
+  Dataset d = read_inshop(dir);
+  d.kind = "deepfashion";
+  return d;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// Replaces an image file by a folder of the same name.
+void make_directory_of(const std::string& path) {
+  fs::remove(path);
+  fs::create_directories(path);
+}
+
+// Renames the first image of `status` (train, query or gallery) to a name holding byte 0xff (not UTF-8), in the
+// file system and in every list file; returns the new name relative to Img/.
+std::string rename_to_non_utf8(const std::string& dir, const std::string& status) {
+  std::istringstream lines(read_text(dir + "/Eval/list_eval_partition.txt"));
+  std::string line, name;
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string image, item, st;
+    if (fields >> image >> item >> st && st == status) {
+      name = image;
+      break;
+    }
+  }
+  EXPECT_FALSE(name.empty()) << "no " << status << " image";
+  const std::string renamed = name.substr(0, name.size() - 4) + "_\xff\xfe.jpg";
+  fs::rename(dir + "/Img/" + name, dir + "/Img/" + renamed);
+  for (const char* list : {"/Eval/list_eval_partition.txt", "/Anno/list_bbox_inshop.txt"}) {
+    std::string text = read_text(dir + list);
+    const size_t at = text.find(name + " ");
+    EXPECT_NE(at, std::string::npos) << list;
+    if (at != std::string::npos) text.replace(at, name.size(), renamed);
+    write_text(dir + list, text);
+  }
+  return renamed;
+}
+
+// Runs a command with a time limit; the output must hold no crash and no library text.
+int run(const std::string& command, std::string* out) {
+  const int status = test::run_command("timeout 300 " + command, out);
+  EXPECT_EQ(out->find("terminate called"), std::string::npos) << command << "\n" << *out;
+  EXPECT_EQ(out->find("unexpected error"), std::string::npos) << command << "\n" << *out;
+  EXPECT_EQ(out->find("internal error"), std::string::npos) << command << "\n" << *out;
+  return status;
+}
+
+void expect_clear_failure(const std::string& command, const std::string& needle) {
+  std::string out;
+  const int status = run(command, &out);
+  EXPECT_NE(status, 0) << command << "\n" << out;
+  EXPECT_NE(status, 124) << "timed out: " << command;
+  EXPECT_NE(status, 134) << "aborted: " << command;
+  EXPECT_NE(out.find(needle), std::string::npos) << command << "\nexpected '" << needle << "' in:\n" << out;
+}
+
+// A freshly initialised SGML model (ResNet-18 and its head) saved as a bare weights file, for eval and search.
+std::string tiny_weights(const std::string& dir) {
+  SgmlModelConfig c;
+  c.arch = "resnet18";
+  c.num_attributes = 29;  // the demo's
+  SgmlModel model(c);
+  const std::string path = dir + "/tiny.safetensors";
+  model.save_weights(path);
+  return path;
+}
+
+}  // namespace
+
+// The sgml program killed (SIGKILL) at several moments of a prepare: whatever it left, info says so in plain words
+// or finds a complete cache, and the next prepare ends with exactly the two files of the cache.
+TEST(CliDataRobustness, KilledPrepareNeverBreaksTheNextOne) {
+  const std::string dir = test::scratch_dir("killed_prepare") + "/demo";
+  write_demo_dataset(dir, DemoLayout::InShop, DemoSpec::defaults(DemoLayout::InShop));
+  const std::string prepare = sgml_program() + " prepare deepfashion --data " + dir + " --size 32 --workers 1";
+  for (const char* delay : {"0.05", "0.1", "0.2", "0.4"}) {
+    std::string out;
+    test::run_command("timeout -s KILL " + std::string(delay) + " " + prepare, &out);
+    ASSERT_EQ(run(sgml_program() + " info deepfashion --json --cache-size 32 --data " + dir + " 2>/dev/null", &out), 0) << out;
+    const nlohmann::json info = nlohmann::json::parse(out.substr(out.find('{')));
+    const std::string problems = info["problems"].dump();
+    if (info["cache"].is_null() && problems.find("image cache") != std::string::npos)
+      EXPECT_NE(problems.find("run sgml prepare again"), std::string::npos) << delay << ": " << problems;
+    ASSERT_EQ(run(prepare, &out), 0) << out;
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(dir + "/sgml_cache")) files.push_back(e.path().filename().string());
+    std::sort(files.begin(), files.end());
+    EXPECT_EQ(files, (std::vector<std::string>{"images_32.json", "images_32.u8"})) << delay;
+  }
+}
+
+TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
+  const std::string dir = small_inshop("non_utf8"), data = dir + "/data", run_dir = dir + "/run";
+  fs::rename(dir, dir + ".tmp");
+  fs::create_directories(dir);
+  fs::rename(dir + ".tmp", data);
+  const std::string train_name = rename_to_non_utf8(data, "train");
+  const std::string gallery_name = rename_to_non_utf8(data, "gallery");
+  std::string out;
+  ASSERT_EQ(run(sgml_program() + " info deepfashion --data " + data + " --json --cache-size 32 2>&1", &out), 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["missing_images"], 0) << out;
+
+  // prepare: the index round-trips the names, so training finds every image in the cache.
+  ASSERT_EQ(run(sgml_program() + " prepare deepfashion --data " + data + " --size 32 --workers 2 2>&1", &out), 0) << out;
+  const Dataset d = read(data);
+  std::string why;
+  const auto cache = find_image_cache(d, 32, &why);
+  ASSERT_TRUE(cache) << why;
+  EXPECT_GE(cache->find(data + "/Img/" + train_name), 0);
+
+  // train (with the cache and an evaluation at the end), eval, search.
+  ASSERT_EQ(run(sgml_program() + " train deepfashion --data " + data + " --out " + run_dir + " --no-pretrained --model resnet18"
+                    " --image-size 32 --classes-per-batch 2 --images-per-class 2 --steps 2 --eval-every 0"
+                    " --device cpu --workers 1 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("decoded-image cache: " + cache->json_path()), std::string::npos) << out;
+  ASSERT_EQ(run(sgml_program() + " eval deepfashion --data " + data + " --checkpoint " + run_dir + "/last.safetensors"
+                    " --device cpu --no-nmi --json 2>/dev/null", &out), 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["bad_images"], 0) << out;
+  const std::string query = "'" + data + "/Img/" + train_name + "'";
+  ASSERT_EQ(run(sgml_program() + " search --device cpu --checkpoint " + run_dir + "/last.safetensors --gallery " + data +
+                    "/Img --top 100 --json " + query + " 2>/dev/null", &out), 0) << out;
+  const nlohmann::json results = nlohmann::json::parse(out.substr(out.find('[')));
+  EXPECT_EQ(results[0]["query"], printable_utf8(data + "/Img/" + train_name));
+  EXPECT_NE(results.dump().find("\\\\xff\\\\xfe.jpg"), std::string::npos) << out;  // the gallery's odd name, shown
+
+  // info names a missing image with such a name, in valid JSON.
+  fs::remove(data + "/Img/" + gallery_name);
+  ASSERT_EQ(run(sgml_program() + " info deepfashion --data " + data + " --json 2>&1", &out), 0) << out;
+  const nlohmann::json info = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(info["missing_images"], 1);
+  EXPECT_NE(info["problems"].dump().find("\\\\xff\\\\xfe.jpg"), std::string::npos) << out;
+}
+
+TEST(CliDataRobustness, EvalAndSearchNameADirectoryGivenAsAnImage) {
+  const std::string dir = small_inshop("cli_directories");
+  const Dataset d = read(dir);
+  const std::string weights = tiny_weights(dir);
+  make_directory_of(d.gallery[1].path);
+  const std::string eval = sgml_program() + " eval deepfashion --data " + dir + " --checkpoint " + weights +
+                           " --image-size 32 --device cpu --no-nmi --workers 2 --json";
+  expect_clear_failure(eval, d.gallery[1].path);
+  std::string out;
+  ASSERT_EQ(run(eval + " --skip-bad-images 2>/dev/null", &out), 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["bad_images"], 1) << out;
+
+  const std::string search = sgml_program() + " search --device cpu --image-size 32 --checkpoint " + weights;
+  const std::string query = d.query[0].path;
+  expect_clear_failure(search + " --gallery " + dir + "/Img " + dir + "/Img", "'" + dir + "/Img': it is a directory");
+  write_text(dir + "/list.txt", d.gallery[0].path + "\n" + d.gallery[1].path + "\n");
+  expect_clear_failure(search + " --gallery " + dir + "/list.txt " + query, "'" + d.gallery[1].path + "'");
+  expect_clear_failure(search + " --gallery " + dir + "/nowhere " + query, "'" + dir + "/nowhere' does not exist");
+}
+
+TEST(CliDataRobustness, PrepareNamesAnOutputFolderThatCannotBeMade) {
+  const std::string dir = small_inshop("prepare_out");
+  write_text(dir + "/file", "a file where a folder should be");
+  const std::string prepare = sgml_program() + " prepare deepfashion --data " + dir + " --size 32 --out ";
+  expect_clear_failure(prepare + dir + "/file/cache", "cannot create the cache folder '" + dir + "/file/cache': '" +
+                                                          dir + "/file' is a file, not a folder");
+  expect_clear_failure(prepare + dir + "/file", "'" + dir + "/file' is a file, not a folder");
+  if (::geteuid() != 0) {  // root may write anywhere
+    fs::create_directories(dir + "/locked");
+    fs::permissions(dir + "/locked", fs::perms::owner_read | fs::perms::owner_exec);
+    expect_clear_failure(prepare + dir + "/locked", "permission denied");
+    fs::permissions(dir + "/locked", fs::perms::owner_all);
+  }
+}

@@ -1,0 +1,311 @@
+// Options and configurations a user can get wrong, through the sgml program: non-finite or out-of-range numbers,
+// integers that used to wrap, counts that hung or aborted, --export naming, --resume with other options, wrongly
+// typed stored configurations, output folders that cannot be made, and a loss that becomes non-finite. Each case
+// must end with a non-zero status and a message naming the option, file or field, never a hang, a crash or library
+// text ("internal error" / "unexpected error"). Models are ResNet-18 at 32 px on the demo data: a few seconds each.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "engine/npy.h"
+#include "engine/safetensors.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+
+// The demo dataset, generated once and shared by these tests (the generator writes it atomically).
+std::string demo_data() {
+  const std::string dir = std::string(SGML_BINARY_DIR) + "/test_scratch/cli_validation_demo";
+  std::string out;
+  if (test::run_command(sgml() + " info demo --data " + dir, &out) != 0) ADD_FAILURE() << out;
+  return dir;
+}
+
+// A tiny training command on the demo data; `extra` adds or overrides options.
+std::string tiny_train(const std::string& out_dir, const std::string& extra = "") {
+  return sgml() + " train demo --data " + demo_data() + " --out " + out_dir +
+         " --model resnet18 --image-size 32 --classes-per-batch 2 --images-per-class 2 --steps 1 --eval-every -1"
+         " --device cpu --workers 1 " + extra;
+}
+
+// Runs `command` with a time limit (a hang fails the test instead of stalling the suite).
+int run(const std::string& command, std::string* out) { return test::run_command("timeout 120 " + command, out); }
+
+// The command failed, with `needle` in its message and no library text.
+void expect_clear_failure(const std::string& command, const std::string& needle) {
+  std::string out;
+  const int status = run(command, &out);
+  EXPECT_NE(status, 0) << command << "\n" << out;
+  EXPECT_NE(status, 124) << "timed out: " << command;
+  EXPECT_NE(out.find(needle), std::string::npos) << command << "\nexpected '" << needle << "' in:\n" << out;
+  EXPECT_EQ(out.find("internal error"), std::string::npos) << command << "\n" << out;
+  EXPECT_EQ(out.find("unexpected error"), std::string::npos) << command << "\n" << out;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+size_t count_lines(const std::string& path) {
+  std::ifstream in(path);
+  size_t n = 0;
+  std::string line;
+  while (std::getline(in, line)) n += !line.empty();
+  return n;
+}
+
+TEST(CliValidation, NonFiniteAndOutOfRangeHyperParametersAreRefused) {
+  const std::string dir = test::scratch_dir("nonfinite"), run_dir = dir + "/run";
+  // Refused at option parsing, before any data is read or a run folder is made.
+  const std::string base = sgml() + " train demo --data " + dir + "/no_data --out " + run_dir + " ";
+  for (const char* bad : {"--alpha nan", "--lambda nan", "--lr inf", "--weight-decay nan", "--beta -inf",
+                          "--lr-gamma nan", "--lr=infinity", "--alpha 1e39", "--lr 1e400"}) {
+    const std::string option = std::string(bad).substr(0, std::string(bad).find_first_of(" ="));
+    expect_clear_failure(base + bad, option);
+  }
+  expect_clear_failure(base + "--alpha nan", "finite");
+  // Ranges the math needs: a positive scale, a non-negative BCE weight, a positive learning rate.
+  expect_clear_failure(base + "--alpha 0", "--alpha must be positive");
+  expect_clear_failure(base + "--alpha -2", "--alpha must be positive");
+  expect_clear_failure(base + "--lambda -1", "--lambda must be zero or more");
+  expect_clear_failure(base + "--lr 0", "--lr must be positive");
+  expect_clear_failure(base + "--weight-decay -0.1", "--weight-decay must be zero or more");
+  expect_clear_failure(base + "--lr-gamma 2", "--lr-gamma must be at most 1");
+  // The same through --config: the message names the file too.
+  std::ofstream(dir + "/bad.json") << R"({"alpha": "nan"})";
+  expect_clear_failure(base + "--config " + dir + "/bad.json", "--alpha (set in config file '" + dir + "/bad.json')");
+  EXPECT_FALSE(fs::exists(run_dir + "/last.safetensors"));
+}
+
+TEST(CliValidation, IntegersNeverWrapAndCountsAreBounded) {
+  const std::string dir = test::scratch_dir("integers"), nowhere = dir + "/nowhere";
+  const std::string train = sgml() + " train demo --data " + nowhere + " --out " + dir + "/run ";
+  // 4294967360 = 2^32 + 64 became 64.
+  expect_clear_failure(train + "--image-size 4294967360", "--image-size must be between 32 and 1024");
+  expect_clear_failure(train + "--image-size 99999999999999999999999", "--image-size is out of range");
+  expect_clear_failure(train + "--epochs 1.5", "--epochs expects an integer, got '1.5'");
+  expect_clear_failure(train + "--epochs 4294967297", "--epochs must be between");
+  expect_clear_failure(train + "--workers 100000", "--workers must be between 0 and 256");
+  expect_clear_failure(train + "--workers -1", "--workers must be between 0 and 256");
+  expect_clear_failure(train + "--classes-per-batch 0", "--classes-per-batch must be between 2 and");
+  expect_clear_failure(train + "--classes-per-batch 4096 --images-per-class 1024", "must hold between 1 and 4096 images");
+  expect_clear_failure(train + "--seed -3", "--seed must be zero or more");
+  expect_clear_failure(train + "--no-pretrained=maybe", "--no-pretrained is a flag");
+  // eval and search: the checks come before the checkpoint is read, so none is needed here.
+  const std::string eval = sgml() + " eval demo --data " + nowhere + " --checkpoint " + dir + "/none.safetensors ";
+  expect_clear_failure(eval + "--batch-size 0", "--batch-size must be between 1 and 4096");
+  expect_clear_failure(eval + "--workers 1000000", "--workers must be between 0 and 256");
+  expect_clear_failure(eval + "--k 1,x", "--k expects positive integers");
+  expect_clear_failure(eval + "--k 1,2x", "--k expects positive integers");
+  // --batch-size 0 made eval and search loop forever.
+  const std::string search = sgml() + " search --checkpoint " + dir + "/none.safetensors --gallery " + dir + " ";
+  expect_clear_failure(search + "--batch-size 0 q.jpg", "--batch-size must be between 1 and 4096");
+  expect_clear_failure(search + "--top 0 q.jpg", "--top must be between 1 and");
+  // embed and bench refuse before allocating anything.
+  expect_clear_failure(sgml() + " embed --weights w --out o.npy --batch-size -1 x.jpg", "--batch-size must be between");
+  expect_clear_failure(sgml() + " bench eval --batch -1 --device cpu", "--batch must be between 1 and 4096");
+  expect_clear_failure(sgml() + " bench eval --image-size 100000 --device cpu", "--image-size must be between");
+  expect_clear_failure(sgml() + " bench train --classes 100000 --device cpu", "--classes must be between");
+  expect_clear_failure(sgml() + " bench train --classes 1000 --images-per-class 1000 --device cpu",
+                       "must hold between 1 and 4096 images");
+  expect_clear_failure(sgml() + " bench eval --steps 0 --device cpu", "--steps must be positive");
+  expect_clear_failure(sgml() + " info demo --data " + nowhere + " --workers 99999", "--workers must be between");
+  // --config values go through the same checks and name the file.
+  std::ofstream(dir + "/c.json") << R"({"epochs": "ten"})";
+  expect_clear_failure(train + "--config " + dir + "/c.json", "--epochs (set in config file '" + dir + "/c.json') expects an integer");
+  std::ofstream(dir + "/d.json") << R"({"image-size": [64]})";
+  expect_clear_failure(train + "--config " + dir + "/d.json", "--image-size (set in config file");
+}
+
+TEST(CliValidation, EveryCommandSharesTheImageSizeRule) {
+  const std::string dir = test::scratch_dir("image_size"), nowhere = dir + "/nowhere";
+  const std::string message = "--image-size must be between 32 and 1024";
+  for (const char* size : {"16", "4294967360", "100000"}) {
+    const std::string s = std::string(" --image-size ") + size;
+    expect_clear_failure(sgml() + " train demo --data " + nowhere + " --out " + dir + "/r" + s, message);
+    expect_clear_failure(sgml() + " eval demo --data " + nowhere + " --checkpoint x.safetensors" + s, message);
+    expect_clear_failure(sgml() + " search --checkpoint x.safetensors --gallery " + dir + s + " q.jpg", message);
+    expect_clear_failure(sgml() + " embed --weights x.safetensors --out o.npy" + s + " q.jpg", message);
+    expect_clear_failure(sgml() + " bench eval --device cpu" + s, message);
+  }
+  expect_clear_failure(sgml() + " prepare demo --data " + demo_data() + " --size 4294967360 --out " + dir + "/cache",
+                       "--size must be between 32 and 1024");
+}
+
+TEST(CliValidation, ExportWithoutNpySuffixKeepsEveryFileBesideIt) {
+  const std::string dir = test::scratch_dir("export"), run_dir = dir + "/run";
+  std::string out;
+  ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
+  const std::string eval = sgml() + " eval demo --data " + demo_data() + " --checkpoint " + run_dir +
+                           "/last.safetensors --device cpu --no-nmi --json --export ";
+  // Without the suffix (the gallery went to a different folder: "dir/expo" lost 4 characters), and into a folder
+  // that does not exist yet; with it, the same names.
+  for (const std::string& given : {dir + "/sub/features", dir + "/npy/features.npy"}) {
+    ASSERT_EQ(run(eval + given + " 2>/dev/null", &out), 0) << out;
+    const nlohmann::json metrics = nlohmann::json::parse(out.substr(out.find('{')));
+    const std::string base = fs::path(given).parent_path().string() + "/features";
+    ASSERT_TRUE(fs::exists(base + ".npy")) << given;
+    ASSERT_TRUE(fs::exists(base + "_gallery.npy")) << given;
+    EXPECT_EQ(load_npy(base + ".npy").dim(0), int64_t(metrics["num_queries"]));
+    EXPECT_EQ(load_npy(base + "_gallery.npy").dim(0), int64_t(metrics["num_gallery"]));
+    EXPECT_EQ(count_lines(base + ".npy.labels.txt"), size_t(metrics["num_queries"]));
+    EXPECT_EQ(count_lines(base + "_gallery.npy.labels.txt"), size_t(metrics["num_gallery"]));
+    size_t files = 0;
+    for (const auto& e : fs::directory_iterator(fs::path(given).parent_path())) files += e.is_regular_file();
+    EXPECT_EQ(files, 4u) << given;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/sub/features_gallery"));
+}
+
+TEST(CliValidation, ResumeRefusesWhatCannotBeContinuedAndNotesTheRest) {
+  const std::string dir = test::scratch_dir("resume"), run_dir = dir + "/run";
+  std::string out;
+  ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
+  const std::string log_before = read_text(run_dir + "/metrics.jsonl");
+  // Architecture-, batch- and objective-defining options: refused, every difference listed, nothing trained.
+  ASSERT_NE(run(tiny_train(run_dir, "--resume --steps 2 --image-size 64 --seed 7 --alpha 3 --loss multitask"), &out), 0);
+  for (const char* line : {"--image-size: 32 in the checkpoint, 64 now", "--seed: 0 in the checkpoint, 7 now",
+                           "--alpha: 2", "--loss: 'sgml' in the checkpoint, 'multitask' now", "--init"})
+    EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
+  EXPECT_EQ(out.find("--steps:"), std::string::npos) << "an allowed change listed as refused:\n" << out;
+  EXPECT_EQ(read_text(run_dir + "/metrics.jsonl"), log_before);
+  // Length, threads and evaluation: allowed, with a note; the run goes on to step 2.
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 2 --workers 2"), &out), 0) << out;
+  EXPECT_NE(out.find("--resume: --steps: 1 in the checkpoint, 2 now"), std::string::npos) << out;
+  EXPECT_NE(out.find("--resume: --workers: 1 in the checkpoint, 2 now"), std::string::npos) << out;
+  EXPECT_EQ(count_lines(run_dir + "/metrics.jsonl"), 2u);
+  // The advice of the refusal works: a new run from the checkpoint's weights with other settings.
+  ASSERT_EQ(run(tiny_train(dir + "/new", "--init " + run_dir + "/last.safetensors --image-size 64"), &out), 0) << out;
+}
+
+TEST(CliValidation, RunFolderNamedInLatin1TrainsAndResumes) {
+  // The stored configuration is JSON, which holds only UTF-8: a run folder named with byte 0xff made it throw.
+  const std::string dir = test::scratch_dir("latin1");
+  const std::string run_dir = "\"$(printf '" + dir + "/run_\\377')\"";
+  std::string out;
+  ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 2"), &out), 0) << out;
+  EXPECT_EQ(out.find("--out:"), std::string::npos) << "the same folder read back as another:\n" << out;
+  EXPECT_TRUE(fs::exists(dir + "/run_\xff/last.safetensors"));
+}
+
+// A checkpoint whose stored configuration has `field` replaced by `value`.
+std::string checkpoint_with_config_field(const std::string& from, const std::string& to, const std::string& field,
+                                         const nlohmann::json& value) {
+  Metadata meta;
+  const TensorMap tensors = load_safetensors(from, &meta);
+  nlohmann::json config = nlohmann::json::parse(meta.at("config"));
+  config[field] = value;
+  meta["config"] = config.dump();
+  save_safetensors(to, tensors, meta);
+  return to;
+}
+
+TEST(CliValidation, WronglyTypedStoredConfigurationNamesFileAndField) {
+  const std::string dir = test::scratch_dir("json_types"), run_dir = dir + "/run";
+  std::string out;
+  ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
+  const std::string last = run_dir + "/last.safetensors";
+  // Resume reads the whole stored configuration.
+  for (const auto& [field, value, expected] :
+       std::vector<std::tuple<std::string, nlohmann::json, std::string>>{{"model", 5, "a string"},
+                                                                          {"image_size", "big", "an integer"},
+                                                                          {"alpha", "two", "a number"},
+                                                                          {"augment", "yes", "true or false"},
+                                                                          {"seed", -1, "an integer in range"}}) {
+    const std::string resumed = dir + "/resume_" + field;
+    fs::create_directories(resumed);
+    checkpoint_with_config_field(last, resumed + "/last.safetensors", field, value);
+    expect_clear_failure(tiny_train(resumed, "--resume --steps 2"),
+                         "checkpoint '" + resumed + "/last.safetensors': field \"" + field +
+                             "\" of the stored training configuration must be " + expected);
+  }
+  // eval and search read the architecture and the image size from it.
+  const std::string bad_model = checkpoint_with_config_field(last, dir + "/model.safetensors", "model", 5);
+  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_model, bad_model);
+  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_model, "model");
+  const std::string bad_size = checkpoint_with_config_field(last, dir + "/size.safetensors", "image_size", 100000);
+  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_size, "image_size");
+}
+
+TEST(CliValidation, OutputFoldersThatCannotBeMadeAreNamed) {
+  const std::string dir = test::scratch_dir("outputs"), run_dir = dir + "/run";
+  std::ofstream(dir + "/file") << "a file where a folder should be";
+  const std::string blocked = dir + "/file/below";
+  const std::string in_the_way = "'" + dir + "/file' is a file, not a folder";
+  // The run folder is checked before the dataset is read.
+  expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + blocked, in_the_way);
+  expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/file", "cannot create the run folder");
+  // The demo dataset is generated on first use: into a folder below a file, it cannot be.
+  expect_clear_failure(sgml() + " info demo --data " + blocked, in_the_way);
+  expect_clear_failure(sgml() + " train demo --data " + blocked + " --out " + run_dir, in_the_way);
+  std::string out;
+  ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
+  const std::string checkpoint = run_dir + "/last.safetensors";
+  expect_clear_failure(tiny_train(dir + "/r2", "--save " + blocked + "/w.safetensors"), in_the_way);
+  expect_clear_failure(tiny_train(dir + "/r3", "--metrics " + blocked + "/m.jsonl"), in_the_way);
+  const std::string eval = sgml() + " eval demo --device cpu --no-nmi --data " + demo_data() + " --checkpoint " + checkpoint;
+  expect_clear_failure(eval + " --export " + blocked + "/f.npy", in_the_way);
+  expect_clear_failure(eval + " --report " + blocked, in_the_way);
+  expect_clear_failure(sgml() + " embed --device cpu --weights " + checkpoint + " --image-size 32 --out " + blocked +
+                           "/f.npy " + demo_data() + "/Img/img/DEMO/Circle/id_00000001/01_1_view.jpg",
+                       in_the_way);
+  // A folder without write permission (root may write anywhere, so only as another user).
+  if (::geteuid() != 0) {
+    fs::create_directories(dir + "/locked");
+    fs::permissions(dir + "/locked", fs::perms::owner_read | fs::perms::owner_exec);
+    expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/locked/run", "permission denied");
+    fs::permissions(dir + "/locked", fs::perms::owner_all);
+  }
+}
+
+// A weights file of the tiny model with every value of the tensors named in `values` replaced.
+std::string weights_with(const std::string& from, const std::string& to, const std::map<std::string, float>& values) {
+  TensorMap tensors = load_safetensors(from);
+  for (const auto& [name, value] : values) {
+    Tensor& t = tensors.at(name);
+    float* p = t.data();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = value;
+  }
+  save_safetensors(to, tensors);
+  return to;
+}
+
+TEST(CliValidation, NonFiniteLossStopsTrainingNamingStepAndTerm) {
+  const std::string dir = test::scratch_dir("nonfinite_loss");
+  std::string out;
+  ASSERT_EQ(run(tiny_train(dir + "/run", "--save " + dir + "/init.safetensors"), &out), 0) << out;
+  // Finite weights that overflow float in the forward pass (a loader rightly accepts them): the fc bias makes every
+  // fc feature about 100 after the ReLU, so a branch whose weights are all 1e38 gives infinite outputs.
+  struct Case {
+    const char* prefix;
+    const char* loss;
+    const char* culprit;
+  };
+  for (const Case& c : {Case{"head.emb.weight", "sgml", "the metric loss"}, Case{"head.attr.weight", "multitask", "the BCE"}}) {
+    const std::string init = weights_with(dir + "/init.safetensors", dir + "/huge.safetensors",
+                                          {{"head.fc.bias", 100.0f}, {c.prefix, 1e38f}});
+    const std::string run_dir = dir + "/diverged_" + c.loss;
+    expect_clear_failure(tiny_train(run_dir, std::string("--init ") + init + " --steps 3 --loss " + c.loss),
+                         "training stopped at step 1: the loss is not finite");
+    ASSERT_NE(run(tiny_train(run_dir, std::string("--init ") + init + " --steps 3 --loss " + c.loss), &out), 0);
+    EXPECT_NE(out.find(std::string(c.culprit) + " overflowed or became NaN"), std::string::npos) << out;
+    // Nothing of the non-finite model was saved, and the log holds no NaN step.
+    EXPECT_FALSE(fs::exists(run_dir + "/last.safetensors"));
+    EXPECT_FALSE(fs::exists(run_dir + "/best.safetensors"));
+    EXPECT_EQ(count_lines(run_dir + "/metrics.jsonl"), 0u);
+  }
+}
+
+}  // namespace

@@ -1,0 +1,167 @@
+// The files of a training run after `kill -9`: a resumed run's metrics log holds each step once (records written
+// after the checkpoint are dropped), and the partial temporaries of an interrupted checkpoint write are removed
+// (only ours: TARGET.tmp.<pid> whose process is gone).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "engine/safetensors.h"
+#include "tests/support/test_support.h"
+#include "training/checkpoint.h"
+#include "training/progress.h"
+
+using namespace sgml;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void write_all(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+// The pid of a process that has exited (a child reaped at once): what a run killed with -9 leaves in a file name.
+long dead_pid() {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  return long(child);
+}
+
+TEST(RunFiles, MetricsLogIsCutAtTheCheckpointStep) {
+  const std::string dir = test::scratch_dir("metrics"), path = dir + "/metrics.jsonl";
+  write_all(path,
+            "{\"step\":1,\"loss\":0.9}\n"
+            "{\"step\":2,\"loss\":0.8}\n"
+            "{\"epoch\":1,\"recall@1\":0.5,\"step\":2}\n"
+            "\n"
+            "{\"step\":3,\"loss\":0.7}\n"
+            "{\"step\":4,\"loss\":0.6}\n"
+            "{\"epoch\":2,\"recall@1\":0.6,\"step\":4}\n"
+            "{\"step\":5,\"lo");  // cut by the kill
+  const std::string up_to_3 =
+      "{\"step\":1,\"loss\":0.9}\n"
+      "{\"step\":2,\"loss\":0.8}\n"
+      "{\"epoch\":1,\"recall@1\":0.5,\"step\":2}\n"
+      "\n"
+      "{\"step\":3,\"loss\":0.7}\n";
+  EXPECT_EQ(truncate_metrics_log(path, 3), 3u);
+  EXPECT_EQ(read_all(path), up_to_3);
+  // Nothing after the step: the file stays as it is.
+  EXPECT_EQ(truncate_metrics_log(path, 3), 0u);
+  EXPECT_EQ(truncate_metrics_log(path, 100), 0u);
+  EXPECT_EQ(read_all(path), up_to_3);
+  // A whole last record without its newline is kept and gets one, so that appending starts a new line.
+  write_all(path, "{\"step\":1}\n{\"step\":2}");
+  EXPECT_EQ(truncate_metrics_log(path, 5), 0u);
+  EXPECT_EQ(read_all(path), "{\"step\":1}\n{\"step\":2}\n");
+  // No log yet (a new --metrics file): nothing is created.
+  EXPECT_EQ(truncate_metrics_log(dir + "/absent.jsonl", 3), 0u);
+  EXPECT_FALSE(fs::exists(dir + "/absent.jsonl"));
+  // MetricsLog::resume appends after the cut.
+  {
+    MetricsLog log;
+    log.resume(path, 1);
+    log.write({{"step", 2}, {"loss", 0.5}});
+  }
+  EXPECT_EQ(read_all(path), "{\"step\":1}\n{\"loss\":0.5,\"step\":2}\n");
+}
+
+TEST(RunFiles, OnlyStaleTemporariesOfTheTargetAreRemoved) {
+  const std::string dir = test::scratch_dir("temporaries"), target = dir + "/last.safetensors";
+  const long gone = dead_pid();
+  const std::string stale = target + ".tmp." + std::to_string(gone), own = target + ".tmp." + std::to_string(getpid());
+  const std::vector<std::string> kept = {
+      target,                                               // the checkpoint itself
+      target + ".tmp.1",                                    // a live process (init) may be writing it
+      target + ".tmp." + std::to_string(getppid()),         // likewise
+      target + ".tmp.12ab",                                 // not our pattern
+      target + ".tmp." + std::to_string(gone) + ".x",       // not our pattern
+      dir + "/other.bin.tmp." + std::to_string(gone),       // another target
+      dir + "/last.safetensors.bak",
+  };
+  for (const auto& f : kept) write_all(f, "x");
+  write_all(stale, std::string(4096, 'p'));
+  write_all(own, "p");
+  std::vector<std::string> removed = remove_stale_temporaries(target);
+  std::sort(removed.begin(), removed.end());
+  std::vector<std::string> expected = {stale, own};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(removed, expected);
+  EXPECT_FALSE(fs::exists(stale));
+  for (const auto& f : kept) EXPECT_TRUE(fs::exists(f)) << f;
+
+  // The run folder's other files, and the cleaning a checkpoint save does by itself.
+  for (const char* f : {"best.safetensors", "config.json", "metrics.jsonl"})
+    write_all(dir + "/" + f + ".tmp." + std::to_string(gone), "p");
+  EXPECT_EQ(remove_stale_run_temporaries(dir).size(), 3u);
+  write_all(stale, "p");
+  save_checkpoint(target, {{"w", Tensor::zeros({2})}}, {}, nlohmann::json::object(), TrainProgress{});
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(target + ".tmp.1"));
+}
+
+std::vector<int64_t> steps_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<int64_t> steps;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) {
+      const auto j = nlohmann::json::parse(line);
+      if (j.contains("loss")) steps.push_back(j["step"]);
+    }
+  return steps;
+}
+
+// A run killed with -9 after its checkpoint at step 3, having logged steps 4 and 5 and an evaluation, and midway
+// through writing checkpoints: the resumed run logs each step once, and the partial files are gone.
+TEST(RunFiles, ResumeAfterKillKeepsOneRecordPerStepAndRemovesPartialCheckpoints) {
+  const std::string dir = test::scratch_dir("killed"), run = dir + "/run";
+  const std::string base = std::string(SGML_BINARY_DIR) + "/sgml train demo --data " + dir + "/demo --out " + run +
+                           " --device cpu --workers 2 --eval-every -1 --classes-per-batch 3 --images-per-class 2";
+  std::string out;
+  ASSERT_EQ(test::run_command(base + " --steps 3", &out), 0) << out;
+  ASSERT_EQ(steps_of(run + "/metrics.jsonl"), (std::vector<int64_t>{1, 2, 3}));
+
+  std::string log = read_all(run + "/metrics.jsonl");
+  log += "{\"step\":4,\"loss\":1.0}\n{\"epoch\":1,\"recall@1\":0.5,\"step\":4}\n{\"step\":5,\"loss\":1.0}\n{\"step\":6,\"lo";
+  write_all(run + "/metrics.jsonl", log);
+  const long gone = dead_pid();
+  const std::string partial_last = run + "/last.safetensors.tmp." + std::to_string(gone);
+  const std::string partial_best = run + "/best.safetensors.tmp." + std::to_string(gone);
+  write_all(partial_last, std::string(1 << 20, 'p'));
+  write_all(partial_best, std::string(1 << 20, 'p'));
+
+  ASSERT_EQ(test::run_command(base + " --steps 5 --resume", &out), 0) << out;
+  EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
+  EXPECT_NE(out.find("left by an interrupted write"), std::string::npos) << out;
+  EXPECT_EQ(steps_of(run + "/metrics.jsonl"), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(read_all(run + "/metrics.jsonl").find("recall@1"), std::string::npos);  // the step-4 evaluation is gone
+  EXPECT_FALSE(fs::exists(partial_last));
+  EXPECT_FALSE(fs::exists(partial_best));
+
+  // A checkpoint whose optimiser state holds NaN is refused on resume, naming the file and the tensor.
+  Metadata meta;
+  TensorMap state = load_safetensors(run + "/last.safetensors", &meta);
+  std::vector<float> v = state.at("optimizer.adam.v").to_vector();
+  v[0] = NAN;
+  state["optimizer.adam.v"] = Tensor::from_vector(v, state.at("optimizer.adam.v").shape());
+  save_safetensors(run + "/last.safetensors", state, meta);
+  EXPECT_NE(test::run_command(base + " --steps 6 --resume", &out), 0) << out;
+  EXPECT_NE(out.find("last.safetensors"), std::string::npos) << out;
+  EXPECT_NE(out.find("'optimizer.adam.v' (1 of"), std::string::npos) << out;
+  // And by eval, which reads the same file.
+  EXPECT_NE(test::run_command(std::string(SGML_BINARY_DIR) + "/sgml eval demo --data " + dir + "/demo --checkpoint " +
+                                  run + "/last.safetensors --device cpu", &out), 0) << out;
+  EXPECT_NE(out.find("non-finite"), std::string::npos) << out;
+}
+
+}  // namespace
