@@ -71,4 +71,22 @@ void batch_norm2d_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tens
                                             save_mean.data(), save_invstd.data(), s, x.device().index));
 }
 
+void batch_norm2d_backward_frozen(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy, const Tensor& x,
+                                  const Tensor& gamma, const Tensor& running_mean, const Tensor& running_var,
+                                  float eps) {
+  OpScope op("batch_norm2d_backward_frozen");
+  const BatchNormShape s = bn_shape(x, gamma, "batch_norm2d_backward_frozen");
+  check_shape(dy, x.shape(), "batch norm dy");
+  check_shape(dx, x.shape(), "batch norm dx");
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&dgamma, &dbeta, &running_mean, &running_var}) check_shape(*t, {s.c}, "batch norm statistics");
+  for (const Tensor* t : std::initializer_list<const Tensor*>{&dy, &dx, &dgamma, &dbeta, &running_mean, &running_var})
+    check_same_device(x, *t, "batch_norm2d_backward_frozen");
+  SGML_DISPATCH(x,
+                cpu::batch_norm2d_backward_frozen(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(),
+                                                  gamma.data(), running_mean.data(), running_var.data(), eps, s),
+                cuda::batch_norm2d_backward_frozen(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(),
+                                                   gamma.data(), running_mean.data(), running_var.data(), eps, s,
+                                                   x.device().index));
+}
+
 }  // namespace sgml

@@ -2,7 +2,10 @@
 // training normalises with the batch mean and biased variance and updates
 //   running_mean = (1 - momentum) * running_mean + momentum * mean
 //   running_var  = (1 - momentum) * running_var  + momentum * var * M / (M - 1),   M = N*H*W (unbiased)
-// inference normalises with the running statistics.
+// inference normalises with the running statistics. Frozen batch norm (fine-tuning with fixed statistics, as Divide
+// & Conquer does) is the inference forward inside a training step; its backward holds the statistics fixed:
+//   dx = gamma / sqrt(running_var + eps) * dy,  dgamma = sum dy * xhat,  dbeta = sum dy,
+// as PyTorch's backward through a BatchNorm2d in eval mode.
 #pragma once
 #include "engine/tensor.h"
 
@@ -22,6 +25,10 @@ void batch_norm2d_forward_eval(Tensor& y, const Tensor& x, const Tensor& gamma, 
 // Backward of the training forward: dx (N,C,H,W), dgamma and dbeta (C), all overwritten.
 void batch_norm2d_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy, const Tensor& x,
                            const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd);
+// Backward of the inference forward (frozen statistics): dx (N,C,H,W), dgamma and dbeta (C), all overwritten.
+void batch_norm2d_backward_frozen(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy, const Tensor& x,
+                                  const Tensor& gamma, const Tensor& running_mean, const Tensor& running_var,
+                                  float eps);
 
 namespace cpu {
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
@@ -33,6 +40,9 @@ void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, con
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const BatchNormShape& s);
+void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                  const float* gamma, const float* running_mean, const float* running_var, float eps,
+                                  const BatchNormShape& s);
 }  // namespace cpu
 namespace cuda {
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
@@ -44,6 +54,9 @@ void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, con
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const BatchNormShape& s, int device);
+void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                  const float* gamma, const float* running_mean, const float* running_var, float eps,
+                                  const BatchNormShape& s, int device);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -182,6 +182,22 @@ __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x
   }
 }
 
+// Frozen statistics: invstd (C) = 1/sqrt(running_var + eps), in double then rounded as the CPU twin.
+__global__ void bn_frozen_invstd_kernel(float* invstd, const float* running_var, float eps, int channels) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < channels) invstd[c] = float(1.0 / sqrt(double(running_var[c]) + double(eps)));
+}
+
+// Block (plane, chunk) of dx (N,C,HW) = gamma * invstd * dy with the statistics held fixed (eval-mode backward).
+__global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* gamma, const float* invstd, int channels,
+                                    int hw) {
+  const int64_t plane = blockIdx.x;
+  const int c = int(plane % channels);
+  const double k = double(gamma[c]) * double(invstd[c]);
+  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x)
+    dx[plane * hw + i] = float(k * double(dy[plane * hw + i]));
+}
+
 // Launch shape of the per-plane kernels: one block row per (n, c) plane, blocks along the plane when it is
 // large, and no more threads than a small plane (7x7 in ResNet's last stage) can use.
 struct PlaneLaunch {
@@ -255,6 +271,39 @@ void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* 
   const PlaneLaunch l = plane_launch(s);
   bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, totals, m, s.c,
                                                          s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                                  const float* gamma, const float* running_mean, const float* running_var, float eps,
+                                  const BatchNormShape& s, int device) {
+  if (s.c == 0) return;
+  cudaStream_t stream = CudaContext::get(device).stream();
+  const int64_t m = int64_t(s.n) * s.hw;
+  if (m == 0) {  // sums over nothing; dx is empty
+    SGML_CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(float) * s.c, stream));
+    SGML_CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(float) * s.c, stream));
+    return;
+  }
+  const int splits = splits_for(s);
+  // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements; invstd (C) floats.
+  Tensor buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(device), DType::I64);
+  Tensor invstd = Tensor::empty({int64_t(s.c)}, Device::cuda(device));
+  double* p = static_cast<double*>(buffer.raw_data());
+  double* totals = p + int64_t(s.c) * splits * 2;
+
+  bn_frozen_invstd_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
+      invstd.data(), running_var, eps, s.c);
+  SGML_CUDA_CHECK_LAUNCH();
+  // dgamma and dbeta are the training backward's sums, around the running mean and with the running invstd.
+  bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
+      p, dy, x, running_mean, s.n, s.c, s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+  bn_backward_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
+      dgamma, dbeta, totals, p, invstd.data(), s.c, splits);
+  SGML_CUDA_CHECK_LAUNCH();
+  const PlaneLaunch l = plane_launch(s);
+  bn_frozen_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, gamma, invstd.data(), s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
 }
 

@@ -27,8 +27,19 @@ Variable batch_norm2d(const Variable& x, const Variable& gamma, const Variable& 
   if (!training) {
     batch_norm2d_forward_eval(y, xv, gamma.value(), beta.value(), buffers.running_mean, buffers.running_var,
                               buffers.eps);
-    // Eval-mode gradients (frozen statistics) are not needed by any caller yet: record none.
-    return Variable(std::move(y), false);
+    // Frozen statistics (inference, or fine-tuning with frozen batch norm): gradients still flow to x, gamma and
+    // beta, with the running statistics held fixed. The closure keeps the statistics' tensors, so a later update
+    // of the buffers (none happens in eval mode) would not change this step's backward.
+    Tensor gv = gamma.value(), rm = buffers.running_mean, rv = buffers.running_var;
+    const float eps = buffers.eps;
+    return Variable(std::move(y), {x, gamma, beta}, [xv, gv, rm, rv, eps](std::vector<Variable>& in, const Tensor& dy) {
+      Tensor dx = Tensor::empty(xv.shape(), xv.device());
+      Tensor dgamma = Tensor::empty(gv.shape(), xv.device()), dbeta = Tensor::empty(gv.shape(), xv.device());
+      batch_norm2d_backward_frozen(dx, dgamma, dbeta, dy, xv, gv, rm, rv, eps);
+      in[0].add_grad(dx);
+      in[1].add_grad(dgamma);
+      in[2].add_grad(dbeta);
+    });
   }
   const int64_t c = xv.dim(1);
   Tensor mean = Tensor::empty({c}, xv.device()), invstd = Tensor::empty({c}, xv.device());

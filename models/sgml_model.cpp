@@ -38,7 +38,8 @@ int SgmlModel::feature_dim(FeatureKind feature) const {
 
 SgmlOutputs SgmlModel::forward(const Variable& images, bool training) {
   SgmlOutputs out;
-  out.conv = backbone_->forward(images, training);
+  // The backbone's `training` only selects the batch norm mode (ResNet has no dropout).
+  out.conv = backbone_->forward(images, training && !config_.frozen_batch_norm);
   out.fc = fn::relu((*head_fc_)(out.conv));
   out.emb = (*head_emb_)(out.fc);
   out.attr_logits = (*head_attr_)(out.fc);

@@ -20,6 +20,10 @@ struct SgmlModelConfig {
   int fc_dim = 1024;
   int embedding_dim = 512;
   unsigned seed = 0;       // initialisation of whatever no weights file provides
+  // Frozen batch norm (standard when fine-tuning for metric learning; Divide & Conquer freezes every BN layer): in
+  // training, every BN layer normalises with its running statistics and leaves them unchanged; gradients still
+  // flow through it to the layers below, and gamma and beta still learn.
+  bool frozen_batch_norm = false;
 };
 
 struct SgmlOutputs {

@@ -116,13 +116,23 @@ std::vector<OpCase> op_cases() {
       matmul_case("matmul_tn", {5, 4}, true, {5, 3}, false),
       matmul_case("matmul_tt", {5, 4}, true, {3, 5}, true),
   };
-  // Eval-mode BN: forward only, with running statistics.
-  cases.push_back({"bn_eval", "batch_norm2d_eval", {}, {{"x", {3, 4, 5, 5}}, {"gamma", {4}}, {"beta", {4}}, {"rm", {4}}, {"rv", {4}}},
-                   [](const TensorMap& in, bool) {
-                     fn::BatchNormBuffers b = buffers_from(in, 4);
-                     Variable y = fn::batch_norm2d(Variable(in.at("x")), Variable(in.at("gamma")), Variable(in.at("beta")), b, false);
-                     return TensorMap{{"y", y.value()}};
-                   }});
+  // Eval-mode BN (inference, and frozen batch norm in training): running statistics, gradients through them held
+  // fixed, as PyTorch's backward through BatchNorm2d.eval(). The running statistics must not change.
+  auto bn_eval_case = [](const std::string& name, Shape x) -> OpCase {
+    const int64_t c = x[1];
+    return {name, "batch_norm2d_eval", {}, {{"x", x}, {"gamma", {c}}, {"beta", {c}}, {"rm", {c}}, {"rv", {c}}},
+            [c](const TensorMap& in, bool bw) {
+              fn::BatchNormBuffers buffers = buffers_from(in, c);
+              TensorMap out = run_unary_style(in, bw, {"x", "gamma", "beta"}, [&](std::vector<Variable>& v) {
+                return fn::batch_norm2d(v[0], v[1], v[2], buffers, false);
+              });
+              out["rm_out"] = buffers.running_mean;
+              out["rv_out"] = buffers.running_var;
+              return out;
+            }};
+  };
+  cases.push_back(bn_eval_case("bn_eval", {3, 4, 5, 5}));
+  cases.push_back(bn_eval_case("bn_eval_batch1_1x1", {1, 6, 1, 1}));
   // Running statistics after several training steps on different inputs.
   cases.push_back({"bn_running_stats_3_steps", "bn_running_stats", {}, {{"x0", {4, 3, 5, 5}}, {"x1", {2, 3, 6, 4}}, {"x2", {3, 3, 2, 2}}},
                    [](const TensorMap& in, bool) {
