@@ -139,6 +139,7 @@ RgbImage render_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
   draw_text(img, 6, top - 12, o.y_label, kBlack);
 
   // Series: 2-pixel lines between consecutive finite points, 5-pixel square markers.
+  const RgbImage axes_only = img;  // what the series cover, for placing the legend
   for (size_t si = 0; si < series.size(); ++si) {
     const PlotSeries& s = series[si];
     const Rgb c = kPalette[si % (sizeof(kPalette) / sizeof(kPalette[0]))];
@@ -152,12 +153,30 @@ RgbImage render_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
       prev_x = x, prev_y = y, have_previous = true;
     }
   }
-  // Legend: top right inside the plot, one line per named series.
+  // Legend: inside the plot, one line per named series, in the corner that covers the fewest drawn pixels of the
+  // series (a rising Recall@1 curve ends top right, where a fixed legend would hide the last point).
   int legend_width = 0, rows = 0;
   for (const PlotSeries& s : series) legend_width = std::max(legend_width, text_width(s.name)), rows += !s.name.empty();
   if (rows > 0) {
-    const int x0 = right - legend_width - 36, y0 = top + 6;
-    fill_rect(img, x0, y0, right - 6, y0 + rows * 12 + 6, {255, 255, 255});
+    const int box_w = legend_width + 30, box_h = rows * 12 + 6;
+    const int corners[4][2] = {{right - 6 - box_w, top + 6},             // in order of preference
+                               {right - 6 - box_w, bottom - 6 - box_h},
+                               {left + 6, top + 6},
+                               {left + 6, bottom - 6 - box_h}};
+    auto covered = [&](int x0, int y0) {  // pixels of the series under the box
+      int count = 0;
+      for (int y = std::max(y0, 0); y < std::min(y0 + box_h, img.height); ++y)
+        for (int x = std::max(x0, 0); x < std::min(x0 + box_w, img.width); ++x)
+          count += !std::equal(img.at(x, y), img.at(x, y) + 3, axes_only.at(x, y));
+      return count;
+    };
+    int best = 0, best_count = covered(corners[0][0], corners[0][1]);
+    for (int c = 1; c < 4; ++c) {
+      const int n = covered(corners[c][0], corners[c][1]);
+      if (n < best_count) best = c, best_count = n;
+    }
+    const int x0 = corners[best][0], y0 = corners[best][1];
+    fill_rect(img, x0, y0, x0 + box_w, y0 + box_h, {255, 255, 255});
     int row = 0;
     for (size_t si = 0; si < series.size(); ++si) {
       if (series[si].name.empty()) continue;

@@ -201,6 +201,28 @@ TEST(RetrievalPlot, HigherValuesAreDrawnHigher) {
   EXPECT_GT(left_y, right_y + img.height / 2);  // image rows grow downwards
 }
 
+TEST(RetrievalPlot, TheLegendHidesNoPointOfTheSeries) {
+  // A Recall@1 curve rises to the top right, where a legend fixed in that corner hid the last point. Every pixel
+  // the series draws without a legend must still be drawn with one.
+  for (const std::vector<double>& y : {std::vector<double>{0.52, 0.61, 0.68, 0.72, 0.76, 0.79, 0.81, 0.82},
+                                       std::vector<double>{0.82, 0.81, 0.79, 0.76, 0.72, 0.68, 0.61, 0.52}}) {
+    const std::vector<double> x{1, 2, 3, 4, 5, 6, 7, 8};
+    PlotOptions o;
+    const RgbImage bare = render_line_plot({{"", x, y}}, o), named = render_line_plot({{"Recall@1 (test)", x, y}}, o);
+    int series_pixels = 0, hidden = 0;
+    for (int py = 0; py < bare.height; ++py)
+      for (int px = 0; px < bare.width; ++px) {
+        const uint8_t* p = bare.at(px, py);
+        if (p[0] != 31 || p[1] != 119 || p[2] != 180) continue;
+        ++series_pixels;
+        const uint8_t* q = named.at(px, py);
+        hidden += q[0] != 31 || q[1] != 119 || q[2] != 180;
+      }
+    EXPECT_GT(series_pixels, 500);
+    EXPECT_EQ(hidden, 0) << "the legend covers " << hidden << " pixels of the series";
+  }
+}
+
 TEST(RetrievalPlot, DegenerateInputsStillRender) {
   PlotOptions o;
   o.log_x = true;
