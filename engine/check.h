@@ -27,7 +27,12 @@ class OpScope {
   const char* previous_;
 };
 
+// Messages are written for users: the C++ source location ("[file.cpp:81, op conv2d]") and the failed condition
+// of an SGML_CHECK are added only when SGML_ERROR_LOCATIONS is set (to anything but 0), for debugging and in the
+// test suite.
+bool error_locations_enabled();
 [[noreturn]] void throw_error(const std::string& message, const char* file, int line);
+[[noreturn]] void throw_check_error(const char* condition, const std::string& message, const char* file, int line);
 
 namespace detail {
 inline void append(std::ostringstream&) {}
@@ -47,11 +52,11 @@ std::string str_cat(const Parts&... parts) {
 
 }  // namespace sgml
 
-// SGML_CHECK(condition, message parts...): throws sgml::Error naming the failed condition, file:line and op.
-#define SGML_CHECK(cond, ...)                                                                     \
-  do {                                                                                            \
-    if (!(cond)) ::sgml::throw_error(::sgml::str_cat("check failed: ", #cond, ": ", __VA_ARGS__), \
-                                     __FILE__, __LINE__);                                         \
+// SGML_CHECK(condition, message parts...): throws sgml::Error with the message (and, when SGML_ERROR_LOCATIONS is
+// set, the failed condition, file:line and op).
+#define SGML_CHECK(cond, ...)                                                                                \
+  do {                                                                                                       \
+    if (!(cond)) ::sgml::throw_check_error(#cond, ::sgml::str_cat(__VA_ARGS__), __FILE__, __LINE__);         \
   } while (0)
 
 #define SGML_FAIL(...) ::sgml::throw_error(::sgml::str_cat(__VA_ARGS__), __FILE__, __LINE__)
