@@ -79,8 +79,10 @@ void batch_norm2d_backward_frozen(Tensor& dx, Tensor& dgamma, Tensor& dbeta, con
   check_shape(dy, x.shape(), "batch norm dy");
   check_shape(dx, x.shape(), "batch norm dx");
   for (const Tensor* t : std::initializer_list<const Tensor*>{&dgamma, &dbeta, &running_mean, &running_var}) check_shape(*t, {s.c}, "batch norm statistics");
-  for (const Tensor* t : std::initializer_list<const Tensor*>{&dy, &dx, &dgamma, &dbeta, &running_mean, &running_var})
-    check_same_device(x, *t, "batch_norm2d_backward_frozen");
+  check_one_device("batch_norm2d_backward_frozen",
+                   {{"x", x.device()}, {"gamma", gamma.device()}, {"dy", dy.device()},
+                    {"running_mean", running_mean.device()}, {"running_var", running_var.device()},
+                    {"dx", dx.device()}, {"dgamma", dgamma.device()}, {"dbeta", dbeta.device()}});
   SGML_DISPATCH(x,
                 cpu::batch_norm2d_backward_frozen(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(),
                                                   gamma.data(), running_mean.data(), running_var.data(), eps, s),

@@ -124,9 +124,14 @@ OpCase batch_norm_case(const Shape& xs, float lo, float hi) {
             batch_norm2d_backward(dx, dgamma, dbeta, dy, x, gamma, mean, invstd);
             Tensor y_eval = nan_tensor(xs, d);
             batch_norm2d_forward_eval(y_eval, x, gamma, beta, running_mean, running_var, 1e-5f);
+            // Frozen batch norm's backward (eval mode, statistics held fixed).
+            Tensor dx_frozen = nan_tensor(xs, d), dgamma_frozen = nan_tensor(cs, d), dbeta_frozen = nan_tensor(cs, d);
+            batch_norm2d_backward_frozen(dx_frozen, dgamma_frozen, dbeta_frozen, dy, x, gamma, running_mean,
+                                         running_var, 1e-5f);
             return Outputs{{"y", y},   {"save_mean", mean}, {"save_invstd", invstd}, {"running_mean", running_mean},
                            {"running_var", running_var}, {"dx", dx}, {"dgamma", dgamma}, {"dbeta", dbeta},
-                           {"y_eval", y_eval}};
+                           {"y_eval", y_eval}, {"dx_frozen", dx_frozen}, {"dgamma_frozen", dgamma_frozen},
+                           {"dbeta_frozen", dbeta_frozen}};
           }};
 }
 

@@ -25,6 +25,7 @@ struct ParityCase {
   std::string loss, sampling;
   bool sgs_grad = true;
   double weight_decay = 0.0;
+  bool frozen_bn = false;
 };
 
 void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.loss << "_" << c.sampling; }
@@ -56,7 +57,8 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
   const double alpha = c.sampling == "batch" ? 2.0 : 3.0, beta = c.sampling == "batch" ? 0.5 : 0.1, lr = 2e-5;
   nlohmann::json cfg = {{"model", "resnet18"}, {"loss", c.loss}, {"sampling", c.sampling}, {"alpha", alpha},
                         {"beta", beta}, {"lambda", 0.7}, {"lr", lr}, {"weight_decay", c.weight_decay},
-                        {"steps", steps}, {"image_size", 64}, {"sgs_grad", c.sgs_grad}};
+                        {"steps", steps}, {"image_size", 64}, {"sgs_grad", c.sgs_grad},
+                        {"frozen_bn", c.frozen_bn}};
   std::ofstream(dir + "/config.json") << cfg.dump();
   test::run_reference(ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
 
@@ -65,7 +67,7 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
       << " --init " << dir << "/init.safetensors --batch-plan " << dir << "/plan.txt --augment off --steps " << steps
       << " --loss " << c.loss << " --sampling " << c.sampling << " --alpha " << alpha << " --beta " << beta
       << " --lambda 0.7 --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
-      << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
+      << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
       << "/ours_final.safetensors";
   std::string output;
   ASSERT_EQ(test::run_command(cmd.str(), &output), 0) << cmd.str() << "\n" << output;
@@ -95,6 +97,7 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
     }
     if (name.find("running_") != std::string::npos) {
       EXPECT_LT(test::relative_error(got, expected), 1e-3) << name;
+      if (c.frozen_bn) EXPECT_EQ(got.to_vector(), init.at(name).to_vector()) << name << " moved under --frozen-bn";
       continue;
     }
     const std::vector<float> a = got.to_vector(), b = expected.to_vector(), i0 = init.at(name).to_vector();
@@ -123,10 +126,11 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
 INSTANTIATE_TEST_SUITE_P(
     AllModes, TrainParity,
     ::testing::Values(ParityCase{"sgml", "batch"}, ParityCase{"sgml", "batch", false, 0.0}, ParityCase{"multitask", "batch"},
-                      ParityCase{"metric", "batch", true, 1e-4}, ParityCase{"attribute", "batch"}, ParityCase{"sgml", "image"}),
+                      ParityCase{"metric", "batch", true, 1e-4}, ParityCase{"attribute", "batch"}, ParityCase{"sgml", "image"},
+                      ParityCase{"sgml", "batch", true, 0.0, true}),
     [](const ::testing::TestParamInfo<ParityCase>& info) {
       return info.param.loss + "_" + info.param.sampling + (info.param.sgs_grad ? "" : "_sgs_off") +
-             (info.param.weight_decay > 0 ? "_wd" : "");
+             (info.param.weight_decay > 0 ? "_wd" : "") + (info.param.frozen_bn ? "_frozen_bn" : "");
     });
 
 }  // namespace

@@ -32,6 +32,7 @@ const FieldRule kRules[] = {
     {"seed", Change::Refused, ""},
     {"batch_plan", Change::Refused, ""},
     {"augment", Change::Refused, ""},
+    {"frozen_bn", Change::Refused, ""},
     {"epochs", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
     {"steps", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
     {"lr", Change::Allowed, "the learning rate follows the new settings from here on"},

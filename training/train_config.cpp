@@ -74,6 +74,8 @@ void declare_train_options(Options& o) {
   o.add_flag("resume", "continue from the last checkpoint in the run directory");
   o.add("batch-plan", "", "file of training-image indices, one line per step (deterministic mode)");
   o.add("augment", "on", "on: random scale crop 0.9-1.0 and horizontal flip; off: the evaluation transform");
+  o.add_flag("frozen-bn", "freeze batch norm: every BN layer normalises with its running statistics and never updates "
+                          "them (gradients still flow; gamma and beta still learn), as Divide & Conquer fine-tunes");
   o.add("metrics", "", "JSON-lines file of per-step metrics (default: RUN/metrics.jsonl)");
   o.add("save", "", "write all parameters and buffers after the last step to this safetensors file");
   o.add("workers", "0", "data loader threads (0: the machine's cores; at most 256)");
@@ -118,6 +120,7 @@ TrainConfig train_config_from_options(const Options& o) {
   c.resume = o.get_flag("resume");
   c.batch_plan = o.get("batch-plan");
   c.augment = parse_on_off("augment", o.get("augment"));
+  c.frozen_bn = o.get_flag("frozen-bn");
   c.metrics_file = o.get("metrics");
   c.save_file = o.get("save");
   c.workers = o.get_int("workers", L::kWorkers);
@@ -145,7 +148,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"sgs_grad", sgs_grad}, {"lr", lr}, {"weight_decay", weight_decay}, {"lr_schedule", lr_schedule},
           {"lr_step_epochs", lr_step_epochs}, {"lr_gamma", lr_gamma}, {"warmup_steps", warmup_steps},
           {"epochs", epochs}, {"steps", steps}, {"seed", seed}, {"out", path_to_json(out_dir)}, {"batch_plan", path_to_json(batch_plan)},
-          {"augment", augment}, {"workers", workers}, {"eval_every", eval_every},
+          {"augment", augment}, {"frozen_bn", frozen_bn}, {"workers", workers}, {"eval_every", eval_every},
           {"skip_bad_images", skip_bad_images}, {"eval_feature", eval_feature},
           {"checkpoint_every", checkpoint_every}};
 }
@@ -231,6 +234,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& s
   read_path(j, source, "out", c.out_dir);
   read_path(j, source, "batch_plan", c.batch_plan);
   get("augment", c.augment);
+  get("frozen_bn", c.frozen_bn);
   get("workers", c.workers);
   get("eval_every", c.eval_every);
   get("skip_bad_images", c.skip_bad_images);

@@ -37,6 +37,7 @@ struct TrainConfig {
   bool resume = false;
   std::string batch_plan;        // one line of training-image indices per step
   bool augment = true;
+  bool frozen_bn = false;        // every BN layer in eval mode (fixed statistics), gradients still flow
   std::string metrics_file;      // JSON lines, one object per step
   std::string save_file;         // all parameters and buffers after the last step
   int workers = 0;               // 0: the machine's cores

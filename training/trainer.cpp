@@ -90,6 +90,7 @@ void Trainer::initialise_model() {
   mc.arch = config_.model;
   mc.num_attributes = data_->num_attributes();
   mc.seed = config_.seed;
+  mc.frozen_batch_norm = config_.frozen_bn;
   model_ = std::make_unique<SgmlModel>(mc);
   // Through load_checkpoint, so that a training checkpoint (model + optimiser state) works as --init / --weights.
   if (!config_.init.empty()) {

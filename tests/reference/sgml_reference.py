@@ -216,6 +216,10 @@ def train(data, init, plan, config_path, out_dir):
     net = SgmlNet(cfg["model"], k)
     net.load_named_state(tensors)
     net.train()
+    if cfg.get("frozen_bn", False):  # every BatchNorm2d in eval mode: running statistics, none updated
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
     opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8,
                            weight_decay=cfg.get("weight_decay", 0.0))
     with open(plan) as f:
