@@ -245,32 +245,52 @@ void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, con
   SGML_CUDA_CHECK_LAUNCH();
 }
 
+namespace {
+
+// The per-channel sums of both backwards: dbeta = sum dy, dgamma = sum dy * xhat (C), with xhat around `mean` and
+// scaled by `invstd`, and totals (C, 2) for the dx kernel, in the returned buffer (alive until dx is computed).
+struct BackwardSums {
+  Tensor buffer;
+  const double* totals = nullptr;
+};
+BackwardSums backward_sums(float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
+                           const float* invstd, const BatchNormShape& s, int device, cudaStream_t stream) {
+  const int splits = splits_for(s);
+  // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements.
+  BackwardSums r;
+  r.buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(device), DType::I64);
+  double* p = static_cast<double*>(r.buffer.raw_data());
+  double* totals = p + int64_t(s.c) * splits * 2;
+  bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
+      p, dy, x, mean, s.n, s.c, s.hw);
+  SGML_CUDA_CHECK_LAUNCH();
+  bn_backward_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
+      dgamma, dbeta, totals, p, invstd, s.c, splits);
+  SGML_CUDA_CHECK_LAUNCH();
+  r.totals = totals;
+  return r;
+}
+
+// A batch of no values (M = 0): the sums are zero and dx is empty. True when there is nothing more to do.
+bool backward_of_nothing(float* dgamma, float* dbeta, const BatchNormShape& s, cudaStream_t stream) {
+  if (int64_t(s.n) * s.hw != 0) return false;
+  SGML_CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(float) * s.c, stream));
+  SGML_CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(float) * s.c, stream));
+  return true;
+}
+
+}  // namespace
+
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const BatchNormShape& s, int device) {
   if (s.c == 0) return;
   cudaStream_t stream = CudaContext::get(device).stream();
-  const int64_t m = int64_t(s.n) * s.hw;
-  if (m == 0) {  // sums over nothing; dx is empty
-    SGML_CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(float) * s.c, stream));
-    SGML_CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(float) * s.c, stream));
-    return;
-  }
-  const int splits = splits_for(s);
-  // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements.
-  Tensor buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(device), DType::I64);
-  double* p = static_cast<double*>(buffer.raw_data());
-  double* totals = p + int64_t(s.c) * splits * 2;
-
-  bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
-      p, dy, x, save_mean, s.n, s.c, s.hw);
-  SGML_CUDA_CHECK_LAUNCH();
-  bn_backward_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
-      dgamma, dbeta, totals, p, save_invstd, s.c, splits);
-  SGML_CUDA_CHECK_LAUNCH();
+  if (backward_of_nothing(dgamma, dbeta, s, stream)) return;
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, s, device, stream);
   const PlaneLaunch l = plane_launch(s);
-  bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, totals, m, s.c,
-                                                         s.hw);
+  bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, sums.totals,
+                                                         int64_t(s.n) * s.hw, s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
@@ -279,29 +299,13 @@ void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const 
                                   const BatchNormShape& s, int device) {
   if (s.c == 0) return;
   cudaStream_t stream = CudaContext::get(device).stream();
-  const int64_t m = int64_t(s.n) * s.hw;
-  if (m == 0) {  // sums over nothing; dx is empty
-    SGML_CUDA_CHECK(cudaMemsetAsync(dgamma, 0, sizeof(float) * s.c, stream));
-    SGML_CUDA_CHECK(cudaMemsetAsync(dbeta, 0, sizeof(float) * s.c, stream));
-    return;
-  }
-  const int splits = splits_for(s);
-  // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements; invstd (C) floats.
-  Tensor buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(device), DType::I64);
-  Tensor invstd = Tensor::empty({int64_t(s.c)}, Device::cuda(device));
-  double* p = static_cast<double*>(buffer.raw_data());
-  double* totals = p + int64_t(s.c) * splits * 2;
-
+  if (backward_of_nothing(dgamma, dbeta, s, stream)) return;
+  Tensor invstd = Tensor::empty({int64_t(s.c)}, Device::cuda(device));  // (C) floats, as the CPU twin rounds it
   bn_frozen_invstd_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
       invstd.data(), running_var, eps, s.c);
   SGML_CUDA_CHECK_LAUNCH();
-  // dgamma and dbeta are the training backward's sums, around the running mean and with the running invstd.
-  bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
-      p, dy, x, running_mean, s.n, s.c, s.hw);
-  SGML_CUDA_CHECK_LAUNCH();
-  bn_backward_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
-      dgamma, dbeta, totals, p, invstd.data(), s.c, splits);
-  SGML_CUDA_CHECK_LAUNCH();
+  // dgamma and dbeta: the training backward's sums, around the running mean and with the running invstd.
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), s, device, stream);
   const PlaneLaunch l = plane_launch(s);
   bn_frozen_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, gamma, invstd.data(), s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
