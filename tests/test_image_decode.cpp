@@ -229,10 +229,11 @@ TEST(ImageDecodeFiles, OtherFormatsAreRefusedNotInvented) {
   const std::string dir = test::scratch_dir("bmp");
   const std::string b64 = "Qk1mAAAAAAAAADYAAAAoAAAABAAAAARu5gABABgAAAAAADAAAADEDgBlAHt5WmkAMAAAAMRg";
   Bytes bmp;
-  int bits = 0, value = 0;
+  int bits = 0;
+  unsigned value = 0;  // the undecoded bits (at most 14), masked so that the shift never overflows
   for (char c : b64) {  // base64 decode
     const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    value = (value << 6) | int(alphabet.find(c));
+    value = ((value << 6) | unsigned(alphabet.find(c))) & 0x3FFFu;
     if ((bits += 6) >= 8) bmp.push_back(uint8_t((value >> (bits -= 8)) & 0xFF));
   }
   ASSERT_EQ(bmp.size(), 54u);
