@@ -19,15 +19,7 @@ using namespace sgml;
 
 namespace {
 
-// The message of the sgml::Error `f` throws; empty when it throws none.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using sgml::test::error_of;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -404,15 +404,7 @@ TEST(OpsCudaLarge, GridStrideLoopsCoverEveryValue) {
   EXPECT_EQ(first_difference(y, std::vector<float>(size_t(n), 5.0f)), -1);
 }
 
-// The message of the sgml::Error `f` throws; empty when it throws none.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using sgml::test::error_of;
 
 TEST(OpsCudaErrors, FailedLibraryCallsAndAllocationsAreErrorsNamingFileAndLine) {
   SGML_SKIP_WITHOUT_GPU();

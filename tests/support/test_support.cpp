@@ -85,6 +85,15 @@ double relative_error(const std::vector<float>& a, const std::vector<float>& b) 
   return std::sqrt(num) / std::max(std::sqrt(den), 1e-12);
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 double relative_error(const Tensor& a, const Tensor& b) {
   SGML_CHECK(a.shape() == b.shape(), "relative_error of ", a.str(), " and ", b.str());
   return relative_error(a.to_vector(), b.to_vector());

@@ -1,5 +1,6 @@
 // Helpers shared by the tests: random tensors, error norms, scratch folders and the PyTorch reference scripts.
 #pragma once
+#include <functional>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -45,6 +46,8 @@ int run_command(const std::string& command, std::string* output = nullptr);
 // Uniform values in [lo, hi), reproducible from the seed.
 Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.0f, float hi = 1.0f);
 // ||a - b|| / max(||b||, 1e-12) over all elements (host copies are taken as needed).
+// The message of the sgml::Error `f` throws; empty when it throws none.
+std::string error_of(const std::function<void()>& f);
 double relative_error(const Tensor& a, const Tensor& b);
 double relative_error(const std::vector<float>& a, const std::vector<float>& b);
 
