@@ -8,7 +8,7 @@
 #include "data/inshop_reader.h"
 #include "data/output_paths.h"
 #include "engine/check.h"
-#include "tools/commands/project_paths.h"
+#include "data/project_paths.h"
 
 namespace sgml {
 

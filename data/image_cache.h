@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 
 namespace sgml {
 

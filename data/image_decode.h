@@ -1,4 +1,4 @@
-// Decoding a dataset image from its file, strictly: the project's decoders (retrieval/image_io.h: libjpeg-turbo for
+// Decoding a dataset image from its file, strictly: the project's decoders (data/image_io.h: libjpeg-turbo for
 // JPEG, which refuses corrupt or cut data, stb_image for the rest; always 8-bit RGB, so grayscale, CMYK and RGBA
 // files come out as 3 channels), after a quick check of the bytes first: a JPEG must hold its end-of-image marker
 // (FF D9) after its last start-of-scan marker (FF DA), and a PNG its IEND chunk (stb_image decodes a cut PNG's
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 
 namespace sgml {
 

@@ -20,7 +20,7 @@
 #include "data/dataset.h"
 #include "data/random_stream.h"
 #include "engine/tensor.h"
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 
 namespace sgml {
 

@@ -9,9 +9,12 @@
 #include <vector>
 
 #include "engine/variable.h"
-#include "training/train_config.h"
 
 namespace sgml {
+
+enum class LossMode { Sgml, Multitask, Metric, Attribute };  // the paper's ablation (Tables IV, VIII)
+// How a batch becomes pairs: every pair within a class-balanced batch (Sec. V-B), or (anchor, positive, negative) triplets at consecutive positions.
+enum class Sampling { BatchWise, ImageWise };
 
 struct ObjectiveConfig {
   LossMode mode = LossMode::Sgml;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 
 namespace sgml {
 

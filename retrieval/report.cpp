@@ -7,7 +7,7 @@
 
 #include "engine/check.h"
 #include "engine/safetensors.h"
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 #include "retrieval/plot.h"
 
 namespace sgml {

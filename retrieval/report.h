@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 #include "retrieval/metrics.h"
 
 namespace sgml {

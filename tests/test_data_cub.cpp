@@ -16,7 +16,7 @@
 #include "data/image_decode.h"
 #include "engine/check.h"
 #include "engine/safetensors.h"
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;

@@ -12,7 +12,7 @@
 #include "data/dataset.h"
 #include "data/inshop_reader.h"
 #include "engine/check.h"
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;

@@ -7,6 +7,7 @@
 
 #include "engine/safetensors.h"
 #include "losses/sgml_objective.h"
+#include "training/train_config.h"  // loss_mode_name, sampling_name
 #include "tests/support/test_support.h"
 
 using namespace sgml;

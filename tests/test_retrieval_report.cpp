@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "engine/check.h"
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 #include "retrieval/metrics.h"
 #include "retrieval/plot.h"
 #include "retrieval/report.h"

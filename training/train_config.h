@@ -4,12 +4,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "losses/sgml_objective.h"  // LossMode, Sampling
+
 namespace sgml {
 
 class Options;
 
-enum class LossMode { Sgml, Multitask, Metric, Attribute };  // the paper's ablation (Tables IV, VIII)
-enum class Sampling { BatchWise, ImageWise };
 
 struct TrainConfig {
   std::string dataset = "demo";  // demo | deepfashion | cub

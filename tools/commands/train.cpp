@@ -6,7 +6,7 @@
 #include "retrieval/plot.h"
 #include "tools/commands/commands.h"
 #include "tools/commands/options.h"
-#include "tools/commands/project_paths.h"
+#include "data/project_paths.h"
 #include "training/dataset_batches.h"
 #include "data/dataset.h"
 #include "data/output_paths.h"

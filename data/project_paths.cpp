@@ -1,4 +1,4 @@
-#include "tools/commands/project_paths.h"
+#include "data/project_paths.h"
 
 #include <cstdlib>
 

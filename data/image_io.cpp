@@ -1,4 +1,4 @@
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,14 +11,14 @@
 
 #include "engine/check.h"
 #include "engine/safetensors.h"
-#include "retrieval/jpeg_codec.h"
+#include "data/jpeg_codec.h"
 
 // A private copy of the stb_image decoder for PNG only: STB_IMAGE_STATIC gives every stbi_* function internal
-// linkage, so this defines no global symbol. JPEG goes to libjpeg-turbo (retrieval/jpeg_codec.h): stb_image's JPEG
+// linkage, so this defines no global symbol. JPEG goes to libjpeg-turbo (data/jpeg_codec.h): stb_image's JPEG
 // decoder reads out of bounds on malformed Huffman tables. The other formats stb_image knows are left out
 // (STBI_ONLY_PNG): the datasets are JPEG, tests and exports PNG, and stb's BMP/TGA/PNM loaders do not check for the
 // end of the data (fuzzing found a 54-byte BMP that "decodes" to a 181 MB black image). stb_image_resize and the
-// PNG writer come from retrieval/stb_impl_report.cpp.
+// PNG writer come from data/stb_impl.cpp.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 #pragma GCC diagnostic ignored "-Wsign-compare"

@@ -1,4 +1,4 @@
-#include "retrieval/jpeg_codec.h"
+#include "data/jpeg_codec.h"
 
 #include <csetjmp>
 #include <cstdio>

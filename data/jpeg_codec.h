@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "retrieval/image_io.h"
+#include "data/image_io.h"
 
 namespace sgml {
 
@@ -26,7 +26,7 @@ constexpr int kMaxJpegScans = 1000;
 bool looks_like_jpeg(const uint8_t* data, size_t size);
 
 // Throws sgml::Error saying what is wrong (the caller adds the file name); refuses a declared size over
-// kMaxImagePixels (retrieval/image_io.h) before allocating.
+// kMaxImagePixels (data/image_io.h) before allocating.
 RgbImage decode_jpeg(const uint8_t* data, size_t size);
 
 // Baseline JPEG, libjpeg's standard tables scaled for `quality` (1..100), JFIF header, no timestamp or other

@@ -26,7 +26,7 @@ constexpr int64_t kMaxImageFileBytes = int64_t(1) << 30;
 // directory or another non-regular file (a named pipe would block), or larger than kMaxImageFileBytes.
 std::vector<uint8_t> read_image_file(const std::string& path);
 
-// JPEG through libjpeg-turbo (retrieval/jpeg_codec.h: strict, as PIL decodes it), every other format stb_image reads
+// JPEG through libjpeg-turbo (data/jpeg_codec.h: strict, as PIL decodes it), every other format stb_image reads
 // (PNG, BMP, GIF, ...) through stb_image; always 8-bit RGB. Throws sgml::Error saying what could not be read
 // (load_image_rgb names the file).
 RgbImage load_image_rgb(const std::string& path);
@@ -35,7 +35,7 @@ RgbImage decode_image_rgb(const std::vector<uint8_t>& bytes);
 // Scaled (keeping the aspect ratio) so that the longer side is `max_side`; never enlarged.
 RgbImage fit_within(const RgbImage& image, int max_side);
 
-// libjpeg-turbo (retrieval/jpeg_codec.h): the same pixels always give the same bytes.
+// libjpeg-turbo (data/jpeg_codec.h): the same pixels always give the same bytes.
 std::vector<uint8_t> encode_jpeg(const RgbImage& image, int quality);
 std::vector<uint8_t> encode_png(const RgbImage& image);
 void write_png(const std::string& path, const RgbImage& image);  // atomically
