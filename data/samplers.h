@@ -1,6 +1,6 @@
 // Which training images make up each step's batch (the paper's Sec. IV-C sampling). A sampler sees only the dense
 // labels of the training list and yields indices into it. The batch of step t is a pure function of (seed, t):
-// batch(t) can be asked in any order (a resumed run asks from its step on), and next_batch() walks t = 0, 1, ...
+// batch(t) can be asked in any order (a resumed run asks from its step on).
 //
 //   BatchWiseSampler  N' classes x M' images per batch (paper: 41 x 4). Each epoch visits the classes in a fresh
 //                     random order, N' per batch, so every class is in a batch once per epoch; the last batch of an
@@ -24,18 +24,14 @@ class BatchWiseSampler {
   BatchWiseSampler(const std::vector<int>& labels, int classes_per_batch, int images_per_class, uint64_t seed);
 
   std::vector<int> batch(int64_t step) const;  // classes_per_batch * images_per_class indices, class by class
-  std::vector<int> next_batch() { return batch(step_++); }
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  int64_t step() const { return step_; }  // of the next next_batch()
-  int64_t epoch() const { return step_ / steps_per_epoch_; }
-  void seek(int64_t step) { step_ = step; }
   int batch_size() const { return classes_per_batch_ * images_per_class_; }
 
  private:
   std::vector<std::vector<int>> members_;  // label -> indices of its images (labels with none are skipped)
   int classes_per_batch_, images_per_class_;
   uint64_t seed_;
-  int64_t steps_per_epoch_ = 1, step_ = 0;
+  int64_t steps_per_epoch_ = 1;
 };
 
 class ImageWiseSampler {
@@ -43,11 +39,7 @@ class ImageWiseSampler {
   ImageWiseSampler(const std::vector<int>& labels, int triplets_per_batch, uint64_t seed);
 
   std::vector<int> batch(int64_t step) const;  // 3 * triplets_per_batch indices: a, p, n, a, p, n, ...
-  std::vector<int> next_batch() { return batch(step_++); }
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  int64_t step() const { return step_; }
-  int64_t epoch() const { return step_ / steps_per_epoch_; }
-  void seek(int64_t step) { step_ = step; }
   int batch_size() const { return 3 * triplets_per_batch_; }
 
  private:
@@ -55,7 +47,7 @@ class ImageWiseSampler {
   std::vector<std::vector<int>> members_;  // label -> indices
   int triplets_per_batch_;
   uint64_t seed_;
-  int64_t steps_per_epoch_ = 1, step_ = 0;
+  int64_t steps_per_epoch_ = 1;
 };
 
 class SequentialBatches {

@@ -119,8 +119,6 @@ size_t dtype_size(DType t) {
     case DType::F32: return 4;
     case DType::I64: return 8;
     case DType::I32: return 4;
-    case DType::BF16:
-    case DType::F16: return 2;
   }
   return 0;
 }
@@ -130,8 +128,6 @@ const char* dtype_name(DType t) {
     case DType::F32: return "F32";
     case DType::I64: return "I64";
     case DType::I32: return "I32";
-    case DType::BF16: return "BF16";
-    case DType::F16: return "F16";
   }
   return "?";
 }

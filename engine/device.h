@@ -43,9 +43,9 @@ bool cuda_architectures_support(const std::string& archs, int major, int minor);
 // index, or a compute capability this build has no code for.
 std::string cuda_device_problem(int index);
 
-// F32 is what every op computes in. I64 exists for buffers such as BN's num_batches_tracked.
-// BF16/F16 are reserved for mixed precision later.
-enum class DType : uint8_t { F32, I64, I32, BF16, F16 };
+// F32 is what every op computes in. I64 exists for buffers such as BN's num_batches_tracked, I32 for indices
+// (max-pool argmax, pair lists, kNN results). Half-precision files are widened to F32 when read.
+enum class DType : uint8_t { F32, I64, I32 };
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
 
