@@ -120,8 +120,9 @@ void Options::load_config(const std::string& path, bool only_unset) {
       std::string valid;
       for (const auto& n : order_)
         if (n != "config") valid += " " + n;
-      SGML_FAIL("config file '", path, "': unknown key \"", it.key(), "\" (sgml ", command_,
-                " has no option --", name, "; valid keys:", valid, ")");
+      const std::string why = name == "config" ? "a config file cannot name another one"
+                                               : "sgml " + command_ + " has no option --" + name;
+      SGML_FAIL("config file '", path, "': unknown key \"", it.key(), "\" (", why, "; valid keys:", valid, ")");
     }
     if (only_unset && was_set(name)) continue;
     const auto& v = it.value();

@@ -22,7 +22,6 @@ class Options {
   void add_flag(const std::string& name, const std::string& help);
   // `--alias` is another name of the option `target` (e.g. embed's historical --weights for --checkpoint).
   void add_alias(const std::string& alias, const std::string& target);
-  bool has(const std::string& name) const { return specs_.count(name) > 0; }
   // Allows --config FILE.json whose keys are option names (without dashes, '-' or '_' alike).
   void allow_config_file();
 
