@@ -32,21 +32,34 @@ int Dataset::num_test_classes() const {
   return query_gallery() ? std::max(num_classes(query), num_classes(gallery)) : num_classes(test);
 }
 
-bool is_dataset_kind(const std::string& kind) {
-  return kind == "cub" || kind == "deepfashion" || is_demo_kind(kind);
+DatasetKind parse_dataset_kind(const std::string& name) {
+  for (DatasetKind k : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Demo, DatasetKind::DemoCub})
+    if (name == dataset_kind_name(k)) return k;
+  SGML_FAIL("unknown dataset '", name, "': expected cub, deepfashion, demo or demo-cub");
 }
 
-bool is_demo_kind(const std::string& kind) { return kind == "demo" || kind == "demo-cub"; }
+const char* dataset_kind_name(DatasetKind kind) {
+  switch (kind) {
+    case DatasetKind::Cub: return "cub";
+    case DatasetKind::DeepFashion: return "deepfashion";
+    case DatasetKind::Demo: return "demo";
+    case DatasetKind::DemoCub: return "demo-cub";
+  }
+  return "?";
+}
 
 std::string default_data_dir(const std::string& kind) {
-  if (kind == "demo") return project_path("demo_data/inshop");
-  if (kind == "demo-cub") return project_path("demo_data/cub");
-  return "";
+  switch (parse_dataset_kind(kind)) {
+    case DatasetKind::Demo: return project_path("demo_data/inshop");
+    case DatasetKind::DemoCub: return project_path("demo_data/cub");
+    default: return "";
+  }
 }
 
-bool ensure_demo_data(const std::string& kind, const std::string& dir) {
-  if (!is_demo_kind(kind)) return false;
-  const DemoLayout layout = kind == "demo" ? DemoLayout::InShop : DemoLayout::Cub;
+bool ensure_demo_data(const std::string& kind_name, const std::string& dir) {
+  const DatasetKind kind = parse_dataset_kind(kind_name);
+  if (!is_demo(kind)) return false;
+  const DemoLayout layout = kind == DatasetKind::Demo ? DemoLayout::InShop : DemoLayout::Cub;
   if (demo_data_is_current(dir, layout)) return false;
   // A folder of data in the same layout that we did not generate is read as it is, never replaced.
   std::error_code ec;
@@ -58,17 +71,16 @@ bool ensure_demo_data(const std::string& kind, const std::string& dir) {
   return true;
 }
 
-Dataset load_dataset(const std::string& kind, const std::string& dir_given) {
-  if (!is_dataset_kind(kind))
-    SGML_FAIL("unknown dataset '", kind, "': expected cub, deepfashion, demo or demo-cub");
-  std::string dir = dir_given.empty() ? default_data_dir(kind) : dir_given;
+Dataset load_dataset(const std::string& kind_name, const std::string& dir_given) {
+  const DatasetKind kind = parse_dataset_kind(kind_name);
+  std::string dir = dir_given.empty() ? default_data_dir(kind_name) : dir_given;
   if (dir.empty())
-    SGML_FAIL("dataset ", kind, " needs --data DIR (",
-              kind == "cub" ? "the extracted CUB_200_2011/ folder" : "the In-shop root with Img/, Eval/ and Anno/",
+    SGML_FAIL("dataset ", kind_name, " needs --data DIR (",
+              kind == DatasetKind::Cub ? "the extracted CUB_200_2011/ folder" : "the In-shop root with Img/, Eval/ and Anno/",
               ")");
-  ensure_demo_data(kind, dir);
-  Dataset d = (kind == "cub" || kind == "demo-cub") ? read_cub(dir) : read_inshop(dir);
-  d.kind = kind;
+  ensure_demo_data(kind_name, dir);
+  Dataset d = (kind == DatasetKind::Cub || kind == DatasetKind::DemoCub) ? read_cub(dir) : read_inshop(dir);
+  d.kind = kind_name;
   return d;
 }
 

@@ -49,9 +49,12 @@ std::vector<int> labels_of(const std::vector<ImageRecord>& images);
 // Number of distinct labels (the labels are dense: max + 1).
 int num_classes(const std::vector<ImageRecord>& images);
 
-// The dataset kinds `sgml info|train|eval|prepare` accept: cub, deepfashion, demo, demo-cub.
-bool is_dataset_kind(const std::string& kind);
-bool is_demo_kind(const std::string& kind);
+// The dataset kinds every command accepts (the DATASET argument of train, eval, info and prepare).
+enum class DatasetKind { Cub, DeepFashion, Demo, DemoCub };
+// The one parser of a dataset name: "unknown dataset 'X': expected cub, deepfashion, demo or demo-cub" otherwise.
+DatasetKind parse_dataset_kind(const std::string& name);
+const char* dataset_kind_name(DatasetKind kind);
+inline bool is_demo(DatasetKind kind) { return kind == DatasetKind::Demo || kind == DatasetKind::DemoCub; }
 
 // Where a kind's data is when --data is not given: demo_data/inshop (demo) and demo_data/cub (demo-cub) under the
 // project root; empty for cub and deepfashion (they need --data).

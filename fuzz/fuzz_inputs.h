@@ -28,7 +28,7 @@
 #include "data/text_lines.h"
 #include "engine/check.h"
 #include "engine/safetensors.h"
-#include "tools/commands/options.h"
+#include "tools/commands/train_options.h"
 #include "training/checkpoint.h"
 #include "training/train_config.h"
 
@@ -185,7 +185,7 @@ inline void read_batch_plan_input(std::string_view input) {
 }
 
 // The JSON config reader (`sgml train demo --config FILE`, tools/commands/options.h) and the training
-// configuration checked and built from it (training/train_config.h).
+// configuration checked and built from it (tools/commands/train_options.h, the rows of training/config_fields.h).
 inline void read_config_input(std::string_view input) {
   const std::string path = scratch_dir() + "/config.json";
   write_file(path, input);

@@ -114,10 +114,10 @@ TEST(CliValidation, IntegersNeverWrapAndCountsAreBounded) {
   expect_clear_failure(search + "--top 0 q.jpg", "--top must be between 1 and");
   // embed and bench refuse before allocating anything.
   expect_clear_failure(sgml() + " embed --weights w --out o.npy --batch-size -1 x.jpg", "--batch-size must be between");
-  expect_clear_failure(sgml() + " bench eval --batch -1 --device cpu", "--batch must be between 1 and 4096");
+  expect_clear_failure(sgml() + " bench eval --batch-size -1 --device cpu", "--batch-size must be between 1 and 4096");
   expect_clear_failure(sgml() + " bench eval --image-size 100000 --device cpu", "--image-size must be between");
-  expect_clear_failure(sgml() + " bench train --classes 100000 --device cpu", "--classes must be between");
-  expect_clear_failure(sgml() + " bench train --classes 1000 --images-per-class 1000 --device cpu",
+  expect_clear_failure(sgml() + " bench train --classes-per-batch 100000 --device cpu", "--classes-per-batch must be between");
+  expect_clear_failure(sgml() + " bench train --classes-per-batch 1000 --images-per-class 1000 --device cpu",
                        "must hold between 1 and 4096 images");
   expect_clear_failure(sgml() + " bench eval --steps 0 --device cpu", "--steps must be positive");
   expect_clear_failure(sgml() + " info demo --data " + nowhere + " --workers 99999", "--workers must be between");

@@ -16,8 +16,8 @@ struct Command {
 };
 
 const Command kCommands[] = {
-    {"train", sgml::run_train, "train an SGML model on demo, deepfashion or cub"},
-    {"eval", sgml::run_eval, "Recall@K, MAP@R and NMI of a checkpoint on demo, deepfashion or cub"},
+    {"train", sgml::run_train, "train an SGML model on cub, deepfashion, demo or demo-cub"},
+    {"eval", sgml::run_eval, "Recall@K, MAP@R and NMI of a checkpoint on cub, deepfashion, demo or demo-cub"},
     {"search", sgml::run_search, "visual search: rank a gallery folder against query images"},
     {"info", sgml::run_info, "what a dataset folder holds (images, classes, attributes, defects)"},
     {"prepare", sgml::run_prepare, "decode and resize a dataset once into a memory-mapped cache"},
@@ -31,7 +31,8 @@ void print_usage() {
       "Semantic Granularity Metric Learning: a ResNet with an embedding and an attribute branch, trained with the\n"
       "soft-binomial deviance loss, for visual search.\n\ncommands:\n");
   for (const Command& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
-  std::printf("\n'sgml COMMAND --help' lists every option of a command with its default.\n");
+  std::printf("\n'sgml COMMAND --help' lists every option of a command with its default; every command prints its\n"
+              "resolved configuration on stderr when it starts.\n");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "training/resume_check.h"
 
 #include "engine/check.h"
+#include "training/config_fields.h"
 
 namespace sgml {
 
@@ -9,72 +10,83 @@ namespace {
 enum class Change { Refused, Allowed };
 
 struct FieldRule {
-  const char* key;     // as TrainConfig::to_json writes it
+  const char* name;    // the field's name in training/config_fields.h
   Change change;
   const char* note;    // for an allowed change: what it means for the resumed run
 };
 
-// Every field of TrainConfig::to_json. Refused: it defines the model, the batches or the objective, so the resumed
-// run would not be a continuation of the stored one.
+// The saved fields of the table. Refused: it defines the model, the batches or the objective, so the resumed run
+// would not be a continuation of the stored one. A saved field without a rule here is refused (the safe side).
 const FieldRule kRules[] = {
     {"dataset", Change::Refused, ""},
     {"model", Change::Refused, ""},
-    {"image_size", Change::Refused, ""},
+    {"image-size", Change::Refused, ""},
     {"loss", Change::Refused, ""},
     {"sampling", Change::Refused, ""},
-    {"classes_per_batch", Change::Refused, ""},
-    {"images_per_class", Change::Refused, ""},
-    {"triplets_per_batch", Change::Refused, ""},
+    {"classes-per-batch", Change::Refused, ""},
+    {"images-per-class", Change::Refused, ""},
+    {"triplets-per-batch", Change::Refused, ""},
     {"alpha", Change::Refused, ""},
     {"beta", Change::Refused, ""},
     {"lambda", Change::Refused, ""},
-    {"sgs_grad", Change::Refused, ""},
+    {"sgs-grad", Change::Refused, ""},
     {"seed", Change::Refused, ""},
-    {"batch_plan", Change::Refused, ""},
+    {"batch-plan", Change::Refused, ""},
     {"augment", Change::Refused, ""},
-    {"frozen_bn", Change::Refused, ""},
+    {"frozen-bn", Change::Refused, ""},
     {"epochs", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
     {"steps", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
     {"lr", Change::Allowed, "the learning rate follows the new settings from here on"},
-    {"weight_decay", Change::Allowed, "the weight decay follows the new setting from here on"},
-    {"lr_schedule", Change::Allowed, "the learning rate follows the new schedule from here on"},
-    {"lr_step_epochs", Change::Allowed, "the learning rate follows the new schedule from here on"},
-    {"lr_gamma", Change::Allowed, "the learning rate follows the new schedule from here on"},
-    {"warmup_steps", Change::Allowed, "the learning rate follows the new schedule from here on"},
+    {"weight-decay", Change::Allowed, "the weight decay follows the new setting from here on"},
+    {"lr-schedule", Change::Allowed, "the learning rate follows the new schedule from here on"},
+    {"lr-step-epochs", Change::Allowed, "the learning rate follows the new schedule from here on"},
+    {"lr-gamma", Change::Allowed, "the learning rate follows the new schedule from here on"},
+    {"warmup-steps", Change::Allowed, "the learning rate follows the new schedule from here on"},
     {"data", Change::Allowed, "make sure the folder holds the same dataset: batches are drawn by image index"},
     {"weights", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"init", Change::Allowed, "not used: the model comes from the checkpoint"},
-    {"no_pretrained", Change::Allowed, "not used: the model comes from the checkpoint"},
+    {"no-pretrained", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"device", Change::Allowed, "the run goes on on the new device"},
     {"out", Change::Allowed, "the run folder was moved"},
     {"workers", Change::Allowed, ""},
-    {"eval_every", Change::Allowed, ""},
-    {"eval_feature", Change::Allowed, ""},
-    {"skip_bad_images", Change::Allowed, ""},
-    {"checkpoint_every", Change::Allowed, ""},
+    {"eval-every", Change::Allowed, ""},
+    {"eval-feature", Change::Allowed, ""},
+    {"skip-bad-images", Change::Allowed, ""},
+    {"checkpoint-every", Change::Allowed, ""},
 };
 
-// "--image-size" for "image_size".
-std::string option_name(const std::string& key) {
-  std::string name = "--" + key;
-  for (char& c : name)
-    if (c == '_') c = '-';
-  return name;
+const FieldRule kUnlisted{"", Change::Refused, ""};
+
+const FieldRule& rule_of(const ConfigField& f) {
+  for (const FieldRule& rule : kRules)
+    if (f.name == rule.name) return rule;
+  return kUnlisted;
 }
 
 std::string shown(const nlohmann::json& v) { return v.is_string() ? "'" + v.get<std::string>() + "'" : v.dump(); }
 
 }  // namespace
 
+std::vector<std::string> resume_rules_without_field() {
+  std::vector<std::string> names;
+  for (const FieldRule& rule : kRules) {
+    const ConfigField* f = find_config_field(rule.name);
+    if (!f || !f->saved) names.push_back(rule.name);
+  }
+  return names;
+}
+
 ResumeDifferences compare_for_resume(const nlohmann::json& stored, const TrainConfig& now) {
   ResumeDifferences d;
   if (!stored.is_object()) return d;
   const nlohmann::json current = now.to_json();
-  for (const FieldRule& rule : kRules) {
-    if (!stored.contains(rule.key) || !current.contains(rule.key)) continue;
-    const nlohmann::json &was = stored.at(rule.key), &is = current.at(rule.key);
+  for (const ConfigField& f : config_fields()) {
+    const std::string key = f.key();
+    if (!f.saved || !stored.contains(key) || !current.contains(key)) continue;
+    const nlohmann::json &was = stored.at(key), &is = current.at(key);
     if (was == is) continue;  // numbers compare by value (2 == 2.0)
-    std::string line = option_name(rule.key) + ": " + shown(was) + " in the checkpoint, " + shown(is) + " now";
+    const FieldRule& rule = rule_of(f);
+    std::string line = "--" + f.name + ": " + shown(was) + " in the checkpoint, " + shown(is) + " now";
     if (rule.change == Change::Refused) {
       d.refused.push_back(line);
     } else {

@@ -20,6 +20,10 @@ struct ResumeDifferences {
 // resumed run asks for; fields absent from the stored one (an older checkpoint) are not compared.
 ResumeDifferences compare_for_resume(const nlohmann::json& stored, const TrainConfig& now);
 
+// The names in the resume rules that are no saved field of training/config_fields.h (a typo would leave a field
+// unlisted, hence refused): empty when the two tables agree.
+std::vector<std::string> resume_rules_without_field();
+
 // Throws sgml::Error listing every refused difference (and how to start a new run from the checkpoint instead);
 // returns the notes on allowed ones for the caller to print.
 std::vector<std::string> check_resume_compatible(const nlohmann::json& stored, const TrainConfig& now,

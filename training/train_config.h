@@ -1,5 +1,7 @@
 // Everything a training run is configured by. Filled from the command line (and --config / configs/DATASET.json),
 // saved as JSON beside the run and inside every checkpoint, so that eval and resume know the model it trained.
+// The members' initial values are the defaults; training/config_fields.h describes each member once (name, help,
+// bounds) for the options, the JSON and the printed configuration.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -8,11 +10,8 @@
 
 namespace sgml {
 
-class Options;
-
-
 struct TrainConfig {
-  std::string dataset = "demo";  // demo | deepfashion | cub
+  std::string dataset = "demo";  // demo | deepfashion | cub | demo-cub
   std::string data_dir;          // empty: the dataset's default folder
   std::string model = "resnet101";
   std::string weights;           // pretrained backbone (torchvision names)
@@ -60,8 +59,7 @@ LossMode parse_loss_mode(const std::string& s);
 const char* sampling_name(Sampling s);
 Sampling parse_sampling(const std::string& s);
 
-// Declares every `sgml train` option (with its default) and reads them back.
-void declare_train_options(Options& options);
-TrainConfig train_config_from_options(const Options& options);
+// The checks across fields (each field's own bounds are in its table row): the batch fits, the run has a length.
+void check_train_config(const TrainConfig& c);
 
 }  // namespace sgml

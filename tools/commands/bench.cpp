@@ -13,7 +13,8 @@
 #include "losses/sgml_objective.h"
 #include "models/sgml_model.h"
 #include "tools/commands/commands.h"
-#include "tools/commands/options.h"
+#include "tools/commands/option_groups.h"
+#include "tools/commands/train_options.h"
 
 namespace sgml {
 
@@ -34,13 +35,11 @@ int run_bench(int argc, char** argv) {
   Options opt("bench", "train|eval [options]",
               "Times our training step or feature extraction on random data (compare with bench/torch_sgml_step.py\n"
               "on the same GPU in the same session; see BENCHMARKS.md).");
-  opt.add("model", "resnet101", "backbone");
-  opt.add("classes", "41", "classes per batch (train)");
-  opt.add("images-per-class", "4", "images per class (train)");
-  opt.add("batch", "256", "batch size (eval)");
-  opt.add("image-size", "224", "input side in pixels");
+  // The model and batch of a training run, with train's names and defaults (the paper's DeepFashion batch).
+  const std::vector<std::string> shared = {"model", "image-size", "device", "classes-per-batch", "images-per-class"};
+  declare_config_options(opt, shared);
+  opt.add("batch-size", "256", "images per forward pass (eval; BENCHMARKS.md's figure is at 256)");
   opt.add("attributes", "463", "attributes K (463: DeepFashion)");
-  opt.add("device", "auto", "cpu | cuda | auto");
   opt.add("warmup", "5", "untimed steps first");
   opt.add("steps", "20", "timed steps");
   opt.add_flag("json", "print one JSON object");
@@ -48,16 +47,20 @@ int run_bench(int argc, char** argv) {
   SGML_CHECK(opt.positional().size() == 1, "say what to time: sgml bench train|eval");
   const std::string what = opt.positional()[0];
   SGML_CHECK(what == "train" || what == "eval", "unknown benchmark '", what, "': expected train or eval");
-  const Device device = parse_device(opt.get("device"));
   // Every size is bounded before anything is allocated (the products below then fit int and size_t).
-  const int size = opt.get_image_size("image-size"), k = opt.get_int("attributes", limits::kAttributes);
-  const int classes = opt.get_int("classes", limits::kClassesPerBatch);
-  const int per_class = opt.get_int("images-per-class", limits::kImagesPerClass);
-  const int batch = what == "train" ? classes * per_class : opt.get_int("batch", limits::kBatchSize);
-  if (what == "train") check_batch_size(batch, str_cat("the batch of --classes x --images-per-class = ", classes, " x ", per_class));
+  TrainConfig config;
+  read_config_options(opt, config, shared);
+  const Device device = parse_device(config.device);
+  const int size = config.image_size, k = opt.get_int("attributes", limits::kAttributes);
+  const int per_class = config.images_per_class;
+  const int batch = what == "train" ? config.batch_size() : opt.get_int("batch-size", limits::kBatchSize);
+  if (what == "train")
+    check_batch_size(batch, str_cat("the batch of --classes-per-batch x --images-per-class = ",
+                                    config.classes_per_batch, " x ", per_class));
   const int warmup = opt.get_int("warmup", limits::kNonNegative), steps = opt.get_int("steps", limits::kPositive);
+  print_configuration("bench", opt);
 
-  SgmlModel model({opt.get("model"), k});
+  SgmlModel model({config.model, k});
   model.to(device);
   model.store().flatten();
   AdamOptimizer adam(model.store().parameter_count(), device);

@@ -9,10 +9,9 @@
 #include "engine/npy.h"
 #include "retrieval/report.h"
 #include "tools/commands/commands.h"
-#include "tools/commands/options.h"
+#include "tools/commands/option_groups.h"
 #include "training/evaluation.h"
 #include "training/model_loading.h"
-#include "training/option_limits.h"
 #include "training/output_files.h"
 
 namespace sgml {
@@ -61,19 +60,13 @@ std::vector<int> parse_ks(const std::string& text) {
 }  // namespace
 
 int run_eval(int argc, char** argv) {
-  Options opt("eval", "demo|deepfashion|cub --checkpoint FILE [options]",
+  Options opt("eval", "cub|deepfashion|demo|demo-cub --checkpoint FILE [options]",
               "Extracts features of the test images with the evaluation transform, ranks by cosine similarity and\n"
               "reports Recall@K (In-shop: each query against the gallery, K = 1,10,20,30,40,50; CUB: leave-one-out\n"
               "over the test set, K = 1,2,4,8,16,32), MAP@R and NMI (k-means with as many clusters as classes).");
-  opt.add("data", "", "dataset folder (default: demo_data/ for demo)");
-  opt.add("checkpoint", "", "a checkpoint written by training, or a bare safetensors weights file");
-  opt.add("model", "auto", "architecture of a bare weights file (auto: from its keys)");
-  opt.add("image-size", "0", "input size (0: from the checkpoint's configuration, 224 for a bare file)");
-  opt.add("feature", "auto", "emb | fc | conv (auto: what the training run evaluated, else emb)");
-  opt.add("device", "auto", "cpu | cuda | auto");
-  opt.add("batch-size", "64", "images per forward pass");
-  opt.add("workers", "0", "decoding threads (0: the machine's cores)");
-  opt.add("k", "", "comma-separated K for Recall@K (default: the dataset's standard)");
+  declare_dataset_options(opt);
+  declare_inference_options(opt);
+  opt.add("k", "", "comma-separated K for Recall@K", "the dataset's standard");
   opt.add_flag("no-nmi", "skip the k-means NMI (costly for In-shop's 3,985 classes on a CPU)");
   opt.add_flag("skip-bad-images", "give unreadable images zero features (counted) instead of stopping");
   opt.add_flag("json", "print one JSON object with the metrics");
@@ -81,15 +74,11 @@ int run_eval(int argc, char** argv) {
           "the gallery's beside it (a/f.npy: a/f_gallery.npy), each with its labels in FILE.labels.txt");
   opt.add("report", "", "write a retrieval report (HTML with top-5 results, Recall@K curve) to this folder");
   if (!opt.parse(argc, argv, 2)) return 0;
-  SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml eval demo|deepfashion|cub --checkpoint FILE");
-  const std::string kind = opt.positional()[0];
-  SGML_CHECK(is_dataset_kind(kind), "unknown dataset '", kind, "': expected demo, deepfashion or cub");
-  SGML_CHECK(!opt.get("checkpoint").empty(), "--checkpoint FILE is required (e.g. runs/", kind, "/best.safetensors)");
-  const Device device = parse_device(opt.get("device"));
+  const std::string kind = read_dataset_options(opt, "sgml eval cub|deepfashion|demo|demo-cub --checkpoint FILE").kind;
   // Every number is checked before the (long) feature extraction starts.
-  const int image_size = opt.get_image_size("image-size", /*zero_means_auto=*/true);
-  const int batch_size = opt.get_int("batch-size", limits::kBatchSize);
-  const int workers = opt.get_int("workers", limits::kWorkers);
+  const InferenceArgs in = read_inference_options(opt);
+  const Device device = in.device;
+  const int image_size = in.image_size, batch_size = in.batch_size, workers = in.workers;
   const std::string export_path = opt.get("export"), report_dir = opt.get("report");
   const std::vector<int> ks = opt.get("k").empty() ? std::vector<int>() : parse_ks(opt.get("k"));
   if (!export_path.empty()) create_parent_folder(export_paths(export_path).queries, "feature export");
@@ -99,6 +88,9 @@ int run_eval(int argc, char** argv) {
   const FeatureKind feature = parse_feature(feature_name);
   if (feature != FeatureKind::Conv && !loaded.has_head)
     SGML_FAIL("'", opt.get("checkpoint"), "' has no SGML head: only --feature conv can be evaluated");
+  opt.set("image-size", std::to_string(loaded.image_size));
+  opt.set("feature", feature_name);
+  print_configuration("eval", opt);
   const Dataset dataset = load_dataset(kind, opt.get("data"));
 
   EvaluationSettings s;

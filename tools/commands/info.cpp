@@ -6,7 +6,7 @@
 #include "data/dataset_info.h"
 #include "engine/check.h"
 #include "tools/commands/commands.h"
-#include "tools/commands/options.h"
+#include "tools/commands/option_groups.h"
 
 namespace sgml {
 
@@ -17,25 +17,28 @@ int run_info(int argc, char** argv) {
               "the reader tolerated (with counts) and the problems found (missing image files, unretrievable test\n"
               "classes). A malformed file stops it with an error naming the file and line. demo and demo-cub are\n"
               "generated into demo_data/ on first use.");
-  opt.add("data", "", "dataset folder (default: demo_data/inshop for demo, demo_data/cub for demo-cub)");
+  declare_dataset_options(opt);
   opt.add_flag("json", "print one JSON object");
   opt.add_flag("verify-images", "decode every image instead of checking that it exists (slow on the real datasets)");
   opt.add("workers", "0", "threads for --verify-images (0: the machine's cores)");
-  opt.add("cache-size", "0", "also report whether a decoded-image cache of this side is present (0: the model size of the dataset's config: 64 demo, 224 otherwise)");
+  opt.add("cache-size", "0", "also report whether a decoded-image cache of this side is present (0: the image-size "
+                             "of configs/DATASET.json)");
   if (!opt.parse(argc, argv, 2)) return 0;
-  SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml info cub|deepfashion|demo|demo-cub (see --help)");
-  const std::string kind = opt.positional()[0];
-  if (!is_dataset_kind(kind)) SGML_FAIL("unknown dataset '", kind, "': expected cub, deepfashion, demo or demo-cub");
+  const DatasetArgs args = read_dataset_options(opt, "sgml info cub|deepfashion|demo|demo-cub");
+  const std::string& kind = args.kind;
   const int workers = opt.get_int("workers", limits::kWorkers);  // checked before the demo data is generated
   const int cache_size = opt.get_image_size("cache-size", /*zero_means_auto=*/true);
-  const std::string dir = opt.get("data").empty() ? default_data_dir(kind) : opt.get("data");
+  opt.set("cache-size", std::to_string(cache_size > 0 ? cache_size : default_image_size(kind)));
+  const std::string dir = args.data.empty() ? default_data_dir(kind) : args.data;
+  opt.set("data", dir);
+  print_configuration("info", opt);
   if (ensure_demo_data(kind, dir)) std::fprintf(stderr, "sgml info: generated the %s dataset into %s\n", kind.c_str(), dir.c_str());
 
   const Dataset dataset = load_dataset(kind, dir);
   DatasetInfoOptions options;
   options.verify_images = opt.get_flag("verify-images");
   options.workers = workers;
-  options.cache_size = cache_size > 0 ? cache_size : is_demo_kind(kind) ? 64 : 224;
+  options.cache_size = std::stoi(opt.get("cache-size"));
   const nlohmann::ordered_json info = dataset_info(dataset, options);
   if (opt.get_flag("json")) std::printf("%s\n", info.dump(2).c_str());
   else std::fputs(format_dataset_info(info).c_str(), stdout);

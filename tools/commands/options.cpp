@@ -23,16 +23,28 @@ std::string normalise(std::string name) {
 Options::Options(std::string command, std::string usage_line, std::string summary)
     : command_(std::move(command)), usage_line_(std::move(usage_line)), summary_(std::move(summary)) {}
 
-void Options::add(const std::string& name, const std::string& default_value, const std::string& help) {
+void Options::add(const std::string& name, const std::string& default_value, const std::string& help,
+                  const std::string& shown_default) {
   order_.push_back(name);
-  specs_[name] = {default_value, help, false};
+  specs_[name] = {default_value, help, false, shown_default};
   values_[name] = default_value;
 }
 
 void Options::add_flag(const std::string& name, const std::string& help) {
   order_.push_back(name);
-  specs_[name] = {"false", help, true};
+  specs_[name] = {"false", help, true, ""};
   values_[name] = "false";
+}
+
+void Options::add_alias(const std::string& alias, const std::string& target) {
+  spec(target);
+  aliases_[alias] = target;
+}
+
+std::string Options::canonical(const std::string& name) const {
+  const std::string n = normalise(name);
+  auto it = aliases_.find(n);
+  return it == aliases_.end() ? n : it->second;
 }
 
 void Options::allow_config_file() {
@@ -69,7 +81,7 @@ bool Options::parse(int argc, char** argv, int first) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
-    name = normalise(name);
+    name = canonical(name);
     const Spec& s = spec(name);
     if (s.is_flag) {
       if (!inline_value) value = "true";
@@ -103,13 +115,14 @@ void Options::load_config(const std::string& path, bool only_unset) {
   if (!j.is_object()) SGML_FAIL("config file '", path, "' must hold one JSON object of option names and values");
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key().rfind("_", 0) == 0) continue;  // "_comment" keys document a config file
-    const std::string name = normalise(it.key());
-    if (!specs_.count(name)) {
-      try {
-        spec(name);
-      } catch (const Error& e) {
-        SGML_FAIL("config file '", path, "': ", e.what());
-      }
+    const std::string name = canonical(it.key());
+    if (!specs_.count(name) || name == "config") {
+      std::string valid;
+      for (const auto& n : order_)
+        if (n != "config") valid += " " + n;
+      const std::string why = name == "config" ? "a config file cannot name another one"
+                                               : "sgml " + command_ + " has no option --" + name;
+      SGML_FAIL("config file '", path, "': unknown key \"", it.key(), "\" (", why, "; valid keys:", valid, ")");
     }
     if (only_unset && was_set(name)) continue;
     const auto& v = it.value();
@@ -191,8 +204,15 @@ std::string Options::usage() const {
     std::string left = "  --" + name + (s.is_flag ? "" : " VALUE");
     if (left.size() < 28) left.resize(28, ' ');
     os << left << " " << s.help;
-    if (!s.is_flag) os << " (default: " << (s.default_value.empty() ? "none" : s.default_value) << ")";
+    if (!s.is_flag)
+      os << " (default: " << (!s.shown_default.empty() ? s.shown_default : s.default_value.empty() ? "none" : s.default_value)
+         << ")";
     os << "\n";
+  }
+  for (const auto& [alias, target] : aliases_) {
+    std::string left = "  --" + alias + " VALUE";
+    if (left.size() < 28) left.resize(28, ' ');
+    os << left << " another name for --" << target << "\n";
   }
   os << "  --help                       this screen\n";
   return os.str();
@@ -202,12 +222,6 @@ std::string Options::resolved() const {
   std::ostringstream os;
   for (const auto& name : order_) os << "  " << name << " = " << values_.at(name) << "\n";
   return os.str();
-}
-
-std::string Options::resolved_json() const {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& name : order_) j[name] = values_.at(name);
-  return j.dump(2);
 }
 
 }  // namespace sgml

@@ -15,9 +15,13 @@ class Options {
  public:
   Options(std::string command, std::string usage_line, std::string summary);
 
-  // Declares an option taking a value (`--name VALUE`) or a flag (`--name`, default false).
-  void add(const std::string& name, const std::string& default_value, const std::string& help);
+  // Declares an option taking a value (`--name VALUE`) or a flag (`--name`, default false). `shown_default`, when
+  // given, is what --help says the default is (for an empty default that means something, e.g. a folder).
+  void add(const std::string& name, const std::string& default_value, const std::string& help,
+           const std::string& shown_default = "");
   void add_flag(const std::string& name, const std::string& help);
+  // `--alias` is another name of the option `target` (e.g. embed's historical --weights for --checkpoint).
+  void add_alias(const std::string& alias, const std::string& target);
   // Allows --config FILE.json whose keys are option names (without dashes, '-' or '_' alike).
   void allow_config_file();
 
@@ -35,7 +39,7 @@ class Options {
   // accepted and means the command's default (eval/search: the checkpoint's size).
   int get_image_size(const std::string& name, bool zero_means_auto = false) const;
   bool get_flag(const std::string& name) const;
-  bool was_set(const std::string& name) const;  // given on the command line or in the config file
+  // Replaces a value by what it resolved to (e.g. --image-size 0 by the checkpoint's size) for resolved().
   void set(const std::string& name, const std::string& value);
   const std::vector<std::string>& positional() const { return positional_; }
 
@@ -44,15 +48,15 @@ class Options {
   void apply_defaults_file(const std::string& path);
 
   std::string usage() const;
-  // The resolved values, one per line (printed at the start of long runs), and as JSON.
+  // The resolved values, "  name = value", one per line (every command prints them at its start).
   std::string resolved() const;
-  std::string resolved_json() const;
 
  private:
   struct Spec {
     std::string default_value;
     std::string help;
     bool is_flag = false;
+    std::string shown_default;
   };
   std::string command_, usage_line_, summary_;
   std::vector<std::string> order_;
@@ -60,10 +64,13 @@ class Options {
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> set_;
   std::map<std::string, std::string> source_;  // the file a value came from; absent: command line or default
+  std::map<std::string, std::string> aliases_;  // alias -> option
   std::vector<std::string> positional_;
   bool config_allowed_ = false;
 
   const Spec& spec(const std::string& name) const;
+  bool was_set(const std::string& name) const;  // given on the command line or in the config file
+  std::string canonical(const std::string& name) const;  // '_' as '-', an alias as its option
   std::string describe(const std::string& name) const;    // "--name", with the file it came from
   long long parse_integer(const std::string& name) const;  // any 64-bit integer; the callers bound it
   void load_config(const std::string& path, bool only_unset);

@@ -10,7 +10,7 @@
 #include "engine/check.h"
 #include "retrieval/knn_search.h"
 #include "tools/commands/commands.h"
-#include "tools/commands/options.h"
+#include "tools/commands/option_groups.h"
 #include "training/evaluation.h"
 #include "training/model_loading.h"
 
@@ -75,28 +75,27 @@ std::vector<ImageRecord> records(const std::vector<std::string>& paths) {
 int run_search(int argc, char** argv) {
   Options opt("search", "--checkpoint FILE --gallery DIR_OR_LIST [options] IMAGE...",
               "Ranks the gallery images against each query image by cosine similarity of the model's features.");
-  opt.add("checkpoint", "", "a checkpoint written by training, or a bare safetensors weights file");
+  declare_inference_options(opt);
   opt.add("gallery", "", "a folder of JPEG/PNG images (searched recursively) or a file with one path per line");
   opt.add("top", "10", "results per query");
-  opt.add("feature", "auto", "emb | fc | conv (auto: what the training run evaluated, else emb)");
-  opt.add("model", "auto", "architecture of a bare weights file");
-  opt.add("image-size", "0", "input size (0: from the checkpoint, 224 for a bare file)");
-  opt.add("device", "auto", "cpu | cuda | auto");
-  opt.add("batch-size", "64", "images per forward pass");
   opt.add_flag("json", "print one JSON object");
   if (!opt.parse(argc, argv, 2)) return 0;
-  SGML_CHECK(!opt.get("checkpoint").empty(), "--checkpoint FILE is required");
+  // Numbers are checked before the checkpoint is read and the features extracted.
+  const InferenceArgs in = read_inference_options(opt);
   SGML_CHECK(!opt.get("gallery").empty(), "--gallery DIR_OR_LIST is required");
   SGML_CHECK(!opt.positional().empty(), "no query images given");
-  const Device device = parse_device(opt.get("device"));
-  // Numbers are checked before the checkpoint is read and the features extracted.
-  const int batch_size = opt.get_int("batch-size", limits::kBatchSize), top_requested = opt.get_int("top", limits::kTop);
-  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), opt.get_image_size("image-size", /*zero_means_auto=*/true), device);
-  const std::string feature_name = resolve_feature(loaded, opt.get("feature"));
+  const Device device = in.device;
+  const int batch_size = in.batch_size, top_requested = opt.get_int("top", limits::kTop);
+  LoadedModel loaded = load_model_for_inference(in.checkpoint, in.model, in.image_size, device);
+  const std::string feature_name = resolve_feature(loaded, in.feature);
+  opt.set("image-size", std::to_string(loaded.image_size));
+  opt.set("feature", feature_name);
+  print_configuration("search", opt);
   EvaluationSettings s;
   s.image_size = loaded.image_size;
   s.feature = parse_feature(feature_name);
   s.batch_size = batch_size;
+  s.workers = in.workers;
   s.bad_image_hint = "";  // search has no --skip-bad-images: every query and gallery image must be readable
   const std::vector<std::string> gallery = gallery_paths(opt.get("gallery"));
   const std::vector<std::string>& queries = opt.positional();

@@ -5,11 +5,13 @@
 #include "engine/check.h"
 #include "retrieval/plot.h"
 #include "tools/commands/commands.h"
-#include "tools/commands/options.h"
+#include "tools/commands/option_groups.h"
+#include "tools/commands/train_options.h"
 #include "data/project_paths.h"
 #include "training/dataset_batches.h"
 #include "data/dataset.h"
 #include "data/output_paths.h"
+#include "training/config_fields.h"
 #include "training/evaluation.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
@@ -49,17 +51,14 @@ void plot_curves(const std::string& out, const std::vector<StepMetrics>& steps, 
 }  // namespace
 
 int run_train(int argc, char** argv) {
-  Options opt("train", "demo|deepfashion|cub [options]",
+  Options opt("train", "cub|deepfashion|demo|demo-cub [options]",
               "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
               "loss + lambda * BCE, Adam. Defaults come from configs/DATASET.json (the paper's settings), then\n"
               "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
               "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
   declare_train_options(opt);
   if (!opt.parse(argc, argv, 2)) return 0;
-  SGML_CHECK(opt.positional().size() == 1, "say which dataset: sgml train demo|deepfashion|cub (see --help)");
-  const std::string dataset_kind = opt.positional()[0];
-  SGML_CHECK(dataset_kind == "demo" || dataset_kind == "deepfashion" || dataset_kind == "cub", "unknown dataset '",
-             dataset_kind, "': expected demo, deepfashion or cub");
+  const std::string dataset_kind = read_dataset_options(opt, "sgml train cub|deepfashion|demo|demo-cub").kind;
   const std::string defaults = project_path("configs/" + dataset_kind + ".json");
   if (std::filesystem::exists(defaults)) opt.apply_defaults_file(defaults);
   TrainConfig config = train_config_from_options(opt);
@@ -72,7 +71,7 @@ int run_train(int argc, char** argv) {
   const Dataset dataset = load_dataset(dataset_kind, config.data_dir);
   std::fprintf(stderr, "sgml train %s: %zu training images of %d classes, %d attributes; configuration:\n%s",
                dataset_kind.c_str(), dataset.train.size(), dataset.num_train_classes(), dataset.num_attributes(),
-               opt.resolved().c_str());
+               format_config(config).c_str());
 
   EvaluationSettings eval;
   eval.image_size = config.image_size;

@@ -1,0 +1,291 @@
+// Every option declared once: the field table of the training configuration (training/config_fields.h) and the
+// option groups the commands share (tools/commands/option_groups.h). Checked as properties: the same flag has the
+// same help and default in every command that takes it, --help shows one default per option, the saved config.json
+// holds exactly the table's saved fields and reads back to the same configuration, the --config file refuses an
+// unknown key, every command names an unknown dataset the same way, and every command prints its resolved
+// configuration. Models are ResNet-18 at 32 px on the demo data: a few seconds each.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "data/dataset.h"
+#include "engine/check.h"
+#include "tests/support/test_support.h"
+#include "tools/commands/train_options.h"
+#include "training/config_fields.h"
+#include "training/resume_check.h"
+
+using namespace sgml;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+
+int run(const std::string& command, std::string* out) { return test::run_command("timeout 300 " + command, out); }
+
+const char* const kCommands[] = {"train", "eval", "search", "embed", "info", "prepare", "bench"};
+
+// The option lines of `sgml COMMAND --help`, by option name ("data" -> "  --data VALUE   dataset folder ...").
+std::map<std::string, std::string> help_lines(const std::string& command) {
+  std::string out;
+  EXPECT_EQ(run(sgml() + " " + command + " --help", &out), 0) << out;
+  std::map<std::string, std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("  --", 0) != 0) continue;
+    const size_t end = line.find(' ', 4);
+    lines[line.substr(4, end - 4)] = line;
+  }
+  return lines;
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// The demo dataset, generated once and shared by these tests.
+std::string demo_data() {
+  const std::string dir = std::string(SGML_BINARY_DIR) + "/test_scratch/cli_options_demo";
+  std::string out;
+  if (run(sgml() + " info demo --data " + dir + " 2>&1", &out) != 0) ADD_FAILURE() << out;
+  return dir;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
+}
+
+TEST(CliOptions, EachOptionShowsOneDefault) {
+  for (const char* command : kCommands)
+    for (const auto& [name, line] : help_lines(command)) {
+      EXPECT_LE(count(line, "default:"), 1u) << "sgml " << command << " --help:\n" << line;
+      if (name == "data") {
+        EXPECT_EQ(count(line, "default:"), 1u) << line;
+        EXPECT_EQ(line.find("(default: none)"), std::string::npos) << line;  // the demos have a default folder
+      }
+    }
+}
+
+// The option groups: commands that run a stored model (eval, search, embed) take the same model and feature flags,
+// commands that build a model (train, bench) the same model and batch flags, and every command that reads a dataset
+// the same --data: each with the same help and default, line for line.
+TEST(CliOptions, SharedFlagsHaveTheSameHelpAndDefault) {
+  std::map<std::string, std::map<std::string, std::string>> help;
+  for (const char* command : kCommands) help[command] = help_lines(command);
+  struct Group {
+    std::vector<std::string> commands, flags;
+  };
+  const Group groups[] = {
+      {{"eval", "search", "embed"}, {"checkpoint", "model", "image-size", "feature", "device", "batch-size", "workers"}},
+      {{"train", "bench"}, {"model", "image-size", "device", "classes-per-batch", "images-per-class"}},
+      {{"train", "eval", "info", "prepare"}, {"data"}},
+  };
+  for (const Group& g : groups)
+    for (const std::string& flag : g.flags)
+      for (const std::string& command : g.commands) {
+        ASSERT_TRUE(help[command].count(flag)) << "sgml " << command << " has no --" << flag;
+        EXPECT_EQ(help[command][flag], help[g.commands[0]][flag])
+            << "--" << flag << " differs between sgml " << g.commands[0] << " and sgml " << command;
+      }
+  // What used to differ: embed's --feature defaulted to conv and its --image-size to 224.
+  EXPECT_NE(help["embed"]["feature"].find("(default: auto)"), std::string::npos) << help["embed"]["feature"];
+  EXPECT_NE(help["embed"]["image-size"].find("(default: 0)"), std::string::npos) << help["embed"]["image-size"];
+  // --workers: the same default wherever it is taken.
+  for (const char* command : kCommands)
+    if (help[command].count("workers"))
+      EXPECT_NE(help[command]["workers"].find("(default: 0)"), std::string::npos) << command;
+}
+
+TEST(CliOptions, EveryCommandNamesAnUnknownDatasetTheSameWay) {
+  const std::string expected = "unknown dataset 'imagenet': expected cub, deepfashion, demo or demo-cub";
+  const std::string dir = test::scratch_dir("cli_options_kind");
+  for (const std::string& command :
+       {sgml() + " train imagenet --out " + dir + "/run", sgml() + " eval imagenet --checkpoint x.safetensors",
+        sgml() + " info imagenet", sgml() + " prepare imagenet"}) {
+    std::string out;
+    EXPECT_NE(run(command + " 2>&1", &out), 0) << command;
+    EXPECT_NE(out.find(expected), std::string::npos) << command << "\n" << out;
+  }
+  for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Demo, DatasetKind::DemoCub})
+    EXPECT_EQ(parse_dataset_kind(dataset_kind_name(kind)), kind);
+  for (const char* bad : {"", "CUB", "demo_cub", "deepfashion "})
+    EXPECT_NE(test::error_of([&] { parse_dataset_kind(bad); }).find("expected cub, deepfashion, demo or demo-cub"),
+              std::string::npos)
+        << "'" << bad << "'";
+}
+
+// The default image size of info's cache report and prepare's cache comes from configs/KIND.json (read here with
+// the JSON library itself), and every kind has such a file.
+TEST(CliOptions, DatasetDefaultsComeFromConfigs) {
+  for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Demo, DatasetKind::DemoCub}) {
+    const std::string name = dataset_kind_name(kind);
+    const std::string path = test::source_dir() + "/configs/" + name + ".json";
+    ASSERT_TRUE(fs::exists(path)) << path;
+    const nlohmann::json j = read_json(path);
+    EXPECT_EQ(dataset_config_defaults(name).image_size, j.at("image-size").get<int>()) << path;
+    EXPECT_EQ(dataset_config_defaults(name).model, j.at("model").get<std::string>()) << path;
+  }
+  std::string out;
+  ASSERT_EQ(run(sgml() + " info demo --data " + demo_data() + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("  cache-size = " + std::to_string(read_json(test::source_dir() + "/configs/demo.json")
+                                                             .at("image-size").get<int>())),
+            std::string::npos)
+      << out;
+}
+
+TEST(CliOptions, AnUnknownConfigKeyIsAnErrorNamingKeyAndFile) {
+  const std::string dir = test::scratch_dir("cli_options_config");
+  const std::string train = sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run --config ";
+  const std::pair<const char*, const char*> cases[] = {{R"({"lerning-rate": 0.1})", "lerning-rate"},
+                                                       {R"({"epochs": 2, "image_szie": 64})", "image_szie"},
+                                                       {R"({"config": "other.json"})", "config"}};
+  int i = 0;
+  for (const auto& [text, key] : cases) {
+    const std::string path = dir + "/c" + std::to_string(i++) + ".json";
+    std::ofstream(path) << text;
+    std::string out;
+    EXPECT_NE(run(train + path + " 2>&1", &out), 0) << text;
+    EXPECT_NE(out.find("config file '" + path + "': unknown key \"" + key + "\""), std::string::npos) << out;
+  }
+  // Comments ("_comment" keys, // and /* */) are no keys; '_' and '-' are alike.
+  std::ofstream(dir + "/ok.json") << "// the demo\n{\"_comment\": \"x\", \"image_size\": 4096 /* too big */}";
+  std::string out;
+  EXPECT_NE(run(train + dir + "/ok.json 2>&1", &out), 0);
+  EXPECT_NE(out.find("--image-size (set in config file '" + dir + "/ok.json') must be between"), std::string::npos)
+      << out;
+}
+
+// Each field set to a value other than its default, by the table's own type (an independent choice of values).
+TrainConfig config_unlike_the_default() {
+  TrainConfig c;
+  c.dataset = "cub";
+  c.data_dir = "/d";
+  c.model = "resnet18";
+  c.weights = "/w.safetensors";
+  c.no_pretrained = true;
+  c.init = "/i.safetensors";
+  c.image_size = 96;
+  c.device = "cpu";
+  c.loss = LossMode::Metric;
+  c.sampling = Sampling::ImageWise;
+  c.classes_per_batch = 7;
+  c.images_per_class = 3;
+  c.triplets_per_batch = 11;
+  c.alpha = 2.5;
+  c.beta = -0.25;
+  c.lambda = 0.125;
+  c.sgs_grad = false;
+  c.lr = 3e-5;
+  c.weight_decay = 1e-6;
+  c.lr_schedule = "step";
+  c.lr_step_epochs = 4;
+  c.lr_gamma = 0.5;
+  c.warmup_steps = 9;
+  c.epochs = 12;
+  c.steps = 13;
+  c.seed = 123456789u;
+  c.out_dir = "/o";
+  c.resume = true;
+  c.batch_plan = "/plan.txt";
+  c.augment = false;
+  c.frozen_bn = true;
+  c.metrics_file = "/m.jsonl";
+  c.save_file = "/s.safetensors";
+  c.workers = 5;
+  c.eval_every = -1;
+  c.skip_bad_images = true;
+  c.eval_feature = "conv";
+  c.checkpoint_every = 17;
+  return c;
+}
+
+TEST(CliOptions, SavedConfigRoundTripsThroughTheTable) {
+  const TrainConfig c = config_unlike_the_default(), d;
+  for (const ConfigField& f : config_fields()) EXPECT_NE(f.text(c), f.text(d)) << f.name << ": the test misses it";
+  const nlohmann::json j = c.to_json();
+  std::set<std::string> saved;
+  for (const ConfigField& f : config_fields())
+    if (f.saved) saved.insert(f.key());
+  std::set<std::string> keys;
+  for (const auto& item : j.items()) keys.insert(item.key());
+  EXPECT_EQ(keys, saved);
+  const TrainConfig back = TrainConfig::from_json(nlohmann::json::parse(j.dump()), "test");
+  for (const ConfigField& f : config_fields())
+    EXPECT_EQ(f.text(back), f.saved ? f.text(c) : f.text(d)) << f.name;
+  // The same values as command-line options read back the same (the text is what --help and the printout show).
+  std::vector<std::string> args = {"sgml", "train", "cub"};
+  for (const ConfigField& f : config_fields()) {
+    if (!f.option) continue;
+    if (f.style == FieldStyle::Flag) args.push_back("--" + f.name);
+    else args.push_back("--" + f.name + "=" + f.text(c));
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  Options o("train", "", "");
+  declare_train_options(o);
+  ASSERT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
+  const TrainConfig parsed = train_config_from_options(o);
+  for (const ConfigField& f : config_fields())
+    if (f.option) EXPECT_EQ(f.text(parsed), f.text(c)) << f.name;
+  // The resume rules name fields of the table.
+  EXPECT_TRUE(resume_rules_without_field().empty());
+}
+
+// A run's config.json holds the table's saved fields with the values given, and the run prints every field's
+// resolved value; eval, search, embed, info, prepare and bench print theirs too, with "auto" values resolved.
+TEST(CliOptions, EveryCommandPrintsItsResolvedConfiguration) {
+  const std::string dir = test::scratch_dir("cli_options_print"), run_dir = dir + "/run", data = demo_data();
+  std::string out;
+  ASSERT_EQ(run(sgml() + " train demo --data " + data + " --out " + run_dir + " --model resnet18 --image-size 32"
+                    " --classes-per-batch 2 --images-per-class 2 --steps 1 --eval-every -1 --device cpu --workers 1"
+                    " --seed 7 --eval-feature fc 2>&1", &out), 0) << out;
+  const nlohmann::json saved = read_json(run_dir + "/config.json");
+  EXPECT_EQ(saved.at("image_size"), 32);
+  EXPECT_EQ(saved.at("seed"), 7);
+  EXPECT_EQ(saved.at("eval_feature"), "fc");
+  EXPECT_EQ(saved.at("lr_schedule"), read_json(test::source_dir() + "/configs/demo.json").at("lr-schedule"));
+  const TrainConfig stored = TrainConfig::from_json(saved, "config.json");
+  for (const ConfigField& f : config_fields()) {
+    EXPECT_EQ(saved.contains(f.key()), f.saved) << f.name;
+    EXPECT_NE(out.find("\n  " + f.name + " = " + f.text(stored) + "\n"), std::string::npos)
+        << f.name << " not printed as " << f.text(stored) << ":\n" << out;
+  }
+
+  const std::string checkpoint = run_dir + "/last.safetensors", image = data + "/Img";
+  std::string query;
+  for (const auto& e : fs::recursive_directory_iterator(image))
+    if (query.empty() && e.path().extension() == ".jpg") query = e.path().string();
+  ASSERT_FALSE(query.empty());
+  const std::string demo_size =
+      std::to_string(read_json(test::source_dir() + "/configs/demo.json").at("image-size").get<int>());
+  const std::pair<std::string, std::vector<std::string>> commands[] = {
+      {"eval demo --data " + data + " --no-nmi --checkpoint " + checkpoint, {"image-size = 32", "feature = fc"}},
+      {"search --top 2 --gallery " + image + " --checkpoint " + checkpoint + " " + query,
+       {"image-size = 32", "feature = fc"}},
+      {"embed --out " + dir + "/f.npy --checkpoint " + checkpoint + " " + query, {"image-size = 32", "feature = fc"}},
+      {"info demo --data " + data, {"data = " + data, "cache-size = " + demo_size}},
+      {"prepare demo --size 32 --data " + data + " --out " + dir + "/cache", {"size = 32", "out = " + dir + "/cache"}},
+      {"bench eval --model resnet18 --image-size 32 --batch-size 2 --warmup 0 --steps 1", {"model = resnet18"}},
+  };
+  for (const auto& [command, lines] : commands) {
+    const std::string name = command.substr(0, command.find(' '));
+    const bool has_device = name != "info" && name != "prepare";
+    ASSERT_EQ(run(sgml() + " " + command + (has_device ? " --device cpu" : "") + " 2>&1", &out), 0) << command << "\n"
+                                                                                                    << out;
+    EXPECT_NE(out.find("sgml " + name + ": configuration:\n"), std::string::npos) << command << "\n" << out;
+    for (const std::string& line : lines)
+      EXPECT_NE(out.find("\n  " + line + "\n"), std::string::npos) << command << ": no '" << line << "' in\n" << out;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,54 @@
+#include "tools/commands/option_groups.h"
+
+#include <cstdio>
+
+#include "engine/check.h"
+#include "models/sgml_model.h"
+#include "training/option_limits.h"
+#include "tools/commands/train_options.h"
+
+namespace sgml {
+
+void declare_dataset_options(Options& o) { declare_config_options(o, {"data"}); }
+
+DatasetArgs read_dataset_options(const Options& o, const std::string& usage) {
+  if (o.positional().size() != 1) SGML_FAIL("say which dataset: ", usage, " (see --help)");
+  return {dataset_kind_name(parse_dataset_kind(o.positional()[0])), o.get("data")};
+}
+
+void declare_inference_options(Options& o) {
+  o.add("checkpoint", "", "a checkpoint written by training, or a bare safetensors weights file (torchvision names)");
+  o.add_alias("weights", "checkpoint");
+  o.add("model", "auto", "resnet18 | resnet34 | resnet50 | resnet101 | resnet152 | auto (the checkpoint's, else "
+                         "detected from the weights' keys)");
+  o.add("image-size", "0", "side of the square model input in pixels (0: the checkpoint's, 224 for a bare file)");
+  o.add("feature", "auto", "emb (512-d) | fc (1024-d) | conv (pooled backbone) | auto (what the training run "
+                           "evaluated, else emb; conv for a file without an SGML head)");
+  o.add("device", "auto", "cpu | cuda | cuda:N | auto");
+  o.add("batch-size", "64", "images per forward pass");
+  o.add("workers", "0", "decoding threads (0: the machine's cores)");
+}
+
+InferenceArgs read_inference_options(const Options& o) {
+  InferenceArgs a;
+  a.checkpoint = o.get("checkpoint");
+  if (a.checkpoint.empty())
+    SGML_FAIL("--checkpoint FILE is required (a training checkpoint, e.g. runs/demo/best.safetensors, or a weights "
+              "file, see weights/README.md)");
+  a.model = o.get("model");
+  a.image_size = o.get_image_size("image-size", /*zero_means_auto=*/true);
+  a.feature = o.get("feature");
+  if (a.feature != "auto") parse_feature(a.feature);  // checked before the model is read
+  a.device = parse_device(o.get("device"));
+  a.batch_size = o.get_int("batch-size", limits::kBatchSize);
+  a.workers = o.get_int("workers", limits::kWorkers);
+  return a;
+}
+
+int default_image_size(const std::string& kind) { return dataset_config_defaults(kind).image_size; }
+
+void print_configuration(const std::string& command, const Options& o) {
+  std::fprintf(stderr, "sgml %s: configuration:\n%s", command.c_str(), o.resolved().c_str());
+}
+
+}  // namespace sgml

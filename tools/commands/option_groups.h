@@ -1,0 +1,42 @@
+// The option groups several commands share, declared once, so that a flag has the same name, meaning and default in
+// every command that takes it (`sgml COMMAND --help` shows them).
+//   dataset:   DATASET, the one positional argument (parse_dataset_kind), and --data (the row of the training table)
+//   inference: --checkpoint (alias --weights), --model auto, --image-size 0 (auto), --feature auto, --device auto,
+//              --batch-size 64, --workers 0: eval, search and embed run a stored model the same way
+#pragma once
+#include <string>
+
+#include "data/dataset.h"
+#include "engine/device.h"
+#include "tools/commands/options.h"
+
+namespace sgml {
+
+void declare_dataset_options(Options& options);
+struct DatasetArgs {
+  std::string kind;  // canonical name: cub | deepfashion | demo | demo-cub
+  std::string data;  // --data (empty: the kind's default folder)
+};
+// Exactly one positional argument, a dataset kind; `usage` is shown when it is missing.
+DatasetArgs read_dataset_options(const Options& options, const std::string& usage);
+
+void declare_inference_options(Options& options);
+struct InferenceArgs {
+  std::string checkpoint;
+  std::string model;    // "auto": the checkpoint's stored architecture, else detected from the weights' keys
+  int image_size = 0;   // 0: the checkpoint's stored size, 224 for a bare weights file
+  std::string feature;  // "auto": what the training run evaluated, else emb (conv without a head)
+  Device device;
+  int batch_size = 64;
+  int workers = 0;
+};
+// Every value checked; --checkpoint must be given.
+InferenceArgs read_inference_options(const Options& options);
+
+// The image size a training run on `kind` uses by default (configs/KIND.json, e.g. 64 for the demos).
+int default_image_size(const std::string& kind);
+
+// "sgml COMMAND: configuration:" and the resolved value of every option, on stderr (stdout stays the result).
+void print_configuration(const std::string& command, const Options& options);
+
+}  // namespace sgml

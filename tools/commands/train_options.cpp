@@ -1,0 +1,111 @@
+#include "tools/commands/train_options.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <type_traits>
+#include <variant>
+
+#include "data/project_paths.h"
+#include "engine/check.h"
+#include "training/config_fields.h"
+
+namespace sgml {
+
+namespace {
+
+bool parse_on_off(const std::string& name, const std::string& v) {
+  if (v == "on" || v == "true" || v == "1") return true;
+  if (v == "off" || v == "false" || v == "0") return false;
+  SGML_FAIL("--", name, " expects on or off, got '", v, "'");
+}
+
+// "constant, step or cosine"
+std::string alternatives(const std::vector<std::string>& choices) {
+  std::string text;
+  for (size_t i = 0; i < choices.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+  return text;
+}
+
+void declare_field(Options& o, const ConfigField& f) {
+  if (f.style == FieldStyle::Flag) o.add_flag(f.name, f.help);
+  else o.add(f.name, f.text(TrainConfig{}), f.help, f.default_text);
+}
+
+void read_field(const Options& o, const ConfigField& f, TrainConfig& c) {
+  std::visit(
+      [&](auto m) {
+        auto& field = c.*m;
+        using T = std::decay_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          field = f.style == FieldStyle::Flag ? o.get_flag(f.name) : parse_on_off(f.name, o.get(f.name));
+        } else if constexpr (std::is_same_v<T, double>) {
+          field = o.get_double(f.name, f.reals);
+        } else if constexpr (std::is_same_v<T, int>) {
+          field = f.style == FieldStyle::ImageSize ? o.get_image_size(f.name) : o.get_int(f.name, f.ints);
+        } else if constexpr (std::is_same_v<T, unsigned>) {
+          field = static_cast<unsigned>(o.get_int(f.name, f.ints));
+        } else if constexpr (std::is_same_v<T, LossMode>) {
+          field = parse_loss_mode(o.get(f.name));
+        } else if constexpr (std::is_same_v<T, Sampling>) {
+          field = parse_sampling(o.get(f.name));
+        } else {
+          field = o.get(f.name);
+          if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), field) == f.choices.end())
+            SGML_FAIL("--", f.name, " must be ", alternatives(f.choices), ", got '", field, "'");
+        }
+      },
+      f.member);
+}
+
+const ConfigField& option_field(const std::string& name) {
+  const ConfigField* f = find_config_field(name);
+  SGML_CHECK(f && f->option, "no training option named '", name, "'");  // a mistake of ours
+  return *f;
+}
+
+// Every row that is a command-line option, in the table's order.
+const std::vector<std::string>& train_option_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const ConfigField& f : config_fields())
+      if (f.option) v.push_back(f.name);
+    return v;
+  }();
+  return names;
+}
+
+}  // namespace
+
+void declare_config_options(Options& o, const std::vector<std::string>& names) {
+  for (const std::string& name : names) declare_field(o, option_field(name));
+}
+
+void read_config_options(const Options& o, TrainConfig& c, const std::vector<std::string>& names) {
+  for (const std::string& name : names) read_field(o, option_field(name), c);
+}
+
+void declare_train_options(Options& o) {
+  declare_config_options(o, train_option_names());
+  o.allow_config_file();
+}
+
+TrainConfig train_config_from_options(const Options& o) {
+  TrainConfig c;
+  read_config_options(o, c, train_option_names());
+  check_train_config(c);
+  return c;
+}
+
+TrainConfig dataset_config_defaults(const std::string& dataset) {
+  Options o("train", "", "");
+  declare_train_options(o);
+  const std::string path = project_path("configs/" + dataset + ".json");
+  if (std::filesystem::exists(path)) o.apply_defaults_file(path);
+  TrainConfig c;
+  read_config_options(o, c, train_option_names());
+  c.dataset = dataset;
+  return c;
+}
+
+}  // namespace sgml

@@ -1,0 +1,28 @@
+// The training settings as command-line options: each row of the field table (training/config_fields.h) becomes
+// one option with the row's name, help and default (the value in a default TrainConfig), and is read back with the
+// row's bounds. `sgml train` declares every row; other commands declare the few they share with it (bench: the
+// model, the image size, the batch composition), so that a flag has the same name, meaning and default everywhere.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "tools/commands/options.h"
+#include "training/train_config.h"
+
+namespace sgml {
+
+// Declares the rows named (the table's order is kept by the caller's list).
+void declare_config_options(Options& options, const std::vector<std::string>& names);
+// Reads the rows named into `config`, checking each value as its row says.
+void read_config_options(const Options& options, TrainConfig& config, const std::vector<std::string>& names);
+
+// Every `sgml train` option, and --config FILE.
+void declare_train_options(Options& options);
+// The configuration the options give (dataset and defaults for paths still to resolve), checked across fields.
+TrainConfig train_config_from_options(const Options& options);
+
+// The configuration a training run on `dataset` starts from: the TrainConfig defaults with configs/DATASET.json
+// applied (the shipped per-dataset settings, e.g. 64 px for the demos). Used for defaults of other commands.
+TrainConfig dataset_config_defaults(const std::string& dataset);
+
+}  // namespace sgml

@@ -1,0 +1,227 @@
+#include "training/config_fields.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <type_traits>
+
+#include "data/path_text.h"
+#include "engine/check.h"
+
+namespace sgml {
+
+namespace {
+
+namespace L = limits;
+using C = TrainConfig;
+
+// Builds one table row: the name, member and help, then only what differs from the defaults of ConfigField.
+struct Row {
+  ConfigField f;
+  Row(const char* name, ConfigMember member, const char* help) {
+    f.name = name;
+    f.member = member;
+    f.help = help;
+  }
+  Row& style(FieldStyle s) { f.style = s; return *this; }
+  Row& ints(IntRange r) { f.ints = r; return *this; }
+  Row& reals(RealRange r) { f.reals = r; return *this; }
+  Row& choices(std::vector<std::string> c) { f.choices = std::move(c); return *this; }
+  Row& shown_default(const char* text) { f.default_text = text; return *this; }
+  Row& not_saved() { f.saved = false; return *this; }
+  Row& positional() { f.option = false; return *this; }
+  operator ConfigField() const { return f; }
+};
+
+const FieldStyle kPath = FieldStyle::Path, kFlag = FieldStyle::Flag, kOnOff = FieldStyle::OnOff;
+
+std::vector<ConfigField> make_fields() {
+  return {
+      Row("dataset", &C::dataset, "demo | deepfashion | cub | demo-cub (the command's argument)").positional(),
+      Row("data", &C::data_dir, "dataset folder").style(kPath).shown_default(
+          "demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion and cub need it, see README"),
+      Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152"),
+      Row("weights", &C::weights, "pretrained backbone, safetensors with torchvision names")
+          .style(kPath).shown_default("weights/MODEL.safetensors"),
+      Row("no-pretrained", &C::no_pretrained,
+          "train from a random initialisation when no pretrained weights are given").style(kFlag),
+      Row("init", &C::init,
+          "every parameter and buffer by name, head included (deterministic mode; overrides --weights)").style(kPath),
+      Row("image-size", &C::image_size, "side of the square model input in pixels (32 to 1024)")
+          .style(FieldStyle::ImageSize),
+      Row("device", &C::device, "cpu | cuda | cuda:N | auto"),
+      Row("loss", &C::loss, "sgml (SBDL + lambda*BCE) | multitask (BDL + lambda*BCE) | metric (BDL) | attribute (BCE)"),
+      Row("sampling", &C::sampling,
+          "batch (N' classes x M' images, all pairs) | image (anchor, positive, negative triplets)"),
+      Row("classes-per-batch", &C::classes_per_batch, "N' of batch-wise sampling").ints(L::kClassesPerBatch),
+      Row("images-per-class", &C::images_per_class, "M' of batch-wise sampling").ints(L::kImagesPerClass),
+      Row("triplets-per-batch", &C::triplets_per_batch, "triplets per batch of image-wise sampling")
+          .ints(L::kTripletsPerBatch),
+      // alpha scales the similarities inside the deviance (0 flattens it, < 0 inverts it); lambda weighs the BCE
+      // (< 0 would reward wrong attributes); all three reach the loss kernels as floats.
+      Row("alpha", &C::alpha, "scale alpha of the (soft-)binomial deviance loss").reals(L::kPositiveFloat),
+      Row("beta", &C::beta, "translation beta of the (soft-)binomial deviance loss").reals(L::kAnyFloat),
+      Row("lambda", &C::lambda, "weight lambda of the BCE attribute loss").reals(L::kNonNegativeFloat),
+      Row("sgs-grad", &C::sgs_grad, "on: gradients flow into the attribute branch through g; off: g is a constant")
+          .style(kOnOff),
+      Row("lr", &C::lr, "Adam learning rate").reals(L::kPositiveFloat),
+      Row("weight-decay", &C::weight_decay, "L2 weight decay (added to the gradient, as torch.optim.Adam)")
+          .reals(L::kNonNegativeFloat),
+      Row("lr-schedule", &C::lr_schedule,
+          "constant | step (x lr-gamma every lr-step-epochs) | cosine (to 0 over the run)")
+          .choices({"constant", "step", "cosine"}),
+      Row("lr-step-epochs", &C::lr_step_epochs, "epochs between learning-rate drops of the step schedule")
+          .ints(L::kPositive),
+      Row("lr-gamma", &C::lr_gamma, "factor of each drop of the step schedule").reals(L::kFactor),
+      Row("warmup-steps", &C::warmup_steps, "linear learning-rate warm-up steps").ints(L::kNonNegative),
+      Row("epochs", &C::epochs, "training epochs").ints(L::kEpochs),
+      Row("steps", &C::steps, "stop after this many steps (0: run the epochs)").ints(L::kSteps),
+      Row("seed", &C::seed, "seed of initialisation, sampling and augmentation").ints(L::kNonNegative),
+      Row("out", &C::out_dir, "run directory").style(kPath).shown_default("runs/DATASET"),
+      Row("resume", &C::resume, "continue from the last checkpoint in the run directory").style(kFlag).not_saved(),
+      Row("batch-plan", &C::batch_plan, "file of training-image indices, one line per step (deterministic mode)")
+          .style(kPath),
+      Row("augment", &C::augment,
+          "on: random scale crop 0.9-1.0 and horizontal flip; off: the evaluation transform").style(kOnOff),
+      Row("frozen-bn", &C::frozen_bn,
+          "freeze batch norm: every BN layer normalises with its running statistics and never updates them "
+          "(gradients still flow; gamma and beta still learn), as Divide & Conquer fine-tunes").style(kFlag),
+      Row("metrics", &C::metrics_file, "JSON-lines file of per-step metrics")
+          .style(kPath).shown_default("RUN/metrics.jsonl").not_saved(),
+      Row("save", &C::save_file, "write all parameters and buffers after the last step to this safetensors file")
+          .style(kPath).not_saved(),
+      Row("workers", &C::workers, "data loader threads (0: the machine's cores; at most 256)").ints(L::kWorkers),
+      Row("eval-every", &C::eval_every, "epochs between evaluations on the test set (0: only at the end; -1: never)")
+          .ints(L::kEvalEvery),
+      Row("skip-bad-images", &C::skip_bad_images, "skip unreadable images (counted and reported) instead of stopping")
+          .style(kFlag),
+      Row("eval-feature", &C::eval_feature, "feature evaluated during training: emb | fc | conv")
+          .choices({"emb", "fc", "conv"}),
+      Row("checkpoint-every", &C::checkpoint_every,
+          "steps between checkpoints besides the epoch ends (0: epoch ends only)").ints(L::kNonNegative),
+  };
+}
+
+// The shortest text that reads back as the same double ("0.0001", not "0.00010000000000000001").
+std::string shortest_text(double x) {
+  char buffer[40];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", digits, x);
+    if (std::strtod(buffer, nullptr) == x) break;
+  }
+  return buffer;
+}
+
+[[noreturn]] void fail_field(const std::string& source, const std::string& key, const char* expected,
+                             const nlohmann::json& v) {
+  SGML_FAIL(source, ": field \"", key, "\" of the stored training configuration must be ", expected, ", got ",
+            v.dump());
+}
+
+template <class T>
+bool fits(const nlohmann::json& v) {
+  return v.is_number_unsigned() ? v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max())
+                                : v.get<int64_t>() >= int64_t(std::numeric_limits<T>::min()) &&
+                                      v.get<int64_t>() <= int64_t(std::numeric_limits<T>::max());
+}
+
+}  // namespace
+
+const std::vector<ConfigField>& config_fields() {
+  static const std::vector<ConfigField> fields = make_fields();
+  return fields;
+}
+
+const ConfigField* find_config_field(const std::string& name) {
+  std::string wanted = name;
+  for (char& ch : wanted)
+    if (ch == '_') ch = '-';
+  for (const ConfigField& f : config_fields())
+    if (f.name == wanted) return &f;
+  return nullptr;
+}
+
+std::string ConfigField::key() const {
+  std::string k = name;
+  for (char& ch : k)
+    if (ch == '-') ch = '_';
+  return k;
+}
+
+std::string ConfigField::text(const TrainConfig& c) const {
+  return std::visit(
+      [&](auto m) -> std::string {
+        const auto& v = c.*m;
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) return v;
+        else if constexpr (std::is_same_v<T, bool>) return style == FieldStyle::OnOff ? (v ? "on" : "off")
+                                                                                       : (v ? "true" : "false");
+        else if constexpr (std::is_same_v<T, double>) return shortest_text(v);
+        else if constexpr (std::is_same_v<T, LossMode>) return loss_mode_name(v);
+        else if constexpr (std::is_same_v<T, Sampling>) return sampling_name(v);
+        else return std::to_string(v);
+      },
+      member);
+}
+
+nlohmann::json ConfigField::to_json(const TrainConfig& c) const {
+  // Paths through path_to_json: a file name need not be UTF-8, and JSON text must be (dump would throw).
+  if (style == FieldStyle::Path) return path_to_json(c.*std::get<std::string TrainConfig::*>(member));
+  return std::visit(
+      [&](auto m) -> nlohmann::json {
+        const auto& v = c.*m;
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, LossMode> || std::is_same_v<T, Sampling>) return text(c);
+        else return v;
+      },
+      member);
+}
+
+// Checks the JSON type first: the library's own type errors name neither the file nor the field.
+void ConfigField::from_json(TrainConfig& c, const nlohmann::json& v, const std::string& source) const {
+  const std::string k = key();
+  if (style == FieldStyle::Path) {
+    const std::optional<std::string> path = path_from_json(v);
+    if (!path) fail_field(source, k, "a path (a string, or {\"hex\": ...} for a name that is not UTF-8)", v);
+    c.*std::get<std::string TrainConfig::*>(member) = *path;
+    return;
+  }
+  std::visit(
+      [&](auto m) {
+        auto& field = c.*m;
+        using T = std::decay_t<decltype(field)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          if (!v.is_boolean()) fail_field(source, k, "true or false", v);
+          field = v.get<bool>();
+        } else if constexpr (std::is_same_v<T, double>) {
+          if (!v.is_number()) fail_field(source, k, "a number", v);
+          field = v.get<double>();
+        } else if constexpr (std::is_integral_v<T>) {
+          if (!v.is_number_integer()) fail_field(source, k, "an integer", v);
+          if (!fits<T>(v)) fail_field(source, k, "an integer in range", v);
+          field = v.get<T>();
+        } else {
+          if (!v.is_string()) fail_field(source, k, "a string", v);
+          if constexpr (std::is_same_v<T, std::string>) {
+            field = v.get<std::string>();
+          } else {
+            try {
+              if constexpr (std::is_same_v<T, LossMode>) field = parse_loss_mode(v.get<std::string>());
+              else field = parse_sampling(v.get<std::string>());
+            } catch (const Error& e) {
+              SGML_FAIL(source, ": the stored training configuration: ", e.what());
+            }
+          }
+        }
+      },
+      member);
+}
+
+std::string format_config(const TrainConfig& c) {
+  std::string out;
+  for (const ConfigField& f : config_fields()) out += "  " + f.name + " = " + f.text(c) + "\n";
+  return out;
+}
+
+}  // namespace sgml
