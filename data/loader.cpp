@@ -207,8 +207,7 @@ void Loader::finish(Slot& slot, Batch& out) {
     if (!slot.failed[p]) continue;
     const std::string& e = slot.error[p];
     SGML_FAIL(e.empty() ? str_cat("image ", slot.batch.indices[p], " of step ", slot.step, " could not be loaded (out of memory?)") : e,
-              config_.on_bad_image == BadImagePolicy::Fail && !slot.bad[p].empty()
-                  ? " (use --skip-bad-images to skip unreadable images)" : "");
+              config_.on_bad_image == BadImagePolicy::Fail && !slot.bad[p].empty() ? config_.bad_image_hint : "");
   }
   for (const auto& paths : slot.bad) {
     bad_images_ += int(paths.size());

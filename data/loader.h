@@ -13,7 +13,8 @@
 //                       order (wrapping around), so the batch keeps its size and class composition; fails when the
 //                       whole class is unreadable. Batch::indices names the image actually loaded.
 //   Drop                evaluation: the row is left out of the batch (Batch::indices says which images remain), so
-//                       no other image takes its place in the retrieval ranking.
+//                       no other image takes its place in the retrieval ranking. A batch whose images were all
+//                       dropped has no rows but keeps its step (the end of the stream has step -1).
 // Every bad image met is counted (bad_images_skipped()) and its path kept (bad_image_paths()) for the end-of-run
 // report; counts accumulate in the order batches are consumed, so they are deterministic too.
 //
@@ -48,6 +49,8 @@ struct LoaderConfig {
   int prefetch = 2;            // batches prepared ahead of the one the caller holds
   int64_t first_step = 0;      // the step the first next() returns (a resumed run)
   BadImagePolicy on_bad_image = BadImagePolicy::Fail;
+  // Appended to a bad image's error under Fail; "" for commands that have no --skip-bad-images.
+  std::string bad_image_hint = " (use --skip-bad-images to skip unreadable images)";
 };
 
 struct Batch {
@@ -75,7 +78,7 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
-  // The next batch (size() == 0 once the source has ended). Throws the error of a bad image under Fail.
+  // The next batch (step == -1 and size() == 0 once the source has ended). Throws the error of a bad image under Fail.
   Batch next();
 
   int bad_images_skipped() const { return bad_images_; }

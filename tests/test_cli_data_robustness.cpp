@@ -163,7 +163,7 @@ TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
   EXPECT_NE(out.find("decoded-image cache: " + cache->json_path()), std::string::npos) << out;
   ASSERT_EQ(run(sgml_program() + " eval deepfashion --data " + data + " --checkpoint " + run_dir + "/last.safetensors"
                     " --device cpu --no-nmi --json 2>/dev/null", &out), 0) << out;
-  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["bad_images"], 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["images_dropped"], 0) << out;
   const std::string query = "'" + data + "/Img/" + train_name + "'";
   ASSERT_EQ(run(sgml_program() + " search --device cpu --checkpoint " + run_dir + "/last.safetensors --gallery " + data +
                     "/Img --top 100 --json " + query + " 2>/dev/null", &out), 0) << out;
@@ -189,7 +189,7 @@ TEST(CliDataRobustness, EvalAndSearchNameADirectoryGivenAsAnImage) {
   expect_clear_failure(eval, d.gallery[1].path);
   std::string out;
   ASSERT_EQ(run(eval + " --skip-bad-images 2>/dev/null", &out), 0) << out;
-  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["bad_images"], 1) << out;
+  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["images_dropped"], 1) << out;
 
   const std::string search = sgml_program() + " search --device cpu --image-size 32 --checkpoint " + weights;
   const std::string query = d.query[0].path;

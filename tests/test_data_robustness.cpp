@@ -24,7 +24,7 @@
 #include "engine/check.h"
 #include "models/sgml_model.h"
 #include "tests/support/test_support.h"
-#include "training/evaluation.h"
+#include "training/feature_extraction.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SGML_TEST_SANITIZED 1
@@ -113,22 +113,23 @@ TEST(DataRobustness, EvaluationReportsUnreadablePathsInsteadOfAborting) {
   mc.arch = "resnet18";
   mc.num_attributes = 29;
   SgmlModel model(mc);
-  EvaluationSettings s;
+  FeatureExtractionSettings s;
   s.image_size = 32;
   s.batch_size = 3;
   s.workers = 2;
   const std::string message = message_of([&] { extract_features(model, d.gallery, s); });
   EXPECT_NE(message.find(d.gallery[1].path), std::string::npos) << message;
   EXPECT_NE(message.find("--skip-bad-images"), std::string::npos) << message;
-  // Skipping covers it: a zero row, counted. A huge worker count is capped (no OpenMP abort).
+  // Skipping covers it: no row (not a zero row), named among the dropped. A huge worker count is capped.
   s.skip_bad_images = true;
   s.workers = 1000000;
-  int bad = 0;
-  const Tensor f = extract_features(model, d.gallery, s, &bad);
-  EXPECT_EQ(bad, 1);
-  const std::vector<float> v = f.to_vector();
-  const int64_t dim = f.dim(1);
-  for (int64_t k = 0; k < dim; ++k) EXPECT_EQ(v[size_t(dim + k)], 0.0f);
+  const ExtractedFeatures f = extract_features(model, d.gallery, s);
+  EXPECT_EQ(f.dropped, (std::vector<std::string>{d.gallery[1].path}));
+  EXPECT_EQ(f.features.dim(0), int64_t(d.gallery.size()) - 1);
+  std::vector<int> kept;
+  for (int i = 0; i < int(d.gallery.size()); ++i)
+    if (i != 1) kept.push_back(i);
+  EXPECT_EQ(f.kept, kept);
   // The first bad image by position is the one reported, whatever the thread timing.
   make_directory_of(d.gallery[2].path);
   fs::remove_all(d.gallery[1].path);

@@ -1,6 +1,10 @@
-// Evaluating a model on a dataset's test protocol: features of every test image with the evaluation transform
-// (eval mode, no tape), then retrieval metrics: In-shop queries against the gallery (K = 1, 10, 20, 30, 40, 50),
-// CUB leave-one-out over the test set (K = 1, 2, 4, 8, 16, 32), MAP@R and optionally NMI.
+// Evaluating a model on a dataset's test protocol: features of every test image (training/feature_extraction.h:
+// the evaluation transform, the decoded-image cache when `sgml prepare` made one at the image size), then
+// retrieval metrics: In-shop queries against the gallery (K = 1, 10, 20, 30, 40, 50), CUB leave-one-out over the
+// test set (K = 1, 2, 4, 8, 16, 32), MAP@R and optionally NMI.
+//
+// With skip_bad_images, an unreadable image is dropped from both sides of the ranking: it is neither a query nor a
+// candidate, and the metrics are those of the remaining images (as if its line were not in the list files).
 #pragma once
 #include <string>
 #include <vector>
@@ -8,31 +12,25 @@
 #include "data/dataset.h"
 #include "models/sgml_model.h"
 #include "retrieval/metrics.h"
+#include "training/feature_extraction.h"
 
 namespace sgml {
 
-struct EvaluationSettings {
-  int image_size = 224;
-  FeatureKind feature = FeatureKind::Emb;
-  int batch_size = 64;
-  int workers = 0;           // decoding threads (0: all cores)
-  bool skip_bad_images = false;
-  std::string bad_image_hint = " (use --skip-bad-images to skip unreadable images)";  // appended to a bad image's error
+struct EvaluationSettings : FeatureExtractionSettings {
   bool compute_nmi = true;
-  std::vector<int> ks;       // empty: the dataset's standard K
+  std::vector<int> ks;  // empty: the dataset's standard K
+  bool use_cache = true;  // the decoded-image cache at image_size, when present and matching the dataset
 };
-
-// Features (N, D) on the host of `images`, in order. Unreadable images (whatever fails to load: bad bytes, a
-// directory, no permission, missing) are errors naming the file (the first by position) unless skip_bad_images,
-// when they get zero features and are counted in *bad_images. No exception escapes the decoding threads.
-Tensor extract_features(SgmlModel& model, const std::vector<ImageRecord>& images, const EvaluationSettings& settings,
-                        int* bad_images = nullptr);
 
 struct Evaluation {
   RetrievalMetrics metrics;
   Tensor query_features, gallery_features;  // gallery undefined for leave-one-out
-  std::vector<const ImageRecord*> queries, gallery;
-  int bad_images = 0;
+  std::vector<const ImageRecord*> queries, gallery;  // the images ranked (rows of the features), in list order
+  std::vector<std::string> dropped;  // unreadable images left out of the ranking (skip_bad_images)
+  std::string cache_note;            // "decoded-image cache: PATH", or why a present one was not used, or ""
+  int images_dropped() const { return int(dropped.size()); }
+  // The metrics' JSON (retrieval/metrics.h) with "images_dropped".
+  nlohmann::json to_json() const;
 };
 
 std::vector<int> default_ks(const Dataset& dataset);

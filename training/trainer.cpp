@@ -21,25 +21,6 @@ void on_sigint(int) { g_interrupted = true; }
 
 namespace {
 
-// Stops the run when the objective is NaN or infinite, before its gradients reach the parameters: naming the step
-// and each term's value says which part diverged, and the checkpoints on disk keep the last finite state.
-void check_finite_loss(const ObjectiveResult& r, const TrainConfig& config, int64_t step) {
-  if (std::isfinite(r.loss)) return;
-  const bool use_metric = config.loss != LossMode::Attribute, use_bce = config.loss != LossMode::Metric;
-  std::string terms;
-  if (use_metric)
-    terms += str_cat(config.loss == LossMode::Sgml ? "metric loss (SBDL)" : "metric loss (BDL)", " = ", r.metric_loss);
-  if (use_bce) terms += str_cat(terms.empty() ? "" : ", ", "attribute loss (BCE) = ", r.bce_loss,
-                                config.loss == LossMode::Attribute ? "" : str_cat(" x lambda ", config.lambda));
-  std::string culprits;
-  if (use_metric && !std::isfinite(r.metric_loss)) culprits = "the metric loss";
-  if (use_bce && !std::isfinite(r.bce_loss)) culprits += culprits.empty() ? "the BCE" : " and the BCE";
-  if (culprits.empty()) culprits = "their weighted sum";
-  SGML_FAIL("training stopped at step ", step, ": the loss is not finite (", r.loss, "): ", culprits,
-            " overflowed or became NaN (", terms, "). Nothing was saved from this step: the checkpoints on disk hold "
-            "the last finite state. Lower --lr, check --alpha/--lambda, or check --init/--weights for huge values.");
-}
-
 // The names of the float tensors of `tensors` holding NaN or infinity, with counts ("" when none).
 std::string non_finite_tensors(const TensorMap& tensors) {
   std::string list;
@@ -63,11 +44,6 @@ std::string non_finite_tensors(const TensorMap& tensors) {
 void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
 bool interrupt_requested() { return g_interrupted; }
 void clear_interrupt_request() { g_interrupted = false; }
-
-nlohmann::json StepMetrics::to_json() const {
-  return {{"step", step}, {"epoch", epoch}, {"loss", loss}, {"metric_loss", metric_loss}, {"bce_loss", bce_loss},
-          {"lr", lr}, {"positive_pairs", positive_pairs}, {"negative_pairs", negative_pairs}};
-}
 
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator)
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
@@ -118,6 +94,7 @@ void Trainer::resume_from(const std::string& path) {
                        [](const std::string&) { return false; });
   optimizer_->load_state(c.optimizer);
   progress_ = c.progress;
+  bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only
 }
 
 void Trainer::check_finite_state(const std::string& path) const {
@@ -135,28 +112,30 @@ void Trainer::save(const std::string& path) const {
   save_checkpoint(path, model_->store().state_dict(), optimizer_->state(), config_.to_json(), progress_);
 }
 
-StepMetrics Trainer::train_step(const TrainBatch& batch, double lr) {
-  ParameterStore& store = model_->store();
-  const Tensor images = device_.is_cuda() ? batch.images.to(device_) : batch.images;
-  const Tensor targets = device_.is_cuda() ? batch.attributes.to(device_) : batch.attributes;
-  SgmlOutputs out = model_->forward(Variable(images), /*training=*/true);
-  ObjectiveConfig oc{config_.loss, config_.sampling, float(config_.alpha), float(config_.beta), float(config_.lambda),
-                     config_.sgs_grad};
-  ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, oc);
-  check_finite_loss(r, config_, progress_.step + 1);
-  store.zero_grads();
-  r.total.backward();
-  optimizer_->step(store.flat_params(), store.flat_grads(), lr);
-  StepMetrics m;
-  m.step = progress_.step + 1;
-  m.epoch = int(progress_.step / data_->steps_per_epoch()) + 1;
-  m.loss = r.loss;
-  m.metric_loss = r.metric_loss;
-  m.bce_loss = r.bce_loss;
-  m.lr = lr;
-  m.positive_pairs = r.positive_pairs;
-  m.negative_pairs = r.negative_pairs;
-  return m;
+ObjectiveConfig Trainer::objective() const {
+  return ObjectiveConfig{config_.loss, config_.sampling, float(config_.alpha), float(config_.beta),
+                         float(config_.lambda), config_.sgs_grad};
+}
+
+void Trainer::record_counters() { progress_.bad_images_skipped = bad_images_before_ + data_->bad_images_skipped(); }
+
+void Trainer::write_checkpoint(const std::string& path) {
+  record_counters();  // first: the checkpoint carries the counters of its step (a resumed run continues from them)
+  save(path);
+}
+
+void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
+  const std::string& out = config_.out_dir;
+  if (evaluate && evaluator_) {
+    bar.finish();
+    const double r1 = evaluator_(*model_, progress_.epoch);
+    log.write({{"epoch", progress_.epoch}, {"step", progress_.step}, {"recall@1", r1}});
+    if (r1 > progress_.best_recall_at_1) {  // tracked with or without an output folder
+      progress_.best_recall_at_1 = r1;
+      if (!out.empty()) write_checkpoint(out + "/best.safetensors");
+    }
+  }
+  if (!out.empty()) write_checkpoint(out + "/last.safetensors");
 }
 
 std::vector<StepMetrics> Trainer::run() {
@@ -183,12 +162,13 @@ std::vector<StepMetrics> Trainer::run() {
   install_interrupt_handler();
   ProgressBar bar(total, progress_.step);
   std::vector<StepMetrics> history;
-  bool evaluated_last = false;
+  const ObjectiveConfig objective_config = objective();
+  bool ended_epoch = false;  // the last step closed an epoch (and ran end_epoch)
   while (progress_.step < total) {
     if (interrupt_requested()) {
       bar.finish();
       if (!out.empty()) {
-        save(out + "/last.safetensors");
+        write_checkpoint(out + "/last.safetensors");
         bar.message("interrupted: checkpoint saved to " + out + "/last.safetensors (continue with --resume)");
       }
       break;
@@ -196,49 +176,29 @@ std::vector<StepMetrics> Trainer::run() {
     const TrainBatch batch = data_->batch(progress_.step);
     StepMetrics m;
     try {
-      m = train_step(batch, schedule_.lr_at(progress_.step));
+      m = train_step(*model_, *optimizer_, objective_config, batch, schedule_.lr_at(progress_.step), progress_.step + 1);
     } catch (...) {
       bar.finish();  // the error goes on a line of its own
       throw;
     }
+    m.epoch = int(progress_.step / per_epoch) + 1;
     ++progress_.step;
     progress_.step_in_epoch = progress_.step % per_epoch;
     history.push_back(m);
     log.write(m.to_json());
     bar.update(m.step, m.epoch, m.loss, int(batch.labels.size()));
-    evaluated_last = false;
-    if (config_.checkpoint_every > 0 && progress_.step % config_.checkpoint_every == 0 && !out.empty())
-      save(out + "/last.safetensors");
-    if (progress_.step % per_epoch == 0) {
+    ended_epoch = progress_.step % per_epoch == 0;
+    if (config_.checkpoint_every > 0 && progress_.step % config_.checkpoint_every == 0 && !out.empty() && !ended_epoch)
+      write_checkpoint(out + "/last.safetensors");  // (end_epoch writes it at an epoch's end)
+    if (ended_epoch) {
       progress_.epoch = int(progress_.step / per_epoch);
-      const bool eval_now = evaluator_ && ((config_.eval_every > 0 && progress_.epoch % config_.eval_every == 0) ||
-                                           progress_.step == total);
-      if (eval_now) {
-        bar.finish();
-        const double r1 = evaluator_(*model_, progress_.epoch);
-        evaluated_last = true;
-        log.write({{"epoch", progress_.epoch}, {"step", progress_.step}, {"recall@1", r1}});
-        if (r1 > progress_.best_recall_at_1) {
-          progress_.best_recall_at_1 = r1;
-          if (!out.empty()) save(out + "/best.safetensors");
-        }
-      }
-      if (!out.empty()) save(out + "/last.safetensors");
+      end_epoch(log, bar, (config_.eval_every > 0 && progress_.epoch % config_.eval_every == 0) || progress_.step == total);
     }
   }
   bar.finish();
-  if (!interrupt_requested()) {
-    if (evaluator_ && !evaluated_last && progress_.step == total) {
-      const double r1 = evaluator_(*model_, progress_.epoch);
-      log.write({{"epoch", progress_.epoch}, {"step", progress_.step}, {"recall@1", r1}});
-      if (r1 > progress_.best_recall_at_1 && !out.empty()) {
-        progress_.best_recall_at_1 = r1;
-        save(out + "/best.safetensors");
-      }
-    }
-    if (!out.empty()) save(out + "/last.safetensors");
-  }
-  progress_.bad_images_skipped = data_->bad_images_skipped();
+  // A run that stops mid-epoch (--steps), or a resumed run that had already finished, ends as an epoch does.
+  if (!interrupt_requested() && !ended_epoch) end_epoch(log, bar, /*evaluate=*/progress_.step == total);
+  record_counters();
   if (!config_.save_file.empty()) {
     check_finite_state(config_.save_file);
     model_->save_weights(config_.save_file);

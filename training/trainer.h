@@ -1,5 +1,5 @@
-// The SGML training loop: forward through backbone and head in training mode, the objective, backward, one fused
-// Adam step over the flat parameter buffer; metrics per step, checkpoints, evaluation every few epochs, Ctrl-C
+// The SGML training loop: one training step per batch (training/train_step.h: forward, objective, backward, one
+// fused Adam step over the flat parameter buffer); metrics per step, checkpoints, evaluation every few epochs, Ctrl-C
 // saves and exits cleanly, and a resumed run continues exactly as an uninterrupted one.
 #pragma once
 #include <functional>
@@ -12,16 +12,11 @@
 #include "losses/sgml_objective.h"
 #include "models/sgml_model.h"
 #include "training/checkpoint.h"
+#include "training/progress.h"
 #include "training/train_config.h"
+#include "training/train_step.h"
 
 namespace sgml {
-
-// One training batch on the host.
-struct TrainBatch {
-  Tensor images;                // (B, 3, S, S) normalised
-  std::vector<int64_t> labels;  // (B) class indices
-  Tensor attributes;            // (B, K) 0/1 targets
-};
 
 // What the trainer needs from the data side: the batch of a given step (0-based, global) and the epoch length.
 // Implementations must be deterministic in the step index, so that a resumed run sees the same batches.
@@ -31,15 +26,7 @@ class BatchSource {
   virtual TrainBatch batch(int64_t step) = 0;
   virtual int64_t steps_per_epoch() const = 0;
   virtual int num_attributes() const = 0;
-  virtual int bad_images_skipped() const { return 0; }
-};
-
-struct StepMetrics {
-  int64_t step;  // 1-based
-  int epoch;     // 1-based epoch the step belongs to
-  double loss, metric_loss, bce_loss, lr;
-  int64_t positive_pairs, negative_pairs;
-  nlohmann::json to_json() const;
+  virtual int bad_images_skipped() const { return 0; }  // over this source's life (not a resumed run's earlier part)
 };
 
 class Trainer {
@@ -63,8 +50,14 @@ class Trainer {
   void save(const std::string& path) const;
 
  private:
-  StepMetrics train_step(const TrainBatch& batch, double lr);
+  ObjectiveConfig objective() const;
   void check_finite_state(const std::string& path) const;  // throws naming the non-finite tensors
+  void record_counters();  // the data side's counters (bad images skipped) into progress_
+  // record_counters(), then save(path).
+  void write_checkpoint(const std::string& path);
+  // The one end of an epoch (or of a run that stops mid-epoch): the evaluation when `evaluate` (logged, the best
+  // Recall@1 tracked, best.safetensors written when it improves), then last.safetensors.
+  void end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate);
 
   TrainConfig config_;
   std::unique_ptr<BatchSource> data_;
@@ -74,6 +67,7 @@ class Trainer {
   std::unique_ptr<AdamOptimizer> optimizer_;
   LrSchedule schedule_;
   TrainProgress progress_;
+  int bad_images_before_ = 0;  // skipped before this run's data stream started (a resumed run's checkpoint)
 };
 
 // True once SIGINT (Ctrl-C) arrived after install_interrupt_handler(); the loop then checkpoints and stops.

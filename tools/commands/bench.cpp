@@ -10,11 +10,11 @@
 #include "engine/adam.h"
 #include "engine/check.h"
 #include "engine/gpu_memory.h"
-#include "losses/sgml_objective.h"
 #include "models/sgml_model.h"
 #include "tools/commands/commands.h"
 #include "tools/commands/option_groups.h"
 #include "tools/commands/train_options.h"
+#include "training/train_step.h"
 
 namespace sgml {
 
@@ -74,16 +74,14 @@ int run_bench(int argc, char** argv) {
   std::vector<int64_t> labels(batch);
   for (int i = 0; i < batch; ++i) labels[i] = i / per_class;
 
+  const TrainBatch train_batch{images, labels, attr};
+  int64_t step_number = 0;
   auto step = [&] {
     if (what == "eval") {
       model.extract(images, FeatureKind::Emb);
       return;
     }
-    SgmlOutputs out = model.forward(Variable(images), true);
-    ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, labels, attr, ObjectiveConfig{});
-    model.store().zero_grads();
-    r.total.backward();
-    adam.step(model.store().flat_params(), model.store().flat_grads(), 1e-4);
+    train_step(model, adam, ObjectiveConfig{}, train_batch, 1e-4, ++step_number);  // the trainer's own step
   };
   for (int i = 0; i < warmup; ++i) step();
   synchronize(device);

@@ -68,7 +68,7 @@ int run_eval(int argc, char** argv) {
   declare_inference_options(opt);
   opt.add("k", "", "comma-separated K for Recall@K", "the dataset's standard");
   opt.add_flag("no-nmi", "skip the k-means NMI (costly for In-shop's 3,985 classes on a CPU)");
-  opt.add_flag("skip-bad-images", "give unreadable images zero features (counted) instead of stopping");
+  opt.add_flag("skip-bad-images", "leave unreadable images out of the ranking (neither query nor candidate; counted) instead of stopping");
   opt.add_flag("json", "print one JSON object with the metrics");
   opt.add("export", "", "write the query features (rows in evaluation order) to PATH (.npy appended when missing) and "
           "the gallery's beside it (a/f.npy: a/f_gallery.npy), each with its labels in FILE.labels.txt");
@@ -102,10 +102,11 @@ int run_eval(int argc, char** argv) {
   s.compute_nmi = !opt.get_flag("no-nmi");
   s.ks = ks;
   const Evaluation e = evaluate_model(*loaded.model, dataset, s);
+  if (!e.cache_note.empty()) std::fprintf(stderr, "%s\n", e.cache_note.c_str());
+  for (const std::string& path : e.dropped) std::fprintf(stderr, "dropped unreadable image %s\n", path.c_str());
 
-  nlohmann::json j = e.metrics.to_json();
+  nlohmann::json j = e.to_json();
   j["feature"] = feature_name;
-  j["bad_images"] = e.bad_images;
   if (opt.get_flag("json")) {
     std::printf("%s\n", j.dump().c_str());
   } else {
@@ -114,7 +115,7 @@ int run_eval(int argc, char** argv) {
     for (const auto& [k, r] : e.metrics.recall) std::printf("  Recall@%-3d %6.2f%%\n", k, 100 * r);
     std::printf("  MAP@R      %6.2f%%\n", 100 * e.metrics.map_at_r);
     if (e.metrics.nmi) std::printf("  NMI        %6.2f%%\n", 100 * *e.metrics.nmi);
-    if (e.bad_images) std::printf("  %d unreadable images skipped\n", e.bad_images);
+    std::printf("  images dropped (unreadable): %d\n", e.images_dropped());
   }
   if (!export_path.empty()) {
     const ExportPaths paths = export_paths(export_path);

@@ -11,7 +11,7 @@
 #include "retrieval/knn_search.h"
 #include "tools/commands/commands.h"
 #include "tools/commands/option_groups.h"
-#include "training/evaluation.h"
+#include "training/feature_extraction.h"
 #include "training/model_loading.h"
 
 namespace sgml {
@@ -64,12 +64,6 @@ std::vector<std::string> gallery_paths(const std::string& where) {
   return paths;
 }
 
-std::vector<ImageRecord> records(const std::vector<std::string>& paths) {
-  std::vector<ImageRecord> out(paths.size());
-  for (size_t i = 0; i < paths.size(); ++i) out[i].path = paths[i];
-  return out;
-}
-
 }  // namespace
 
 int run_search(int argc, char** argv) {
@@ -91,7 +85,7 @@ int run_search(int argc, char** argv) {
   opt.set("image-size", std::to_string(loaded.image_size));
   opt.set("feature", feature_name);
   print_configuration("search", opt);
-  EvaluationSettings s;
+  FeatureExtractionSettings s;
   s.image_size = loaded.image_size;
   s.feature = parse_feature(feature_name);
   s.batch_size = batch_size;
@@ -99,8 +93,8 @@ int run_search(int argc, char** argv) {
   s.bad_image_hint = "";  // search has no --skip-bad-images: every query and gallery image must be readable
   const std::vector<std::string> gallery = gallery_paths(opt.get("gallery"));
   const std::vector<std::string>& queries = opt.positional();
-  const Tensor qf = extract_features(*loaded.model, records(queries), s);
-  const Tensor gf = extract_features(*loaded.model, records(gallery), s);
+  const Tensor qf = extract_features(*loaded.model, image_records(queries), s).features;
+  const Tensor gf = extract_features(*loaded.model, image_records(gallery), s).features;
   const int top = std::min<int>(top_requested, int(gallery.size()));
   SGML_CHECK(top >= 1, "--top must be positive");
   const KnnResult knn = knn_search(device.is_cuda() ? qf.to(device) : qf, device.is_cuda() ? gf.to(device) : gf, top);

@@ -88,7 +88,7 @@ int run_train(int argc, char** argv) {
       const double r1 = e.metrics.recall.at(1);
       eval_epochs.push_back(epoch);
       eval_recalls.push_back(r1);
-      std::fprintf(stderr, "epoch %d: %s\n", epoch, e.metrics.to_json().dump().c_str());
+      std::fprintf(stderr, "epoch %d: %s\n", epoch, e.to_json().dump().c_str());
       return r1;
     };
   }
@@ -104,7 +104,7 @@ int run_train(int argc, char** argv) {
   }
   if (evaluator && !config.resume) {  // the untrained model's figure, to compare the trained one with
     const Evaluation e = evaluate_model(trainer.model(), dataset, eval);
-    std::fprintf(stderr, "before training: %s\n", e.metrics.to_json().dump().c_str());
+    std::fprintf(stderr, "before training: %s\n", e.to_json().dump().c_str());
   }
   const std::vector<StepMetrics> steps = trainer.run();
   plot_curves(config.out_dir, steps, eval_epochs, eval_recalls);
