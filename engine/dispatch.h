@@ -1,5 +1,15 @@
 // Device dispatch for ops: the CPU twin or the CUDA twin, chosen by where the tensor lives. In a build without
 // CUDA the CUDA branch is an error and the cuda:: functions are never referenced.
+//
+// The convention every op follows (layers/, losses/, engine/adam, engine/tensor_math, retrieval/knn_search):
+// - The Tensor-level function checks its arguments, allocates and returns its outputs (a small named struct when
+//   there are several, e.g. BatchNormTrainResult). Only state that an op updates is taken by reference: the
+//   running statistics of batch norm, Adam's parameters and moments, the accumulator of an `_inplace` op, C of gemm.
+// - Its twins cpu::f and cuda::f (files f_cpu.cpp, f_cuda.cu) take IDENTICAL parameter lists, raw pointers and
+//   sizes, outputs first. The CUDA twin runs on the current CUDA device (as cuBLAS and cuDNN calls do) and finds
+//   its stream with CudaContext::current(); SGML_DISPATCH makes the tensor's device current before calling it.
+// - The dispatch names the argument list once: SGML_DISPATCH(x, f, y.data(), x.data(), n) calls
+//   cpu::f(y.data(), x.data(), n) or cuda::f(y.data(), x.data(), n) and is an expression of the twins' type.
 #pragma once
 #include <initializer_list>
 
@@ -20,21 +30,22 @@ struct NamedDevice {
 // Takes devices rather than tensors so that the check itself can be tested without a GPU.
 void check_one_device(const char* op, std::initializer_list<NamedDevice> tensors);
 
+// Makes `device` the current CUDA device of this thread (creating its context on first use), for the CUDA twin
+// that SGML_DISPATCH calls next. Defined only in a CUDA build (engine/cuda_context_cuda.cpp).
+void make_cuda_device_current(int device);
+
+// Throws for a CUDA tensor in a build without CUDA.
+inline void check_cpu_build_device(const Device& device) {
+  if (device.is_cuda()) SGML_FAIL("a CUDA tensor in a build without CUDA");
+}
+
 }  // namespace sgml
 
 #ifdef SGML_WITH_CUDA
-#define SGML_DISPATCH(tensor, cpu_call, cuda_call) \
-  do {                                             \
-    if ((tensor).is_cuda()) {                      \
-      cuda_call;                                   \
-    } else {                                       \
-      cpu_call;                                    \
-    }                                              \
-  } while (0)
+#define SGML_DISPATCH(tensor, op, ...)                                                                  \
+  ((tensor).is_cuda() ? (::sgml::make_cuda_device_current((tensor).device().index), ::sgml::cuda::op(__VA_ARGS__)) \
+                      : ::sgml::cpu::op(__VA_ARGS__))
 #else
-#define SGML_DISPATCH(tensor, cpu_call, cuda_call)                                      \
-  do {                                                                                \
-    if ((tensor).is_cuda()) SGML_FAIL("a CUDA tensor in a build without CUDA");       \
-    cpu_call;                                                                         \
-  } while (0)
+#define SGML_DISPATCH(tensor, op, ...) \
+  (::sgml::check_cpu_build_device((tensor).device()), ::sgml::cpu::op(__VA_ARGS__))
 #endif
