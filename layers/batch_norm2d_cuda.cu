@@ -255,11 +255,12 @@ struct BackwardSums {
   const double* totals = nullptr;
 };
 BackwardSums backward_sums(float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                           const float* invstd, const BatchNormShape& s, int device, cudaStream_t stream) {
+                           const float* invstd, const BatchNormShape& s, const CudaContext& ctx) {
+  cudaStream_t stream = ctx.stream();
   const int splits = splits_for(s);
   // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements.
   BackwardSums r;
-  r.buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(device), DType::I64);
+  r.buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(ctx.device()), DType::I64);
   double* p = static_cast<double*>(r.buffer.raw_data());
   double* totals = p + int64_t(s.c) * splits * 2;
   bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
@@ -289,7 +290,7 @@ void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* 
   const CudaContext& ctx = CudaContext::current();
   cudaStream_t stream = ctx.stream();
   if (backward_of_nothing(dgamma, dbeta, s, stream)) return;
-  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, s, ctx.device(), stream);
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, s, ctx);
   const PlaneLaunch l = plane_launch(s);
   bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, sums.totals,
                                                          int64_t(s.n) * s.hw, s.c, s.hw);
@@ -308,7 +309,7 @@ void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const 
       invstd.data(), running_var, eps, s.c);
   SGML_CUDA_CHECK_LAUNCH();
   // dgamma and dbeta: the training backward's sums, around the running mean and with the running invstd.
-  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), s, ctx.device(), stream);
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), s, ctx);
   const PlaneLaunch l = plane_launch(s);
   bn_frozen_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, gamma, invstd.data(), s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
