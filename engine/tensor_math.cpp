@@ -4,18 +4,16 @@
 
 namespace sgml {
 
-namespace {
-void check_same(const Tensor& a, const Tensor& b, const char* op) {
+void check_elementwise_pair(const Tensor& a, const Tensor& b, const char* op) {
   check_defined(a, op);
   check_defined(b, op);
   if (a.shape() != b.shape()) SGML_FAIL(op, ": shapes differ: ", shape_str(a.shape()), " and ", shape_str(b.shape()));
   check_same_device(a, b, op);
 }
-}  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
   OpScope op("add");
-  check_same(a, b, "add");
+  check_elementwise_pair(a, b, "add");
   Tensor y = Tensor::empty(a.shape(), a.device());
   SGML_DISPATCH(a, add, y.data(), a.data(), b.data(), a.numel());
   return y;
@@ -23,7 +21,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 void add_inplace(Tensor& a, const Tensor& b) {
   OpScope op("add_inplace");
-  check_same(a, b, "add_inplace");
+  check_elementwise_pair(a, b, "add_inplace");
   SGML_DISPATCH(a, add_inplace, a.data(), b.data(), a.numel());
 }
 

@@ -12,6 +12,9 @@ Tensor add(const Tensor& a, const Tensor& b);  // a + b, same shape
 void add_inplace(Tensor& a, const Tensor& b);  // a += b (gradient accumulation at fan-in)
 void scale_inplace(Tensor& a, float alpha);    // a *= alpha
 
+// The check of every elementwise op on two tensors: both defined, one shape, one device. Throws naming `op`.
+void check_elementwise_pair(const Tensor& a, const Tensor& b, const char* op);
+
 // Twins over n elements (engine/dispatch.h describes the convention).
 namespace cpu {
 void add(float* y, const float* a, const float* b, int64_t n);

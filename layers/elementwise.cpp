@@ -4,15 +4,6 @@
 
 namespace sgml {
 
-namespace {
-void check_same(const Tensor& a, const Tensor& b, const char* op) {
-  check_defined(a, op);
-  check_defined(b, op);
-  if (a.shape() != b.shape()) SGML_FAIL(op, ": shapes differ: ", shape_str(a.shape()), " and ", shape_str(b.shape()));
-  check_same_device(a, b, op);
-}
-}  // namespace
-
 Tensor relu_forward(const Tensor& x) {
   OpScope op("relu_forward");
   check_defined(x, "relu_forward");
@@ -23,7 +14,7 @@ Tensor relu_forward(const Tensor& x) {
 
 Tensor relu_backward(const Tensor& dy, const Tensor& y) {
   OpScope op("relu_backward");
-  check_same(dy, y, "relu_backward");
+  check_elementwise_pair(dy, y, "relu_backward");
   Tensor dx = Tensor::empty(y.shape(), y.device());
   SGML_DISPATCH(y, relu_backward, dx.data(), dy.data(), y.data(), y.numel());
   return dx;
@@ -39,7 +30,7 @@ Tensor sigmoid_forward(const Tensor& x) {
 
 Tensor sigmoid_backward(const Tensor& dy, const Tensor& y) {
   OpScope op("sigmoid_backward");
-  check_same(dy, y, "sigmoid_backward");
+  check_elementwise_pair(dy, y, "sigmoid_backward");
   Tensor dx = Tensor::empty(y.shape(), y.device());
   SGML_DISPATCH(y, sigmoid_backward, dx.data(), dy.data(), y.data(), y.numel());
   return dx;

@@ -22,8 +22,7 @@ __global__ void global_avg_pool_forward_kernel(float* y, const float* x, int pla
 
 // dx (planes, hw) = dy (planes) / hw.
 __global__ void global_avg_pool_backward_kernel(float* dx, const float* dy, int64_t total, int hw) {
-  for (int64_t k : grid_stride(total))
-    dx[k] = dy[k / hw] / hw;
+  for (int64_t k : grid_stride(total)) dx[k] = dy[k / hw] / hw;
 }
 
 }  // namespace
