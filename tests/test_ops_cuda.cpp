@@ -125,10 +125,10 @@ OpCase batch_norm_case(const Shape& xs, float lo, float hi) {
             const Tensor y_eval = batch_norm2d_forward_eval(x, gamma, beta, running_mean, running_var, 1e-5f);
             // Frozen batch norm's backward (eval mode, statistics held fixed).
             const BatchNormGrads f = batch_norm2d_backward_frozen(dy, x, gamma, running_mean, running_var, 1e-5f);
-            Outputs out{{"y", t.y},          {"save_mean", t.save_mean}, {"save_invstd", t.save_invstd},
-                        {"running_mean", running_mean}, {"running_var", running_var}, {"dx", g.dx},
-                        {"dgamma", g.dgamma}, {"dbeta", g.dbeta},     {"y_eval", y_eval},
-                        {"dx_frozen", f.dx},  {"dgamma_frozen", f.dgamma}, {"dbeta_frozen", f.dbeta}};
+            Outputs out{{"y", t.y}, {"save_mean", t.save_mean}, {"save_invstd", t.save_invstd},
+                        {"running_mean", running_mean}, {"running_var", running_var},
+                        {"dx", g.dx}, {"dgamma", g.dgamma}, {"dbeta", g.dbeta}, {"y_eval", y_eval},
+                        {"dx_frozen", f.dx}, {"dgamma_frozen", f.dgamma}, {"dbeta_frozen", f.dbeta}};
             if (d.is_cuda()) {
               const BatchNormShape s{int(xs[0]), int(xs[1]), int(xs[2] * xs[3])};
               Tensor rm = input(cs, 14, d), rv = input(cs, 15, d, 0.5f, 2.0f);  // the running stats before the step
@@ -146,9 +146,9 @@ OpCase batch_norm_case(const Shape& xs, float lo, float hi) {
               SGML_CUDA_TWIN(cuda::batch_norm2d_backward_frozen(dx_f.data(), dgamma_f.data(), dbeta_f.data(),
                                                                 dy.data(), x.data(), gamma.data(), rm.data(),
                                                                 rv.data(), 1e-5f, s));
-              out.insert(out.end(), {{"y", y},           {"save_mean", mean}, {"save_invstd", invstd},
-                                     {"running_mean", rm}, {"running_var", rv}, {"dx", dx},
-                                     {"dgamma", dgamma}, {"dbeta", dbeta},    {"y_eval", y_ev},
+              out.insert(out.end(), {{"y", y}, {"save_mean", mean}, {"save_invstd", invstd},
+                                     {"running_mean", rm}, {"running_var", rv},
+                                     {"dx", dx}, {"dgamma", dgamma}, {"dbeta", dbeta}, {"y_eval", y_ev},
                                      {"dx_frozen", dx_f}, {"dgamma_frozen", dgamma_f}, {"dbeta_frozen", dbeta_f}});
             }
             return out;
