@@ -36,9 +36,7 @@ void adam_step(Tensor& params, Tensor& m, Tensor& v, const Tensor& grads, double
   check_same_device(params, v, "adam_step");
   check_same_device(params, grads, "adam_step");
   const AdamStepScalars s = adam_step_scalars(config, lr, step);
-  SGML_DISPATCH(params, cpu::adam_step(params.data(), m.data(), v.data(), grads.data(), params.numel(), s),
-                cuda::adam_step(params.data(), m.data(), v.data(), grads.data(), params.numel(), s,
-                                params.device().index));
+  SGML_DISPATCH(params, adam_step, params.data(), m.data(), v.data(), grads.data(), params.numel(), s);
 }
 
 AdamOptimizer::AdamOptimizer(int64_t num_params, Device device, AdamConfig config)

@@ -58,8 +58,7 @@ namespace cpu {
 void adam_step(float* params, float* m, float* v, const float* grads, int64_t n, const AdamStepScalars& s);
 }  // namespace cpu
 namespace cuda {
-void adam_step(float* params, float* m, float* v, const float* grads, int64_t n, const AdamStepScalars& s,
-               int device);
+void adam_step(float* params, float* m, float* v, const float* grads, int64_t n, const AdamStepScalars& s);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -9,7 +9,7 @@ namespace {
 // One fused pass over the flat buffers; the arithmetic mirrors adam_cpu.cpp line by line (torch's op order).
 __global__ void adam_step_kernel(float* params, float* m, float* v, const float* grads, int64_t n,
                                  AdamStepScalars s) {
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < n; k += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t k : grid_stride(n)) {
     const float p = params[k];
     const float g = s.weight_decay != 0.0f ? grads[k] + s.weight_decay * p : grads[k];
     const float mk = m[k] * s.beta1 + s.one_minus_beta1 * g;
@@ -23,10 +23,9 @@ __global__ void adam_step_kernel(float* params, float* m, float* v, const float*
 
 }  // namespace
 
-void adam_step(float* params, float* m, float* v, const float* grads, int64_t n, const AdamStepScalars& s,
-               int device) {
+void adam_step(float* params, float* m, float* v, const float* grads, int64_t n, const AdamStepScalars& s) {
   if (n == 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   adam_step_kernel<<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(params, m, v, grads, n, s);
   SGML_CUDA_CHECK_LAUNCH();
 }

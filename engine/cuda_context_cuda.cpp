@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "engine/cuda_check.h"
+#include "engine/dispatch.h"
 #include "engine/gpu_memory.h"
 
 namespace sgml {
@@ -122,6 +123,14 @@ CudaContext& CudaContext::get(int device) {
   SGML_CUDA_CHECK(cudaSetDevice(device));
   return *it->second;
 }
+
+CudaContext& CudaContext::current() {
+  int device = 0;
+  SGML_CUDA_CHECK(cudaGetDevice(&device));
+  return get(device);
+}
+
+void make_cuda_device_current(int device) { (void)CudaContext::get(device); }
 
 CudaContext::CudaContext(int device) : device_(device) {
   // A constructor that throws runs no destructor: give back what was created before the failure.

@@ -3,7 +3,7 @@
 #include <unordered_set>
 
 #include "engine/check.h"
-#include "layers/elementwise.h"
+#include "engine/tensor_math.h"
 
 namespace sgml {
 

@@ -15,21 +15,30 @@ struct BatchNormShape {
   int n, c, hw;  // x viewed as (N, C, H*W)
 };
 
-// Training forward. y (N,C,H,W); save_mean, save_invstd (C) are what backward needs; running stats updated in place.
-void batch_norm2d_forward_train(Tensor& y, Tensor& save_mean, Tensor& save_invstd, const Tensor& x,
-                                const Tensor& gamma, const Tensor& beta, Tensor& running_mean, Tensor& running_var,
-                                float momentum, float eps);
-// Inference forward with the running statistics.
-void batch_norm2d_forward_eval(Tensor& y, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                               const Tensor& running_mean, const Tensor& running_var, float eps);
-// Backward of the training forward: dx (N,C,H,W), dgamma and dbeta (C), all overwritten.
-void batch_norm2d_backward(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy, const Tensor& x,
-                           const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd);
-// Backward of the inference forward (frozen statistics): dx (N,C,H,W), dgamma and dbeta (C), all overwritten.
-void batch_norm2d_backward_frozen(Tensor& dx, Tensor& dgamma, Tensor& dbeta, const Tensor& dy, const Tensor& x,
-                                  const Tensor& gamma, const Tensor& running_mean, const Tensor& running_var,
-                                  float eps);
+struct BatchNormTrainResult {
+  Tensor y;            // (N,C,H,W)
+  Tensor save_mean;    // (C) the batch mean, for backward
+  Tensor save_invstd;  // (C) 1 / sqrt(biased batch variance + eps), for backward
+};
+struct BatchNormGrads {
+  Tensor dx;              // (N,C,H,W)
+  Tensor dgamma, dbeta;  // (C)
+};
 
+// Training forward over x (N,C,H,W); running_mean and running_var (C) are updated in place.
+BatchNormTrainResult batch_norm2d_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                Tensor& running_mean, Tensor& running_var, float momentum, float eps);
+// Inference forward with the running statistics: y (N,C,H,W).
+Tensor batch_norm2d_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                                 const Tensor& running_var, float eps);
+// Backward of the training forward.
+BatchNormGrads batch_norm2d_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
+                                     const Tensor& save_invstd);
+// Backward of the inference forward (frozen statistics).
+BatchNormGrads batch_norm2d_backward_frozen(const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                            const Tensor& running_mean, const Tensor& running_var, float eps);
+
+// Twins (engine/dispatch.h describes the convention).
 namespace cpu {
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var, float momentum, float eps,
@@ -47,16 +56,16 @@ void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const 
 namespace cuda {
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var, float momentum, float eps,
-                                const BatchNormShape& s, int device);
+                                const BatchNormShape& s);
 void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, float eps,
-                               const BatchNormShape& s, int device);
+                               const BatchNormShape& s);
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
-                           const BatchNormShape& s, int device);
+                           const BatchNormShape& s);
 void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                   const float* gamma, const float* running_mean, const float* running_var, float eps,
-                                  const BatchNormShape& s, int device);
+                                  const BatchNormShape& s);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -110,7 +110,7 @@ __global__ void bn_train_apply_kernel(float* y, const float* x, const float* gam
   const int64_t plane = blockIdx.x;
   const int c = int(plane % channels);
   const float scale = invstd[c] * gamma[c], shift = beta[c] - mean[c] * scale;
-  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x)
+  for (int64_t i : grid_stride_y(hw))
     y[plane * hw + i] = x[plane * hw + i] * scale + shift;
 }
 
@@ -121,7 +121,7 @@ __global__ void bn_eval_apply_kernel(float* y, const float* x, const float* gamm
   const int64_t plane = blockIdx.x;
   const int c = int(plane % channels);
   const float scale = gamma[c] / sqrtf(running_var[c] + eps), shift = beta[c] - running_mean[c] * scale;
-  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x)
+  for (int64_t i : grid_stride_y(hw))
     y[plane * hw + i] = x[plane * hw + i] * scale + shift;
 }
 
@@ -175,7 +175,7 @@ __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x
   const int c = int(plane % channels);
   const double mu = mean[c], is = invstd[c], k = double(gamma[c]) * is / m;
   const double sum_dy = totals[int64_t(c) * 2 + 0], sum_dy_xhat = totals[int64_t(c) * 2 + 1];
-  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x) {
+  for (int64_t i : grid_stride_y(hw)) {
     const int64_t at = plane * hw + i;
     const double xhat = (double(x[at]) - mu) * is;
     dx[at] = float(k * (double(m) * double(dy[at]) - sum_dy - xhat * sum_dy_xhat));
@@ -194,7 +194,7 @@ __global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* gam
   const int64_t plane = blockIdx.x;
   const int c = int(plane % channels);
   const double k = double(gamma[c]) * double(invstd[c]);
-  for (int i = blockIdx.y * blockDim.x + threadIdx.x; i < hw; i += gridDim.y * blockDim.x)
+  for (int64_t i : grid_stride_y(hw))
     dx[plane * hw + i] = float(k * double(dy[plane * hw + i]));
 }
 
@@ -215,14 +215,15 @@ PlaneLaunch plane_launch(const BatchNormShape& s) {
 
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var, float momentum, float eps,
-                                const BatchNormShape& s, int device) {
+                                const BatchNormShape& s) {
   const int64_t m = int64_t(s.n) * s.hw;
   SGML_CHECK(m > 0, "batch norm in training over an empty batch (N ", s.n, ", HW ", s.hw, ")");
   if (s.c == 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  const CudaContext& ctx = CudaContext::current();
+  cudaStream_t stream = ctx.stream();
   const int splits = splits_for(s);
   // partials (C, splits, 2), doubles in a buffer of 8-byte elements.
-  Tensor buffer = Tensor::empty({int64_t(s.c) * splits * 2}, Device::cuda(device), DType::I64);
+  Tensor buffer = Tensor::empty({int64_t(s.c) * splits * 2}, Device::cuda(ctx.device()), DType::I64);
   double* p = static_cast<double*>(buffer.raw_data());
 
   bn_stats_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(p, x, s.n, s.c, s.hw);
@@ -237,9 +238,9 @@ void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, 
 
 void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, float eps,
-                               const BatchNormShape& s, int device) {
+                               const BatchNormShape& s) {
   if (int64_t(s.n) * s.c * s.hw == 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   const PlaneLaunch l = plane_launch(s);
   bn_eval_apply_kernel<<<l.grid, l.block, 0, stream>>>(y, x, gamma, beta, running_mean, running_var, eps, s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
@@ -254,11 +255,12 @@ struct BackwardSums {
   const double* totals = nullptr;
 };
 BackwardSums backward_sums(float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                           const float* invstd, const BatchNormShape& s, int device, cudaStream_t stream) {
+                           const float* invstd, const BatchNormShape& s, const CudaContext& ctx) {
+  cudaStream_t stream = ctx.stream();
   const int splits = splits_for(s);
   // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements.
   BackwardSums r;
-  r.buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(device), DType::I64);
+  r.buffer = Tensor::empty({int64_t(s.c) * (splits + 1) * 2}, Device::cuda(ctx.device()), DType::I64);
   double* p = static_cast<double*>(r.buffer.raw_data());
   double* totals = p + int64_t(s.c) * splits * 2;
   bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
@@ -283,11 +285,12 @@ bool backward_of_nothing(float* dgamma, float* dbeta, const BatchNormShape& s, c
 
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
-                           const BatchNormShape& s, int device) {
+                           const BatchNormShape& s) {
   if (s.c == 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  const CudaContext& ctx = CudaContext::current();
+  cudaStream_t stream = ctx.stream();
   if (backward_of_nothing(dgamma, dbeta, s, stream)) return;
-  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, s, device, stream);
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, s, ctx);
   const PlaneLaunch l = plane_launch(s);
   bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, sums.totals,
                                                          int64_t(s.n) * s.hw, s.c, s.hw);
@@ -296,16 +299,17 @@ void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* 
 
 void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                   const float* gamma, const float* running_mean, const float* running_var, float eps,
-                                  const BatchNormShape& s, int device) {
+                                  const BatchNormShape& s) {
   if (s.c == 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  const CudaContext& ctx = CudaContext::current();
+  cudaStream_t stream = ctx.stream();
   if (backward_of_nothing(dgamma, dbeta, s, stream)) return;
-  Tensor invstd = Tensor::empty({int64_t(s.c)}, Device::cuda(device));  // (C) floats, as the CPU twin rounds it
+  Tensor invstd = Tensor::empty({int64_t(s.c)}, Device::cuda(ctx.device()));  // (C) floats, as the CPU twin rounds it
   bn_frozen_invstd_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
       invstd.data(), running_var, eps, s.c);
   SGML_CUDA_CHECK_LAUNCH();
   // dgamma and dbeta: the training backward's sums, around the running mean and with the running invstd.
-  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), s, device, stream);
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), s, ctx);
   const PlaneLaunch l = plane_launch(s);
   bn_frozen_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, gamma, invstd.data(), s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();

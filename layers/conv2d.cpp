@@ -23,8 +23,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, int stride, int pad) {
   check_same_device(x, w, "conv2d");
   const Conv2dGeometry g = conv2d_geometry(x.shape(), w.shape(), stride, pad);
   Tensor y = Tensor::empty({g.n, g.k, g.p(), g.q()}, x.device());
-  SGML_DISPATCH(x, cpu::conv2d_forward(y.data(), x.data(), w.data(), g),
-                cuda::conv2d_forward(y.data(), x.data(), w.data(), g, x.device().index));
+  SGML_DISPATCH(x, conv2d_forward, y.data(), x.data(), w.data(), g);
   return y;
 }
 
@@ -34,8 +33,7 @@ Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_sh
   check_shape(dy, {g.n, g.k, g.p(), g.q()}, "conv2d_backward_data dy");
   check_same_device(dy, w, "conv2d_backward_data");
   Tensor dx = Tensor::empty(x_shape, dy.device());
-  SGML_DISPATCH(dy, cpu::conv2d_backward_data(dx.data(), dy.data(), w.data(), g),
-                cuda::conv2d_backward_data(dx.data(), dy.data(), w.data(), g, dy.device().index));
+  SGML_DISPATCH(dy, conv2d_backward_data, dx.data(), dy.data(), w.data(), g);
   return dx;
 }
 
@@ -45,8 +43,7 @@ Tensor conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Shape& w_
   check_shape(dy, {g.n, g.k, g.p(), g.q()}, "conv2d_backward_filter dy");
   check_same_device(dy, x, "conv2d_backward_filter");
   Tensor dw = Tensor::empty(w_shape, dy.device());
-  SGML_DISPATCH(dy, cpu::conv2d_backward_filter(dw.data(), dy.data(), x.data(), g),
-                cuda::conv2d_backward_filter(dw.data(), dy.data(), x.data(), g, dy.device().index));
+  SGML_DISPATCH(dy, conv2d_backward_filter, dw.data(), dy.data(), x.data(), g);
   return dw;
 }
 

@@ -22,15 +22,16 @@ Tensor conv2d_backward_data(const Tensor& dy /*(N,K,P,Q)*/, const Tensor& w, con
 Tensor conv2d_backward_filter(const Tensor& dy /*(N,K,P,Q)*/, const Tensor& x, const Shape& w_shape, int stride,
                               int pad);  // dw (K,C,R,S)
 
+// Twins (engine/dispatch.h describes the convention).
 namespace cpu {
 void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g);
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g);
 void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g);
 }  // namespace cpu
 namespace cuda {
-void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g, int device);
-void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g, int device);
-void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g, int device);
+void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g);
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g);
+void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g);
 // For tests: the next `n` algorithm attempts fail as if cuDNN had refused them, so that the fallback to the next
 // ranked algorithm can be exercised on any GPU. 0 turns it off.
 void conv2d_fail_next_attempts_for_testing(int n);

@@ -184,8 +184,8 @@ std::string injected_failure() {
 // Runs one pass: run(algorithm, workspace) launches it and returns cuDNN's status. Tries the ranked algorithms
 // from the one that worked last, and caches the one that works.
 template <class Run>
-void run_ranked(Pass pass, const Conv2dGeometry& g, int device, CudaContext& ctx, const ConvDescriptors& d, Run run) {
-  const Plan plan = cached_plan(pass, g, device, ctx.cudnn(), d);
+void run_ranked(Pass pass, const Conv2dGeometry& g, CudaContext& ctx, const ConvDescriptors& d, Run run) {
+  const Plan plan = cached_plan(pass, g, ctx.device(), ctx.cudnn(), d);
   const auto attempt = [&](size_t i) -> std::string {
     const Algorithm& a = plan.ranked[i];
     std::string why = injected_failure();
@@ -206,7 +206,7 @@ void run_ranked(Pass pass, const Conv2dGeometry& g, int device, CudaContext& ctx
   };
   const size_t worked = first_that_works(plan.ranked.size(), plan.current, attempt, geometry_text(pass, g));
   if (worked != plan.current) {
-    remember_working(pass, g, device, worked);
+    remember_working(pass, g, ctx.device(), worked);
     std::fprintf(stderr, "sgml: %s: algorithm %d failed; using algorithm %d from now on\n",
                  geometry_text(pass, g).c_str(), plan.ranked[plan.current].algo, plan.ranked[worked].algo);
   }
@@ -232,8 +232,8 @@ void zero_fill(float* out, int64_t count, cudaStream_t stream) {
 }  // namespace
 
 // y (N,K,P,Q) = x (N,C,H,W) cross-correlated with w (K,C,R,S); y is overwritten (beta = 0).
-void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g, int device) {
-  CudaContext& ctx = CudaContext::get(device);
+void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeometry& g) {
+  CudaContext& ctx = CudaContext::current();
   if (has_zero_dimension(g)) {
     zero_fill(y, g.p() > 0 && g.q() > 0 ? int64_t(g.n) * g.k * g.p() * g.q() : 0, ctx.stream());
     return;
@@ -241,15 +241,15 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
   check_int_sizes(g);
   const ConvDescriptors d(g);
   const float one = 1.0f, zero = 0.0f;
-  run_ranked(kForward, g, device, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kForward, g, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionForward(ctx.cudnn(), &one, d.x.get(), x, d.w.get(), w, d.conv.get(),
                                    cudnnConvolutionFwdAlgo_t(a.algo), workspace, a.workspace, &zero, d.y.get(), y);
   });
 }
 
 // dx (N,C,H,W) from dy (N,K,P,Q) and w (K,C,R,S); dx is overwritten (beta = 0).
-void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g, int device) {
-  CudaContext& ctx = CudaContext::get(device);
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g) {
+  CudaContext& ctx = CudaContext::current();
   if (has_zero_dimension(g)) {
     zero_fill(dx, int64_t(g.n) * g.c * g.h * g.w, ctx.stream());
     return;
@@ -257,7 +257,7 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
   check_int_sizes(g);
   const ConvDescriptors d(g);
   const float one = 1.0f, zero = 0.0f;
-  run_ranked(kBackwardData, g, device, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kBackwardData, g, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardData(ctx.cudnn(), &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
                                         cudnnConvolutionBwdDataAlgo_t(a.algo), workspace, a.workspace, &zero,
                                         d.x.get(), dx);
@@ -265,8 +265,8 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
 }
 
 // dw (K,C,R,S) from dy (N,K,P,Q) and x (N,C,H,W); dw is overwritten (beta = 0), never accumulated into.
-void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g, int device) {
-  CudaContext& ctx = CudaContext::get(device);
+void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g) {
+  CudaContext& ctx = CudaContext::current();
   if (has_zero_dimension(g)) {
     zero_fill(dw, int64_t(g.k) * g.c * g.r * g.s, ctx.stream());
     return;
@@ -274,7 +274,7 @@ void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Co
   check_int_sizes(g);
   const ConvDescriptors d(g);
   const float one = 1.0f, zero = 0.0f;
-  run_ranked(kBackwardFilter, g, device, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kBackwardFilter, g, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
                                           cudnnConvolutionBwdFilterAlgo_t(a.algo), workspace, a.workspace, &zero,
                                           d.w.get(), dw);

@@ -4,53 +4,19 @@
 
 namespace sgml {
 
-namespace {
-void check_same(const Tensor& a, const Tensor& b, const char* op) {
-  check_defined(a, op);
-  check_defined(b, op);
-  if (a.shape() != b.shape()) SGML_FAIL(op, ": shapes differ: ", shape_str(a.shape()), " and ", shape_str(b.shape()));
-  check_same_device(a, b, op);
-}
-}  // namespace
-
-Tensor add(const Tensor& a, const Tensor& b) {
-  OpScope op("add");
-  check_same(a, b, "add");
-  Tensor y = Tensor::empty(a.shape(), a.device());
-  SGML_DISPATCH(a, cpu::add(y.data(), a.data(), b.data(), a.numel()),
-                cuda::add(y.data(), a.data(), b.data(), a.numel(), a.device().index));
-  return y;
-}
-
-void add_inplace(Tensor& a, const Tensor& b) {
-  OpScope op("add_inplace");
-  check_same(a, b, "add_inplace");
-  SGML_DISPATCH(a, cpu::add_inplace(a.data(), b.data(), a.numel()),
-                cuda::add_inplace(a.data(), b.data(), a.numel(), a.device().index));
-}
-
-void scale_inplace(Tensor& a, float alpha) {
-  OpScope op("scale_inplace");
-  check_defined(a, "scale_inplace");
-  SGML_DISPATCH(a, cpu::scale_inplace(a.data(), alpha, a.numel()),
-                cuda::scale_inplace(a.data(), alpha, a.numel(), a.device().index));
-}
-
 Tensor relu_forward(const Tensor& x) {
   OpScope op("relu_forward");
   check_defined(x, "relu_forward");
   Tensor y = Tensor::empty(x.shape(), x.device());
-  SGML_DISPATCH(x, cpu::relu_forward(y.data(), x.data(), x.numel()),
-                cuda::relu_forward(y.data(), x.data(), x.numel(), x.device().index));
+  SGML_DISPATCH(x, relu_forward, y.data(), x.data(), x.numel());
   return y;
 }
 
 Tensor relu_backward(const Tensor& dy, const Tensor& y) {
   OpScope op("relu_backward");
-  check_same(dy, y, "relu_backward");
+  check_elementwise_pair(dy, y, "relu_backward");
   Tensor dx = Tensor::empty(y.shape(), y.device());
-  SGML_DISPATCH(y, cpu::relu_backward(dx.data(), dy.data(), y.data(), y.numel()),
-                cuda::relu_backward(dx.data(), dy.data(), y.data(), y.numel(), y.device().index));
+  SGML_DISPATCH(y, relu_backward, dx.data(), dy.data(), y.data(), y.numel());
   return dx;
 }
 
@@ -58,17 +24,15 @@ Tensor sigmoid_forward(const Tensor& x) {
   OpScope op("sigmoid_forward");
   check_defined(x, "sigmoid_forward");
   Tensor y = Tensor::empty(x.shape(), x.device());
-  SGML_DISPATCH(x, cpu::sigmoid_forward(y.data(), x.data(), x.numel()),
-                cuda::sigmoid_forward(y.data(), x.data(), x.numel(), x.device().index));
+  SGML_DISPATCH(x, sigmoid_forward, y.data(), x.data(), x.numel());
   return y;
 }
 
 Tensor sigmoid_backward(const Tensor& dy, const Tensor& y) {
   OpScope op("sigmoid_backward");
-  check_same(dy, y, "sigmoid_backward");
+  check_elementwise_pair(dy, y, "sigmoid_backward");
   Tensor dx = Tensor::empty(y.shape(), y.device());
-  SGML_DISPATCH(y, cpu::sigmoid_backward(dx.data(), dy.data(), y.data(), y.numel()),
-                cuda::sigmoid_backward(dx.data(), dy.data(), y.data(), y.numel(), y.device().index));
+  SGML_DISPATCH(y, sigmoid_backward, dx.data(), dy.data(), y.data(), y.numel());
   return dx;
 }
 
@@ -79,8 +43,7 @@ void add_row_bias(Tensor& y, const Tensor& bias) {
   check_shape(bias, {y.dim(1)}, "add_row_bias bias");
   check_same_device(y, bias, "add_row_bias");
   const int rows = static_cast<int>(y.dim(0)), cols = static_cast<int>(y.dim(1));
-  SGML_DISPATCH(y, cpu::add_row_bias(y.data(), bias.data(), rows, cols),
-                cuda::add_row_bias(y.data(), bias.data(), rows, cols, y.device().index));
+  SGML_DISPATCH(y, add_row_bias, y.data(), bias.data(), rows, cols);
 }
 
 Tensor sum_rows(const Tensor& x) {
@@ -89,8 +52,7 @@ Tensor sum_rows(const Tensor& x) {
   SGML_CHECK(x.ndim() == 2, "sum_rows needs x (N,M), got ", shape_str(x.shape()));
   const int rows = static_cast<int>(x.dim(0)), cols = static_cast<int>(x.dim(1));
   Tensor out = Tensor::empty({x.dim(1)}, x.device());
-  SGML_DISPATCH(x, cpu::sum_rows(out.data(), x.data(), rows, cols),
-                cuda::sum_rows(out.data(), x.data(), rows, cols, x.device().index));
+  SGML_DISPATCH(x, sum_rows, out.data(), x.data(), rows, cols);
   return out;
 }
 

@@ -4,21 +4,6 @@
 
 namespace sgml::cpu {
 
-void add(float* y, const float* a, const float* b, int64_t n) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
-}
-
-void add_inplace(float* a, const float* b, int64_t n) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
-}
-
-void scale_inplace(float* a, float alpha, int64_t n) {
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) a[i] *= alpha;
-}
-
 void relu_forward(float* y, const float* x, int64_t n) {
 #pragma omp parallel for if (n > 65536)
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;

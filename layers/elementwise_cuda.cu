@@ -10,33 +10,18 @@ namespace sgml::cuda {
 
 namespace {
 
-#define SGML_GRID_STRIDE(k, n) \
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < (n); k += int64_t(gridDim.x) * blockDim.x)
-
-__global__ void add_kernel(float* y, const float* a, const float* b, int64_t n) {
-  SGML_GRID_STRIDE(k, n) y[k] = a[k] + b[k];
-}
-
-__global__ void add_inplace_kernel(float* a, const float* b, int64_t n) {
-  SGML_GRID_STRIDE(k, n) a[k] += b[k];
-}
-
-__global__ void scale_inplace_kernel(float* a, float alpha, int64_t n) {
-  SGML_GRID_STRIDE(k, n) a[k] *= alpha;
-}
-
 __global__ void relu_forward_kernel(float* y, const float* x, int64_t n) {
-  SGML_GRID_STRIDE(k, n) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+  for (int64_t k : grid_stride(n)) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
 }
 
 // dx = dy where y > 0, else 0.
 __global__ void relu_backward_kernel(float* dx, const float* dy, const float* y, int64_t n) {
-  SGML_GRID_STRIDE(k, n) dx[k] = y[k] > 0.0f ? dy[k] : 0.0f;
+  for (int64_t k : grid_stride(n)) dx[k] = y[k] > 0.0f ? dy[k] : 0.0f;
 }
 
 // exp of a non-positive argument only, so large |x| neither overflows nor loses the small side.
 __global__ void sigmoid_forward_kernel(float* y, const float* x, int64_t n) {
-  SGML_GRID_STRIDE(k, n) {
+  for (int64_t k : grid_stride(n)) {
     const float e = expf(-fabsf(x[k]));
     y[k] = x[k] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
   }
@@ -44,81 +29,61 @@ __global__ void sigmoid_forward_kernel(float* y, const float* x, int64_t n) {
 
 // dx = dy * y * (1 - y).
 __global__ void sigmoid_backward_kernel(float* dx, const float* dy, const float* y, int64_t n) {
-  SGML_GRID_STRIDE(k, n) dx[k] = dy[k] * y[k] * (1.0f - y[k]);
+  for (int64_t k : grid_stride(n)) dx[k] = dy[k] * y[k] * (1.0f - y[k]);
 }
 
 // y (rows, cols) += bias (cols) on every row.
 __global__ void add_row_bias_kernel(float* y, const float* bias, int64_t total, int cols) {
-  SGML_GRID_STRIDE(k, total) y[k] += bias[k % cols];
+  for (int64_t k : grid_stride(total)) y[k] += bias[k % cols];
 }
 
 // out (cols) = the sum over rows of x (rows, cols); adjacent threads read adjacent columns (coalesced).
 __global__ void sum_rows_kernel(float* out, const float* x, int rows, int cols) {
-  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < cols; c += gridDim.x * blockDim.x) {
+  for (int64_t c : grid_stride(cols)) {
     float sum = 0.0f;
     for (int r = 0; r < rows; ++r) sum += x[int64_t(r) * cols + c];
     out[c] = sum;
   }
 }
 
-#undef SGML_GRID_STRIDE
-
 }  // namespace
 
-// Each launcher: nothing to do for no elements, then one grid-stride launch on the device's stream.
-void add(float* y, const float* a, const float* b, int64_t n, int device) {
+// Each launcher: nothing to do for no elements, then one grid-stride launch on the current device's stream.
+void relu_forward(float* y, const float* x, int64_t n) {
   if (n <= 0) return;
-  add_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, a, b, n);
+  relu_forward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(y, x, n);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void add_inplace(float* a, const float* b, int64_t n, int device) {
+void relu_backward(float* dx, const float* dy, const float* y, int64_t n) {
   if (n <= 0) return;
-  add_inplace_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(a, b, n);
+  relu_backward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(dx, dy, y, n);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void scale_inplace(float* a, float alpha, int64_t n, int device) {
+void sigmoid_forward(float* y, const float* x, int64_t n) {
   if (n <= 0) return;
-  scale_inplace_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(a, alpha, n);
+  sigmoid_forward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(y, x, n);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void relu_forward(float* y, const float* x, int64_t n, int device) {
+void sigmoid_backward(float* dx, const float* dy, const float* y, int64_t n) {
   if (n <= 0) return;
-  relu_forward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, x, n);
+  sigmoid_backward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(dx, dy, y, n);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void relu_backward(float* dx, const float* dy, const float* y, int64_t n, int device) {
-  if (n <= 0) return;
-  relu_backward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(dx, dy, y, n);
-  SGML_CUDA_CHECK_LAUNCH();
-}
-
-void sigmoid_forward(float* y, const float* x, int64_t n, int device) {
-  if (n <= 0) return;
-  sigmoid_forward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, x, n);
-  SGML_CUDA_CHECK_LAUNCH();
-}
-
-void sigmoid_backward(float* dx, const float* dy, const float* y, int64_t n, int device) {
-  if (n <= 0) return;
-  sigmoid_backward_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(dx, dy, y, n);
-  SGML_CUDA_CHECK_LAUNCH();
-}
-
-void add_row_bias(float* y, const float* bias, int rows, int cols, int device) {
+void add_row_bias(float* y, const float* bias, int rows, int cols) {
   const int64_t total = int64_t(rows) * cols;
   if (total <= 0) return;
-  add_row_bias_kernel<<<blocks_for(total), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(y, bias, total,
-                                                                                                   cols);
+  add_row_bias_kernel<<<blocks_for(total), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(y, bias, total,
+                                                                                                 cols);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void sum_rows(float* out, const float* x, int rows, int cols, int device) {
+void sum_rows(float* out, const float* x, int rows, int cols) {
   if (cols <= 0) return;
-  sum_rows_kernel<<<blocks_for(cols), kThreadsPerBlock, 0, CudaContext::get(device).stream()>>>(out, x, rows, cols);
+  sum_rows_kernel<<<blocks_for(cols), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(out, x, rows, cols);
   SGML_CUDA_CHECK_LAUNCH();
 }
 

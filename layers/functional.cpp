@@ -23,38 +23,32 @@ Variable conv2d(const Variable& x, const Variable& w, int stride, int pad) {
 Variable batch_norm2d(const Variable& x, const Variable& gamma, const Variable& beta, BatchNormBuffers& buffers,
                       bool training) {
   const Tensor& xv = x.value();
-  Tensor y = Tensor::empty(xv.shape(), xv.device());
   if (!training) {
-    batch_norm2d_forward_eval(y, xv, gamma.value(), beta.value(), buffers.running_mean, buffers.running_var,
-                              buffers.eps);
+    Tensor y = batch_norm2d_forward_eval(xv, gamma.value(), beta.value(), buffers.running_mean, buffers.running_var,
+                                         buffers.eps);
     // Frozen statistics (inference, or fine-tuning with frozen batch norm): gradients still flow to x, gamma and
     // beta, with the running statistics held fixed. The closure keeps the statistics' tensors, so a later update
     // of the buffers (none happens in eval mode) would not change this step's backward.
     Tensor gv = gamma.value(), rm = buffers.running_mean, rv = buffers.running_var;
     const float eps = buffers.eps;
     return Variable(std::move(y), {x, gamma, beta}, [xv, gv, rm, rv, eps](std::vector<Variable>& in, const Tensor& dy) {
-      Tensor dx = Tensor::empty(xv.shape(), xv.device());
-      Tensor dgamma = Tensor::empty(gv.shape(), xv.device()), dbeta = Tensor::empty(gv.shape(), xv.device());
-      batch_norm2d_backward_frozen(dx, dgamma, dbeta, dy, xv, gv, rm, rv, eps);
-      in[0].add_grad(dx);
-      in[1].add_grad(dgamma);
-      in[2].add_grad(dbeta);
+      BatchNormGrads g = batch_norm2d_backward_frozen(dy, xv, gv, rm, rv, eps);
+      in[0].add_grad(g.dx);
+      in[1].add_grad(g.dgamma);
+      in[2].add_grad(g.dbeta);
     });
   }
-  const int64_t c = xv.dim(1);
-  Tensor mean = Tensor::empty({c}, xv.device()), invstd = Tensor::empty({c}, xv.device());
-  batch_norm2d_forward_train(y, mean, invstd, xv, gamma.value(), beta.value(), buffers.running_mean,
-                             buffers.running_var, buffers.momentum, buffers.eps);
+  BatchNormTrainResult r = batch_norm2d_forward_train(xv, gamma.value(), beta.value(), buffers.running_mean,
+                                                      buffers.running_var, buffers.momentum, buffers.eps);
   if (buffers.num_batches_tracked.defined()) buffers.num_batches_tracked.data_i64()[0] += 1;
-  Tensor gv = gamma.value();
-  return Variable(std::move(y), {x, gamma, beta}, [xv, gv, mean, invstd](std::vector<Variable>& in, const Tensor& dy) {
-    Tensor dx = Tensor::empty(xv.shape(), xv.device());
-    Tensor dgamma = Tensor::empty(gv.shape(), xv.device()), dbeta = Tensor::empty(gv.shape(), xv.device());
-    batch_norm2d_backward(dx, dgamma, dbeta, dy, xv, gv, mean, invstd);
-    in[0].add_grad(dx);
-    in[1].add_grad(dgamma);
-    in[2].add_grad(dbeta);
-  });
+  Tensor gv = gamma.value(), mean = r.save_mean, invstd = r.save_invstd;
+  return Variable(std::move(r.y), {x, gamma, beta},
+                  [xv, gv, mean, invstd](std::vector<Variable>& in, const Tensor& dy) {
+                    BatchNormGrads g = batch_norm2d_backward(dy, xv, gv, mean, invstd);
+                    in[0].add_grad(g.dx);
+                    in[1].add_grad(g.dgamma);
+                    in[2].add_grad(g.dbeta);
+                  });
 }
 
 Variable relu(const Variable& x) {
@@ -72,10 +66,10 @@ Variable sigmoid(const Variable& x) {
 }
 
 Variable max_pool2d(const Variable& x, int kernel, int stride, int pad) {
-  Tensor y, argmax;
-  max_pool2d_forward(y, argmax, x.value(), kernel, stride, pad);
+  MaxPool2dResult r = max_pool2d_forward(x.value(), kernel, stride, pad);
+  Tensor argmax = r.argmax;
   Shape x_shape = x.value().shape();
-  return Variable(std::move(y), {x}, [argmax, x_shape, kernel, stride, pad](std::vector<Variable>& in, const Tensor& dy) {
+  return Variable(std::move(r.y), {x}, [argmax, x_shape, kernel, stride, pad](std::vector<Variable>& in, const Tensor& dy) {
     in[0].add_grad(max_pool2d_backward(dy, argmax, x_shape, kernel, stride, pad));
   });
 }
@@ -113,10 +107,9 @@ Variable add(const Variable& a, const Variable& b) {
 }
 
 Variable l2_normalize(const Variable& x) {
-  Tensor y, norms;
-  l2_normalize_forward(y, norms, x.value());
-  Tensor yv = y;
-  return Variable(std::move(y), {x}, [yv, norms](std::vector<Variable>& in, const Tensor& dy) {
+  L2NormalizeResult r = l2_normalize_forward(x.value());
+  Tensor yv = r.y, norms = r.norms;
+  return Variable(std::move(r.y), {x}, [yv, norms](std::vector<Variable>& in, const Tensor& dy) {
     in[0].add_grad(l2_normalize_backward(dy, yv, norms));
   });
 }

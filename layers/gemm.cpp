@@ -18,9 +18,7 @@ void gemm(Tensor& c, const Tensor& a, bool transpose_a, const Tensor& b, bool tr
   check_shape(c, {m, n}, "gemm C");
   check_same_device(a, b, "gemm");
   check_same_device(a, c, "gemm");
-  SGML_DISPATCH(a, cpu::gemm(c.data(), a.data(), transpose_a, b.data(), transpose_b, int(m), int(n), int(k), alpha, beta),
-                cuda::gemm(c.data(), a.data(), transpose_a, b.data(), transpose_b, int(m), int(n), int(k), alpha, beta,
-                           a.device().index));
+  SGML_DISPATCH(a, gemm, c.data(), a.data(), transpose_a, b.data(), transpose_b, int(m), int(n), int(k), alpha, beta);
 }
 
 Tensor matmul(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b) {

@@ -17,7 +17,7 @@ void gemm(float* c, const float* a, bool transpose_a, const float* b, bool trans
 }  // namespace cpu
 namespace cuda {
 void gemm(float* c, const float* a, bool transpose_a, const float* b, bool transpose_b, int m, int n, int k,
-          float alpha, float beta, int device);
+          float alpha, float beta);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -10,16 +10,16 @@ namespace {
 
 // c (m, n) = beta * c, written without reading c when beta is 0 (so NaN or garbage in c does not survive).
 __global__ void scale_or_zero_kernel(float* c, float beta, int64_t total) {
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t k : grid_stride(total))
     c[k] = beta == 0.0f ? 0.0f : beta * c[k];
 }
 
 }  // namespace
 
 void gemm(float* c, const float* a, bool transpose_a, const float* b, bool transpose_b, int m, int n, int k,
-          float alpha, float beta, int device) {
+          float alpha, float beta) {
   if (m == 0 || n == 0) return;
-  CudaContext& ctx = CudaContext::get(device);
+  CudaContext& ctx = CudaContext::current();
   if (k == 0) {  // the empty product: C = beta * C, as the CPU twin (BLAS would leave C alone)
     const int64_t total = int64_t(m) * n;
     scale_or_zero_kernel<<<blocks_for(total), kThreadsPerBlock, 0, ctx.stream()>>>(c, beta, total);

@@ -12,8 +12,8 @@ void global_avg_pool_forward(float* y, const float* x, int planes, int hw);
 void global_avg_pool_backward(float* dx, const float* dy, int planes, int hw);
 }  // namespace cpu
 namespace cuda {
-void global_avg_pool_forward(float* y, const float* x, int planes, int hw, int device);
-void global_avg_pool_backward(float* dx, const float* dy, int planes, int hw, int device);
+void global_avg_pool_forward(float* y, const float* x, int planes, int hw);
+void global_avg_pool_backward(float* dx, const float* dy, int planes, int hw);
 }  // namespace cuda
 
 }  // namespace sgml

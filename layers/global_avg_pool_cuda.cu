@@ -7,14 +7,11 @@ namespace sgml::cuda {
 
 namespace {
 
-constexpr int kWarpsPerBlock = kThreadsPerBlock / 32;
-
 // y (planes) = the mean of each plane of x (planes, hw). The plane loop is the same for all lanes of a warp, so the
 // whole warp takes part in every shuffle.
 __global__ void global_avg_pool_forward_kernel(float* y, const float* x, int planes, int hw) {
   const int lane = threadIdx.x & 31;
-  const int64_t warps = int64_t(gridDim.x) * kWarpsPerBlock;
-  for (int64_t p = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5); p < planes; p += warps) {
+  for (int64_t p : warp_stride(planes)) {
     const float* in = x + p * hw;
     double sum = 0.0;
     for (int i = lane; i < hw; i += 32) sum += in[i];
@@ -25,23 +22,22 @@ __global__ void global_avg_pool_forward_kernel(float* y, const float* x, int pla
 
 // dx (planes, hw) = dy (planes) / hw.
 __global__ void global_avg_pool_backward_kernel(float* dx, const float* dy, int64_t total, int hw) {
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x)
-    dx[k] = dy[k / hw] / hw;
+  for (int64_t k : grid_stride(total)) dx[k] = dy[k / hw] / hw;
 }
 
 }  // namespace
 
-void global_avg_pool_forward(float* y, const float* x, int planes, int hw, int device) {
+void global_avg_pool_forward(float* y, const float* x, int planes, int hw) {
   if (planes <= 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   global_avg_pool_forward_kernel<<<blocks_for(int64_t(planes) * 32), kThreadsPerBlock, 0, stream>>>(y, x, planes, hw);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void global_avg_pool_backward(float* dx, const float* dy, int planes, int hw, int device) {
+void global_avg_pool_backward(float* dx, const float* dy, int planes, int hw) {
   const int64_t total = int64_t(planes) * hw;
   if (total <= 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   global_avg_pool_backward_kernel<<<blocks_for(total), kThreadsPerBlock, 0, stream>>>(dx, dy, total, hw);
   SGML_CUDA_CHECK_LAUNCH();
 }

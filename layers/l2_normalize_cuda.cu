@@ -9,8 +9,6 @@ namespace sgml::cuda {
 
 namespace {
 
-constexpr int kWarpsPerBlock = kThreadsPerBlock / 32;
-
 __device__ double warp_sum(double v) {
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;
@@ -20,8 +18,7 @@ __device__ double warp_sum(double v) {
 // lanes of a warp, so the whole warp takes part in every shuffle.
 __global__ void l2_normalize_forward_kernel(float* y, float* norms, const float* x, int rows, int cols, float eps) {
   const int lane = threadIdx.x & 31;
-  const int64_t warps = int64_t(gridDim.x) * kWarpsPerBlock;
-  for (int64_t r = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5); r < rows; r += warps) {
+  for (int64_t r : warp_stride(rows)) {
     const float* in = x + r * cols;
     double sq = 0.0;
     for (int c = lane; c < cols; c += 32) sq += double(in[c]) * in[c];
@@ -37,8 +34,7 @@ __global__ void l2_normalize_forward_kernel(float* y, float* norms, const float*
 __global__ void l2_normalize_backward_kernel(float* dx, const float* dy, const float* y, const float* norms, int rows,
                                              int cols, float eps) {
   const int lane = threadIdx.x & 31;
-  const int64_t warps = int64_t(gridDim.x) * kWarpsPerBlock;
-  for (int64_t r = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5); r < rows; r += warps) {
+  for (int64_t r : warp_stride(rows)) {
     const float* yr = y + r * cols;
     const float* dyr = dy + r * cols;
     float* dxr = dx + r * cols;
@@ -56,18 +52,17 @@ __global__ void l2_normalize_backward_kernel(float* dx, const float* dy, const f
 
 }  // namespace
 
-void l2_normalize_forward(float* y, float* norms, const float* x, int rows, int cols, int device) {
+void l2_normalize_forward(float* y, float* norms, const float* x, int rows, int cols) {
   if (rows <= 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   l2_normalize_forward_kernel<<<blocks_for(int64_t(rows) * 32), kThreadsPerBlock, 0, stream>>>(y, norms, x, rows,
                                                                                                cols, kL2NormalizeEps);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void l2_normalize_backward(float* dx, const float* dy, const float* y, const float* norms, int rows, int cols,
-                           int device) {
+void l2_normalize_backward(float* dx, const float* dy, const float* y, const float* norms, int rows, int cols) {
   if (rows <= 0 || cols <= 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   l2_normalize_backward_kernel<<<blocks_for(int64_t(rows) * 32), kThreadsPerBlock, 0, stream>>>(
       dx, dy, y, norms, rows, cols, kL2NormalizeEps);
   SGML_CUDA_CHECK_LAUNCH();

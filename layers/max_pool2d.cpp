@@ -15,16 +15,15 @@ Pool2dGeometry pool_geometry(const Shape& x, int kernel, int stride, int pad) {
 }
 }  // namespace
 
-void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, int kernel, int stride, int pad) {
+MaxPool2dResult max_pool2d_forward(const Tensor& x, int kernel, int stride, int pad) {
   OpScope op("max_pool2d_forward");
   check_defined(x, "max_pool2d x");
   const Pool2dGeometry g = pool_geometry(x.shape(), kernel, stride, pad);
   const Shape out{g.n, g.c, g.p(), g.q()};
-  y = Tensor::empty(out, x.device());
-  argmax = Tensor::empty(out, x.device(), DType::I32);
-  int32_t* idx = static_cast<int32_t*>(argmax.raw_data());
-  SGML_DISPATCH(x, cpu::max_pool2d_forward(y.data(), idx, x.data(), g),
-                cuda::max_pool2d_forward(y.data(), idx, x.data(), g, x.device().index));
+  MaxPool2dResult r{Tensor::empty(out, x.device()), Tensor::empty(out, x.device(), DType::I32)};
+  int32_t* idx = static_cast<int32_t*>(r.argmax.raw_data());
+  SGML_DISPATCH(x, max_pool2d_forward, r.y.data(), idx, x.data(), g);
+  return r;
 }
 
 Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& x_shape, int kernel, int stride,
@@ -37,8 +36,7 @@ Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& 
   check_one_device("max_pool2d_backward", {{"dy", dy.device()}, {"argmax", argmax.device()}});
   Tensor dx = Tensor::empty(x_shape, dy.device());
   const int32_t* idx = static_cast<const int32_t*>(argmax.raw_data());
-  SGML_DISPATCH(dy, cpu::max_pool2d_backward(dx.data(), dy.data(), idx, g),
-                cuda::max_pool2d_backward(dx.data(), dy.data(), idx, g, dy.device().index));
+  SGML_DISPATCH(dy, max_pool2d_backward, dx.data(), dy.data(), idx, g);
   return dx;
 }
 

@@ -13,18 +13,22 @@ struct Pool2dGeometry {
   int q() const { return (w + 2 * pad - kernel) / stride + 1; }
 };
 
-// y (N,C,P,Q) and argmax (N,C,P,Q, int32) from x (N,C,H,W).
-void max_pool2d_forward(Tensor& y, Tensor& argmax, const Tensor& x, int kernel, int stride, int pad);
+struct MaxPool2dResult {
+  Tensor y;       // (N,C,P,Q)
+  Tensor argmax;  // (N,C,P,Q) int32: the flat index of each maximum within its (n, c) plane, kept for backward
+};
+MaxPool2dResult max_pool2d_forward(const Tensor& x /*(N,C,H,W)*/, int kernel, int stride, int pad);
 Tensor max_pool2d_backward(const Tensor& dy, const Tensor& argmax, const Shape& x_shape, int kernel, int stride,
                            int pad);  // dx (N,C,H,W)
 
+// Twins (engine/dispatch.h describes the convention).
 namespace cpu {
 void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dGeometry& g);
 void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax, const Pool2dGeometry& g);
 }  // namespace cpu
 namespace cuda {
-void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dGeometry& g, int device);
-void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax, const Pool2dGeometry& g, int device);
+void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dGeometry& g);
+void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax, const Pool2dGeometry& g);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -14,7 +14,7 @@ namespace {
 // y, argmax (planes, P, Q) from x (planes, H, W); argmax is the flat index h*W + w within the plane.
 __global__ void max_pool2d_forward_kernel(float* y, int32_t* argmax, const float* x, int64_t total, Pool2dGeometry g,
                                           int P, int Q) {
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t k : grid_stride(total)) {
     const int q = int(k % Q), p = int((k / Q) % P);
     const int64_t plane = k / (int64_t(P) * Q);
     const float* in = x + plane * g.h * g.w;
@@ -43,7 +43,7 @@ __global__ void max_pool2d_forward_kernel(float* y, int32_t* argmax, const float
 // increasing output order as the CPU twin adds them.
 __global__ void max_pool2d_backward_kernel(float* dx, const float* dy, const int32_t* argmax, int64_t total,
                                            Pool2dGeometry g, int P, int Q) {
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < total; k += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t k : grid_stride(total)) {
     const int w = int(k % g.w), h = int((k / g.w) % g.h);
     const int64_t plane = k / (int64_t(g.h) * g.w);
     // Output rows whose window [p*stride - pad, p*stride - pad + kernel) holds h: the first p with
@@ -64,19 +64,19 @@ __global__ void max_pool2d_backward_kernel(float* dx, const float* dy, const int
 
 }  // namespace
 
-void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dGeometry& g, int device) {
+void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dGeometry& g) {
   const int P = g.p(), Q = g.q();
   const int64_t total = int64_t(g.n) * g.c * P * Q;
   if (total <= 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   max_pool2d_forward_kernel<<<blocks_for(total), kThreadsPerBlock, 0, stream>>>(y, argmax, x, total, g, P, Q);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
-void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax, const Pool2dGeometry& g, int device) {
+void max_pool2d_backward(float* dx, const float* dy, const int32_t* argmax, const Pool2dGeometry& g) {
   const int64_t total = int64_t(g.n) * g.c * g.h * g.w;
   if (total <= 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   max_pool2d_backward_kernel<<<blocks_for(total), kThreadsPerBlock, 0, stream>>>(dx, dy, argmax, total, g, g.p(),
                                                                                 g.q());
   SGML_CUDA_CHECK_LAUNCH();

@@ -14,11 +14,8 @@ BceResult bce_with_logits(const Tensor& logits, const Tensor& targets, float gra
   BceResult r;
   r.value = Tensor::empty({1}, logits.device());
   r.dlogits = Tensor::empty(logits.shape(), logits.device());
-  SGML_DISPATCH(logits,
-                cpu::bce_with_logits(r.value.data(), r.dlogits.data(), logits.data(), targets.data(), logits.numel(),
-                                     grad_scale),
-                cuda::bce_with_logits(r.value.data(), r.dlogits.data(), logits.data(), targets.data(),
-                                      logits.numel(), grad_scale, logits.device().index));
+  SGML_DISPATCH(logits, bce_with_logits, r.value.data(), r.dlogits.data(), logits.data(), targets.data(),
+                logits.numel(), grad_scale);
   return r;
 }
 

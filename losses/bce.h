@@ -22,7 +22,7 @@ void bce_with_logits(float* value, float* dlogits, const float* logits, const fl
 }  // namespace cpu
 namespace cuda {
 void bce_with_logits(float* value, float* dlogits, const float* logits, const float* targets, int64_t n,
-                     float grad_scale, int device);
+                     float grad_scale);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -14,7 +14,7 @@ __global__ void bce_elements_kernel(float* partials, float* dlogits, const float
                                     int64_t n, float scale) {
   __shared__ float scratch[32];
   float sum = 0.0f;
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < n; k += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t k : grid_stride(n)) {
     const float x = logits[k], t = targets[k];
     sum += stable_bce_with_logits(x, t);
     dlogits[k] = (stable_sigmoid(x) - t) * scale;
@@ -35,10 +35,11 @@ __global__ void bce_finish_kernel(float* value, const float* partials, int block
 }  // namespace
 
 void bce_with_logits(float* value, float* dlogits, const float* logits, const float* targets, int64_t n,
-                     float grad_scale, int device) {
-  cudaStream_t stream = CudaContext::get(device).stream();
+                     float grad_scale) {
+  const CudaContext& ctx = CudaContext::current();
+  cudaStream_t stream = ctx.stream();
   const int blocks = reduce_blocks_for(n, kThreadsPerBlock);
-  Tensor partials = Tensor::empty({blocks}, Device::cuda(device));  // from the caching allocator
+  Tensor partials = Tensor::empty({blocks}, Device::cuda(ctx.device()));  // from the caching allocator
   const float inv_n = 1.0f / static_cast<float>(n);
   bce_elements_kernel<<<blocks, kThreadsPerBlock, 0, stream>>>(partials.data(), dlogits, logits, targets, n,
                                                                grad_scale * inv_n);

@@ -27,12 +27,8 @@ MetricLossResult binomial_deviance_loss(const Tensor& S, const Tensor& G, const 
   const float* g = soft ? G.data() : nullptr;
   float* dg = r.dG.defined() ? r.dG.data() : nullptr;
   const int64_t num_pos = pairs.num_positive(), num_neg = pairs.num_negative();
-  SGML_DISPATCH(S,
-                cpu::binomial_deviance_loss(r.terms.data(), r.dS.data(), dg, S.data(), g, p, pairs.size(), num_pos,
-                                            num_neg, static_cast<int>(n), alpha, beta, grad_scale),
-                cuda::binomial_deviance_loss(r.terms.data(), r.dS.data(), dg, S.data(), g, p, pairs.size(), num_pos,
-                                             num_neg, static_cast<int>(n), alpha, beta, grad_scale,
-                                             S.device().index));
+  SGML_DISPATCH(S, binomial_deviance_loss, r.terms.data(), r.dS.data(), dg, S.data(), g, p, pairs.size(), num_pos,
+                num_neg, static_cast<int>(n), alpha, beta, grad_scale);
   return r;
 }
 

@@ -38,7 +38,7 @@ void binomial_deviance_loss(float* terms, float* dS, float* dG, const float* S, 
 namespace cuda {
 void binomial_deviance_loss(float* terms, float* dS, float* dG, const float* S, const float* G, const int32_t* pairs,
                             int64_t num_pairs, int64_t num_positive, int64_t num_negative, int n, float alpha,
-                            float beta, float grad_scale, int device);
+                            float beta, float grad_scale);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -16,8 +16,7 @@ __global__ void bdl_pairs_kernel(float* partials, float* dS, float* dG, const fl
                                  float alpha, float beta, float grad_scale) {
   __shared__ float scratch[32];
   float sum_pos = 0.0f, sum_neg = 0.0f;
-  for (int64_t k = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; k < num_pairs;
-       k += int64_t(gridDim.x) * blockDim.x) {
+  for (int64_t k : grid_stride(num_pairs)) {
     const int64_t e = int64_t(pairs[k]) * n + pairs[num_pairs + k];
     const float g = G ? G[e] : 0.0f;
     if (pairs[2 * num_pairs + k]) {
@@ -64,15 +63,16 @@ __global__ void bdl_finish_kernel(float* terms, const float* partials, int block
 
 void binomial_deviance_loss(float* terms, float* dS, float* dG, const float* S, const float* G, const int32_t* pairs,
                             int64_t num_pairs, int64_t num_positive, int64_t num_negative, int n, float alpha,
-                            float beta, float grad_scale, int device) {
-  cudaStream_t stream = CudaContext::get(device).stream();
+                            float beta, float grad_scale) {
+  const CudaContext& ctx = CudaContext::current();
+  cudaStream_t stream = ctx.stream();
   const size_t bytes = sizeof(float) * n * n;
   SGML_CUDA_CHECK(cudaMemsetAsync(dS, 0, bytes, stream));
   if (dG) SGML_CUDA_CHECK(cudaMemsetAsync(dG, 0, bytes, stream));
   const float inv_pos = num_positive > 0 ? 1.0f / static_cast<float>(num_positive) : 0.0f;
   const float inv_neg = num_negative > 0 ? 1.0f / static_cast<float>(num_negative) : 0.0f;
   const int blocks = reduce_blocks_for(num_pairs, kThreadsPerBlock);
-  Tensor partials = Tensor::empty({blocks, 2}, Device::cuda(device));  // from the caching allocator
+  Tensor partials = Tensor::empty({blocks, 2}, Device::cuda(ctx.device()));  // from the caching allocator
   bdl_pairs_kernel<<<blocks, kThreadsPerBlock, 0, stream>>>(partials.data(), dS, dG, S, G, pairs, num_pairs, n,
                                                             inv_pos, inv_neg, alpha, beta, grad_scale);
   SGML_CUDA_CHECK_LAUNCH();

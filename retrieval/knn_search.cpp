@@ -28,14 +28,6 @@ void store_block(KnnResult& result, int64_t first_query, const Tensor& indices, 
   std::memcpy(result.scores.data() + offset, host_scores.raw_data(), host_scores.nbytes());
 }
 
-// CPU selection of a block's similarities (rows, cols), wherever they were computed.
-void select_on_host(int32_t* out_indices, float* out_scores, const Tensor& similarity, int k, bool exclude_self,
-                    int64_t first_query) {
-  const Tensor host = similarity.is_cuda() ? similarity.to(Device::cpu()) : similarity;
-  cpu::select_top_k(out_indices, out_scores, host.data(), int(host.dim(0)), int(host.dim(1)), k, exclude_self,
-                    first_query);
-}
-
 }  // namespace
 
 KnnResult top_k_inner_product(const Tensor& a, const Tensor& b, int k, const KnnOptions& options) {
@@ -75,9 +67,9 @@ KnnResult top_k_inner_product(const Tensor& a, const Tensor& b, int k, const Knn
     int32_t* out_idx = static_cast<int32_t*>(idx.raw_data());
     // The lists live where the selection runs: on the GPU, or on the host for CPU features and for a k too large
     // for the GPU kernel (the block's similarities are copied over first).
-    SGML_DISPATCH(val, select_on_host(out_idx, val.data(), sim, k, options.leave_one_out, first),
-                  cuda::select_top_k(out_idx, val.data(), sim.data(), int(rows), int(n), k, options.leave_one_out,
-                                     first, device.index));
+    const Tensor scores = val.device() == sim.device() ? sim : sim.to(val.device());
+    SGML_DISPATCH(val, select_top_k, out_idx, val.data(), scores.data(), int(rows), int(n), k, options.leave_one_out,
+                  first);
     store_block(result, first, idx, val);
   }
   return result;
@@ -92,12 +84,9 @@ KnnResult knn_search(const Tensor& queries, const Tensor& gallery, int k, const 
   const bool same_set = queries.raw_data() == gallery.raw_data() && queries.shape() == gallery.shape();
   check_finite(queries, "knn queries");
   if (!same_set) check_finite(gallery, "knn gallery");
-  Tensor q, g, norms;
-  l2_normalize_forward(q, norms, queries);
-  if (same_set)
-    g = q;  // one normalisation, and bit-identical rows on both sides
-  else
-    l2_normalize_forward(g, norms, gallery);
+  const Tensor q = l2_normalize_forward(queries).y;
+  // One normalisation of a set that is both sides, so the rows are bit-identical.
+  const Tensor g = same_set ? q : l2_normalize_forward(gallery).y;
   return top_k_inner_product(q, g, k, options);
 }
 

@@ -56,7 +56,7 @@ void select_top_k(int32_t* out_indices /*(rows,k)*/, float* out_scores /*(rows,k
 }  // namespace cpu
 namespace cuda {
 void select_top_k(int32_t* out_indices /*(rows,k)*/, float* out_scores /*(rows,k)*/, const float* scores,
-                  int rows, int cols, int k, bool exclude_self, int64_t first_query, int device);
+                  int rows, int cols, int k, bool exclude_self, int64_t first_query);
 }  // namespace cuda
 
 }  // namespace sgml

@@ -77,9 +77,9 @@ __global__ void select_top_k_kernel(int32_t* out_indices /*(rows,k)*/, float* ou
 }  // namespace
 
 void select_top_k(int32_t* out_indices, float* out_scores, const float* scores, int rows, int cols, int k,
-                  bool exclude_self, int64_t first_query, int device) {
+                  bool exclude_self, int64_t first_query) {
   if (rows == 0) return;
-  cudaStream_t stream = CudaContext::get(device).stream();
+  cudaStream_t stream = CudaContext::current().stream();
   select_top_k_kernel<<<rows, kSelectThreads, 0, stream>>>(out_indices, out_scores, scores, cols, k,
                                                             exclude_self ? 1 : 0, (long long)first_query);
   SGML_CUDA_CHECK_LAUNCH();

@@ -122,8 +122,7 @@ double clustering_nmi(const Tensor& features, const std::vector<int64_t>& labels
   SGML_CHECK(features.ndim() == 2 && int64_t(labels.size()) == features.dim(0), "clustering features ",
              shape_str(features.shape()), " with ", labels.size(), " labels");
   if (labels.empty()) return 1.0;  // as normalized_mutual_info_score of two empty labellings
-  Tensor normalised, norms;
-  l2_normalize_forward(normalised, norms, features);
+  const Tensor normalised = l2_normalize_forward(features).y;
   const int classes = int(std::set<int64_t>(labels.begin(), labels.end()).size());
   KMeansOptions options;
   options.seed = seed;

@@ -31,7 +31,8 @@
 #include "tests/support/test_support.h"
 
 // The raw cuda:: twins exist only in a CUDA build; in a CPU build every test skips before reaching them, and the
-// call stays in an unevaluated sizeof, which neither runs nor links it.
+// call stays in an unevaluated sizeof, which neither runs nor links it. A raw twin runs on the current device (see
+// engine/dispatch.h): each case calls it after the public op on the same device, which made that device current.
 #ifdef SGML_WITH_CUDA
 #define SGML_CUDA_TWIN(...) __VA_ARGS__
 #else
@@ -99,9 +100,9 @@ OpCase conv_case(const Shape& xs, const Shape& ws, int stride, int pad) {
              if (d.is_cuda()) {
                const Conv2dGeometry g = conv2d_geometry(xs, ws, stride, pad);
                Tensor y2 = nan_tensor(y.shape(), d), dx2 = nan_tensor(xs, d), dw2 = nan_tensor(ws, d);
-               SGML_CUDA_TWIN(cuda::conv2d_forward(y2.data(), x.data(), w.data(), g, d.index));
-               SGML_CUDA_TWIN(cuda::conv2d_backward_data(dx2.data(), dy.data(), w.data(), g, d.index));
-               SGML_CUDA_TWIN(cuda::conv2d_backward_filter(dw2.data(), dy.data(), x.data(), g, d.index));
+               SGML_CUDA_TWIN(cuda::conv2d_forward(y2.data(), x.data(), w.data(), g));
+               SGML_CUDA_TWIN(cuda::conv2d_backward_data(dx2.data(), dy.data(), w.data(), g));
+               SGML_CUDA_TWIN(cuda::conv2d_backward_filter(dw2.data(), dy.data(), x.data(), g));
                out.insert(out.end(), {{"y", y2}, {"dx", dx2}, {"dw", dw2}});
              }
              return out;
@@ -111,27 +112,46 @@ OpCase conv_case(const Shape& xs, const Shape& ws, int stride, int pad) {
 }
 
 // Training forward (y, saved and running statistics), backward, and inference with the updated running stats.
-// All outputs are taken as arguments, so they are NaN-filled on both devices.
+// On the GPU the raw twins run once more from the same inputs, writing into outputs filled with NaN.
 OpCase batch_norm_case(const Shape& xs, float lo, float hi) {
   return {str_cat("batch_norm2d_", shape_name(xs), lo > 1.0f ? "_far_from_zero" : ""), [=](Device d) {
             const Shape cs{xs[1]};
             const Tensor x = input(xs, 11, d, lo, hi), gamma = input(cs, 12, d, 0.5f, 1.5f), beta = input(cs, 13, d);
             Tensor running_mean = input(cs, 14, d), running_var = input(cs, 15, d, 0.5f, 2.0f);
-            Tensor y = nan_tensor(xs, d), mean = nan_tensor(cs, d), invstd = nan_tensor(cs, d);
-            batch_norm2d_forward_train(y, mean, invstd, x, gamma, beta, running_mean, running_var, 0.1f, 1e-5f);
+            const BatchNormTrainResult t =
+                batch_norm2d_forward_train(x, gamma, beta, running_mean, running_var, 0.1f, 1e-5f);
             const Tensor dy = input(xs, 16, d);
-            Tensor dx = nan_tensor(xs, d), dgamma = nan_tensor(cs, d), dbeta = nan_tensor(cs, d);
-            batch_norm2d_backward(dx, dgamma, dbeta, dy, x, gamma, mean, invstd);
-            Tensor y_eval = nan_tensor(xs, d);
-            batch_norm2d_forward_eval(y_eval, x, gamma, beta, running_mean, running_var, 1e-5f);
+            const BatchNormGrads g = batch_norm2d_backward(dy, x, gamma, t.save_mean, t.save_invstd);
+            const Tensor y_eval = batch_norm2d_forward_eval(x, gamma, beta, running_mean, running_var, 1e-5f);
             // Frozen batch norm's backward (eval mode, statistics held fixed).
-            Tensor dx_frozen = nan_tensor(xs, d), dgamma_frozen = nan_tensor(cs, d), dbeta_frozen = nan_tensor(cs, d);
-            batch_norm2d_backward_frozen(dx_frozen, dgamma_frozen, dbeta_frozen, dy, x, gamma, running_mean,
-                                         running_var, 1e-5f);
-            return Outputs{{"y", y},   {"save_mean", mean}, {"save_invstd", invstd}, {"running_mean", running_mean},
-                           {"running_var", running_var}, {"dx", dx}, {"dgamma", dgamma}, {"dbeta", dbeta},
-                           {"y_eval", y_eval}, {"dx_frozen", dx_frozen}, {"dgamma_frozen", dgamma_frozen},
-                           {"dbeta_frozen", dbeta_frozen}};
+            const BatchNormGrads f = batch_norm2d_backward_frozen(dy, x, gamma, running_mean, running_var, 1e-5f);
+            Outputs out{{"y", t.y}, {"save_mean", t.save_mean}, {"save_invstd", t.save_invstd},
+                        {"running_mean", running_mean}, {"running_var", running_var},
+                        {"dx", g.dx}, {"dgamma", g.dgamma}, {"dbeta", g.dbeta}, {"y_eval", y_eval},
+                        {"dx_frozen", f.dx}, {"dgamma_frozen", f.dgamma}, {"dbeta_frozen", f.dbeta}};
+            if (d.is_cuda()) {
+              const BatchNormShape s{int(xs[0]), int(xs[1]), int(xs[2] * xs[3])};
+              Tensor rm = input(cs, 14, d), rv = input(cs, 15, d, 0.5f, 2.0f);  // the running stats before the step
+              Tensor y = nan_tensor(xs, d), mean = nan_tensor(cs, d), invstd = nan_tensor(cs, d);
+              Tensor dx = nan_tensor(xs, d), dgamma = nan_tensor(cs, d), dbeta = nan_tensor(cs, d);
+              Tensor y_ev = nan_tensor(xs, d), dx_f = nan_tensor(xs, d), dgamma_f = nan_tensor(cs, d),
+                     dbeta_f = nan_tensor(cs, d);
+              SGML_CUDA_TWIN(cuda::batch_norm2d_forward_train(y.data(), mean.data(), invstd.data(), x.data(),
+                                                              gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f,
+                                                              1e-5f, s));
+              SGML_CUDA_TWIN(cuda::batch_norm2d_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(),
+                                                         gamma.data(), mean.data(), invstd.data(), s));
+              SGML_CUDA_TWIN(cuda::batch_norm2d_forward_eval(y_ev.data(), x.data(), gamma.data(), beta.data(),
+                                                             rm.data(), rv.data(), 1e-5f, s));
+              SGML_CUDA_TWIN(cuda::batch_norm2d_backward_frozen(dx_f.data(), dgamma_f.data(), dbeta_f.data(),
+                                                                dy.data(), x.data(), gamma.data(), rm.data(),
+                                                                rv.data(), 1e-5f, s));
+              out.insert(out.end(), {{"y", y}, {"save_mean", mean}, {"save_invstd", invstd},
+                                     {"running_mean", rm}, {"running_var", rv},
+                                     {"dx", dx}, {"dgamma", dgamma}, {"dbeta", dbeta}, {"y_eval", y_ev},
+                                     {"dx_frozen", dx_f}, {"dgamma_frozen", dgamma_f}, {"dbeta_frozen", dbeta_f}});
+            }
+            return out;
           }};
 }
 
@@ -144,8 +164,8 @@ OpCase max_pool_case(const Shape& xs, int kernel, int stride, int pad, float lo,
              if (quantize)
                for (int64_t i = 0; i < host.numel(); ++i) host.data()[i] = std::round(host.data()[i] * 2.0f) / 2.0f;
              const Tensor x = host.to(d);
-             Tensor y, argmax;
-             max_pool2d_forward(y, argmax, x, kernel, stride, pad);
+             const MaxPool2dResult r = max_pool2d_forward(x, kernel, stride, pad);
+             const Tensor y = r.y, argmax = r.argmax;
              const Tensor dy = input(y.shape(), 22, d);
              Outputs out{{"y", y},
                          {"argmax", indices_as_float(argmax)},
@@ -154,8 +174,8 @@ OpCase max_pool_case(const Shape& xs, int kernel, int stride, int pad, float lo,
                const Pool2dGeometry g{int(xs[0]), int(xs[1]), int(xs[2]), int(xs[3]), kernel, stride, pad};
                Tensor y2 = nan_tensor(y.shape(), d), argmax2 = poisoned_indices(y.shape(), d), dx2 = nan_tensor(xs, d);
                int32_t* idx = static_cast<int32_t*>(argmax2.raw_data());
-               SGML_CUDA_TWIN(cuda::max_pool2d_forward(y2.data(), idx, x.data(), g, d.index));
-               SGML_CUDA_TWIN(cuda::max_pool2d_backward(dx2.data(), dy.data(), idx, g, d.index));
+               SGML_CUDA_TWIN(cuda::max_pool2d_forward(y2.data(), idx, x.data(), g));
+               SGML_CUDA_TWIN(cuda::max_pool2d_backward(dx2.data(), dy.data(), idx, g));
                out.insert(out.end(), {{"y", y2}, {"argmax", indices_as_float(argmax2)}, {"dx", dx2}});
              }
              return out;
@@ -171,8 +191,8 @@ OpCase global_avg_pool_case(const Shape& xs) {
             if (d.is_cuda()) {
               const int planes = int(xs[0] * xs[1]), hw = int(xs[2] * xs[3]);
               Tensor y2 = nan_tensor({xs[0], xs[1]}, d), dx2 = nan_tensor(xs, d);
-              SGML_CUDA_TWIN(cuda::global_avg_pool_forward(y2.data(), x.data(), planes, hw, d.index));
-              SGML_CUDA_TWIN(cuda::global_avg_pool_backward(dx2.data(), dy.data(), planes, hw, d.index));
+              SGML_CUDA_TWIN(cuda::global_avg_pool_forward(y2.data(), x.data(), planes, hw));
+              SGML_CUDA_TWIN(cuda::global_avg_pool_backward(dx2.data(), dy.data(), planes, hw));
               out.insert(out.end(), {{"y", y2}, {"dx", dx2}});
             }
             return out;
@@ -200,7 +220,7 @@ OpCase add_case(int64_t n) {
              Outputs out{{"add", y}, {"add_inplace", a2}};
              if (d.is_cuda()) {
                Tensor y2 = nan_tensor({n}, d);
-               SGML_CUDA_TWIN(cuda::add(y2.data(), a.data(), b.data(), n, d.index));
+               SGML_CUDA_TWIN(cuda::add(y2.data(), a.data(), b.data(), n));
                out.push_back({"add", y2});
              }
              return out;
@@ -226,8 +246,8 @@ OpCase relu_case(int64_t n) {
              Outputs out{{"y", y}, {"dx", relu_backward(dy, y)}};
              if (d.is_cuda()) {
                Tensor y2 = nan_tensor({n}, d), dx2 = nan_tensor({n}, d);
-               SGML_CUDA_TWIN(cuda::relu_forward(y2.data(), x.data(), n, d.index));
-               SGML_CUDA_TWIN(cuda::relu_backward(dx2.data(), dy.data(), y.data(), n, d.index));
+               SGML_CUDA_TWIN(cuda::relu_forward(y2.data(), x.data(), n));
+               SGML_CUDA_TWIN(cuda::relu_backward(dx2.data(), dy.data(), y.data(), n));
                out.insert(out.end(), {{"y", y2}, {"dx", dx2}});
              }
              return out;
@@ -244,8 +264,8 @@ OpCase sigmoid_case(int64_t n) {
             Outputs out{{"y", y}, {"dx", sigmoid_backward(dy, y)}};
             if (d.is_cuda()) {
               Tensor y2 = nan_tensor({n}, d), dx2 = nan_tensor({n}, d);
-              SGML_CUDA_TWIN(cuda::sigmoid_forward(y2.data(), x.data(), n, d.index));
-              SGML_CUDA_TWIN(cuda::sigmoid_backward(dx2.data(), dy.data(), y.data(), n, d.index));
+              SGML_CUDA_TWIN(cuda::sigmoid_forward(y2.data(), x.data(), n));
+              SGML_CUDA_TWIN(cuda::sigmoid_backward(dx2.data(), dy.data(), y.data(), n));
               out.insert(out.end(), {{"y", y2}, {"dx", dx2}});
             }
             return out;
@@ -261,7 +281,7 @@ OpCase rows_case(int rows, int cols) {
              Outputs out{{"add_row_bias", y}, {"sum_rows", sum_rows(x)}};
              if (d.is_cuda()) {
                Tensor s2 = nan_tensor({cols}, d);
-               SGML_CUDA_TWIN(cuda::sum_rows(s2.data(), x.data(), rows, cols, d.index));
+               SGML_CUDA_TWIN(cuda::sum_rows(s2.data(), x.data(), rows, cols));
                out.push_back({"sum_rows", s2});
              }
              return out;
@@ -277,14 +297,13 @@ OpCase l2_normalize_case(int rows, int cols, bool zero_row) {
             if (zero_row)
               for (int c = 0; c < cols; ++c) host.data()[c] = 0.0f;
             const Tensor x = host.to(d), dy = input({rows, cols}, 72, d);
-            Tensor y, norms;
-            l2_normalize_forward(y, norms, x);
+            const L2NormalizeResult r = l2_normalize_forward(x);
+            const Tensor y = r.y, norms = r.norms;
             Outputs out{{"y", y}, {"norms", norms}, {"dx", l2_normalize_backward(dy, y, norms)}};
             if (d.is_cuda()) {
               Tensor y2 = nan_tensor({rows, cols}, d), norms2 = nan_tensor({rows}, d), dx2 = nan_tensor({rows, cols}, d);
-              SGML_CUDA_TWIN(cuda::l2_normalize_forward(y2.data(), norms2.data(), x.data(), rows, cols, d.index));
-              SGML_CUDA_TWIN(cuda::l2_normalize_backward(dx2.data(), dy.data(), y.data(), norms.data(), rows, cols,
-                                                         d.index));
+              SGML_CUDA_TWIN(cuda::l2_normalize_forward(y2.data(), norms2.data(), x.data(), rows, cols));
+              SGML_CUDA_TWIN(cuda::l2_normalize_backward(dx2.data(), dy.data(), y.data(), norms.data(), rows, cols));
               out.insert(out.end(), {{"y", y2}, {"norms", norms2}, {"dx", dx2}});
             }
             return out;
@@ -413,7 +432,7 @@ TEST(OpsCudaErrors, FailedLibraryCallsAndAllocationsAreErrorsNamingFileAndLine) 
 
   // cuBLAS rejects a negative dimension: reported with the statement and gemm_cuda.cu's line.
   std::string what = error_of(
-      [&] { SGML_CUDA_TWIN(cuda::gemm(c.data(), a.data(), false, b.data(), false, -1, 2, 2, 1.0f, 0.0f, 0)); });
+      [&] { SGML_CUDA_TWIN(cuda::gemm(c.data(), a.data(), false, b.data(), false, -1, 2, 2, 1.0f, 0.0f)); });
   EXPECT_NE(what.find("cuBLAS call failed: cublasSgemm"), std::string::npos) << what;
   EXPECT_NE(what.find("gemm_cuda.cu:"), std::string::npos) << what;
 
@@ -422,7 +441,7 @@ TEST(OpsCudaErrors, FailedLibraryCallsAndAllocationsAreErrorsNamingFileAndLine) 
   const Tensor x = Tensor::zeros({1, 1, 1, 1}, gpu), w = Tensor::zeros({1, 1, 5, 5}, gpu);
   Tensor y = Tensor::zeros({1, 1, 1, 1}, gpu);
   const Conv2dGeometry g{1, 1, 1, 1, 1, 5, 5, 1, 0};
-  what = error_of([&] { SGML_CUDA_TWIN(cuda::conv2d_forward(y.data(), x.data(), w.data(), g, 0)); });
+  what = error_of([&] { SGML_CUDA_TWIN(cuda::conv2d_forward(y.data(), x.data(), w.data(), g)); });
   EXPECT_NE(what.find("cuDNN call failed: cudnnSetTensor4dDescriptor"), std::string::npos) << what;
   EXPECT_NE(what.find("cudnn_descriptors.h:"), std::string::npos) << what;
 

@@ -94,8 +94,8 @@ class RetrievalClustering : public ::testing::Test {
     blob.k = 15;
     KMeansCase normalised;  // what the metric clusters: unit rows, many classes
     normalised.name = "normalised_blobs";
-    Tensor raw = blobs(40, 12, 16, 0.3f, 12, normalised.labels), norms;
-    l2_normalize_forward(normalised.x, norms, raw);
+    Tensor raw = blobs(40, 12, 16, 0.3f, 12, normalised.labels);
+    normalised.x = l2_normalize_forward(raw).y;
     normalised.k = 40;
     kmeans_ = {blob, normalised};
     KMeansOptions ten_runs;
