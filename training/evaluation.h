@@ -1,6 +1,7 @@
 // Evaluating a model on a dataset's test protocol: features of every test image with the evaluation transform
 // (eval mode, no tape), then retrieval metrics: In-shop queries against the gallery (K = 1, 10, 20, 30, 40, 50),
-// CUB leave-one-out over the test set (K = 1, 2, 4, 8, 16, 32), MAP@R and optionally NMI.
+// CUB leave-one-out over the test set (K = 1, 2, 4, 8, 16, 32), SOP and Cars196 leave-one-out (K = 1, 10, 100, 1000
+// and K = 1, 2, 4, 8), MAP@R and optionally NMI.
 #pragma once
 #include <string>
 #include <vector>

@@ -1,5 +1,6 @@
 #include "training/trainer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <csignal>
@@ -72,6 +73,7 @@ nlohmann::json StepMetrics::to_json() const {
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator)
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
+  check_loss_fits_dataset(config, data_->num_attributes());
   schedule_.kind = parse_lr_schedule_kind(config.lr_schedule);
   schedule_.base_lr = config.lr;
   schedule_.step_size = std::max<int64_t>(1, int64_t(config.lr_step_epochs) * data_->steps_per_epoch());
@@ -88,7 +90,9 @@ int64_t Trainer::total_steps() const {
 void Trainer::initialise_model() {
   SgmlModelConfig mc;
   mc.arch = config_.model;
-  mc.num_attributes = data_->num_attributes();
+  // A dataset without attributes (SOP, Cars196) still gets a one-output attribute head, so that every checkpoint
+  // has the same layout; the metric loss, the only one allowed there, never trains it.
+  mc.num_attributes = std::max(1, data_->num_attributes());
   mc.seed = config_.seed;
   mc.frozen_batch_norm = config_.frozen_bn;
   model_ = std::make_unique<SgmlModel>(mc);
@@ -138,8 +142,11 @@ void Trainer::save(const std::string& path) const {
 StepMetrics Trainer::train_step(const TrainBatch& batch, double lr) {
   ParameterStore& store = model_->store();
   const Tensor images = device_.is_cuda() ? batch.images.to(device_) : batch.images;
-  const Tensor targets = device_.is_cuda() ? batch.attributes.to(device_) : batch.attributes;
   SgmlOutputs out = model_->forward(Variable(images), /*training=*/true);
+  // No attributes: zero targets for the unused head (its BCE is logged, never trained: the loss is metric).
+  const Tensor targets = data_->num_attributes() == 0 ? Tensor::zeros(out.attr_logits.value().shape(), device_)
+                         : device_.is_cuda()          ? batch.attributes.to(device_)
+                                                      : batch.attributes;
   ObjectiveConfig oc{config_.loss, config_.sampling, float(config_.alpha), float(config_.beta), float(config_.lambda),
                      config_.sgs_grad};
   ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, oc);
