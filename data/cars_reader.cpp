@@ -119,7 +119,9 @@ std::string type_of(const matvar_t* v) {
 
 Var read_variable(mat_t* mat, const std::string& path, const char* name, matio_classes wanted, const char* expected) {
   Var v(Mat_VarRead(mat, name));
-  if (!v) SGML_FAIL("'", path, "': no variable '", name, "' (expected ", expected, "; ", kLayoutHint, ")");
+  if (!v)
+    SGML_FAIL("'", path, "': no variable '", name, "' (expected ", expected, "; a truncated or different file? ",
+              kLayoutHint, ")");
   if (v->class_type != wanted) SGML_FAIL("'", path, "': variable '", name, "' is ", type_of(v.get()), ", expected ", expected);
   return v;
 }

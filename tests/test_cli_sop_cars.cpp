@@ -21,6 +21,7 @@ const char* kSmallRun =
 
 void train_and_evaluate(const std::string& kind, DemoLayout layout, const std::vector<int>& ks, int not_k) {
   const std::string dir = test::scratch_dir("cli_" + kind), data = dir + "/data", run = dir + "/run";
+  const test::RemovedAtExit remove{dir};
   DemoSpec spec = DemoSpec::defaults(layout);
   spec.train_items = spec.test_items = 8;
   spec.views_per_item = 3;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "data/cars_annos_writer.h"
 #include "data/cars_reader.h"
@@ -55,15 +56,6 @@ struct CarsTree {
 
 std::string error_of(const std::string& dir) { return test::error_of([&] { read_cars(dir); }); }
 
-// Removes a folder when the test ends, passed or not.
-struct RemovedAtExit {
-  std::string dir;
-  ~RemovedAtExit() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
 std::string sgml_program() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
 
 }  // namespace
@@ -96,6 +88,57 @@ TEST(DataCarsReader, CropsToTheBoxWhenAsked) {
   EXPECT_FLOAT_EQ(b.y, 3);
   EXPECT_FLOAT_EQ(b.width, 8);
   EXPECT_FLOAT_EQ(b.height, 298);
+}
+
+// The file our writer makes, read by scipy.io.loadmat (an independent MAT reader): the official file's shapes and
+// types, every value; and our reader's split agrees with scipy's records.
+TEST(DataCarsReader, WrittenFileAndReaderAgreeWithScipy) {
+  std::string why;
+  if (test::run_command(test::reference_python() + " -c 'import scipy.io' 2>&1", &why) != 0)
+    GTEST_SKIP() << "no scipy: " << why;
+  const CarsTree tree;
+  const std::string dir = tree.write(test::scratch_dir("cars_scipy")), json = dir + "/scipy.json";
+  test::run_reference("cars_mat_ref.py", {dir + "/cars_annos.mat", json});
+  std::ifstream in(json);
+  const nlohmann::json ref = nlohmann::json::parse(in);
+  EXPECT_EQ(ref["annotations_shape"], nlohmann::json::array({1, 7}));
+  EXPECT_EQ(ref["class_names_shape"], nlohmann::json::array({1, 4}));
+  EXPECT_EQ(ref["class_names"].get<std::vector<std::string>>(), tree.class_names);
+  ASSERT_EQ(ref["annotations"].size(), tree.annotations.size());
+  std::multiset<std::string> train_paths, test_paths;
+  for (size_t i = 0; i < tree.annotations.size(); ++i) {
+    const CarsAnnotation& a = tree.annotations[i];
+    const nlohmann::json& r = ref["annotations"][i];
+    EXPECT_EQ(r["relative_im_path"], a.relative_im_path);
+    EXPECT_EQ(r["bbox_x1"][0], a.x1);
+    EXPECT_EQ(r["bbox_y1"][0], a.y1);
+    EXPECT_EQ(r["bbox_x2"][0], a.x2);
+    EXPECT_EQ(r["bbox_y2"][0], a.y2);
+    EXPECT_EQ(r["class"][0], a.class_id);
+    EXPECT_EQ(r["test"][0], a.test);
+    EXPECT_EQ(r["bbox_x1"][1], "uint8");
+    EXPECT_EQ(r["bbox_y2"][1], "uint16");  // 300 and more
+    EXPECT_EQ(r["class"][2], nlohmann::json::array({1, 1}));
+    (r["class"][0].get<int>() <= 2 ? train_paths : test_paths).insert(dir + "/" + r["relative_im_path"].get<std::string>());
+  }
+  const Dataset d = read_cars(dir);
+  std::multiset<std::string> read_train, read_test;
+  for (const auto& r : d.train) read_train.insert(r.path);
+  for (const auto& r : d.test) read_test.insert(r.path);
+  EXPECT_EQ(read_train, train_paths);
+  EXPECT_EQ(read_test, test_paths);
+}
+
+// A copy cut short (an interrupted download): an error naming the file, never a crash.
+TEST(DataCarsReader, TruncatedFileIsAnError) {
+  const std::string dir = CarsTree().write(test::scratch_dir("cars_cut")), mat = dir + "/cars_annos.mat";
+  const auto size = fs::file_size(mat);
+  for (double keep : {0.1, 0.5, 0.9}) {
+    fs::resize_file(mat, uintmax_t(double(size) * keep));
+    const std::string message = error_of(dir);
+    EXPECT_NE(message.find("cars_annos.mat'"), std::string::npos) << keep << ": " << message;
+    CarsTree().write(fs::path(dir).parent_path().string());  // whole again for the next cut
+  }
 }
 
 struct CarsDefect {
@@ -161,7 +204,7 @@ TEST(DataCarsReader, ReadsTheGeneratedLayout) {
 
 TEST(DataCarsReader, InfoReportsTheOfficialCountsOnAFullSizeTree) {
   const std::string dir = test::scratch_dir("cars_full") + "/cars";
-  const RemovedAtExit remove{dir};  // 16,185 files: the disk's blocks are given back
+  const test::RemovedAtExit remove{dir};  // 16,185 names: removed at the end
   write_demo_dataset(dir, DemoLayout::Cars, DemoSpec::full_size(DemoLayout::Cars));
   std::string out;
   ASSERT_EQ(test::run_command(sgml_program() + " info cars --data " + dir + " --json 2>/dev/null", &out), 0) << out;

@@ -67,15 +67,6 @@ struct SopTree {
 
 std::string error_of(const std::string& dir) { return test::error_of([&] { read_sop(dir); }); }
 
-// Removes a folder when the test ends, passed or not.
-struct RemovedAtExit {
-  std::string dir;
-  ~RemovedAtExit() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
 std::string sgml_program() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
 
 }  // namespace
@@ -168,7 +159,7 @@ TEST(DataSopReader, ReadsTheGeneratedLayout) {
 // The acceptance figure: the official counts from `sgml info sop --json` on a full-size tree.
 TEST(DataSopReader, InfoReportsTheOfficialCountsOnAFullSizeTree) {
   const std::string dir = test::scratch_dir("sop_full") + "/Stanford_Online_Products";
-  const RemovedAtExit remove{dir};  // 120,053 files: the disk's blocks are given back
+  const test::RemovedAtExit remove{dir};  // 120,053 names: removed at the end
   write_demo_dataset(dir, DemoLayout::Sop, DemoSpec::full_size(DemoLayout::Sop));
   std::string out;
   ASSERT_EQ(test::run_command(sgml_program() + " info sop --data " + dir + " --json 2>/dev/null", &out), 0) << out;
