@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "data/cars_reader.h"
 #include "data/cub_reader.h"
 #include "data/demo_generator.h"
 #include "data/inshop_reader.h"
 #include "data/output_paths.h"
 #include "engine/check.h"
 #include "data/project_paths.h"
+#include "data/sop_reader.h"
 
 namespace sgml {
 
@@ -33,9 +35,10 @@ int Dataset::num_test_classes() const {
 }
 
 DatasetKind parse_dataset_kind(const std::string& name) {
-  for (DatasetKind k : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Demo, DatasetKind::DemoCub})
+  for (DatasetKind k : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Sop, DatasetKind::Cars,
+                        DatasetKind::Demo, DatasetKind::DemoCub})
     if (name == dataset_kind_name(k)) return k;
-  SGML_FAIL("unknown dataset '", name, "': expected cub, deepfashion, demo or demo-cub");
+  SGML_FAIL("unknown dataset '", name, "': expected cub, deepfashion, sop, cars, demo or demo-cub");
 }
 
 const char* dataset_kind_name(DatasetKind kind) {
@@ -44,6 +47,8 @@ const char* dataset_kind_name(DatasetKind kind) {
     case DatasetKind::DeepFashion: return "deepfashion";
     case DatasetKind::Demo: return "demo";
     case DatasetKind::DemoCub: return "demo-cub";
+    case DatasetKind::Sop: return "sop";
+    case DatasetKind::Cars: return "cars";
   }
   return "?";
 }
@@ -76,10 +81,19 @@ Dataset load_dataset(const std::string& kind_name, const std::string& dir_given)
   std::string dir = dir_given.empty() ? default_data_dir(kind_name) : dir_given;
   if (dir.empty())
     SGML_FAIL("dataset ", kind_name, " needs --data DIR (",
-              kind == DatasetKind::Cub ? "the extracted CUB_200_2011/ folder" : "the In-shop root with Img/, Eval/ and Anno/",
+              kind == DatasetKind::Cub   ? "the extracted CUB_200_2011/ folder"
+              : kind == DatasetKind::Sop ? "the extracted Stanford_Online_Products/ folder with Ebay_train.txt"
+              : kind == DatasetKind::Cars ? "the folder holding car_ims/ and cars_annos.mat"
+                                          : "the In-shop root with Img/, Eval/ and Anno/",
               ")");
   ensure_demo_data(kind_name, dir);
-  Dataset d = (kind == DatasetKind::Cub || kind == DatasetKind::DemoCub) ? read_cub(dir) : read_inshop(dir);
+  Dataset d;
+  switch (kind) {
+    case DatasetKind::Cub: case DatasetKind::DemoCub: d = read_cub(dir); break;
+    case DatasetKind::Sop: d = read_sop(dir); break;
+    case DatasetKind::Cars: d = read_cars(dir); break;
+    default: d = read_inshop(dir);
+  }
   d.kind = kind_name;
   return d;
 }

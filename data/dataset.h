@@ -7,6 +7,8 @@
 //   deepfashion   train, query, gallery      each query ranks the gallery
 //   demo          train, query, gallery      (In-shop layout, generated into demo_data/inshop on first use)
 //   demo-cub      train, test                (CUB layout, generated into demo_data/cub on first use)
+//   sop           train, test                leave-one-out over `test` (Stanford Online Products, no attributes)
+//   cars          train, test                leave-one-out over `test` (Cars196, no attributes, not cropped)
 #pragma once
 #include <map>
 #include <string>
@@ -28,7 +30,7 @@ struct ImageRecord {
 };
 
 struct Dataset {
-  std::string kind;  // cub | deepfashion | demo | demo-cub
+  std::string kind;  // cub | deepfashion | demo | demo-cub | sop | cars
   std::string root;
   std::vector<ImageRecord> train;
   std::vector<ImageRecord> query, gallery;  // In-shop layout (query and gallery share items and labels)
@@ -50,14 +52,15 @@ std::vector<int> labels_of(const std::vector<ImageRecord>& images);
 int num_classes(const std::vector<ImageRecord>& images);
 
 // The dataset kinds every command accepts (the DATASET argument of train, eval, info and prepare).
-enum class DatasetKind { Cub, DeepFashion, Demo, DemoCub };
-// The one parser of a dataset name: "unknown dataset 'X': expected cub, deepfashion, demo or demo-cub" otherwise.
+enum class DatasetKind { Cub, DeepFashion, Demo, DemoCub, Sop, Cars };
+// The one parser of a dataset name: "unknown dataset 'X': expected cub, deepfashion, sop, cars, demo or demo-cub"
+// otherwise.
 DatasetKind parse_dataset_kind(const std::string& name);
 const char* dataset_kind_name(DatasetKind kind);
 inline bool is_demo(DatasetKind kind) { return kind == DatasetKind::Demo || kind == DatasetKind::DemoCub; }
 
 // Where a kind's data is when --data is not given: demo_data/inshop (demo) and demo_data/cub (demo-cub) under the
-// project root; empty for cub and deepfashion (they need --data).
+// project root; empty for cub, deepfashion, sop and cars (they need --data).
 std::string default_data_dir(const std::string& kind);
 
 // For the demo kinds: generates the demo dataset into `dir` unless a complete one of the current generator version

@@ -9,8 +9,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/cars_annos_writer.h"
 #include "data/demo_render.h"
 #include "data/random_stream.h"
+#include "data/sop_reader.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -166,6 +168,95 @@ void write_cub(const fs::path& dir, const DemoSpec& spec) {
   write_text(dir / "attributes/image_attribute_labels.txt", labels_per_image.str());
 }
 
+// SOP and Cars layouts: images per class, spread evenly over each split when the spec gives split totals (the
+// full-size layouts), else views_per_item each.
+int images_of_class(const DemoSpec& spec, int c) {
+  const bool train = c < spec.train_items;
+  const int classes = train ? spec.train_items : spec.test_items, total = train ? spec.train_images : spec.test_images;
+  if (total <= 0) return spec.views_per_item;
+  const int k = train ? c : c - spec.train_items;
+  return total / classes + (k < total % classes ? 1 : 0);
+}
+
+struct Shot {
+  std::string name;  // relative to the dataset folder
+  int cls, view;
+  int box[4];        // filled by write_shots (0-based inclusive pixels)
+};
+
+// Renders and writes every shot; with spec.shared_image one tiny image is encoded once, written once and hard-linked
+// under every other name (the full-size layouts: the counts matter, not the pixels; 120,053 links take no data
+// blocks, where as many copies would take 470 MB of 4 KiB blocks), copied where the file system has no links.
+void write_shots(const fs::path& dir, std::vector<Shot>& shots, const DemoSpec& spec) {
+  for (const Shot& s : shots) fs::create_directories((dir / s.name).parent_path());
+  if (spec.shared_image) {
+    const std::vector<uint8_t> bytes = encode_jpeg(RgbImage(spec.width, spec.height, 128), spec.jpeg_quality);
+    for (Shot& s : shots) {
+      std::error_code ec;
+      if (&s == &shots.front()) write_bytes(dir / s.name, bytes);
+      else if (fs::create_hard_link(dir / shots.front().name, dir / s.name, ec), ec) write_bytes(dir / s.name, bytes);
+      s.box[0] = s.box[1] = 0;
+      s.box[2] = spec.width - 1;
+      s.box[3] = spec.height - 1;
+    }
+    return;
+  }
+  const std::vector<DemoItem> items = make_demo_items(spec.train_items + spec.test_items, spec.seed);
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t i = 0; i < int64_t(shots.size()); ++i) {
+    Shot& s = shots[size_t(i)];
+    const DemoItem& item = items[size_t(s.cls)];
+    const DemoView dv = draw_demo_view(item, spec.width, spec.height, mix_seed(spec.seed, uint64_t(s.cls), uint64_t(s.view) + 1));
+    object_box(dv, spec.width, spec.height, s.box);
+    write_bytes(dir / s.name, encode_jpeg(render_demo_view(item, dv, spec.width, spec.height), spec.jpeg_quality));
+  }
+}
+
+// Ebay_train.txt / Ebay_test.txt with the official header; class ids 1.. over train then test, super-class by class.
+void write_sop(const fs::path& dir, const DemoSpec& spec) {
+  const auto& folders = sop_super_class_folders();
+  const int n_classes = spec.train_items + spec.test_items;
+  std::vector<Shot> shots;
+  std::ostringstream lists[2];
+  int image_id[2] = {0, 0};
+  for (auto& l : lists) l << "image_id class_id super_class_id path\n";
+  for (int c = 0; c < n_classes; ++c) {
+    const int split = c < spec.train_items ? 0 : 1, super_class = c % int(folders.size());
+    for (int v = 0; v < images_of_class(spec, c); ++v) {
+      const std::string name = str_cat(folders[size_t(super_class)], "/", 111000000000LL + c * 100LL, "_", v, ".JPG");
+      lists[split] << ++image_id[split] << " " << c + 1 << " " << super_class + 1 << " " << name << "\n";
+      shots.push_back({name, c, v, {0, 0, 0, 0}});
+    }
+  }
+  write_shots(dir, shots, spec);
+  write_text(dir / "Ebay_train.txt", lists[0].str());
+  write_text(dir / "Ebay_test.txt", lists[1].str());
+  std::ostringstream info;
+  info << "image_id class_id super_class_id path\n";  // the official Ebay_info.txt lists every image; not read
+  write_text(dir / "Ebay_info.txt", info.str());
+}
+
+// car_ims/NNNNNN.jpg numbered in class order (as the official archive), cars_annos.mat through libmatio.
+void write_cars(const fs::path& dir, const DemoSpec& spec) {
+  const int n_classes = spec.train_items + spec.test_items;
+  std::vector<Shot> shots;
+  for (int c = 0; c < n_classes; ++c)
+    for (int v = 0; v < images_of_class(spec, c); ++v) {
+      char name[64];
+      std::snprintf(name, sizeof name, "car_ims/%06d.jpg", int(shots.size()) + 1);
+      shots.push_back({name, c, v, {0, 0, 0, 0}});
+    }
+  write_shots(dir, shots, spec);
+  std::vector<CarsAnnotation> annotations;
+  for (size_t i = 0; i < shots.size(); ++i) {
+    const Shot& s = shots[i];
+    annotations.push_back({s.name, s.box[0] + 1, s.box[1] + 1, s.box[2] + 1, s.box[3] + 1, s.cls + 1, int(i % 2)});
+  }
+  std::vector<std::string> class_names;
+  for (int c = 0; c < n_classes; ++c) class_names.push_back(str_cat("Demo Motors Model ", c + 1, " 2012"));
+  write_cars_annos_mat((dir / "cars_annos.mat").string(), annotations, class_names);
+}
+
 }  // namespace
 
 DemoSpec DemoSpec::defaults(DemoLayout layout) {
@@ -176,23 +267,63 @@ DemoSpec DemoSpec::defaults(DemoLayout layout) {
     s.views_per_item = 6;
     s.width = 80;
     s.height = 72;
+  } else if (layout == DemoLayout::Sop || layout == DemoLayout::Cars) {
+    s.train_items = 24;
+    s.test_items = 24;
+    s.views_per_item = 4;
+    s.width = 48;
+    s.height = 48;
   }
   return s;
 }
 
+DemoSpec DemoSpec::full_size(DemoLayout layout) {
+  DemoSpec s = defaults(layout);
+  if (layout == DemoLayout::Sop) {
+    s.train_items = 11318, s.train_images = 59551;
+    s.test_items = 11316, s.test_images = 60502;
+  } else if (layout == DemoLayout::Cars) {
+    s.train_items = 98, s.train_images = 8054;
+    s.test_items = 98, s.test_images = 8131;
+  } else {
+    SGML_FAIL("the full-size demo layout is for SOP and Cars196");
+  }
+  s.width = s.height = 16;
+  s.shared_image = true;
+  return s;
+}
+
+const char* demo_layout_name(DemoLayout layout) {
+  switch (layout) {
+    case DemoLayout::InShop: return "In-shop";
+    case DemoLayout::Cub: return "CUB";
+    case DemoLayout::Sop: return "SOP";
+    case DemoLayout::Cars: return "Cars196";
+  }
+  return "?";
+}
+
 std::string DemoSpec::description(DemoLayout layout) const {
-  return str_cat("sgml demo generator v", kGeneratorVersion, ": ", layout == DemoLayout::InShop ? "In-shop" : "CUB",
-                 " layout, ", train_items, " train + ", test_items, " test items, ", views_per_item, " views of ", width,
-                 "x", height, ", ", query_views, " query views, JPEG quality ", jpeg_quality, ", seed ", seed);
+  return str_cat("sgml demo generator v", kGeneratorVersion, ": ", demo_layout_name(layout), " layout, ", train_items,
+                 " train + ", test_items, " test items, ",
+                 train_images > 0 ? str_cat(train_images, " + ", test_images, " images") : str_cat(views_per_item, " views"),
+                 " of ", width, "x", height, shared_image ? " (one image shared)" : "", ", ", query_views,
+                 " query views, JPEG quality ", jpeg_quality, ", seed ", seed);
 }
 
 void write_demo_dataset(const std::string& dir, DemoLayout layout, const DemoSpec& spec) {
+  // Query views split an item's views in the In-shop layout only.
+  const bool views_split = layout != DemoLayout::InShop || (spec.query_views >= 1 && spec.query_views < spec.views_per_item);
   SGML_CHECK(spec.train_items >= 2 && spec.test_items >= 2 && spec.views_per_item >= 2 && spec.width >= 16 &&
-                 spec.height >= 16 && spec.query_views >= 1 && spec.query_views < spec.views_per_item,
+                 spec.height >= 16 && views_split,
              "a demo needs at least 2 train and 2 test items, 2 views each, a query and a gallery view, 16 x 16 images");
   fs::create_directories(dir);
-  if (layout == DemoLayout::InShop) write_inshop(dir, spec);
-  else write_cub(dir, spec);
+  switch (layout) {
+    case DemoLayout::InShop: write_inshop(dir, spec); break;
+    case DemoLayout::Cub: write_cub(dir, spec); break;
+    case DemoLayout::Sop: write_sop(dir, spec); break;
+    case DemoLayout::Cars: write_cars(dir, spec); break;
+  }
   write_text(fs::path(dir) / kDemoStampFile, spec.description(layout) + "\n");
 }
 

@@ -107,7 +107,7 @@ TEST(CliOptions, SharedFlagsHaveTheSameHelpAndDefault) {
 }
 
 TEST(CliOptions, EveryCommandNamesAnUnknownDatasetTheSameWay) {
-  const std::string expected = "unknown dataset 'imagenet': expected cub, deepfashion, demo or demo-cub";
+  const std::string expected = "unknown dataset 'imagenet': expected cub, deepfashion, sop, cars, demo or demo-cub";
   const std::string dir = test::scratch_dir("cli_options_kind");
   for (const std::string& command :
        {sgml() + " train imagenet --out " + dir + "/run", sgml() + " eval imagenet --checkpoint x.safetensors",
@@ -116,10 +116,12 @@ TEST(CliOptions, EveryCommandNamesAnUnknownDatasetTheSameWay) {
     EXPECT_NE(run(command + " 2>&1", &out), 0) << command;
     EXPECT_NE(out.find(expected), std::string::npos) << command << "\n" << out;
   }
-  for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Demo, DatasetKind::DemoCub})
+  for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Sop, DatasetKind::Cars,
+                           DatasetKind::Demo, DatasetKind::DemoCub})
     EXPECT_EQ(parse_dataset_kind(dataset_kind_name(kind)), kind);
   for (const char* bad : {"", "CUB", "demo_cub", "deepfashion "})
-    EXPECT_NE(test::error_of([&] { parse_dataset_kind(bad); }).find("expected cub, deepfashion, demo or demo-cub"),
+    EXPECT_NE(test::error_of([&] { parse_dataset_kind(bad); })
+                  .find("expected cub, deepfashion, sop, cars, demo or demo-cub"),
               std::string::npos)
         << "'" << bad << "'";
 }
@@ -127,7 +129,8 @@ TEST(CliOptions, EveryCommandNamesAnUnknownDatasetTheSameWay) {
 // The default image size of info's cache report and prepare's cache comes from configs/KIND.json (read here with
 // the JSON library itself), and every kind has such a file.
 TEST(CliOptions, DatasetDefaultsComeFromConfigs) {
-  for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Demo, DatasetKind::DemoCub}) {
+  for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Sop, DatasetKind::Cars,
+                           DatasetKind::Demo, DatasetKind::DemoCub}) {
     const std::string name = dataset_kind_name(kind);
     const std::string path = test::source_dir() + "/configs/" + name + ".json";
     ASSERT_TRUE(fs::exists(path)) << path;

@@ -38,9 +38,9 @@ const FieldStyle kPath = FieldStyle::Path, kFlag = FieldStyle::Flag, kOnOff = Fi
 
 std::vector<ConfigField> make_fields() {
   return {
-      Row("dataset", &C::dataset, "demo | deepfashion | cub | demo-cub (the command's argument)").positional(),
+      Row("dataset", &C::dataset, "demo | deepfashion | cub | sop | cars | demo-cub (the command's argument)").positional(),
       Row("data", &C::data_dir, "dataset folder").style(kPath).shown_default(
-          "demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion and cub need it, see README"),
+          "demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion, cub, sop and cars need it, see README"),
       Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152"),
       Row("weights", &C::weights, "pretrained backbone, safetensors with torchvision names")
           .style(kPath).shown_default("weights/MODEL.safetensors"),

@@ -36,6 +36,8 @@ nlohmann::json Evaluation::to_json() const {
 }
 
 std::vector<int> default_ks(const Dataset& dataset) {
+  if (dataset.kind == "sop") return {1, 10, 100, 1000};  // the SOP protocol (Oh Song et al. 2016)
+  if (dataset.kind == "cars") return {1, 2, 4, 8};
   if (dataset.query_gallery()) return {1, 10, 20, 30, 40, 50};
   return {1, 2, 4, 8, 16, 32};
 }

@@ -1,7 +1,8 @@
 // Evaluating a model on a dataset's test protocol: features of every test image (training/feature_extraction.h:
 // the evaluation transform, the decoded-image cache when `sgml prepare` made one at the image size), then
 // retrieval metrics: In-shop queries against the gallery (K = 1, 10, 20, 30, 40, 50), CUB leave-one-out over the
-// test set (K = 1, 2, 4, 8, 16, 32), MAP@R and optionally NMI.
+// test set (K = 1, 2, 4, 8, 16, 32), SOP and Cars196 leave-one-out (K = 1, 10, 100, 1000 and K = 1, 2, 4, 8),
+// MAP@R and optionally NMI.
 //
 // With skip_bad_images, an unreadable image is dropped from both sides of the ranking: it is neither a query nor a
 // candidate, and the metrics are those of the remaining images (as if its line were not in the list files).

@@ -40,6 +40,13 @@ void check_train_config(const TrainConfig& c) {
   if (c.epochs < 1 && c.steps < 1) SGML_FAIL("--epochs or --steps must be positive");
 }
 
+void check_loss_fits_dataset(const TrainConfig& c, int num_attributes) {
+  if (num_attributes > 0 || c.loss == LossMode::Metric) return;
+  SGML_FAIL("dataset ", c.dataset, " has no attributes, and --loss ", loss_mode_name(c.loss), " needs them (",
+            c.loss == LossMode::Sgml ? "the SGS mapping of SBDL and the BCE term" : "the BCE term",
+            "): use --loss metric (the binomial deviance alone)");
+}
+
 nlohmann::json TrainConfig::to_json() const {
   nlohmann::json j = nlohmann::json::object();
   for (const ConfigField& f : config_fields())

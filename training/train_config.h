@@ -11,7 +11,7 @@
 namespace sgml {
 
 struct TrainConfig {
-  std::string dataset = "demo";  // demo | deepfashion | cub | demo-cub
+  std::string dataset = "demo";  // demo | deepfashion | cub | sop | cars | demo-cub
   std::string data_dir;          // empty: the dataset's default folder
   std::string model = "resnet101";
   std::string weights;           // pretrained backbone (torchvision names)
@@ -61,5 +61,8 @@ Sampling parse_sampling(const std::string& s);
 
 // The checks across fields (each field's own bounds are in its table row): the batch fits, the run has a length.
 void check_train_config(const TrainConfig& c);
+// The losses that use attributes (sgml: the SGS mapping and the BCE; multitask and attribute: the BCE) refuse a
+// dataset without any (SOP, Cars196): the error names the dataset and says to use --loss metric.
+void check_loss_fits_dataset(const TrainConfig& c, int num_attributes);
 
 }  // namespace sgml

@@ -40,8 +40,12 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   const Device device = model.device();
   // A batch already on the model's device (the benchmark's) is used as it is; a host batch is copied there.
   const Tensor images = batch.images.device() == device ? batch.images : batch.images.to(device);
-  const Tensor targets = batch.attributes.device() == device ? batch.attributes : batch.attributes.to(device);
   SgmlOutputs out = model.forward(Variable(images), /*training=*/true);
+  // A dataset without attributes (SOP, Cars196) has batches with no attribute columns and a one-output head: its
+  // targets are zeros, and only the metric loss trains (the trainer refuses the other losses for such a dataset).
+  const Tensor targets = batch.attributes.numel() == 0 ? Tensor::zeros(out.attr_logits.value().shape(), device)
+                         : batch.attributes.device() == device ? batch.attributes
+                                                               : batch.attributes.to(device);
   ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, objective);
   check_finite_loss(r, objective, step);
   store.zero_grads();

@@ -1,5 +1,6 @@
 #include "training/trainer.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <csignal>
@@ -48,6 +49,7 @@ void clear_interrupt_request() { g_interrupted = false; }
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator)
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
+  check_loss_fits_dataset(config, data_->num_attributes());
   schedule_.kind = parse_lr_schedule_kind(config.lr_schedule);
   schedule_.base_lr = config.lr;
   schedule_.step_size = std::max<int64_t>(1, int64_t(config.lr_step_epochs) * data_->steps_per_epoch());
@@ -64,7 +66,9 @@ int64_t Trainer::total_steps() const {
 void Trainer::initialise_model() {
   SgmlModelConfig mc;
   mc.arch = config_.model;
-  mc.num_attributes = data_->num_attributes();
+  // A dataset without attributes (SOP, Cars196) still gets a one-output attribute head, so that every checkpoint
+  // has the same layout; the metric loss, the only one allowed there, never trains it.
+  mc.num_attributes = std::max(1, data_->num_attributes());
   mc.seed = config_.seed;
   mc.frozen_batch_norm = config_.frozen_bn;
   model_ = std::make_unique<SgmlModel>(mc);

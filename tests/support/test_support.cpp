@@ -15,6 +15,11 @@ namespace sgml::test {
 
 std::string source_dir() { return SGML_SOURCE_DIR; }
 
+RemovedAtExit::~RemovedAtExit() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 std::string scratch_dir(const std::string& name) {
   namespace fs = std::filesystem;
   // Under the running test's own name, so that tests run in parallel processes never share a folder.

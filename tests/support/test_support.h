@@ -33,6 +33,11 @@ namespace sgml::test {
 
 std::string source_dir();   // the repository root
 std::string scratch_dir(const std::string& name);  // a fresh, empty folder under the build tree
+// Removes a folder (a scratch dataset or run) when it goes out of scope, the test passed or not: for the large ones.
+struct RemovedAtExit {
+  std::string dir;
+  ~RemovedAtExit();
+};
 
 // The interpreter with torch: $SGML_PYTHON, else /usr/bin/python3.
 std::string reference_python();

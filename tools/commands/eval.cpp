@@ -60,7 +60,7 @@ std::vector<int> parse_ks(const std::string& text) {
 }  // namespace
 
 int run_eval(int argc, char** argv) {
-  Options opt("eval", "cub|deepfashion|demo|demo-cub --checkpoint FILE [options]",
+  Options opt("eval", "cub|deepfashion|sop|cars|demo|demo-cub --checkpoint FILE [options]",
               "Extracts features of the test images with the evaluation transform, ranks by cosine similarity and\n"
               "reports Recall@K (In-shop: each query against the gallery, K = 1,10,20,30,40,50; CUB: leave-one-out\n"
               "over the test set, K = 1,2,4,8,16,32), MAP@R and NMI (k-means with as many clusters as classes).");
@@ -74,7 +74,7 @@ int run_eval(int argc, char** argv) {
           "the gallery's beside it (a/f.npy: a/f_gallery.npy), each with its labels in FILE.labels.txt");
   opt.add("report", "", "write a retrieval report (HTML with top-5 results, Recall@K curve) to this folder");
   if (!opt.parse(argc, argv, 2)) return 0;
-  const std::string kind = read_dataset_options(opt, "sgml eval cub|deepfashion|demo|demo-cub --checkpoint FILE").kind;
+  const std::string kind = read_dataset_options(opt, "sgml eval cub|deepfashion|sop|cars|demo|demo-cub --checkpoint FILE").kind;
   // Every number is checked before the (long) feature extraction starts.
   const InferenceArgs in = read_inference_options(opt);
   const Device device = in.device;

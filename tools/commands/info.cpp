@@ -11,9 +11,9 @@
 namespace sgml {
 
 int run_info(int argc, char** argv) {
-  Options opt("info", "cub|deepfashion|demo|demo-cub [--data DIR] [options]",
+  Options opt("info", "cub|deepfashion|sop|cars|demo|demo-cub [--data DIR] [options]",
               "Reads a dataset with the same readers as training and prints what it found: images and classes per\n"
-              "split (CUB: train/test by class; In-shop: train/query/gallery), the number of attributes, the defects\n"
+              "split (CUB, SOP, Cars196: train/test by class; In-shop: train/query/gallery), the number of attributes, the defects\n"
               "the reader tolerated (with counts) and the problems found (missing image files, unretrievable test\n"
               "classes). A malformed file stops it with an error naming the file and line. demo and demo-cub are\n"
               "generated into demo_data/ on first use.");
@@ -24,7 +24,7 @@ int run_info(int argc, char** argv) {
   opt.add("cache-size", "0", "also report whether a decoded-image cache of this side is present (0: the image-size "
                              "of configs/DATASET.json)");
   if (!opt.parse(argc, argv, 2)) return 0;
-  const DatasetArgs args = read_dataset_options(opt, "sgml info cub|deepfashion|demo|demo-cub");
+  const DatasetArgs args = read_dataset_options(opt, "sgml info cub|deepfashion|sop|cars|demo|demo-cub");
   const std::string& kind = args.kind;
   const int workers = opt.get_int("workers", limits::kWorkers);  // checked before the demo data is generated
   const int cache_size = opt.get_image_size("cache-size", /*zero_means_auto=*/true);

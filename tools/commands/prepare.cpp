@@ -10,7 +10,7 @@
 namespace sgml {
 
 int run_prepare(int argc, char** argv) {
-  Options opt("prepare", "cub|deepfashion|demo|demo-cub [--data DIR] [options]",
+  Options opt("prepare", "cub|deepfashion|sop|cars|demo|demo-cub [--data DIR] [options]",
               "Decodes every image of the dataset once, crops it to its bounding box (CUB) and resizes it to\n"
               "size x size (stb triangle filter, as the training transform), into one memory-mapped file plus a JSON\n"
               "index in DIR/sgml_cache/. Training and evaluation at that image size then read it instead of decoding\n"
@@ -22,7 +22,7 @@ int run_prepare(int argc, char** argv) {
   opt.add_flag("skip-bad-images", "record unreadable images as bad in the index instead of stopping (train and eval then "
                "stop on them, or with their own --skip-bad-images replace them within the class / leave them out of the ranking)");
   if (!opt.parse(argc, argv, 2)) return 0;
-  const DatasetArgs args = read_dataset_options(opt, "sgml prepare cub|deepfashion|demo|demo-cub");
+  const DatasetArgs args = read_dataset_options(opt, "sgml prepare cub|deepfashion|sop|cars|demo|demo-cub");
   const int requested_size = opt.get_image_size("size", /*zero_means_auto=*/true);
   const int workers = opt.get_int("workers", limits::kWorkers);
   const Dataset dataset = load_dataset(args.kind, args.data);

@@ -1,4 +1,4 @@
-// sgml train DATASET: train an SGML model (paper Sec. III-V) on demo, deepfashion or cub.
+// sgml train DATASET: train an SGML model (paper Sec. III-V) on demo, deepfashion, cub, sop or cars.
 #include <cstdio>
 #include <filesystem>
 
@@ -51,14 +51,14 @@ void plot_curves(const std::string& out, const std::vector<StepMetrics>& steps, 
 }  // namespace
 
 int run_train(int argc, char** argv) {
-  Options opt("train", "cub|deepfashion|demo|demo-cub [options]",
+  Options opt("train", "cub|deepfashion|sop|cars|demo|demo-cub [options]",
               "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
               "loss + lambda * BCE, Adam. Defaults come from configs/DATASET.json (the paper's settings), then\n"
               "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
               "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
   declare_train_options(opt);
   if (!opt.parse(argc, argv, 2)) return 0;
-  const std::string dataset_kind = read_dataset_options(opt, "sgml train cub|deepfashion|demo|demo-cub").kind;
+  const std::string dataset_kind = read_dataset_options(opt, "sgml train cub|deepfashion|sop|cars|demo|demo-cub").kind;
   const std::string defaults = project_path("configs/" + dataset_kind + ".json");
   if (std::filesystem::exists(defaults)) opt.apply_defaults_file(defaults);
   TrainConfig config = train_config_from_options(opt);
