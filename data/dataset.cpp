@@ -76,8 +76,15 @@ bool ensure_demo_data(const std::string& kind_name, const std::string& dir) {
   return true;
 }
 
-Dataset load_dataset(const std::string& kind_name, const std::string& dir_given) {
+bool has_bounding_boxes(DatasetKind kind) {
+  return kind == DatasetKind::Cub || kind == DatasetKind::DemoCub || kind == DatasetKind::Cars;
+}
+
+Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, bool crop_boxes) {
   const DatasetKind kind = parse_dataset_kind(kind_name);
+  if (crop_boxes && !has_bounding_boxes(kind))
+    SGML_FAIL("--crop-boxes: dataset ", kind_name, " has no bounding boxes (only cars can be cropped to its boxes; cub "
+              "and demo-cub are always cropped)");
   std::string dir = dir_given.empty() ? default_data_dir(kind_name) : dir_given;
   if (dir.empty())
     SGML_FAIL("dataset ", kind_name, " needs --data DIR (",
@@ -91,7 +98,7 @@ Dataset load_dataset(const std::string& kind_name, const std::string& dir_given)
   switch (kind) {
     case DatasetKind::Cub: case DatasetKind::DemoCub: d = read_cub(dir); break;
     case DatasetKind::Sop: d = read_sop(dir); break;
-    case DatasetKind::Cars: d = read_cars(dir); break;
+    case DatasetKind::Cars: d = read_cars(dir, CarsOptions{crop_boxes}); break;
     default: d = read_inshop(dir);
   }
   d.kind = kind_name;

@@ -8,7 +8,8 @@
 //   demo          train, query, gallery      (In-shop layout, generated into demo_data/inshop on first use)
 //   demo-cub      train, test                (CUB layout, generated into demo_data/cub on first use)
 //   sop           train, test                leave-one-out over `test` (Stanford Online Products, no attributes)
-//   cars          train, test                leave-one-out over `test` (Cars196, no attributes, not cropped)
+//   cars          train, test                leave-one-out over `test` (Cars196, no attributes, cropped to its
+//                                            bounding boxes only with crop_boxes, --crop-boxes)
 #pragma once
 #include <map>
 #include <string>
@@ -69,7 +70,10 @@ std::string default_data_dir(const std::string& kind);
 bool ensure_demo_data(const std::string& kind, const std::string& dir);
 
 // Reads a dataset of `kind` from `dir` (empty: default_data_dir(kind); demo data is generated first when missing).
-// Errors (sgml::Error) name the file and the line of what is wrong.
-Dataset load_dataset(const std::string& kind, const std::string& dir = "");
+// Errors (sgml::Error) name the file and the line of what is wrong. `crop_boxes` (--crop-boxes) crops Cars196 to
+// its bounding boxes; CUB is always cropped (accepted, no change); the other kinds have no boxes and refuse it.
+Dataset load_dataset(const std::string& kind, const std::string& dir = "", bool crop_boxes = false);
+// Whether a kind's images have bounding boxes (cub, demo-cub, cars): --crop-boxes means something there.
+bool has_bounding_boxes(DatasetKind kind);
 
 }  // namespace sgml

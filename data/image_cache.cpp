@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "sgml-image-cache";
-constexpr int kVersion = 1;
+constexpr int kVersion = 2;  // 2: the bounding box of every image ("boxes")
 constexpr const char* kRerun = "run sgml prepare again";
 
 std::string data_path_of(const std::string& json_path) {
@@ -85,13 +85,46 @@ int parse_slot(const std::string& key, size_t count, const std::string& json_pat
   return int(std::stoul(key));
 }
 
+// A box as the index stores it: null for none, else [x, y, width, height] (floats round-trip exactly through
+// JSON's shortest double text).
+nlohmann::json box_to_json(const BoundingBox& b) {
+  return b.valid() ? nlohmann::json::array({b.x, b.y, b.width, b.height}) : nlohmann::json();
+}
+
+// Field 'boxes': one entry per path.
+std::vector<BoundingBox> read_boxes(const nlohmann::json& j, size_t count, const std::string& json_path) {
+  if (!j.contains("boxes") || !j["boxes"].is_array()) index_error(json_path, "has no list 'boxes'");
+  const nlohmann::json& boxes = j["boxes"];
+  if (boxes.size() != count)
+    index_error(json_path, str_cat("lists ", boxes.size(), " boxes for ", count, " paths"));
+  std::vector<BoundingBox> out(count);
+  for (size_t i = 0; i < count; ++i) {
+    const nlohmann::json& b = boxes[i];
+    if (b.is_null()) continue;
+    const bool numbers = b.is_array() && b.size() == 4 &&
+                         std::all_of(b.begin(), b.end(), [](const nlohmann::json& v) { return v.is_number(); });
+    if (!numbers) index_error(json_path, str_cat("field 'boxes' entry ", i, " is neither null nor [x, y, width, height]"));
+    out[i] = {b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>()};
+  }
+  return out;
+}
+
+bool same_box(const BoundingBox& a, const BoundingBox& b) {
+  if (!a.valid() || !b.valid()) return a.valid() == b.valid();
+  return a.x == b.x && a.y == b.y && a.width == b.width && a.height == b.height;
+}
+
 }  // namespace
 
 std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path) {
   const nlohmann::json j = read_index(json_path);
   if (index_string(j, "format", json_path) != kFormat) index_error(json_path, str_cat("is not a ", kFormat, " index"));
-  if (index_int(j, "version", 0, INT32_MAX, json_path) != kVersion)
-    index_error(json_path, str_cat("is version ", j["version"].dump(), ", this sgml reads version ", kVersion));
+  const int64_t version = index_int(j, "version", 0, INT32_MAX, json_path);
+  if (version < kVersion)
+    index_error(json_path, str_cat("was prepared by an older sgml (index version ", version, ", this sgml reads version ",
+                                   kVersion, ")"));
+  if (version != kVersion)
+    index_error(json_path, str_cat("is version ", version, ", this sgml reads version ", kVersion));
   index_string(j, "kind", json_path);
   std::shared_ptr<ImageCache> c(new ImageCache());
   c->json_path_ = json_path;
@@ -108,6 +141,7 @@ std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path)
       index_error(json_path, str_cat("field 'paths' lists '", printable_utf8(*path), "' twice"));
     c->paths_.push_back(std::move(*path));
   }
+  c->boxes_ = read_boxes(j, c->paths_.size(), json_path);
   if (!j.contains("bad") || !j["bad"].is_object()) index_error(json_path, "has no object 'bad'");
   for (const auto& [key, why] : j["bad"].items()) {
     if (!why.is_string()) index_error(json_path, str_cat("field 'bad' entry '", printable_utf8(key), "' is not a string"));
@@ -164,6 +198,14 @@ bool ImageCache::holds_all(const Dataset& dataset) const {
   if (order.size() != paths_.size()) return false;
   for (size_t i = 0; i < order.size(); ++i)
     if (order[i]->path != paths_[i]) return false;
+  return true;
+}
+
+bool ImageCache::same_boxes(const Dataset& dataset) const {
+  const std::vector<const ImageRecord*> order = cache_order(dataset);
+  if (order.size() != boxes_.size()) return false;
+  for (size_t i = 0; i < order.size(); ++i)
+    if (!same_box(order[i]->box, boxes_[i])) return false;
   return true;
 }
 
@@ -258,7 +300,11 @@ std::string index_text(const Dataset& dataset, int size, const std::vector<const
   j["size"] = size;
   j["count"] = order.size();
   j["paths"] = nlohmann::json::array();
-  for (const ImageRecord* r : order) j["paths"].push_back(path_to_json(r->path));
+  j["boxes"] = nlohmann::json::array();
+  for (const ImageRecord* r : order) {
+    j["paths"].push_back(path_to_json(r->path));
+    j["boxes"].push_back(box_to_json(r->box));
+  }
   j["bad"] = nlohmann::json::object();
   for (size_t slot = 0; slot < bad.size(); ++slot)
     if (!bad[slot].empty()) j["bad"][std::to_string(slot)] = printable_utf8(bad[slot]);
@@ -370,8 +416,12 @@ std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int i
   }
   try {
     std::shared_ptr<const ImageCache> cache = ImageCache::open(index);
-    if (cache->holds_all(dataset)) return cache;
-    if (why_not) *why_not = "'" + index + "' lists other images than the dataset (rerun sgml prepare)";
+    const bool same_images = cache->holds_all(dataset);
+    if (same_images && cache->same_boxes(dataset)) return cache;
+    if (why_not)
+      *why_not = same_images ? "'" + index + "' holds other bounding boxes than the dataset (cropped differently, "
+                               "--crop-boxes, or a changed box file: rerun sgml prepare)"
+                             : "'" + index + "' lists other images than the dataset (rerun sgml prepare)";
   } catch (const Error& e) {
     if (why_not) *why_not = e.what();
   }

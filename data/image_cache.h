@@ -3,8 +3,11 @@
 // one file that training memory-maps, so that no JPEG is decoded during training.
 //
 //   DIR/sgml_cache/images_C.u8     N x C x C x 3 bytes, image i at i * C * C * 3, in the dataset's order
-//   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 1, "kind", "size": C, "count": N,
-//                                   "paths": [...], "bad": {"i": "why", ...}}
+//   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 2, "kind", "size": C, "count": N,
+//                                   "paths": [...], "boxes": [null | [x, y, width, height], ...],
+//                                   "bad": {"i": "why", ...}}
+// "boxes" holds the bounding box each image was cropped to (null: not cropped), one per path; version 1 had none,
+// and such an index is reported as prepared by an older sgml ("run sgml prepare again").
 //
 // A path that is not valid UTF-8 (JSON holds only UTF-8) is stored as {"hex": "<its bytes>"} (data/path_text.h),
 // so that any file name round-trips. `sgml prepare` writes both files under temporary names (NAME.tmp-PID) and
@@ -17,7 +20,8 @@
 // evaluation input is identical to decoding (the cached image is S x S and passes unchanged); the training crop is
 // taken from the cached image instead of the original, which differs only by resampling (the crop keeps the
 // aspect ratio of what it crops, and the result is S x S either way). A cache is used only when its list of paths
-// equals the dataset's (a changed dataset needs a new `sgml prepare`).
+// and its boxes equal the dataset's (a changed dataset needs a new `sgml prepare`): a Cars196 cache prepared with
+// --crop-boxes is not used by an uncropped run and vice versa, nor a CUB cache after bounding_boxes.txt changed.
 #pragma once
 #include <memory>
 #include <string>
@@ -44,7 +48,8 @@ class ImageCache {
   int find(const std::string& path) const;
   // The C x C image of a slot; throws sgml::Error naming the original file when `sgml prepare` found it bad.
   RgbImage image(int slot) const;
-  bool holds_all(const Dataset& dataset) const;
+  bool holds_all(const Dataset& dataset) const;   // the same paths in cache_order
+  bool same_boxes(const Dataset& dataset) const;  // the same bounding box for every image, in cache_order
 
  private:
   ImageCache() = default;
@@ -52,6 +57,7 @@ class ImageCache {
   std::string json_path_, data_path_;
   int size_ = 0;
   std::vector<std::string> paths_;
+  std::vector<BoundingBox> boxes_;  // one per path; invalid: not cropped
   std::unordered_map<std::string, int> slot_of_;
   std::unordered_map<int, std::string> bad_;
   const uint8_t* data_ = nullptr;
@@ -77,7 +83,7 @@ CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& ca
 
 // The cache for training at `image_size`: DIR/sgml_cache/images_S.json when present and matching the dataset,
 // else nullptr. `why_not` (optional) says why a present cache was not used: a damaged index (the file and field),
-// data without an index (an interrupted prepare), another dataset's list of images.
+// data without an index (an interrupted prepare), another dataset's list of images or other bounding boxes.
 std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int image_size,
                                                    std::string* why_not = nullptr, const std::string& cache_dir = "");
 

@@ -202,6 +202,7 @@ TrainConfig config_unlike_the_default() {
   c.batch_plan = "/plan.txt";
   c.augment = false;
   c.frozen_bn = true;
+  c.crop_boxes = true;
   c.metrics_file = "/m.jsonl";
   c.save_file = "/s.safetensors";
   c.workers = 5;

@@ -15,7 +15,9 @@
 #include "data/cars_reader.h"
 #include "data/dataset.h"
 #include "data/demo_generator.h"
+#include "data/image_cache.h"
 #include "data/image_io.h"
+#include "data/image_transform.h"
 #include "engine/check.h"
 #include "tests/support/test_support.h"
 
@@ -88,6 +90,95 @@ TEST(DataCarsReader, CropsToTheBoxWhenAsked) {
   EXPECT_FLOAT_EQ(b.y, 3);
   EXPECT_FLOAT_EQ(b.width, 8);
   EXPECT_FLOAT_EQ(b.height, 298);
+}
+
+namespace {
+
+// A tree whose images are 40 x 30 noise (every pixel differs from its neighbours) with every box inside: a cache
+// image cut from the wrong place would differ.
+std::string noise_tree(const std::string& parent, CarsTree& t) {
+  for (size_t i = 0; i < t.annotations.size(); ++i) {
+    CarsAnnotation& a = t.annotations[i];
+    a.x1 = 2 + int(i);
+    a.y1 = 3;
+    a.x2 = 30 + int(i);
+    a.y2 = 20 + int(i);
+  }
+  const std::string dir = t.write(parent);
+  uint32_t state = 12345;
+  for (const CarsAnnotation& a : t.annotations) {
+    RgbImage image(40, 30);
+    for (uint8_t& v : image.pixels) v = uint8_t((state = state * 1664525u + 1013904223u) >> 24);
+    write_png((fs::path(dir) / a.relative_im_path).string(), image);
+  }
+  return dir;
+}
+
+// The cache's image i cut by hand from the file: the annotation's 1-based inclusive corners, then the same resize.
+std::vector<uint8_t> box_region_resized(const std::string& path, const CarsAnnotation& a, int size) {
+  const RgbImage image = load_image_rgb(path);
+  RgbImage cut(a.x2 - a.x1 + 1, a.y2 - a.y1 + 1);
+  for (int y = 0; y < cut.height; ++y)
+    for (int x = 0; x < cut.width; ++x) std::copy_n(image.at(a.x1 - 1 + x, a.y1 - 1 + y), 3, cut.at(x, y));
+  std::vector<uint8_t> out(size_t(size) * size * 3);
+  resize_window(out.data(), cut, {0, 0, cut.width, cut.height}, size);
+  return out;
+}
+
+}  // namespace
+
+// --crop-boxes reaches the reader through load_dataset; a cropped cache holds the box region's pixels; a cache
+// prepared with the crop is not used without it and vice versa (the index records every box).
+TEST(DataCarsReader, CroppedAndUncroppedRunsDoNotShareACache) {
+  CarsTree t;
+  const std::string dir = noise_tree(test::scratch_dir("cars_cache_crop"), t);
+  const Dataset cropped = load_dataset("cars", dir, /*crop_boxes=*/true), whole = load_dataset("cars", dir);
+  ASSERT_TRUE(cropped.train[0].box.valid());
+  ASSERT_FALSE(whole.train[0].box.valid());
+
+  build_image_cache(cropped, default_cache_dir(cropped), 16, 2, false);
+  std::string why_not;
+  const std::shared_ptr<const ImageCache> cache = find_image_cache(cropped, 16, &why_not);
+  ASSERT_TRUE(cache) << why_not;
+  for (const CarsAnnotation& a : t.annotations) {
+    const int slot = cache->find((fs::path(dir) / a.relative_im_path).string());
+    ASSERT_GE(slot, 0) << a.relative_im_path;
+    EXPECT_EQ(cache->image(slot).pixels, box_region_resized((fs::path(dir) / a.relative_im_path).string(), a, 16))
+        << a.relative_im_path;
+  }
+  EXPECT_FALSE(find_image_cache(whole, 16, &why_not));
+  EXPECT_NE(why_not.find("other bounding boxes"), std::string::npos) << why_not;
+  EXPECT_NE(why_not.find("rerun sgml prepare"), std::string::npos) << why_not;
+
+  build_image_cache(whole, default_cache_dir(whole), 16, 2, false);
+  EXPECT_TRUE(find_image_cache(whole, 16, &why_not)) << why_not;
+  EXPECT_FALSE(find_image_cache(cropped, 16, &why_not));
+  EXPECT_NE(why_not.find("other bounding boxes"), std::string::npos) << why_not;
+}
+
+// An index written before the boxes were recorded (version 1, no "boxes") is refused in plain words.
+TEST(DataCarsReader, AnIndexOfTheOldVersionSaysPrepareAgain) {
+  CarsTree t;
+  const Dataset d = load_dataset("cars", noise_tree(test::scratch_dir("cars_cache_old"), t), true);
+  const std::string index = build_image_cache(d, default_cache_dir(d), 16, 1, false).index_path;
+  nlohmann::json j = nlohmann::json::parse(std::ifstream(index));
+  j["version"] = 1;
+  j.erase("boxes");
+  std::ofstream(index) << j.dump();
+  std::string why_not;
+  EXPECT_FALSE(find_image_cache(d, 16, &why_not));
+  for (const std::string part : {index, std::string("prepared by an older sgml"), std::string("run sgml prepare again")})
+    EXPECT_NE(why_not.find(part), std::string::npos) << "'" << part << "' not in: " << why_not;
+  EXPECT_NE(test::error_of([&] { ImageCache::open(index); }).find("prepared by an older sgml"), std::string::npos);
+}
+
+// --crop-boxes means nothing where there are no boxes: refused, naming the option and the dataset.
+TEST(DataCarsReader, CropBoxesIsRefusedForKindsWithoutBoxes) {
+  for (const char* kind : {"sop", "deepfashion", "demo"}) {
+    const std::string message = test::error_of([&] { load_dataset(kind, "/nonexistent", true); });
+    for (const std::string part : {std::string("--crop-boxes"), std::string("dataset ") + kind, std::string("no bounding boxes")})
+      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+  }
 }
 
 // The file our writer makes, read by scipy.io.loadmat (an independent MAT reader): the official file's shapes and

@@ -41,6 +41,9 @@ std::vector<ConfigField> make_fields() {
       Row("dataset", &C::dataset, "demo | deepfashion | cub | sop | cars | demo-cub (the command's argument)").positional(),
       Row("data", &C::data_dir, "dataset folder").style(kPath).shown_default(
           "demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion, cub, sop and cars need it, see README"),
+      Row("crop-boxes", &C::crop_boxes,
+          "cars: crop every image to its bounding box (cub is always cropped; sop and deepfashion have no boxes)")
+          .style(kFlag),
       Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152"),
       Row("weights", &C::weights, "pretrained backbone, safetensors with torchvision names")
           .style(kPath).shown_default("weights/MODEL.safetensors"),

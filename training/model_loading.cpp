@@ -16,6 +16,14 @@ std::string config_string(const Checkpoint& c, const char* field, const std::str
   return v.get<std::string>();
 }
 
+// A boolean field of a checkpoint's stored configuration (false when absent); a wrong type names the file and field.
+bool config_bool(const Checkpoint& c, const char* field, const std::string& path) {
+  if (!c.config.contains(field)) return false;
+  const nlohmann::json& v = c.config[field];
+  if (!v.is_boolean()) SGML_FAIL("checkpoint '", path, "': stored configuration field '", field, "' must be true or false, got ", v.dump());
+  return v.get<bool>();
+}
+
 // The stored image size (0 when absent), checked by the same rule as --image-size.
 int config_image_size(const Checkpoint& c, const std::string& path) {
   if (!c.config.contains("image_size")) return 0;
@@ -44,7 +52,10 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
                                                                 : detect_resnet_arch(c.model, path);
   const int stored_size = c.is_training_checkpoint ? config_image_size(c, path) : 0;
   out.image_size = size_override > 0 ? size_override : stored_size > 0 ? stored_size : 224;
-  if (c.is_training_checkpoint) out.eval_feature = config_string(c, "eval_feature", path);
+  if (c.is_training_checkpoint) {
+    out.eval_feature = config_string(c, "eval_feature", path);
+    out.crop_boxes = config_bool(c, "crop_boxes", path);
+  }
   const int k = detect_num_attributes(c.model);
   mc.num_attributes = k > 0 ? k : 1;
   out.model = std::make_unique<SgmlModel>(mc);

@@ -13,6 +13,7 @@ struct LoadedModel {
   std::unique_ptr<SgmlModel> model;
   int image_size = 224;
   std::string eval_feature;  // the feature the run evaluated, when the checkpoint says
+  bool crop_boxes = false;   // the run cropped its images to their bounding boxes (--crop-boxes), when it says
   bool has_head = false;
 };
 

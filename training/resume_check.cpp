@@ -19,6 +19,7 @@ struct FieldRule {
 // would not be a continuation of the stored one. A saved field without a rule here is refused (the safe side).
 const FieldRule kRules[] = {
     {"dataset", Change::Refused, ""},
+    {"crop-boxes", Change::Refused, ""},
     {"model", Change::Refused, ""},
     {"image-size", Change::Refused, ""},
     {"loss", Change::Refused, ""},

@@ -13,6 +13,7 @@ namespace sgml {
 struct TrainConfig {
   std::string dataset = "demo";  // demo | deepfashion | cub | sop | cars | demo-cub
   std::string data_dir;          // empty: the dataset's default folder
+  bool crop_boxes = false;       // Cars196: crop every image to its bounding box (load_dataset)
   std::string model = "resnet101";
   std::string weights;           // pretrained backbone (torchvision names)
   bool no_pretrained = false;

@@ -74,7 +74,8 @@ int run_eval(int argc, char** argv) {
           "the gallery's beside it (a/f.npy: a/f_gallery.npy), each with its labels in FILE.labels.txt");
   opt.add("report", "", "write a retrieval report (HTML with top-5 results, Recall@K curve) to this folder");
   if (!opt.parse(argc, argv, 2)) return 0;
-  const std::string kind = read_dataset_options(opt, "sgml eval cub|deepfashion|sop|cars|demo|demo-cub --checkpoint FILE").kind;
+  const DatasetArgs dataset_args = read_dataset_options(opt, "sgml eval cub|deepfashion|sop|cars|demo|demo-cub --checkpoint FILE");
+  const std::string& kind = dataset_args.kind;
   // Every number is checked before the (long) feature extraction starts.
   const InferenceArgs in = read_inference_options(opt);
   const Device device = in.device;
@@ -90,8 +91,13 @@ int run_eval(int argc, char** argv) {
     SGML_FAIL("'", opt.get("checkpoint"), "' has no SGML head: only --feature conv can be evaluated");
   opt.set("image-size", std::to_string(loaded.image_size));
   opt.set("feature", feature_name);
+  // As the image size, the run's own setting: a run trained with --crop-boxes is evaluated cropped (the flag crops a
+  // run's evaluation that did not); a run on a kind with boxes does not impose its crop on a kind without.
+  const bool crop_boxes =
+      dataset_args.crop_boxes || (loaded.crop_boxes && has_bounding_boxes(parse_dataset_kind(kind)));
+  opt.set("crop-boxes", crop_boxes ? "true" : "false");
   print_configuration("eval", opt);
-  const Dataset dataset = load_dataset(kind, opt.get("data"));
+  const Dataset dataset = load_dataset(kind, opt.get("data"), crop_boxes);
 
   EvaluationSettings s;
   s.image_size = loaded.image_size;

@@ -9,11 +9,11 @@
 
 namespace sgml {
 
-void declare_dataset_options(Options& o) { declare_config_options(o, {"data"}); }
+void declare_dataset_options(Options& o) { declare_config_options(o, {"data", "crop-boxes"}); }
 
 DatasetArgs read_dataset_options(const Options& o, const std::string& usage) {
   if (o.positional().size() != 1) SGML_FAIL("say which dataset: ", usage, " (see --help)");
-  return {dataset_kind_name(parse_dataset_kind(o.positional()[0])), o.get("data")};
+  return {dataset_kind_name(parse_dataset_kind(o.positional()[0])), o.get("data"), o.get_flag("crop-boxes")};
 }
 
 void declare_inference_options(Options& o) {

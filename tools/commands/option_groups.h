@@ -1,6 +1,7 @@
 // The option groups several commands share, declared once, so that a flag has the same name, meaning and default in
 // every command that takes it (`sgml COMMAND --help` shows them).
-//   dataset:   DATASET, the one positional argument (parse_dataset_kind), and --data (the row of the training table)
+//   dataset:   DATASET, the one positional argument (parse_dataset_kind), --data and --crop-boxes (the rows of the
+//              training table)
 //   inference: --checkpoint (alias --weights), --model auto, --image-size 0 (auto), --feature auto, --device auto,
 //              --batch-size 64, --workers 0: eval, search and embed run a stored model the same way
 #pragma once
@@ -14,8 +15,9 @@ namespace sgml {
 
 void declare_dataset_options(Options& options);
 struct DatasetArgs {
-  std::string kind;  // canonical name: cub | deepfashion | demo | demo-cub
+  std::string kind;  // canonical name: cub | deepfashion | sop | cars | demo | demo-cub
   std::string data;  // --data (empty: the kind's default folder)
+  bool crop_boxes = false;  // --crop-boxes (cars; load_dataset refuses it for kinds without boxes)
 };
 // Exactly one positional argument, a dataset kind; `usage` is shown when it is missing.
 DatasetArgs read_dataset_options(const Options& options, const std::string& usage);

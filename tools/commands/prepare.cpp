@@ -11,7 +11,8 @@ namespace sgml {
 
 int run_prepare(int argc, char** argv) {
   Options opt("prepare", "cub|deepfashion|sop|cars|demo|demo-cub [--data DIR] [options]",
-              "Decodes every image of the dataset once, crops it to its bounding box (CUB) and resizes it to\n"
+              "Decodes every image of the dataset once, crops it to its bounding box (CUB; Cars196 with\n"
+              "--crop-boxes: training and evaluation then need the same flag to use the cache) and resizes it to\n"
               "size x size (stb triangle filter, as the training transform), into one memory-mapped file plus a JSON\n"
               "index in DIR/sgml_cache/. Training and evaluation at that image size then read it instead of decoding\n"
               "(they say so when they do). Use the model's --image-size: the evaluation input is then identical.");
@@ -25,7 +26,7 @@ int run_prepare(int argc, char** argv) {
   const DatasetArgs args = read_dataset_options(opt, "sgml prepare cub|deepfashion|sop|cars|demo|demo-cub");
   const int requested_size = opt.get_image_size("size", /*zero_means_auto=*/true);
   const int workers = opt.get_int("workers", limits::kWorkers);
-  const Dataset dataset = load_dataset(args.kind, args.data);
+  const Dataset dataset = load_dataset(args.kind, args.data, args.crop_boxes);
   const int size = requested_size > 0 ? requested_size : default_image_size(args.kind);
   const std::string out = opt.get("out").empty() ? default_cache_dir(dataset) : opt.get("out");
   opt.set("data", dataset.root);
