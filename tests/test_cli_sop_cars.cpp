@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "data/demo_generator.h"
@@ -58,3 +59,45 @@ void train_and_evaluate(const std::string& kind, DemoLayout layout, const std::v
 TEST(CliSopCars, SopTrainsAndEvaluatesLeaveOneOut) { train_and_evaluate("sop", DemoLayout::Sop, {1, 10, 100, 1000}, 2); }
 
 TEST(CliSopCars, CarsTrainsAndEvaluatesLeaveOneOut) { train_and_evaluate("cars", DemoLayout::Cars, {1, 2, 4, 8}, 16); }
+
+// --crop-boxes on a Cars196 tree: the run trains on the cropped images and records the setting in config.json; a
+// resume without it is refused (the images would change); eval of the checkpoint crops as the run did.
+TEST(CliSopCars, CarsTrainsCroppedAndRecordsIt) {
+  const std::string kSgml = std::string(SGML_BINARY_DIR) + "/sgml";
+  const std::string dir = test::scratch_dir("cli_cars_crop"), data = dir + "/data", run = dir + "/run";
+  const test::RemovedAtExit remove{dir};
+  DemoSpec spec = DemoSpec::defaults(DemoLayout::Cars);
+  spec.train_items = spec.test_items = 4;
+  spec.views_per_item = 2;
+  spec.width = spec.height = 32;
+  write_demo_dataset(data, DemoLayout::Cars, spec);
+  const std::string small = std::string(kSmallRun) + " --loss metric";
+  std::string out;
+  ASSERT_EQ(test::run_command(kSgml + " train cars --crop-boxes --data " + data + " --out " + run + small + " 2>&1",
+                              &out), 0) << out;
+  EXPECT_NE(out.find("\n  crop-boxes = true\n"), std::string::npos) << out;
+  const nlohmann::json config = nlohmann::json::parse(std::ifstream(run + "/config.json"));
+  EXPECT_EQ(config.at("crop_boxes"), true) << config.dump();
+
+  EXPECT_NE(test::run_command(kSgml + " train cars --resume --steps 4 --data " + data + " --out " + run + small +
+                                  " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("--crop-boxes: true in the checkpoint, false now"), std::string::npos) << out;
+
+  ASSERT_EQ(test::run_command(kSgml + " eval cars --data " + data + " --checkpoint " + run +
+                                  "/last.safetensors --json --device cpu --no-nmi 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("\n  crop-boxes = true\n"), std::string::npos) << out;  // the checkpoint's setting
+}
+
+// Where there are no boxes the option is refused, naming it and the dataset, by every command.
+TEST(CliSopCars, CropBoxesIsRefusedWithoutBoxes) {
+  const std::string kSgml = std::string(SGML_BINARY_DIR) + "/sgml";
+  const std::string dir = test::scratch_dir("cli_crop_refused");
+  const test::RemovedAtExit remove{dir};
+  for (const std::string command : {"train sop --loss metric --no-pretrained --out " + dir + "/run", std::string("info deepfashion"),
+                                     "prepare sop --out " + dir + "/cache"}) {
+    std::string out;
+    EXPECT_NE(test::run_command(kSgml + " " + command + " --crop-boxes --data " + dir + " 2>&1", &out), 0) << command;
+    for (const std::string part : {std::string("--crop-boxes: dataset "), std::string("has no bounding boxes")})
+      EXPECT_NE(out.find(part), std::string::npos) << command << ": '" << part << "' not in:\n" << out;
+  }
+}
