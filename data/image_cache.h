@@ -1,5 +1,5 @@
 // The optional decoded-image cache (`sgml prepare DATASET --data DIR`): every image of the dataset decoded, cropped
-// to its bounding box (CUB) and resized once to C x C (stb triangle filter, as the transform), stored as raw RGB in
+// to its bounding box (CUB; Cars196 with --crop-boxes) and resized once to C x C (stb triangle filter, as the transform), stored as raw RGB in
 // one file that training memory-maps, so that no JPEG is decoded during training.
 //
 //   DIR/sgml_cache/images_C.u8     N x C x C x 3 bytes, image i at i * C * C * 3, in the dataset's order
