@@ -290,6 +290,9 @@ TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
       {"no format", "has no field 'format'", [](nlohmann::json& j) { j.erase("format"); }},
       {"version", "is version 7", [](nlohmann::json& j) { j["version"] = 7; }},
       {"no paths", "has no list 'paths'", [](nlohmann::json& j) { j.erase("paths"); }},
+      {"no boxes", "has no list 'boxes'", [](nlohmann::json& j) { j.erase("boxes"); }},
+      {"box entry", "field 'boxes' entry 1", [](nlohmann::json& j) { j["boxes"][1] = {1, 2, "3", 4}; }},
+      {"box count", "boxes for", [](nlohmann::json& j) { j["boxes"].erase(0); }},
   };
   for (const Damage& damage : damages) {
     nlohmann::json j = good;
