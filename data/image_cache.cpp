@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "data/cache_boxes.h"
 #include "data/image_decode.h"
 #include "data/image_transform.h"
 #include "data/output_paths.h"
@@ -85,35 +86,6 @@ int parse_slot(const std::string& key, size_t count, const std::string& json_pat
   return int(std::stoul(key));
 }
 
-// A box as the index stores it: null for none, else [x, y, width, height] (floats round-trip exactly through
-// JSON's shortest double text).
-nlohmann::json box_to_json(const BoundingBox& b) {
-  return b.valid() ? nlohmann::json::array({b.x, b.y, b.width, b.height}) : nlohmann::json();
-}
-
-// Field 'boxes': one entry per path.
-std::vector<BoundingBox> read_boxes(const nlohmann::json& j, size_t count, const std::string& json_path) {
-  if (!j.contains("boxes") || !j["boxes"].is_array()) index_error(json_path, "has no list 'boxes'");
-  const nlohmann::json& boxes = j["boxes"];
-  if (boxes.size() != count)
-    index_error(json_path, str_cat("lists ", boxes.size(), " boxes for ", count, " paths"));
-  std::vector<BoundingBox> out(count);
-  for (size_t i = 0; i < count; ++i) {
-    const nlohmann::json& b = boxes[i];
-    if (b.is_null()) continue;
-    const bool numbers = b.is_array() && b.size() == 4 &&
-                         std::all_of(b.begin(), b.end(), [](const nlohmann::json& v) { return v.is_number(); });
-    if (!numbers) index_error(json_path, str_cat("field 'boxes' entry ", i, " is neither null nor [x, y, width, height]"));
-    out[i] = {b[0].get<float>(), b[1].get<float>(), b[2].get<float>(), b[3].get<float>()};
-  }
-  return out;
-}
-
-bool same_box(const BoundingBox& a, const BoundingBox& b) {
-  if (!a.valid() || !b.valid()) return a.valid() == b.valid();
-  return a.x == b.x && a.y == b.y && a.width == b.width && a.height == b.height;
-}
-
 }  // namespace
 
 std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path) {
@@ -141,7 +113,10 @@ std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path)
       index_error(json_path, str_cat("field 'paths' lists '", printable_utf8(*path), "' twice"));
     c->paths_.push_back(std::move(*path));
   }
-  c->boxes_ = read_boxes(j, c->paths_.size(), json_path);
+  if (!j.contains("boxes") || !j["boxes"].is_array()) index_error(json_path, "has no list 'boxes'");
+  std::string boxes_error;
+  c->boxes_ = boxes_from_json(j["boxes"], c->paths_.size(), &boxes_error);
+  if (!boxes_error.empty()) index_error(json_path, boxes_error);
   if (!j.contains("bad") || !j["bad"].is_object()) index_error(json_path, "has no object 'bad'");
   for (const auto& [key, why] : j["bad"].items()) {
     if (!why.is_string()) index_error(json_path, str_cat("field 'bad' entry '", printable_utf8(key), "' is not a string"));
