@@ -1,8 +1,9 @@
 """PyTorch's side of the training-step benchmark: the same SGML step as `./sgml bench train` (torchvision ResNet-101,
 the SGML head, SBDL + lambda*BCE over all pairs of a 41 x 4 batch, Adam) on random data, timed with CUDA events.
+With --what eval, the same model's embedding in eval mode under inference_mode (`./sgml bench eval`, batch 256).
 
-usage: python3 bench/torch_sgml_step.py [--precision fp32|tf32|bf16] [--compile] [--batch 164] [--size 224]
-                                        [--attributes 463] [--warmup 10] [--steps 50] [--json]
+usage: python3 bench/torch_sgml_step.py [--what train|eval] [--precision fp32|tf32|bf16] [--compile] [--batch N]
+                                        [--size 224] [--attributes 463] [--warmup 10] [--steps 50] [--json]
 Prints images/s (median over steps after warm-up) and peak GPU memory. fp32 sets TF32 off for both cuBLAS and cuDNN
 (PyTorch's cuDNN allows TF32 by default); bf16 uses autocast and channels_last.
 """
@@ -45,9 +46,10 @@ def sgml_loss(emb, logits, targets, labels, alpha=2.0, beta=0.5, lam=1.0):
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--what", default="train", choices=["train", "eval"])
     ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     ap.add_argument("--compile", action="store_true")
-    ap.add_argument("--batch", type=int, default=164)
+    ap.add_argument("--batch", type=int, default=None, help="default: 164 (train), 256 (eval)")
     ap.add_argument("--classes", type=int, default=41)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--attributes", type=int, default=463)
@@ -55,6 +57,8 @@ def main():
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
+    if a.batch is None:
+        a.batch = 164 if a.what == "train" else 256
     tf32 = a.precision == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
@@ -71,7 +75,7 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     model = torch.compile(net) if a.compile else net
 
-    def step():
+    def train_step():
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             emb, logits = model(x)
         loss = sgml_loss(emb, logits, targets, labels)
@@ -79,6 +83,13 @@ def main():
         loss.backward()
         opt.step()
 
+    def eval_step():
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            model(x)[0].float()
+
+    if a.what == "eval":
+        net.eval()
+    step = train_step if a.what == "train" else eval_step
     for _ in range(a.warmup):
         step()
     torch.cuda.synchronize()
@@ -92,12 +103,12 @@ def main():
         end.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
     med = statistics.median(times)
-    result = {"framework": "pytorch", "torch": torch.__version__, "device": torch.cuda.get_device_name(),
+    result = {"framework": "pytorch", "what": a.what, "torch": torch.__version__, "device": torch.cuda.get_device_name(),
               "precision": a.precision, "compile": a.compile, "batch": a.batch, "size": a.size,
               "step_ms_median": med * 1e3, "images_per_s": a.batch / med,
               "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30}
     print(json.dumps(result) if a.json else
-          f"pytorch {a.precision}{' compile' if a.compile else ''}: {result['images_per_s']:.1f} img/s, "
+          f"pytorch {a.what} {a.precision}{' compile' if a.compile else ''}: {result['images_per_s']:.1f} img/s, "
           f"step {result['step_ms_median']:.1f} ms, peak {result['peak_mem_gib']:.2f} GiB")
 
 

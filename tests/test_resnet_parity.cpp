@@ -1,6 +1,7 @@
 // End to end against torchvision: a seeded torchvision ResNet is saved with torch.save, converted with
 // tools/convert_torchvision.py, loaded by the engine, and its pooled `conv` features in eval mode must match
-// torchvision's (computed in float64) within 1e-4 relative.
+// torchvision's (computed in float64) within 1e-4 relative, on the CPU and, where a GPU is usable, on cuda:0 (cuDNN
+// in strict fp32: no TF32, so the same bound holds).
 #include <gtest/gtest.h>
 
 #include "engine/safetensors.h"
@@ -20,24 +21,36 @@ void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.arch << "@" << c.
 
 class ResNetParity : public ::testing::TestWithParam<ParityCase> {};
 
-TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeatures) {
-  const ParityCase c = GetParam();
-  const std::string dir = test::scratch_dir("resnet_parity_" + c.arch);
+// Makes the seeded torchvision model and its float64 features, converts the weights, and returns the folder.
+std::string prepare_reference(const ParityCase& c, const std::string& tag) {
+  const std::string dir = test::scratch_dir("resnet_parity_" + tag + c.arch);
   test::run_reference("resnet_ref.py", {c.arch, std::to_string(c.image_size), std::to_string(c.images), dir});
-  const std::string converted = dir + "/" + c.arch + ".safetensors";
   std::string out;
-  ASSERT_EQ(test::run_command(test::reference_python() + " " + test::source_dir() + "/tools/convert_torchvision.py " +
-                                  dir + "/" + c.arch + ".pth " + converted, &out), 0) << out;
+  EXPECT_EQ(test::run_command(test::reference_python() + " " + test::source_dir() + "/tools/convert_torchvision.py " +
+                                  dir + "/" + c.arch + ".pth " + dir + "/" + c.arch + ".safetensors", &out), 0) << out;
+  return dir;
+}
 
+void expect_torchvision_features(const ParityCase& c, Device device) {
+  const std::string dir = prepare_reference(c, device.type == DeviceType::CPU ? "" : "cuda_");
   SgmlModel model({c.arch, /*num_attributes=*/5});
-  EXPECT_FALSE(model.load_weights(converted, /*require_head=*/false));  // backbone only
+  EXPECT_FALSE(model.load_weights(dir + "/" + c.arch + ".safetensors", /*require_head=*/false));  // backbone only
+  model.to(device);
   const TensorMap ref = load_safetensors(dir + "/" + c.arch + "_ref.safetensors");
-  const Tensor features = model.extract(ref.at("images"), FeatureKind::Conv);
+  const Tensor features = model.extract(ref.at("images").to(device), FeatureKind::Conv).to(Device::cpu());
   ASSERT_EQ(features.shape(), ref.at("features").shape());
   const double err = test::relative_error(features, ref.at("features"));
-  RecordProperty("relative_error", std::to_string(err));
-  std::printf("%s at %d px: relative error of pooled features vs torchvision %.3g\n", c.arch.c_str(), c.image_size, err);
+  ::testing::Test::RecordProperty("relative_error", std::to_string(err));
+  std::printf("%s at %d px on %s: relative error of pooled features vs torchvision %.3g\n", c.arch.c_str(),
+              c.image_size, device.type == DeviceType::CPU ? "cpu" : "cuda", err);
   EXPECT_LT(err, 1e-4);
+}
+
+TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeatures) { expect_torchvision_features(GetParam(), Device::cpu()); }
+
+TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeaturesOnTheGpu) {
+  SGML_SKIP_WITHOUT_GPU();
+  expect_torchvision_features(GetParam(), Device::cuda(0));
 }
 
 INSTANTIATE_TEST_SUITE_P(Torchvision, ResNetParity,
