@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # On the GPU machine, one lease planned ahead (issue 11). Runs the carried build from bench/pack_for_gpu.sh:
-#   bash bench/gpu_session.sh [deadline_seconds]        (device tool: carry ["gpu_carry"])
+#   bash bench/gpu_session.sh [deadline_seconds] [full|recheck]        (device tool: carry ["gpu_carry"])
 # Steps in order of value, each under its own timeout and all under one deadline, so that a slow step cannot eat
-# the lease: the GPU tests (SGML_REQUIRE_GPU=1: no silent skip), the side-by-side training-step and extraction
-# benchmarks (ours vs PyTorch on this card), compute-sanitizer, the search benchmark, the whole suite.
+# the lease. full: the GPU tests (SGML_REQUIRE_GPU=1: no silent skip), the side-by-side training-step and
+# extraction benchmarks (ours vs PyTorch on this card), compute-sanitizer, the search benchmark, the whole suite.
+# recheck: after a change, the GPU tests of convolution, precision and training, then the training-step benchmark
+# with the op profile, at fp32 and tf32, beside PyTorch's.
+# Our binaries use the cuDNN that PyTorch bundles when there is one (the version we compile against); PyTorch runs
+# without our library path, on its own libraries.
 # Results go to $OUT (at most 8 files come back): device.txt gpu_tests.log gpu_tests.xml bench.log sanitizer.log
 # suite.log session.log.
 set -uo pipefail
@@ -12,6 +16,7 @@ out="${OUT:-$root/bench_out}"
 mkdir -p "$out"
 carry="$root/gpu_carry"
 deadline=$(( $(date +%s) + ${1:-540} ))
+plan="${2:-full}"
 exec > >(tee -a "$out/session.log") 2>&1
 
 # step NAME TIMEOUT LOG COMMAND...: runs COMMAND with its output appended to LOG, under min(TIMEOUT, time left).
@@ -39,9 +44,10 @@ done
 # Libraries: CUDA's own from this machine; from the carried set only what this system lacks.
 mkdir -p "$carry/lib_all" "$carry/lib"
 tar -C "$carry/lib_all" -xJf "$carry/libs.tar.xz"
-find_lib() { find /usr/local/cuda/ /usr/lib /opt -name "$1" 2>/dev/null | head -1; }
-cudnn="$(find_lib 'libcudnn.so.9')" cublas="$(find_lib 'libcublas.so.13')"
-export LD_LIBRARY_PATH="$carry/lib:$(dirname "${cudnn:-/x/x}"):$(dirname "${cublas:-/x/x}")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+find_lib() { find "${@:2}" -name "$1" 2>/dev/null | head -1; }
+cudnn="$(find_lib 'libcudnn.so.9' /opt /usr/local/cuda/ /usr/lib)" cublas="$(find_lib 'libcublas.so.13' /usr/local/cuda/ /opt /usr/lib)"
+ours_path="$carry/lib:$(dirname "${cudnn:-/x/x}"):$(dirname "${cublas:-/x/x}")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$ours_path"
 for _ in 1 2 3 4 5; do
   for name in $(ldd "$carry/sgml" "$carry/tests/sgml_tests" | awk '/not found/ {print $1}' | sort -u); do
     [ -e "$carry/lib_all/$name" ] && ln -sf "../lib_all/$name" "$carry/lib/$name"
@@ -52,7 +58,7 @@ done
   echo "commit: $(cat "$carry/commit") (carried build of $bin_dir)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
   nvcc --version | tail -1
-  python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())"
+  env -u LD_LIBRARY_PATH python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())"
   echo "cudnn: $cudnn"; echo "cublas: $cublas"
   echo "linked from the carried set: $(ls "$carry/lib" | tr '\n' ' ')"
   ldd "$carry/sgml" "$carry/tests/sgml_tests" | grep -E "not found|cudnn|cublas|openblas" | sort -u
@@ -67,12 +73,31 @@ if ! timeout 60 "$tests" --gtest_filter='CudaDevices.MemoryCountersFollowAllocat
   cat "$out/gpu_tests.log"; echo "== the carried build does not run on this GPU: stopping"; exit 1
 fi
 
+if [ "$plan" = recheck ]; then
+  step "GPU tests (recheck)" 150 "$out/gpu_tests.log" "$tests" \
+    '--gtest_filter=MathPrecision*:Ops/OpsCuda.*conv2d*:Ops/OpsCuda.*gemm*:CudaConvFallback.*:TrainCuda.*:*OnTheGpu/resnet101:OpProfile.*' \
+    "--gtest_output=xml:$out/gpu_tests.xml"
+  grep -E "^\[  (FAILED|PASSED|SKIPPED) |relative error|no strict-fp32|no fp32 or TF32|tests ran" "$out/gpu_tests.log" | sort | uniq -c
+  b="$out/bench.log"
+  step "sgml train fp32 + profile" 60 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 10 --profile
+  step "sgml train tf32 + profile" 60 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 10 --precision tf32 --profile
+  step "sgml train tf32, measured algorithms" 60 "$b" env SGML_CUDNN_BENCHMARK=1 ./sgml bench train --device cuda --json --warmup 3 --steps 10 --precision tf32
+  step "sgml train fp32, measured algorithms" 60 "$b" env SGML_CUDNN_BENCHMARK=1 ./sgml bench train --device cuda --json --warmup 3 --steps 10
+  step "sgml eval tf32" 40 "$b" ./sgml bench eval --device cuda --json --warmup 2 --steps 10 --precision tf32
+  step "torch train fp32" 45 "$b" env -u LD_LIBRARY_PATH python3 "$root/bench/torch_sgml_step.py" --json --what train --precision fp32 --warmup 5 --steps 15
+  step "torch train tf32" 45 "$b" env -u LD_LIBRARY_PATH python3 "$root/bench/torch_sgml_step.py" --json --what train --precision tf32 --warmup 5 --steps 15
+  cat "$b"
+  echo "== done, $(( deadline - $(date +%s) ))s before the deadline"
+  exit 0
+fi
+
 step "GPU tests" 240 "$out/gpu_tests.log" "$tests" '--gtest_filter=*Cuda*:*Gpu*:*Device*:ResNetParity*' \
   "--gtest_output=xml:$out/gpu_tests.xml"
 grep -E "^\[  (FAILED|PASSED|SKIPPED) |relative error|no strict-fp32|tests ran" "$out/gpu_tests.log" | sort | uniq -c | head -60
 
 b="$out/bench.log"
-torch_step=(python3 "$root/bench/torch_sgml_step.py" --json)  # an array: timeout cannot run a shell function
+# Arrays, not functions: timeout cannot run a shell function.
+torch_step=(env -u LD_LIBRARY_PATH python3 "$root/bench/torch_sgml_step.py" --json)
 step "sgml train fp32" 120 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 10
 step "torch train fp32" 60 "$b" "${torch_step[@]}" --what train --precision fp32 --warmup 5 --steps 20
 step "torch train tf32" 60 "$b" "${torch_step[@]}" --what train --precision tf32 --warmup 5 --steps 20
@@ -93,7 +118,8 @@ step "synccheck" 60 "$s" "${sanitize[@]}" --tool synccheck "$tests" "--gtest_fil
 grep -E "ERROR SUMMARY|^== " "$s"
 
 step "search bench" 60 "$b" ./bench/search_bench cuda 3 all
-step "whole suite" 150 "$out/suite.log" ctest --test-dir "$carry" -j 16 --timeout 120
+# CliWrapper runs the repository's ./sgml wrapper, which rebuilds a stale build: the carried one has no CMake cache.
+step "whole suite" 150 "$out/suite.log" ctest --test-dir "$carry" -j 16 --timeout 120 -E CliWrapper
 grep -E "tests passed|tests failed|\*\*\*|Failed|Timeout" "$out/suite.log" | head -30
 step "torch train bf16 compile" 150 "$b" "${torch_step[@]}" --what train --precision bf16 --compile --warmup 5 --steps 20
 grep -E '^\{' "$b"

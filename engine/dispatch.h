@@ -12,12 +12,14 @@
 // - The dispatch names the argument list once: SGML_DISPATCH(x, f, y.data(), x.data(), n) calls
 //   cpu::f(y.data(), x.data(), n) or cuda::f(y.data(), x.data(), n) and is an expression of the twins' type.
 //   It does not compile when the twins' types differ, in a CPU-only build too.
+// - With op profiling on (engine/op_profile.h), the dispatch times the twin it calls, by the op's name.
 #pragma once
 #include <initializer_list>
 #include <type_traits>
 
 #include "engine/check.h"
 #include "engine/device.h"
+#include "engine/op_profile.h"
 
 namespace sgml {
 
@@ -56,11 +58,12 @@ inline void check_cpu_build_device(const Device& device) {
   ::sgml::check_identical_twins<decltype(&::sgml::cpu::op), decltype(&::sgml::cuda::op)>()
 #ifdef SGML_WITH_CUDA
 #define SGML_DISPATCH(tensor, op, ...)                                                               \
-  (SGML_CHECK_IDENTICAL_TWINS(op),                                                                   \
+  (SGML_CHECK_IDENTICAL_TWINS(op), ::sgml::OpTimer(#op, (tensor).device()),                         \
    (tensor).is_cuda()                                                                                \
        ? (::sgml::make_cuda_device_current((tensor).device().index), ::sgml::cuda::op(__VA_ARGS__))  \
        : ::sgml::cpu::op(__VA_ARGS__))
 #else
 #define SGML_DISPATCH(tensor, op, ...)                                                               \
-  (SGML_CHECK_IDENTICAL_TWINS(op), ::sgml::check_cpu_build_device((tensor).device()), ::sgml::cpu::op(__VA_ARGS__))
+  (SGML_CHECK_IDENTICAL_TWINS(op), ::sgml::check_cpu_build_device((tensor).device()),               \
+   ::sgml::OpTimer(#op, (tensor).device()), ::sgml::cpu::op(__VA_ARGS__))
 #endif

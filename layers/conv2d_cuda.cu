@@ -1,12 +1,15 @@
-// CUDA convolution: cuDNN's legacy convolution API (documented in cuDNN 9), NCHW float, strict fp32
-// (CUDNN_FMA_MATH on the descriptor and on every algorithm used: no TF32). The algorithms of each pass are ranked
-// once per geometry and device from cuDNN's heuristics (fastest first, then a last-resort implicit GEMM) and
+// CUDA convolution: cuDNN's legacy convolution API (documented in cuDNN 9), NCHW float. Under the fp32 math
+// precision (the default, engine/math_precision.h) strictly fp32: CUDNN_FMA_MATH on the descriptor and on every
+// algorithm used, no TF32. Under tf32, the heuristics' tensor-core (TF32) algorithms are allowed too; never
+// CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which would round to half. The algorithms of each pass are ranked
+// once per geometry, device and precision from cuDNN's heuristics (fastest first, then a last-resort implicit GEMM) and
 // cached. A call runs the cached algorithm; if cuDNN refuses it at run time or its workspace (the context's
 // shared one) cannot be allocated, the next ranked one is tried, and the one that worked is cached instead.
 #include <array>
 #include <atomic>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -14,6 +17,7 @@
 
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
+#include "engine/math_precision.h"
 #include "layers/conv2d.h"
 #include "layers/cudnn_descriptors.h"
 #include "layers/ranked_fallback.h"
@@ -33,18 +37,31 @@ const char* const kPassName[] = {"forward", "backward data", "backward filter"};
 const int kFallbackAlgo[] = {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, CUDNN_CONVOLUTION_BWD_DATA_ALGO_0,
                              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0};
 
+// The math type the heuristics are asked with: strict fp32, or TF32 tensor cores allowed.
+cudnnMathType_t descriptor_math(MathPrecision precision) {
+  return precision == MathPrecision::Tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
+
+// Whether an algorithm the heuristics offer with `math` may run under `precision`.
+bool math_allowed(cudnnMathType_t math, MathPrecision precision) {
+  if (math == CUDNN_FMA_MATH) return true;
+  return precision == MathPrecision::Tf32 && (math == CUDNN_DEFAULT_MATH || math == CUDNN_TENSOR_OP_MATH);
+}
+
 // The descriptors of one geometry: x (N,C,H,W), y (N,K,P,Q), w (K,C,R,S) and the convolution.
 struct ConvDescriptors {
   CudnnTensorDescriptor x, y;
   CudnnFilterDescriptor w;
   CudnnConvolutionDescriptor conv;
-  explicit ConvDescriptors(const Conv2dGeometry& g)
-      : x(g.n, g.c, g.h, g.w), y(g.n, g.k, g.p(), g.q()), w(g.k, g.c, g.r, g.s), conv(g.pad, g.stride) {}
+  ConvDescriptors(const Conv2dGeometry& g, MathPrecision precision)
+      : x(g.n, g.c, g.h, g.w), y(g.n, g.k, g.p(), g.q()), w(g.k, g.c, g.r, g.s),
+        conv(g.pad, g.stride, descriptor_math(precision)) {}
 };
 
 struct Algorithm {
-  int algo;          // a cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t, by pass
-  size_t workspace;  // bytes
+  int algo;              // a cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t, by pass
+  size_t workspace;      // bytes
+  cudnnMathType_t math;  // set on the descriptor before the workspace query and every run
 };
 
 // One line of cuDNN's heuristic answer, whatever the pass.
@@ -54,6 +71,45 @@ struct Candidate {
   size_t memory;
   cudnnMathType_t math;
 };
+
+// SGML_CUDNN_BENCHMARK=1 (being measured, bench/gpu_plan.md): rank by cuDNN's timing of every algorithm on this
+// geometry (cudnnFind*, which allocates its own scratch buffers) instead of the heuristics' order, as PyTorch's
+// cudnn.benchmark does. Only the first call of each geometry pays for it: the ranking is cached.
+bool measure_algorithms() {
+  static const bool on = [] {
+    const char* v = std::getenv("SGML_CUDNN_BENCHMARK");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return on;
+}
+
+std::vector<Candidate> measured(Pass pass, cudnnHandle_t handle, const ConvDescriptors& d) {
+  std::vector<Candidate> out;
+  int returned = 0;
+  cudnnStatus_t status;
+  if (pass == kForward) {
+    std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
+    status = cudnnFindConvolutionForwardAlgorithm(handle, d.x.get(), d.w.get(), d.conv.get(), d.y.get(),
+                                                  int(perf.size()), &returned, perf.data());
+    for (int i = 0; i < returned; ++i) out.push_back({perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType});
+  } else if (pass == kBackwardData) {
+    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
+    status = cudnnFindConvolutionBackwardDataAlgorithm(handle, d.w.get(), d.y.get(), d.conv.get(), d.x.get(),
+                                                       int(perf.size()), &returned, perf.data());
+    for (int i = 0; i < returned; ++i) out.push_back({perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType});
+  } else {
+    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
+    status = cudnnFindConvolutionBackwardFilterAlgorithm(handle, d.x.get(), d.y.get(), d.conv.get(), d.w.get(),
+                                                         int(perf.size()), &returned, perf.data());
+    for (int i = 0; i < returned; ++i) out.push_back({perf[i].algo, perf[i].status, perf[i].memory, perf[i].mathType});
+  }
+  // A failed search (it allocates its own buffers, which may not fit) leaves the heuristics to rank.
+  if (status != CUDNN_STATUS_SUCCESS) {
+    (void)cudaGetLastError();
+    out.clear();
+  }
+  return out;
+}
 
 std::vector<Candidate> heuristics(Pass pass, cudnnHandle_t handle, const ConvDescriptors& d) {
   std::vector<Candidate> out;
@@ -82,7 +138,7 @@ std::vector<Candidate> heuristics(Pass pass, cudnnHandle_t handle, const ConvDes
   return out;
 }
 
-// The workspace `algo` needs with these descriptors (FMA math as set), in *bytes; a status other than success
+// The workspace `algo` needs with these descriptors (with the math type set on them), in *bytes; a status other than success
 // when cuDNN does not support `algo` here.
 cudnnStatus_t workspace_bytes(Pass pass, int algo, cudnnHandle_t handle, const ConvDescriptors& d, size_t* bytes) {
   *bytes = 0;
@@ -101,33 +157,38 @@ std::string geometry_text(Pass pass, const Conv2dGeometry& g) {
                  ",", g.s, ") stride ", g.stride, " pad ", g.pad);
 }
 
-// Every candidate that is supported, strict fp32 and within the workspace limit, in the heuristics' order (the
-// fastest first), then the last-resort algorithm; each with the workspace it needs.
-std::vector<Algorithm> rank_algorithms(Pass pass, const Conv2dGeometry& g, cudnnHandle_t handle,
-                                       const ConvDescriptors& d) {
+// Every candidate that is supported, of a math type the precision allows and within the workspace limit, in the
+// heuristics' order (or cuDNN's measured order, SGML_CUDNN_BENCHMARK=1; the fastest first), then the last-resort
+// algorithm; each with the workspace it needs.
+std::vector<Algorithm> rank_algorithms(Pass pass, const Conv2dGeometry& g, MathPrecision precision,
+                                       cudnnHandle_t handle, ConvDescriptors& d) {
   int n = 0, k = 0, p = 0, q = 0;  // our output shape must be cuDNN's
   SGML_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(d.conv.get(), d.x.get(), d.w.get(), &n, &k, &p, &q));
   SGML_CHECK(n == g.n && k == g.k && p == g.p() && q == g.q(), "cuDNN's conv2d output (", n, ",", k, ",", p, ",", q,
              ") differs from (", g.n, ",", g.k, ",", g.p(), ",", g.q(), ")");
   std::vector<Algorithm> ranked;
-  const auto add = [&](int algo, size_t memory) {
+  const auto add = [&](int algo, size_t memory, cudnnMathType_t math) {
     for (const Algorithm& a : ranked)
-      if (a.algo == algo) return;
+      if (a.algo == algo && a.math == math) return;
     size_t bytes = 0;
+    d.conv.set_math(math);
     // A refusal here only drops the candidate; the status is deliberately not thrown.
     if (workspace_bytes(pass, algo, handle, d, &bytes) != CUDNN_STATUS_SUCCESS) {
       (void)cudaGetLastError();
       return;
     }
-    ranked.push_back({algo, bytes > memory ? bytes : memory});
+    ranked.push_back({algo, bytes > memory ? bytes : memory, math});
   };
-  for (const Candidate& c : heuristics(pass, handle, d))
-    if (c.status == CUDNN_STATUS_SUCCESS && c.math == CUDNN_FMA_MATH && c.memory <= kMaxWorkspaceBytes)
-      add(c.algo, c.memory);
+  std::vector<Candidate> candidates = measure_algorithms() ? measured(pass, handle, d) : std::vector<Candidate>{};
+  if (candidates.empty()) candidates = heuristics(pass, handle, d);
+  for (const Candidate& c : candidates)
+    if (c.status == CUDNN_STATUS_SUCCESS && math_allowed(c.math, precision) && c.memory <= kMaxWorkspaceBytes)
+      add(c.algo, c.memory, c.math);
   if (ranked.empty())
-    std::fprintf(stderr, "sgml: %s: no strict-fp32 cuDNN algorithm among the heuristics' choices; using algorithm %d\n",
-                 geometry_text(pass, g).c_str(), kFallbackAlgo[pass]);
-  add(kFallbackAlgo[pass], 0);
+    std::fprintf(stderr, "sgml: %s: no %s cuDNN algorithm among the heuristics' choices; using algorithm %d\n",
+                 geometry_text(pass, g).c_str(), precision == MathPrecision::Tf32 ? "fp32 or TF32" : "strict-fp32",
+                 kFallbackAlgo[pass]);
+  add(kFallbackAlgo[pass], 0, CUDNN_FMA_MATH);
   SGML_CHECK(!ranked.empty(), geometry_text(pass, g), ": cuDNN supports none of the heuristics' algorithms nor ",
              "algorithm ", kFallbackAlgo[pass]);
   return ranked;
@@ -139,7 +200,7 @@ struct Plan {
   size_t current = 0;
 };
 
-using PlanKey = std::array<int, 11>;
+using PlanKey = std::array<int, 12>;
 
 struct PlanCache {
   std::mutex mutex;
@@ -151,24 +212,26 @@ PlanCache& plan_cache() {
   return *cache;
 }
 
-PlanKey plan_key(Pass pass, const Conv2dGeometry& g, int device) {
-  return {int(pass), device, g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride, g.pad};
+PlanKey plan_key(Pass pass, const Conv2dGeometry& g, int device, MathPrecision precision) {
+  return {int(pass), device, int(precision), g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride, g.pad};
 }
 
-// A copy of the plan of (pass, geometry, device), ranked on first use.
-Plan cached_plan(Pass pass, const Conv2dGeometry& g, int device, cudnnHandle_t handle, const ConvDescriptors& d) {
+// A copy of the plan of (pass, geometry, device, precision), ranked on first use.
+Plan cached_plan(Pass pass, const Conv2dGeometry& g, int device, MathPrecision precision, cudnnHandle_t handle,
+                 ConvDescriptors& d) {
   PlanCache& cache = plan_cache();
   std::lock_guard<std::mutex> lock(cache.mutex);
-  const PlanKey key = plan_key(pass, g, device);
+  const PlanKey key = plan_key(pass, g, device, precision);
   auto it = cache.plans.find(key);
-  if (it == cache.plans.end()) it = cache.plans.emplace(key, Plan{rank_algorithms(pass, g, handle, d), 0}).first;
+  if (it == cache.plans.end())
+    it = cache.plans.emplace(key, Plan{rank_algorithms(pass, g, precision, handle, d), 0}).first;
   return it->second;
 }
 
-void remember_working(Pass pass, const Conv2dGeometry& g, int device, size_t index) {
+void remember_working(Pass pass, const Conv2dGeometry& g, int device, MathPrecision precision, size_t index) {
   PlanCache& cache = plan_cache();
   std::lock_guard<std::mutex> lock(cache.mutex);
-  cache.plans[plan_key(pass, g, device)].current = index;
+  cache.plans[plan_key(pass, g, device, precision)].current = index;
 }
 
 std::atomic<int> g_injected_failures{0};
@@ -184,8 +247,9 @@ std::string injected_failure() {
 // Runs one pass: run(algorithm, workspace) launches it and returns cuDNN's status. Tries the ranked algorithms
 // from the one that worked last, and caches the one that works.
 template <class Run>
-void run_ranked(Pass pass, const Conv2dGeometry& g, CudaContext& ctx, const ConvDescriptors& d, Run run) {
-  const Plan plan = cached_plan(pass, g, ctx.device(), ctx.cudnn(), d);
+void run_ranked(Pass pass, const Conv2dGeometry& g, MathPrecision precision, CudaContext& ctx, ConvDescriptors& d,
+                Run run) {
+  const Plan plan = cached_plan(pass, g, ctx.device(), precision, ctx.cudnn(), d);
   const auto attempt = [&](size_t i) -> std::string {
     const Algorithm& a = plan.ranked[i];
     std::string why = injected_failure();
@@ -196,6 +260,7 @@ void run_ranked(Pass pass, const Conv2dGeometry& g, CudaContext& ctx, const Conv
       } catch (const Error& e) {  // no memory for this one: one that needs less may still fit
         return str_cat("algorithm ", a.algo, ": its workspace of ", a.workspace, " bytes: ", e.what());
       }
+      d.conv.set_math(a.math);
       const cudnnStatus_t status = run(a, workspace);  // checked here, not with SGML_CUDNN_CHECK: a failure is
       if (status == CUDNN_STATUS_SUCCESS) return "";  // a reason to try the next algorithm
       why = cudnnGetErrorString(status);
@@ -206,7 +271,7 @@ void run_ranked(Pass pass, const Conv2dGeometry& g, CudaContext& ctx, const Conv
   };
   const size_t worked = first_that_works(plan.ranked.size(), plan.current, attempt, geometry_text(pass, g));
   if (worked != plan.current) {
-    remember_working(pass, g, ctx.device(), worked);
+    remember_working(pass, g, ctx.device(), precision, worked);
     std::fprintf(stderr, "sgml: %s: algorithm %d failed; using algorithm %d from now on\n",
                  geometry_text(pass, g).c_str(), plan.ranked[plan.current].algo, plan.ranked[worked].algo);
   }
@@ -239,9 +304,10 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
     return;
   }
   check_int_sizes(g);
-  const ConvDescriptors d(g);
+  const MathPrecision precision = math_precision();
+  ConvDescriptors d(g, precision);
   const float one = 1.0f, zero = 0.0f;
-  run_ranked(kForward, g, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kForward, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionForward(ctx.cudnn(), &one, d.x.get(), x, d.w.get(), w, d.conv.get(),
                                    cudnnConvolutionFwdAlgo_t(a.algo), workspace, a.workspace, &zero, d.y.get(), y);
   });
@@ -255,9 +321,10 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
     return;
   }
   check_int_sizes(g);
-  const ConvDescriptors d(g);
+  const MathPrecision precision = math_precision();
+  ConvDescriptors d(g, precision);
   const float one = 1.0f, zero = 0.0f;
-  run_ranked(kBackwardData, g, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kBackwardData, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardData(ctx.cudnn(), &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
                                         cudnnConvolutionBwdDataAlgo_t(a.algo), workspace, a.workspace, &zero,
                                         d.x.get(), dx);
@@ -272,9 +339,10 @@ void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Co
     return;
   }
   check_int_sizes(g);
-  const ConvDescriptors d(g);
+  const MathPrecision precision = math_precision();
+  ConvDescriptors d(g, precision);
   const float one = 1.0f, zero = 0.0f;
-  run_ranked(kBackwardFilter, g, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kBackwardFilter, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
                                           cudnnConvolutionBwdFilterAlgo_t(a.algo), workspace, a.workspace, &zero,
                                           d.w.get(), dw);

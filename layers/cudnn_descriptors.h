@@ -52,16 +52,17 @@ class CudnnFilterDescriptor {
   cudnnFilterDescriptor_t desc_ = nullptr;
 };
 
-// A 2-D cross-correlation (what PyTorch calls convolution) with square stride and padding, no dilation,
-// float accumulation and CUDNN_FMA_MATH: strict fp32, never TF32 tensor cores.
+// A 2-D cross-correlation (what PyTorch calls convolution) with square stride and padding, no dilation, float
+// accumulation, and the math type given: CUDNN_FMA_MATH is strict fp32 (never TF32 tensor cores), CUDNN_DEFAULT_MATH
+// lets cuDNN use TF32 tensor cores on Ampere and later. An algorithm must run with the math type it was chosen for.
 class CudnnConvolutionDescriptor {
  public:
-  CudnnConvolutionDescriptor(int pad, int stride) {
+  CudnnConvolutionDescriptor(int pad, int stride, cudnnMathType_t math) {
     SGML_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&desc_));
     try {
       SGML_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(desc_, pad, pad, stride, stride, 1, 1,
                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-      SGML_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, CUDNN_FMA_MATH));
+      SGML_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, math));
     } catch (...) {
       (void)cudnnDestroyConvolutionDescriptor(desc_);
       throw;
@@ -71,6 +72,7 @@ class CudnnConvolutionDescriptor {
   CudnnConvolutionDescriptor(const CudnnConvolutionDescriptor&) = delete;
   CudnnConvolutionDescriptor& operator=(const CudnnConvolutionDescriptor&) = delete;
   cudnnConvolutionDescriptor_t get() const { return desc_; }
+  void set_math(cudnnMathType_t math) { SGML_CUDNN_CHECK(cudnnSetConvolutionMathType(desc_, math)); }
 
  private:
   cudnnConvolutionDescriptor_t desc_ = nullptr;

@@ -1,7 +1,9 @@
-// CUDA GEMM: row-major C (M,N) = alpha * op(A) * op(B) + beta * C with cuBLAS SGEMM (strict fp32: the context's
-// cuBLAS handle uses CUBLAS_DEFAULT_MATH, no TF32).
+// CUDA GEMM: row-major C (M,N) = alpha * op(A) * op(B) + beta * C with cuBLAS SGEMM: strict fp32
+// (CUBLAS_DEFAULT_MATH) under the fp32 math precision, TF32 tensor cores (CUBLAS_TF32_TENSOR_OP_MATH) under tf32
+// (engine/math_precision.h). The mode is set on every call: the handle is shared by everything on the device.
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
+#include "engine/math_precision.h"
 #include "layers/gemm.h"
 
 namespace sgml::cuda {
@@ -36,6 +38,9 @@ void gemm(float* c, const float* a, bool transpose_a, const float* b, bool trans
   //   A transposed:     A is row-major (K,M), read column-major (M,K) = op(A); transpose it: lda = M.
   // Each leading dimension is the row length of the row-major buffer, as in cblas_sgemm(CblasRowMajor, ...).
   const int lda = transpose_a ? m : k, ldb = transpose_b ? k : n;
+  SGML_CUBLAS_CHECK(cublasSetMathMode(ctx.cublas(), math_precision() == MathPrecision::Tf32
+                                                        ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                        : CUBLAS_DEFAULT_MATH));
   // With beta = 0 cuBLAS does not read C, so C need not hold finite values.
   SGML_CUBLAS_CHECK(cublasSgemm(ctx.cublas(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                 transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a, lda, &beta, c,

@@ -89,6 +89,7 @@ TEST(CliOptions, SharedFlagsHaveTheSameHelpAndDefault) {
       {{"eval", "search", "embed"}, {"checkpoint", "model", "image-size", "feature", "device", "batch-size", "workers"}},
       {{"train", "bench"}, {"model", "image-size", "device", "classes-per-batch", "images-per-class"}},
       {{"train", "eval", "info", "prepare"}, {"data"}},
+      {{"train", "bench", "eval", "search", "embed"}, {"precision"}},
   };
   for (const Group& g : groups)
     for (const std::string& flag : g.flags)
@@ -179,6 +180,7 @@ TrainConfig config_unlike_the_default() {
   c.init = "/i.safetensors";
   c.image_size = 96;
   c.device = "cpu";
+  c.precision = "tf32";
   c.loss = LossMode::Metric;
   c.sampling = Sampling::ImageWise;
   c.classes_per_batch = 7;

@@ -54,6 +54,9 @@ std::vector<ConfigField> make_fields() {
       Row("image-size", &C::image_size, "side of the square model input in pixels (32 to 1024)")
           .style(FieldStyle::ImageSize),
       Row("device", &C::device, "cpu | cuda | cuda:N | auto"),
+      Row("precision", &C::precision,
+          "fp32 (strict float32) | tf32 (TF32 tensor cores for CUDA convolutions and matrix products; the CPU "
+          "always computes in fp32)").choices({"fp32", "tf32"}),
       Row("loss", &C::loss, "sgml (SBDL + lambda*BCE) | multitask (BDL + lambda*BCE) | metric (BDL) | attribute (BCE)"),
       Row("sampling", &C::sampling,
           "batch (N' classes x M' images, all pairs) | image (anchor, positive, negative triplets)"),

@@ -48,6 +48,7 @@ const FieldRule kRules[] = {
     {"init", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"no-pretrained", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"device", Change::Allowed, "the run goes on on the new device"},
+    {"precision", Change::Allowed, "the run goes on with the new precision's rounding"},
     {"out", Change::Allowed, "the run folder was moved"},
     {"workers", Change::Allowed, ""},
     {"eval-every", Change::Allowed, ""},

@@ -20,6 +20,7 @@ struct TrainConfig {
   std::string init;              // every parameter and buffer, head included (deterministic mode)
   int image_size = 224;
   std::string device = "auto";
+  std::string precision = "fp32";  // engine/math_precision.h: fp32 | tf32
   LossMode loss = LossMode::Sgml;
   Sampling sampling = Sampling::BatchWise;
   int classes_per_batch = 41, images_per_class = 4, triplets_per_batch = 60;

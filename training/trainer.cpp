@@ -9,6 +9,7 @@
 
 #include "data/output_paths.h"
 #include "engine/check.h"
+#include "engine/math_precision.h"
 #include "training/output_files.h"
 #include "training/progress.h"
 #include "training/resume_check.h"
@@ -57,6 +58,8 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
   schedule_.total_steps = total_steps();
   schedule_.warmup_steps = config.warmup_steps;
   schedule_.validate();
+  // Process-wide, as the CUDA libraries' math modes are: the run's convolutions and products, evaluation included.
+  set_math_precision(parse_math_precision(config.precision));
 }
 
 int64_t Trainer::total_steps() const {

@@ -1,7 +1,8 @@
 // sgml bench: our side of the side-by-side benchmarks in bench/ (the PyTorch side is bench/torch_sgml_step.py).
 //   train: the whole SGML training step (forward, SBDL + lambda*BCE over all pairs, backward, Adam) on random data
 //   eval:  feature extraction in eval mode
-// Reports the median step time over --steps after --warmup, images per second and peak GPU memory.
+// Reports the median step time over --steps after --warmup, images per second and peak GPU memory. With --profile,
+// a few more steps run with op profiling on (engine/op_profile.h) and a table says which ops the step's time goes to.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include "engine/adam.h"
 #include "engine/check.h"
 #include "engine/gpu_memory.h"
+#include "engine/math_precision.h"
+#include "engine/op_profile.h"
 #include "models/sgml_model.h"
 #include "tools/commands/commands.h"
 #include "tools/commands/option_groups.h"
@@ -29,6 +32,31 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+// Runs `steps` steps with op profiling on and prints, per op, its calls and milliseconds per step, slowest first;
+// the rest of the profiled step's time (host work, allocation, launches between ops) is the last line.
+template <class Step>
+void print_op_profile(Step step, Device device, int steps) {
+  reset_op_profile();
+  set_op_profiling(true);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) step();
+  synchronize(device);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
+  set_op_profiling(false);
+  double in_ops = 0;
+  std::printf("op profile (%d steps, every op waited for: slower than the timed steps)\n", steps);
+  std::printf("%-32s %10s %12s %8s\n", "op", "calls/step", "ms/step", "share");
+  for (const OpTotal& t : op_profile()) {
+    const double ms = t.seconds / steps * 1e3;
+    in_ops += t.seconds / steps;
+    std::printf("%-32s %10.1f %12.3f %7.1f%%\n", t.op.c_str(), double(t.calls) / steps, ms,
+                100.0 * t.seconds / steps / total);
+  }
+  std::printf("%-32s %10s %12.3f %7.1f%%\n", "(outside ops)", "", (total - in_ops) * 1e3,
+              100.0 * (total - in_ops) / total);
+  std::printf("%-32s %10s %12.3f\n", "profiled step", "", total * 1e3);
+}
+
 }  // namespace
 
 int run_bench(int argc, char** argv) {
@@ -36,13 +64,15 @@ int run_bench(int argc, char** argv) {
               "Times our training step or feature extraction on random data (compare with bench/torch_sgml_step.py\n"
               "on the same GPU in the same session; see BENCHMARKS.md).");
   // The model and batch of a training run, with train's names and defaults (the paper's DeepFashion batch).
-  const std::vector<std::string> shared = {"model", "image-size", "device", "classes-per-batch", "images-per-class"};
+  const std::vector<std::string> shared = {"model",     "image-size",        "device",
+                                           "precision", "classes-per-batch", "images-per-class"};
   declare_config_options(opt, shared);
   opt.add("batch-size", "256", "images per forward pass (eval; BENCHMARKS.md's figure is at 256)");
   opt.add("attributes", "463", "attributes K (463: DeepFashion)");
   opt.add("warmup", "5", "untimed steps first");
   opt.add("steps", "20", "timed steps");
   opt.add_flag("json", "print one JSON object");
+  opt.add_flag("profile", "then profile a few steps op by op (each op waited for) and print where the time goes");
   if (!opt.parse(argc, argv, 2)) return 0;
   SGML_CHECK(opt.positional().size() == 1, "say what to time: sgml bench train|eval");
   const std::string what = opt.positional()[0];
@@ -51,6 +81,8 @@ int run_bench(int argc, char** argv) {
   TrainConfig config;
   read_config_options(opt, config, shared);
   const Device device = parse_device(config.device);
+  const MathPrecision precision = parse_math_precision(config.precision);
+  set_math_precision(precision);
   const int size = config.image_size, k = opt.get_int("attributes", limits::kAttributes);
   const int per_class = config.images_per_class;
   const int batch = what == "train" ? config.batch_size() : opt.get_int("batch-size", limits::kBatchSize);
@@ -95,13 +127,16 @@ int run_bench(int argc, char** argv) {
   const double med = median(times);
   const double peak_gib = double(gpu_peak_bytes_in_use()) / double(1ull << 30);
   if (opt.get_flag("json")) {
-    std::printf("{\"framework\": \"sgml\", \"what\": \"%s\", \"device\": \"%s\", \"precision\": \"fp32\", \"batch\": %d, "
+    std::printf("{\"framework\": \"sgml\", \"what\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"batch\": %d, "
                 "\"size\": %d, \"step_ms_median\": %.3f, \"images_per_s\": %.2f, \"peak_mem_gib\": %.3f}\n",
-                what.c_str(), device.str().c_str(), batch, size, med * 1e3, batch / med, peak_gib);
+                what.c_str(), device.str().c_str(), math_precision_name(precision), batch, size, med * 1e3,
+                batch / med, peak_gib);
   } else {
-    std::printf("sgml %s fp32 on %s: %.1f img/s, step %.1f ms (median of %zu), peak GPU memory %.2f GiB\n",
-                what.c_str(), device.str().c_str(), batch / med, med * 1e3, times.size(), peak_gib);
+    std::printf("sgml %s %s on %s: %.1f img/s, step %.1f ms (median of %zu), peak GPU memory %.2f GiB\n",
+                what.c_str(), math_precision_name(precision), device.str().c_str(), batch / med, med * 1e3,
+                times.size(), peak_gib);
   }
+  if (opt.get_flag("profile")) print_op_profile(step, device, 3);
   return 0;
 }
 

@@ -26,6 +26,7 @@ int run_embed(int argc, char** argv) {
   if (images.empty()) SGML_FAIL("no images given (sgml embed --checkpoint FILE --out FILE.npy IMAGE...)");
   const int batch = in.batch_size;
   const Device device = in.device;
+  set_math_precision(in.precision);
   create_parent_folder(out, "feature file");
 
   LoadedModel loaded = load_model_for_inference(weights, in.model, in.image_size, device);  // NaN/inf refused

@@ -79,6 +79,7 @@ int run_eval(int argc, char** argv) {
   // Every number is checked before the (long) feature extraction starts.
   const InferenceArgs in = read_inference_options(opt);
   const Device device = in.device;
+  set_math_precision(in.precision);
   const int image_size = in.image_size, batch_size = in.batch_size, workers = in.workers;
   const std::string export_path = opt.get("export"), report_dir = opt.get("report");
   const std::vector<int> ks = opt.get("k").empty() ? std::vector<int>() : parse_ks(opt.get("k"));

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "engine/check.h"
+#include "engine/math_precision.h"
 #include "models/sgml_model.h"
 #include "training/option_limits.h"
 #include "tools/commands/train_options.h"
@@ -25,6 +26,7 @@ void declare_inference_options(Options& o) {
   o.add("feature", "auto", "emb (512-d) | fc (1024-d) | conv (pooled backbone) | auto (what the training run "
                            "evaluated, else emb; conv for a file without an SGML head)");
   o.add("device", "auto", "cpu | cuda | cuda:N | auto");
+  declare_config_options(o, {"precision"});
   o.add("batch-size", "64", "images per forward pass");
   o.add("workers", "0", "decoding threads (0: the machine's cores)");
 }
@@ -40,6 +42,7 @@ InferenceArgs read_inference_options(const Options& o) {
   a.feature = o.get("feature");
   if (a.feature != "auto") parse_feature(a.feature);  // checked before the model is read
   a.device = parse_device(o.get("device"));
+  a.precision = parse_math_precision(o.get("precision"));
   a.batch_size = o.get_int("batch-size", limits::kBatchSize);
   a.workers = o.get_int("workers", limits::kWorkers);
   return a;

@@ -3,12 +3,14 @@
 //   dataset:   DATASET, the one positional argument (parse_dataset_kind), --data and --crop-boxes (the rows of the
 //              training table)
 //   inference: --checkpoint (alias --weights), --model auto, --image-size 0 (auto), --feature auto, --device auto,
-//              --batch-size 64, --workers 0: eval, search and embed run a stored model the same way
+//              --precision fp32 (the training table's row), --batch-size 64, --workers 0: eval, search and embed run
+//              a stored model the same way
 #pragma once
 #include <string>
 
 #include "data/dataset.h"
 #include "engine/device.h"
+#include "engine/math_precision.h"
 #include "tools/commands/options.h"
 
 namespace sgml {
@@ -29,6 +31,7 @@ struct InferenceArgs {
   int image_size = 0;   // 0: the checkpoint's stored size, 224 for a bare weights file
   std::string feature;  // "auto": what the training run evaluated, else emb (conv without a head)
   Device device;
+  MathPrecision precision = MathPrecision::Fp32;  // --precision; the command sets it before any work
   int batch_size = 64;
   int workers = 0;
 };

@@ -79,6 +79,7 @@ int run_search(int argc, char** argv) {
   SGML_CHECK(!opt.get("gallery").empty(), "--gallery DIR_OR_LIST is required");
   SGML_CHECK(!opt.positional().empty(), "no query images given");
   const Device device = in.device;
+  set_math_precision(in.precision);
   const int batch_size = in.batch_size, top_requested = opt.get_int("top", limits::kTop);
   LoadedModel loaded = load_model_for_inference(in.checkpoint, in.model, in.image_size, device);
   const std::string feature_name = resolve_feature(loaded, in.feature);
