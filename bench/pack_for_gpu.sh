@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Here (no GPU): packs a CUDA build for one lease of the GPU machine, so that no device minute goes to compiling.
-#   bash bench/pack_for_gpu.sh BUILD_DIR      (a build configured with -DSGML_CUDA=ON -DSGML_CUDA_ARCHITECTURES=90)
+#   bash bench/pack_for_gpu.sh BUILD_DIR      (a build with CUDA, for sm_90 among its architectures)
 # Writes gpu_carry/ in the repository root (ignored by git; name it in the device tool's `carry`):
 #   sgml, tests/sgml_tests, bench/*_bench and the CTest files, laid out as in the build tree;
 #   libs.tar.xz: every shared library the binaries need except glibc's, libstdc++/libgcc and CUDA's own (cuBLAS,
@@ -9,7 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(cd "${1:?usage: pack_for_gpu.sh BUILD_DIR}" && pwd)"
-grep -q "SGML_CUDA:STRING=ON" "$build/CMakeCache.txt" || { echo "$build is not a CUDA build (SGML_CUDA=ON)" >&2; exit 1; }
+ldd "$build/sgml" | grep -q libcudnn || { echo "$build/sgml is not a CUDA build (configure with -DSGML_CUDA=ON)" >&2; exit 1; }
 carry="$root/gpu_carry"
 rm -rf "$carry" && mkdir -p "$carry/tests" "$carry/bench" "$carry/libs"
 cp "$build/sgml" "$carry/"
