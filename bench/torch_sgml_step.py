@@ -1,15 +1,19 @@
 """PyTorch's side of the training-step benchmark: the same SGML step as `./sgml bench train` (torchvision ResNet-101,
 the SGML head, SBDL + lambda*BCE over all pairs of a 41 x 4 batch, Adam) on random data, timed with CUDA events.
 With --what eval, the same model's embedding in eval mode under inference_mode (`./sgml bench eval`, batch 256).
+On the CPU (--device cpu, --threads N) steps are timed with the wall clock and memory is the process's peak RSS.
 
-usage: python3 bench/torch_sgml_step.py [--what train|eval] [--precision fp32|tf32|bf16] [--compile] [--batch N]
+usage: python3 bench/torch_sgml_step.py [--what train|eval] [--device cuda|cpu] [--threads N] [--model resnet101]
+                                        [--precision fp32|tf32|bf16] [--compile] [--batch N] [--classes 41]
                                         [--size 224] [--attributes 463] [--warmup 10] [--steps 50] [--json]
 Prints images/s (median over steps after warm-up) and peak GPU memory. fp32 sets TF32 off for both cuBLAS and cuDNN
 (PyTorch's cuDNN allows TF32 by default); bf16 uses autocast and channels_last.
 """
 import argparse
 import json
+import resource
 import statistics
+import time
 
 import torch
 import torch.nn.functional as F
@@ -17,11 +21,12 @@ import torchvision
 
 
 class SgmlNet(torch.nn.Module):
-    def __init__(self, k):
+    def __init__(self, arch, k):
         super().__init__()
-        self.backbone = torchvision.models.resnet101()
+        self.backbone = getattr(torchvision.models, arch)()
+        width = self.backbone.fc.in_features  # 2048 (ResNet-50/101/152) or 512 (ResNet-18/34)
         self.backbone.fc = torch.nn.Identity()
-        self.fc = torch.nn.Linear(2048, 1024)
+        self.fc = torch.nn.Linear(width, 1024)
         self.emb = torch.nn.Linear(1024, 512)
         self.attr = torch.nn.Linear(1024, k)
 
@@ -47,6 +52,9 @@ def sgml_loss(emb, logits, targets, labels, alpha=2.0, beta=0.5, lam=1.0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--what", default="train", choices=["train", "eval"])
+    ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's default)")
+    ap.add_argument("--model", default="resnet101")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--batch", type=int, default=None, help="default: 164 (train), 256 (eval)")
@@ -63,9 +71,11 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = True
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    net = SgmlNet(a.attributes).to(dev).train()
+    net = SgmlNet(a.model, a.attributes).to(dev).train()
     x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
     if a.precision == "bf16":
         net = net.to(memory_format=torch.channels_last)
@@ -76,7 +86,7 @@ def main():
     model = torch.compile(net) if a.compile else net
 
     def train_step():
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             emb, logits = model(x)
         loss = sgml_loss(emb, logits, targets, labels)
         opt.zero_grad(set_to_none=True)
@@ -84,29 +94,38 @@ def main():
         opt.step()
 
     def eval_step():
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             model(x)[0].float()
 
     if a.what == "eval":
         net.eval()
     step = train_step if a.what == "train" else eval_step
+    cuda = dev.type == "cuda"
     for _ in range(a.warmup):
         step()
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(a.steps):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        step()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
+        if cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            step()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    result = {"framework": "pytorch", "what": a.what, "torch": torch.__version__, "device": torch.cuda.get_device_name(),
-              "precision": a.precision, "compile": a.compile, "batch": a.batch, "size": a.size,
-              "step_ms_median": med * 1e3, "images_per_s": a.batch / med,
-              "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30}
+    peak = (torch.cuda.max_memory_allocated() if cuda else
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+    result = {"framework": "pytorch", "what": a.what, "torch": torch.__version__,
+              "device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
+              "model": a.model, "precision": a.precision, "compile": a.compile, "batch": a.batch, "size": a.size,
+              "step_ms_median": med * 1e3, "images_per_s": a.batch / med, "peak_mem_gib": peak / 2**30}
     print(json.dumps(result) if a.json else
           f"pytorch {a.what} {a.precision}{' compile' if a.compile else ''}: {result['images_per_s']:.1f} img/s, "
           f"step {result['step_ms_median']:.1f} ms, peak {result['peak_mem_gib']:.2f} GiB")

@@ -1,12 +1,15 @@
 // sgml bench: our side of the side-by-side benchmarks in bench/ (the PyTorch side is bench/torch_sgml_step.py).
 //   train: the whole SGML training step (forward, SBDL + lambda*BCE over all pairs, backward, Adam) on random data
 //   eval:  feature extraction in eval mode
-// Reports the median step time over --steps after --warmup, images per second and peak GPU memory. With --profile,
+// Reports the median step time over --steps after --warmup, images per second and peak memory (the GPU's, or on the
+// CPU the process's resident peak). With --profile,
 // a few more steps run with op profiling on (engine/op_profile.h) and a table says which ops the step's time goes to.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
+
+#include <sys/resource.h>
 
 #include "engine/adam.h"
 #include "engine/check.h"
@@ -25,6 +28,12 @@ namespace {
 
 void synchronize(Device d) {
   if (d.is_cuda()) gpu_synchronize(d.index);
+}
+
+double host_peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return double(usage.ru_maxrss) * 1024.0;  // KiB on Linux
 }
 
 double median(std::vector<double> v) {
@@ -125,14 +134,17 @@ int run_bench(int argc, char** argv) {
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   const double med = median(times);
-  const double peak_gib = double(gpu_peak_bytes_in_use()) / double(1ull << 30);
+  // The GPU's peak for a CUDA run; on the CPU the process's peak resident memory (as bench/torch_sgml_step.py).
+  const double peak_gib = (device.is_cuda() ? double(gpu_peak_bytes_in_use()) : host_peak_resident_bytes()) /
+                          double(1ull << 30);
   if (opt.get_flag("json")) {
-    std::printf("{\"framework\": \"sgml\", \"what\": \"%s\", \"device\": \"%s\", \"precision\": \"%s\", \"batch\": %d, "
-                "\"size\": %d, \"step_ms_median\": %.3f, \"images_per_s\": %.2f, \"peak_mem_gib\": %.3f}\n",
-                what.c_str(), device.str().c_str(), math_precision_name(precision), batch, size, med * 1e3,
-                batch / med, peak_gib);
+    std::printf("{\"framework\": \"sgml\", \"what\": \"%s\", \"device\": \"%s\", \"model\": \"%s\", "
+                "\"precision\": \"%s\", \"batch\": %d, \"size\": %d, \"step_ms_median\": %.3f, "
+                "\"images_per_s\": %.2f, \"peak_mem_gib\": %.3f}\n",
+                what.c_str(), device.str().c_str(), config.model.c_str(), math_precision_name(precision), batch, size,
+                med * 1e3, batch / med, peak_gib);
   } else {
-    std::printf("sgml %s %s on %s: %.1f img/s, step %.1f ms (median of %zu), peak GPU memory %.2f GiB\n",
+    std::printf("sgml %s %s on %s: %.1f img/s, step %.1f ms (median of %zu), peak memory %.2f GiB\n",
                 what.c_str(), math_precision_name(precision), device.str().c_str(), batch / med, med * 1e3,
                 times.size(), peak_gib);
   }
