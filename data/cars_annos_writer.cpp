@@ -32,6 +32,7 @@ void write_cars_annos_mat(const std::string& path, const std::vector<CarsAnnotat
   mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
   if (!mat) SGML_FAIL("cannot create the MATLAB file '", path, "'");
   bool ok = true;
+  const matio_compression compression = defects.uncompressed ? MAT_COMPRESSION_NONE : MAT_COMPRESSION_ZLIB;
   std::vector<const char*> fields;
   for (const char* f : {"relative_im_path", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "test"})
     if (defects.omit_field != f) fields.push_back(f);
@@ -62,7 +63,7 @@ void write_cars_annos_mat(const std::string& path, const std::vector<CarsAnnotat
     set("class", number(uint16_t(a.class_id), MAT_C_UINT16, MAT_T_UINT16));
     set("test", number(uint8_t(a.test), MAT_C_UINT8, MAT_T_UINT8));
   }
-  ok = ok && Mat_VarWrite(mat, s, MAT_COMPRESSION_ZLIB) == 0;
+  ok = ok && Mat_VarWrite(mat, s, compression) == 0;
   Mat_VarFree(s);
   if (!defects.omit_class_names) {
     size_t names_dims[2] = {1, class_names.size()};
@@ -74,7 +75,7 @@ void write_cars_annos_mat(const std::string& path, const std::vector<CarsAnnotat
       names = Mat_VarCreate("class_names", MAT_C_CELL, MAT_T_CELL, 2, names_dims, nullptr, 0);
       for (size_t c = 0; c < class_names.size(); ++c) Mat_VarSetCell(names, int(c), text(class_names[c]));
     }
-    ok = ok && Mat_VarWrite(mat, names, MAT_COMPRESSION_ZLIB) == 0;
+    ok = ok && Mat_VarWrite(mat, names, compression) == 0;
     Mat_VarFree(names);
   }
   Mat_Close(mat);

@@ -21,6 +21,8 @@ struct CarsMatDefects {
   std::string text_field;          // this field is written as a char array ("oops") instead of its number or path
   bool omit_class_names = false;   // no class_names variable
   bool names_as_matrix = false;    // class_names as a numeric matrix instead of a cell array
+  bool uncompressed = false;       // not a defect: variables without zlib (MATLAB's save -v6), the fuzz seed whose
+                                   // bytes a mutation changes directly
 };
 
 void write_cars_annos_mat(const std::string& path, const std::vector<CarsAnnotation>& annotations,

@@ -3,6 +3,7 @@
 #include <matio.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -40,9 +41,11 @@ struct VarFree {
 };
 using Var = std::unique_ptr<matvar_t, VarFree>;
 
+// The product of the dimensions; SIZE_MAX when it overflows (no data holds that many, so the checks below refuse it).
 size_t element_count(const matvar_t* v) {
   size_t n = 1;
-  for (int i = 0; i < v->rank; ++i) n *= v->dims[i];
+  for (int i = 0; i < v->rank; ++i)
+    if (__builtin_mul_overflow(n, v->dims[i], &n)) return SIZE_MAX;
   return n;
 }
 
@@ -64,14 +67,34 @@ const char* class_text(matio_classes c) {
   }
 }
 
-// A char array as UTF-8 (MATLAB writes UTF-16 code units, other writers bytes); nullopt for anything else.
+// Bytes per element of a char array's data: UTF-16 code units (MATLAB) or bytes (other writers).
+size_t char_unit(const matvar_t* v) {
+  return v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16 || v->data_size == 2 ? 2 : 1;
+}
+
+// Whether a char or numeric variable's data holds every element its dimensions claim: libmatio takes the dimensions
+// from the file and the data from its own element, and a damaged file can say 1 x 25 and carry 20 characters.
+bool holds_its_elements(const matvar_t* v) {
+  const size_t unit = v->class_type == MAT_C_CHAR ? char_unit(v) : Mat_SizeOfClass(v->class_type);
+  return unit > 0 && (element_count(v) == 0 || (v->data && v->nbytes / unit >= element_count(v)));
+}
+
+// Whether a cell array (per_element 1) or a struct array (per_element: its number of fields) holds a member
+// variable for every element its dimensions claim; libmatio's accessors index its array without that check.
+bool holds_its_members(const matvar_t* v, size_t per_element) {
+  const size_t n = element_count(v);
+  if (n == 0 || per_element == 0) return true;
+  return v->data && v->nbytes / sizeof(matvar_t*) / per_element >= n;
+}
+
+// A char array as UTF-8 (MATLAB writes UTF-16 code units, other writers bytes); false for anything else.
 bool char_text(const matvar_t* v, std::string* out) {
   if (!v || v->class_type != MAT_C_CHAR || v->rank != 2 || v->dims[0] > 1) return false;
   const size_t n = element_count(v);
   out->clear();
   if (n == 0) return true;
-  if (!v->data) return false;
-  if (v->data_type == MAT_T_UINT16 || v->data_type == MAT_T_UTF16 || v->data_size == 2) {
+  if (!holds_its_elements(v)) return false;
+  if (char_unit(v) == 2) {
     const auto* units = static_cast<const uint16_t*>(v->data);
     for (size_t i = 0; i < n; ++i) {
       const unsigned u = units[i];
@@ -95,7 +118,7 @@ bool char_text(const matvar_t* v, std::string* out) {
 
 // A 1 x 1 numeric matrix of any class; false otherwise.
 bool numeric_scalar(const matvar_t* v, double* out) {
-  if (!v || !v->data || element_count(v) != 1 || v->isComplex) return false;
+  if (!v || !v->data || element_count(v) != 1 || v->isComplex || !holds_its_elements(v)) return false;
   switch (v->class_type) {
     case MAT_C_DOUBLE: *out = *static_cast<const double*>(v->data); break;
     case MAT_C_SINGLE: *out = *static_cast<const float*>(v->data); break;
@@ -114,7 +137,9 @@ bool numeric_scalar(const matvar_t* v, double* out) {
 
 std::string type_of(const matvar_t* v) {
   if (!v) return "missing";
-  return str_cat(class_text(v->class_type), " of ", dims_text(v));
+  const bool data_short = (v->class_type == MAT_C_CHAR || Mat_SizeOfClass(v->class_type) > 0) && !holds_its_elements(v);
+  return str_cat(class_text(v->class_type), " of ", dims_text(v),
+                 data_short ? str_cat(" whose data holds ", v->data ? v->nbytes : 0, " bytes (damaged?)") : "");
 }
 
 Var read_variable(mat_t* mat, const std::string& path, const char* name, matio_classes wanted, const char* expected) {
@@ -148,6 +173,8 @@ Dataset read_cars(const std::string& root, const CarsOptions& options) {
 
   // Class names first: they give the number of classes C.
   const Var names = read_variable(file.mat, path, "class_names", MAT_C_CELL, "a 1 x C cell array of strings");
+  if (!holds_its_members(names.get(), 1))
+    SGML_FAIL("'", path, "': class_names is ", type_of(names.get()), " but holds fewer cells (a damaged file?)");
   std::vector<std::string> class_names(element_count(names.get()));
   if (class_names.size() < 2) SGML_FAIL("'", path, "': class_names holds ", class_names.size(), " names, expected at least 2");
   for (size_t c = 0; c < class_names.size(); ++c)
@@ -158,10 +185,15 @@ Dataset read_cars(const std::string& root, const CarsOptions& options) {
   const Var annotations = read_variable(file.mat, path, "annotations", MAT_C_STRUCT, "a 1 x N struct array");
   const size_t n = element_count(annotations.get());
   if (n == 0) SGML_FAIL("'", path, "': annotations is empty");
+  const unsigned num_fields = Mat_VarGetNumberOfFields(annotations.get());
+  char* const* field_names = Mat_VarGetStructFieldnames(annotations.get());
+  if (!field_names || !holds_its_members(annotations.get(), num_fields))
+    SGML_FAIL("'", path, "': annotations is ", type_of(annotations.get()), " with ", num_fields,
+              " fields but holds fewer records or field names (a damaged file?)");
   {
     std::unordered_set<std::string> fields;
-    char* const* field_names = Mat_VarGetStructFieldnames(annotations.get());
-    for (unsigned i = 0; i < Mat_VarGetNumberOfFields(annotations.get()); ++i) fields.insert(field_names[i]);
+    for (unsigned i = 0; i < num_fields; ++i)
+      if (field_names[i]) fields.insert(field_names[i]);
     for (const char* wanted : {"relative_im_path", "bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2", "class", "test"})
       if (!fields.count(wanted))
         SGML_FAIL("'", path, "': the annotations struct has no field '", wanted, "' (expected relative_im_path, "

@@ -22,9 +22,11 @@
 #include <vector>
 
 #include "data/batch_plan.h"
+#include "data/cars_reader.h"
 #include "data/cub_reader.h"
 #include "data/image_decode.h"
 #include "data/inshop_reader.h"
+#include "data/sop_reader.h"
 #include "data/text_lines.h"
 #include "engine/check.h"
 #include "engine/safetensors.h"
@@ -164,6 +166,51 @@ inline void read_inshop_input(std::string_view input) {
   expect_clean_errors([&] { read_inshop(root); });
 }
 
+// Empty files standing for a dataset's images: the SOP and Cars196 readers check that every listed image is on
+// disk, so the seeds list these names and reach the rest of the reader (a mutated name is the missing-image error).
+template <size_t N>
+void write_placeholder_images(const std::string& root, const char* const (&names)[N]) {
+  for (const char* name : names) write_file(root + "/" + name, "");
+}
+
+// The Stanford Online Products reader (data/sop_reader.h): Ebay_train.txt, then Ebay_test.txt, in a tree that holds
+// the images kSopImages (train classes 1-2 of bicycle_final, test classes 3-4 of chair_final, as the seeds list).
+inline std::string write_sop_input(std::string_view input) {
+  static const char* const kFiles[] = {"Ebay_train.txt", "Ebay_test.txt"};
+  static const char* const kSopImages[] = {"bicycle_final/1_0.JPG", "bicycle_final/1_1.JPG", "bicycle_final/2_0.JPG",
+                                           "bicycle_final/2_1.JPG", "chair_final/3_0.JPG",   "chair_final/3_1.JPG",
+                                           "chair_final/4_0.JPG",   "chair_final/4_1.JPG"};
+  const std::string root = scratch_dir() + "/Stanford_Online_Products";
+  write_tree(root, kFiles, input);
+  write_placeholder_images(root, kSopImages);
+  return root;
+}
+
+inline void read_sop_input(std::string_view input) {
+  const std::string root = write_sop_input(input);
+  expect_clean_errors([&] { read_sop(root); });
+}
+
+// The Cars196 reader (data/cars_reader.h): the input is cars_annos.mat, read by libmatio from the file, in a tree
+// that holds car_ims/000001.jpg to 000008.jpg (the names the seeds list). Read with the boxes kept (--crop-boxes),
+// so that every field of a record is used.
+inline std::string write_cars_input(std::string_view input) {
+  static const char* const kCarsImages[] = {"car_ims/000001.jpg", "car_ims/000002.jpg", "car_ims/000003.jpg",
+                                            "car_ims/000004.jpg", "car_ims/000005.jpg", "car_ims/000006.jpg",
+                                            "car_ims/000007.jpg", "car_ims/000008.jpg"};
+  const std::string root = scratch_dir() + "/cars196";
+  write_file(root + "/cars_annos.mat", input);
+  write_placeholder_images(root, kCarsImages);
+  return root;
+}
+
+inline void read_cars_input(std::string_view input) {
+  const std::string root = write_cars_input(input);
+  CarsOptions crop;
+  crop.crop = true;
+  expect_clean_errors([&] { read_cars(root, crop); });
+}
+
 // The batch-plan reader (data/batch_plan.h, `sgml train --batch-plan`) and the annotation tokeniser under every
 // dataset reader (data/text_lines.h). The first byte chooses the number of training images (its value, 0-255) and
 // the group (odd: 3, image-wise triplets; even: 1); the rest is the plan file.
@@ -220,6 +267,7 @@ inline const std::vector<Target>& all_targets() {
   static const std::vector<Target> targets = {
       {"safetensors", read_safetensors_input}, {"checkpoint", read_checkpoint_input},
       {"cub", read_cub_input},                 {"inshop", read_inshop_input},
+      {"sop", read_sop_input},                 {"cars", read_cars_input},
       {"batch_plan", read_batch_plan_input},   {"config", read_config_input},
       {"image", read_image_input}};
   return targets;

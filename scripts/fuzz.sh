@@ -4,16 +4,18 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     default: 60 seconds each, every target
 #   scripts/fuzz.sh --replay [TARGET...]      no fuzzing: every seed and past crasher once (deterministic; CI)
 #
-# Targets: safetensors checkpoint cub inshop batch_plan config image (fuzz/fuzz_<target>.cpp says what each reads).
+# Targets: safetensors checkpoint cub inshop sop cars batch_plan config image (fuzz/fuzz_<target>.cpp says what each reads).
 # Each run starts from the seeds in fuzz/corpus/<target>/ and the past crashers in fuzz/regressions/<target>/ (run
 # first, every time); inputs it finds go to build-fuzz/corpus/<target>/ (kept between runs, not in the repository).
 # A crash, sanitizer report, leak, timeout (10 s per input) or an allocation over 2 GiB stops that target and keeps
 # the input in build-fuzz/crashes/<target>/; the script exits non-zero when any target failed. Reproduce one with
 #   build-fuzz/fuzz/fuzz_<target> build-fuzz/crashes/<target>/crash-...
+# Known: the cars target stops within a minute or two on an input that makes libmatio allocate what a damaged
+# cell array claims (outside our code; fuzz/known_issues/README.md says what, where, and how to fuzz past it).
 # Environment: SGML_FUZZ_BUILD_DIR (default build-fuzz), SGML_FUZZ_CXX / SGML_FUZZ_CC (default clang++ / clang).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-all_targets=(safetensors checkpoint cub inshop batch_plan config image)
+all_targets=(safetensors checkpoint cub inshop sop cars batch_plan config image)
 
 seconds=60 replay=0
 if [ $# -gt 0 ] && [ "$1" = "--replay" ]; then replay=1; shift; fi

@@ -12,10 +12,13 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "data/dataset.h"
 #include "engine/check.h"
 #include "tests/support/test_support.h"
+#include "tools/commands/options.h"
 #include "tools/commands/train_options.h"
 #include "training/config_fields.h"
 #include "training/resume_check.h"
@@ -125,6 +128,49 @@ TEST(CliOptions, EveryCommandNamesAnUnknownDatasetTheSameWay) {
                   .find("expected cub, deepfashion, sop, cars, demo or demo-cub"),
               std::string::npos)
         << "'" << bad << "'";
+}
+
+// A flag alone is true; it may also be given either way (`--crop-boxes false` against a checkpoint that crops), as
+// `--flag WORD` only for the flag words, so that a following positional argument (the dataset) stays one. Whether it
+// was given at all is known (eval follows the checkpoint's crop when --crop-boxes is not given).
+TEST(CliOptions, FlagsTakeTrueOrFalseAndSayWhetherGiven) {
+  auto parsed = [](std::vector<std::string> args) {
+    Options o("eval", "DATASET", "testing flags");
+    o.add_flag("crop-boxes", "crop");
+    o.add_flag("json", "json");
+    args.insert(args.begin(), {"sgml", "eval"});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    o.parse(int(argv.size()), argv.data(), 2);
+    return o;
+  };
+  const Options none = parsed({"cars"});
+  EXPECT_FALSE(none.was_set("crop-boxes"));
+  EXPECT_FALSE(none.get_flag("crop-boxes"));
+  for (const auto& [args, value] : std::vector<std::pair<std::vector<std::string>, bool>>{
+           {{"cars", "--crop-boxes"}, true},
+           {{"--crop-boxes", "cars"}, true},
+           {{"cars", "--crop-boxes", "true"}, true},
+           {{"--crop-boxes", "false", "cars"}, false},
+           {{"cars", "--crop-boxes", "off", "--json"}, false},
+           {{"cars", "--crop-boxes=no"}, false},
+           {{"cars", "--crop-boxes", "1"}, true}}) {
+    const Options o = parsed(args);
+    std::string text;
+    for (const std::string& a : args) text += a + " ";
+    EXPECT_TRUE(o.was_set("crop-boxes")) << text;
+    EXPECT_EQ(o.get_flag("crop-boxes"), value) << text;
+    EXPECT_EQ(o.positional(), std::vector<std::string>{"cars"}) << text;
+  }
+  // Another word after a flag stays positional, and is explained as a flag value that is not one.
+  const Options stray = parsed({"cars", "--crop-boxes", "maybe"});
+  EXPECT_EQ(stray.positional(), (std::vector<std::string>{"cars", "maybe"}));
+  EXPECT_EQ(stray.flag_value_hint(0), "");
+  for (const std::string part : {std::string("'maybe' after --crop-boxes"), std::string("--crop-boxes is a flag"),
+                                 std::string("true or false")})
+    EXPECT_NE(stray.flag_value_hint(1).find(part), std::string::npos) << stray.flag_value_hint(1);
+  EXPECT_NE(test::error_of([&] { parsed({"cars", "--crop-boxes=maybe"}); }).find("--crop-boxes is a flag"),
+            std::string::npos);
 }
 
 // The default image size of info's cache report and prepare's cache comes from configs/KIND.json (read here with

@@ -232,6 +232,24 @@ TEST(DataCarsReader, TruncatedFileIsAnError) {
   }
 }
 
+// Files whose data is shorter than their dimensions claim (found by fuzz/fuzz_cars, kept in fuzz/regressions/cars/):
+// libmatio takes the dimensions from the file and its accessors index the data without a bound, so the reader
+// checks that a variable holds what it claims before reading it (the first read 2 bytes past a name, the second a
+// null list of field names), and names the file and the variable.
+TEST(DataCarsReader, DataShorterThanItsDimensionsIsAnError) {
+  const std::string regressions = test::source_dir() + "/fuzz/regressions/cars/";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"class_name_shorter_than_its_dims", {"class_names{4} is a char array of 1 x 21 whose data holds 40 bytes"}},
+      {"struct_without_field_names", {"annotations is a struct of 1 x 8 with 7 fields but holds fewer"}}};
+  for (const auto& [file, parts] : cases) {
+    const std::string dir = CarsTree().write(test::scratch_dir("cars_short_" + file));
+    fs::copy_file(regressions + file, dir + "/cars_annos.mat", fs::copy_options::overwrite_existing);
+    const std::string message = error_of(dir);
+    EXPECT_NE(message.find("'" + dir + "/cars_annos.mat'"), std::string::npos) << file << ": " << message;
+    for (const std::string& part : parts) EXPECT_NE(message.find(part), std::string::npos) << file << ": " << message;
+  }
+}
+
 struct CarsDefect {
   const char* name;
   std::function<void(CarsTree&)> edit;

@@ -71,6 +71,9 @@ TEST(FuzzSeeds, DatasetSeedsAreValid) {
   for (const fs::path& file : seeds_of("cub")) EXPECT_NO_THROW(read_cub(fuzz::write_cub_input(bytes_of(file)))) << file;
   for (const fs::path& file : seeds_of("inshop"))
     EXPECT_NO_THROW(read_inshop(fuzz::write_inshop_input(bytes_of(file)))) << file;
+  for (const fs::path& file : seeds_of("sop")) EXPECT_NO_THROW(read_sop(fuzz::write_sop_input(bytes_of(file)))) << file;
+  for (const fs::path& file : seeds_of("cars"))
+    EXPECT_NO_THROW(read_cars(fuzz::write_cars_input(bytes_of(file)), CarsOptions{true})) << file;
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzRegressions, ::testing::ValuesIn(fuzz::all_targets()),

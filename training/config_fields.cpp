@@ -42,7 +42,8 @@ std::vector<ConfigField> make_fields() {
       Row("data", &C::data_dir, "dataset folder").style(kPath).shown_default(
           "demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion, cub, sop and cars need it, see README"),
       Row("crop-boxes", &C::crop_boxes,
-          "cars: crop every image to its bounding box (cub is always cropped; sop and deepfashion have no boxes)")
+          "cars: crop every image to its bounding box (cub is always cropped; sop and deepfashion have no boxes); "
+          "eval crops as the checkpoint's run did unless given either way (--crop-boxes false: whole images)")
           .style(kFlag),
       Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152"),
       Row("weights", &C::weights, "pretrained backbone, safetensors with torchvision names")

@@ -92,12 +92,17 @@ int run_eval(int argc, char** argv) {
     SGML_FAIL("'", opt.get("checkpoint"), "' has no SGML head: only --feature conv can be evaluated");
   opt.set("image-size", std::to_string(loaded.image_size));
   opt.set("feature", feature_name);
-  // As the image size, the run's own setting: a run trained with --crop-boxes is evaluated cropped (the flag crops a
-  // run's evaluation that did not); a run on a kind with boxes does not impose its crop on a kind without.
-  const bool crop_boxes =
-      dataset_args.crop_boxes || (loaded.crop_boxes && has_bounding_boxes(parse_dataset_kind(kind)));
+  // As the image size, the run's own setting unless the user says either way: a run trained with --crop-boxes is
+  // evaluated cropped, `--crop-boxes false` evaluates it uncropped (to compare with papers that do not crop) and
+  // `--crop-boxes` crops a run's evaluation that did not. A run on a kind with boxes does not impose its crop on a
+  // kind without.
+  const bool run_crop = loaded.crop_boxes && has_bounding_boxes(parse_dataset_kind(kind));
+  const bool crop_boxes = dataset_args.crop_boxes.value_or(run_crop);
   opt.set("crop-boxes", crop_boxes ? "true" : "false");
   print_configuration("eval", opt);
+  if (run_crop && !crop_boxes)
+    std::fprintf(stderr, "sgml eval: whole images (--crop-boxes false), although the run trained on images cropped to "
+                         "their boxes\n");
   const Dataset dataset = load_dataset(kind, opt.get("data"), crop_boxes);
 
   EvaluationSettings s;
@@ -114,11 +119,13 @@ int run_eval(int argc, char** argv) {
 
   nlohmann::json j = e.to_json();
   j["feature"] = feature_name;
+  j["crop_boxes"] = crop_boxes;
   if (opt.get_flag("json")) {
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%s on %s (%s feature, %s):\n", opt.get("checkpoint").c_str(), kind.c_str(), feature_name.c_str(),
-                e.metrics.leave_one_out ? "leave-one-out" : "query vs gallery");
+    std::printf("%s on %s (%s feature, %s%s):\n", opt.get("checkpoint").c_str(), kind.c_str(), feature_name.c_str(),
+                e.metrics.leave_one_out ? "leave-one-out" : "query vs gallery",
+                crop_boxes ? ", images cropped to their boxes" : "");
     for (const auto& [k, r] : e.metrics.recall) std::printf("  Recall@%-3d %6.2f%%\n", k, 100 * r);
     std::printf("  MAP@R      %6.2f%%\n", 100 * e.metrics.map_at_r);
     if (e.metrics.nmi) std::printf("  NMI        %6.2f%%\n", 100 * *e.metrics.nmi);

@@ -13,8 +13,14 @@ namespace sgml {
 void declare_dataset_options(Options& o) { declare_config_options(o, {"data", "crop-boxes"}); }
 
 DatasetArgs read_dataset_options(const Options& o, const std::string& usage) {
-  if (o.positional().size() != 1) SGML_FAIL("say which dataset: ", usage, " (see --help)");
-  return {dataset_kind_name(parse_dataset_kind(o.positional()[0])), o.get("data"), o.get_flag("crop-boxes")};
+  if (o.positional().size() != 1) {
+    for (size_t i = 0; i < o.positional().size(); ++i)
+      if (const std::string hint = o.flag_value_hint(i); !hint.empty()) SGML_FAIL(hint);
+    SGML_FAIL("say which dataset: ", usage, " (see --help)");
+  }
+  DatasetArgs a{dataset_kind_name(parse_dataset_kind(o.positional()[0])), o.get("data"), std::nullopt};
+  if (o.was_set("crop-boxes")) a.crop_boxes = o.get_flag("crop-boxes");
+  return a;
 }
 
 void declare_inference_options(Options& o) {

@@ -6,6 +6,7 @@
 //              --precision fp32 (the training table's row), --batch-size 64, --workers 0: eval, search and embed run
 //              a stored model the same way
 #pragma once
+#include <optional>
 #include <string>
 
 #include "data/dataset.h"
@@ -19,9 +20,12 @@ void declare_dataset_options(Options& options);
 struct DatasetArgs {
   std::string kind;  // canonical name: cub | deepfashion | sop | cars | demo | demo-cub
   std::string data;  // --data (empty: the kind's default folder)
-  bool crop_boxes = false;  // --crop-boxes (cars; load_dataset refuses it for kinds without boxes)
+  // --crop-boxes as given: nullopt when not given (eval then follows the checkpoint's run, other commands do not
+  // crop), else true or false (`--crop-boxes false`). load_dataset refuses true for kinds without boxes.
+  std::optional<bool> crop_boxes;
 };
-// Exactly one positional argument, a dataset kind; `usage` is shown when it is missing.
+// Exactly one positional argument, a dataset kind; `usage` is shown when it is missing. A stray argument after a
+// flag (`--crop-boxes maybe`) is named as a flag value that is not true or false.
 DatasetArgs read_dataset_options(const Options& options, const std::string& usage);
 
 void declare_inference_options(Options& options);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -17,6 +18,17 @@ std::string normalise(std::string name) {
   for (char& c : name)
     if (c == '_') c = '-';
   return name;
+}
+
+// The words a flag's value may be (after '=', after the flag, or in a config file); nullopt for any other text.
+std::optional<bool> flag_word(const std::string& v) {
+  if (v == "true" || v == "on" || v == "yes" || v == "1") return true;
+  if (v == "false" || v == "off" || v == "no" || v == "0") return false;
+  return std::nullopt;
+}
+
+std::string flag_usage(const std::string& name) {
+  return "--" + name + " is a flag: give it alone (true) or followed by true or false (also on/off, yes/no, 1/0)";
 }
 }  // namespace
 
@@ -84,8 +96,14 @@ bool Options::parse(int argc, char** argv, int first) {
     name = canonical(name);
     const Spec& s = spec(name);
     if (s.is_flag) {
-      if (!inline_value) value = "true";
-      if (value != "true" && value != "false") SGML_FAIL("sgml ", command_, ": --", name, " is a flag (no value)");
+      if (inline_value && !flag_word(value)) SGML_FAIL(flag_usage(name), ", got '", value, "'");
+      if (!inline_value && i + 1 < argc && flag_word(argv[i + 1])) {
+        value = argv[++i];
+      } else if (!inline_value) {
+        value = "true";
+        // The next argument is positional or another option; remembered for flag_value_hint.
+        if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) flag_before_positional_[positional_.size()] = name;
+      }
     } else if (!inline_value) {
       if (i + 1 >= argc) SGML_FAIL("sgml ", command_, ": option --", name, " needs a value (", s.help, ")");
       value = argv[++i];
@@ -181,9 +199,15 @@ int Options::get_image_size(const std::string& name, bool zero_means_auto) const
 
 bool Options::get_flag(const std::string& name) const {
   const std::string v = get(name);
-  if (v == "true" || v == "1" || v == "on" || v == "yes") return true;
-  if (v == "false" || v == "0" || v == "off" || v == "no" || v.empty()) return false;
+  if (v.empty()) return false;
+  if (const std::optional<bool> b = flag_word(v)) return *b;
   SGML_FAIL(describe(name), " is a flag: expected true or false, got '", v, "'");
+}
+
+std::string Options::flag_value_hint(size_t index) const {
+  auto it = flag_before_positional_.find(index);
+  if (it == flag_before_positional_.end()) return "";
+  return str_cat("'", positional_.at(index), "' after --", it->second, ": ", flag_usage(it->second));
 }
 
 bool Options::was_set(const std::string& name) const {
@@ -215,6 +239,7 @@ std::string Options::usage() const {
     os << left << " another name for --" << target << "\n";
   }
   os << "  --help                       this screen\n";
+  os << "\nA flag (an option without VALUE) alone means true; followed by false (or off, no) it says no.\n";
   return os.str();
 }
 

@@ -17,6 +17,9 @@ class Options {
 
   // Declares an option taking a value (`--name VALUE`) or a flag (`--name`, default false). `shown_default`, when
   // given, is what --help says the default is (for an empty default that means something, e.g. a folder).
+  // A flag may also be given a value, so that a user can say either way (`--crop-boxes false` against a checkpoint
+  // that crops): `--name=WORD`, or `--name WORD` when WORD is one of true/false, on/off, yes/no, 1/0 (any other next
+  // argument stays positional: `--crop-boxes cars` still means the dataset cars).
   void add(const std::string& name, const std::string& default_value, const std::string& help,
            const std::string& shown_default = "");
   void add_flag(const std::string& name, const std::string& help);
@@ -42,6 +45,11 @@ class Options {
   // Replaces a value by what it resolved to (e.g. --image-size 0 by the checkpoint's size) for resolved().
   void set(const std::string& name, const std::string& value);
   const std::vector<std::string>& positional() const { return positional_; }
+  // Given on the command line or in the --config file (not a default, nor a value of apply_defaults_file).
+  bool was_set(const std::string& name) const;
+  // When positional argument `index` came right after a flag (`--crop-boxes maybe`), a message saying that the flag
+  // takes only true or false; empty otherwise. For commands that got more positional arguments than they take.
+  std::string flag_value_hint(size_t index) const;
 
   // Sets, from a JSON file of option names and values, every option not given on the command line or in --config
   // (used for the shipped per-dataset defaults in configs/).
@@ -66,10 +74,10 @@ class Options {
   std::map<std::string, std::string> source_;  // the file a value came from; absent: command line or default
   std::map<std::string, std::string> aliases_;  // alias -> option
   std::vector<std::string> positional_;
+  std::map<size_t, std::string> flag_before_positional_;  // positional index -> the flag right before it
   bool config_allowed_ = false;
 
   const Spec& spec(const std::string& name) const;
-  bool was_set(const std::string& name) const;  // given on the command line or in the config file
   std::string canonical(const std::string& name) const;  // '_' as '-', an alias as its option
   std::string describe(const std::string& name) const;    // "--name", with the file it came from
   long long parse_integer(const std::string& name) const;  // any 64-bit integer; the callers bound it
