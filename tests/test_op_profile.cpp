@@ -2,6 +2,8 @@
 // its name. `sgml bench train --profile` prints the table, and --precision reaches the benchmark's JSON.
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "engine/op_profile.h"
 #include "layers/gemm.h"
 #include "tests/support/test_support.h"
@@ -10,24 +12,25 @@ using namespace sgml;
 
 namespace {
 
-const OpTotal* find_op(const std::vector<OpTotal>& profile, const std::string& op) {
+// A copy: op_profile() returns a fresh vector each time.
+std::optional<OpTotal> find_op(const std::vector<OpTotal>& profile, const std::string& op) {
   for (const OpTotal& t : profile)
-    if (t.op == op) return &t;
-  return nullptr;
+    if (t.op == op) return t;
+  return std::nullopt;
 }
 
 TEST(OpProfile, CountsEachDispatchedOpByNameOnlyWhileOn) {
   const Tensor a = test::random_tensor({64, 32}, 1), b = test::random_tensor({32, 16}, 2);
   reset_op_profile();
   matmul(a, false, b, false);  // off: not counted
-  EXPECT_EQ(find_op(op_profile(), "gemm"), nullptr);
+  EXPECT_FALSE(find_op(op_profile(), "gemm").has_value());
   set_op_profiling(true);
   matmul(a, false, b, false);
   matmul(a, false, b, false);
   set_op_profiling(false);
   matmul(a, false, b, false);
-  const OpTotal* gemm = find_op(op_profile(), "gemm");
-  ASSERT_NE(gemm, nullptr);
+  const std::optional<OpTotal> gemm = find_op(op_profile(), "gemm");
+  ASSERT_TRUE(gemm.has_value());
   EXPECT_EQ(gemm->calls, 2);
   EXPECT_GT(gemm->seconds, 0.0);
   reset_op_profile();
