@@ -132,4 +132,8 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
+void synchronize(Device device) {
+  if (device.is_cuda()) gpu_synchronize(device.index);
+}
+
 }  // namespace sgml

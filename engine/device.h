@@ -58,4 +58,7 @@ const std::string& cuda_unavailable_reason();
 // CPU or skipping. For GPU machines and CI, where a GPU that silently went missing must not look like a pass.
 bool gpu_required();
 
+// Waits until the device has finished the work queued on it (its stream); nothing to wait for on the CPU.
+void synchronize(Device device);
+
 }  // namespace sgml

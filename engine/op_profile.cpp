@@ -4,7 +4,6 @@
 #include <map>
 #include <mutex>
 
-#include "engine/gpu_memory.h"
 
 namespace sgml {
 
@@ -22,10 +21,6 @@ struct Totals {
 Totals& totals() {
   static Totals* t = new Totals();  // never destroyed: ops may run during static destruction
   return *t;
-}
-
-void wait_for(Device device) {
-  if (device.is_cuda()) gpu_synchronize(device.index);
 }
 
 }  // namespace
@@ -49,7 +44,7 @@ std::vector<OpTotal> op_profile() {
 }
 
 void OpTimer::start(const char* op, Device device) {
-  wait_for(device);  // the time of earlier ops is not this one's
+  synchronize(device);  // the time of earlier ops is not this one's
   op_ = op;
   device_ = device;
   t0_ = std::chrono::steady_clock::now();
@@ -58,7 +53,7 @@ void OpTimer::start(const char* op, Device device) {
 void OpTimer::stop() {
   // A destructor must not throw: an op that failed has its error in flight already.
   try {
-    wait_for(device_);
+    synchronize(device_);
   } catch (...) {
     return;
   }

@@ -2,9 +2,9 @@
 // precision (the default, engine/math_precision.h) strictly fp32: CUDNN_FMA_MATH on the descriptor and on every
 // algorithm used, no TF32. Under tf32, the heuristics' tensor-core (TF32) algorithms are allowed too; never
 // CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, which would round to half. The algorithms of each pass are ranked
-// once per geometry, device and precision from cuDNN's heuristics (fastest first, then a last-resort implicit GEMM) and
-// cached. A call runs the cached algorithm; if cuDNN refuses it at run time or its workspace (the context's
-// shared one) cannot be allocated, the next ranked one is tried, and the one that worked is cached instead.
+// once per geometry, device and precision from cuDNN's heuristics (fastest first, then a last-resort implicit
+// GEMM) and cached. A call runs the cached algorithm; if cuDNN refuses it at run time or its workspace (the
+// context's shared one) cannot be allocated, the next ranked one is tried, and the one that worked is cached.
 #include <array>
 #include <atomic>
 #include <climits>
@@ -138,8 +138,8 @@ std::vector<Candidate> heuristics(Pass pass, cudnnHandle_t handle, const ConvDes
   return out;
 }
 
-// The workspace `algo` needs with these descriptors (with the math type set on them), in *bytes; a status other than success
-// when cuDNN does not support `algo` here.
+// The workspace `algo` needs with these descriptors (with the math type set on them), in *bytes; a status other
+// than success when cuDNN does not support `algo` here.
 cudnnStatus_t workspace_bytes(Pass pass, int algo, cudnnHandle_t handle, const ConvDescriptors& d, size_t* bytes) {
   *bytes = 0;
   if (pass == kForward)

@@ -26,10 +26,6 @@ namespace sgml {
 
 namespace {
 
-void synchronize(Device d) {
-  if (d.is_cuda()) gpu_synchronize(d.index);
-}
-
 double host_peak_resident_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
