@@ -1,7 +1,7 @@
 // The rank-approximation loss (losses/rank_loss.h, our reconstruction of seed 003 from its abstract) against PyTorch
 // autograd in float64 (tests/reference/rank_loss_ref.py, which builds the (B, B, B) tensor the engine avoids), its
 // argument checks, and the CUDA twin against the CPU one. Relative error ||ours - ref|| / ||ref|| must stay under
-// 1e-4 for the value terms and dS.
+// 1e-5 for the value terms and dS (a float32 emulation of the CPU twin in NumPy gave at most 4e-7 on these cases).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,7 +17,7 @@ using namespace sgml;
 
 namespace {
 
-constexpr double kTolerance = 1e-4;
+constexpr double kTolerance = 1e-5;
 
 enum class SimKind {
   Random,      // uniform in [-1, 1)
