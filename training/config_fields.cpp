@@ -76,8 +76,8 @@ std::vector<ConfigField> make_fields() {
       Row("sgs-grad", &C::sgs_grad, "on: gradients flow into the attribute branch through g; off: g is a constant")
           .style(kOnOff),
       Row("rank-tau", &C::rank_tau,
-          "temperature tau of the smoothed rank r_ij = mean_k sigmoid((s_ik - s_ij)/tau) of --loss rank and "
-          "rank-multitask (0.001 to 1)").reals(L::kRankTau),
+          "temperature tau of the smoothed rank r_ij = mean over k != i,j of sigmoid((s_ik - s_ij)/tau) of "
+          "--loss rank and rank-multitask (0.001 to 1)").reals(L::kRankTau),
       Row("rank-rho", &C::rank_rho,
           "scale rho of the rank loss's transfer f = exp(-r/rho); loss (1-f)^2 on positives, f^2 on negatives "
           "(0.01 to 10)").reals(L::kRankRho),
