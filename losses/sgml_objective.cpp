@@ -8,6 +8,7 @@
 #include "losses/bce.h"
 #include "losses/metric_loss.h"
 #include "losses/pairs.h"
+#include "losses/rank_loss.h"
 
 namespace sgml {
 
@@ -16,9 +17,11 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
   const int64_t n = emb.value().dim(0);
   SGML_CHECK(static_cast<int64_t>(labels.size()) == n, labels.size(), " labels for a batch of ", n);
   check_shape(attr_targets, attr_logits.value().shape(), "attribute targets");
-  const bool use_metric = config.mode != LossMode::Attribute, use_bce = config.mode != LossMode::Metric;
-  const bool use_g = config.mode == LossMode::Sgml;
+  const bool use_metric = config.mode != LossMode::Attribute, use_bce = uses_bce(config.mode);
+  const bool use_g = config.mode == LossMode::Sgml, use_rank = uses_rank_loss(config.mode);
   const float bce_weight = config.mode == LossMode::Attribute ? 1.0f : config.lambda;
+  SGML_CHECK(!use_rank || config.sampling == Sampling::BatchWise,
+             "the rank loss needs batch-wise sampling: it ranks every image of the batch for every anchor");
 
   // s: cosine similarities of the embeddings; g: of the attribute probabilities (the SGS mapping).
   Variable en = fn::l2_normalize(emb);
@@ -31,22 +34,32 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
     g = fn::matmul(pn, false, pn, true);
   }
 
-  const PairList pairs = config.sampling == Sampling::BatchWise ? batch_pairs(labels) : triplet_pairs(n);
-  MetricLossResult metric = binomial_deviance_loss(s.value(), use_g ? g.value() : Tensor(), pairs, config.alpha,
-                                                   config.beta, use_g && config.sgs_grad, 1.0f);
-  BceResult bce = bce_with_logits(attr_logits.value(), attr_targets, use_bce ? bce_weight : 0.0f);
-
   ObjectiveResult r;
-  r.metric_loss = metric.terms.to_vector()[0];
+  Tensor ds, dg;
+  if (use_rank) {
+    RankLossResult rank = rank_approximation_loss(s.value(), labels, config.rank_tau, config.rank_rho, 1.0f);
+    r.metric_loss = rank.terms.to_vector()[0];
+    r.positive_pairs = rank.positive_pairs;
+    r.negative_pairs = rank.negative_pairs;
+    ds = rank.dS;
+  } else {
+    const PairList pairs = config.sampling == Sampling::BatchWise ? batch_pairs(labels) : triplet_pairs(n);
+    MetricLossResult metric = binomial_deviance_loss(s.value(), use_g ? g.value() : Tensor(), pairs, config.alpha,
+                                                     config.beta, use_g && config.sgs_grad, 1.0f);
+    r.metric_loss = metric.terms.to_vector()[0];
+    r.positive_pairs = pairs.num_positive();
+    r.negative_pairs = pairs.num_negative();
+    ds = metric.dS;
+    dg = metric.dG;
+  }
+  BceResult bce = bce_with_logits(attr_logits.value(), attr_targets, use_bce ? bce_weight : 0.0f);
   r.bce_loss = bce.value.item();
   r.loss = (use_metric ? r.metric_loss : 0.0) + (use_bce ? bce_weight * r.bce_loss : 0.0);
-  r.positive_pairs = pairs.num_positive();
-  r.negative_pairs = pairs.num_negative();
 
   // One node holds the whole objective: its backward hands each input the gradient the fused loss kernels already
   // computed (weights included), scaled by the incoming gradient (1 when the objective is the root).
   std::vector<Variable> inputs;
-  Tensor ds = metric.dS, dg = metric.dG, dlogits = bce.dlogits;
+  Tensor dlogits = bce.dlogits;
   const bool g_on_tape = use_g && config.sgs_grad;
   if (use_metric) inputs.push_back(s);
   if (use_metric && g_on_tape) inputs.push_back(g);

@@ -1,6 +1,9 @@
 // The training objective of the paper's four models (Eq. 1, Tables IV and VIII), on the tape:
 //   sgml      = SBDL(s, g) + lambda * BCE        multitask = BDL(s) + lambda * BCE
 //   metric    = BDL(s)                           attribute = BCE
+// and, beside the paper, our reconstruction of the rank-approximation loss of Schall et al. (losses/rank_loss.h,
+// built from that paper's abstract only):
+//   rank      = RANK(s)                          rank-multitask = RANK(s) + lambda * BCE
 // s = cosine similarities of the embeddings (Eq. 4); g = the SGS mapping, cosine similarities of the attribute
 // probabilities sigmoid(logits) (Eq. 5). Gradients reach the embeddings through s and, unless sgs_grad is off,
 // the attribute branch through g as well.
@@ -12,7 +15,12 @@
 
 namespace sgml {
 
-enum class LossMode { Sgml, Multitask, Metric, Attribute };  // the paper's ablation (Tables IV, VIII)
+// The paper's ablation (Tables IV, VIII), then the rank-approximation loss alone and with the BCE.
+enum class LossMode { Sgml, Multitask, Metric, Attribute, Rank, RankMultitask };
+// Whether the mode's metric term is the rank-approximation loss (rank_loss.h) rather than the (soft-)binomial
+// deviance; and whether it trains the attribute branch with the BCE.
+inline bool uses_rank_loss(LossMode m) { return m == LossMode::Rank || m == LossMode::RankMultitask; }
+inline bool uses_bce(LossMode m) { return m != LossMode::Metric && m != LossMode::Rank; }
 // How a batch becomes pairs: every pair within a class-balanced batch (Sec. V-B), or (anchor, positive, negative) triplets at consecutive positions.
 enum class Sampling { BatchWise, ImageWise };
 
@@ -21,18 +29,20 @@ struct ObjectiveConfig {
   Sampling sampling = Sampling::BatchWise;
   float alpha = 2.0f, beta = 0.5f, lambda = 1.0f;
   bool sgs_grad = true;
+  float rank_tau = 0.05f, rank_rho = 0.2f;  // temperature and transfer scale of the rank loss (rank_loss.h)
 };
 
 struct ObjectiveResult {
   Variable total;           // one element; call total.backward() (it is the root of the tape)
   double loss = 0;          // the value of total
-  double metric_loss = 0;   // BDL or SBDL (computed in every mode, for the log)
+  double metric_loss = 0;   // rank loss in the rank modes, else BDL or SBDL (computed in every mode, for the log)
   double bce_loss = 0;      // BCE (computed in every mode, for the log)
-  int64_t positive_pairs = 0, negative_pairs = 0;
+  int64_t positive_pairs = 0, negative_pairs = 0;  // of the metric loss (ordered pairs i != j for the rank loss)
 };
 
 // emb (N,512) and attr_logits (N,K) from the model; labels (N) class indices; attr_targets (N,K) 0/1 on the
 // logits' device. Batch-wise: all pairs i<j. Image-wise: the batch is (anchor, positive, negative) triplets.
+// The rank modes need batch-wise sampling: they rank every image of the batch for every anchor.
 ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits, const std::vector<int64_t>& labels,
                                const Tensor& attr_targets, const ObjectiveConfig& config);
 

@@ -236,6 +236,8 @@ TrainConfig config_unlike_the_default() {
   c.beta = -0.25;
   c.lambda = 0.125;
   c.sgs_grad = false;
+  c.rank_tau = 0.125;
+  c.rank_rho = 0.375;
   c.lr = 3e-5;
   c.weight_decay = 1e-6;
   c.lr_schedule = "step";

@@ -1,6 +1,7 @@
 // The SGML objective on the tape (losses/sgml_objective) against PyTorch autograd: the value and the gradients
 // with respect to the raw embeddings and attribute logits, i.e. the loss kernels chained through L2 normalisation,
-// sigmoid and the similarity products, for the four loss modes, both samplings and --sgs-grad on and off.
+// sigmoid and the similarity products, for the four loss modes of the paper and the two rank modes (our
+// reconstruction, losses/rank_loss.h), both samplings and --sgs-grad on and off.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -21,6 +22,7 @@ struct ObjectiveCase {
   float alpha, beta, lambda;
   bool sgs_grad;
   std::vector<int64_t> labels;
+  float rank_tau = 0.05f, rank_rho = 0.2f;
 };
 
 std::vector<ObjectiveCase> objective_cases() {
@@ -35,6 +37,12 @@ std::vector<ObjectiveCase> objective_cases() {
       {"attribute_batch", LossMode::Attribute, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch},
       {"sgml_all_same_label", LossMode::Sgml, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, {4, 4, 4, 4}},
       {"sgml_extreme_alpha", LossMode::Sgml, Sampling::BatchWise, 200.0f, 0.0f, 1.0f, true, batch},
+      {"rank_batch", LossMode::Rank, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch},
+      {"rank_multitask_batch", LossMode::RankMultitask, Sampling::BatchWise, 2.0f, 0.5f, 0.7f, true, batch, 0.1f,
+       0.3f},
+      {"rank_multitask_odd7", LossMode::RankMultitask, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true,
+       {0, 1, 0, 2, 1, 0, 0}, 0.02f, 0.1f},
+      {"rank_all_same_label", LossMode::Rank, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, {4, 4, 4, 4, 4}},
   };
 }
 
@@ -58,7 +66,8 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     save_safetensors(input, in);
     manifest.push_back({{"input", input}, {"output", dir + "/" + c.name + "_ref.safetensors"},
                         {"mode", loss_mode_name(c.mode)}, {"sampling", sampling_name(c.sampling)},
-                        {"alpha", c.alpha}, {"beta", c.beta}, {"lambda", c.lambda}, {"sgs_grad", c.sgs_grad}});
+                        {"alpha", c.alpha}, {"beta", c.beta}, {"lambda", c.lambda}, {"sgs_grad", c.sgs_grad},
+                        {"rank_tau", c.rank_tau}, {"rank_rho", c.rank_rho}});
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -69,7 +78,7 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     SCOPED_TRACE(c.name);
     const TensorMap ref = load_safetensors(dir + "/" + c.name + "_ref.safetensors");
     Variable emb(inputs[i].at("emb").clone(), true), logits(inputs[i].at("logits").clone(), true);
-    ObjectiveConfig config{c.mode, c.sampling, c.alpha, c.beta, c.lambda, c.sgs_grad};
+    ObjectiveConfig config{c.mode, c.sampling, c.alpha, c.beta, c.lambda, c.sgs_grad, c.rank_tau, c.rank_rho};
     ObjectiveResult r = sgml_objective(emb, logits, c.labels, inputs[i].at("targets"), config);
     r.total.backward();
     EXPECT_NEAR(r.loss, ref.at("loss").item(), 1e-5 * std::max(1.0, std::abs(r.loss)));

@@ -58,7 +58,7 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
   nlohmann::json cfg = {{"model", "resnet18"}, {"loss", c.loss}, {"sampling", c.sampling}, {"alpha", alpha},
                         {"beta", beta}, {"lambda", 0.7}, {"lr", lr}, {"weight_decay", c.weight_decay},
                         {"steps", steps}, {"image_size", 64}, {"sgs_grad", c.sgs_grad},
-                        {"frozen_bn", c.frozen_bn}};
+                        {"frozen_bn", c.frozen_bn}, {"rank_tau", 0.1}, {"rank_rho", 0.3}};
   std::ofstream(dir + "/config.json") << cfg.dump();
   test::run_reference(ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
 
@@ -66,7 +66,7 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
   cmd << sgml_binary() << " train deepfashion --data " << data << " --model resnet18 --image-size 64 --device cpu"
       << " --init " << dir << "/init.safetensors --batch-plan " << dir << "/plan.txt --augment off --steps " << steps
       << " --loss " << c.loss << " --sampling " << c.sampling << " --alpha " << alpha << " --beta " << beta
-      << " --lambda 0.7 --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
+      << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
       << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
       << "/ours_final.safetensors";
   std::string output;
@@ -127,9 +127,12 @@ INSTANTIATE_TEST_SUITE_P(
     AllModes, TrainParity,
     ::testing::Values(ParityCase{"sgml", "batch"}, ParityCase{"sgml", "batch", false, 0.0}, ParityCase{"multitask", "batch"},
                       ParityCase{"metric", "batch", true, 1e-4}, ParityCase{"attribute", "batch"}, ParityCase{"sgml", "image"},
-                      ParityCase{"sgml", "batch", true, 0.0, true}),
+                      ParityCase{"sgml", "batch", true, 0.0, true}, ParityCase{"rank-multitask", "batch"}),
     [](const ::testing::TestParamInfo<ParityCase>& info) {
-      return info.param.loss + "_" + info.param.sampling + (info.param.sgs_grad ? "" : "_sgs_off") +
+      std::string loss = info.param.loss;  // a test name has no '-'
+      for (char& ch : loss)
+        if (ch == '-') ch = '_';
+      return loss + "_" + info.param.sampling + (info.param.sgs_grad ? "" : "_sgs_off") +
              (info.param.weight_decay > 0 ? "_wd" : "") + (info.param.frozen_bn ? "_frozen_bn" : "");
     });
 

@@ -58,7 +58,10 @@ std::vector<ConfigField> make_fields() {
       Row("precision", &C::precision,
           "fp32 (strict float32) | tf32 (TF32 tensor cores for CUDA convolutions and matrix products; the CPU "
           "always computes in fp32)").choices({"fp32", "tf32"}),
-      Row("loss", &C::loss, "sgml (SBDL + lambda*BCE) | multitask (BDL + lambda*BCE) | metric (BDL) | attribute (BCE)"),
+      Row("loss", &C::loss,
+          "sgml (SBDL + lambda*BCE) | multitask (BDL + lambda*BCE) | metric (BDL) | attribute (BCE) | rank (RANK) | "
+          "rank-multitask (RANK + lambda*BCE); RANK is our reconstruction, from the abstract only, of the "
+          "rank-approximation loss of Schall et al. 2019 (see --rank-tau, README), not the paper's code"),
       Row("sampling", &C::sampling,
           "batch (N' classes x M' images, all pairs) | image (anchor, positive, negative triplets)"),
       Row("classes-per-batch", &C::classes_per_batch, "N' of batch-wise sampling").ints(L::kClassesPerBatch),
@@ -72,6 +75,12 @@ std::vector<ConfigField> make_fields() {
       Row("lambda", &C::lambda, "weight lambda of the BCE attribute loss").reals(L::kNonNegativeFloat),
       Row("sgs-grad", &C::sgs_grad, "on: gradients flow into the attribute branch through g; off: g is a constant")
           .style(kOnOff),
+      Row("rank-tau", &C::rank_tau,
+          "temperature tau of the smoothed rank r_ij = mean over k != i,j of sigmoid((s_ik - s_ij)/tau) of "
+          "--loss rank and rank-multitask (0.001 to 1)").reals(L::kRankTau),
+      Row("rank-rho", &C::rank_rho,
+          "scale rho of the rank loss's transfer f = exp(-r/rho); loss (1-f)^2 on positives, f^2 on negatives "
+          "(0.01 to 10)").reals(L::kRankRho),
       Row("lr", &C::lr, "Adam learning rate").reals(L::kPositiveFloat),
       Row("weight-decay", &C::weight_decay, "L2 weight decay (added to the gradient, as torch.optim.Adam)")
           .reals(L::kNonNegativeFloat),

@@ -42,6 +42,9 @@ inline constexpr RealRange kPositiveFloat{0.0, FLT_MAX, true};
 inline constexpr RealRange kNonNegativeFloat{0.0, FLT_MAX};
 inline constexpr RealRange kAnyFloat{-FLT_MAX, FLT_MAX};
 inline constexpr RealRange kFactor{0.0, 1.0, true};  // (0, 1]
+// The rank-approximation loss (losses/rank_loss.h): the range in which it is numerically stable.
+inline constexpr RealRange kRankTau{1e-3, 1.0};
+inline constexpr RealRange kRankRho{1e-2, 10.0};
 }  // namespace limits
 
 // Throws sgml::Error "WHAT must be between MIN and MAX, got VALUE" unless value is within range.

@@ -31,6 +31,8 @@ const FieldRule kRules[] = {
     {"beta", Change::Refused, ""},
     {"lambda", Change::Refused, ""},
     {"sgs-grad", Change::Refused, ""},
+    {"rank-tau", Change::Refused, ""},
+    {"rank-rho", Change::Refused, ""},
     {"seed", Change::Refused, ""},
     {"batch-plan", Change::Refused, ""},
     {"augment", Change::Refused, ""},

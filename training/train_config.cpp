@@ -12,6 +12,8 @@ const char* loss_mode_name(LossMode m) {
     case LossMode::Multitask: return "multitask";
     case LossMode::Metric: return "metric";
     case LossMode::Attribute: return "attribute";
+    case LossMode::Rank: return "rank";
+    case LossMode::RankMultitask: return "rank-multitask";
   }
   return "?";
 }
@@ -21,7 +23,9 @@ LossMode parse_loss_mode(const std::string& s) {
   if (s == "multitask") return LossMode::Multitask;
   if (s == "metric") return LossMode::Metric;
   if (s == "attribute") return LossMode::Attribute;
-  SGML_FAIL("unknown --loss '", s, "': expected sgml, multitask, metric or attribute");
+  if (s == "rank") return LossMode::Rank;
+  if (s == "rank-multitask") return LossMode::RankMultitask;
+  SGML_FAIL("unknown --loss '", s, "': expected sgml, multitask, metric, attribute, rank or rank-multitask");
 }
 
 const char* sampling_name(Sampling s) { return s == Sampling::BatchWise ? "batch" : "image"; }
@@ -38,13 +42,16 @@ void check_train_config(const TrainConfig& c) {
                                                  c.classes_per_batch, " x ", c.images_per_class)
                                        : str_cat("the batch of 3 x --triplets-per-batch = 3 x ", c.triplets_per_batch));
   if (c.epochs < 1 && c.steps < 1) SGML_FAIL("--epochs or --steps must be positive");
+  if (uses_rank_loss(c.loss) && c.sampling != Sampling::BatchWise)
+    SGML_FAIL("--loss ", loss_mode_name(c.loss), " needs --sampling batch: the rank loss ranks every image of the "
+              "batch for every anchor, and a batch of triplets has no such ranking");
 }
 
 void check_loss_fits_dataset(const TrainConfig& c, int num_attributes) {
-  if (num_attributes > 0 || c.loss == LossMode::Metric) return;
+  if (num_attributes > 0 || !uses_bce(c.loss)) return;
   SGML_FAIL("dataset ", c.dataset, " has no attributes, and --loss ", loss_mode_name(c.loss), " needs them (",
             c.loss == LossMode::Sgml ? "the SGS mapping of SBDL and the BCE term" : "the BCE term",
-            "): use --loss metric (the binomial deviance alone)");
+            "): use --loss metric (the binomial deviance alone) or --loss rank (the rank-approximation loss alone)");
 }
 
 nlohmann::json TrainConfig::to_json() const {

@@ -26,6 +26,9 @@ struct TrainConfig {
   int classes_per_batch = 41, images_per_class = 4, triplets_per_batch = 60;
   double alpha = 2.0, beta = 0.5, lambda = 1.0;
   bool sgs_grad = true;          // gradients flow into the attribute branch through g
+  // The rank-approximation loss (--loss rank, rank-multitask; losses/rank_loss.h, our reconstruction from the
+  // abstract of Schall et al. 2019): temperature of the smoothed rank and scale of the transfer exp(-r / rho).
+  double rank_tau = 0.05, rank_rho = 0.2;
   double lr = 1e-4, weight_decay = 0.0;
   std::string lr_schedule = "constant";  // constant | step | cosine
   int lr_step_epochs = 10;
@@ -61,10 +64,12 @@ LossMode parse_loss_mode(const std::string& s);
 const char* sampling_name(Sampling s);
 Sampling parse_sampling(const std::string& s);
 
-// The checks across fields (each field's own bounds are in its table row): the batch fits, the run has a length.
+// The checks across fields (each field's own bounds are in its table row): the batch fits, the run has a length,
+// the rank losses have batch-wise sampling.
 void check_train_config(const TrainConfig& c);
-// The losses that use attributes (sgml: the SGS mapping and the BCE; multitask and attribute: the BCE) refuse a
-// dataset without any (SOP, Cars196): the error names the dataset and says to use --loss metric.
+// The losses that use attributes (sgml: the SGS mapping and the BCE; multitask, rank-multitask and attribute: the
+// BCE) refuse a dataset without any (SOP, Cars196): the error names the dataset and says to use --loss metric or
+// rank.
 void check_loss_fits_dataset(const TrainConfig& c, int num_attributes);
 
 }  // namespace sgml

@@ -13,9 +13,12 @@ namespace {
 void check_finite_loss(const ObjectiveResult& r, const ObjectiveConfig& objective, int64_t step) {
   if (std::isfinite(r.loss)) return;
   const LossMode mode = objective.mode;
-  const bool use_metric = mode != LossMode::Attribute, use_bce = mode != LossMode::Metric;
+  const bool use_metric = mode != LossMode::Attribute, use_bce = uses_bce(mode);
+  const char* metric_name = mode == LossMode::Sgml ? "metric loss (SBDL)"
+                            : uses_rank_loss(mode) ? "metric loss (rank)"
+                                                   : "metric loss (BDL)";
   std::string terms;
-  if (use_metric) terms += str_cat(mode == LossMode::Sgml ? "metric loss (SBDL)" : "metric loss (BDL)", " = ", r.metric_loss);
+  if (use_metric) terms += str_cat(metric_name, " = ", r.metric_loss);
   if (use_bce) terms += str_cat(terms.empty() ? "" : ", ", "attribute loss (BCE) = ", r.bce_loss,
                                 mode == LossMode::Attribute ? "" : str_cat(" x lambda ", objective.lambda));
   std::string culprits;

@@ -120,8 +120,9 @@ void Trainer::save(const std::string& path) const {
 }
 
 ObjectiveConfig Trainer::objective() const {
-  return ObjectiveConfig{config_.loss, config_.sampling, float(config_.alpha), float(config_.beta),
-                         float(config_.lambda), config_.sgs_grad};
+  return ObjectiveConfig{config_.loss,           config_.sampling,       float(config_.alpha),
+                         float(config_.beta),    float(config_.lambda),  config_.sgs_grad,
+                         float(config_.rank_tau), float(config_.rank_rho)};
 }
 
 void Trainer::record_counters() { progress_.bad_images_skipped = bad_images_before_ + data_->bad_images_skipped(); }

@@ -183,6 +183,15 @@ def losses(emb, logits, targets, labels, cfg):
     g = p @ p.t()
     if not cfg["sgs_grad"]:
         g = g.detach()
+    bce = F.binary_cross_entropy_with_logits(logits, targets)
+    lam = cfg["lambda"]
+    if cfg["loss"] in ("rank", "rank-multitask"):
+        # Our reconstruction of the rank-approximation loss (losses/rank_loss.h), batch-wise only.
+        from rank_loss_ref import rank_approximation_loss
+        assert cfg["sampling"] == "batch"
+        metric, _, _ = rank_approximation_loss(s, list(labels), cfg["rank_tau"], cfg["rank_rho"])
+        total = metric if cfg["loss"] == "rank" else metric + lam * bce
+        return total + 0.0 * (metric + bce), metric, bce
     ii, jj, pos = pairs_of(labels, cfg["sampling"])
     sp, gp = s[ii, jj], g[ii, jj]
     alpha, beta = cfg["alpha"], cfg["beta"]
@@ -195,8 +204,6 @@ def losses(emb, logits, targets, labels, cfg):
     l_pos = mean_or_zero(F.softplus(-alpha * (sp[pos] + gterm[pos] - beta)))
     l_neg = mean_or_zero(F.softplus(alpha * (sp[~pos] - gterm[~pos] - beta)))
     metric = l_pos + l_neg
-    bce = F.binary_cross_entropy_with_logits(logits, targets)
-    lam = cfg["lambda"]
     total = {"sgml": metric + lam * bce, "multitask": metric + lam * bce, "metric": metric, "attribute": bce}[cfg["loss"]]
     # Every parameter takes part (with a zero gradient where its branch is unused), as in the engine, whose Adam
     # updates one flat buffer: torch would otherwise skip parameters whose .grad is None.

@@ -53,7 +53,9 @@ void plot_curves(const std::string& out, const std::vector<StepMetrics>& steps, 
 int run_train(int argc, char** argv) {
   Options opt("train", "cub|deepfashion|sop|cars|demo|demo-cub [options]",
               "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
-              "loss + lambda * BCE, Adam. Defaults come from configs/DATASET.json (the paper's settings), then\n"
+              "loss + lambda * BCE, Adam (--loss picks the objective; rank and rank-multitask use our\n"
+              "reconstruction, from the paper's abstract only, of the rank-approximation loss of Schall et al. 2019).\n"
+              "Defaults come from configs/DATASET.json (the paper's settings), then\n"
               "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
               "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
   declare_train_options(opt);
