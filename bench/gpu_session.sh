@@ -4,8 +4,8 @@
 # Steps in order of value, each under its own timeout and all under one deadline, so that a slow step cannot eat
 # the lease. full: the GPU tests (SGML_REQUIRE_GPU=1: no silent skip), the side-by-side training-step and
 # extraction benchmarks (ours vs PyTorch on this card), compute-sanitizer, the search benchmark, the whole suite.
-# recheck: after a change, the GPU tests of convolution, precision and training, then the training-step benchmark
-# with the op profile, at fp32 and tf32, beside PyTorch's.
+# recheck: after a change, the GPU tests of the ops, precision, losses and training, the side-by-side training-step
+# and extraction benchmarks at tf32 and fp32, the op profile, and the sanitizers over the changed kernels.
 # Our binaries use the cuDNN that PyTorch bundles when there is one (the version we compile against); PyTorch runs
 # without our library path, on its own libraries.
 # Results go to $OUT (at most 8 files come back): device.txt gpu_tests.log gpu_tests.xml bench.log sanitizer.log
@@ -74,19 +74,29 @@ if ! timeout 60 "$tests" --gtest_filter='CudaDevices.MemoryCountersFollowAllocat
 fi
 
 if [ "$plan" = recheck ]; then
+  # The kernels a change touches, the trainer, precision and parity; then the side-by-side in order of value
+  # (tf32, fp32 training steps; extraction), the op profile, and the sanitizers over the changed kernels.
   step "GPU tests (recheck)" 150 "$out/gpu_tests.log" "$tests" \
-    '--gtest_filter=MathPrecision*:Ops/OpsCuda.*conv2d*:Ops/OpsCuda.*gemm*:CudaConvFallback.*:TrainCuda.*:*OnTheGpu/resnet101:OpProfile.*' \
+    '--gtest_filter=MathPrecision*:Ops/OpsCuda.*:CudaConvFallback.*:TrainCuda.*:RankLossCuda.*:*OnTheGpu/resnet101:OpProfile.*' \
     "--gtest_output=xml:$out/gpu_tests.xml"
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |relative error|no strict-fp32|no fp32 or TF32|tests ran" "$out/gpu_tests.log" | sort | uniq -c
   b="$out/bench.log"
-  step "sgml train fp32 + profile" 60 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 10 --profile
-  step "sgml train tf32 + profile" 60 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 10 --precision tf32 --profile
-  step "sgml train tf32, measured algorithms" 60 "$b" env SGML_CUDNN_BENCHMARK=1 ./sgml bench train --device cuda --json --warmup 3 --steps 10 --precision tf32
-  step "sgml train fp32, measured algorithms" 60 "$b" env SGML_CUDNN_BENCHMARK=1 ./sgml bench train --device cuda --json --warmup 3 --steps 10
+  torch_step=(env -u LD_LIBRARY_PATH python3 "$root/bench/torch_sgml_step.py" --json)
+  step "sgml train tf32" 60 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 10 --precision tf32
+  step "torch train tf32" 45 "$b" "${torch_step[@]}" --what train --precision tf32 --warmup 5 --steps 15
+  step "sgml train fp32" 60 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 10
+  step "torch train fp32" 45 "$b" "${torch_step[@]}" --what train --precision fp32 --warmup 5 --steps 15
   step "sgml eval tf32" 40 "$b" ./sgml bench eval --device cuda --json --warmup 2 --steps 10 --precision tf32
-  step "torch train fp32" 45 "$b" env -u LD_LIBRARY_PATH python3 "$root/bench/torch_sgml_step.py" --json --what train --precision fp32 --warmup 5 --steps 15
-  step "torch train tf32" 45 "$b" env -u LD_LIBRARY_PATH python3 "$root/bench/torch_sgml_step.py" --json --what train --precision tf32 --warmup 5 --steps 15
-  cat "$b"
+  step "torch eval tf32" 40 "$b" "${torch_step[@]}" --what eval --precision tf32 --warmup 3 --steps 15
+  step "sgml eval fp32" 40 "$b" ./sgml bench eval --device cuda --json --warmup 2 --steps 10
+  step "torch eval fp32" 40 "$b" "${torch_step[@]}" --what eval --precision fp32 --warmup 3 --steps 15
+  step "sgml train tf32 + profile" 50 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 5 --precision tf32 --profile
+  s="$out/sanitizer.log"
+  sanitize=(compute-sanitizer --error-exitcode 9 --print-limit 20)
+  step "memcheck" 60 "$s" "${sanitize[@]}" --tool memcheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*"
+  step "racecheck" 40 "$s" "${sanitize[@]}" --tool racecheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*"
+  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^== " "$s"
+  grep -E '^\{' "$b"
   echo "== done, $(( deadline - $(date +%s) ))s before the deadline"
   exit 0
 fi

@@ -19,6 +19,14 @@ void check_statistics(std::initializer_list<const Tensor*> tensors, const BatchN
   for (const Tensor* t : tensors) check_shape(*t, {s.c}, "batch norm statistics");
 }
 
+// The epilogue's pointers: the residual must be x's shape, on x's device.
+BatchNormEpilogue epilogue(const Tensor& x, const Tensor& residual, bool relu, const char* op) {
+  if (!residual.defined()) return {nullptr, relu};
+  check_shape(residual, x.shape(), op);
+  check_same_device(x, residual, op);
+  return {residual.data(), relu};
+}
+
 // dx (N,C,H,W), dgamma and dbeta (C), on x's device, each overwritten by the backward.
 BatchNormGrads empty_grads(const Tensor& x) {
   const Device d = x.device();
@@ -28,7 +36,7 @@ BatchNormGrads empty_grads(const Tensor& x) {
 
 BatchNormTrainResult batch_norm2d_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                                 Tensor& running_mean, Tensor& running_var, float momentum,
-                                                float eps) {
+                                                float eps, const Tensor& residual, bool relu) {
   OpScope op("batch_norm2d_forward_train");
   const BatchNormShape s = bn_shape(x, gamma, "batch_norm2d_forward_train");
   SGML_CHECK(int64_t(s.n) * s.hw > 1, "batch norm in training needs more than one value per channel, got input ",
@@ -37,24 +45,26 @@ BatchNormTrainResult batch_norm2d_forward_train(const Tensor& x, const Tensor& g
   check_one_device("batch_norm2d_forward_train",
                    {{"x", x.device()}, {"gamma", gamma.device()}, {"beta", beta.device()},
                     {"running_mean", running_mean.device()}, {"running_var", running_var.device()}});
+  const BatchNormEpilogue e = epilogue(x, residual, relu, "batch_norm2d_forward_train residual");
   const Device d = x.device();
   BatchNormTrainResult r{Tensor::empty(x.shape(), d), Tensor::empty({s.c}, d), Tensor::empty({s.c}, d)};
   SGML_DISPATCH(x, batch_norm2d_forward_train, r.y.data(), r.save_mean.data(), r.save_invstd.data(), x.data(),
-                gamma.data(), beta.data(), running_mean.data(), running_var.data(), momentum, eps, s);
+                gamma.data(), beta.data(), running_mean.data(), running_var.data(), momentum, eps, s, e);
   return r;
 }
 
 Tensor batch_norm2d_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                                 const Tensor& running_var, float eps) {
+                                 const Tensor& running_var, float eps, const Tensor& residual, bool relu) {
   OpScope op("batch_norm2d_forward_eval");
   const BatchNormShape s = bn_shape(x, gamma, "batch_norm2d_forward_eval");
   check_statistics({&beta, &running_mean, &running_var}, s);
   check_one_device("batch_norm2d_forward_eval",
                    {{"x", x.device()}, {"gamma", gamma.device()}, {"beta", beta.device()},
                     {"running_mean", running_mean.device()}, {"running_var", running_var.device()}});
+  const BatchNormEpilogue e = epilogue(x, residual, relu, "batch_norm2d_forward_eval residual");
   Tensor y = Tensor::empty(x.shape(), x.device());
   SGML_DISPATCH(x, batch_norm2d_forward_eval, y.data(), x.data(), gamma.data(), beta.data(), running_mean.data(),
-                running_var.data(), eps, s);
+                running_var.data(), eps, s, e);
   return y;
 }
 

@@ -6,6 +6,11 @@
 // & Conquer does) is the inference forward inside a training step; its backward holds the statistics fixed:
 //   dx = gamma / sqrt(running_var + eps) * dy,  dgamma = sum dy * xhat,  dbeta = sum dy,
 // as PyTorch's backward through a BatchNorm2d in eval mode.
+//
+// Both forwards can finish ResNet's pattern in the same pass: y = relu(bn(x) + residual), with the residual and the
+// ReLU each optional (the epilogue). Reading x once and writing y once, instead of BN, add and ReLU each reading and
+// writing the whole activation, is what makes this worth a parameter: these passes are memory-bound. The backward
+// stays the plain one: the caller masks dy with y > 0 (relu_backward) and hands the masked gradient to the residual.
 #pragma once
 #include "engine/tensor.h"
 
@@ -13,6 +18,12 @@ namespace sgml {
 
 struct BatchNormShape {
   int n, c, hw;  // x viewed as (N, C, H*W)
+};
+
+// What the forward adds and applies after normalising; the twins take raw pointers.
+struct BatchNormEpilogue {
+  const float* residual = nullptr;  // (N,C,H,W) added to bn(x), or none
+  bool relu = false;                // max(0, .) after the residual
 };
 
 struct BatchNormTrainResult {
@@ -25,12 +36,15 @@ struct BatchNormGrads {
   Tensor dgamma, dbeta;  // (C)
 };
 
-// Training forward over x (N,C,H,W); running_mean and running_var (C) are updated in place.
+// Training forward over x (N,C,H,W); running_mean and running_var (C) are updated in place. residual: (N,C,H,W) on
+// x's device, or undefined for none.
 BatchNormTrainResult batch_norm2d_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                                Tensor& running_mean, Tensor& running_var, float momentum, float eps);
+                                                Tensor& running_mean, Tensor& running_var, float momentum, float eps,
+                                                const Tensor& residual = Tensor(), bool relu = false);
 // Inference forward with the running statistics: y (N,C,H,W).
 Tensor batch_norm2d_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                                 const Tensor& running_var, float eps);
+                                 const Tensor& running_var, float eps, const Tensor& residual = Tensor(),
+                                 bool relu = false);
 // Backward of the training forward.
 BatchNormGrads batch_norm2d_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
                                      const Tensor& save_invstd);
@@ -42,10 +56,10 @@ BatchNormGrads batch_norm2d_backward_frozen(const Tensor& dy, const Tensor& x, c
 namespace cpu {
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var, float momentum, float eps,
-                                const BatchNormShape& s);
+                                const BatchNormShape& s, const BatchNormEpilogue& e);
 void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, float eps,
-                               const BatchNormShape& s);
+                               const BatchNormShape& s, const BatchNormEpilogue& e);
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const BatchNormShape& s);
@@ -56,10 +70,10 @@ void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const 
 namespace cuda {
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var, float momentum, float eps,
-                                const BatchNormShape& s);
+                                const BatchNormShape& s, const BatchNormEpilogue& e);
 void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, float eps,
-                               const BatchNormShape& s);
+                               const BatchNormShape& s, const BatchNormEpilogue& e);
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const BatchNormShape& s);

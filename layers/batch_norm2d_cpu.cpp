@@ -8,9 +8,20 @@
 
 namespace sgml::cpu {
 
+namespace {
+// y[i] = relu?(x[i] * scale + shift + residual?[i]) over one (n, c) plane of hw values.
+void apply_plane(float* y, const float* x, const float* residual, bool relu, float scale, float shift, int hw) {
+  for (int i = 0; i < hw; ++i) {
+    float v = x[i] * scale + shift;
+    if (residual) v += residual[i];
+    y[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+  }
+}
+}  // namespace
+
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var, float momentum, float eps,
-                                const BatchNormShape& s) {
+                                const BatchNormShape& s, const BatchNormEpilogue& e) {
   const int64_t m = int64_t(s.n) * s.hw;
 #pragma omp parallel for
   for (int c = 0; c < s.c; ++c) {
@@ -34,20 +45,20 @@ void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, 
     const float scale = float(invstd) * gamma[c], shift = beta[c] - float(mean) * scale;
     for (int n = 0; n < s.n; ++n) {
       const int64_t off = (int64_t(n) * s.c + c) * s.hw;
-      for (int i = 0; i < s.hw; ++i) y[off + i] = x[off + i] * scale + shift;
+      apply_plane(y + off, x + off, e.residual ? e.residual + off : nullptr, e.relu, scale, shift, s.hw);
     }
   }
 }
 
 void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, float eps,
-                               const BatchNormShape& s) {
+                               const BatchNormShape& s, const BatchNormEpilogue& e) {
 #pragma omp parallel for collapse(2)
   for (int n = 0; n < s.n; ++n)
     for (int c = 0; c < s.c; ++c) {
       const float scale = gamma[c] / std::sqrt(running_var[c] + eps), shift = beta[c] - running_mean[c] * scale;
       const int64_t off = (int64_t(n) * s.c + c) * s.hw;
-      for (int i = 0; i < s.hw; ++i) y[off + i] = x[off + i] * scale + shift;
+      apply_plane(y + off, x + off, e.residual ? e.residual + off : nullptr, e.relu, scale, shift, s.hw);
     }
 }
 

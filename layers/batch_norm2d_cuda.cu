@@ -2,8 +2,15 @@
 // y in float and dx in double with the same formulas. Reductions are deterministic: each channel is split into a number of
 // blocks that depends only on the shape, each block sums its share in a fixed tree, and one thread per channel
 // adds the block partials in order (no float atomics anywhere).
+//
+// Speed: all of these passes are memory-bound (ResNet-101 at batch 164 moves about 10 GB per pass over its batch-norm
+// activations). The reductions keep kUnroll loads in flight per thread (a thread's values are still added in the
+// order of its walk, so the sums do not depend on the unrolling); the per-plane passes read and write float4 when
+// the plane length and the pointers allow, and pack several small planes (7x7, 14x14) into one block.
 #include <algorithm>
 #include <climits>
+#include <cstdint>
+#include <initializer_list>
 
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
@@ -58,6 +65,25 @@ struct ChannelWalk {
   }
 };
 
+constexpr int kUnroll = 4;  // loads in flight per thread in the reductions
+
+// The next up to kUnroll positions of a walk: at[u] is the flat index into (N,C,HW) of value u, valid[u] whether
+// the walk had one left. The caller issues all the loads before using any, so they are in flight together.
+struct WalkBatch {
+  int64_t at[kUnroll];
+  bool valid[kUnroll];
+};
+__device__ WalkBatch next_batch(ChannelWalk& k, int n_images, int channels, int c, int hw) {
+  WalkBatch b;
+#pragma unroll
+  for (int u = 0; u < kUnroll; ++u) {
+    b.valid[u] = k.n < n_images;
+    b.at[u] = b.valid[u] ? (k.n * channels + c) * hw + k.i : 0;
+    if (b.valid[u]) k.next(hw);
+  }
+  return b;
+}
+
 // Block (c, split) sums, over its share of channel c of x (N,C,HW), d and d² with d = x - x[0][c][0]: shifting by
 // a value of the channel keeps var = E[d²] - E[d]² exact to double precision even when |mean| >> std.
 // partials (C, splits, 2).
@@ -66,11 +92,19 @@ __global__ void bn_stats_partial_kernel(double* partials, const float* x, int n_
   const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const double shift = x[int64_t(c) * hw];
   double sum = 0.0, sq = 0.0;
-  for (ChannelWalk k(int64_t(split) * blockDim.x + threadIdx.x, int64_t(splits) * blockDim.x, hw); k.n < n_images;
-       k.next(hw)) {
-    const double d = double(x[(k.n * channels + c) * hw + k.i]) - shift;
-    sum += d;
-    sq += d * d;
+  ChannelWalk k(int64_t(split) * blockDim.x + threadIdx.x, int64_t(splits) * blockDim.x, hw);
+  while (k.n < n_images) {
+    const WalkBatch b = next_batch(k, n_images, channels, c, hw);
+    float v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) v[u] = b.valid[u] ? x[b.at[u]] : 0.0f;
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (b.valid[u]) {
+        const double d = double(v[u]) - shift;
+        sum += d;
+        sq += d * d;
+      }
   }
   sum = block_sum(sum, scratch);
   sq = block_sum(sq, scratch);
@@ -103,26 +137,80 @@ __global__ void bn_stats_finish_kernel(float* save_mean, float* save_invstd, flo
   running_var[c] = float((1.0 - momentum) * running_var[c] + momentum * var * m / (m - 1));
 }
 
-// Block (plane, chunk) of y (N,C,HW) = x * scale + shift of the plane's channel, as the CPU twin computes them:
-// training (mean, invstd are the batch's): scale = invstd * gamma, shift = beta - mean * scale.
-__global__ void bn_train_apply_kernel(float* y, const float* x, const float* gamma, const float* beta,
-                                      const float* mean, const float* invstd, int channels, int hw) {
-  const int64_t plane = blockIdx.x;
-  const int c = int(plane % channels);
-  const float scale = invstd[c] * gamma[c], shift = beta[c] - mean[c] * scale;
-  for (int64_t i : grid_stride_y(hw))
-    y[plane * hw + i] = x[plane * hw + i] * scale + shift;
+// The per-plane passes: thread (x, y) of block (bx, by) handles plane bx * blockDim.y + threadIdx.y of the (N*C)
+// planes, and within it the vectors by * blockDim.x + threadIdx.x, stepping by gridDim.y * blockDim.x. A vector is
+// V consecutive floats: V = 4 when HW % 4 == 0 and every pointer is 16-byte aligned (then no vector crosses a
+// plane), else 1.
+template <int V>
+struct Vec;
+template <>
+struct Vec<1> {
+  float v[1];
+  __device__ static Vec load(const float* p) { return {{*p}}; }
+  __device__ void store(float* p) const { *p = v[0]; }
+};
+template <>
+struct Vec<4> {
+  float v[4];
+  __device__ static Vec load(const float* p) {
+    const float4 f = *reinterpret_cast<const float4*>(p);
+    return {{f.x, f.y, f.z, f.w}};
+  }
+  __device__ void store(float* p) const { *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]); }
+};
+
+// The plane this thread works on, or -1 past the last one.
+__device__ int64_t tile_plane(int64_t planes) {
+  const int64_t plane = int64_t(blockIdx.x) * blockDim.y + threadIdx.y;
+  return plane < planes ? plane : -1;
+}
+// The vectors [0, hw / V) of the plane over the threads of the blocks that share blockIdx.x.
+template <int V>
+__device__ StrideRange plane_vectors(int hw) {
+  return {int64_t(blockIdx.y) * blockDim.x + threadIdx.x, int64_t(gridDim.y) * blockDim.x, hw / V};
 }
 
+// y = x * scale + shift of the plane's channel, as the CPU twin computes them. Training (mean and invstd are the
+// batch's): scale = invstd * gamma, shift = beta - mean * scale.
+struct TrainAffine {
+  const float *gamma, *beta, *mean, *invstd;
+  __device__ void operator()(int c, float& scale, float& shift) const {
+    scale = invstd[c] * gamma[c];
+    shift = beta[c] - mean[c] * scale;
+  }
+};
 // Inference: scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
-__global__ void bn_eval_apply_kernel(float* y, const float* x, const float* gamma, const float* beta,
-                                     const float* running_mean, const float* running_var, float eps, int channels,
-                                     int hw) {
-  const int64_t plane = blockIdx.x;
-  const int c = int(plane % channels);
-  const float scale = gamma[c] / sqrtf(running_var[c] + eps), shift = beta[c] - running_mean[c] * scale;
-  for (int64_t i : grid_stride_y(hw))
-    y[plane * hw + i] = x[plane * hw + i] * scale + shift;
+struct EvalAffine {
+  const float *gamma, *beta, *running_mean, *running_var;
+  float eps;
+  __device__ void operator()(int c, float& scale, float& shift) const {
+    scale = gamma[c] / sqrtf(running_var[c] + eps);
+    shift = beta[c] - running_mean[c] * scale;
+  }
+};
+
+// y (N,C,HW) = relu?(x * scale + shift + residual?), the epilogue's residual and ReLU as the CPU twin applies them.
+template <int V, typename Affine>
+__global__ void bn_apply_kernel(float* y, const float* x, const float* residual, bool relu, Affine affine,
+                                int64_t planes, int channels, int hw) {
+  const int64_t plane = tile_plane(planes);
+  if (plane < 0) return;
+  float scale, shift;
+  affine(int(plane % channels), scale, shift);
+  const int64_t base = plane * hw;
+  for (int64_t j : plane_vectors<V>(hw)) {
+    const int64_t at = base + j * V;
+    Vec<V> v = Vec<V>::load(x + at);
+    Vec<V> r{};
+    if (residual) r = Vec<V>::load(residual + at);
+#pragma unroll
+    for (int u = 0; u < V; ++u) {
+      float o = v.v[u] * scale + shift;
+      if (residual) o += r.v[u];
+      v.v[u] = relu ? (o > 0.0f ? o : 0.0f) : o;
+    }
+    v.store(y + at);
+  }
 }
 
 // Block (c, split) sums, over its share of channel c, dy and dy * (x - mean). partials (C, splits, 2).
@@ -132,12 +220,21 @@ __global__ void bn_backward_partial_kernel(double* partials, const float* dy, co
   const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const double mu = mean[c];
   double sum_dy = 0.0, sum_dy_xmu = 0.0;
-  for (ChannelWalk k(int64_t(split) * blockDim.x + threadIdx.x, int64_t(splits) * blockDim.x, hw); k.n < n_images;
-       k.next(hw)) {
-    const int64_t at = (k.n * channels + c) * hw + k.i;
-    const double g = dy[at];
-    sum_dy += g;
-    sum_dy_xmu += g * (double(x[at]) - mu);
+  ChannelWalk k(int64_t(split) * blockDim.x + threadIdx.x, int64_t(splits) * blockDim.x, hw);
+  while (k.n < n_images) {
+    const WalkBatch b = next_batch(k, n_images, channels, c, hw);
+    float g[kUnroll], v[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      g[u] = b.valid[u] ? dy[b.at[u]] : 0.0f;
+      v[u] = b.valid[u] ? x[b.at[u]] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u)
+      if (b.valid[u]) {
+        sum_dy += double(g[u]);
+        sum_dy_xmu += double(g[u]) * (double(v[u]) - mu);
+      }
   }
   sum_dy = block_sum(sum_dy, scratch);
   sum_dy_xmu = block_sum(sum_dy_xmu, scratch);
@@ -165,20 +262,28 @@ __global__ void bn_backward_finish_kernel(float* dgamma, float* dbeta, double* t
   totals[int64_t(c) * 2 + 1] = sum_dy_xhat;
 }
 
-// Block (plane, chunk) of dx (N,C,HW) = gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat), in double as the
-// CPU twin: the three terms nearly cancel when M is small (at M = 2, dx is eps/var of the terms), where float
-// would keep few digits.
+// dx (N,C,HW) = gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat), in double as the CPU twin: the three terms
+// nearly cancel when M is small (at M = 2, dx is eps/var of the terms), where float would keep few digits.
+template <int V>
 __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x, const float* gamma,
                                       const float* mean, const float* invstd, const double* totals, int64_t m,
-                                      int channels, int hw) {
-  const int64_t plane = blockIdx.x;
+                                      int64_t planes, int channels, int hw) {
+  const int64_t plane = tile_plane(planes);
+  if (plane < 0) return;
   const int c = int(plane % channels);
   const double mu = mean[c], is = invstd[c], k = double(gamma[c]) * is / m;
   const double sum_dy = totals[int64_t(c) * 2 + 0], sum_dy_xhat = totals[int64_t(c) * 2 + 1];
-  for (int64_t i : grid_stride_y(hw)) {
-    const int64_t at = plane * hw + i;
-    const double xhat = (double(x[at]) - mu) * is;
-    dx[at] = float(k * (double(m) * double(dy[at]) - sum_dy - xhat * sum_dy_xhat));
+  const int64_t base = plane * hw;
+  for (int64_t j : plane_vectors<V>(hw)) {
+    const int64_t at = base + j * V;
+    const Vec<V> g = Vec<V>::load(dy + at), v = Vec<V>::load(x + at);
+    Vec<V> out;
+#pragma unroll
+    for (int u = 0; u < V; ++u) {
+      const double xhat = (double(v.v[u]) - mu) * is;
+      out.v[u] = float(k * (double(m) * double(g.v[u]) - sum_dy - xhat * sum_dy_xhat));
+    }
+    out.store(dx + at);
   }
 }
 
@@ -188,34 +293,59 @@ __global__ void bn_frozen_invstd_kernel(float* invstd, const float* running_var,
   if (c < channels) invstd[c] = float(1.0 / sqrt(double(running_var[c]) + double(eps)));
 }
 
-// Block (plane, chunk) of dx (N,C,HW) = gamma * invstd * dy with the statistics held fixed (eval-mode backward).
-__global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* gamma, const float* invstd, int channels,
-                                    int hw) {
-  const int64_t plane = blockIdx.x;
+// dx (N,C,HW) = gamma * invstd * dy with the statistics held fixed (eval-mode backward).
+template <int V>
+__global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* gamma, const float* invstd,
+                                    int64_t planes, int channels, int hw) {
+  const int64_t plane = tile_plane(planes);
+  if (plane < 0) return;
   const int c = int(plane % channels);
   const double k = double(gamma[c]) * double(invstd[c]);
-  for (int64_t i : grid_stride_y(hw))
-    dx[plane * hw + i] = float(k * double(dy[plane * hw + i]));
+  const int64_t base = plane * hw;
+  for (int64_t j : plane_vectors<V>(hw)) {
+    const int64_t at = base + j * V;
+    Vec<V> g = Vec<V>::load(dy + at);
+#pragma unroll
+    for (int u = 0; u < V; ++u) g.v[u] = float(k * double(g.v[u]));
+    g.store(dx + at);
+  }
 }
 
-// Launch shape of the per-plane kernels: one block row per (n, c) plane, blocks along the plane when it is
-// large, and no more threads than a small plane (7x7 in ResNet's last stage) can use.
-struct PlaneLaunch {
+// Launch shape of the per-plane kernels: V, and blocks of 256 threads (blockDim.x along a plane's vectors, a
+// multiple of 32 and no wider than the plane needs; blockDim.y planes), with blocks along the plane when it is long.
+struct PlaneTiles {
+  int vector;
   dim3 grid, block;
+  int64_t planes;
 };
-PlaneLaunch plane_launch(const BatchNormShape& s) {
+bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+PlaneTiles plane_tiles(const BatchNormShape& s, std::initializer_list<const void*> pointers) {
   const int64_t planes = int64_t(s.n) * s.c;
-  SGML_CHECK(planes <= INT_MAX, "batch norm with ", planes, " planes");
-  const int threads = int(std::min<int64_t>(kThreadsPerBlock, (int64_t(s.hw) + 31) / 32 * 32));
-  const int64_t chunks = std::min<int64_t>((int64_t(s.hw) + threads - 1) / threads, 65535);
-  return {dim3(unsigned(planes), unsigned(chunks)), dim3(unsigned(threads))};
+  bool vectorizable = s.hw % 4 == 0;
+  for (const void* p : pointers) vectorizable = vectorizable && aligned16(p);
+  const int vector = vectorizable ? 4 : 1;
+  const int vectors = s.hw / vector;
+  const int tx = int(std::min<int64_t>(kThreadsPerBlock, (int64_t(vectors) + 31) / 32 * 32));
+  const int ty = std::max(1, kThreadsPerBlock / tx);
+  const int64_t grid_x = (planes + ty - 1) / ty;
+  SGML_CHECK(grid_x <= INT_MAX, "batch norm with ", planes, " planes");
+  const int64_t chunks = std::min<int64_t>((int64_t(vectors) + tx - 1) / tx, 65535);
+  return {vector, dim3(unsigned(grid_x), unsigned(chunks)), dim3(unsigned(tx), unsigned(ty)), planes};
+}
+
+// Launches the vector-4 or the scalar instance of a per-plane kernel with the tiles' shape.
+template <typename... Params, typename... Args>
+void launch_tiles(const PlaneTiles& tiles, cudaStream_t stream, void (*vector4)(Params...), void (*scalar)(Params...),
+                  Args... args) {
+  (tiles.vector == 4 ? vector4 : scalar)<<<tiles.grid, tiles.block, 0, stream>>>(args...);
+  SGML_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var, float momentum, float eps,
-                                const BatchNormShape& s) {
+                                const BatchNormShape& s, const BatchNormEpilogue& e) {
   const int64_t m = int64_t(s.n) * s.hw;
   SGML_CHECK(m > 0, "batch norm in training over an empty batch (N ", s.n, ", HW ", s.hw, ")");
   if (s.c == 0) return;
@@ -231,19 +361,19 @@ void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, 
   bn_stats_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
       save_mean, save_invstd, running_mean, running_var, p, x, s.c, s.hw, splits, m, momentum, eps);
   SGML_CUDA_CHECK_LAUNCH();
-  const PlaneLaunch l = plane_launch(s);
-  bn_train_apply_kernel<<<l.grid, l.block, 0, stream>>>(y, x, gamma, beta, save_mean, save_invstd, s.c, s.hw);
-  SGML_CUDA_CHECK_LAUNCH();
+  const PlaneTiles t = plane_tiles(s, {y, x, e.residual});
+  launch_tiles(t, stream, bn_apply_kernel<4, TrainAffine>, bn_apply_kernel<1, TrainAffine>, y, x, e.residual, e.relu,
+               TrainAffine{gamma, beta, save_mean, save_invstd}, t.planes, s.c, s.hw);
 }
 
 void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, float eps,
-                               const BatchNormShape& s) {
+                               const BatchNormShape& s, const BatchNormEpilogue& e) {
   if (int64_t(s.n) * s.c * s.hw == 0) return;
   cudaStream_t stream = CudaContext::current().stream();
-  const PlaneLaunch l = plane_launch(s);
-  bn_eval_apply_kernel<<<l.grid, l.block, 0, stream>>>(y, x, gamma, beta, running_mean, running_var, eps, s.c, s.hw);
-  SGML_CUDA_CHECK_LAUNCH();
+  const PlaneTiles t = plane_tiles(s, {y, x, e.residual});
+  launch_tiles(t, stream, bn_apply_kernel<4, EvalAffine>, bn_apply_kernel<1, EvalAffine>, y, x, e.residual, e.relu,
+               EvalAffine{gamma, beta, running_mean, running_var, eps}, t.planes, s.c, s.hw);
 }
 
 namespace {
@@ -291,10 +421,9 @@ void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* 
   cudaStream_t stream = ctx.stream();
   if (backward_of_nothing(dgamma, dbeta, s, stream)) return;
   const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, s, ctx);
-  const PlaneLaunch l = plane_launch(s);
-  bn_backward_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, x, gamma, save_mean, save_invstd, sums.totals,
-                                                         int64_t(s.n) * s.hw, s.c, s.hw);
-  SGML_CUDA_CHECK_LAUNCH();
+  const PlaneTiles t = plane_tiles(s, {dx, dy, x});
+  launch_tiles(t, stream, bn_backward_dx_kernel<4>, bn_backward_dx_kernel<1>, dx, dy, x, gamma, save_mean, save_invstd,
+               sums.totals, int64_t(s.n) * s.hw, t.planes, s.c, s.hw);
 }
 
 void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
@@ -310,9 +439,9 @@ void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const 
   SGML_CUDA_CHECK_LAUNCH();
   // dgamma and dbeta: the training backward's sums, around the running mean and with the running invstd.
   const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), s, ctx);
-  const PlaneLaunch l = plane_launch(s);
-  bn_frozen_dx_kernel<<<l.grid, l.block, 0, stream>>>(dx, dy, gamma, invstd.data(), s.c, s.hw);
-  SGML_CUDA_CHECK_LAUNCH();
+  const PlaneTiles t = plane_tiles(s, {dx, dy});
+  launch_tiles(t, stream, bn_frozen_dx_kernel<4>, bn_frozen_dx_kernel<1>, dx, dy, gamma,
+               static_cast<const float*>(invstd.data()), t.planes, s.c, s.hw);
 }
 
 }  // namespace sgml::cuda

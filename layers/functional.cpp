@@ -21,33 +21,42 @@ Variable conv2d(const Variable& x, const Variable& w, int stride, int pad) {
 }
 
 Variable batch_norm2d(const Variable& x, const Variable& gamma, const Variable& beta, BatchNormBuffers& buffers,
-                      bool training) {
+                      bool training, const Variable& residual, bool relu) {
   const Tensor& xv = x.value();
-  if (!training) {
-    Tensor y = batch_norm2d_forward_eval(xv, gamma.value(), beta.value(), buffers.running_mean, buffers.running_var,
-                                         buffers.eps);
+  const Tensor rv = residual.defined() ? residual.value() : Tensor();
+  Tensor y, gv = gamma.value();
+  // The statistics the backward needs: the batch's (training) or the running ones held fixed (eval, frozen).
+  Tensor mean, invstd, running_mean, running_var;
+  const float eps = buffers.eps;
+  if (training) {
+    BatchNormTrainResult r = batch_norm2d_forward_train(xv, gv, beta.value(), buffers.running_mean,
+                                                        buffers.running_var, buffers.momentum, eps, rv, relu);
+    if (buffers.num_batches_tracked.defined()) buffers.num_batches_tracked.data_i64()[0] += 1;
+    y = std::move(r.y);
+    mean = r.save_mean;
+    invstd = r.save_invstd;
+  } else {
+    y = batch_norm2d_forward_eval(xv, gv, beta.value(), buffers.running_mean, buffers.running_var, eps, rv, relu);
     // Frozen statistics (inference, or fine-tuning with frozen batch norm): gradients still flow to x, gamma and
     // beta, with the running statistics held fixed. The closure keeps the statistics' tensors, so a later update
     // of the buffers (none happens in eval mode) would not change this step's backward.
-    Tensor gv = gamma.value(), rm = buffers.running_mean, rv = buffers.running_var;
-    const float eps = buffers.eps;
-    return Variable(std::move(y), {x, gamma, beta}, [xv, gv, rm, rv, eps](std::vector<Variable>& in, const Tensor& dy) {
-      BatchNormGrads g = batch_norm2d_backward_frozen(dy, xv, gv, rm, rv, eps);
-      in[0].add_grad(g.dx);
-      in[1].add_grad(g.dgamma);
-      in[2].add_grad(g.dbeta);
-    });
+    running_mean = buffers.running_mean;
+    running_var = buffers.running_var;
   }
-  BatchNormTrainResult r = batch_norm2d_forward_train(xv, gamma.value(), beta.value(), buffers.running_mean,
-                                                      buffers.running_var, buffers.momentum, buffers.eps);
-  if (buffers.num_batches_tracked.defined()) buffers.num_batches_tracked.data_i64()[0] += 1;
-  Tensor gv = gamma.value(), mean = r.save_mean, invstd = r.save_invstd;
-  return Variable(std::move(r.y), {x, gamma, beta},
-                  [xv, gv, mean, invstd](std::vector<Variable>& in, const Tensor& dy) {
-                    BatchNormGrads g = batch_norm2d_backward(dy, xv, gv, mean, invstd);
-                    in[0].add_grad(g.dx);
-                    in[1].add_grad(g.dgamma);
-                    in[2].add_grad(g.dbeta);
+  std::vector<Variable> inputs{x, gamma, beta};
+  if (residual.defined()) inputs.push_back(residual);
+  // y itself only when the ReLU's mask needs it (it is the next layer's input, kept alive anyway).
+  const Tensor yv = relu ? y : Tensor();
+  return Variable(std::move(y), std::move(inputs),
+                  [=](std::vector<Variable>& in, const Tensor& dy) {
+                    // Through the ReLU (where y > 0), then to the residual as it is, and through batch norm.
+                    const Tensor g = relu ? relu_backward(dy, yv) : dy;
+                    if (in.size() > 3) in[3].add_grad(g);
+                    BatchNormGrads d = training ? batch_norm2d_backward(g, xv, gv, mean, invstd)
+                                                : batch_norm2d_backward_frozen(g, xv, gv, running_mean, running_var, eps);
+                    in[0].add_grad(d.dx);
+                    in[1].add_grad(d.dgamma);
+                    in[2].add_grad(d.dbeta);
                   });
 }
 

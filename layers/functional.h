@@ -16,8 +16,9 @@ struct BatchNormBuffers {
   float eps = 1e-5f;
 };
 // Training: batch statistics, running statistics updated (not part of the gradient). Eval: running statistics.
+// y = relu?(bn(x) + residual?) in one pass over the activation (residual undefined: none), as ResNet ends a block.
 Variable batch_norm2d(const Variable& x, const Variable& gamma, const Variable& beta, BatchNormBuffers& buffers,
-                      bool training);
+                      bool training, const Variable& residual = Variable(), bool relu = false);
 
 Variable relu(const Variable& x);
 Variable sigmoid(const Variable& x);

@@ -24,7 +24,10 @@ struct BatchNorm2d {
   Variable weight, bias;  // (C)
   fn::BatchNormBuffers buffers;
   BatchNorm2d(ParameterStore& store, const std::string& prefix, int channels);
-  Variable operator()(const Variable& x, bool training) { return fn::batch_norm2d(x, weight, bias, buffers, training); }
+  // relu?(bn(x) + residual?), fused (fn::batch_norm2d).
+  Variable operator()(const Variable& x, bool training, const Variable& residual = Variable(), bool relu = false) {
+    return fn::batch_norm2d(x, weight, bias, buffers, training, residual, relu);
+  }
 };
 
 // nn.Linear with PyTorch's default initialisation: weight and bias uniform in ±1/sqrt(in).

@@ -35,14 +35,12 @@ ResidualBlock::ResidualBlock(ParameterStore& store, const std::string& prefix, b
   }
 }
 
+// relu(bn(conv(...)) ...) and, last, relu(bn(conv(h)) + shortcut), each batch norm with its epilogue in one pass.
 Variable ResidualBlock::forward(const Variable& x, bool training) {
-  Variable h = x;
-  for (size_t i = 0; i < convs_.size(); ++i) {
-    h = (*bns_[i])((*convs_[i])(h), training);
-    if (i + 1 < convs_.size()) h = fn::relu(h);  // the last BN's output is added to the shortcut first
-  }
   Variable shortcut = down_conv_ ? (*down_bn_)((*down_conv_)(x), training) : x;
-  return fn::relu(fn::add(h, shortcut));
+  Variable h = x;
+  for (size_t i = 0; i + 1 < convs_.size(); ++i) h = (*bns_[i])((*convs_[i])(h), training, Variable(), true);
+  return (*bns_.back())((*convs_.back())(h), training, shortcut, true);
 }
 
 ResNetBackbone::ResNetBackbone(ParameterStore& store, const ResNetSpec& spec, std::mt19937& rng) : spec_(spec) {
@@ -64,7 +62,7 @@ ResNetBackbone::ResNetBackbone(ParameterStore& store, const ResNetSpec& spec, st
 Variable ResNetBackbone::forward(const Variable& x, bool training) {
   SGML_CHECK(x.value().ndim() == 4 && x.value().dim(1) == 3, "the model expects images (N,3,H,W), got ",
              shape_str(x.value().shape()));
-  Variable h = fn::relu((*bn1_)((*conv1_)(x), training));
+  Variable h = (*bn1_)((*conv1_)(x), training, Variable(), true);
   h = fn::max_pool2d(h, 3, 2, 1);
   for (auto& block : blocks_) h = block->forward(h, training);
   return fn::global_avg_pool(h);

@@ -112,17 +112,21 @@ OpCase conv_case(const Shape& xs, const Shape& ws, int stride, int pad) {
 }
 
 // Training forward (y, saved and running statistics), backward, and inference with the updated running stats.
-// On the GPU the raw twins run once more from the same inputs, writing into outputs filled with NaN.
-OpCase batch_norm_case(const Shape& xs, float lo, float hi) {
-  return {str_cat("batch_norm2d_", shape_name(xs), lo > 1.0f ? "_far_from_zero" : ""), [=](Device d) {
+// On the GPU the raw twins run once more from the same inputs, writing into outputs filled with NaN. fused: both
+// forwards with the epilogue relu(bn(x) + residual).
+OpCase batch_norm_case(const Shape& xs, float lo, float hi, bool fused = false) {
+  return {str_cat("batch_norm2d_", shape_name(xs), lo > 1.0f ? "_far_from_zero" : "", fused ? "_add_relu" : ""),
+          [=](Device d) {
             const Shape cs{xs[1]};
             const Tensor x = input(xs, 11, d, lo, hi), gamma = input(cs, 12, d, 0.5f, 1.5f), beta = input(cs, 13, d);
+            const Tensor residual = fused ? input(xs, 17, d) : Tensor();
             Tensor running_mean = input(cs, 14, d), running_var = input(cs, 15, d, 0.5f, 2.0f);
-            const BatchNormTrainResult t =
-                batch_norm2d_forward_train(x, gamma, beta, running_mean, running_var, 0.1f, 1e-5f);
+            const BatchNormTrainResult t = batch_norm2d_forward_train(x, gamma, beta, running_mean, running_var, 0.1f,
+                                                                      1e-5f, residual, fused);
             const Tensor dy = input(xs, 16, d);
             const BatchNormGrads g = batch_norm2d_backward(dy, x, gamma, t.save_mean, t.save_invstd);
-            const Tensor y_eval = batch_norm2d_forward_eval(x, gamma, beta, running_mean, running_var, 1e-5f);
+            const Tensor y_eval =
+                batch_norm2d_forward_eval(x, gamma, beta, running_mean, running_var, 1e-5f, residual, fused);
             // Frozen batch norm's backward (eval mode, statistics held fixed).
             const BatchNormGrads f = batch_norm2d_backward_frozen(dy, x, gamma, running_mean, running_var, 1e-5f);
             Outputs out{{"y", t.y}, {"save_mean", t.save_mean}, {"save_invstd", t.save_invstd},
@@ -131,6 +135,7 @@ OpCase batch_norm_case(const Shape& xs, float lo, float hi) {
                         {"dx_frozen", f.dx}, {"dgamma_frozen", f.dgamma}, {"dbeta_frozen", f.dbeta}};
             if (d.is_cuda()) {
               const BatchNormShape s{int(xs[0]), int(xs[1]), int(xs[2] * xs[3])};
+              const BatchNormEpilogue e{fused ? residual.data() : nullptr, fused};
               Tensor rm = input(cs, 14, d), rv = input(cs, 15, d, 0.5f, 2.0f);  // the running stats before the step
               Tensor y = nan_tensor(xs, d), mean = nan_tensor(cs, d), invstd = nan_tensor(cs, d);
               Tensor dx = nan_tensor(xs, d), dgamma = nan_tensor(cs, d), dbeta = nan_tensor(cs, d);
@@ -138,11 +143,11 @@ OpCase batch_norm_case(const Shape& xs, float lo, float hi) {
                      dbeta_f = nan_tensor(cs, d);
               SGML_CUDA_TWIN(cuda::batch_norm2d_forward_train(y.data(), mean.data(), invstd.data(), x.data(),
                                                               gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f,
-                                                              1e-5f, s));
+                                                              1e-5f, s, e));
               SGML_CUDA_TWIN(cuda::batch_norm2d_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(),
                                                          gamma.data(), mean.data(), invstd.data(), s));
               SGML_CUDA_TWIN(cuda::batch_norm2d_forward_eval(y_ev.data(), x.data(), gamma.data(), beta.data(),
-                                                             rm.data(), rv.data(), 1e-5f, s));
+                                                             rm.data(), rv.data(), 1e-5f, s, e));
               SGML_CUDA_TWIN(cuda::batch_norm2d_backward_frozen(dx_f.data(), dgamma_f.data(), dbeta_f.data(),
                                                                 dy.data(), x.data(), gamma.data(), rm.data(),
                                                                 rv.data(), 1e-5f, s));
@@ -327,6 +332,10 @@ std::vector<OpCase> all_cases() {
                                            {2, 5, 100, 103}, {8, 64, 56, 56}, {16, 8, 112, 112}, {3, 2048, 7, 7}})
     cases.push_back(batch_norm_case(x, -1.0f, 1.0f));
   cases.push_back(batch_norm_case({4, 6, 13, 13}, 20.0f, 21.0f));
+  // The epilogue relu(bn(x) + residual): float4 planes (56x56, and 14x14 packed four to a block with a partial last
+  // block), scalar planes (7x7, 9x11).
+  for (const Shape& x : std::vector<Shape>{{8, 64, 56, 56}, {3, 33, 14, 14}, {3, 2048, 7, 7}, {5, 7, 9, 11}})
+    cases.push_back(batch_norm_case(x, -1.0f, 1.0f, true));
   for (const auto& [x, kernel, stride, pad] : std::vector<std::tuple<Shape, int, int, int>>{
            {{1, 3, 7, 7}, 3, 2, 1}, {{2, 5, 12, 11}, 3, 2, 1}, {{3, 2, 8, 8}, 2, 2, 0}, {{2, 3, 9, 10}, 3, 1, 1},
            {{4, 64, 112, 112}, 3, 2, 1}})

@@ -53,19 +53,27 @@ OpCase conv_case(const std::string& name, Shape x, Shape w, int stride, int pad)
           }};
 }
 
-OpCase bn_train_case(const std::string& name, Shape x) {
+// fused: relu(bn(x) + r), the epilogue ResNet ends a block with; gradients also to r.
+OpCase bn_case(const std::string& name, bool training, Shape x, bool fused = false) {
   const int64_t c = x[1];
-  return {name, "batch_norm2d_train", {}, {{"x", x}, {"gamma", {c}}, {"beta", {c}}, {"rm", {c}}, {"rv", {c}}},
-          [c](const TensorMap& in, bool bw) {
+  std::map<std::string, Shape> inputs{{"x", x}, {"gamma", {c}}, {"beta", {c}}, {"rm", {c}}, {"rv", {c}}};
+  std::vector<std::string> names{"x", "gamma", "beta"};
+  if (fused) {
+    inputs["r"] = x;
+    names.push_back("r");
+  }
+  return {name, training ? "batch_norm2d_train" : "batch_norm2d_eval", {{"residual", fused}, {"relu", fused}}, inputs,
+          [c, training, fused, names](const TensorMap& in, bool bw) {
             fn::BatchNormBuffers buffers = buffers_from(in, c);
-            TensorMap out = run_unary_style(in, bw, {"x", "gamma", "beta"}, [&](std::vector<Variable>& v) {
-              return fn::batch_norm2d(v[0], v[1], v[2], buffers, true);
+            TensorMap out = run_unary_style(in, bw, names, [&](std::vector<Variable>& v) {
+              return fn::batch_norm2d(v[0], v[1], v[2], buffers, training, fused ? v[3] : Variable(), fused);
             });
             out["rm_out"] = buffers.running_mean;
             out["rv_out"] = buffers.running_var;
             return out;
           }};
 }
+OpCase bn_train_case(const std::string& name, Shape x) { return bn_case(name, true, x); }
 
 OpCase pool_case(const std::string& name, Shape x, int k, int s, int p) {
   return {name, "max_pool2d", {{"kernel", k}, {"stride", s}, {"pad", p}}, {{"x", x}},
@@ -118,21 +126,12 @@ std::vector<OpCase> op_cases() {
   };
   // Eval-mode BN (inference, and frozen batch norm in training): running statistics, gradients through them held
   // fixed, as PyTorch's backward through BatchNorm2d.eval(). The running statistics must not change.
-  auto bn_eval_case = [](const std::string& name, Shape x) -> OpCase {
-    const int64_t c = x[1];
-    return {name, "batch_norm2d_eval", {}, {{"x", x}, {"gamma", {c}}, {"beta", {c}}, {"rm", {c}}, {"rv", {c}}},
-            [c](const TensorMap& in, bool bw) {
-              fn::BatchNormBuffers buffers = buffers_from(in, c);
-              TensorMap out = run_unary_style(in, bw, {"x", "gamma", "beta"}, [&](std::vector<Variable>& v) {
-                return fn::batch_norm2d(v[0], v[1], v[2], buffers, false);
-              });
-              out["rm_out"] = buffers.running_mean;
-              out["rv_out"] = buffers.running_var;
-              return out;
-            }};
-  };
-  cases.push_back(bn_eval_case("bn_eval", {3, 4, 5, 5}));
-  cases.push_back(bn_eval_case("bn_eval_batch1_1x1", {1, 6, 1, 1}));
+  cases.push_back(bn_case("bn_eval", false, {3, 4, 5, 5}));
+  cases.push_back(bn_case("bn_eval_batch1_1x1", false, {1, 6, 1, 1}));
+  // Both with ResNet's epilogue relu(bn(x) + r), on planes of float4 (4x4) and of odd length.
+  cases.push_back(bn_case("bn_train_add_relu", true, {3, 5, 4, 4}, true));
+  cases.push_back(bn_case("bn_train_add_relu_odd", true, {2, 3, 5, 3}, true));
+  cases.push_back(bn_case("bn_eval_add_relu", false, {3, 4, 5, 5}, true));
   // Running statistics after several training steps on different inputs.
   cases.push_back({"bn_running_stats_3_steps", "bn_running_stats", {}, {{"x0", {4, 3, 5, 5}}, {"x1", {2, 3, 6, 4}}, {"x2", {3, 3, 2, 2}}},
                    [](const TensorMap& in, bool) {

@@ -19,6 +19,17 @@ def t(a, grad=True):
     return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
 
 
+def epilogue(y, p, inp, named):
+    """ResNet's end of a block after batch norm: + r (its gradient is "dr"), then ReLU, where the case asks."""
+    if p.get("residual"):
+        r = t(inp["r"])
+        named["dr"] = r
+        y = y + r
+    if p.get("relu"):
+        y = F.relu(y)
+    return y
+
+
 def run_case(op, p, inp):
     out = {}
     if op == "conv2d":
@@ -31,12 +42,14 @@ def run_case(op, p, inp):
         y = F.batch_norm(x, rm, rv, g, b, training=True, momentum=0.1, eps=1e-5)
         out["rm_out"], out["rv_out"] = rm.numpy(), rv.numpy()
         named = {"dx": x, "dgamma": g, "dbeta": b}
+        y = epilogue(y, p, inp, named)
     elif op == "batch_norm2d_eval":
         x, g, b = t(inp["x"]), t(inp["gamma"]), t(inp["beta"])
         rm, rv = torch.tensor(inp["rm"], dtype=torch.float64), torch.tensor(inp["rv"], dtype=torch.float64)
         y = F.batch_norm(x, rm, rv, g, b, training=False, eps=1e-5)
         out["rm_out"], out["rv_out"] = rm.numpy(), rv.numpy()
         named = {"dx": x, "dgamma": g, "dbeta": b}
+        y = epilogue(y, p, inp, named)
     elif op == "bn_running_stats":
         # Several training steps of one nn.BatchNorm2d on successive inputs x0, x1, ...
         bn = torch.nn.BatchNorm2d(inp["x0"].shape[1]).double()
