@@ -91,11 +91,15 @@ if [ "$plan" = recheck ]; then
   step "sgml eval fp32" 40 "$b" ./sgml bench eval --device cuda --json --warmup 2 --steps 10
   step "torch eval fp32" 40 "$b" "${torch_step[@]}" --what eval --precision fp32 --warmup 3 --steps 15
   step "sgml train tf32 + profile" 50 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 5 --precision tf32 --profile
+  step "sgml train fp32 + profile" 50 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 5 --profile
   s="$out/sanitizer.log"
   sanitize=(compute-sanitizer --error-exitcode 9 --print-limit 20)
   step "memcheck" 60 "$s" "${sanitize[@]}" --tool memcheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*"
   step "racecheck" 40 "$s" "${sanitize[@]}" --tool racecheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*"
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^== " "$s"
+  # PyTorch's best includes torch.compile (its compilation takes minutes: last, under the deadline).
+  step "torch train tf32 compile" 170 "$b" "${torch_step[@]}" --what train --precision tf32 --compile --warmup 5 --steps 15
+  step "torch eval tf32 compile" 100 "$b" "${torch_step[@]}" --what eval --precision tf32 --compile --warmup 3 --steps 15
   grep -E '^\{' "$b"
   echo "== done, $(( deadline - $(date +%s) ))s before the deadline"
   exit 0

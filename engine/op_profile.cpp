@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "engine/gpu_events.h"
 
 namespace sgml {
 
@@ -16,6 +17,7 @@ namespace {
 struct Totals {
   std::mutex mutex;
   std::map<std::string, OpTotal> by_op;
+  std::vector<std::pair<std::string, GpuEventPair*>> pending;  // GPU ops whose time is not read yet
 };
 
 Totals& totals() {
@@ -28,8 +30,17 @@ Totals& totals() {
 void set_op_profiling(bool on) { detail::g_op_profiling.store(on); }
 bool op_profiling() { return detail::g_op_profiling.load(); }
 
+namespace {
+// Adds the device time of the recorded GPU ops to their totals (waiting for them). Called with the mutex held.
+void read_pending(Totals& t) {
+  for (auto& [op, events] : t.pending) t.by_op[op].seconds += gpu_event_seconds(events);
+  t.pending.clear();
+}
+}  // namespace
+
 void reset_op_profile() {
   std::lock_guard<std::mutex> lock(totals().mutex);
+  read_pending(totals());  // gives the events back
   totals().by_op.clear();
 }
 
@@ -37,6 +48,7 @@ std::vector<OpTotal> op_profile() {
   std::vector<OpTotal> out;
   {
     std::lock_guard<std::mutex> lock(totals().mutex);
+    read_pending(totals());
     for (const auto& [op, total] : totals().by_op) out.push_back(total);
   }
   std::sort(out.begin(), out.end(), [](const OpTotal& a, const OpTotal& b) { return a.seconds > b.seconds; });
@@ -44,25 +56,31 @@ std::vector<OpTotal> op_profile() {
 }
 
 void OpTimer::start(const char* op, Device device) {
-  synchronize(device);  // the time of earlier ops is not this one's
   op_ = op;
   device_ = device;
-  t0_ = std::chrono::steady_clock::now();
+  if (device.is_cuda())
+    events_ = gpu_event_begin(device.index);
+  else
+    t0_ = std::chrono::steady_clock::now();
 }
 
 void OpTimer::stop() {
+  double seconds = 0;
   // A destructor must not throw: an op that failed has its error in flight already.
   try {
-    synchronize(device_);
+    if (events_)
+      gpu_event_end(events_);
+    else
+      seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   } catch (...) {
     return;
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   std::lock_guard<std::mutex> lock(totals().mutex);
   OpTotal& t = totals().by_op[op_];
   t.op = op_;
   t.calls += 1;
   t.seconds += seconds;
+  if (events_) totals().pending.emplace_back(op_, events_);
 }
 
 }  // namespace sgml

@@ -1,6 +1,8 @@
-// Where a step's time goes, op by op: with profiling on, every op that SGML_DISPATCH calls (engine/dispatch.h)
-// waits for the device before and after, and its wall time is added to the op's total. The waits make the step
-// slower, so a profile says which ops dominate, not how fast the unprofiled step is (sgml bench train --profile).
+// Where a step's time goes, op by op: with profiling on, every op that SGML_DISPATCH calls (engine/dispatch.h) adds
+// its time to the op's total. On the CPU that is the op's wall time (CPU ops are synchronous). On a GPU it is the
+// device time between two CUDA events recorded around the op's work on the stream, read when the profile is asked
+// for: nothing waits inside the step, so the profiled step runs as fast as an unprofiled one and the device time
+// not inside any op is the GPU's idle time (host work, launches) plus work outside the dispatched ops.
 // Off by default: then an op pays one relaxed atomic load.
 #pragma once
 #include <atomic>
@@ -12,6 +14,8 @@
 
 namespace sgml {
 
+struct GpuEventPair;
+
 struct OpTotal {
   std::string op;
   long long calls = 0;
@@ -21,7 +25,7 @@ struct OpTotal {
 void set_op_profiling(bool on);
 bool op_profiling();
 void reset_op_profile();
-std::vector<OpTotal> op_profile();  // the slowest first
+std::vector<OpTotal> op_profile();  // the slowest first; on a GPU, waits for the ops recorded so far
 
 namespace detail {
 extern std::atomic<bool> g_op_profiling;
@@ -45,7 +49,8 @@ class OpTimer {
   void stop();
   const char* op_ = nullptr;
   Device device_;
-  std::chrono::steady_clock::time_point t0_;
+  std::chrono::steady_clock::time_point t0_;  // CPU ops
+  GpuEventPair* events_ = nullptr;             // GPU ops
 };
 
 }  // namespace sgml

@@ -27,6 +27,14 @@ BatchNormEpilogue epilogue(const Tensor& x, const Tensor& residual, bool relu, c
   return {residual.data(), relu};
 }
 
+// The backward's ReLU mask: beta (C) on x's device, or none.
+const float* relu_mask_beta(const Tensor& x, const Tensor& relu_beta, const char* op) {
+  if (!relu_beta.defined()) return nullptr;
+  check_shape(relu_beta, {x.dim(1)}, op);
+  check_same_device(x, relu_beta, op);
+  return relu_beta.data();
+}
+
 // dx (N,C,H,W), dgamma and dbeta (C), on x's device, each overwritten by the backward.
 BatchNormGrads empty_grads(const Tensor& x) {
   const Device d = x.device();
@@ -69,32 +77,35 @@ Tensor batch_norm2d_forward_eval(const Tensor& x, const Tensor& gamma, const Ten
 }
 
 BatchNormGrads batch_norm2d_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
-                                     const Tensor& save_invstd) {
+                                     const Tensor& save_invstd, const Tensor& relu_beta) {
   OpScope op("batch_norm2d_backward");
   const BatchNormShape s = bn_shape(x, gamma, "batch_norm2d_backward");
   check_shape(dy, x.shape(), "batch norm dy");
   check_statistics({&save_mean, &save_invstd}, s);
+  const float* mask_beta = relu_mask_beta(x, relu_beta, "batch_norm2d_backward relu_beta");
   check_one_device("batch_norm2d_backward",
                    {{"x", x.device()}, {"gamma", gamma.device()}, {"dy", dy.device()},
                     {"save_mean", save_mean.device()}, {"save_invstd", save_invstd.device()}});
   BatchNormGrads g = empty_grads(x);
   SGML_DISPATCH(x, batch_norm2d_backward, g.dx.data(), g.dgamma.data(), g.dbeta.data(), dy.data(), x.data(),
-                gamma.data(), save_mean.data(), save_invstd.data(), s);
+                gamma.data(), save_mean.data(), save_invstd.data(), mask_beta, s);
   return g;
 }
 
 BatchNormGrads batch_norm2d_backward_frozen(const Tensor& dy, const Tensor& x, const Tensor& gamma,
-                                            const Tensor& running_mean, const Tensor& running_var, float eps) {
+                                            const Tensor& running_mean, const Tensor& running_var, float eps,
+                                            const Tensor& relu_beta) {
   OpScope op("batch_norm2d_backward_frozen");
   const BatchNormShape s = bn_shape(x, gamma, "batch_norm2d_backward_frozen");
   check_shape(dy, x.shape(), "batch norm dy");
   check_statistics({&running_mean, &running_var}, s);
+  const float* mask_beta = relu_mask_beta(x, relu_beta, "batch_norm2d_backward_frozen relu_beta");
   check_one_device("batch_norm2d_backward_frozen",
                    {{"x", x.device()}, {"gamma", gamma.device()}, {"dy", dy.device()},
                     {"running_mean", running_mean.device()}, {"running_var", running_var.device()}});
   BatchNormGrads g = empty_grads(x);
   SGML_DISPATCH(x, batch_norm2d_backward_frozen, g.dx.data(), g.dgamma.data(), g.dbeta.data(), dy.data(), x.data(),
-                gamma.data(), running_mean.data(), running_var.data(), eps, s);
+                gamma.data(), running_mean.data(), running_var.data(), eps, mask_beta, s);
   return g;
 }
 

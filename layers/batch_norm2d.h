@@ -9,8 +9,12 @@
 //
 // Both forwards can finish ResNet's pattern in the same pass: y = relu(bn(x) + residual), with the residual and the
 // ReLU each optional (the epilogue). Reading x once and writing y once, instead of BN, add and ReLU each reading and
-// writing the whole activation, is what makes this worth a parameter: these passes are memory-bound. The backward
-// stays the plain one: the caller masks dy with y > 0 (relu_backward) and hands the masked gradient to the residual.
+// writing the whole activation, is what makes this worth a parameter: these passes are memory-bound. Without a
+// residual, the backward applies the ReLU's mask itself (relu_beta): it recomputes bn(x) from x, which it reads
+// anyway, so the mask costs no pass. With a residual the caller masks dy with y > 0 (relu_backward), since the
+// residual needs that gradient too.
+// y = x * scale + shift per channel is a rounded product then a rounded sum on both devices (no fused multiply-add),
+// so the CPU and CUDA twins compute the same y and the same mask.
 #pragma once
 #include "engine/tensor.h"
 
@@ -45,12 +49,14 @@ BatchNormTrainResult batch_norm2d_forward_train(const Tensor& x, const Tensor& g
 Tensor batch_norm2d_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                                  const Tensor& running_var, float eps, const Tensor& residual = Tensor(),
                                  bool relu = false);
-// Backward of the training forward.
+// Backward of the training forward. relu_beta: the forward's beta when it ended in a ReLU without residual (dy is
+// then masked where bn(x) <= 0), or undefined.
 BatchNormGrads batch_norm2d_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& save_mean,
-                                     const Tensor& save_invstd);
-// Backward of the inference forward (frozen statistics).
+                                     const Tensor& save_invstd, const Tensor& relu_beta = Tensor());
+// Backward of the inference forward (frozen statistics); relu_beta as above.
 BatchNormGrads batch_norm2d_backward_frozen(const Tensor& dy, const Tensor& x, const Tensor& gamma,
-                                            const Tensor& running_mean, const Tensor& running_var, float eps);
+                                            const Tensor& running_mean, const Tensor& running_var, float eps,
+                                            const Tensor& relu_beta = Tensor());
 
 // Twins (engine/dispatch.h describes the convention).
 namespace cpu {
@@ -62,10 +68,10 @@ void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, con
                                const BatchNormShape& s, const BatchNormEpilogue& e);
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
-                           const BatchNormShape& s);
+                           const float* relu_beta, const BatchNormShape& s);
 void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                   const float* gamma, const float* running_mean, const float* running_var, float eps,
-                                  const BatchNormShape& s);
+                                  const float* relu_beta, const BatchNormShape& s);
 }  // namespace cpu
 namespace cuda {
 void batch_norm2d_forward_train(float* y, float* save_mean, float* save_invstd, const float* x, const float* gamma,
@@ -76,10 +82,10 @@ void batch_norm2d_forward_eval(float* y, const float* x, const float* gamma, con
                                const BatchNormShape& s, const BatchNormEpilogue& e);
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
-                           const BatchNormShape& s);
+                           const float* relu_beta, const BatchNormShape& s);
 void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                   const float* gamma, const float* running_mean, const float* running_var, float eps,
-                                  const BatchNormShape& s);
+                                  const float* relu_beta, const BatchNormShape& s);
 }  // namespace cuda
 
 }  // namespace sgml

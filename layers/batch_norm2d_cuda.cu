@@ -170,13 +170,15 @@ __device__ StrideRange plane_vectors(int hw) {
   return {int64_t(blockIdx.y) * blockDim.x + threadIdx.x, int64_t(gridDim.y) * blockDim.x, hw / V};
 }
 
-// y = x * scale + shift of the plane's channel, as the CPU twin computes them. Training (mean and invstd are the
-// batch's): scale = invstd * gamma, shift = beta - mean * scale.
+// y = x * scale + shift of the plane's channel, as the CPU twin computes them: every operation rounded on its own
+// (the _rn intrinsics forbid contraction into a fused multiply-add), so y and the ReLU masks recomputed from x in
+// the backward are the CPU's bit for bit. Training (mean and invstd are the batch's): scale = invstd * gamma,
+// shift = beta - mean * scale.
 struct TrainAffine {
   const float *gamma, *beta, *mean, *invstd;
   __device__ void operator()(int c, float& scale, float& shift) const {
-    scale = invstd[c] * gamma[c];
-    shift = beta[c] - mean[c] * scale;
+    scale = __fmul_rn(invstd[c], gamma[c]);
+    shift = __fsub_rn(beta[c], __fmul_rn(mean[c], scale));
   }
 };
 // Inference: scale = gamma / sqrt(running_var + eps), shift = beta - running_mean * scale.
@@ -184,10 +186,24 @@ struct EvalAffine {
   const float *gamma, *beta, *running_mean, *running_var;
   float eps;
   __device__ void operator()(int c, float& scale, float& shift) const {
-    scale = gamma[c] / sqrtf(running_var[c] + eps);
-    shift = beta[c] - running_mean[c] * scale;
+    scale = __fdiv_rn(gamma[c], __fsqrt_rn(__fadd_rn(running_var[c], eps)));
+    shift = __fsub_rn(beta[c], __fmul_rn(running_mean[c], scale));
   }
 };
+__device__ float bn_affine(float x, float scale, float shift) { return __fadd_rn(__fmul_rn(x, scale), shift); }
+
+// The ReLU mask of a forward that ended in relu(bn(x)): dy where bn(x) > 0, else 0 (or dy unmasked when off).
+struct ReluMask {
+  bool on;
+  float scale, shift;
+  __device__ float operator()(float dy, float x) const { return !on || bn_affine(x, scale, shift) > 0.0f ? dy : 0.0f; }
+};
+template <typename Affine>
+__device__ ReluMask relu_mask(const Affine& a, bool on, int c) {
+  ReluMask m{on, 0.0f, 0.0f};
+  if (on) a(c, m.scale, m.shift);
+  return m;
+}
 
 // y (N,C,HW) = relu?(x * scale + shift + residual?), the epilogue's residual and ReLU as the CPU twin applies them.
 template <int V, typename Affine>
@@ -205,7 +221,7 @@ __global__ void bn_apply_kernel(float* y, const float* x, const float* residual,
     if (residual) r = Vec<V>::load(residual + at);
 #pragma unroll
     for (int u = 0; u < V; ++u) {
-      float o = v.v[u] * scale + shift;
+      float o = bn_affine(v.v[u], scale, shift);
       if (residual) o += r.v[u];
       v.v[u] = relu ? (o > 0.0f ? o : 0.0f) : o;
     }
@@ -213,12 +229,15 @@ __global__ void bn_apply_kernel(float* y, const float* x, const float* residual,
   }
 }
 
-// Block (c, split) sums, over its share of channel c, dy and dy * (x - mean). partials (C, splits, 2).
+// Block (c, split) sums, over its share of channel c, g and g * (x - mean) with g = dy under the ReLU mask (the
+// forward's affine map `affine` recomputes it when relu is set). partials (C, splits, 2).
+template <typename Affine>
 __global__ void bn_backward_partial_kernel(double* partials, const float* dy, const float* x, const float* mean,
-                                           int n_images, int channels, int hw) {
+                                           Affine affine, bool relu, int n_images, int channels, int hw) {
   __shared__ double scratch[32];
   const int c = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const double mu = mean[c];
+  const ReluMask mask = relu_mask(affine, relu, c);
   double sum_dy = 0.0, sum_dy_xmu = 0.0;
   ChannelWalk k(int64_t(split) * blockDim.x + threadIdx.x, int64_t(splits) * blockDim.x, hw);
   while (k.n < n_images) {
@@ -229,6 +248,8 @@ __global__ void bn_backward_partial_kernel(double* partials, const float* dy, co
       g[u] = b.valid[u] ? dy[b.at[u]] : 0.0f;
       v[u] = b.valid[u] ? x[b.at[u]] : 0.0f;
     }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) g[u] = mask(g[u], v[u]);
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u)
       if (b.valid[u]) {
@@ -262,15 +283,17 @@ __global__ void bn_backward_finish_kernel(float* dgamma, float* dbeta, double* t
   totals[int64_t(c) * 2 + 1] = sum_dy_xhat;
 }
 
-// dx (N,C,HW) = gamma*invstd/M * (M*dy - sum dy - xhat * sum dy*xhat), in double as the CPU twin: the three terms
-// nearly cancel when M is small (at M = 2, dx is eps/var of the terms), where float would keep few digits.
+// dx (N,C,HW) = gamma*invstd/M * (M*g - sum g - xhat * sum g*xhat), g = dy under the ReLU mask, in double as the
+// CPU twin: the three terms nearly cancel when M is small (at M = 2, dx is eps/var of the terms), where float would
+// keep few digits.
 template <int V>
 __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x, const float* gamma,
-                                      const float* mean, const float* invstd, const double* totals, int64_t m,
-                                      int64_t planes, int channels, int hw) {
+                                      const float* mean, const float* invstd, TrainAffine affine, bool relu,
+                                      const double* totals, int64_t m, int64_t planes, int channels, int hw) {
   const int64_t plane = tile_plane(planes);
   if (plane < 0) return;
   const int c = int(plane % channels);
+  const ReluMask mask = relu_mask(affine, relu, c);
   const double mu = mean[c], is = invstd[c], k = double(gamma[c]) * is / m;
   const double sum_dy = totals[int64_t(c) * 2 + 0], sum_dy_xhat = totals[int64_t(c) * 2 + 1];
   const int64_t base = plane * hw;
@@ -281,7 +304,7 @@ __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x
 #pragma unroll
     for (int u = 0; u < V; ++u) {
       const double xhat = (double(v.v[u]) - mu) * is;
-      out.v[u] = float(k * (double(m) * double(g.v[u]) - sum_dy - xhat * sum_dy_xhat));
+      out.v[u] = float(k * (double(m) * double(mask(g.v[u], v.v[u])) - sum_dy - xhat * sum_dy_xhat));
     }
     out.store(dx + at);
   }
@@ -293,18 +316,25 @@ __global__ void bn_frozen_invstd_kernel(float* invstd, const float* running_var,
   if (c < channels) invstd[c] = float(1.0 / sqrt(double(running_var[c]) + double(eps)));
 }
 
-// dx (N,C,HW) = gamma * invstd * dy with the statistics held fixed (eval-mode backward).
+// dx (N,C,HW) = gamma * invstd * g with the statistics held fixed (eval-mode backward), g = dy under the mask.
 template <int V>
-__global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* gamma, const float* invstd,
-                                    int64_t planes, int channels, int hw) {
+__global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* x, const float* gamma,
+                                    const float* invstd, EvalAffine affine, bool relu, int64_t planes, int channels,
+                                    int hw) {
   const int64_t plane = tile_plane(planes);
   if (plane < 0) return;
   const int c = int(plane % channels);
+  const ReluMask mask = relu_mask(affine, relu, c);
   const double k = double(gamma[c]) * double(invstd[c]);
   const int64_t base = plane * hw;
   for (int64_t j : plane_vectors<V>(hw)) {
     const int64_t at = base + j * V;
     Vec<V> g = Vec<V>::load(dy + at);
+    if (relu) {
+      const Vec<V> v = Vec<V>::load(x + at);
+#pragma unroll
+      for (int u = 0; u < V; ++u) g.v[u] = mask(g.v[u], v.v[u]);
+    }
 #pragma unroll
     for (int u = 0; u < V; ++u) g.v[u] = float(k * double(g.v[u]));
     g.store(dx + at);
@@ -384,8 +414,10 @@ struct BackwardSums {
   Tensor buffer;
   const double* totals = nullptr;
 };
+template <typename Affine>
 BackwardSums backward_sums(float* dgamma, float* dbeta, const float* dy, const float* x, const float* mean,
-                           const float* invstd, const BatchNormShape& s, const CudaContext& ctx) {
+                           const float* invstd, const Affine& affine, bool relu, const BatchNormShape& s,
+                           const CudaContext& ctx) {
   cudaStream_t stream = ctx.stream();
   const int splits = splits_for(s);
   // partials (C, splits, 2) then totals (C, 2), doubles in a buffer of 8-byte elements.
@@ -394,7 +426,7 @@ BackwardSums backward_sums(float* dgamma, float* dbeta, const float* dy, const f
   double* p = static_cast<double*>(r.buffer.raw_data());
   double* totals = p + int64_t(s.c) * splits * 2;
   bn_backward_partial_kernel<<<dim3(unsigned(s.c), unsigned(splits)), kReduceThreads, 0, stream>>>(
-      p, dy, x, mean, s.n, s.c, s.hw);
+      p, dy, x, mean, affine, relu, s.n, s.c, s.hw);
   SGML_CUDA_CHECK_LAUNCH();
   bn_backward_finish_kernel<<<(s.c + kReduceThreads - 1) / kReduceThreads, kReduceThreads, 0, stream>>>(
       dgamma, dbeta, totals, p, invstd, s.c, splits);
@@ -415,20 +447,22 @@ bool backward_of_nothing(float* dgamma, float* dbeta, const BatchNormShape& s, c
 
 void batch_norm2d_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                            const float* gamma, const float* save_mean, const float* save_invstd,
-                           const BatchNormShape& s) {
+                           const float* relu_beta, const BatchNormShape& s) {
   if (s.c == 0) return;
   const CudaContext& ctx = CudaContext::current();
   cudaStream_t stream = ctx.stream();
   if (backward_of_nothing(dgamma, dbeta, s, stream)) return;
-  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, s, ctx);
+  const TrainAffine affine{gamma, relu_beta, save_mean, save_invstd};
+  const bool relu = relu_beta != nullptr;
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, save_mean, save_invstd, affine, relu, s, ctx);
   const PlaneTiles t = plane_tiles(s, {dx, dy, x});
   launch_tiles(t, stream, bn_backward_dx_kernel<4>, bn_backward_dx_kernel<1>, dx, dy, x, gamma, save_mean, save_invstd,
-               sums.totals, int64_t(s.n) * s.hw, t.planes, s.c, s.hw);
+               affine, relu, sums.totals, int64_t(s.n) * s.hw, t.planes, s.c, s.hw);
 }
 
 void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
                                   const float* gamma, const float* running_mean, const float* running_var, float eps,
-                                  const BatchNormShape& s) {
+                                  const float* relu_beta, const BatchNormShape& s) {
   if (s.c == 0) return;
   const CudaContext& ctx = CudaContext::current();
   cudaStream_t stream = ctx.stream();
@@ -438,10 +472,12 @@ void batch_norm2d_backward_frozen(float* dx, float* dgamma, float* dbeta, const 
       invstd.data(), running_var, eps, s.c);
   SGML_CUDA_CHECK_LAUNCH();
   // dgamma and dbeta: the training backward's sums, around the running mean and with the running invstd.
-  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), s, ctx);
-  const PlaneTiles t = plane_tiles(s, {dx, dy});
-  launch_tiles(t, stream, bn_frozen_dx_kernel<4>, bn_frozen_dx_kernel<1>, dx, dy, gamma,
-               static_cast<const float*>(invstd.data()), t.planes, s.c, s.hw);
+  const EvalAffine affine{gamma, relu_beta, running_mean, running_var, eps};
+  const bool relu = relu_beta != nullptr;
+  const BackwardSums sums = backward_sums(dgamma, dbeta, dy, x, running_mean, invstd.data(), affine, relu, s, ctx);
+  const PlaneTiles t = plane_tiles(s, {dx, dy, x});
+  launch_tiles(t, stream, bn_frozen_dx_kernel<4>, bn_frozen_dx_kernel<1>, dx, dy, x, gamma,
+               static_cast<const float*>(invstd.data()), affine, relu, t.planes, s.c, s.hw);
 }
 
 }  // namespace sgml::cuda

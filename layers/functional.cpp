@@ -45,19 +45,19 @@ Variable batch_norm2d(const Variable& x, const Variable& gamma, const Variable& 
   }
   std::vector<Variable> inputs{x, gamma, beta};
   if (residual.defined()) inputs.push_back(residual);
-  // y itself only when the ReLU's mask needs it (it is the next layer's input, kept alive anyway).
-  const Tensor yv = relu ? y : Tensor();
-  return Variable(std::move(y), std::move(inputs),
-                  [=](std::vector<Variable>& in, const Tensor& dy) {
-                    // Through the ReLU (where y > 0), then to the residual as it is, and through batch norm.
-                    const Tensor g = relu ? relu_backward(dy, yv) : dy;
-                    if (in.size() > 3) in[3].add_grad(g);
-                    BatchNormGrads d = training ? batch_norm2d_backward(g, xv, gv, mean, invstd)
-                                                : batch_norm2d_backward_frozen(g, xv, gv, running_mean, running_var, eps);
-                    in[0].add_grad(d.dx);
-                    in[1].add_grad(d.dgamma);
-                    in[2].add_grad(d.dbeta);
-                  });
+  // The ReLU's mask: recomputed from x by the batch norm backward when nothing else needs the masked gradient;
+  // with a residual, from y (the next layer's input, kept alive anyway), and the masked gradient goes to both.
+  const Tensor relu_beta = relu && !residual.defined() ? beta.value() : Tensor();
+  const Tensor yv = relu && residual.defined() ? y : Tensor();
+  return Variable(std::move(y), std::move(inputs), [=](std::vector<Variable>& in, const Tensor& dy) {
+    const Tensor g = yv.defined() ? relu_backward(dy, yv) : dy;
+    if (in.size() > 3) in[3].add_grad(g);
+    BatchNormGrads d = training ? batch_norm2d_backward(g, xv, gv, mean, invstd, relu_beta)
+                                : batch_norm2d_backward_frozen(g, xv, gv, running_mean, running_var, eps, relu_beta);
+    in[0].add_grad(d.dx);
+    in[1].add_grad(d.dgamma);
+    in[2].add_grad(d.dbeta);
+  });
 }
 
 Variable relu(const Variable& x) {

@@ -37,6 +37,25 @@ TEST(OpProfile, CountsEachDispatchedOpByNameOnlyWhileOn) {
   EXPECT_TRUE(op_profile().empty());
 }
 
+// On a GPU the time comes from CUDA events around each op: a large GEMM takes measurable device time, and a
+// profile taken without waiting in between still counts every call.
+TEST(OpProfile, CountsGpuOpsByTheirDeviceTime) {
+  SGML_SKIP_WITHOUT_GPU();
+  const Device gpu = Device::cuda(0);
+  const Tensor a = test::random_tensor({512, 512}, 1).to(gpu), b = test::random_tensor({512, 512}, 2).to(gpu);
+  reset_op_profile();
+  set_op_profiling(true);
+  for (int i = 0; i < 3; ++i) matmul(a, false, b, false);
+  set_op_profiling(false);
+  const std::optional<OpTotal> gemm = find_op(op_profile(), "gemm");
+  ASSERT_TRUE(gemm.has_value());
+  EXPECT_EQ(gemm->calls, 3);
+  EXPECT_GT(gemm->seconds, 0.0);
+  EXPECT_LT(gemm->seconds, 1.0);  // three 512^3 GEMMs: well under a second on any GPU
+  reset_op_profile();
+  EXPECT_TRUE(op_profile().empty());
+}
+
 TEST(OpProfile, BenchTrainPrintsWhereTheStepGoesAndItsPrecision) {
   const std::string bench = std::string(SGML_BINARY_DIR) +
                             "/sgml bench train --device cpu --model resnet18 --image-size 32 --classes-per-batch 2 "

@@ -113,7 +113,7 @@ OpCase conv_case(const Shape& xs, const Shape& ws, int stride, int pad) {
 
 // Training forward (y, saved and running statistics), backward, and inference with the updated running stats.
 // On the GPU the raw twins run once more from the same inputs, writing into outputs filled with NaN. fused: both
-// forwards with the epilogue relu(bn(x) + residual).
+// forwards with the epilogue relu(bn(x) + residual), and both backwards with the ReLU mask recomputed from x.
 OpCase batch_norm_case(const Shape& xs, float lo, float hi, bool fused = false) {
   return {str_cat("batch_norm2d_", shape_name(xs), lo > 1.0f ? "_far_from_zero" : "", fused ? "_add_relu" : ""),
           [=](Device d) {
@@ -124,11 +124,13 @@ OpCase batch_norm_case(const Shape& xs, float lo, float hi, bool fused = false) 
             const BatchNormTrainResult t = batch_norm2d_forward_train(x, gamma, beta, running_mean, running_var, 0.1f,
                                                                       1e-5f, residual, fused);
             const Tensor dy = input(xs, 16, d);
-            const BatchNormGrads g = batch_norm2d_backward(dy, x, gamma, t.save_mean, t.save_invstd);
+            const Tensor relu_beta = fused ? beta : Tensor();
+            const BatchNormGrads g = batch_norm2d_backward(dy, x, gamma, t.save_mean, t.save_invstd, relu_beta);
             const Tensor y_eval =
                 batch_norm2d_forward_eval(x, gamma, beta, running_mean, running_var, 1e-5f, residual, fused);
             // Frozen batch norm's backward (eval mode, statistics held fixed).
-            const BatchNormGrads f = batch_norm2d_backward_frozen(dy, x, gamma, running_mean, running_var, 1e-5f);
+            const BatchNormGrads f =
+                batch_norm2d_backward_frozen(dy, x, gamma, running_mean, running_var, 1e-5f, relu_beta);
             Outputs out{{"y", t.y}, {"save_mean", t.save_mean}, {"save_invstd", t.save_invstd},
                         {"running_mean", running_mean}, {"running_var", running_var},
                         {"dx", g.dx}, {"dgamma", g.dgamma}, {"dbeta", g.dbeta}, {"y_eval", y_eval},
@@ -144,13 +146,14 @@ OpCase batch_norm_case(const Shape& xs, float lo, float hi, bool fused = false) 
               SGML_CUDA_TWIN(cuda::batch_norm2d_forward_train(y.data(), mean.data(), invstd.data(), x.data(),
                                                               gamma.data(), beta.data(), rm.data(), rv.data(), 0.1f,
                                                               1e-5f, s, e));
+              const float* mask_beta = fused ? beta.data() : nullptr;
               SGML_CUDA_TWIN(cuda::batch_norm2d_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(),
-                                                         gamma.data(), mean.data(), invstd.data(), s));
+                                                         gamma.data(), mean.data(), invstd.data(), mask_beta, s));
               SGML_CUDA_TWIN(cuda::batch_norm2d_forward_eval(y_ev.data(), x.data(), gamma.data(), beta.data(),
                                                              rm.data(), rv.data(), 1e-5f, s, e));
               SGML_CUDA_TWIN(cuda::batch_norm2d_backward_frozen(dx_f.data(), dgamma_f.data(), dbeta_f.data(),
                                                                 dy.data(), x.data(), gamma.data(), rm.data(),
-                                                                rv.data(), 1e-5f, s));
+                                                                rv.data(), 1e-5f, mask_beta, s));
               out.insert(out.end(), {{"y", y}, {"save_mean", mean}, {"save_invstd", invstd},
                                      {"running_mean", rm}, {"running_var", rv},
                                      {"dx", dx}, {"dgamma", dgamma}, {"dbeta", dbeta}, {"y_eval", y_ev},

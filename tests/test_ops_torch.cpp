@@ -53,20 +53,20 @@ OpCase conv_case(const std::string& name, Shape x, Shape w, int stride, int pad)
           }};
 }
 
-// fused: relu(bn(x) + r), the epilogue ResNet ends a block with; gradients also to r.
-OpCase bn_case(const std::string& name, bool training, Shape x, bool fused = false) {
+// The epilogues ResNet uses: relu(bn(x)) and relu(bn(x) + r) (gradients also to r).
+OpCase bn_case(const std::string& name, bool training, Shape x, bool residual = false, bool relu = false) {
   const int64_t c = x[1];
   std::map<std::string, Shape> inputs{{"x", x}, {"gamma", {c}}, {"beta", {c}}, {"rm", {c}}, {"rv", {c}}};
   std::vector<std::string> names{"x", "gamma", "beta"};
-  if (fused) {
+  if (residual) {
     inputs["r"] = x;
     names.push_back("r");
   }
-  return {name, training ? "batch_norm2d_train" : "batch_norm2d_eval", {{"residual", fused}, {"relu", fused}}, inputs,
-          [c, training, fused, names](const TensorMap& in, bool bw) {
+  return {name, training ? "batch_norm2d_train" : "batch_norm2d_eval", {{"residual", residual}, {"relu", relu}},
+          inputs, [c, training, residual, relu, names](const TensorMap& in, bool bw) {
             fn::BatchNormBuffers buffers = buffers_from(in, c);
             TensorMap out = run_unary_style(in, bw, names, [&](std::vector<Variable>& v) {
-              return fn::batch_norm2d(v[0], v[1], v[2], buffers, training, fused ? v[3] : Variable(), fused);
+              return fn::batch_norm2d(v[0], v[1], v[2], buffers, training, residual ? v[3] : Variable(), relu);
             });
             out["rm_out"] = buffers.running_mean;
             out["rv_out"] = buffers.running_var;
@@ -128,10 +128,13 @@ std::vector<OpCase> op_cases() {
   // fixed, as PyTorch's backward through BatchNorm2d.eval(). The running statistics must not change.
   cases.push_back(bn_case("bn_eval", false, {3, 4, 5, 5}));
   cases.push_back(bn_case("bn_eval_batch1_1x1", false, {1, 6, 1, 1}));
-  // Both with ResNet's epilogue relu(bn(x) + r), on planes of float4 (4x4) and of odd length.
-  cases.push_back(bn_case("bn_train_add_relu", true, {3, 5, 4, 4}, true));
-  cases.push_back(bn_case("bn_train_add_relu_odd", true, {2, 3, 5, 3}, true));
-  cases.push_back(bn_case("bn_eval_add_relu", false, {3, 4, 5, 5}, true));
+  // Both with ResNet's epilogues relu(bn(x)) and relu(bn(x) + r), on planes of float4 (4x4) and of odd length.
+  cases.push_back(bn_case("bn_train_relu", true, {3, 5, 4, 4}, false, true));
+  cases.push_back(bn_case("bn_train_relu_odd", true, {2, 3, 5, 3}, false, true));
+  cases.push_back(bn_case("bn_eval_relu", false, {3, 4, 5, 5}, false, true));
+  cases.push_back(bn_case("bn_train_add_relu", true, {3, 5, 4, 4}, true, true));
+  cases.push_back(bn_case("bn_train_add_relu_odd", true, {2, 3, 5, 3}, true, true));
+  cases.push_back(bn_case("bn_eval_add_relu", false, {3, 4, 5, 5}, true, true));
   // Running statistics after several training steps on different inputs.
   cases.push_back({"bn_running_stats_3_steps", "bn_running_stats", {}, {{"x0", {4, 3, 5, 5}}, {"x1", {2, 3, 6, 4}}, {"x2", {3, 3, 2, 2}}},
                    [](const TensorMap& in, bool) {

@@ -38,7 +38,8 @@ double median(std::vector<double> v) {
 }
 
 // Runs `steps` steps with op profiling on and prints, per op, its calls and milliseconds per step, slowest first;
-// the rest of the profiled step's time (host work, allocation, launches between ops) is the last line.
+// the rest of the profiled step's time is the last line: on the CPU host work between ops, on a GPU the time the
+// device spent outside the ops (idle while the host launches and allocates, or in copies and memsets).
 template <class Step>
 void print_op_profile(Step step, Device device, int steps) {
   reset_op_profile();
@@ -49,7 +50,9 @@ void print_op_profile(Step step, Device device, int steps) {
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / steps;
   set_op_profiling(false);
   double in_ops = 0;
-  std::printf("op profile (%d steps, every op waited for: slower than the timed steps)\n", steps);
+  std::printf("op profile (%d steps; %s)\n", steps,
+              device.is_cuda() ? "GPU time of each op from CUDA events, nothing waited for inside a step"
+                               : "wall time of each op");
   std::printf("%-32s %10s %12s %8s\n", "op", "calls/step", "ms/step", "share");
   for (const OpTotal& t : op_profile()) {
     const double ms = t.seconds / steps * 1e3;
@@ -77,7 +80,7 @@ int run_bench(int argc, char** argv) {
   opt.add("warmup", "5", "untimed steps first");
   opt.add("steps", "20", "timed steps");
   opt.add_flag("json", "print one JSON object");
-  opt.add_flag("profile", "then profile a few steps op by op (each op waited for) and print where the time goes");
+  opt.add_flag("profile", "then profile a few steps op by op and print where the time goes");
   if (!opt.parse(argc, argv, 2)) return 0;
   SGML_CHECK(opt.positional().size() == 1, "say what to time: sgml bench train|eval");
   const std::string what = opt.positional()[0];
