@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# The losses side by side on the built-in demo (issue 14): `sgml train demo` (configs/demo.json: ResNet-18 at 64 px
+# The losses side by side on the built-in demo (issue 14): `sgml train DEMO` (configs/DEMO.json: ResNet-18 at 64 px
 # from scratch, 8 classes x 4 images, 8 epochs, cosine lr 1e-3) once per loss and seed, only --loss differing, then
-# `sgml eval demo` of last.safetensors. Prints one line per run: loss, seed, Recall@1, MAP@R. The demo is small (180
+# `sgml eval DEMO` of last.safetensors; DEMO is demo (In-shop layout, the default) or demo-cub (CUB layout). Prints one line per run: loss, seed, Recall@1, MAP@R. The demo is small (180
 # queries): one seed's figures move by several points with any change (README, Correctness), so compare seeds too.
-#   bash bench/demo_loss_study.sh [BUILD_DIR] [OUT_DIR] [seeds] [losses]
-#   e.g. bash bench/demo_loss_study.sh build /tmp/study "0 1" "sgml metric rank rank-multitask"
+#   bash bench/demo_loss_study.sh [BUILD_DIR] [OUT_DIR] [seeds] [losses] [DEMO]
+#   e.g. bash bench/demo_loss_study.sh build /tmp/study "0 1" "sgml metric rank rank-multitask" demo-cub
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-$root/build}" out="${2:-$root/runs/loss_study}" seeds="${3:-0}"
-losses="${4:-sgml metric rank rank-multitask}"
+losses="${4:-sgml metric rank rank-multitask}" demo="${5:-demo}"
 python="${SGML_PYTHON:-/usr/bin/python3}"
 mkdir -p "$out"
 for seed in $seeds; do
   for loss in $losses; do
     run="$out/run_${seed}_$loss"
-    "$build/sgml" train demo --data "$out/data" --out "$run" --loss "$loss" --seed "$seed" --eval-every 0 \
+    "$build/sgml" train "$demo" --data "$out/data" --out "$run" --loss "$loss" --seed "$seed" --eval-every 0 \
       --device cpu --workers 2 > "$out/train_${seed}_$loss.log" 2>&1
-    "$build/sgml" eval demo --data "$out/data" --checkpoint "$run/last.safetensors" --json --device cpu --no-nmi \
+    "$build/sgml" eval "$demo" --data "$out/data" --checkpoint "$run/last.safetensors" --json --device cpu --no-nmi \
       2>/dev/null > "$out/eval_${seed}_$loss.json"
     "$python" -c 'import json, sys
 t = open(sys.argv[1]).read(); j = json.loads(t[t.find("{"):])
