@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "losses/metric_loss.h"
+#include "losses/loss_terms.h"
 #include "losses/stable_math.h"
 
 namespace sgml::cpu {
@@ -12,8 +13,7 @@ void binomial_deviance_loss(float* terms, float* dS, float* dG, const float* S, 
   std::memset(dS, 0, bytes);
   if (dG) std::memset(dG, 0, bytes);
   // 1/count folds the means into the per-pair gradients; an empty term contributes nothing.
-  const float inv_pos = num_positive > 0 ? 1.0f / static_cast<float>(num_positive) : 0.0f;
-  const float inv_neg = num_negative > 0 ? 1.0f / static_cast<float>(num_negative) : 0.0f;
+  const float inv_pos = inverse_count(num_positive), inv_neg = inverse_count(num_negative);
   const int32_t* pi = pairs;                  // (P) rows
   const int32_t* pj = pairs + num_pairs;      // (P) columns
   const int32_t* ppos = pairs + 2 * num_pairs;  // (P) 1 positive, 0 negative
@@ -38,11 +38,7 @@ void binomial_deviance_loss(float* terms, float* dS, float* dG, const float* S, 
       if (dG) dG[e] = -d;
     }
   }
-  const float l_pos = num_positive > 0 ? static_cast<float>(sum_pos / num_positive) : 0.0f;
-  const float l_neg = num_negative > 0 ? static_cast<float>(sum_neg / num_negative) : 0.0f;
-  terms[0] = l_pos + l_neg;
-  terms[1] = l_pos;
-  terms[2] = l_neg;
+  write_mean_terms(terms, sum_pos, sum_neg, num_positive, num_negative);
 }
 
 }  // namespace sgml::cpu

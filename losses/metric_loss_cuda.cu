@@ -2,6 +2,7 @@
 #include "engine/cuda_context.h"
 #include "engine/tensor.h"
 #include "losses/block_reduce_cuda.cuh"
+#include "losses/loss_terms.h"
 #include "losses/metric_loss.h"
 #include "losses/stable_math.h"
 
@@ -41,24 +42,6 @@ __global__ void bdl_pairs_kernel(float* partials, float* dS, float* dG, const fl
   }
 }
 
-// Stage 2: one block sums the partials in a fixed order and takes the means. terms (3) = L, L_pos, L_neg.
-__global__ void bdl_finish_kernel(float* terms, const float* partials, int blocks, float inv_pos, float inv_neg) {
-  __shared__ float scratch[32];
-  float sum_pos = 0.0f, sum_neg = 0.0f;
-  for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
-    sum_pos += partials[2 * b];
-    sum_neg += partials[2 * b + 1];
-  }
-  sum_pos = block_sum(sum_pos, scratch);
-  sum_neg = block_sum(sum_neg, scratch);
-  if (threadIdx.x == 0) {
-    const float l_pos = sum_pos * inv_pos, l_neg = sum_neg * inv_neg;
-    terms[0] = l_pos + l_neg;
-    terms[1] = l_pos;
-    terms[2] = l_neg;
-  }
-}
-
 }  // namespace
 
 void binomial_deviance_loss(float* terms, float* dS, float* dG, const float* S, const float* G, const int32_t* pairs,
@@ -69,15 +52,13 @@ void binomial_deviance_loss(float* terms, float* dS, float* dG, const float* S, 
   const size_t bytes = sizeof(float) * n * n;
   SGML_CUDA_CHECK(cudaMemsetAsync(dS, 0, bytes, stream));
   if (dG) SGML_CUDA_CHECK(cudaMemsetAsync(dG, 0, bytes, stream));
-  const float inv_pos = num_positive > 0 ? 1.0f / static_cast<float>(num_positive) : 0.0f;
-  const float inv_neg = num_negative > 0 ? 1.0f / static_cast<float>(num_negative) : 0.0f;
+  const float inv_pos = inverse_count(num_positive), inv_neg = inverse_count(num_negative);
   const int blocks = reduce_blocks_for(num_pairs, kThreadsPerBlock);
   Tensor partials = Tensor::empty({blocks, 2}, Device::cuda(ctx.device()));  // from the caching allocator
   bdl_pairs_kernel<<<blocks, kThreadsPerBlock, 0, stream>>>(partials.data(), dS, dG, S, G, pairs, num_pairs, n,
                                                             inv_pos, inv_neg, alpha, beta, grad_scale);
   SGML_CUDA_CHECK_LAUNCH();
-  bdl_finish_kernel<<<1, kThreadsPerBlock, 0, stream>>>(terms, partials.data(), blocks, inv_pos, inv_neg);
-  SGML_CUDA_CHECK_LAUNCH();
+  write_mean_terms(terms, partials.data(), blocks, inv_pos, inv_neg);
 }
 
 }  // namespace sgml::cuda

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "losses/rank_loss.h"
+#include "losses/loss_terms.h"
 #include "losses/stable_math.h"
 
 namespace sgml::cpu {
@@ -15,8 +16,7 @@ void rank_approximation_loss(float* terms, float* dS, const float* S, const int3
   terms[0] = terms[1] = terms[2] = 0.0f;
   if (n < 3) return;  // no candidate to rank against: L = 0, dL/dS = 0 (rank_loss.h)
   // 1/count folds the means into the per-pair gradients; an empty term contributes nothing.
-  const float inv_pos = num_positive > 0 ? 1.0f / static_cast<float>(num_positive) : 0.0f;
-  const float inv_neg = num_negative > 0 ? 1.0f / static_cast<float>(num_negative) : 0.0f;
+  const float inv_pos = inverse_count(num_positive), inv_neg = inverse_count(num_negative);
   const float inv_others = 1.0f / static_cast<float>(n - 2);
   std::vector<double> row_sums(2 * static_cast<size_t>(n), 0.0);  // (B, 2): sum over positives, over negatives
 
@@ -60,11 +60,7 @@ void rank_approximation_loss(float* terms, float* dS, const float* S, const int3
     sum_pos += row_sums[2 * i];
     sum_neg += row_sums[2 * i + 1];
   }
-  const float l_pos = num_positive > 0 ? static_cast<float>(sum_pos / num_positive) : 0.0f;
-  const float l_neg = num_negative > 0 ? static_cast<float>(sum_neg / num_negative) : 0.0f;
-  terms[0] = l_pos + l_neg;
-  terms[1] = l_pos;
-  terms[2] = l_neg;
+  write_mean_terms(terms, sum_pos, sum_neg, num_positive, num_negative);
 }
 
 }  // namespace sgml::cpu

@@ -2,6 +2,7 @@
 #include "engine/cuda_context.h"
 #include "engine/tensor.h"
 #include "losses/block_reduce_cuda.cuh"
+#include "losses/loss_terms.h"
 #include "losses/rank_loss.h"
 #include "losses/stable_math.h"
 
@@ -72,25 +73,6 @@ __global__ void rank_loss_rows_kernel(float* partials, float* dS, const float* S
   }
 }
 
-// Stage 2: one block sums the rows' partials in a fixed order and takes the means. terms (3) = L, L_pos, L_neg.
-__global__ void rank_loss_finish_kernel(float* terms, const float* partials, int rows, float inv_pos,
-                                        float inv_neg) {
-  __shared__ float scratch[32];
-  float sum_pos = 0.0f, sum_neg = 0.0f;
-  for (int b = threadIdx.x; b < rows; b += blockDim.x) {
-    sum_pos += partials[2 * b];
-    sum_neg += partials[2 * b + 1];
-  }
-  sum_pos = block_sum(sum_pos, scratch);
-  sum_neg = block_sum(sum_neg, scratch);
-  if (threadIdx.x == 0) {
-    const float l_pos = sum_pos * inv_pos, l_neg = sum_neg * inv_neg;
-    terms[0] = l_pos + l_neg;
-    terms[1] = l_pos;
-    terms[2] = l_neg;
-  }
-}
-
 }  // namespace
 
 void rank_approximation_loss(float* terms, float* dS, const float* S, const int32_t* labels, int n,
@@ -103,15 +85,13 @@ void rank_approximation_loss(float* terms, float* dS, const float* S, const int3
     return;
   }
   // The rows kernel writes every element of dS (the diagonal as 0) and the finish kernel all of terms.
-  const float inv_pos = num_positive > 0 ? 1.0f / static_cast<float>(num_positive) : 0.0f;
-  const float inv_neg = num_negative > 0 ? 1.0f / static_cast<float>(num_negative) : 0.0f;
+  const float inv_pos = inverse_count(num_positive), inv_neg = inverse_count(num_negative);
   Tensor partials = Tensor::empty({n, 2}, Device::cuda(ctx.device()));  // from the caching allocator
   const size_t shared_bytes = 2 * sizeof(float) * n;  // at most 32 KiB (n <= 4096, checked by the caller)
   rank_loss_rows_kernel<<<n, kThreadsPerBlock, shared_bytes, stream>>>(partials.data(), dS, S, labels, n, inv_pos,
                                                                         inv_neg, tau, rho, grad_scale);
   SGML_CUDA_CHECK_LAUNCH();
-  rank_loss_finish_kernel<<<1, kThreadsPerBlock, 0, stream>>>(terms, partials.data(), n, inv_pos, inv_neg);
-  SGML_CUDA_CHECK_LAUNCH();
+  write_mean_terms(terms, partials.data(), n, inv_pos, inv_neg);
 }
 
 }  // namespace sgml::cuda
