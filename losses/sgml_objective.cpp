@@ -19,9 +19,12 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
   check_shape(attr_targets, attr_logits.value().shape(), "attribute targets");
   const bool use_metric = config.mode != LossMode::Attribute, use_bce = uses_bce(config.mode);
   const bool use_g = config.mode == LossMode::Sgml, use_rank = uses_rank_loss(config.mode);
+  const bool use_margin = uses_margin_loss(config.mode);
   const float bce_weight = config.mode == LossMode::Attribute ? 1.0f : config.lambda;
   SGML_CHECK(!use_rank || config.sampling == Sampling::BatchWise,
              "the rank loss needs batch-wise sampling: it ranks every image of the batch for every anchor");
+  SGML_CHECK(!use_margin || config.sampling == Sampling::BatchWise,
+             "the margin loss needs batch-wise sampling: it samples each anchor's negatives from the whole batch");
 
   // s: cosine similarities of the embeddings; g: of the attribute probabilities (the SGS mapping).
   Variable en = fn::l2_normalize(emb);
@@ -42,6 +45,17 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
     r.positive_pairs = rank.positive_pairs;
     r.negative_pairs = rank.negative_pairs;
     ds = rank.dS;
+  } else if (use_margin) {
+    const MarginLossConfig margin{config.margin, config.sampler, static_cast<int>(emb.value().dim(1))};
+    const Tensor beta = Tensor::full({n}, config.margin_beta, emb.value().device());
+    const std::vector<float> draws = config.sampler == NegativeSampler::Distance
+                                         ? margin_uniform_draws(config.draw_seed, margin_triplet_count(labels))
+                                         : std::vector<float>();
+    MarginLossResult m = margin_loss(s.value(), labels, beta, margin, draws, 1.0f);
+    r.metric_loss = m.terms.to_vector()[0];
+    r.positive_pairs = static_cast<int64_t>(m.positives.size());
+    for (int32_t k : m.negatives) r.negative_pairs += k >= 0;
+    ds = m.dS;
   } else {
     const PairList pairs = config.sampling == Sampling::BatchWise ? batch_pairs(labels) : triplet_pairs(n);
     MetricLossResult metric = binomial_deviance_loss(s.value(), use_g ? g.value() : Tensor(), pairs, config.alpha,

@@ -152,7 +152,8 @@ TEST(MarginLossVsTorch, SamplesValuesAndGradientsOfEveryCase) {
     const std::string in = dir + "/" + c.name + "_in.safetensors";
     save_safetensors(in, input);
     manifest.push_back({{"name", c.name}, {"input", in}, {"output", dir + "/" + c.name + "_ref.safetensors"},
-                        {"margin", c.margin}, {"dim", c.dim}, {"sampler", negative_sampler_name(c.sampler)}});
+                        {"margin", c.margin}, {"dim", c.dim}, {"sampler", negative_sampler_name(c.sampler)},
+                        {"draw_seed", 77 + ci}});
     similarities.push_back(S);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -170,6 +171,7 @@ TEST(MarginLossVsTorch, SamplesValuesAndGradientsOfEveryCase) {
       const Tensor& ref_neg = ref.at("negatives");
       const float* fragile = ref.at("fragile").data();
       ASSERT_EQ(ref_neg.numel(), int64_t(r.negatives.size()));
+      EXPECT_EQ(ref.at("draws").to_vector(), draws[ci]) << "the generator, written again in Python";
       size_t fragile_draws = 0;
       for (size_t t = 0; t < r.negatives.size(); ++t) {
         // A draw within 1e-5 of a cumulative boundary may flip between float32 and float64: none was seen, but

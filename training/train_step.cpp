@@ -16,6 +16,7 @@ void check_finite_loss(const ObjectiveResult& r, const ObjectiveConfig& objectiv
   const bool use_metric = mode != LossMode::Attribute, use_bce = uses_bce(mode);
   const char* metric_name = mode == LossMode::Sgml ? "metric loss (SBDL)"
                             : uses_rank_loss(mode) ? "metric loss (rank)"
+                            : uses_margin_loss(mode) ? "metric loss (margin)"
                                                    : "metric loss (BDL)";
   std::string terms;
   if (use_metric) terms += str_cat(metric_name, " = ", r.metric_loss);
@@ -49,7 +50,10 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   const Tensor targets = batch.attributes.numel() == 0 ? Tensor::zeros(out.attr_logits.value().shape(), device)
                          : batch.attributes.device() == device ? batch.attributes
                                                                : batch.attributes.to(device);
-  ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, objective);
+  // The distance sampler's draws depend on the run's seed and the step only: a resumed run draws the same ones.
+  ObjectiveConfig step_objective = objective;
+  step_objective.draw_seed = objective.draw_seed * 0x9E3779B97F4A7C15ull + uint64_t(step);
+  ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, step_objective);
   check_finite_loss(r, objective, step);
   store.zero_grads();
   r.total.backward();

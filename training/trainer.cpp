@@ -120,9 +120,14 @@ void Trainer::save(const std::string& path) const {
 }
 
 ObjectiveConfig Trainer::objective() const {
-  return ObjectiveConfig{config_.loss,           config_.sampling,       float(config_.alpha),
-                         float(config_.beta),    float(config_.lambda),  config_.sgs_grad,
-                         float(config_.rank_tau), float(config_.rank_rho)};
+  ObjectiveConfig o{config_.loss,           config_.sampling,       float(config_.alpha),
+                    float(config_.beta),    float(config_.lambda),  config_.sgs_grad,
+                    float(config_.rank_tau), float(config_.rank_rho)};
+  o.margin = float(config_.margin);
+  o.margin_beta = float(config_.margin_beta);
+  o.sampler = parse_negative_sampler(config_.sampler);
+  o.draw_seed = config_.seed;  // train_step mixes in the step
+  return o;
 }
 
 void Trainer::record_counters() { progress_.bad_images_skipped = bad_images_before_ + data_->bad_images_skipped(); }

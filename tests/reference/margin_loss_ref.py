@@ -13,11 +13,11 @@ gradient by autograd (the engine's is derived by hand).
     L = (sum relu(D_ip - beta_i + m) + sum relu(beta_i - D_in + m)) / #(non-zero terms)   (0 if none)
 
 usage: margin_loss_ref.py MANIFEST.json
-The manifest lists cases {name, input, output, margin, dim, sampler}; input S (B, B) F32, labels (B) I64, beta (B)
-F32, uniforms (T) F32 (distance sampler). Output: terms (4) = L, L_pos, L_neg, count; dS (B, B); dbeta (B);
-W (B, B) the distance sampler's weights; negatives (T) I64; and fragile (T) F32, the distance in units of the
-row's total weight from u * sum to the nearest cumulative boundary (a draw that close may flip between float32
-and float64).
+The manifest lists cases {name, input, output, margin, dim, sampler, draw_seed}; input S (B, B) F32, labels (B)
+I64, beta (B) F32, uniforms (T) F32 (distance sampler). Output: terms (4) = L, L_pos, L_neg, count; dS (B, B);
+dbeta (B); W (B, B) the distance sampler's weights; draws (T), uniform_draws(draw_seed, T) for comparison with the
+engine's generator; negatives (T) I64; and fragile (T) F32, the distance in units of the row's total weight from
+u * sum to the nearest cumulative boundary (a draw that close may flip between float32 and float64).
 """
 import json
 import os
@@ -28,6 +28,19 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import safetensors_np  # noqa: E402
+
+
+def uniform_draws(seed, count):
+    """The engine's uniform draws (margin_uniform_draws): splitmix64 of seed + golden * (t + 1), top 24 bits."""
+    mask = (1 << 64) - 1
+    out = []
+    for t in range(count):
+        z = (seed + 0x9E3779B97F4A7C15 * (t + 1)) & mask
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        z ^= z >> 31
+        out.append((z >> 40) / 16777216.0)
+    return out
 
 
 def distances(S):
@@ -129,6 +142,7 @@ def main():
                "W": W.numpy().astype(np.float32),
                }
         if negatives:  # (a batch without triplets writes neither: a tensor has at least one element here)
+            out["draws"] = np.array(uniform_draws(case["draw_seed"], len(negatives)), dtype=np.float32)
             out["negatives"] = np.array(negatives, dtype=np.int64)
             out["fragile"] = np.array(fragile, dtype=np.float32)
         safetensors_np.save(case["output"], out)

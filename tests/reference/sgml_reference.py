@@ -192,6 +192,15 @@ def losses(emb, logits, targets, labels, cfg):
         metric, _, _ = rank_approximation_loss(s, list(labels), cfg["rank_tau"], cfg["rank_rho"])
         total = metric if cfg["loss"] == "rank" else metric + lam * bce
         return total + 0.0 * (metric + bce), metric, bce
+    if cfg["loss"] == "margin":
+        # The margin loss of Wu et al. 2017 with its negative samplers (losses/margin_loss.h), batch-wise only.
+        from margin_loss_ref import margin_loss, triplet_anchors_positives, uniform_draws
+        assert cfg["sampling"] == "batch"
+        triplets = len(triplet_anchors_positives(list(labels)))
+        draws = uniform_draws(cfg["draw_seed"], triplets) if cfg["sampler"] == "distance" else []
+        beta = torch.full((len(labels),), cfg["margin_beta"], dtype=s.dtype)
+        metric = margin_loss(s, list(labels), beta, cfg["margin"], emb.shape[1], cfg["sampler"], draws)[0]
+        return metric + 0.0 * (metric + bce), metric, bce
     ii, jj, pos = pairs_of(labels, cfg["sampling"])
     sp, gp = s[ii, jj], g[ii, jj]
     alpha, beta = cfg["alpha"], cfg["beta"]

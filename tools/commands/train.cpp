@@ -54,7 +54,8 @@ int run_train(int argc, char** argv) {
   Options opt("train", "cub|deepfashion|sop|cars|demo|demo-cub [options]",
               "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
               "loss + lambda * BCE, Adam (--loss picks the objective; rank and rank-multitask use our\n"
-              "reconstruction, from the paper's abstract only, of the rank-approximation loss of Schall et al. 2019).\n"
+              "reconstruction, from the paper's abstract only, of the rank-approximation loss of Schall et al. 2019;\n"
+              "margin is the margin loss of Wu et al. 2017 with distance-weighted or nearest negatives).\n"
               "Defaults come from configs/DATASET.json (the paper's settings), then\n"
               "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
               "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
