@@ -13,7 +13,8 @@
 namespace sgml {
 
 ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits, const std::vector<int64_t>& labels,
-                               const Tensor& attr_targets, const ObjectiveConfig& config) {
+                               const Tensor& attr_targets, const ObjectiveConfig& config,
+                               const Variable& class_beta) {
   const int64_t n = emb.value().dim(0);
   SGML_CHECK(static_cast<int64_t>(labels.size()) == n, labels.size(), " labels for a batch of ", n);
   check_shape(attr_targets, attr_logits.value().shape(), "attribute targets");
@@ -38,7 +39,8 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
   }
 
   ObjectiveResult r;
-  Tensor ds, dg;
+  Tensor ds, dg, dclass_beta;
+  const bool learned_beta = use_margin && class_beta.defined();
   if (use_rank) {
     RankLossResult rank = rank_approximation_loss(s.value(), labels, config.rank_tau, config.rank_rho, 1.0f);
     r.metric_loss = rank.terms.to_vector()[0];
@@ -47,7 +49,15 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
     ds = rank.dS;
   } else if (use_margin) {
     const MarginLossConfig margin{config.margin, config.sampler, static_cast<int>(emb.value().dim(1))};
-    const Tensor beta = Tensor::full({n}, config.margin_beta, emb.value().device());
+    // Each anchor's boundary: the fixed one, or its class's learned one (gathered on the host: B + C floats).
+    std::vector<float> class_values = learned_beta ? class_beta.value().to_vector() : std::vector<float>();
+    std::vector<float> row_beta(static_cast<size_t>(n), config.margin_beta);
+    for (int64_t i = 0; learned_beta && i < n; ++i) {
+      SGML_CHECK(labels[i] >= 0 && labels[i] < static_cast<int64_t>(class_values.size()), "the margin loss's learned ",
+                 "boundaries cover classes 0 to ", class_values.size() - 1, ", but a batch has label ", labels[i]);
+      row_beta[i] = class_values[labels[i]];
+    }
+    const Tensor beta = Tensor::from_vector(row_beta, {n}, emb.value().device());
     const std::vector<float> draws = config.sampler == NegativeSampler::Distance
                                          ? margin_uniform_draws(config.draw_seed, margin_triplet_count(labels))
                                          : std::vector<float>();
@@ -56,6 +66,12 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
     r.positive_pairs = static_cast<int64_t>(m.positives.size());
     for (int32_t k : m.negatives) r.negative_pairs += k >= 0;
     ds = m.dS;
+    if (learned_beta) {  // dL/dbeta_c = the sum of its anchors' dL/dbeta_i
+      const std::vector<float> row_grad = m.dbeta.to_vector();
+      std::vector<float> class_grad(class_values.size(), 0.0f);
+      for (int64_t i = 0; i < n; ++i) class_grad[labels[i]] += row_grad[i];
+      dclass_beta = Tensor::from_vector(class_grad, class_beta.value().shape(), emb.value().device());
+    }
   } else {
     const PairList pairs = config.sampling == Sampling::BatchWise ? batch_pairs(labels) : triplet_pairs(n);
     MetricLossResult metric = binomial_deviance_loss(s.value(), use_g ? g.value() : Tensor(), pairs, config.alpha,
@@ -78,9 +94,11 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
   if (use_metric) inputs.push_back(s);
   if (use_metric && g_on_tape) inputs.push_back(g);
   if (use_bce) inputs.push_back(attr_logits);
+  if (learned_beta) inputs.push_back(class_beta);
   Tensor value = Tensor::from_vector({float(r.loss)}, {1}, emb.value().device());
   r.total = Variable(std::move(value), std::move(inputs),
-                     [use_metric, use_bce, g_on_tape, ds, dg, dlogits](std::vector<Variable>& in, const Tensor& dy) {
+                     [use_metric, use_bce, g_on_tape, learned_beta, ds, dg, dlogits, dclass_beta](
+                         std::vector<Variable>& in, const Tensor& dy) {
                        const float scale = dy.item();
                        auto scaled = [scale](const Tensor& t) {
                          if (scale == 1.0f) return t;
@@ -92,6 +110,7 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
                        if (use_metric) in[k++].add_grad(scaled(ds));
                        if (use_metric && g_on_tape) in[k++].add_grad(scaled(dg));
                        if (use_bce) in[k++].add_grad(scaled(dlogits));
+                       if (learned_beta) in[k++].add_grad(scaled(dclass_beta));
                      });
   return r;
 }

@@ -25,6 +25,9 @@ SgmlModel::SgmlModel(const SgmlModelConfig& config) : config_(config), rng_(conf
   head_fc_ = std::make_unique<Linear>(store_, "head.fc.", backbone_->feature_dim(), config.fc_dim, rng_);
   head_emb_ = std::make_unique<Linear>(store_, "head.emb.", config.fc_dim, config.embedding_dim, rng_);
   head_attr_ = std::make_unique<Linear>(store_, "head.attr.", config.fc_dim, config.num_attributes, rng_);
+  SGML_CHECK(config.margin_classes >= 0, "margin_classes must be >= 0, got ", config.margin_classes);
+  if (config.margin_classes > 0)
+    margin_beta_ = store_.add_parameter("loss.margin_beta", Tensor::full({config.margin_classes}, config.margin_beta));
 }
 
 int SgmlModel::feature_dim(FeatureKind feature) const {
@@ -62,9 +65,14 @@ bool SgmlModel::load_weights(const std::string& path, bool require_head) {
 bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, bool require_head) {
   bool any_head = false;
   for (const auto& [name, t] : tensors) any_head = any_head || starts_with(name, "head.");
-  auto ignore = [](const std::string& key) { return starts_with(key, "fc."); };
+  // loss.* (the learned margin boundaries of a --learn-beta run) is not part of the network: ignored by a model
+  // without them (eval), optional for one with them (a file without them keeps the initial value).
+  const bool has_loss_parameters = config_.margin_classes > 0;
+  auto ignore = [&](const std::string& key) {
+    return starts_with(key, "fc.") || (starts_with(key, "loss.") && !has_loss_parameters);
+  };
   auto optional = [&](const std::string& key) {
-    if (ends_with(key, "num_batches_tracked")) return true;
+    if (ends_with(key, "num_batches_tracked") || starts_with(key, "loss.")) return true;
     return starts_with(key, "head.") && !require_head && !any_head;
   };
   store_.load(tensors, path, ignore, optional);

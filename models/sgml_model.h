@@ -24,6 +24,10 @@ struct SgmlModelConfig {
   // training, every BN layer normalises with its running statistics and leaves them unchanged; gradients still
   // flow through it to the layers below, and gamma and beta still learn.
   bool frozen_batch_norm = false;
+  // Learned per-class boundaries of the margin loss (--learn-beta, losses/margin_loss.h): > 0 adds the parameter
+  // "loss.margin_beta" (margin_classes), initialised to margin_beta. Not part of the network: eval ignores it.
+  int margin_classes = 0;
+  float margin_beta = 1.2f;
 };
 
 struct SgmlOutputs {
@@ -52,6 +56,8 @@ class SgmlModel {
   bool load_weights(const TensorMap& tensors, const std::string& source, bool require_head);
   void save_weights(const std::string& path) const;
 
+  // The learned margin-loss boundaries (margin_classes), or an undefined Variable.
+  const Variable& margin_beta() const { return margin_beta_; }
   ParameterStore& store() { return store_; }
   const ParameterStore& store() const { return store_; }
   const SgmlModelConfig& config() const { return config_; }
@@ -65,6 +71,7 @@ class SgmlModel {
   std::mt19937 rng_;
   std::unique_ptr<ResNetBackbone> backbone_;
   std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;
+  Variable margin_beta_;
 };
 
 }  // namespace sgml

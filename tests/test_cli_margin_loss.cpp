@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/safetensors.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;
@@ -81,8 +82,33 @@ TEST(CliMarginLoss, TrainsTheDemoWithBothSamplers) {
   EXPECT_NE(out.find("--margin-beta"), std::string::npos) << out;
   EXPECT_NE(run(refused + " --loss margin --sampler semihard 2>&1", &out), 0);
   EXPECT_NE(out.find("--sampler"), std::string::npos) << out;
+  EXPECT_NE(run(refused + " --loss sgml --learn-beta 2>&1", &out), 0);
+  EXPECT_NE(out.find("--learn-beta learns the boundaries of the margin loss: it needs --loss margin"),
+            std::string::npos) << out;
   ASSERT_EQ(run(sgml() + " train --help 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("margin (the margin loss of Wu et al. 2017"), std::string::npos) << out;
+}
+
+// --learn-beta: one boundary per training class, a parameter saved with the model; eval ignores it.
+TEST(CliMarginLoss, LearnsOneBetaPerClassAndEvalIgnoresIt) {
+  const std::string dir = test::scratch_dir("cli_margin_beta"), data = dir + "/data", run_dir = dir + "/run";
+  const test::RemovedAtExit remove{dir};
+  std::string out;
+  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(run(sgml() + " train demo --data " + data + " --out " + run_dir +
+                    " --loss margin --learn-beta --margin-beta 1.1 --lr 0.01" + kSmallRun + " 2>&1", &out), 0)
+      << out;
+  const TensorMap saved = load_safetensors(run_dir + "/last.safetensors");
+  ASSERT_TRUE(saved.count("loss.margin_beta")) << "the learned boundaries are saved";
+  const std::vector<float> beta = saved.at("loss.margin_beta").to_vector();
+  EXPECT_GT(beta.size(), 4u) << "one per training class";
+  int moved = 0;
+  for (float b : beta) moved += b != 1.1f;
+  // 3 Adam steps of 0.01: the classes of the 3 batches moved (4 per batch), the others kept 1.1.
+  EXPECT_GE(moved, 4);
+  EXPECT_LE(moved, 12);
+  ASSERT_EQ(run(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + run_dir +
+                    "/last.safetensors 2>&1", &out), 0) << out;
 }
 
 }  // namespace

@@ -241,6 +241,7 @@ TrainConfig config_unlike_the_default() {
   c.margin = 0.125;
   c.margin_beta = 0.875;
   c.sampler = "nearest";
+  c.learn_beta = true;
   c.lr = 3e-5;
   c.weight_decay = 1e-6;
   c.lr_schedule = "step";

@@ -26,6 +26,7 @@ struct ObjectiveCase {
   float rank_tau = 0.05f, rank_rho = 0.2f;
   NegativeSampler sampler = NegativeSampler::Distance;
   float margin = 0.2f, margin_beta = 1.2f;
+  std::vector<float> class_beta;  // learned margin boundaries, one per class (empty: the fixed margin_beta)
 };
 
 std::vector<ObjectiveCase> objective_cases() {
@@ -50,6 +51,8 @@ std::vector<ObjectiveCase> objective_cases() {
        NegativeSampler::Nearest},
       {"margin_distance", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.3f, 0.9f},
+      {"margin_learned_beta", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.2f, 1.2f, {1.3f, 0.9f, 1.1f, 1.25f, 0.7f}},  // class 4 is not in the batch
       {"margin_one_class", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, {4, 4, 4, 4}, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.2f, 1.2f},
   };
@@ -78,7 +81,7 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
                         {"alpha", c.alpha}, {"beta", c.beta}, {"lambda", c.lambda}, {"sgs_grad", c.sgs_grad},
                         {"rank_tau", c.rank_tau}, {"rank_rho", c.rank_rho}, {"margin", c.margin},
                         {"margin_beta", c.margin_beta}, {"sampler", negative_sampler_name(c.sampler)},
-                        {"draw_seed", 1000 + i}});
+                        {"draw_seed", 1000 + i}, {"class_beta", c.class_beta}});
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -94,8 +97,17 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     config.margin_beta = c.margin_beta;
     config.sampler = c.sampler;
     config.draw_seed = 1000 + i;
-    ObjectiveResult r = sgml_objective(emb, logits, c.labels, inputs[i].at("targets"), config);
+    Variable class_beta;
+    if (!c.class_beta.empty())
+      class_beta = Variable(Tensor::from_vector(c.class_beta, {int64_t(c.class_beta.size())}), true);
+    ObjectiveResult r = sgml_objective(emb, logits, c.labels, inputs[i].at("targets"), config, class_beta);
     r.total.backward();
+    if (class_beta.defined()) {
+      ASSERT_TRUE(class_beta.has_grad());
+      const double err = test::relative_error(class_beta.grad(), ref.at("dclass_beta"));
+      EXPECT_LT(err, 1e-5) << "dclass_beta: relative error " << err;
+      EXPECT_EQ(class_beta.grad().to_vector()[4], 0.0f) << "a class without images in the batch";
+    }
     EXPECT_NEAR(r.loss, ref.at("loss").item(), 1e-5 * std::max(1.0, std::abs(r.loss)));
     EXPECT_NEAR(r.metric_loss, ref.at("metric").item(), 1e-5 * std::max(1.0, std::abs(r.metric_loss)));
     EXPECT_NEAR(r.bce_loss, ref.at("bce").item(), 1e-5);

@@ -86,6 +86,9 @@ std::vector<ConfigField> make_fields() {
           "margin m of --loss margin (Wu et al. 2017): relu(D_ap - beta + m) on positive pairs, relu(beta - D_an + m) "
           "on sampled negatives, D the distance of the normalised embeddings (0 to 2)").reals(L::kMargin),
       Row("margin-beta", &C::margin_beta, "boundary beta of --loss margin (0 to 2)").reals(L::kMarginBeta),
+      Row("learn-beta", &C::learn_beta,
+          "--loss margin: learn one beta per training class (starting at --margin-beta; Adam at --lr, with "
+          "--weight-decay, as every parameter)").style(kFlag),
       Row("sampler", &C::sampler,
           "negatives of --loss margin: distance (weighted by 1/q(d), Wu et al.) | nearest (the nearest at distance "
           ">= 0.5); not --sampling, which builds the batches").choices({"distance", "nearest"}),

@@ -20,7 +20,9 @@ TrainingStreamConfig DatasetBatchSource::stream_config(const TrainConfig& c) {
 }
 
 DatasetBatchSource::DatasetBatchSource(const Dataset& dataset, const TrainConfig& config)
-    : stream_(dataset, stream_config(config)), num_attributes_(dataset.num_attributes()) {}
+    : stream_(dataset, stream_config(config)),
+      num_attributes_(dataset.num_attributes()),
+      num_classes_(dataset.num_train_classes()) {}
 
 TrainBatch DatasetBatchSource::batch(int64_t step) {
   Batch b = stream_.batch(step);

@@ -14,13 +14,14 @@ class DatasetBatchSource : public BatchSource {
   TrainBatch batch(int64_t step) override;
   int64_t steps_per_epoch() const override { return stream_.steps_per_epoch(); }
   int num_attributes() const override { return num_attributes_; }
+  int num_classes() const override { return num_classes_; }
   int bad_images_skipped() const override { return stream_.bad_images_skipped(); }
   const std::string& cache_note() const { return stream_.cache_note(); }
 
  private:
   static TrainingStreamConfig stream_config(const TrainConfig& config);
   TrainingStream stream_;
-  int num_attributes_;
+  int num_attributes_, num_classes_;
 };
 
 }  // namespace sgml

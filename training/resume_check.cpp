@@ -36,6 +36,7 @@ const FieldRule kRules[] = {
     {"margin", Change::Refused, ""},
     {"margin-beta", Change::Refused, ""},
     {"sampler", Change::Refused, ""},
+    {"learn-beta", Change::Refused, ""},
     {"seed", Change::Refused, ""},
     {"batch-plan", Change::Refused, ""},
     {"augment", Change::Refused, ""},

@@ -50,7 +50,8 @@ void check_train_config(const TrainConfig& c) {
   if (uses_margin_loss(c.loss) && c.sampling != Sampling::BatchWise)
     SGML_FAIL("--loss margin needs --sampling batch: its --sampler picks each anchor's negatives from the whole "
               "class-balanced batch");
-  parse_negative_sampler(c.sampler);  // the option table allows only its values; a stored config is checked here
+  parse_negative_sampler(c.sampler);
+  // the option table allows only its values; a stored config is checked here
 }
 
 void check_loss_fits_dataset(const TrainConfig& c, int num_attributes) {

@@ -33,6 +33,7 @@ struct TrainConfig {
   // negative sampler (distance-weighted or nearest).
   double margin = 0.2, margin_beta = 1.2;
   std::string sampler = "distance";  // distance | nearest
+  bool learn_beta = false;           // one learned beta per training class (a parameter of the model's store)
   double lr = 1e-4, weight_decay = 0.0;
   std::string lr_schedule = "constant";  // constant | step | cosine
   int lr_step_epochs = 10;

@@ -53,7 +53,8 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   // The distance sampler's draws depend on the run's seed and the step only: a resumed run draws the same ones.
   ObjectiveConfig step_objective = objective;
   step_objective.draw_seed = objective.draw_seed * 0x9E3779B97F4A7C15ull + uint64_t(step);
-  ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, step_objective);
+  ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, step_objective,
+                                     model.margin_beta());
   check_finite_loss(r, objective, step);
   store.zero_grads();
   r.total.backward();

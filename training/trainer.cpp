@@ -51,6 +51,9 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
   check_loss_fits_dataset(config, data_->num_attributes());
+  if (config.learn_beta && !uses_margin_loss(config.loss))
+    SGML_FAIL("--learn-beta learns the boundaries of the margin loss: it needs --loss margin, not --loss ",
+              loss_mode_name(config.loss));
   schedule_.kind = parse_lr_schedule_kind(config.lr_schedule);
   schedule_.base_lr = config.lr;
   schedule_.step_size = std::max<int64_t>(1, int64_t(config.lr_step_epochs) * data_->steps_per_epoch());
@@ -74,6 +77,11 @@ void Trainer::initialise_model() {
   mc.num_attributes = std::max(1, data_->num_attributes());
   mc.seed = config_.seed;
   mc.frozen_batch_norm = config_.frozen_bn;
+  if (config_.learn_beta && uses_margin_loss(config_.loss)) {
+    SGML_CHECK(data_->num_classes() > 0, "--learn-beta needs the number of training classes of the data");
+    mc.margin_classes = data_->num_classes();
+    mc.margin_beta = float(config_.margin_beta);
+  }
   model_ = std::make_unique<SgmlModel>(mc);
   // Through load_checkpoint, so that a training checkpoint (model + optimiser state) works as --init / --weights.
   if (!config_.init.empty()) {

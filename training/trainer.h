@@ -26,6 +26,7 @@ class BatchSource {
   virtual TrainBatch batch(int64_t step) = 0;
   virtual int64_t steps_per_epoch() const = 0;
   virtual int num_attributes() const = 0;
+  virtual int num_classes() const { return 0; }  // training classes (labels lie in [0, num_classes)); 0: unknown
   virtual int bad_images_skipped() const { return 0; }  // over this source's life (not a resumed run's earlier part)
 };
 

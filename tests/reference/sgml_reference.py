@@ -198,7 +198,10 @@ def losses(emb, logits, targets, labels, cfg):
         assert cfg["sampling"] == "batch"
         triplets = len(triplet_anchors_positives(list(labels)))
         draws = uniform_draws(cfg["draw_seed"], triplets) if cfg["sampler"] == "distance" else []
-        beta = torch.full((len(labels),), cfg["margin_beta"], dtype=s.dtype)
+        if cfg.get("class_beta") is not None:  # --learn-beta: each anchor's class's boundary, a leaf tensor
+            beta = cfg["class_beta"][torch.tensor(list(labels))]
+        else:
+            beta = torch.full((len(labels),), cfg["margin_beta"], dtype=s.dtype)
         metric = margin_loss(s, list(labels), beta, cfg["margin"], emb.shape[1], cfg["sampler"], draws)[0]
         return metric + 0.0 * (metric + bce), metric, bce
     ii, jj, pos = pairs_of(labels, cfg["sampling"])
