@@ -1,9 +1,11 @@
 #include "losses/sgml_objective.h"
 
+#include <cmath>
 #include <memory>
 
 #include "engine/check.h"
 #include "layers/elementwise.h"
+#include "layers/embedding_slices.h"
 #include "layers/functional.h"
 #include "losses/bce.h"
 #include "losses/metric_loss.h"
@@ -28,7 +30,10 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
              "the margin loss needs batch-wise sampling: it samples each anchor's negatives from the whole batch");
 
   // s: cosine similarities of the embeddings; g: of the attribute probabilities (the SGS mapping).
-  Variable en = fn::l2_normalize(emb);
+  Variable en = config.learners <= 1 ? fn::l2_normalize(emb)
+                : config.learner >= 0  ? learner_embedding(emb, config.learner, config.learners)
+                                       : concatenated_learner_embedding(emb, config.learners,
+                                                                        1.0f / std::sqrt(float(config.learners)));
   Variable s = fn::matmul(en, false, en, true);
   Variable g;
   if (use_g) {
@@ -48,7 +53,7 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
     r.negative_pairs = rank.negative_pairs;
     ds = rank.dS;
   } else if (use_margin) {
-    const MarginLossConfig margin{config.margin, config.sampler, static_cast<int>(emb.value().dim(1))};
+    const MarginLossConfig margin{config.margin, config.sampler, static_cast<int>(en.value().dim(1))};
     // Each anchor's boundary: the fixed one, or its class's learned one (gathered on the host: B + C floats).
     std::vector<float> class_values = learned_beta ? class_beta.value().to_vector() : std::vector<float>();
     std::vector<float> row_beta(static_cast<size_t>(n), config.margin_beta);

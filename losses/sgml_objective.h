@@ -42,6 +42,9 @@ struct ObjectiveConfig {
   float margin = 0.2f, margin_beta = 1.2f;
   NegativeSampler sampler = NegativeSampler::Distance;
   uint64_t draw_seed = 0;
+  // Divide & Conquer's learners (layers/embedding_slices.h): with learners > 1 the metric loss sees learner
+  // `learner`'s normalised slice, or with learner -1 the concatenation of all normalised slices (unit rows).
+  int learners = 1, learner = -1;
 };
 
 struct ObjectiveResult {

@@ -1,6 +1,7 @@
 #include "models/sgml_model.h"
 
 #include "engine/check.h"
+#include "layers/embedding_slices.h"
 
 namespace sgml {
 
@@ -25,6 +26,7 @@ SgmlModel::SgmlModel(const SgmlModelConfig& config) : config_(config), rng_(conf
   head_fc_ = std::make_unique<Linear>(store_, "head.fc.", backbone_->feature_dim(), config.fc_dim, rng_);
   head_emb_ = std::make_unique<Linear>(store_, "head.emb.", config.fc_dim, config.embedding_dim, rng_);
   head_attr_ = std::make_unique<Linear>(store_, "head.attr.", config.fc_dim, config.num_attributes, rng_);
+  check_learner_slices(config.learners, config.embedding_dim);
   SGML_CHECK(config.margin_classes >= 0, "margin_classes must be >= 0, got ", config.margin_classes);
   if (config.margin_classes > 0)
     margin_beta_ = store_.add_parameter("loss.margin_beta", Tensor::full({config.margin_classes}, config.margin_beta));
@@ -55,7 +57,9 @@ Tensor SgmlModel::extract(const Tensor& images, FeatureKind feature) {
   if (feature == FeatureKind::Conv) return conv.value();
   Variable fc = fn::relu((*head_fc_)(conv));
   if (feature == FeatureKind::Fc) return fc.value();
-  return (*head_emb_)(fc).value();
+  Variable emb = (*head_emb_)(fc);
+  if (config_.learners > 1) emb = concatenated_learner_embedding(emb, config_.learners, 1.0f);
+  return emb.value();
 }
 
 bool SgmlModel::load_weights(const std::string& path, bool require_head) {

@@ -28,6 +28,9 @@ struct SgmlModelConfig {
   // "loss.margin_beta" (margin_classes), initialised to margin_beta. Not part of the network: eval ignores it.
   int margin_classes = 0;
   float margin_beta = 1.2f;
+  // Divide & Conquer's learners (layers/embedding_slices.h): with K > 1 the `emb` feature that extract() returns is
+  // the concatenation of the K L2-normalised slices (what the method evaluates), forward()'s stays raw.
+  int learners = 1;
 };
 
 struct SgmlOutputs {

@@ -242,6 +242,12 @@ TrainConfig config_unlike_the_default() {
   c.margin_beta = 0.875;
   c.sampler = "nearest";
   c.learn_beta = true;
+  c.method = "dnc";
+  c.learners = 4;
+  c.recluster_every = 3;
+  c.full_embedding_epoch = 5;
+  c.finetune_epoch = 7;
+  c.embedding_dim = 96;
   c.lr = 3e-5;
   c.weight_decay = 1e-6;
   c.lr_schedule = "step";

@@ -27,6 +27,7 @@ struct ObjectiveCase {
   NegativeSampler sampler = NegativeSampler::Distance;
   float margin = 0.2f, margin_beta = 1.2f;
   std::vector<float> class_beta;  // learned margin boundaries, one per class (empty: the fixed margin_beta)
+  int learners = 1, learner = -1;  // Divide & Conquer's slices (16 columns: 3 learners of 6, 6 and 4)
 };
 
 std::vector<ObjectiveCase> objective_cases() {
@@ -53,6 +54,12 @@ std::vector<ObjectiveCase> objective_cases() {
        NegativeSampler::Distance, 0.3f, 0.9f},
       {"margin_learned_beta", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.2f, 1.2f, {1.3f, 0.9f, 1.1f, 1.25f, 0.7f}},  // class 4 is not in the batch
+      {"dnc_learner2_of3_margin", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.2f, 1.2f, {}, 3, 2},
+      {"dnc_full_of3_margin_nearest", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f,
+       0.2f, NegativeSampler::Nearest, 0.2f, 1.2f, {}, 3, -1},
+      {"dnc_learner0_of2_sgml", LossMode::Sgml, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.2f, 1.2f, {}, 2, 0},
       {"margin_one_class", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, {4, 4, 4, 4}, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.2f, 1.2f},
   };
@@ -81,7 +88,8 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
                         {"alpha", c.alpha}, {"beta", c.beta}, {"lambda", c.lambda}, {"sgs_grad", c.sgs_grad},
                         {"rank_tau", c.rank_tau}, {"rank_rho", c.rank_rho}, {"margin", c.margin},
                         {"margin_beta", c.margin_beta}, {"sampler", negative_sampler_name(c.sampler)},
-                        {"draw_seed", 1000 + i}, {"class_beta", c.class_beta}});
+                        {"draw_seed", 1000 + i}, {"class_beta", c.class_beta},
+                        {"learners", c.learners}, {"learner", c.learner}});
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -97,6 +105,8 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     config.margin_beta = c.margin_beta;
     config.sampler = c.sampler;
     config.draw_seed = 1000 + i;
+    config.learners = c.learners;
+    config.learner = c.learner;
     Variable class_beta;
     if (!c.class_beta.empty())
       class_beta = Variable(Tensor::from_vector(c.class_beta, {int64_t(c.class_beta.size())}), true);

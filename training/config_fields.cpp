@@ -92,6 +92,21 @@ std::vector<ConfigField> make_fields() {
       Row("sampler", &C::sampler,
           "negatives of --loss margin: distance (weighted by 1/q(d), Wu et al.) | nearest (the nearest at distance "
           ">= 0.5); not --sampling, which builds the batches").choices({"distance", "nearest"}),
+      Row("method", &C::method,
+          "sgml (one embedding, the paper's training) | dnc (Divide & Conquer, Sanakoyeu et al. 2019: --learners "
+          "slices of the embedding, each trained on one k-means cluster of the training images)")
+          .choices({"sgml", "dnc"}),
+      Row("learners", &C::learners, "K of --method dnc: learners = clusters = slices of the embedding")
+          .ints(L::kLearners),
+      Row("recluster-every", &C::recluster_every, "--method dnc: epochs between k-means re-clusterings")
+          .ints(L::kPositive),
+      Row("full-embedding-epoch", &C::full_embedding_epoch,
+          "--method dnc: from this epoch on the loss uses the whole embedding (batches still from clusters; 0: never)")
+          .ints(L::kNonNegative),
+      Row("finetune-epoch", &C::finetune_epoch,
+          "--method dnc: from this epoch on no clusters: plain batch-wise sampling, whole embedding (0: never)")
+          .ints(L::kNonNegative),
+      Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
       Row("lr", &C::lr, "Adam learning rate").reals(L::kPositiveFloat),
       Row("weight-decay", &C::weight_decay, "L2 weight decay (added to the gradient, as torch.optim.Adam)")
           .reals(L::kNonNegativeFloat),

@@ -48,6 +48,9 @@ inline constexpr RealRange kRankRho{1e-2, 10.0};
 // The margin loss (losses/margin_loss.h) on unit vectors, whose distances lie in [0, 2].
 inline constexpr RealRange kMargin{0.0, 2.0};
 inline constexpr RealRange kMarginBeta{0.0, 2.0};
+// Divide & Conquer: learners (clusters) and the embedding they share.
+inline constexpr IntRange kLearners{1, 64};
+inline constexpr IntRange kEmbeddingDim{2, 4096};
 }  // namespace limits
 
 // Throws sgml::Error "WHAT must be between MIN and MAX, got VALUE" unless value is within range.

@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "training/config_fields.h"
 #include "training/option_limits.h"
+#include "layers/embedding_slices.h"
 
 namespace sgml {
 
@@ -51,6 +52,9 @@ void check_train_config(const TrainConfig& c) {
     SGML_FAIL("--loss margin needs --sampling batch: its --sampler picks each anchor's negatives from the whole "
               "class-balanced batch");
   parse_negative_sampler(c.sampler);
+  if (c.method != "sgml" && c.method != "dnc") SGML_FAIL("unknown --method '", c.method, "': expected sgml or dnc");
+  check_learner_slices(c.learners, c.embedding_dim);
+
   // the option table allows only its values; a stored config is checked here
 }
 

@@ -34,6 +34,14 @@ struct TrainConfig {
   double margin = 0.2, margin_beta = 1.2;
   std::string sampler = "distance";  // distance | nearest
   bool learn_beta = false;           // one learned beta per training class (a parameter of the model's store)
+  // Divide & Conquer (Sanakoyeu et al. 2019; training/dnc.h): K learners on slices of the embedding, batches from
+  // k-means clusters of the training images re-clustered every few epochs; full-embedding and fine-tune phases.
+  std::string method = "sgml";       // sgml | dnc
+  int learners = 1;
+  int recluster_every = 2;
+  int full_embedding_epoch = 0;      // 0: never (epochs are 1-based: from this epoch on)
+  int finetune_epoch = 0;            // 0: never
+  int embedding_dim = 512;
   double lr = 1e-4, weight_decay = 0.0;
   std::string lr_schedule = "constant";  // constant | step | cosine
   int lr_step_epochs = 10;

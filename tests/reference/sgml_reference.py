@@ -176,8 +176,21 @@ def pairs_of(labels, sampling):
     return ii, jj, pos
 
 
+def learner_slices(d, k):
+    """Divide & Conquer's learner columns: [i c, min((i + 1) c, d)) with c = ceil(d / k)."""
+    c = -(-d // k)
+    return [(i * c, min((i + 1) * c, d)) for i in range(k)]
+
+
 def losses(emb, logits, targets, labels, cfg):
-    e = F.normalize(emb, dim=1)
+    k, learner = cfg.get("learners", 1), cfg.get("learner", -1)
+    if k > 1 and learner >= 0:  # one learner's slice, normalised
+        b, e_ = learner_slices(emb.shape[1], k)[learner]
+        e = F.normalize(emb[:, b:e_], dim=1)
+    elif k > 1:  # the concatenation of the normalised slices, as a unit vector
+        e = torch.cat([F.normalize(emb[:, b:e_], dim=1) for b, e_ in learner_slices(emb.shape[1], k)], 1) / k ** 0.5
+    else:
+        e = F.normalize(emb, dim=1)
     s = e @ e.t()
     p = F.normalize(torch.sigmoid(logits), dim=1)
     g = p @ p.t()
@@ -202,7 +215,7 @@ def losses(emb, logits, targets, labels, cfg):
             beta = cfg["class_beta"][torch.tensor(list(labels))]
         else:
             beta = torch.full((len(labels),), cfg["margin_beta"], dtype=s.dtype)
-        metric = margin_loss(s, list(labels), beta, cfg["margin"], emb.shape[1], cfg["sampler"], draws)[0]
+        metric = margin_loss(s, list(labels), beta, cfg["margin"], e.shape[1], cfg["sampler"], draws)[0]
         return metric + 0.0 * (metric + bce), metric, bce
     ii, jj, pos = pairs_of(labels, cfg["sampling"])
     sp, gp = s[ii, jj], g[ii, jj]
