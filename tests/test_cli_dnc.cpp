@@ -1,8 +1,8 @@
 // `sgml train demo --method dnc` (Divide & Conquer, training/dnc.h) end to end on the CPU: ResNet-18 at 32 px from
-// scratch, 2 learners, re-clustering every epoch, a constant learning rate (--steps would stretch a cosine one). The re-clusterings are logged with sizes that add up; a run
-// interrupted mid-epoch or at an epoch's end (before a re-clustering) and resumed gives bitwise the same losses,
-// clusters and parameters as the uninterrupted run; `sgml eval` reads the run's checkpoint; wrong combinations are
-// refused with clear messages.
+// scratch, 2 learners, re-clustering every epoch, a constant learning rate (--steps would stretch a cosine one).
+// The re-clusterings are logged with sizes that add up; a run interrupted mid-epoch or at an epoch's end (before a
+// re-clustering) and resumed gives bitwise the same losses, clusters and parameters as the uninterrupted run;
+// `sgml eval` reads the run's checkpoint; wrong combinations are refused with clear messages.
 #include <gtest/gtest.h>
 
 #include <fstream>
