@@ -45,7 +45,8 @@ SgmlOutputs SgmlModel::forward(const Variable& images, bool training) {
   SgmlOutputs out;
   // The backbone's `training` only selects the batch norm mode (ResNet has no dropout).
   out.conv = backbone_->forward(images, training && !config_.frozen_batch_norm);
-  out.fc = fn::relu((*head_fc_)(out.conv));
+  const Variable pooled = training ? fn::dropout(out.conv, config_.dropout, dropout_seed_) : out.conv;
+  out.fc = fn::relu((*head_fc_)(pooled));
   out.emb = (*head_emb_)(out.fc);
   out.attr_logits = (*head_attr_)(out.fc);
   return out;

@@ -31,6 +31,9 @@ struct SgmlModelConfig {
   // Divide & Conquer's learners (layers/embedding_slices.h): with K > 1 the `emb` feature that extract() returns is
   // the concatenation of the K L2-normalised slices (what the method evaluates), forward()'s stays raw.
   int learners = 1;
+  // Dropout on the pooled backbone feature before head.fc in training (Divide & Conquer's 0.01 before its embedding
+  // layer); the mask comes from set_dropout_seed's seed (layers/dropout.h).
+  float dropout = 0.0f;
 };
 
 struct SgmlOutputs {
@@ -48,6 +51,8 @@ class SgmlModel {
   explicit SgmlModel(const SgmlModelConfig& config);
 
   SgmlOutputs forward(const Variable& images /*(N,3,H,W)*/, bool training);
+  // The seed of the next training forward's dropout mask (the trainer's: a function of the run's seed and step).
+  void set_dropout_seed(uint64_t seed) { dropout_seed_ = seed; }
   // Eval mode without the tape: the requested feature only (the branches not needed are skipped).
   Tensor extract(const Tensor& images, FeatureKind feature);
 
@@ -75,6 +80,7 @@ class SgmlModel {
   std::unique_ptr<ResNetBackbone> backbone_;
   std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;
   Variable margin_beta_;
+  uint64_t dropout_seed_ = 0;
 };
 
 }  // namespace sgml

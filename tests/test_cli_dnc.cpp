@@ -1,5 +1,6 @@
 // `sgml train demo --method dnc` (Divide & Conquer, training/dnc.h) end to end on the CPU: ResNet-18 at 32 px from
-// scratch, 2 learners, re-clustering every epoch, a constant learning rate (--steps would stretch a cosine one).
+// scratch, 2 learners, re-clustering every epoch, dropout 0.05, a constant learning rate (--steps would stretch a
+// cosine one).
 // The re-clusterings are logged with sizes that add up; a run interrupted mid-epoch or at an epoch's end (before a
 // re-clustering) and resumed gives bitwise the same losses, clusters and parameters as the uninterrupted run;
 // `sgml eval` reads the run's checkpoint; wrong combinations are refused with clear messages.
@@ -45,7 +46,7 @@ TEST(CliDnc, TrainsReclustersAndResumesExactly) {
   const std::string base = sgml() + " train demo --method dnc --data " + data +
                            " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16"
                            " --recluster-every 1 --classes-per-batch 6 --images-per-class 2 --eval-every -1"
-                           " --device cpu --workers 2 --seed 4 --epochs 2 --lr-schedule constant";
+                           " --device cpu --workers 2 --seed 4 --epochs 2 --lr-schedule constant --dropout 0.05";
   ASSERT_EQ(run(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
   const Log full = read_log(dir + "/full/metrics.jsonl");
   ASSERT_EQ(full.reclusterings.size(), 2u) << "epochs 1 and 2";

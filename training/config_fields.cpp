@@ -107,6 +107,9 @@ std::vector<ConfigField> make_fields() {
           "--method dnc: from this epoch on no clusters: plain batch-wise sampling, whole embedding (0: never)")
           .ints(L::kNonNegative),
       Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
+      Row("dropout", &C::dropout,
+          "dropout probability on the pooled backbone feature in training (Divide & Conquer: 0.01; 0 to 0.95)")
+          .reals(L::kDropout),
       Row("lr", &C::lr, "Adam learning rate").reals(L::kPositiveFloat),
       Row("weight-decay", &C::weight_decay, "L2 weight decay (added to the gradient, as torch.optim.Adam)")
           .reals(L::kNonNegativeFloat),

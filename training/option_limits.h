@@ -51,6 +51,7 @@ inline constexpr RealRange kMarginBeta{0.0, 2.0};
 // Divide & Conquer: learners (clusters) and the embedding they share.
 inline constexpr IntRange kLearners{1, 64};
 inline constexpr IntRange kEmbeddingDim{2, 4096};
+inline constexpr RealRange kDropout{0.0, 0.95};  // layers/dropout.h
 }  // namespace limits
 
 // Throws sgml::Error "WHAT must be between MIN and MAX, got VALUE" unless value is within range.

@@ -44,6 +44,8 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   const Device device = model.device();
   // A batch already on the model's device (the benchmark's) is used as it is; a host batch is copied there.
   const Tensor images = batch.images.device() == device ? batch.images : batch.images.to(device);
+  // Dropout's mask, like the sampler's draws, depends on the run's seed and the step only (a resume redraws it).
+  model.set_dropout_seed((objective.draw_seed * 0x9E3779B97F4A7C15ull + uint64_t(step)) ^ 0xD209A7ull);
   SgmlOutputs out = model.forward(Variable(images), /*training=*/true);
   // A dataset without attributes (SOP, Cars196) has batches with no attribute columns and a one-output head: its
   // targets are zeros, and only the metric loss trains (the trainer refuses the other losses for such a dataset).
