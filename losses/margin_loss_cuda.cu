@@ -9,57 +9,20 @@ namespace sgml::cuda {
 
 namespace {
 
-// The formulas are in margin_loss.h. One thread owns one anchor row (or one draw) and walks its columns in order,
-// as the CPU twin does, so no atomics are needed and every result is reproducible bit for bit. B <= 4096: a row's
-// O(B) (weights, loss) or O(B^2) (nearest order, one thread per (row, column)) work is small per thread.
+// The formulas are in margin_loss.h, the per-row work in margin_math.h (shared with the CPU twin). One thread owns
+// one anchor row (or one draw) and walks its columns in order, as the CPU twin does, so no atomics are needed and
+// every result is reproducible bit for bit. B <= 4096: a row's O(B) (weights, loss) or O(B^2) (nearest order, one
+// thread per (row, column)) work is small per thread.
 __global__ void negative_weights_kernel(float* W, const float* S, const int32_t* labels, const float* beta, int n,
                                         int dim, float margin) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float* s = S + int64_t(i) * n;
-  float* w = W + int64_t(i) * n;
-  const float cutoff = beta[i] + margin;
-  float top = -INFINITY;
-  int candidates = 0, negatives = 0;
-  for (int k = 0; k < n; ++k) {
-    w[k] = 0.0f;
-    if (labels[k] == labels[i]) continue;
-    ++negatives;
-    const float d = margin_distance(s[k]);
-    if (d < cutoff) {
-      top = fmaxf(top, margin_log_inverse_density(d, dim));
-      ++candidates;
-    }
-  }
-  if (negatives == 0) return;
-  float sum = 0.0f;
-  for (int k = 0; k < n; ++k) {
-    if (labels[k] == labels[i]) continue;
-    const float d = margin_distance(s[k]);
-    if (candidates == 0) w[k] = 1.0f;
-    else if (d < cutoff) w[k] = expf(margin_log_inverse_density(d, dim) - top);
-    sum += w[k];
-  }
-  for (int k = 0; k < n; ++k) w[k] /= sum;
+  if (i < n) margin_weights_row(W + int64_t(i) * n, S + int64_t(i) * n, labels, i, n, dim, beta[i] + margin);
 }
 
 __global__ void sample_negatives_kernel(int32_t* chosen, const float* W, const int32_t* rows, const float* u,
                                         int draws, int n) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= draws) return;
-  const float* w = W + int64_t(rows[t]) * n;
-  float total = 0.0f;
-  for (int k = 0; k < n; ++k) total += w[k];
-  const float target = u[t] * total;
-  float running = 0.0f;
-  int pick = -1;
-  for (int k = 0; k < n; ++k) {
-    if (w[k] <= 0.0f) continue;
-    pick = k;
-    running += w[k];
-    if (running > target) break;
-  }
-  chosen[t] = pick;
+  if (t < draws) chosen[t] = margin_sample_row(W + int64_t(rows[t]) * n, n, u[t]);
 }
 
 // One thread per (row i, column k): k's position among row i's negatives, by counting.
@@ -67,52 +30,21 @@ __global__ void nearest_order_kernel(int32_t* order, const float* S, const int32
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (e >= int64_t(n) * n) return;
   const int i = int(e / n), k = int(e % n);
-  const float* s = S + int64_t(i) * n;
-  // Slots of row i that no negative fills stay -1: a thread per slot position >= count writes it.
+  // Slots of row i that no negative fills stay -1: the thread of each slot position >= count writes it.
   int count = 0;
   for (int c = 0; c < n; ++c) count += labels[c] != labels[i];
   if (k >= count) order[int64_t(i) * n + k] = -1;
-  if (labels[k] == labels[i]) return;
-  const float dk = margin_distance(s[k]);
-  int position = 0;
-  for (int c = 0; c < n; ++c)
-    if (labels[c] != labels[i] && margin_nearer(margin_distance(s[c]), c, dk, k)) ++position;
-  order[int64_t(i) * n + position] = k;
+  if (labels[k] != labels[i]) order[int64_t(i) * n + margin_nearest_position(S + int64_t(i) * n, labels, i, k, n)] = k;
 }
 
-// Row i's hinge sums, count and unscaled gradient (partials (B, 3)); dS must be zero beforehand.
-__global__ void margin_rows_kernel(float* partials, float* dS, float* dbeta, const float* S, const int32_t* row_start,
+// Row i's hinge sums, count and unscaled gradient (partials (B, 4)); dS must be zero beforehand.
+__global__ void margin_rows_kernel(float* partials, float* dS, const float* S, const int32_t* row_start,
                                    const int32_t* positives, const int32_t* negatives, const float* beta, int n,
                                    float margin) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float* s = S + int64_t(i) * n;
-  float* ds = dS + int64_t(i) * n;
-  float pos = 0.0f, neg = 0.0f, active = 0.0f, db = 0.0f;
-  for (int t = row_start[i]; t < row_start[i + 1]; ++t) {
-    const int p = positives[t], k = negatives[t];
-    const float dp = margin_distance(s[p]);
-    const float hp = dp - beta[i] + margin;
-    if (hp > 0.0f) {
-      pos += hp;
-      active += 1.0f;
-      ds[p] += margin_distance_grad(s[p], dp);
-      db -= 1.0f;
-    }
-    if (k < 0) continue;
-    const float dn = margin_distance(s[k]);
-    const float hn = beta[i] - dn + margin;
-    if (hn > 0.0f) {
-      neg += hn;
-      active += 1.0f;
-      ds[k] -= margin_distance_grad(s[k], dn);
-      db += 1.0f;
-    }
-  }
-  partials[3 * i] = pos;
-  partials[3 * i + 1] = neg;
-  partials[3 * i + 2] = active;
-  dbeta[i] = db;
+  if (i < n)
+    margin_loss_row(partials + 4 * int64_t(i), dS + int64_t(i) * n, S + int64_t(i) * n, row_start[i], row_start[i + 1],
+                    positives, negatives, beta[i], margin);
 }
 
 // One block: the rows' partials in a fixed order, then terms (4) = L, L_pos, L_neg, count.
@@ -120,9 +52,9 @@ __global__ void margin_finish_kernel(float* terms, const float* partials, int n)
   __shared__ float scratch[32];
   float pos = 0.0f, neg = 0.0f, count = 0.0f;
   for (int b = threadIdx.x; b < n; b += blockDim.x) {
-    pos += partials[3 * b];
-    neg += partials[3 * b + 1];
-    count += partials[3 * b + 2];
+    pos += partials[4 * b];
+    neg += partials[4 * b + 1];
+    count += partials[4 * b + 2];
   }
   pos = block_sum(pos, scratch);
   neg = block_sum(neg, scratch);
@@ -136,13 +68,15 @@ __global__ void margin_finish_kernel(float* terms, const float* partials, int n)
   }
 }
 
-// dS and dbeta times grad_scale / count (count read from terms[3] on the device: no host round trip).
-__global__ void margin_scale_kernel(float* dS, float* dbeta, const float* terms, int n, float grad_scale) {
+// dS times grad_scale / count and dbeta = the rows' unscaled dbeta times the same (count read from terms[3] on the
+// device: no host round trip).
+__global__ void margin_scale_kernel(float* dS, float* dbeta, const float* partials, const float* terms, int n,
+                                    float grad_scale) {
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const float count = terms[3];
   const float scale = count > 0.0f ? grad_scale * (1.0f / count) : 0.0f;
   if (e < int64_t(n) * n) dS[e] *= scale;
-  if (e < n) dbeta[e] *= scale;
+  if (e < n) dbeta[e] = partials[4 * e + 3] * scale;
 }
 
 int blocks_for(int64_t items) { return static_cast<int>((items + kThreadsPerBlock - 1) / kThreadsPerBlock); }
@@ -180,13 +114,14 @@ void margin_loss(float* terms, float* dS, float* dbeta, const float* S, const in
   SGML_CUDA_CHECK(cudaMemsetAsync(terms, 0, sizeof(float) * 4, stream));
   if (n == 0) return;
   SGML_CUDA_CHECK(cudaMemsetAsync(dS, 0, sizeof(float) * n * n, stream));
-  Tensor partials = Tensor::empty({n, 3}, Device::cuda(ctx.device()));  // from the caching allocator
-  margin_rows_kernel<<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(partials.data(), dS, dbeta, S, row_start,
-                                                                     positives, negatives, beta, n, margin);
+  Tensor partials = Tensor::empty({n, 4}, Device::cuda(ctx.device()));  // from the caching allocator
+  margin_rows_kernel<<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(partials.data(), dS, S, row_start, positives,
+                                                                     negatives, beta, n, margin);
   SGML_CUDA_CHECK_LAUNCH();
   margin_finish_kernel<<<1, kThreadsPerBlock, 0, stream>>>(terms, partials.data(), n);
   SGML_CUDA_CHECK_LAUNCH();
-  margin_scale_kernel<<<blocks_for(int64_t(n) * n), kThreadsPerBlock, 0, stream>>>(dS, dbeta, terms, n, grad_scale);
+  margin_scale_kernel<<<blocks_for(int64_t(n) * n), kThreadsPerBlock, 0, stream>>>(dS, dbeta, partials.data(), terms,
+                                                                                    n, grad_scale);
   SGML_CUDA_CHECK_LAUNCH();
 }
 
