@@ -42,7 +42,7 @@ ClusterMatch match_clusters(const std::vector<int>& previous, const std::vector<
   return out;
 }
 
-Clustering cluster_features(const Tensor& features, int k, uint64_t seed) {
+Clustering cluster_features(const Tensor& features, int k, uint64_t seed, Device device) {
   SGML_CHECK(features.ndim() == 2 && features.dim(0) >= k, "k-means of ", shape_str(features.shape()),
              " features into ", k, " clusters: fewer images than clusters");
   Tensor x = features.is_cuda() ? features.to(Device::cpu()) : features.clone();
@@ -57,7 +57,7 @@ Clustering cluster_features(const Tensor& features, int k, uint64_t seed) {
   KMeansOptions options;
   options.seed = seed;
   options.max_iterations = 100;
-  const KMeansResult r = kmeans(x, k, options);
+  const KMeansResult r = kmeans(device.is_cuda() ? x.to(device) : x, k, options);  // explicit host-to-device copy
   return {std::vector<int>(r.assignment.begin(), r.assignment.end()), r.inertia, r.iterations};
 }
 

@@ -41,7 +41,8 @@ struct Clustering {
   double inertia = 0;
   int iterations = 0;
 };
-// k-means of the L2-normalised rows of features (N, D) into k clusters (retrieval/kmeans.h), seeded.
-Clustering cluster_features(const Tensor& features, int k, uint64_t seed);
+// k-means of the L2-normalised rows of features (N, D) into k clusters (retrieval/kmeans.h), seeded; its distance
+// products run on `device` (the model's: a GPU run clusters on the GPU).
+Clustering cluster_features(const Tensor& features, int k, uint64_t seed, Device device = Device::cpu());
 
 }  // namespace sgml

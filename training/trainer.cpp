@@ -182,7 +182,8 @@ void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfi
     bar.message(str_cat("epoch ", epoch, ": clustering the training images into ", k, " groups (k-means)"));
     std::vector<int> rows;
     const Tensor features = data_->clustering_features(*model_, &rows);
-    const Clustering c = cluster_features(features, k, config_.seed * 1000003ull + uint64_t(phase.clustering_epoch));
+    const Clustering c =
+        cluster_features(features, k, config_.seed * 1000003ull + uint64_t(phase.clustering_epoch), device_);
     std::vector<int> fresh(size_t(data_->num_images()), -1);  // unreadable (skipped) images stay out
     for (size_t r = 0; r < rows.size(); ++r) fresh[size_t(rows[r])] = c.clusters[r];
     const bool first = progress_.clusters.size() != fresh.size();
