@@ -48,6 +48,12 @@ TEST(CliDnc, TrainsReclustersAndResumesExactly) {
                            " --recluster-every 1 --classes-per-batch 6 --images-per-class 2 --eval-every -1"
                            " --device cpu --workers 2 --seed 4 --epochs 2 --lr-schedule constant --dropout 0.05";
   ASSERT_EQ(run(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  std::ifstream config_file(dir + "/full/config.json");
+  const nlohmann::json config = nlohmann::json::parse(config_file);
+  EXPECT_EQ(config.at("loss"), "margin") << "configs/dnc-demo.json applies over configs/demo.json";
+  EXPECT_EQ(config.at("sampler"), "distance");
+  EXPECT_EQ(config.at("model"), "resnet18") << "configs/demo.json still applies";
+  EXPECT_EQ(config.at("learners"), 2) << "the command line over both";
   const Log full = read_log(dir + "/full/metrics.jsonl");
   ASSERT_EQ(full.reclusterings.size(), 2u) << "epochs 1 and 2";
   ASSERT_EQ(full.losses.size() % 2, 0u);
