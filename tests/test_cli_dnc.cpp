@@ -27,14 +27,9 @@ struct Log {
 };
 
 Log read_log(const std::string& path) {
-  std::ifstream in(path);
   Log log;
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    const nlohmann::json j = nlohmann::json::parse(line);
-    if (j.contains("loss")) log.losses.push_back(j.at("loss"));
-    if (j.contains("recluster")) log.reclusterings.push_back(j);
-  }
+  for (const nlohmann::json& j : test::jsonl_records(path, "loss")) log.losses.push_back(j.at("loss"));
+  log.reclusterings = test::jsonl_records(path, "recluster");
   return log;
 }
 
