@@ -11,7 +11,9 @@ namespace sgml {
 namespace {
 
 // Stream tags, so that the epoch order and the per-step draws of the two samplers never share a stream.
-enum : uint64_t { kClassOrder = 0xC1A55, kClassDraw = 0xD4A3, kAnchorOrder = 0xA2C4, kTripletDraw = 0x3217 };
+enum : uint64_t {
+  kClassOrder = 0xC1A55, kClassDraw = 0xD4A3, kAnchorOrder = 0xA2C4, kTripletDraw = 0x3217, kClusterSampler = 0xC1D5
+};
 
 template <class T>
 void shuffle(std::vector<T>& v, RandomStream& rng) {
@@ -64,6 +66,60 @@ std::vector<int> BatchWiseSampler::batch(int64_t step) const {
       for (size_t m = pick.size(); m < size_t(images_per_class_); ++m) out.push_back(pick[size_t(rng.below(int64_t(pick.size())))]);
     }
   }
+  return out;
+}
+
+ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const std::vector<int>& clusters,
+                                         int num_clusters, int classes_per_batch, int images_per_class, uint64_t seed,
+                                         int64_t steps_per_epoch)
+    : sizes_(size_t(std::max(num_clusters, 0)), 0), kept_(size_t(std::max(num_clusters, 0)), 0),
+      steps_per_epoch_(steps_per_epoch) {
+  SGML_CHECK(num_clusters >= 1, "cluster-wise sampling needs at least one cluster, got ", num_clusters);
+  SGML_CHECK(clusters.size() == labels.size(), "cluster-wise sampling: ", clusters.size(), " cluster ids for ",
+             labels.size(), " images");
+  SGML_CHECK(steps_per_epoch >= 1, "cluster-wise sampling: ", steps_per_epoch, " steps per epoch");
+  for (int c = 0; c < num_clusters; ++c) {
+    std::vector<int> images;
+    std::vector<int> count_of_label;
+    for (int i = 0; i < int(labels.size()); ++i) {
+      SGML_CHECK(clusters[size_t(i)] >= -1 && clusters[size_t(i)] < num_clusters, "image ", i, " is in cluster ",
+                 clusters[size_t(i)], " of ", num_clusters);
+      if (clusters[size_t(i)] != c) continue;
+      ++sizes_[size_t(c)];
+      if (labels[size_t(i)] >= int(count_of_label.size())) count_of_label.resize(size_t(labels[size_t(i)]) + 1, 0);
+      ++count_of_label[size_t(labels[size_t(i)])];
+      images.push_back(i);
+    }
+    std::vector<int> kept, kept_labels;
+    int classes = 0;
+    for (int label = 0; label < int(count_of_label.size()); ++label) classes += count_of_label[size_t(label)] >= 2;
+    for (int i : images) {
+      if (count_of_label[size_t(labels[size_t(i)])] < 2) continue;  // a single image of its class here
+      kept.push_back(i);
+      kept_labels.push_back(labels[size_t(i)]);
+    }
+    kept_[size_t(c)] = int(kept.size());
+    if (classes < 2) continue;  // no negatives: nothing to learn from this cluster this round
+    const uint64_t part_seed = mix_seed(seed, uint64_t(c), kClusterSampler);
+    parts_.push_back({c, kept, BatchWiseSampler(kept_labels, std::min(classes_per_batch, classes),
+                                                 images_per_class, part_seed)});
+  }
+  SGML_CHECK(!parts_.empty(), "cluster-wise sampling: no cluster has two classes with two images each");
+}
+
+int ClusterBatchSampler::cluster_of(int64_t step) const {
+  SGML_CHECK(step >= 0, "step ", step);
+  return parts_[size_t((step % steps_per_epoch_) % int64_t(parts_.size()))].cluster;
+}
+
+std::vector<int> ClusterBatchSampler::batch(int64_t step) const {
+  SGML_CHECK(step >= 0, "step ", step);
+  const int64_t parts = int64_t(parts_.size()), epoch = step / steps_per_epoch_, in_epoch = step % steps_per_epoch_;
+  const Part& part = parts_[size_t(in_epoch % parts)];
+  // The cluster's own sampler moves on by the rounds of each epoch, so its epochs follow one another.
+  const int64_t rounds = (steps_per_epoch_ + parts - 1) / parts;
+  std::vector<int> out = part.sampler.batch(epoch * rounds + in_epoch / parts);
+  for (int& i : out) i = part.images[size_t(i)];
   return out;
 }
 

@@ -11,6 +11,12 @@
 //                     anchor once per epoch (a fresh random order per epoch; the last batch is completed with the
 //                     first anchors of that order), its positive a random other image of its class (itself when it
 //                     is alone in its class), its negative a random image of another class.
+//   ClusterBatchSampler Divide & Conquer's cluster-wise batches: the images are split into K clusters; each
+//                     cluster has its own BatchWiseSampler over its images, from the classes with at least two
+//                     images in that cluster (a class split across clusters counts in each; a cluster's single
+//                     images are dropped for the round), N' reduced to the cluster's class count when it has fewer.
+//                     Steps visit the usable clusters round-robin; an epoch keeps the length it is given (the
+//                     plain batch-wise epoch, so epochs mean the same with and without clusters).
 //   SequentialBatches the images 0..n-1 in order, `batch_size` at a time, the last batch shorter (evaluation).
 // Steps per epoch: ceil(classes / N') batch-wise, ceil(images / T) image-wise.
 #pragma once
@@ -48,6 +54,30 @@ class ImageWiseSampler {
   int triplets_per_batch_;
   uint64_t seed_;
   int64_t steps_per_epoch_ = 1;
+};
+
+class ClusterBatchSampler {
+ public:
+  // clusters: (images) cluster of each training image in [0, K), or -1 (left out). steps_per_epoch >= 1.
+  ClusterBatchSampler(const std::vector<int>& labels, const std::vector<int>& clusters, int num_clusters,
+                      int classes_per_batch, int images_per_class, uint64_t seed, int64_t steps_per_epoch);
+
+  std::vector<int> batch(int64_t step) const;  // indices into the training list
+  int cluster_of(int64_t step) const;          // the cluster step's batch comes from
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  // Per cluster: images it holds, and images kept (in classes with >= 2 of its images); -1-free clusters only.
+  const std::vector<int>& cluster_sizes() const { return sizes_; }
+  const std::vector<int>& kept_images() const { return kept_; }
+
+ private:
+  struct Part {
+    int cluster;
+    std::vector<int> images;  // training-list index of each of the sampler's images
+    BatchWiseSampler sampler;
+  };
+  std::vector<Part> parts_;  // the usable clusters, in cluster order
+  std::vector<int> sizes_, kept_;
+  int64_t steps_per_epoch_;
 };
 
 class SequentialBatches {

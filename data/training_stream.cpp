@@ -24,9 +24,30 @@ TrainingStream::TrainingStream(const Dataset& dataset, const TrainingStreamConfi
   }
 }
 
+void TrainingStream::retire_loader() {
+  if (loader_) {
+    earlier_bad_ += loader_->bad_images_skipped();
+    for (const auto& p : loader_->bad_image_paths())
+      if (std::find(earlier_bad_paths_.begin(), earlier_bad_paths_.end(), p) == earlier_bad_paths_.end())
+        earlier_bad_paths_.push_back(p);
+  }
+  loader_.reset();  // joins the old workers first
+}
+
 std::vector<int> TrainingStream::indices(int64_t step) const {
   if (!plan_.empty()) return plan_batch(plan_, step);
+  if (cluster_wise_) return cluster_wise_->batch(step);
   return image_wise_ ? image_wise_->batch(step) : batch_wise_->batch(step);
+}
+
+void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clusters) {
+  SGML_CHECK(batch_wise_, "cluster-wise batches need batch-wise sampling without a batch plan");
+  retire_loader();  // joins the workers, which call indices(), before the sampler changes
+  next_step_ = -1;
+  cluster_wise_.reset();
+  if (clusters.empty()) return;
+  cluster_wise_.emplace(labels_of(dataset_.train), clusters, num_clusters, config_.classes_per_batch,
+                        config_.images_per_class, config_.seed, batch_wise_->steps_per_epoch());
 }
 
 int64_t TrainingStream::steps_per_epoch() const {
@@ -37,13 +58,7 @@ int64_t TrainingStream::steps_per_epoch() const {
 Batch TrainingStream::batch(int64_t step) {
   SGML_CHECK(step >= 0, "training step ", step);
   if (!loader_ || step != next_step_) {
-    if (loader_) {
-      earlier_bad_ += loader_->bad_images_skipped();
-      for (const auto& p : loader_->bad_image_paths())
-        if (std::find(earlier_bad_paths_.begin(), earlier_bad_paths_.end(), p) == earlier_bad_paths_.end())
-          earlier_bad_paths_.push_back(p);
-    }
-    loader_.reset();  // joins the old workers first
+    retire_loader();
     LoaderConfig c;
     c.image_size = config_.image_size;
     c.augment = config_.augment;

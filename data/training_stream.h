@@ -36,17 +36,27 @@ class TrainingStream {
   Batch batch(int64_t step);
   std::vector<int> indices(int64_t step) const;  // the images of a step, without loading them
   int64_t steps_per_epoch() const;
+  // Divide & Conquer: from now on batches come from clusters (data/samplers.h, ClusterBatchSampler) of the
+  // batch-wise configuration, epochs keeping their length; an empty `clusters` goes back to plain batch-wise
+  // sampling. Batch-wise streams only (no batch plan). The loader restarts at the next batch asked for.
+  void set_clusters(const std::vector<int>& clusters, int num_clusters);
+  // The cluster of a step's batch, or -1 without clusters.
+  int cluster_of(int64_t step) const { return cluster_wise_ ? cluster_wise_->cluster_of(step) : -1; }
+  const ClusterBatchSampler* cluster_sampler() const { return cluster_wise_ ? &*cluster_wise_ : nullptr; }
   int bad_images_skipped() const;  // over the whole run
   std::vector<std::string> bad_image_paths() const;
   // One line for the start of a run: "decoded-image cache: PATH", or why a present one is not used, or "".
   const std::string& cache_note() const { return cache_note_; }
 
  private:
+  void retire_loader();  // counts its bad images, then stops it
+
   const Dataset& dataset_;
   TrainingStreamConfig config_;
   BatchPlan plan_;
   std::optional<BatchWiseSampler> batch_wise_;
   std::optional<ImageWiseSampler> image_wise_;
+  std::optional<ClusterBatchSampler> cluster_wise_;
   std::shared_ptr<const ImageCache> cache_;
   std::string cache_note_;
   std::unique_ptr<Loader> loader_;

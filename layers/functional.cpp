@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "layers/batch_norm2d.h"
 #include "layers/conv2d.h"
+#include "layers/dropout.h"
 #include "layers/elementwise.h"
 #include "layers/gemm.h"
 #include "layers/global_avg_pool.h"
@@ -112,6 +113,13 @@ Variable add(const Variable& a, const Variable& b) {
   return Variable(sgml::add(a.value(), b.value()), {a, b}, [](std::vector<Variable>& in, const Tensor& dy) {
     in[0].add_grad(dy);
     in[1].add_grad(dy);
+  });
+}
+
+Variable dropout(const Variable& x, float p, uint64_t seed) {
+  if (p == 0.0f) return x;
+  return Variable(dropout_forward(x.value(), p, seed), {x}, [p, seed](std::vector<Variable>& in, const Tensor& dy) {
+    in[0].add_grad(dropout_forward(dy, p, seed));
   });
 }
 

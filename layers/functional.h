@@ -28,6 +28,8 @@ Variable global_avg_pool(const Variable& x /*(N,C,H,W)*/);  // (N,C)
 Variable linear(const Variable& x, const Variable& w /*(Out,In)*/, const Variable& b);
 Variable add(const Variable& a, const Variable& b);
 Variable l2_normalize(const Variable& x /*(N,D)*/);  // rows scaled to unit L2 norm
+// layers/dropout.h: the mask of (seed, element) on forward, the same mask on dy on backward.
+Variable dropout(const Variable& x, float p, uint64_t seed);
 // op(A) · op(B) (e.g. cosine similarities En · Enᵀ of normalised embeddings).
 Variable matmul(const Variable& a, bool transpose_a, const Variable& b, bool transpose_b);
 

@@ -4,6 +4,8 @@
 // and, beside the paper, our reconstruction of the rank-approximation loss of Schall et al. (losses/rank_loss.h,
 // built from that paper's abstract only):
 //   rank      = RANK(s)                          rank-multitask = RANK(s) + lambda * BCE
+// and the margin loss of Wu et al. 2017 with its negative samplers (losses/margin_loss.h; Divide & Conquer's loss):
+//   margin    = MARGIN(s)
 // s = cosine similarities of the embeddings (Eq. 4); g = the SGS mapping, cosine similarities of the attribute
 // probabilities sigmoid(logits) (Eq. 5). Gradients reach the embeddings through s and, unless sgs_grad is off,
 // the attribute branch through g as well.
@@ -12,15 +14,20 @@
 #include <vector>
 
 #include "engine/variable.h"
+#include "losses/margin_loss.h"
 
 namespace sgml {
 
 // The paper's ablation (Tables IV, VIII), then the rank-approximation loss alone and with the BCE.
-enum class LossMode { Sgml, Multitask, Metric, Attribute, Rank, RankMultitask };
+enum class LossMode { Sgml, Multitask, Metric, Attribute, Rank, RankMultitask, Margin };
 // Whether the mode's metric term is the rank-approximation loss (rank_loss.h) rather than the (soft-)binomial
 // deviance; and whether it trains the attribute branch with the BCE.
 inline bool uses_rank_loss(LossMode m) { return m == LossMode::Rank || m == LossMode::RankMultitask; }
-inline bool uses_bce(LossMode m) { return m != LossMode::Metric && m != LossMode::Rank; }
+inline bool uses_bce(LossMode m) { return m != LossMode::Metric && m != LossMode::Rank && m != LossMode::Margin; }
+// Whether the metric term is the margin loss (margin_loss.h).
+inline bool uses_margin_loss(LossMode m) { return m == LossMode::Margin; }
+// Whether the loss needs batch-wise sampling (it looks at every image of the batch for every anchor).
+inline bool needs_batch_sampling(LossMode m) { return uses_rank_loss(m) || uses_margin_loss(m); }
 // How a batch becomes pairs: every pair within a class-balanced batch (Sec. V-B), or (anchor, positive, negative) triplets at consecutive positions.
 enum class Sampling { BatchWise, ImageWise };
 
@@ -30,20 +37,33 @@ struct ObjectiveConfig {
   float alpha = 2.0f, beta = 0.5f, lambda = 1.0f;
   bool sgs_grad = true;
   float rank_tau = 0.05f, rank_rho = 0.2f;  // temperature and transfer scale of the rank loss (rank_loss.h)
+  // The margin loss (margin_loss.h): margin m, boundary beta, negative sampler; its `dim` is set from the
+  // embedding. draw_seed seeds the distance sampler's uniform draws (train_step derives it from the seed and step).
+  float margin = 0.2f, margin_beta = 1.2f;
+  NegativeSampler sampler = NegativeSampler::Distance;
+  uint64_t draw_seed = 0;
+  // Divide & Conquer's learners (layers/embedding_slices.h): with learners > 1 the metric loss sees learner
+  // `learner`'s normalised slice, or with learner -1 the concatenation of all normalised slices (unit rows).
+  int learners = 1, learner = -1;
 };
 
 struct ObjectiveResult {
   Variable total;           // one element; call total.backward() (it is the root of the tape)
   double loss = 0;          // the value of total
-  double metric_loss = 0;   // rank loss in the rank modes, else BDL or SBDL (computed in every mode, for the log)
+  double metric_loss = 0;   // rank or margin loss in those modes, else BDL or SBDL (in every mode, for the log)
   double bce_loss = 0;      // BCE (computed in every mode, for the log)
-  int64_t positive_pairs = 0, negative_pairs = 0;  // of the metric loss (ordered pairs i != j for the rank loss)
+  // Of the metric loss: ordered pairs i != j for the rank loss; the margin loss's triplets (one positive and at most
+  // one negative pair each).
+  int64_t positive_pairs = 0, negative_pairs = 0;
 };
 
 // emb (N,512) and attr_logits (N,K) from the model; labels (N) class indices; attr_targets (N,K) 0/1 on the
-// logits' device. Batch-wise: all pairs i<j. Image-wise: the batch is (anchor, positive, negative) triplets.
-// The rank modes need batch-wise sampling: they rank every image of the batch for every anchor.
+// logits' device. class_beta: the margin loss's learned boundary of each class (C) (--learn-beta; labels must then
+// lie in [0, C)), or undefined for the fixed margin_beta; it receives its gradient on backward.
+// Batch-wise: all pairs i<j. Image-wise: the batch is (anchor, positive, negative) triplets.
+// The rank and margin modes need batch-wise sampling: they look at every image of the batch for every anchor.
 ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits, const std::vector<int64_t>& labels,
-                               const Tensor& attr_targets, const ObjectiveConfig& config);
+                               const Tensor& attr_targets, const ObjectiveConfig& config,
+                               const Variable& class_beta = Variable());
 
 }  // namespace sgml

@@ -1,6 +1,7 @@
 #include "models/sgml_model.h"
 
 #include "engine/check.h"
+#include "layers/embedding_slices.h"
 
 namespace sgml {
 
@@ -25,6 +26,10 @@ SgmlModel::SgmlModel(const SgmlModelConfig& config) : config_(config), rng_(conf
   head_fc_ = std::make_unique<Linear>(store_, "head.fc.", backbone_->feature_dim(), config.fc_dim, rng_);
   head_emb_ = std::make_unique<Linear>(store_, "head.emb.", config.fc_dim, config.embedding_dim, rng_);
   head_attr_ = std::make_unique<Linear>(store_, "head.attr.", config.fc_dim, config.num_attributes, rng_);
+  check_learner_slices(config.learners, config.embedding_dim);
+  SGML_CHECK(config.margin_classes >= 0, "margin_classes must be >= 0, got ", config.margin_classes);
+  if (config.margin_classes > 0)
+    margin_beta_ = store_.add_parameter("loss.margin_beta", Tensor::full({config.margin_classes}, config.margin_beta));
 }
 
 int SgmlModel::feature_dim(FeatureKind feature) const {
@@ -40,7 +45,8 @@ SgmlOutputs SgmlModel::forward(const Variable& images, bool training) {
   SgmlOutputs out;
   // The backbone's `training` only selects the batch norm mode (ResNet has no dropout).
   out.conv = backbone_->forward(images, training && !config_.frozen_batch_norm);
-  out.fc = fn::relu((*head_fc_)(out.conv));
+  const Variable pooled = training ? fn::dropout(out.conv, config_.dropout, dropout_seed_) : out.conv;
+  out.fc = fn::relu((*head_fc_)(pooled));
   out.emb = (*head_emb_)(out.fc);
   out.attr_logits = (*head_attr_)(out.fc);
   return out;
@@ -52,7 +58,9 @@ Tensor SgmlModel::extract(const Tensor& images, FeatureKind feature) {
   if (feature == FeatureKind::Conv) return conv.value();
   Variable fc = fn::relu((*head_fc_)(conv));
   if (feature == FeatureKind::Fc) return fc.value();
-  return (*head_emb_)(fc).value();
+  Variable emb = (*head_emb_)(fc);
+  if (config_.learners > 1) emb = concatenated_learner_embedding(emb, config_.learners, 1.0f);
+  return emb.value();
 }
 
 bool SgmlModel::load_weights(const std::string& path, bool require_head) {
@@ -62,9 +70,14 @@ bool SgmlModel::load_weights(const std::string& path, bool require_head) {
 bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, bool require_head) {
   bool any_head = false;
   for (const auto& [name, t] : tensors) any_head = any_head || starts_with(name, "head.");
-  auto ignore = [](const std::string& key) { return starts_with(key, "fc."); };
+  // loss.* (the learned margin boundaries of a --learn-beta run) is not part of the network: ignored by a model
+  // without them (eval), optional for one with them (a file without them keeps the initial value).
+  const bool has_loss_parameters = config_.margin_classes > 0;
+  auto ignore = [&](const std::string& key) {
+    return starts_with(key, "fc.") || (starts_with(key, "loss.") && !has_loss_parameters);
+  };
   auto optional = [&](const std::string& key) {
-    if (ends_with(key, "num_batches_tracked")) return true;
+    if (ends_with(key, "num_batches_tracked") || starts_with(key, "loss.")) return true;
     return starts_with(key, "head.") && !require_head && !any_head;
   };
   store_.load(tensors, path, ignore, optional);

@@ -24,6 +24,16 @@ struct SgmlModelConfig {
   // training, every BN layer normalises with its running statistics and leaves them unchanged; gradients still
   // flow through it to the layers below, and gamma and beta still learn.
   bool frozen_batch_norm = false;
+  // Learned per-class boundaries of the margin loss (--learn-beta, losses/margin_loss.h): > 0 adds the parameter
+  // "loss.margin_beta" (margin_classes), initialised to margin_beta. Not part of the network: eval ignores it.
+  int margin_classes = 0;
+  float margin_beta = 1.2f;
+  // Divide & Conquer's learners (layers/embedding_slices.h): with K > 1 the `emb` feature that extract() returns is
+  // the concatenation of the K L2-normalised slices (what the method evaluates), forward()'s stays raw.
+  int learners = 1;
+  // Dropout on the pooled backbone feature before head.fc in training (Divide & Conquer's 0.01 before its embedding
+  // layer); the mask comes from set_dropout_seed's seed (layers/dropout.h).
+  float dropout = 0.0f;
 };
 
 struct SgmlOutputs {
@@ -41,6 +51,8 @@ class SgmlModel {
   explicit SgmlModel(const SgmlModelConfig& config);
 
   SgmlOutputs forward(const Variable& images /*(N,3,H,W)*/, bool training);
+  // The seed of the next training forward's dropout mask (the trainer's: a function of the run's seed and step).
+  void set_dropout_seed(uint64_t seed) { dropout_seed_ = seed; }
   // Eval mode without the tape: the requested feature only (the branches not needed are skipped).
   Tensor extract(const Tensor& images, FeatureKind feature);
 
@@ -52,6 +64,8 @@ class SgmlModel {
   bool load_weights(const TensorMap& tensors, const std::string& source, bool require_head);
   void save_weights(const std::string& path) const;
 
+  // The learned margin-loss boundaries (margin_classes), or an undefined Variable.
+  const Variable& margin_beta() const { return margin_beta_; }
   ParameterStore& store() { return store_; }
   const ParameterStore& store() const { return store_; }
   const SgmlModelConfig& config() const { return config_; }
@@ -65,6 +79,8 @@ class SgmlModel {
   std::mt19937 rng_;
   std::unique_ptr<ResNetBackbone> backbone_;
   std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;
+  Variable margin_beta_;
+  uint64_t dropout_seed_ = 0;
 };
 
 }  // namespace sgml

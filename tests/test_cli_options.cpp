@@ -238,6 +238,17 @@ TrainConfig config_unlike_the_default() {
   c.sgs_grad = false;
   c.rank_tau = 0.125;
   c.rank_rho = 0.375;
+  c.margin = 0.125;
+  c.margin_beta = 0.875;
+  c.sampler = "nearest";
+  c.learn_beta = true;
+  c.method = "dnc";
+  c.learners = 4;
+  c.recluster_every = 3;
+  c.full_embedding_epoch = 5;
+  c.finetune_epoch = 7;
+  c.embedding_dim = 96;
+  c.dropout = 0.25;
   c.lr = 3e-5;
   c.weight_decay = 1e-6;
   c.lr_schedule = "step";

@@ -25,15 +25,7 @@ const char* kSmallRun =
     " --model resnet18 --image-size 32 --no-pretrained --steps 3 --classes-per-batch 4 --images-per-class 3"
     " --eval-every -1 --device cpu --workers 1 --seed 3";
 
-std::vector<nlohmann::json> step_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<nlohmann::json> steps;
-  for (std::string line; std::getline(in, line);) {
-    const nlohmann::json j = nlohmann::json::parse(line);
-    if (j.contains("loss")) steps.push_back(j);
-  }
-  return steps;
-}
+std::vector<nlohmann::json> step_lines(const std::string& path) { return test::jsonl_records(path, "loss"); }
 
 TEST(CliRankLoss, TrainsTheDemoAloneAndWithBce) {
   const std::string dir = test::scratch_dir("cli_rank_loss"), data = dir + "/data";

@@ -1,7 +1,8 @@
 // The SGML objective on the tape (losses/sgml_objective) against PyTorch autograd: the value and the gradients
 // with respect to the raw embeddings and attribute logits, i.e. the loss kernels chained through L2 normalisation,
-// sigmoid and the similarity products, for the four loss modes of the paper and the two rank modes (our
-// reconstruction, losses/rank_loss.h), both samplings and --sgs-grad on and off.
+// sigmoid and the similarity products, for the four loss modes of the paper, the two rank modes (our
+// reconstruction, losses/rank_loss.h) and the margin loss with both samplers, both samplings and --sgs-grad on and
+// off.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,10 @@ struct ObjectiveCase {
   bool sgs_grad;
   std::vector<int64_t> labels;
   float rank_tau = 0.05f, rank_rho = 0.2f;
+  NegativeSampler sampler = NegativeSampler::Distance;
+  float margin = 0.2f, margin_beta = 1.2f;
+  std::vector<float> class_beta;  // learned margin boundaries, one per class (empty: the fixed margin_beta)
+  int learners = 1, learner = -1;  // Divide & Conquer's slices (16 columns: 3 learners of 6, 6 and 4)
 };
 
 std::vector<ObjectiveCase> objective_cases() {
@@ -43,6 +48,20 @@ std::vector<ObjectiveCase> objective_cases() {
       {"rank_multitask_odd7", LossMode::RankMultitask, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true,
        {0, 1, 0, 2, 1, 0, 0}, 0.02f, 0.1f},
       {"rank_all_same_label", LossMode::Rank, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, {4, 4, 4, 4, 4}},
+      {"margin_nearest", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Nearest},
+      {"margin_distance", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.3f, 0.9f},
+      {"margin_learned_beta", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.2f, 1.2f, {1.3f, 0.9f, 1.1f, 1.25f, 0.7f}},  // class 4 is not in the batch
+      {"dnc_learner2_of3_margin", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.2f, 1.2f, {}, 3, 2},
+      {"dnc_full_of3_margin_nearest", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f,
+       0.2f, NegativeSampler::Nearest, 0.2f, 1.2f, {}, 3, -1},
+      {"dnc_learner0_of2_sgml", LossMode::Sgml, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.2f, 1.2f, {}, 2, 0},
+      {"margin_one_class", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, {4, 4, 4, 4}, 0.05f, 0.2f,
+       NegativeSampler::Distance, 0.2f, 1.2f},
   };
 }
 
@@ -67,7 +86,10 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     manifest.push_back({{"input", input}, {"output", dir + "/" + c.name + "_ref.safetensors"},
                         {"mode", loss_mode_name(c.mode)}, {"sampling", sampling_name(c.sampling)},
                         {"alpha", c.alpha}, {"beta", c.beta}, {"lambda", c.lambda}, {"sgs_grad", c.sgs_grad},
-                        {"rank_tau", c.rank_tau}, {"rank_rho", c.rank_rho}});
+                        {"rank_tau", c.rank_tau}, {"rank_rho", c.rank_rho}, {"margin", c.margin},
+                        {"margin_beta", c.margin_beta}, {"sampler", negative_sampler_name(c.sampler)},
+                        {"draw_seed", 1000 + i}, {"class_beta", c.class_beta},
+                        {"learners", c.learners}, {"learner", c.learner}});
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -79,8 +101,23 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     const TensorMap ref = load_safetensors(dir + "/" + c.name + "_ref.safetensors");
     Variable emb(inputs[i].at("emb").clone(), true), logits(inputs[i].at("logits").clone(), true);
     ObjectiveConfig config{c.mode, c.sampling, c.alpha, c.beta, c.lambda, c.sgs_grad, c.rank_tau, c.rank_rho};
-    ObjectiveResult r = sgml_objective(emb, logits, c.labels, inputs[i].at("targets"), config);
+    config.margin = c.margin;
+    config.margin_beta = c.margin_beta;
+    config.sampler = c.sampler;
+    config.draw_seed = 1000 + i;
+    config.learners = c.learners;
+    config.learner = c.learner;
+    Variable class_beta;
+    if (!c.class_beta.empty())
+      class_beta = Variable(Tensor::from_vector(c.class_beta, {int64_t(c.class_beta.size())}), true);
+    ObjectiveResult r = sgml_objective(emb, logits, c.labels, inputs[i].at("targets"), config, class_beta);
     r.total.backward();
+    if (class_beta.defined()) {
+      ASSERT_TRUE(class_beta.has_grad());
+      const double err = test::relative_error(class_beta.grad(), ref.at("dclass_beta"));
+      EXPECT_LT(err, 1e-5) << "dclass_beta: relative error " << err;
+      EXPECT_EQ(class_beta.grad().to_vector()[4], 0.0f) << "a class without images in the batch";
+    }
     EXPECT_NEAR(r.loss, ref.at("loss").item(), 1e-5 * std::max(1.0, std::abs(r.loss)));
     EXPECT_NEAR(r.metric_loss, ref.at("metric").item(), 1e-5 * std::max(1.0, std::abs(r.metric_loss)));
     EXPECT_NEAR(r.bce_loss, ref.at("bce").item(), 1e-5);

@@ -1,6 +1,7 @@
 // Step parity with an independent PyTorch implementation of SGML (tests/reference/sgml_reference.py): both start
 // from the same --init file and take the same batch plan on a small generated In-shop-layout dataset (ResNet-18 at
-// 64x64 on the CPU), for every loss mode and both samplings. Every step's loss (total, metric and BCE) must agree
+// 64x64 on the CPU), for every loss mode and both samplings (the margin loss with the nearest sampler and frozen
+// BN). Every step's loss (total, metric and BCE) must agree
 // within 1e-3 relative, and so must every BN running statistic. Trainable parameters are compared by their update
 // (final - init): Adam divides each element's gradient by its own running magnitude, so float32 rounding in
 // cancellation-heavy gradients (BN biases: sums of thousands of terms of both signs) is amplified into a few percent
@@ -58,7 +59,8 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
   nlohmann::json cfg = {{"model", "resnet18"}, {"loss", c.loss}, {"sampling", c.sampling}, {"alpha", alpha},
                         {"beta", beta}, {"lambda", 0.7}, {"lr", lr}, {"weight_decay", c.weight_decay},
                         {"steps", steps}, {"image_size", 64}, {"sgs_grad", c.sgs_grad},
-                        {"frozen_bn", c.frozen_bn}, {"rank_tau", 0.1}, {"rank_rho", 0.3}};
+                        {"frozen_bn", c.frozen_bn}, {"rank_tau", 0.1}, {"rank_rho", 0.3}, {"margin", 0.2},
+                        {"margin_beta", 1.2}, {"sampler", "nearest"}};
   std::ofstream(dir + "/config.json") << cfg.dump();
   test::run_reference(ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
 
@@ -66,7 +68,8 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
   cmd << sgml_binary() << " train deepfashion --data " << data << " --model resnet18 --image-size 64 --device cpu"
       << " --init " << dir << "/init.safetensors --batch-plan " << dir << "/plan.txt --augment off --steps " << steps
       << " --loss " << c.loss << " --sampling " << c.sampling << " --alpha " << alpha << " --beta " << beta
-      << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
+      << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --margin 0.2 --margin-beta 1.2 --sampler nearest"
+      << " --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
       << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
       << "/ours_final.safetensors";
   std::string output;
@@ -127,7 +130,8 @@ INSTANTIATE_TEST_SUITE_P(
     AllModes, TrainParity,
     ::testing::Values(ParityCase{"sgml", "batch"}, ParityCase{"sgml", "batch", false, 0.0}, ParityCase{"multitask", "batch"},
                       ParityCase{"metric", "batch", true, 1e-4}, ParityCase{"attribute", "batch"}, ParityCase{"sgml", "image"},
-                      ParityCase{"sgml", "batch", true, 0.0, true}, ParityCase{"rank-multitask", "batch"}),
+                      ParityCase{"sgml", "batch", true, 0.0, true}, ParityCase{"rank-multitask", "batch"},
+                      ParityCase{"margin", "batch", true, 0.0, true}),  // the nearest sampler, frozen BN
     [](const ::testing::TestParamInfo<ParityCase>& info) {
       std::string loss = info.param.loss;  // a test name has no '-'
       for (char& ch : loss)

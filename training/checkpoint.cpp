@@ -41,8 +41,13 @@ nlohmann::json parse_metadata_json(const Metadata& meta, const char* field, cons
 }  // namespace
 
 nlohmann::json TrainProgress::to_json() const {
-  return {{"step", step}, {"epoch", epoch}, {"step_in_epoch", step_in_epoch},
-          {"best_recall_at_1", best_recall_at_1}, {"bad_images_skipped", bad_images_skipped}};
+  nlohmann::json j = {{"step", step}, {"epoch", epoch}, {"step_in_epoch", step_in_epoch},
+                      {"best_recall_at_1", best_recall_at_1}, {"bad_images_skipped", bad_images_skipped}};
+  if (clustered_epoch > 0) {
+    j["clusters"] = clusters;
+    j["clustered_epoch"] = clustered_epoch;
+  }
+  return j;
 }
 
 TrainProgress TrainProgress::from_json(const nlohmann::json& j, const std::string& path) {
@@ -53,6 +58,16 @@ TrainProgress TrainProgress::from_json(const nlohmann::json& j, const std::strin
   p.step_in_epoch = progress_field(j, "step_in_epoch", int64_t(0), path);
   p.best_recall_at_1 = progress_field(j, "best_recall_at_1", -1.0, path);
   p.bad_images_skipped = progress_field(j, "bad_images_skipped", 0, path);
+  p.clustered_epoch = progress_field(j, "clustered_epoch", 0, path);
+  if (j.contains("clusters")) {
+    const nlohmann::json& c = j.at("clusters");
+    if (!c.is_array()) SGML_FAIL("checkpoint '", path, "': the stored cluster assignment is not a JSON array");
+    for (const nlohmann::json& v : c) {
+      if (!v.is_number_integer() || v.get<int64_t>() < -1 || v.get<int64_t>() > 4096)
+        SGML_FAIL("checkpoint '", path, "': the stored cluster assignment holds ", v.dump(), ", not a cluster id");
+      p.clusters.push_back(v.get<int>());
+    }
+  }
   return p;
 }
 

@@ -18,6 +18,10 @@ struct TrainProgress {
   int64_t step_in_epoch = 0;
   double best_recall_at_1 = -1.0;
   int bad_images_skipped = 0;
+  // Divide & Conquer (training/dnc.h): the cluster of each training image (-1: left out) and the epoch (1-based)
+  // whose start computed it; empty and 0 before the first clustering and for other methods.
+  std::vector<int> clusters;
+  int clustered_epoch = 0;
   nlohmann::json to_json() const;
   // `path` names the checkpoint in errors (a field of the wrong type or range).
   static TrainProgress from_json(const nlohmann::json& j, const std::string& path);

@@ -61,7 +61,8 @@ std::vector<ConfigField> make_fields() {
       Row("loss", &C::loss,
           "sgml (SBDL + lambda*BCE) | multitask (BDL + lambda*BCE) | metric (BDL) | attribute (BCE) | rank (RANK) | "
           "rank-multitask (RANK + lambda*BCE); RANK is our reconstruction, from the abstract only, of the "
-          "rank-approximation loss of Schall et al. 2019 (see --rank-tau, README), not the paper's code"),
+          "rank-approximation loss of Schall et al. 2019 (see --rank-tau, README), not the paper's code; also "
+          "margin (the margin loss of Wu et al. 2017, see --margin)"),
       Row("sampling", &C::sampling,
           "batch (N' classes x M' images, all pairs) | image (anchor, positive, negative triplets)"),
       Row("classes-per-batch", &C::classes_per_batch, "N' of batch-wise sampling").ints(L::kClassesPerBatch),
@@ -81,6 +82,34 @@ std::vector<ConfigField> make_fields() {
       Row("rank-rho", &C::rank_rho,
           "scale rho of the rank loss's transfer f = exp(-r/rho); loss (1-f)^2 on positives, f^2 on negatives "
           "(0.01 to 10)").reals(L::kRankRho),
+      Row("margin", &C::margin,
+          "margin m of --loss margin (Wu et al. 2017): relu(D_ap - beta + m) on positive pairs, relu(beta - D_an + m) "
+          "on sampled negatives, D the distance of the normalised embeddings (0 to 2)").reals(L::kMargin),
+      Row("margin-beta", &C::margin_beta, "boundary beta of --loss margin (0 to 2)").reals(L::kMarginBeta),
+      Row("learn-beta", &C::learn_beta,
+          "--loss margin: learn one beta per training class (starting at --margin-beta; Adam at --lr, with "
+          "--weight-decay, as every parameter)").style(kFlag),
+      Row("sampler", &C::sampler,
+          "negatives of --loss margin: distance (weighted by 1/q(d), Wu et al.) | nearest (the nearest at distance "
+          ">= 0.5); not --sampling, which builds the batches").choices({"distance", "nearest"}),
+      Row("method", &C::method,
+          "sgml (one embedding, the paper's training) | dnc (Divide & Conquer, Sanakoyeu et al. 2019: --learners "
+          "slices of the embedding, each trained on one k-means cluster of the training images)")
+          .choices({"sgml", "dnc"}),
+      Row("learners", &C::learners, "K of --method dnc: learners = clusters = slices of the embedding")
+          .ints(L::kLearners),
+      Row("recluster-every", &C::recluster_every, "--method dnc: epochs between k-means re-clusterings")
+          .ints(L::kPositive),
+      Row("full-embedding-epoch", &C::full_embedding_epoch,
+          "--method dnc: from this epoch on the loss uses the whole embedding (batches still from clusters; 0: never)")
+          .ints(L::kNonNegative),
+      Row("finetune-epoch", &C::finetune_epoch,
+          "--method dnc: from this epoch on no clusters: plain batch-wise sampling, whole embedding (0: never)")
+          .ints(L::kNonNegative),
+      Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
+      Row("dropout", &C::dropout,
+          "dropout probability on the pooled backbone feature in training (Divide & Conquer: 0.01; 0 to 0.95)")
+          .reals(L::kDropout),
       Row("lr", &C::lr, "Adam learning rate").reals(L::kPositiveFloat),
       Row("weight-decay", &C::weight_decay, "L2 weight decay (added to the gradient, as torch.optim.Adam)")
           .reals(L::kNonNegativeFloat),

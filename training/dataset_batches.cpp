@@ -1,6 +1,7 @@
 #include "training/dataset_batches.h"
 
 #include "engine/check.h"
+#include "training/feature_extraction.h"
 
 namespace sgml {
 
@@ -20,7 +21,32 @@ TrainingStreamConfig DatasetBatchSource::stream_config(const TrainConfig& c) {
 }
 
 DatasetBatchSource::DatasetBatchSource(const Dataset& dataset, const TrainConfig& config)
-    : stream_(dataset, stream_config(config)), num_attributes_(dataset.num_attributes()) {}
+    : dataset_(dataset),
+      config_(config),
+      stream_(dataset, stream_config(config)),
+      num_attributes_(dataset.num_attributes()),
+      num_classes_(dataset.num_train_classes()) {}
+
+Tensor DatasetBatchSource::clustering_features(SgmlModel& model, std::vector<int>* rows) {
+  FeatureExtractionSettings s;
+  s.image_size = config_.image_size;
+  s.feature = FeatureKind::Conv;
+  s.workers = config_.workers;
+  s.skip_bad_images = config_.skip_bad_images;
+  ExtractedFeatures f = extract_features(model, dataset_.train, s);
+  *rows = f.kept;
+  return f.features;
+}
+
+std::vector<int> DatasetBatchSource::cluster_sizes() const {
+  const ClusterBatchSampler* s = stream_.cluster_sampler();
+  return s ? s->cluster_sizes() : std::vector<int>();
+}
+
+std::vector<int> DatasetBatchSource::cluster_kept() const {
+  const ClusterBatchSampler* s = stream_.cluster_sampler();
+  return s ? s->kept_images() : std::vector<int>();
+}
 
 TrainBatch DatasetBatchSource::batch(int64_t step) {
   Batch b = stream_.batch(step);

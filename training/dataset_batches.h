@@ -14,13 +14,22 @@ class DatasetBatchSource : public BatchSource {
   TrainBatch batch(int64_t step) override;
   int64_t steps_per_epoch() const override { return stream_.steps_per_epoch(); }
   int num_attributes() const override { return num_attributes_; }
+  int num_classes() const override { return num_classes_; }
   int bad_images_skipped() const override { return stream_.bad_images_skipped(); }
   const std::string& cache_note() const { return stream_.cache_note(); }
+  Tensor clustering_features(SgmlModel& model, std::vector<int>* rows) override;
+  int num_images() const override { return int(dataset_.train.size()); }
+  void set_clusters(const std::vector<int>& clusters, int k) override { stream_.set_clusters(clusters, k); }
+  int cluster_of(int64_t step) const override { return stream_.cluster_of(step); }
+  std::vector<int> cluster_sizes() const override;
+  std::vector<int> cluster_kept() const override;
 
  private:
   static TrainingStreamConfig stream_config(const TrainConfig& config);
+  const Dataset& dataset_;
+  TrainConfig config_;
   TrainingStream stream_;
-  int num_attributes_;
+  int num_attributes_, num_classes_;
 };
 
 }  // namespace sgml

@@ -24,6 +24,16 @@ bool config_bool(const Checkpoint& c, const char* field, const std::string& path
   return v.get<bool>();
 }
 
+// An integer field of a checkpoint's stored configuration (`absent` when absent); a wrong type names the file.
+int config_int(const Checkpoint& c, const char* field, int absent, const std::string& path) {
+  if (!c.config.contains(field)) return absent;
+  const nlohmann::json& v = c.config[field];
+  if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 4096)
+    SGML_FAIL("checkpoint '", path, "': stored configuration field '", field, "' must be an integer from 1 to 4096, "
+              "got ", v.dump());
+  return static_cast<int>(v.get<long long>());
+}
+
 // The stored image size (0 when absent), checked by the same rule as --image-size.
 int config_image_size(const Checkpoint& c, const std::string& path) {
   if (!c.config.contains("image_size")) return 0;
@@ -58,6 +68,11 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
   }
   const int k = detect_num_attributes(c.model);
   mc.num_attributes = k > 0 ? k : 1;
+  // The embedding width from the head itself; Divide & Conquer's learners from the stored configuration.
+  if (c.model.count("head.emb.weight") && c.model.at("head.emb.weight").ndim() == 2)
+    mc.embedding_dim = static_cast<int>(c.model.at("head.emb.weight").dim(0));
+  if (c.is_training_checkpoint && config_string(c, "method", path) == "dnc")
+    mc.learners = config_int(c, "learners", 1, path);
   out.model = std::make_unique<SgmlModel>(mc);
   out.has_head = out.model->load_weights(c.model, path, /*require_head=*/false);
   out.model->to(device);

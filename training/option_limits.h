@@ -45,6 +45,13 @@ inline constexpr RealRange kFactor{0.0, 1.0, true};  // (0, 1]
 // The rank-approximation loss (losses/rank_loss.h): the range in which it is numerically stable.
 inline constexpr RealRange kRankTau{1e-3, 1.0};
 inline constexpr RealRange kRankRho{1e-2, 10.0};
+// The margin loss (losses/margin_loss.h) on unit vectors, whose distances lie in [0, 2].
+inline constexpr RealRange kMargin{0.0, 2.0};
+inline constexpr RealRange kMarginBeta{0.0, 2.0};
+// Divide & Conquer: learners (clusters) and the embedding they share.
+inline constexpr IntRange kLearners{1, 64};
+inline constexpr IntRange kEmbeddingDim{2, 4096};
+inline constexpr RealRange kDropout{0.0, 0.95};  // layers/dropout.h
 }  // namespace limits
 
 // Throws sgml::Error "WHAT must be between MIN and MAX, got VALUE" unless value is within range.

@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "training/config_fields.h"
 #include "training/option_limits.h"
+#include "layers/embedding_slices.h"
 
 namespace sgml {
 
@@ -14,6 +15,7 @@ const char* loss_mode_name(LossMode m) {
     case LossMode::Attribute: return "attribute";
     case LossMode::Rank: return "rank";
     case LossMode::RankMultitask: return "rank-multitask";
+    case LossMode::Margin: return "margin";
   }
   return "?";
 }
@@ -25,7 +27,8 @@ LossMode parse_loss_mode(const std::string& s) {
   if (s == "attribute") return LossMode::Attribute;
   if (s == "rank") return LossMode::Rank;
   if (s == "rank-multitask") return LossMode::RankMultitask;
-  SGML_FAIL("unknown --loss '", s, "': expected sgml, multitask, metric, attribute, rank or rank-multitask");
+  if (s == "margin") return LossMode::Margin;
+  SGML_FAIL("unknown --loss '", s, "': expected sgml, multitask, metric, attribute, rank, rank-multitask or margin");
 }
 
 const char* sampling_name(Sampling s) { return s == Sampling::BatchWise ? "batch" : "image"; }
@@ -45,13 +48,22 @@ void check_train_config(const TrainConfig& c) {
   if (uses_rank_loss(c.loss) && c.sampling != Sampling::BatchWise)
     SGML_FAIL("--loss ", loss_mode_name(c.loss), " needs --sampling batch: the rank loss ranks every image of the "
               "batch for every anchor, and a batch of triplets has no such ranking");
+  if (uses_margin_loss(c.loss) && c.sampling != Sampling::BatchWise)
+    SGML_FAIL("--loss margin needs --sampling batch: its --sampler picks each anchor's negatives from the whole "
+              "class-balanced batch");
+  parse_negative_sampler(c.sampler);
+  if (c.method != "sgml" && c.method != "dnc") SGML_FAIL("unknown --method '", c.method, "': expected sgml or dnc");
+  check_learner_slices(c.learners, c.embedding_dim);
+
+  // the option table allows only its values; a stored config is checked here
 }
 
 void check_loss_fits_dataset(const TrainConfig& c, int num_attributes) {
   if (num_attributes > 0 || !uses_bce(c.loss)) return;
   SGML_FAIL("dataset ", c.dataset, " has no attributes, and --loss ", loss_mode_name(c.loss), " needs them (",
             c.loss == LossMode::Sgml ? "the SGS mapping of SBDL and the BCE term" : "the BCE term",
-            "): use --loss metric (the binomial deviance alone) or --loss rank (the rank-approximation loss alone)");
+            "): use --loss metric (the binomial deviance alone), --loss rank (the rank-approximation loss alone) or "
+            "--loss margin (the margin loss)");
 }
 
 nlohmann::json TrainConfig::to_json() const {

@@ -29,6 +29,20 @@ struct TrainConfig {
   // The rank-approximation loss (--loss rank, rank-multitask; losses/rank_loss.h, our reconstruction from the
   // abstract of Schall et al. 2019): temperature of the smoothed rank and scale of the transfer exp(-r / rho).
   double rank_tau = 0.05, rank_rho = 0.2;
+  // The margin loss of Wu et al. 2017 (--loss margin; losses/margin_loss.h): margin m, boundary beta, and the
+  // negative sampler (distance-weighted or nearest).
+  double margin = 0.2, margin_beta = 1.2;
+  std::string sampler = "distance";  // distance | nearest
+  bool learn_beta = false;           // one learned beta per training class (a parameter of the model's store)
+  // Divide & Conquer (Sanakoyeu et al. 2019; training/dnc.h): K learners on slices of the embedding, batches from
+  // k-means clusters of the training images re-clustered every few epochs; full-embedding and fine-tune phases.
+  std::string method = "sgml";       // sgml | dnc
+  int learners = 1;
+  int recluster_every = 2;
+  int full_embedding_epoch = 0;      // 0: never (epochs are 1-based: from this epoch on)
+  int finetune_epoch = 0;            // 0: never
+  int embedding_dim = 512;
+  double dropout = 0.0;              // on the pooled backbone feature in training (models/sgml_model.h)
   double lr = 1e-4, weight_decay = 0.0;
   std::string lr_schedule = "constant";  // constant | step | cosine
   int lr_step_epochs = 10;
@@ -65,7 +79,7 @@ const char* sampling_name(Sampling s);
 Sampling parse_sampling(const std::string& s);
 
 // The checks across fields (each field's own bounds are in its table row): the batch fits, the run has a length,
-// the rank losses have batch-wise sampling.
+// the rank and margin losses have batch-wise sampling.
 void check_train_config(const TrainConfig& c);
 // The losses that use attributes (sgml: the SGS mapping and the BCE; multitask, rank-multitask and attribute: the
 // BCE) refuse a dataset without any (SOP, Cars196): the error names the dataset and says to use --loss metric or

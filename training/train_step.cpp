@@ -16,6 +16,7 @@ void check_finite_loss(const ObjectiveResult& r, const ObjectiveConfig& objectiv
   const bool use_metric = mode != LossMode::Attribute, use_bce = uses_bce(mode);
   const char* metric_name = mode == LossMode::Sgml ? "metric loss (SBDL)"
                             : uses_rank_loss(mode) ? "metric loss (rank)"
+                            : uses_margin_loss(mode) ? "metric loss (margin)"
                                                    : "metric loss (BDL)";
   std::string terms;
   if (use_metric) terms += str_cat(metric_name, " = ", r.metric_loss);
@@ -43,13 +44,19 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   const Device device = model.device();
   // A batch already on the model's device (the benchmark's) is used as it is; a host batch is copied there.
   const Tensor images = batch.images.device() == device ? batch.images : batch.images.to(device);
+  // Dropout's mask, like the sampler's draws, depends on the run's seed and the step only (a resume redraws it).
+  model.set_dropout_seed((objective.draw_seed * 0x9E3779B97F4A7C15ull + uint64_t(step)) ^ 0xD209A7ull);
   SgmlOutputs out = model.forward(Variable(images), /*training=*/true);
   // A dataset without attributes (SOP, Cars196) has batches with no attribute columns and a one-output head: its
   // targets are zeros, and only the metric loss trains (the trainer refuses the other losses for such a dataset).
   const Tensor targets = batch.attributes.numel() == 0 ? Tensor::zeros(out.attr_logits.value().shape(), device)
                          : batch.attributes.device() == device ? batch.attributes
                                                                : batch.attributes.to(device);
-  ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, objective);
+  // The distance sampler's draws depend on the run's seed and the step only: a resumed run draws the same ones.
+  ObjectiveConfig step_objective = objective;
+  step_objective.draw_seed = objective.draw_seed * 0x9E3779B97F4A7C15ull + uint64_t(step);
+  ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, step_objective,
+                                     model.margin_beta());
   check_finite_loss(r, objective, step);
   store.zero_grads();
   r.total.backward();

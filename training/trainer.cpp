@@ -12,6 +12,7 @@
 #include "engine/math_precision.h"
 #include "training/output_files.h"
 #include "training/progress.h"
+#include "training/dnc.h"
 #include "training/resume_check.h"
 
 namespace sgml {
@@ -51,6 +52,13 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
   check_loss_fits_dataset(config, data_->num_attributes());
+  if (config.method == "dnc" && config.sampling != Sampling::BatchWise)
+    SGML_FAIL("--method dnc needs --sampling batch: its batches are class-balanced within one cluster");
+  if (config.method == "dnc" && !config.batch_plan.empty())
+    SGML_FAIL("--method dnc draws its batches from clusters: it cannot follow a --batch-plan");
+  if (config.learn_beta && !uses_margin_loss(config.loss))
+    SGML_FAIL("--learn-beta learns the boundaries of the margin loss: it needs --loss margin, not --loss ",
+              loss_mode_name(config.loss));
   schedule_.kind = parse_lr_schedule_kind(config.lr_schedule);
   schedule_.base_lr = config.lr;
   schedule_.step_size = std::max<int64_t>(1, int64_t(config.lr_step_epochs) * data_->steps_per_epoch());
@@ -74,6 +82,14 @@ void Trainer::initialise_model() {
   mc.num_attributes = std::max(1, data_->num_attributes());
   mc.seed = config_.seed;
   mc.frozen_batch_norm = config_.frozen_bn;
+  mc.embedding_dim = config_.embedding_dim;
+  mc.dropout = float(config_.dropout);
+  mc.learners = config_.method == "dnc" ? config_.learners : 1;
+  if (config_.learn_beta && uses_margin_loss(config_.loss)) {
+    SGML_CHECK(data_->num_classes() > 0, "--learn-beta needs the number of training classes of the data");
+    mc.margin_classes = data_->num_classes();
+    mc.margin_beta = float(config_.margin_beta);
+  }
   model_ = std::make_unique<SgmlModel>(mc);
   // Through load_checkpoint, so that a training checkpoint (model + optimiser state) works as --init / --weights.
   if (!config_.init.empty()) {
@@ -120,9 +136,14 @@ void Trainer::save(const std::string& path) const {
 }
 
 ObjectiveConfig Trainer::objective() const {
-  return ObjectiveConfig{config_.loss,           config_.sampling,       float(config_.alpha),
-                         float(config_.beta),    float(config_.lambda),  config_.sgs_grad,
-                         float(config_.rank_tau), float(config_.rank_rho)};
+  ObjectiveConfig o{config_.loss,           config_.sampling,       float(config_.alpha),
+                    float(config_.beta),    float(config_.lambda),  config_.sgs_grad,
+                    float(config_.rank_tau), float(config_.rank_rho)};
+  o.margin = float(config_.margin);
+  o.margin_beta = float(config_.margin_beta);
+  o.sampler = parse_negative_sampler(config_.sampler);
+  o.draw_seed = config_.seed;  // train_step mixes in the step
+  return o;
 }
 
 void Trainer::record_counters() { progress_.bad_images_skipped = bad_images_before_ + data_->bad_images_skipped(); }
@@ -144,6 +165,44 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
     }
   }
   if (!out.empty()) write_checkpoint(out + "/last.safetensors");
+}
+
+void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective) {
+  const int k = config_.learners;
+  const int epoch = int(progress_.step / data_->steps_per_epoch()) + 1;
+  const DncPhase phase = dnc_phase(config_, epoch);
+  objective.learners = k;
+  if (!phase.clustered) {  // fine-tuning: all images, whole embedding
+    if (clusters_active_) data_->set_clusters({}, 0);
+    clusters_active_ = false;
+    objective.learner = -1;
+    return;
+  }
+  if (progress_.clustered_epoch != phase.clustering_epoch) {
+    bar.message(str_cat("epoch ", epoch, ": clustering the training images into ", k, " groups (k-means)"));
+    std::vector<int> rows;
+    const Tensor features = data_->clustering_features(*model_, &rows);
+    const Clustering c =
+        cluster_features(features, k, config_.seed * 1000003ull + uint64_t(phase.clustering_epoch), device_);
+    std::vector<int> fresh(size_t(data_->num_images()), -1);  // unreadable (skipped) images stay out
+    for (size_t r = 0; r < rows.size(); ++r) fresh[size_t(rows[r])] = c.clusters[r];
+    const bool first = progress_.clusters.size() != fresh.size();
+    const ClusterMatch match = first ? ClusterMatch{fresh, 0.0} : match_clusters(progress_.clusters, fresh, k);
+    progress_.clusters = match.clusters;
+    progress_.clustered_epoch = phase.clustering_epoch;
+    data_->set_clusters(progress_.clusters, k);
+    clusters_active_ = true;
+    const std::vector<int> sizes = data_->cluster_sizes(), kept = data_->cluster_kept();
+    // "step": the first step that uses the clusters (a resume from the checkpoint before it drops the record and
+    // clusters again, writing it once more).
+    log.write({{"epoch", epoch}, {"step", progress_.step + 1}, {"recluster", true}, {"cluster_sizes", sizes},
+               {"images_kept", kept}, {"reassignment_cost", match.cost}, {"kmeans_inertia", c.inertia},
+               {"kmeans_iterations", c.iterations}, {"first_clustering", first}});
+  } else if (!clusters_active_) {  // a resumed run: the checkpoint's clusters
+    data_->set_clusters(progress_.clusters, k);
+    clusters_active_ = true;
+  }
+  objective.learner = phase.full_embedding ? -1 : data_->cluster_of(progress_.step);
 }
 
 std::vector<StepMetrics> Trainer::run() {
@@ -170,7 +229,7 @@ std::vector<StepMetrics> Trainer::run() {
   install_interrupt_handler();
   ProgressBar bar(total, progress_.step);
   std::vector<StepMetrics> history;
-  const ObjectiveConfig objective_config = objective();
+  ObjectiveConfig objective_config = objective();
   bool ended_epoch = false;  // the last step closed an epoch (and ran end_epoch)
   while (progress_.step < total) {
     if (interrupt_requested()) {
@@ -181,6 +240,7 @@ std::vector<StepMetrics> Trainer::run() {
       }
       break;
     }
+    if (config_.method == "dnc") prepare_dnc_step(log, bar, objective_config);
     const TrainBatch batch = data_->batch(progress_.step);
     StepMetrics m;
     try {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/adam.h"
+#include "engine/check.h"
 #include "engine/lr_schedule.h"
 #include "losses/sgml_objective.h"
 #include "models/sgml_model.h"
@@ -26,7 +27,22 @@ class BatchSource {
   virtual TrainBatch batch(int64_t step) = 0;
   virtual int64_t steps_per_epoch() const = 0;
   virtual int num_attributes() const = 0;
+  virtual int num_classes() const { return 0; }  // training classes (labels lie in [0, num_classes)); 0: unknown
   virtual int bad_images_skipped() const { return 0; }  // over this source's life (not a resumed run's earlier part)
+  // Divide & Conquer (training/dnc.h); a source without them refuses --method dnc. clustering_features: (N, F)
+  // pooled backbone features of the N training images (evaluation transform); a row's image index is its position,
+  // an image that could not be read (skipped) has index -1 in `kept` order: `rows` says which image each row is.
+  virtual Tensor clustering_features(SgmlModel& model, std::vector<int>* rows) {
+    (void)model, (void)rows;
+    SGML_FAIL("this training data cannot be clustered (--method dnc)");
+  }
+  virtual int num_images() const { return 0; }
+  // Batches from these clusters from now on (one id in [0, k) or -1 per training image); empty: no clusters.
+  virtual void set_clusters(const std::vector<int>& clusters, int k) { (void)clusters, (void)k; }
+  virtual int cluster_of(int64_t step) const { (void)step; return -1; }  // the cluster of step's batch, or -1
+  // Per cluster: its images, and those kept (in classes with >= 2 images in it).
+  virtual std::vector<int> cluster_sizes() const { return {}; }
+  virtual std::vector<int> cluster_kept() const { return {}; }
 };
 
 class Trainer {
@@ -58,6 +74,9 @@ class Trainer {
   // The one end of an epoch (or of a run that stops mid-epoch): the evaluation when `evaluate` (logged, the best
   // Recall@1 tracked, best.safetensors written when it improves), then last.safetensors.
   void end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate);
+  // --method dnc, before each step: the clusters of the step's epoch (re-clustering and logging when due, or the
+  // checkpoint's after a resume) and the objective's learner for the step.
+  void prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective);
 
   TrainConfig config_;
   std::unique_ptr<BatchSource> data_;
@@ -68,6 +87,7 @@ class Trainer {
   LrSchedule schedule_;
   TrainProgress progress_;
   int bad_images_before_ = 0;  // skipped before this run's data stream started (a resumed run's checkpoint)
+  bool clusters_active_ = false;  // the data source has progress_.clusters (dnc)
 };
 
 // True once SIGINT (Ctrl-C) arrived after install_interrupt_handler(); the loop then checkpoints and stops.

@@ -1,7 +1,8 @@
 """Reference for the SGML objective on the tape: value and gradients w.r.t. the raw embeddings and attribute logits.
 
 usage: objective_ref.py MANIFEST.json   (cases {input, output, mode, sampling, alpha, beta, lambda, sgs_grad})
-input: emb (N,D), logits (N,K), targets (N,K), labels (N) as float; output: loss, metric, bce, demb, dlogits.
+input: emb (N,D), logits (N,K), targets (N,K), labels (N) as float; output: loss, metric, bce, demb, dlogits, and
+dclass_beta for a margin case with learned boundaries (manifest key class_beta, one per class).
 The objective itself is the one of the independent training reference (sgml_reference.losses), so the op-level and
 the step-level checks test the engine against one PyTorch formulation of Eq. 1-8.
 """
@@ -26,11 +27,16 @@ def main():
         logits = torch.tensor(t["logits"], dtype=torch.float64, requires_grad=True)
         targets = torch.tensor(t["targets"], dtype=torch.float64)
         labels = torch.tensor(t["labels"]).long().tolist()
-        total, metric, bce = losses(emb, logits, targets, labels, dict(c, loss=c["mode"]))
+        class_beta = None
+        if c.get("class_beta"):  # learned margin boundaries, one per class
+            class_beta = torch.tensor(c["class_beta"], dtype=torch.float64, requires_grad=True)
+        total, metric, bce = losses(emb, logits, targets, labels, dict(c, loss=c["mode"], class_beta=class_beta))
         total.backward()
         out = {"loss": total.detach().reshape(1), "metric": metric.detach().reshape(1), "bce": bce.detach().reshape(1),
                "demb": emb.grad if emb.grad is not None else torch.zeros_like(emb),
                "dlogits": logits.grad if logits.grad is not None else torch.zeros_like(logits)}
+        if class_beta is not None:
+            out["dclass_beta"] = class_beta.grad
         safetensors_np.save(c["output"], {k: v.numpy().astype("float32") for k, v in out.items()})
 
 

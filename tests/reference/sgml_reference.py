@@ -176,8 +176,21 @@ def pairs_of(labels, sampling):
     return ii, jj, pos
 
 
+def learner_slices(d, k):
+    """Divide & Conquer's learner columns: [i c, min((i + 1) c, d)) with c = ceil(d / k)."""
+    c = -(-d // k)
+    return [(i * c, min((i + 1) * c, d)) for i in range(k)]
+
+
 def losses(emb, logits, targets, labels, cfg):
-    e = F.normalize(emb, dim=1)
+    k, learner = cfg.get("learners", 1), cfg.get("learner", -1)
+    if k > 1 and learner >= 0:  # one learner's slice, normalised
+        b, e_ = learner_slices(emb.shape[1], k)[learner]
+        e = F.normalize(emb[:, b:e_], dim=1)
+    elif k > 1:  # the concatenation of the normalised slices, as a unit vector
+        e = torch.cat([F.normalize(emb[:, b:e_], dim=1) for b, e_ in learner_slices(emb.shape[1], k)], 1) / k ** 0.5
+    else:
+        e = F.normalize(emb, dim=1)
     s = e @ e.t()
     p = F.normalize(torch.sigmoid(logits), dim=1)
     g = p @ p.t()
@@ -192,6 +205,18 @@ def losses(emb, logits, targets, labels, cfg):
         metric, _, _ = rank_approximation_loss(s, list(labels), cfg["rank_tau"], cfg["rank_rho"])
         total = metric if cfg["loss"] == "rank" else metric + lam * bce
         return total + 0.0 * (metric + bce), metric, bce
+    if cfg["loss"] == "margin":
+        # The margin loss of Wu et al. 2017 with its negative samplers (losses/margin_loss.h), batch-wise only.
+        from margin_loss_ref import margin_loss, triplet_anchors_positives, uniform_draws
+        assert cfg["sampling"] == "batch"
+        triplets = len(triplet_anchors_positives(list(labels)))
+        draws = uniform_draws(cfg["draw_seed"], triplets) if cfg["sampler"] == "distance" else []
+        if cfg.get("class_beta") is not None:  # --learn-beta: each anchor's class's boundary, a leaf tensor
+            beta = cfg["class_beta"][torch.tensor(list(labels))]
+        else:
+            beta = torch.full((len(labels),), cfg["margin_beta"], dtype=s.dtype)
+        metric = margin_loss(s, list(labels), beta, cfg["margin"], e.shape[1], cfg["sampler"], draws)[0]
+        return metric + 0.0 * (metric + bce), metric, bce
     ii, jj, pos = pairs_of(labels, cfg["sampling"])
     sp, gp = s[ii, jj], g[ii, jj]
     alpha, beta = cfg["alpha"], cfg["beta"]

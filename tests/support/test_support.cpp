@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -38,6 +39,17 @@ std::string scratch_dir(const std::string& name) {
 std::string reference_python() {
   const char* p = std::getenv("SGML_PYTHON");
   return p && *p ? p : "/usr/bin/python3";
+}
+
+std::vector<nlohmann::json> jsonl_records(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains(key)) records.push_back(std::move(j));
+  }
+  return records;
 }
 
 int run_command(const std::string& command, std::string* output) {

@@ -2,6 +2,7 @@
 #pragma once
 #include <functional>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ bool torch_available(std::string* why = nullptr);
 void run_reference(const std::string& script, const std::vector<std::string>& args);
 // Runs a shell command and returns its exit status; its stdout+stderr go to *output when given.
 int run_command(const std::string& command, std::string* output = nullptr);
+
+// The records of a JSON-lines file (a run's metrics.jsonl) that have `key` ("loss": the steps), in file order.
+std::vector<nlohmann::json> jsonl_records(const std::string& path, const std::string& key);
 
 // Uniform values in [lo, hi), reproducible from the seed.
 Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.0f, float hi = 1.0f);

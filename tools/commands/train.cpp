@@ -54,8 +54,10 @@ int run_train(int argc, char** argv) {
   Options opt("train", "cub|deepfashion|sop|cars|demo|demo-cub [options]",
               "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
               "loss + lambda * BCE, Adam (--loss picks the objective; rank and rank-multitask use our\n"
-              "reconstruction, from the paper's abstract only, of the rank-approximation loss of Schall et al. 2019).\n"
-              "Defaults come from configs/DATASET.json (the paper's settings), then\n"
+              "reconstruction, from the paper's abstract only, of the rank-approximation loss of Schall et al. 2019;\n"
+              "margin is the margin loss of Wu et al. 2017 with distance-weighted or nearest negatives).\n"
+              "Defaults come from configs/DATASET.json (the paper's settings; with --method dnc then\n"
+              "configs/dnc-DATASET.json, Divide & Conquer's), then\n"
               "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
               "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
   declare_train_options(opt);
@@ -63,6 +65,9 @@ int run_train(int argc, char** argv) {
   const std::string dataset_kind = read_dataset_options(opt, "sgml train cub|deepfashion|sop|cars|demo|demo-cub").kind;
   const std::string defaults = project_path("configs/" + dataset_kind + ".json");
   if (std::filesystem::exists(defaults)) opt.apply_defaults_file(defaults);
+  // --method dnc: configs/dnc-DATASET.json (Divide & Conquer's settings) over the dataset's defaults.
+  const std::string dnc_defaults = project_path("configs/dnc-" + dataset_kind + ".json");
+  if (opt.get("method") == "dnc" && std::filesystem::exists(dnc_defaults)) opt.apply_defaults_file(dnc_defaults);
   TrainConfig config = train_config_from_options(opt);
   config.dataset = dataset_kind;
   if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);

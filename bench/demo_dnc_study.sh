@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Divide & Conquer beside SGML on the built-in demo (issue 12): `sgml train demo` (configs/demo.json: ResNet-18 at
+# 64 px from scratch, 8 classes x 4 images, 8 epochs, cosine lr 1e-3) as SGML, then with --method dnc
+# (configs/dnc-demo.json: margin loss, distance-weighted sampling, embedding 128) with --learners 1 (the plain
+# margin-loss baseline) and 4 (D&C), same seed and epochs; then `sgml eval demo` of last.safetensors. Prints one
+# line per run: name, seed, Recall@1, MAP@R. The demo is small (180 queries): figures move by several points between
+# seeds (README, Correctness), so compare seeds too.
+#   bash bench/demo_dnc_study.sh [BUILD_DIR] [OUT_DIR] [seeds]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$root/build}" out="${2:-$root/runs/dnc_study}" seeds="${3:-0}"
+python="${SGML_PYTHON:-/usr/bin/python3}"
+mkdir -p "$out"
+for seed in $seeds; do
+  for name in sgml margin_k1 dnc_k4; do
+    case "$name" in
+      sgml) args=() ;;
+      margin_k1) args=(--method dnc --learners 1) ;;
+      dnc_k4) args=(--method dnc --learners 4) ;;
+    esac
+    run="$out/run_${seed}_$name"
+    "$build/sgml" train demo --data "$out/data" --out "$run" "${args[@]}" --seed "$seed" --eval-every 0 \
+      --device cpu --workers 2 > "$out/train_${seed}_$name.log" 2>&1
+    "$build/sgml" eval demo --data "$out/data" --checkpoint "$run/last.safetensors" --json --device cpu --no-nmi \
+      2>/dev/null > "$out/eval_${seed}_$name.json"
+    "$python" -c 'import json, sys
+t = open(sys.argv[1]).read(); j = json.loads(t[t.find("{"):])
+print("%-10s seed %s  Recall@1 %.4f  MAP@R %.4f" % (sys.argv[2], sys.argv[3], j["recall@1"], j["map@r"]))' \
+      "$out/eval_${seed}_$name.json" "$name" "$seed"
+  done
+done

@@ -1,0 +1,95 @@
+// `sgml train demo --method dnc` (Divide & Conquer, training/dnc.h) end to end on the CPU: ResNet-18 at 32 px from
+// scratch, 2 learners, re-clustering every epoch, dropout 0.05, a constant learning rate (--steps would stretch a
+// cosine one).
+// The re-clusterings are logged with sizes that add up; a run interrupted mid-epoch or at an epoch's end (before a
+// re-clustering) and resumed gives bitwise the same losses, clusters and parameters as the uninterrupted run;
+// `sgml eval` reads the run's checkpoint; wrong combinations are refused with clear messages.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "engine/safetensors.h"
+#include "tests/support/test_support.h"
+
+using namespace sgml;
+
+namespace {
+
+std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+
+int run(const std::string& command, std::string* out) { return test::run_command("timeout 600 " + command, out); }
+
+struct Log {
+  std::vector<double> losses;
+  std::vector<nlohmann::json> reclusterings;
+};
+
+Log read_log(const std::string& path) {
+  Log log;
+  for (const nlohmann::json& j : test::jsonl_records(path, "loss")) log.losses.push_back(j.at("loss"));
+  log.reclusterings = test::jsonl_records(path, "recluster");
+  return log;
+}
+
+TEST(CliDnc, TrainsReclustersAndResumesExactly) {
+  const std::string dir = test::scratch_dir("cli_dnc"), data = dir + "/data";
+  const test::RemovedAtExit remove{dir};
+  std::string out;
+  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
+  const std::string base = sgml() + " train demo --method dnc --data " + data +
+                           " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16"
+                           " --recluster-every 1 --classes-per-batch 6 --images-per-class 2 --eval-every -1"
+                           " --device cpu --workers 2 --seed 4 --epochs 2 --lr-schedule constant --dropout 0.05";
+  ASSERT_EQ(run(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  std::ifstream config_file(dir + "/full/config.json");
+  const nlohmann::json config = nlohmann::json::parse(config_file);
+  EXPECT_EQ(config.at("loss"), "margin") << "configs/dnc-demo.json applies over configs/demo.json";
+  EXPECT_EQ(config.at("sampler"), "distance");
+  EXPECT_EQ(config.at("model"), "resnet18") << "configs/demo.json still applies";
+  EXPECT_EQ(config.at("learners"), 2) << "the command line over both";
+  const Log full = read_log(dir + "/full/metrics.jsonl");
+  ASSERT_EQ(full.reclusterings.size(), 2u) << "epochs 1 and 2";
+  ASSERT_EQ(full.losses.size() % 2, 0u);
+  const size_t per_epoch = full.losses.size() / 2;
+  for (const nlohmann::json& r : full.reclusterings) {
+    const std::vector<int> sizes = r.at("cluster_sizes"), kept = r.at("images_kept");
+    ASSERT_EQ(sizes.size(), 2u);
+    EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), 0), 700) << "every demo training image: " << r.dump();
+    for (size_t k = 0; k < 2; ++k) EXPECT_LE(kept[k], sizes[k]);
+    EXPECT_GE(r.at("reassignment_cost").get<double>(), 0.0);
+  }
+  EXPECT_EQ(full.reclusterings[1].at("step"), int(per_epoch) + 1);
+
+  // Interrupted mid-epoch 2 (after its re-clustering), and at the end of epoch 1 (before it), then resumed.
+  for (const size_t stop : {per_epoch + 3, per_epoch}) {
+    SCOPED_TRACE(testing::Message() << "stopped after step " << stop);
+    const std::string split = dir + "/split" + std::to_string(stop);
+    ASSERT_EQ(run(base + " --steps " + std::to_string(stop) + " --out " + split + " 2>&1", &out), 0) << out;
+    ASSERT_EQ(run(base + " --resume --out " + split + " 2>&1", &out), 0) << out;
+    const Log resumed = read_log(split + "/metrics.jsonl");
+    ASSERT_EQ(resumed.losses.size(), full.losses.size());
+    for (size_t i = 0; i < full.losses.size(); ++i) EXPECT_EQ(resumed.losses[i], full.losses[i]) << "step " << i + 1;
+    ASSERT_EQ(resumed.reclusterings.size(), 2u) << "each re-clustering logged once";
+    for (size_t r = 0; r < 2; ++r)
+      EXPECT_EQ(resumed.reclusterings[r].at("cluster_sizes"), full.reclusterings[r].at("cluster_sizes"));
+    const TensorMap a = load_safetensors(dir + "/full/last.safetensors");
+    const TensorMap b = load_safetensors(split + "/last.safetensors");
+    for (const auto& [name, t] : a) {
+      ASSERT_TRUE(b.count(name)) << name;
+      if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), b.at(name).to_vector()) << name;
+    }
+  }
+  ASSERT_EQ(run(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
+                    "/full/last.safetensors 2>&1", &out), 0) << out;
+
+  EXPECT_NE(run(base + " --out " + dir + "/bad --loss sgml --sampling image --triplets-per-batch 4 2>&1", &out), 0);
+  EXPECT_NE(out.find("--method dnc needs --sampling batch"), std::string::npos) << out;
+  EXPECT_NE(run(base + " --out " + dir + "/bad --learners 4 --embedding-dim 5 2>&1", &out), 0);
+  EXPECT_NE(out.find("--embedding-dim 5 cannot be split into --learners 4"), std::string::npos) << out;
+  EXPECT_NE(run(base + " --out " + dir + "/bad --method divide 2>&1", &out), 0);
+  EXPECT_NE(out.find("--method"), std::string::npos) << out;
+}
+
+}  // namespace

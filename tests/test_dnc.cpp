@@ -1,0 +1,154 @@
+// Divide & Conquer's pieces (training/dnc.h, data/samplers.h ClusterBatchSampler, layers/embedding_slices.h):
+// the matching of new clusters to learners against a brute force over every relabelling, the phase schedule, the
+// cluster-wise batches, and the learner slices.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "data/samplers.h"
+#include "engine/check.h"
+#include "layers/embedding_slices.h"
+#include "tests/support/test_support.h"
+#include "training/dnc.h"
+
+using namespace sgml;
+
+namespace {
+
+// L1 distance between memberships, summed over clusters, after relabelling fresh cluster b as perm[b].
+double relabelled_cost(const std::vector<int>& previous, const std::vector<int>& fresh, const std::vector<int>& perm,
+                       int k) {
+  double cost = 0;
+  for (int a = 0; a < k; ++a)
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      const bool in_old = previous[i] == a, in_new = fresh[i] >= 0 && perm[size_t(fresh[i])] == a;
+      cost += in_old != in_new;
+    }
+  return cost;
+}
+
+TEST(DncMatching, OptimalOverEveryRelabellingAndRecoversAPermutation) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int k = 2 + trial % 4, n = 30 + trial;
+    std::vector<int> previous(static_cast<size_t>(n)), fresh(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      previous[size_t(i)] = int(rng() % unsigned(k + 1)) - 1;  // -1: an image left out
+      fresh[size_t(i)] = trial % 2 ? int(rng() % unsigned(k + 1)) - 1 : previous[size_t(i)];
+    }
+    // Half the trials: fresh = a relabelling of previous with a few images moved.
+    std::vector<int> shuffle_of(static_cast<size_t>(k));
+    std::iota(shuffle_of.begin(), shuffle_of.end(), 0);
+    std::shuffle(shuffle_of.begin(), shuffle_of.end(), rng);
+    if (trial % 2 == 0)
+      for (int i = 0; i < n; ++i) {
+        if (i % 7 == 3) fresh[size_t(i)] = int(rng() % unsigned(k));
+        if (fresh[size_t(i)] >= 0) fresh[size_t(i)] = shuffle_of[size_t(fresh[size_t(i)])];
+      }
+    const ClusterMatch m = match_clusters(previous, fresh, k);
+    std::vector<int> perm(static_cast<size_t>(k));
+    std::iota(perm.begin(), perm.end(), 0);
+    double best = 1e300;
+    do best = std::min(best, relabelled_cost(previous, fresh, perm, k));
+    while (std::next_permutation(perm.begin(), perm.end()));
+    EXPECT_EQ(m.cost, best) << "trial " << trial;
+    // The relabelled assignment has that cost against the previous one, and is a relabelling of fresh.
+    std::vector<int> identity(static_cast<size_t>(k));
+    std::iota(identity.begin(), identity.end(), 0);
+    EXPECT_EQ(relabelled_cost(previous, m.clusters, identity, k), best) << "trial " << trial;
+    std::map<int, int> seen;
+    for (int i = 0; i < n; ++i) {
+      EXPECT_EQ(m.clusters[size_t(i)] < 0, fresh[size_t(i)] < 0);
+      if (fresh[size_t(i)] < 0) continue;
+      auto [it, added] = seen.emplace(fresh[size_t(i)], m.clusters[size_t(i)]);
+      EXPECT_EQ(it->second, m.clusters[size_t(i)]) << "one fresh cluster, one new label";
+    }
+  }
+  // An exact relabelling is undone at cost 0.
+  const std::vector<int> previous{0, 0, 1, 2, 2, 2, 1, -1}, fresh{2, 2, 0, 1, 1, 1, 0, -1};
+  const ClusterMatch m = match_clusters(previous, fresh, 3);
+  EXPECT_EQ(m.cost, 0.0);
+  EXPECT_EQ(m.clusters, previous);
+  EXPECT_THROW(match_clusters({0, 1}, {0}, 2), Error);
+  EXPECT_THROW(match_clusters({0, 3}, {0, 1}, 2), Error);
+}
+
+TEST(DncPhases, ClusteredThenFullEmbeddingThenFineTune) {
+  TrainConfig c;
+  c.method = "dnc";
+  c.recluster_every = 2;
+  c.full_embedding_epoch = 4;
+  c.finetune_epoch = 6;
+  const int want_clustering[] = {0, 1, 1, 3, 3, 5, 0, 0};
+  for (int epoch = 1; epoch <= 7; ++epoch) {
+    const DncPhase p = dnc_phase(c, epoch);
+    EXPECT_EQ(p.clustered, epoch < 6) << epoch;
+    EXPECT_EQ(p.full_embedding, epoch >= 4) << epoch;
+    EXPECT_EQ(p.clustering_epoch, want_clustering[epoch]) << epoch;
+  }
+  c.full_embedding_epoch = c.finetune_epoch = 0;  // never
+  EXPECT_TRUE(dnc_phase(c, 1000).clustered);
+  EXPECT_FALSE(dnc_phase(c, 1000).full_embedding);
+  c.method = "sgml";
+  EXPECT_FALSE(dnc_phase(c, 1).clustered);
+}
+
+TEST(ClusterBatchSampler, BatchesComeFromOneClusterRoundRobin) {
+  // 12 classes of 5 images; cluster = class % 3, except that class 0 has one image in cluster 1 (dropped there) and
+  // cluster 3 holds only class 11's images (one class: no negatives, never sampled).
+  std::vector<int> labels, clusters;
+  for (int c = 0; c < 12; ++c)
+    for (int m = 0; m < 5; ++m) {
+      labels.push_back(c);
+      clusters.push_back(c == 11 ? 3 : c == 0 && m == 4 ? 1 : c % 3);
+    }
+  clusters[3] = -1;  // an image left out
+  const ClusterBatchSampler s(labels, clusters, 4, 3, 2, 9, /*steps_per_epoch=*/7);
+  // Cluster 0: classes 0, 3, 6, 9 less class 0's image 4 (in cluster 1) and image 3 (left out); cluster 1: classes 1,
+  // 4, 7, 10 and that image, which is alone of its class there; cluster 2: classes 2, 5, 8; cluster 3: class 11.
+  EXPECT_EQ(s.cluster_sizes(), (std::vector<int>{4 * 5 - 2, 4 * 5 + 1, 3 * 5, 5}));
+  EXPECT_EQ(s.kept_images(), (std::vector<int>{4 * 5 - 2, 4 * 5, 3 * 5, 5}));
+  for (int64_t step = 0; step < 30; ++step) {
+    const std::vector<int> b = s.batch(step);
+    const int cluster = s.cluster_of(step);
+    EXPECT_EQ(cluster, int((step % 7) % 3)) << "clusters 0, 1, 2 in turn, restarting each epoch";
+    EXPECT_EQ(b, s.batch(step)) << "a pure function of the step";
+    std::set<int> classes;
+    for (int i : b) {
+      EXPECT_EQ(clusters[size_t(i)], cluster) << "step " << step;
+      EXPECT_FALSE(i == 3 || i == 4) << "left out, or the single image of class 0 in cluster 1";
+      classes.insert(labels[size_t(i)]);
+    }
+    EXPECT_EQ(b.size(), 6u);
+    EXPECT_EQ(classes.size(), 3u);
+  }
+  EXPECT_THROW(ClusterBatchSampler(labels, std::vector<int>(labels.size(), -1), 2, 3, 2, 0, 5), Error);
+}
+
+TEST(LearnerSlices, ColumnsAndNormalisedConcatenation) {
+  EXPECT_EQ(learner_columns(0, 4, 128), (std::pair<int, int>{0, 32}));
+  EXPECT_EQ(learner_columns(3, 4, 128), (std::pair<int, int>{96, 128}));
+  EXPECT_EQ(learner_columns(2, 3, 16), (std::pair<int, int>{12, 16}));
+  EXPECT_NE(test::error_of([] { check_learner_slices(4, 5); }).find("--embedding-dim 5"), std::string::npos);
+  EXPECT_THROW(learner_columns(3, 3, 16), Error);
+  const Tensor x = test::random_tensor({5, 10}, 3);
+  const Tensor full = concatenated_learner_embedding(Variable(x), 3, 1.0f).value();  // slices 4, 4, 2
+  for (int r = 0; r < 5; ++r) {
+    for (auto [b, e] : {std::pair<int, int>{0, 4}, {4, 8}, {8, 10}}) {
+      double norm = 0, raw = 0;
+      for (int c = b; c < e; ++c) {
+        norm += double(full.data()[r * 10 + c]) * full.data()[r * 10 + c];
+        raw += double(x.data()[r * 10 + c]) * x.data()[r * 10 + c];
+      }
+      EXPECT_NEAR(norm, 1.0, 1e-6) << "each slice a unit vector";
+      for (int c = b; c < e; ++c)
+        EXPECT_NEAR(full.data()[r * 10 + c], x.data()[r * 10 + c] / std::sqrt(raw), 1e-6) << "the direction kept";
+    }
+  }
+}
+
+}  // namespace

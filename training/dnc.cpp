@@ -1,0 +1,64 @@
+#include "training/dnc.h"
+
+#include <cmath>
+
+#include "engine/check.h"
+#include "retrieval/hungarian.h"
+#include "retrieval/kmeans.h"
+
+namespace sgml {
+
+DncPhase dnc_phase(const TrainConfig& c, int epoch) {
+  DncPhase p;
+  if (c.method != "dnc") return p;
+  p.clustered = c.finetune_epoch == 0 || epoch < c.finetune_epoch;
+  p.full_embedding = !p.clustered || (c.full_embedding_epoch > 0 && epoch >= c.full_embedding_epoch);
+  if (p.clustered) p.clustering_epoch = epoch - (epoch - 1) % c.recluster_every;
+  return p;
+}
+
+ClusterMatch match_clusters(const std::vector<int>& previous, const std::vector<int>& fresh, int k) {
+  SGML_CHECK(previous.size() == fresh.size(), "match_clusters: ", previous.size(), " and ", fresh.size(), " images");
+  SGML_CHECK(k >= 1, "match_clusters: ", k, " clusters");
+  std::vector<double> size_a(size_t(k), 0), size_b(size_t(k), 0), both(size_t(k) * k, 0);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const int a = previous[i], b = fresh[i];
+    SGML_CHECK(a >= -1 && a < k && b >= -1 && b < k, "match_clusters: image ", i, " in clusters ", a, " and ", b);
+    if (a >= 0) ++size_a[size_t(a)];
+    if (b >= 0) ++size_b[size_t(b)];
+    if (a >= 0 && b >= 0) ++both[size_t(a) * k + b];
+  }
+  std::vector<double> cost(size_t(k) * k);
+  for (int a = 0; a < k; ++a)
+    for (int b = 0; b < k; ++b)
+      cost[size_t(a) * k + b] = size_a[size_t(a)] + size_b[size_t(b)] - 2 * both[size_t(a) * k + b];
+  const Assignment match = linear_sum_assignment(cost, k, k);
+  std::vector<int> label_of_fresh(size_t(k), -1);
+  for (size_t t = 0; t < match.rows.size(); ++t) label_of_fresh[size_t(match.cols[t])] = match.rows[t];
+  ClusterMatch out;
+  out.cost = match.cost;
+  out.clusters.reserve(fresh.size());
+  for (int b : fresh) out.clusters.push_back(b < 0 ? -1 : label_of_fresh[size_t(b)]);
+  return out;
+}
+
+Clustering cluster_features(const Tensor& features, int k, uint64_t seed, Device device) {
+  SGML_CHECK(features.ndim() == 2 && features.dim(0) >= k, "k-means of ", shape_str(features.shape()),
+             " features into ", k, " clusters: fewer images than clusters");
+  Tensor x = features.is_cuda() ? features.to(Device::cpu()) : features.clone();
+  const int64_t n = x.dim(0), d = x.dim(1);
+  float* p = x.data();
+  for (int64_t r = 0; r < n; ++r) {  // L2-normalise each row (a zero row stays zero)
+    double norm = 0;
+    for (int64_t c = 0; c < d; ++c) norm += double(p[r * d + c]) * p[r * d + c];
+    const float inv = norm > 0 ? float(1.0 / std::sqrt(norm)) : 0.0f;
+    for (int64_t c = 0; c < d; ++c) p[r * d + c] *= inv;
+  }
+  KMeansOptions options;
+  options.seed = seed;
+  options.max_iterations = 100;
+  const KMeansResult r = kmeans(device.is_cuda() ? x.to(device) : x, k, options);  // explicit host-to-device copy
+  return {std::vector<int>(r.assignment.begin(), r.assignment.end()), r.inertia, r.iterations};
+}
+
+}  // namespace sgml
