@@ -74,4 +74,23 @@ TEST(CliRankLoss, TrainsTheDemoAloneAndWithBce) {
   EXPECT_NE(out.find("--rank-rho"), std::string::npos) << out;
 }
 
+// The rank loss with Divide & Conquer's learners (issue 14): each batch's loss on its cluster's learner slice.
+TEST(CliRankLoss, TrainsWithDivideAndConquerLearners) {
+  const std::string dir = test::scratch_dir("cli_rank_loss_dnc"), data = dir + "/data";
+  const test::RemovedAtExit remove{dir};
+  std::string out;
+  ASSERT_EQ(run(sgml() + " train demo --method dnc --loss rank --learners 2 --embedding-dim 16 --recluster-every 1"
+                    " --data " + data + " --out " + dir + "/run" + kSmallRun + " 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> steps = step_lines(dir + "/run/metrics.jsonl");
+  ASSERT_EQ(steps.size(), 3u) << out;
+  for (const nlohmann::json& s : steps) {
+    const double metric = s.at("metric_loss");
+    EXPECT_TRUE(std::isfinite(metric) && metric > 0.0 && metric <= 2.0) << s.dump();
+  }
+  std::ifstream config_file(dir + "/run/config.json");
+  const nlohmann::json config = nlohmann::json::parse(config_file);
+  EXPECT_EQ(config.at("loss"), "rank");
+  EXPECT_EQ(config.at("learners"), 2);
+}
+
 }  // namespace
