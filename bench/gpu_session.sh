@@ -77,7 +77,7 @@ if [ "$plan" = recheck ]; then
   # The kernels a change touches, the trainer, precision and parity; then the side-by-side in order of value
   # (tf32, fp32 training steps; extraction), the op profile, and the sanitizers over the changed kernels.
   step "GPU tests (recheck)" 150 "$out/gpu_tests.log" "$tests" \
-    '--gtest_filter=MathPrecision*:Ops/OpsCuda.*:CudaConvFallback.*:TrainCuda.*:RankLossCuda.*:*OnTheGpu/resnet101:OpProfile.*' \
+    '--gtest_filter=MathPrecision*:Ops/OpsCuda.*:CudaConvFallback.*:TrainCuda.*:RankLossCuda.*:MetricLossCuda.*:MarginLossCuda.*:DropoutCuda.*:*OnTheGpu/resnet101:OpProfile.*' \
     "--gtest_output=xml:$out/gpu_tests.xml"
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |relative error|no strict-fp32|no fp32 or TF32|tests ran" "$out/gpu_tests.log" | sort | uniq -c
   b="$out/bench.log"
@@ -94,7 +94,7 @@ if [ "$plan" = recheck ]; then
   step "sgml train fp32 + profile" 50 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 5 --profile
   s="$out/sanitizer.log"
   sanitize=(compute-sanitizer --error-exitcode 9 --print-limit 20)
-  step "memcheck" 60 "$s" "${sanitize[@]}" --tool memcheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*"
+  step "memcheck" 60 "$s" "${sanitize[@]}" --tool memcheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*:MarginLossCuda.*:DropoutCuda.*"
   step "racecheck" 40 "$s" "${sanitize[@]}" --tool racecheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*"
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^== " "$s"
   # PyTorch's best includes torch.compile (its compilation takes minutes: last, under the deadline).
