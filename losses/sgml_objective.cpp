@@ -19,8 +19,11 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
                                const Variable& class_beta) {
   const int64_t n = emb.value().dim(0);
   SGML_CHECK(static_cast<int64_t>(labels.size()) == n, labels.size(), " labels for a batch of ", n);
-  check_shape(attr_targets, attr_logits.value().shape(), "attribute targets");
   const bool use_metric = config.mode != LossMode::Attribute, use_bce = uses_bce(config.mode);
+  // Without an attribute branch (the linear head) only the losses without attributes can train.
+  SGML_CHECK(attr_logits.defined() || (!use_bce && config.mode != LossMode::Sgml),
+             "this loss needs the attribute branch, which a model with the linear head does not have");
+  if (attr_logits.defined()) check_shape(attr_targets, attr_logits.value().shape(), "attribute targets");
   const bool use_g = config.mode == LossMode::Sgml, use_rank = uses_rank_loss(config.mode);
   const bool use_margin = uses_margin_loss(config.mode);
   const float bce_weight = config.mode == LossMode::Attribute ? 1.0f : config.lambda;
@@ -87,8 +90,10 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
     ds = metric.dS;
     dg = metric.dG;
   }
-  BceResult bce = bce_with_logits(attr_logits.value(), attr_targets, use_bce ? bce_weight : 0.0f);
-  r.bce_loss = bce.value.item();
+  // The BCE is logged in every mode where there is an attribute branch (0 without one).
+  BceResult bce = attr_logits.defined() ? bce_with_logits(attr_logits.value(), attr_targets, use_bce ? bce_weight : 0.0f)
+                                        : BceResult();
+  r.bce_loss = attr_logits.defined() ? bce.value.item() : 0.0;
   r.loss = (use_metric ? r.metric_loss : 0.0) + (use_bce ? bce_weight * r.bce_loss : 0.0);
 
   // One node holds the whole objective: its backward hands each input the gradient the fused loss kernels already

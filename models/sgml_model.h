@@ -3,6 +3,9 @@
 //   head.emb  (1024 -> 512)        the embedding branch
 //   head.attr (1024 -> K)          the attribute branch; sigmoid gives p(a|x)
 // The three features of the paper's Table II are `conv` (pooled backbone), `fc` (1024-d after ReLU) and `emb`.
+// Divide & Conquer's head (--head linear, its authors' network) is one layer on the pooled feature instead:
+//   head.emb  (F -> d)             each learner's rows initialised on their own (Xavier normal, gain 1)
+// with no `fc` feature and no attribute branch (only the losses without attributes train it).
 #pragma once
 #include <memory>
 #include <random>
@@ -14,12 +17,16 @@
 
 namespace sgml {
 
+enum class HeadKind { Sgml, Linear };
+HeadKind parse_head(const std::string& name);  // "sgml", "linear"
+
 struct SgmlModelConfig {
   std::string arch = "resnet101";
   int num_attributes = 1;  // K
   int fc_dim = 1024;
   int embedding_dim = 512;
   unsigned seed = 0;       // initialisation of whatever no weights file provides
+  HeadKind head = HeadKind::Sgml;
   // Frozen batch norm (standard when fine-tuning for metric learning; Divide & Conquer freezes every BN layer): in
   // training, every BN layer normalises with its running statistics and leaves them unchanged; gradients still
   // flow through it to the layers below, and gamma and beta still learn.
@@ -38,9 +45,9 @@ struct SgmlModelConfig {
 
 struct SgmlOutputs {
   Variable conv;         // (N, F)
-  Variable fc;           // (N, 1024)
+  Variable fc;           // (N, 1024); undefined with the linear head
   Variable emb;          // (N, 512), not normalised
-  Variable attr_logits;  // (N, K)
+  Variable attr_logits;  // (N, K); undefined with the linear head
 };
 
 enum class FeatureKind { Conv, Fc, Emb };
@@ -78,7 +85,10 @@ class SgmlModel {
   ParameterStore store_;
   std::mt19937 rng_;
   std::unique_ptr<ResNetBackbone> backbone_;
-  std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;
+  // Reset to a fresh initialisation (a backbone-only weights file): PyTorch's default, then the linear head's
+  // per-learner Xavier rows.
+  void reset_head();
+  std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;  // fc and attr: SGML head only
   Variable margin_beta_;
   uint64_t dropout_seed_ = 0;
 };

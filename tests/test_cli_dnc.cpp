@@ -92,4 +92,36 @@ TEST(CliDnc, TrainsReclustersAndResumesExactly) {
   EXPECT_NE(out.find("--method"), std::string::npos) << out;
 }
 
+// The authors' head (--head linear): trains, is saved without fc and attribute layers, and `sgml eval` recognises it
+// from the checkpoint; the losses and the feature it lacks are refused before training.
+TEST(CliDnc, LinearHeadTrainsAndEvaluates) {
+  const std::string dir = test::scratch_dir("cli_dnc_linear"), data = dir + "/data";
+  const test::RemovedAtExit remove{dir};
+  std::string out;
+  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
+  const std::string base = sgml() + " train demo --method dnc --head linear --data " + data +
+                           " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16"
+                           " --classes-per-batch 6 --images-per-class 2 --eval-every -1 --device cpu --workers 2";
+  ASSERT_EQ(run(base + " --steps 4 --out " + dir + "/run 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
+  ASSERT_EQ(steps.size(), 4u);
+  for (const nlohmann::json& s : steps) {
+    EXPECT_GT(s.at("metric_loss").get<double>(), 0.0);
+    EXPECT_EQ(s.at("bce_loss").get<double>(), 0.0) << "no attribute branch";
+  }
+  const TensorMap saved = load_safetensors(dir + "/run/last.safetensors");
+  EXPECT_FALSE(saved.count("head.fc.weight"));
+  EXPECT_FALSE(saved.count("head.attr.weight"));
+  ASSERT_TRUE(saved.count("head.emb.weight"));
+  EXPECT_EQ(saved.at("head.emb.weight").shape(), (std::vector<int64_t>{16, 512}));
+  ASSERT_EQ(run(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
+                    "/run/last.safetensors 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("Recall@1 "), std::string::npos) << out;
+
+  EXPECT_NE(run(base + " --steps 1 --loss sgml --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--head linear has no attribute branch, and --loss sgml needs one"), std::string::npos) << out;
+  EXPECT_NE(run(base + " --steps 1 --eval-feature fc --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--head linear has no fc feature"), std::string::npos) << out;
+}
+
 }  // namespace

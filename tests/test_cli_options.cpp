@@ -248,6 +248,7 @@ TrainConfig config_unlike_the_default() {
   c.full_embedding_epoch = 5;
   c.finetune_epoch = 7;
   c.embedding_dim = 96;
+  c.head = "linear";
   c.dropout = 0.25;
   c.lr = 3e-5;
   c.weight_decay = 1e-6;

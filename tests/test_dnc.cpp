@@ -1,6 +1,6 @@
 // Divide & Conquer's pieces (training/dnc.h, data/samplers.h ClusterBatchSampler, layers/embedding_slices.h):
 // the matching of new clusters to learners against a brute force over every relabelling, the phase schedule, the
-// cluster-wise batches, and the learner slices.
+// cluster-wise batches, the learner slices, and the authors' linear head (models/sgml_model.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "data/samplers.h"
 #include "engine/check.h"
 #include "layers/embedding_slices.h"
+#include "models/sgml_model.h"
 #include "tests/support/test_support.h"
 #include "training/dnc.h"
 
@@ -149,6 +150,51 @@ TEST(LearnerSlices, ColumnsAndNormalisedConcatenation) {
         EXPECT_NEAR(full.data()[r * 10 + c], x.data()[r * 10 + c] / std::sqrt(raw), 1e-6) << "the direction kept";
     }
   }
+}
+
+TEST(LinearHead, OneLayerOnThePooledFeatureWithXavierRowsPerLearner) {
+  SgmlModelConfig config;
+  config.arch = "resnet18";
+  config.embedding_dim = 96;
+  config.learners = 3;  // rows [0, 32), [32, 64), [64, 96)
+  config.head = HeadKind::Linear;
+  config.seed = 3;
+  SgmlModel model(config);
+  const TensorMap state = model.store().state_dict();
+  EXPECT_FALSE(state.count("head.fc.weight")) << "no fc layer";
+  EXPECT_FALSE(state.count("head.attr.weight")) << "no attribute branch";
+  ASSERT_TRUE(state.count("head.emb.weight"));
+  const Tensor& w = state.at("head.emb.weight");
+  ASSERT_EQ(w.shape(), (std::vector<int64_t>{96, 512})) << "(d, F): on the pooled ResNet-18 feature";
+  // Xavier normal (Glorot and Bengio 2010) with gain 1 on each learner's rows alone: std sqrt(2 / (512 + 32)). With
+  // 16,384 draws per learner the sample std is within 2% of it (its relative standard error is 0.55%).
+  const double expected = std::sqrt(2.0 / (512 + 32));
+  for (int k = 0; k < 3; ++k) {
+    double sum = 0, sq = 0;
+    const int64_t n = 32 * 512;
+    for (int64_t i = k * n; i < (k + 1) * n; ++i) {
+      sum += w.data()[i];
+      sq += double(w.data()[i]) * w.data()[i];
+    }
+    const double mean = sum / n, std = std::sqrt(sq / n - mean * mean);
+    EXPECT_NEAR(std / expected, 1.0, 0.02) << "learner " << k;
+    EXPECT_NEAR(mean, 0.0, 4 * expected / std::sqrt(double(n))) << "learner " << k;
+  }
+
+  const Tensor images = test::random_tensor({2, 3, 32, 32}, 5);
+  const SgmlOutputs out = model.forward(Variable(images), /*training=*/true);
+  EXPECT_FALSE(out.fc.defined());
+  EXPECT_FALSE(out.attr_logits.defined());
+  EXPECT_EQ(out.emb.value().shape(), (std::vector<int64_t>{2, 96}));
+  // emb = conv W^T + b, computed here from the pooled feature the model returns.
+  const Tensor conv = out.conv.value(), bias = state.at("head.emb.bias");
+  for (int r = 0; r < 2; ++r)
+    for (int j = 0; j < 96; j += 17) {
+      double e = bias.data()[j];
+      for (int c = 0; c < 512; ++c) e += double(conv.data()[r * 512 + c]) * w.data()[j * 512 + c];
+      EXPECT_NEAR(out.emb.value().data()[r * 96 + j], e, 1e-4 * (1 + std::abs(e)));
+    }
+  EXPECT_NE(test::error_of([&] { model.extract(images, FeatureKind::Fc); }).find("no fc feature"), std::string::npos);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Step parity with an independent PyTorch implementation of SGML (tests/reference/sgml_reference.py): both start
 // from the same --init file and take the same batch plan on a small generated In-shop-layout dataset (ResNet-18 at
-// 64x64 on the CPU), for every loss mode and both samplings (the margin loss with the nearest sampler and frozen
-// BN). Every step's loss (total, metric and BCE) must agree
+// 64x64 on the CPU), for every loss mode and both samplings, and for the margin loss with frozen BN with each
+// negative sampler (the distance sampler's draws: the reference derives them from the step as the engine does) and
+// with Divide & Conquer's linear head. Every step's loss (total, metric and BCE) must agree
 // within 1e-3 relative, and so must every BN running statistic. Trainable parameters are compared by their update
 // (final - init): Adam divides each element's gradient by its own running magnitude, so float32 rounding in
 // cancellation-heavy gradients (BN biases: sums of thousands of terms of both signs) is amplified into a few percent
@@ -27,6 +28,8 @@ struct ParityCase {
   bool sgs_grad = true;
   double weight_decay = 0.0;
   bool frozen_bn = false;
+  std::string sampler = "nearest";  // of the margin loss
+  std::string head = "sgml";
 };
 
 void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.loss << "_" << c.sampling; }
@@ -53,14 +56,14 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
   const std::string dir = test::scratch_dir("parity"), data = dir + "/data";
   const std::string ref = "sgml_reference.py";
   test::run_reference(ref, {"make-data", data});
-  test::run_reference(ref, {"make-init", "resnet18", "5", dir + "/init.safetensors"});
+  test::run_reference(ref, {"make-init", "resnet18", "5", dir + "/init.safetensors", c.head});
   test::run_reference(ref, {"make-plan", data, c.sampling, std::to_string(steps), dir + "/plan.txt"});
   const double alpha = c.sampling == "batch" ? 2.0 : 3.0, beta = c.sampling == "batch" ? 0.5 : 0.1, lr = 2e-5;
   nlohmann::json cfg = {{"model", "resnet18"}, {"loss", c.loss}, {"sampling", c.sampling}, {"alpha", alpha},
                         {"beta", beta}, {"lambda", 0.7}, {"lr", lr}, {"weight_decay", c.weight_decay},
                         {"steps", steps}, {"image_size", 64}, {"sgs_grad", c.sgs_grad},
                         {"frozen_bn", c.frozen_bn}, {"rank_tau", 0.1}, {"rank_rho", 0.3}, {"margin", 0.2},
-                        {"margin_beta", 1.2}, {"sampler", "nearest"}};
+                        {"margin_beta", 1.2}, {"sampler", c.sampler}, {"head", c.head}};
   std::ofstream(dir + "/config.json") << cfg.dump();
   test::run_reference(ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
 
@@ -68,7 +71,8 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
   cmd << sgml_binary() << " train deepfashion --data " << data << " --model resnet18 --image-size 64 --device cpu"
       << " --init " << dir << "/init.safetensors --batch-plan " << dir << "/plan.txt --augment off --steps " << steps
       << " --loss " << c.loss << " --sampling " << c.sampling << " --alpha " << alpha << " --beta " << beta
-      << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --margin 0.2 --margin-beta 1.2 --sampler nearest"
+      << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --margin 0.2 --margin-beta 1.2 --sampler " << c.sampler
+      << " --head " << c.head
       << " --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
       << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
       << "/ours_final.safetensors";
@@ -131,13 +135,17 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(ParityCase{"sgml", "batch"}, ParityCase{"sgml", "batch", false, 0.0}, ParityCase{"multitask", "batch"},
                       ParityCase{"metric", "batch", true, 1e-4}, ParityCase{"attribute", "batch"}, ParityCase{"sgml", "image"},
                       ParityCase{"sgml", "batch", true, 0.0, true}, ParityCase{"rank-multitask", "batch"},
-                      ParityCase{"margin", "batch", true, 0.0, true}),  // the nearest sampler, frozen BN
+                      ParityCase{"margin", "batch", true, 0.0, true},  // the nearest sampler, frozen BN
+                      ParityCase{"margin", "batch", true, 0.0, true, "distance"},
+                      ParityCase{"margin", "batch", true, 0.0, true, "nearest", "linear"}),
     [](const ::testing::TestParamInfo<ParityCase>& info) {
       std::string loss = info.param.loss;  // a test name has no '-'
       for (char& ch : loss)
         if (ch == '-') ch = '_';
       return loss + "_" + info.param.sampling + (info.param.sgs_grad ? "" : "_sgs_off") +
-             (info.param.weight_decay > 0 ? "_wd" : "") + (info.param.frozen_bn ? "_frozen_bn" : "");
+             (info.param.weight_decay > 0 ? "_wd" : "") + (info.param.frozen_bn ? "_frozen_bn" : "") +
+             (info.param.loss == "margin" && info.param.sampler != "nearest" ? "_" + info.param.sampler : "") +
+             (info.param.head != "sgml" ? "_" + info.param.head + "_head" : "");
     });
 
 }  // namespace

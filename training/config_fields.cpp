@@ -107,6 +107,10 @@ std::vector<ConfigField> make_fields() {
           "--method dnc: from this epoch on no clusters: plain batch-wise sampling, whole embedding (0: never)")
           .ints(L::kNonNegative),
       Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
+      Row("head", &C::head,
+          "sgml (the paper's head: fc 1024 + ReLU, then the embedding and attribute layers) | linear (Divide & "
+          "Conquer's: one embedding layer on the pooled feature, each learner's rows Xavier-initialised; no "
+          "attribute branch, so --loss metric, rank or margin)").choices({"sgml", "linear"}),
       Row("dropout", &C::dropout,
           "dropout probability on the pooled backbone feature in training (Divide & Conquer: 0.01; 0 to 0.95)")
           .reals(L::kDropout),

@@ -71,6 +71,8 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
   // The embedding width from the head itself; Divide & Conquer's learners from the stored configuration.
   if (c.model.count("head.emb.weight") && c.model.at("head.emb.weight").ndim() == 2)
     mc.embedding_dim = static_cast<int>(c.model.at("head.emb.weight").dim(0));
+  // Divide & Conquer's linear head: an embedding layer with no fc layer before it.
+  if (c.model.count("head.emb.weight") && !c.model.count("head.fc.weight")) mc.head = HeadKind::Linear;
   if (c.is_training_checkpoint && config_string(c, "method", path) == "dnc")
     mc.learners = config_int(c, "learners", 1, path);
   out.model = std::make_unique<SgmlModel>(mc);

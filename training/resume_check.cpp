@@ -43,6 +43,7 @@ const FieldRule kRules[] = {
     {"full-embedding-epoch", Change::Refused, ""},
     {"finetune-epoch", Change::Refused, ""},
     {"embedding-dim", Change::Refused, ""},
+    {"head", Change::Refused, ""},
     {"dropout", Change::Refused, ""},
     {"seed", Change::Refused, ""},
     {"batch-plan", Change::Refused, ""},

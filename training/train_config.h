@@ -42,6 +42,7 @@ struct TrainConfig {
   int full_embedding_epoch = 0;      // 0: never (epochs are 1-based: from this epoch on)
   int finetune_epoch = 0;            // 0: never
   int embedding_dim = 512;
+  std::string head = "sgml";         // sgml (fc 1024 + ReLU, emb, attr) | linear (one layer F -> d; models/sgml_model.h)
   double dropout = 0.0;              // on the pooled backbone feature in training (models/sgml_model.h)
   double lr = 1e-4, weight_decay = 0.0;
   std::string lr_schedule = "constant";  // constant | step | cosine

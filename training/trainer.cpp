@@ -83,6 +83,7 @@ void Trainer::initialise_model() {
   mc.seed = config_.seed;
   mc.frozen_batch_norm = config_.frozen_bn;
   mc.embedding_dim = config_.embedding_dim;
+  mc.head = parse_head(config_.head);
   mc.dropout = float(config_.dropout);
   mc.learners = config_.method == "dnc" ? config_.learners : 1;
   if (config_.learn_beta && uses_margin_loss(config_.loss)) {

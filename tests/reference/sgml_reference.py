@@ -6,7 +6,9 @@ torch.optim.Adam.
 usage:
   sgml_reference.py make-data DIR            a small In-shop-layout dataset of 64x64 PNGs (lossless, so both sides
                                              decode identical pixels)
-  sgml_reference.py make-init ARCH K OUT     every parameter and buffer of ARCH + SGML head, seeded, as safetensors
+  sgml_reference.py make-init ARCH K OUT [HEAD]   every parameter and buffer of ARCH + the head (sgml: SGML's
+                                             fc/emb/attr with K attributes; linear: Divide & Conquer's one layer),
+                                             seeded, as safetensors
   sgml_reference.py make-plan DIR MODE STEPS OUT    a batch plan (batch-wise: 4 items x 2 images; image-wise: 3 triplets)
   sgml_reference.py train DATA INIT PLAN CONFIG.json OUT_DIR
         runs the steps; writes OUT_DIR/metrics.jsonl and OUT_DIR/final.safetensors
@@ -101,18 +103,26 @@ def load_images(root, paths, size):
 
 # ---------------------------------------------------------------- model
 class SgmlNet(torch.nn.Module):
-    def __init__(self, arch, k):
+    """head "sgml": fc 1024 + ReLU, then emb (512) and attr (k); head "linear": emb (512) on the pooled feature."""
+
+    def __init__(self, arch, k, head="sgml"):
         super().__init__()
         backbone = getattr(torchvision.models, arch)()
         feat = backbone.fc.in_features
         backbone.fc = torch.nn.Identity()
         self.backbone = backbone
         self.head = torch.nn.Module()
-        self.head.fc = torch.nn.Linear(feat, 1024)
-        self.head.emb = torch.nn.Linear(1024, 512)
-        self.head.attr = torch.nn.Linear(1024, k)
+        self.linear = head == "linear"
+        if self.linear:
+            self.head.emb = torch.nn.Linear(feat, 512)
+        else:
+            self.head.fc = torch.nn.Linear(feat, 1024)
+            self.head.emb = torch.nn.Linear(1024, 512)
+            self.head.attr = torch.nn.Linear(1024, k)
 
     def forward(self, x):
+        if self.linear:
+            return self.head.emb(self.backbone(x)), None
         h = F.relu(self.head.fc(self.backbone(x)))
         return self.head.emb(h), self.head.attr(h)
 
@@ -127,9 +137,9 @@ class SgmlNet(torch.nn.Module):
             own[k].copy_(torch.from_numpy(np.asarray(tensors[name])).to(own[k].dtype).reshape(own[k].shape))
 
 
-def make_init(arch, k, out):
+def make_init(arch, k, out, head="sgml"):
     torch.manual_seed(99)
-    net = SgmlNet(arch, k)
+    net = SgmlNet(arch, k, head)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -192,11 +202,16 @@ def losses(emb, logits, targets, labels, cfg):
     else:
         e = F.normalize(emb, dim=1)
     s = e @ e.t()
+    if logits is None:  # the linear head: no attribute branch, only the losses without attributes
+        assert cfg["loss"] in ("metric", "rank", "margin")
+        logits = torch.zeros_like(targets)
     p = F.normalize(torch.sigmoid(logits), dim=1)
     g = p @ p.t()
     if not cfg["sgs_grad"]:
         g = g.detach()
     bce = F.binary_cross_entropy_with_logits(logits, targets)
+    if cfg.get("head", "sgml") == "linear":
+        bce = torch.zeros((), dtype=emb.dtype)  # the engine logs 0 without an attribute branch
     lam = cfg["lambda"]
     if cfg["loss"] in ("rank", "rank-multitask"):
         # Our reconstruction of the rank-approximation loss (losses/rank_loss.h), batch-wise only.
@@ -244,8 +259,9 @@ def train(data, init, plan, config_path, out_dir):
     items = sorted({item for _, item in train_list})
     label_of = {item: i for i, item in enumerate(items)}
     tensors, _ = safetensors_np.load(init)
-    k = tensors["head.attr.weight"].shape[0]
-    net = SgmlNet(cfg["model"], k)
+    head = cfg.get("head", "sgml")
+    k = tensors["head.attr.weight"].shape[0] if head == "sgml" else 0
+    net = SgmlNet(cfg["model"], k, head)
     net.load_named_state(tensors)
     net.train()
     if cfg.get("frozen_bn", False):  # every BatchNorm2d in eval mode: running statistics, none updated
@@ -264,6 +280,8 @@ def train(data, init, plan, config_path, out_dir):
             labels = [label_of[train_list[i][1]] for i in idx]
             targets = torch.from_numpy(np.stack([attrs[train_list[i][1]] for i in idx]))
             emb, logits = net(images)
+            # The engine's distance-sampler draws of this step (train_step: seed * golden + step, modulo 2^64).
+            cfg["draw_seed"] = (cfg.get("seed", 0) * 0x9E3779B97F4A7C15 + step) & ((1 << 64) - 1)
             total, metric, bce = losses(emb, logits, targets, labels, cfg)
             opt.zero_grad()
             total.backward()
@@ -279,7 +297,7 @@ def main():
     if cmd == "make-data":
         make_data(sys.argv[2])
     elif cmd == "make-init":
-        make_init(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        make_init(sys.argv[2], int(sys.argv[3]), sys.argv[4], *sys.argv[5:6])
     elif cmd == "make-plan":
         make_plan(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif cmd == "train":
