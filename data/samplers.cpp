@@ -69,15 +69,24 @@ std::vector<int> BatchWiseSampler::batch(int64_t step) const {
   return out;
 }
 
+BatchesPerEpoch parse_batches_per_epoch(const std::string& name) {
+  if (name == "plain") return BatchesPerEpoch::Plain;
+  if (name == "max") return BatchesPerEpoch::Max;
+  if (name == "min") return BatchesPerEpoch::Min;
+  SGML_FAIL("unknown batches per epoch '", name, "': expected plain, max or min");
+}
+
 ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const std::vector<int>& clusters,
                                          int num_clusters, int classes_per_batch, int images_per_class, uint64_t seed,
-                                         int64_t steps_per_epoch)
+                                         int64_t plain_steps_per_epoch, BatchesPerEpoch length, EpochAnchor anchor)
     : sizes_(size_t(std::max(num_clusters, 0)), 0), kept_(size_t(std::max(num_clusters, 0)), 0),
-      steps_per_epoch_(steps_per_epoch) {
+      steps_per_epoch_(plain_steps_per_epoch), anchor_(anchor) {
   SGML_CHECK(num_clusters >= 1, "cluster-wise sampling needs at least one cluster, got ", num_clusters);
   SGML_CHECK(clusters.size() == labels.size(), "cluster-wise sampling: ", clusters.size(), " cluster ids for ",
              labels.size(), " images");
-  SGML_CHECK(steps_per_epoch >= 1, "cluster-wise sampling: ", steps_per_epoch, " steps per epoch");
+  SGML_CHECK(plain_steps_per_epoch >= 1, "cluster-wise sampling: ", plain_steps_per_epoch, " steps per epoch");
+  SGML_CHECK(anchor.step >= 0 && anchor.epoch >= 0, "cluster-wise sampling: epoch ", anchor.epoch, " at step ",
+             anchor.step);
   for (int c = 0; c < num_clusters; ++c) {
     std::vector<int> images;
     std::vector<int> count_of_label;
@@ -105,16 +114,29 @@ ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const s
                                                  images_per_class, part_seed)});
   }
   SGML_CHECK(!parts_.empty(), "cluster-wise sampling: no cluster has two classes with two images each");
+  if (length != BatchesPerEpoch::Plain) {  // rounds of one batch per usable cluster
+    int64_t rounds = parts_.front().sampler.steps_per_epoch();
+    for (const Part& p : parts_)
+      rounds = length == BatchesPerEpoch::Max ? std::max(rounds, p.sampler.steps_per_epoch())
+                                              : std::min(rounds, p.sampler.steps_per_epoch());
+    steps_per_epoch_ = rounds * int64_t(parts_.size());
+  }
+}
+
+std::pair<int64_t, int64_t> ClusterBatchSampler::epoch_of(int64_t step) const {
+  SGML_CHECK(step >= anchor_.step, "cluster-wise sampling: step ", step, " comes before these clusters' first step ",
+             anchor_.step);
+  const int64_t since = step - anchor_.step;
+  return {anchor_.epoch + since / steps_per_epoch_, since % steps_per_epoch_};
 }
 
 int ClusterBatchSampler::cluster_of(int64_t step) const {
-  SGML_CHECK(step >= 0, "step ", step);
-  return parts_[size_t((step % steps_per_epoch_) % int64_t(parts_.size()))].cluster;
+  return parts_[size_t(epoch_of(step).second % int64_t(parts_.size()))].cluster;
 }
 
 std::vector<int> ClusterBatchSampler::batch(int64_t step) const {
-  SGML_CHECK(step >= 0, "step ", step);
-  const int64_t parts = int64_t(parts_.size()), epoch = step / steps_per_epoch_, in_epoch = step % steps_per_epoch_;
+  const auto [epoch, in_epoch] = epoch_of(step);
+  const int64_t parts = int64_t(parts_.size());
   const Part& part = parts_[size_t(in_epoch % parts)];
   // The cluster's own sampler moves on by the rounds of each epoch, so its epochs follow one another.
   const int64_t rounds = (steps_per_epoch_ + parts - 1) / parts;

@@ -15,12 +15,17 @@
 //                     cluster has its own BatchWiseSampler over its images, from the classes with at least two
 //                     images in that cluster (a class split across clusters counts in each; a cluster's single
 //                     images are dropped for the round), N' reduced to the cluster's class count when it has fewer.
-//                     Steps visit the usable clusters round-robin; an epoch keeps the length it is given (the
-//                     plain batch-wise epoch, so epochs mean the same with and without clusters).
+//                     Steps visit the usable clusters round-robin. An epoch has the plain batch-wise length
+//                     (BatchesPerEpoch::Plain: epochs mean the same with and without clusters), or, as the D&C
+//                     authors' merged loaders, as many rounds as the largest (Max) or smallest (Min) cluster has
+//                     batches in its own epoch, each round one batch of every usable cluster. A cluster whose own
+//                     epoch ends within an epoch goes on into its next one.
 //   SequentialBatches the images 0..n-1 in order, `batch_size` at a time, the last batch shorter (evaluation).
 // Steps per epoch: ceil(classes / N') batch-wise, ceil(images / T) image-wise.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace sgml {
@@ -56,11 +61,24 @@ class ImageWiseSampler {
   int64_t steps_per_epoch_ = 1;
 };
 
+// The length of Divide & Conquer's clustered epochs (ClusterBatchSampler above).
+enum class BatchesPerEpoch { Plain, Max, Min };
+BatchesPerEpoch parse_batches_per_epoch(const std::string& name);  // "plain", "max", "min"
+
+// Where epochs of a fixed length are counted from: `step` (0-based) is the first step of epoch `epoch` (0-based).
+// Epochs before it may have had other lengths (other clusters).
+struct EpochAnchor {
+  int64_t step = 0, epoch = 0;
+};
+
 class ClusterBatchSampler {
  public:
-  // clusters: (images) cluster of each training image in [0, K), or -1 (left out). steps_per_epoch >= 1.
+  // clusters: (images) cluster of each training image in [0, K), or -1 (left out). plain_steps_per_epoch >= 1: the
+  // plain batch-wise epoch. Epochs of this sampler's length follow one another from `anchor` on; steps before it
+  // are refused.
   ClusterBatchSampler(const std::vector<int>& labels, const std::vector<int>& clusters, int num_clusters,
-                      int classes_per_batch, int images_per_class, uint64_t seed, int64_t steps_per_epoch);
+                      int classes_per_batch, int images_per_class, uint64_t seed, int64_t plain_steps_per_epoch,
+                      BatchesPerEpoch length = BatchesPerEpoch::Plain, EpochAnchor anchor = {});
 
   std::vector<int> batch(int64_t step) const;  // indices into the training list
   int cluster_of(int64_t step) const;          // the cluster step's batch comes from
@@ -75,9 +93,12 @@ class ClusterBatchSampler {
     std::vector<int> images;  // training-list index of each of the sampler's images
     BatchWiseSampler sampler;
   };
+  // The (0-based) epoch of `step` and its position in that epoch.
+  std::pair<int64_t, int64_t> epoch_of(int64_t step) const;
   std::vector<Part> parts_;  // the usable clusters, in cluster order
   std::vector<int> sizes_, kept_;
   int64_t steps_per_epoch_;
+  EpochAnchor anchor_;
 };
 
 class SequentialBatches {

@@ -37,21 +37,26 @@ void TrainingStream::retire_loader() {
 std::vector<int> TrainingStream::indices(int64_t step) const {
   if (!plan_.empty()) return plan_batch(plan_, step);
   if (cluster_wise_) return cluster_wise_->batch(step);
-  return image_wise_ ? image_wise_->batch(step) : batch_wise_->batch(step);
+  return image_wise_ ? image_wise_->batch(step) : batch_wise_->batch(step + plain_step_shift_);
 }
 
-void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clusters) {
+void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clusters, EpochAnchor anchor) {
   SGML_CHECK(batch_wise_, "cluster-wise batches need batch-wise sampling without a batch plan");
   retire_loader();  // joins the workers, which call indices(), before the sampler changes
   next_step_ = -1;
   cluster_wise_.reset();
-  if (clusters.empty()) return;
+  if (clusters.empty()) {
+    plain_step_shift_ = anchor.epoch * batch_wise_->steps_per_epoch() - anchor.step;
+    return;
+  }
   cluster_wise_.emplace(labels_of(dataset_.train), clusters, num_clusters, config_.classes_per_batch,
-                        config_.images_per_class, config_.seed, batch_wise_->steps_per_epoch());
+                        config_.images_per_class, config_.seed, batch_wise_->steps_per_epoch(),
+                        config_.clustered_epoch_length, anchor);
 }
 
 int64_t TrainingStream::steps_per_epoch() const {
   if (!plan_.empty()) return int64_t(plan_.size());
+  if (cluster_wise_) return cluster_wise_->steps_per_epoch();
   return image_wise_ ? image_wise_->steps_per_epoch() : batch_wise_->steps_per_epoch();
 }
 

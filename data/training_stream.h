@@ -27,6 +27,7 @@ struct TrainingStreamConfig {
   int workers = 0, prefetch = 2;
   bool skip_bad_images = false;
   bool use_cache = true;
+  BatchesPerEpoch clustered_epoch_length = BatchesPerEpoch::Plain;  // Divide & Conquer's (set_clusters)
 };
 
 class TrainingStream {
@@ -35,11 +36,13 @@ class TrainingStream {
 
   Batch batch(int64_t step);
   std::vector<int> indices(int64_t step) const;  // the images of a step, without loading them
+  // The length of the current epochs: the plain one, or the clusters' (set_clusters).
   int64_t steps_per_epoch() const;
-  // Divide & Conquer: from now on batches come from clusters (data/samplers.h, ClusterBatchSampler) of the
-  // batch-wise configuration, epochs keeping their length; an empty `clusters` goes back to plain batch-wise
-  // sampling. Batch-wise streams only (no batch plan). The loader restarts at the next batch asked for.
-  void set_clusters(const std::vector<int>& clusters, int num_clusters);
+  // Divide & Conquer: from `anchor` on, batches come from clusters (data/samplers.h, ClusterBatchSampler) of the
+  // batch-wise configuration, in epochs of config.clustered_epoch_length; an empty `clusters` goes back to plain
+  // batch-wise sampling, whose epochs then start at `anchor`. Batch-wise streams only (no batch plan). The loader
+  // restarts at the next batch asked for.
+  void set_clusters(const std::vector<int>& clusters, int num_clusters, EpochAnchor anchor);
   // The cluster of a step's batch, or -1 without clusters.
   int cluster_of(int64_t step) const { return cluster_wise_ ? cluster_wise_->cluster_of(step) : -1; }
   const ClusterBatchSampler* cluster_sampler() const { return cluster_wise_ ? &*cluster_wise_ : nullptr; }
@@ -57,6 +60,9 @@ class TrainingStream {
   std::optional<BatchWiseSampler> batch_wise_;
   std::optional<ImageWiseSampler> image_wise_;
   std::optional<ClusterBatchSampler> cluster_wise_;
+  // Added to a step for the plain batch-wise sampler, so that its epochs start where the trainer's do after
+  // clustered epochs of other lengths (0 while every epoch has the plain length).
+  int64_t plain_step_shift_ = 0;
   std::shared_ptr<const ImageCache> cache_;
   std::string cache_note_;
   std::unique_ptr<Loader> loader_;

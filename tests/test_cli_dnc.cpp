@@ -92,6 +92,76 @@ TEST(CliDnc, TrainsReclustersAndResumesExactly) {
   EXPECT_NE(out.find("--method"), std::string::npos) << out;
 }
 
+// --batches-per-epoch max (the authors' epochs: rounds of one batch per cluster, as many as the largest cluster has
+// batches): each re-clustering sets its epochs' length, logged with it; a run stopped mid-epoch or at an epoch's end
+// and resumed is bitwise the uninterrupted one; the schedules laid out in steps are refused.
+TEST(CliDnc, EpochsOfTheLargestClusterResumeExactly) {
+  const std::string dir = test::scratch_dir("cli_dnc_max"), data = dir + "/data";
+  const test::RemovedAtExit remove{dir};
+  std::string out;
+  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
+  const std::string base = sgml() + " train demo --method dnc --batches-per-epoch max --data " + data +
+                           " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16"
+                           " --recluster-every 1 --classes-per-batch 6 --images-per-class 2 --eval-every -1"
+                           " --device cpu --workers 2 --seed 4 --epochs 2 --lr-schedule constant";
+  // Epoch 1's length, from its clustering's record; then the run to 4 steps into epoch 2 (after its re-clustering).
+  ASSERT_EQ(run(base + " --steps 1 --out " + dir + "/probe 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> probe = test::jsonl_records(dir + "/probe/metrics.jsonl", "recluster");
+  ASSERT_EQ(probe.size(), 1u);
+  const int64_t length = probe[0].at("epoch_steps");
+  EXPECT_EQ(length % 2, 0) << "whole rounds of the 2 clusters";
+  const std::string steps = " --steps " + std::to_string(length + 4);
+  ASSERT_EQ(run(base + steps + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  const Log full = read_log(dir + "/full/metrics.jsonl");
+  const std::vector<nlohmann::json> records = test::jsonl_records(dir + "/full/metrics.jsonl", "loss");
+  ASSERT_EQ(full.reclusterings.size(), 2u);
+  EXPECT_EQ(full.reclusterings[0].at("epoch_steps"), length);
+  EXPECT_EQ(full.reclusterings[1].at("step"), length + 1) << "epoch 2 starts after epoch 1's length";
+  int64_t in_epoch1 = 0;
+  for (const nlohmann::json& r : records) in_epoch1 += r.at("epoch") == 1;
+  EXPECT_EQ(in_epoch1, length);
+
+  for (const int64_t stop : {length + 2, length}) {
+    SCOPED_TRACE(testing::Message() << "stopped after step " << stop);
+    const std::string split = dir + "/split" + std::to_string(stop);
+    ASSERT_EQ(run(base + " --steps " + std::to_string(stop) + " --out " + split + " 2>&1", &out), 0) << out;
+    ASSERT_EQ(run(base + steps + " --resume --out " + split + " 2>&1", &out), 0) << out;
+    const Log resumed = read_log(split + "/metrics.jsonl");
+    ASSERT_EQ(resumed.losses.size(), full.losses.size());
+    for (size_t i = 0; i < full.losses.size(); ++i) EXPECT_EQ(resumed.losses[i], full.losses[i]) << "step " << i + 1;
+    ASSERT_EQ(resumed.reclusterings.size(), 2u) << "each re-clustering logged once";
+    EXPECT_EQ(resumed.reclusterings[1].at("epoch_steps"), full.reclusterings[1].at("epoch_steps"));
+  }
+
+  EXPECT_NE(run(base + " --lr-schedule cosine --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--lr-schedule cosine needs epochs of one length"), std::string::npos) << out;
+  EXPECT_NE(run(base + " --method sgml --loss metric --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--batches-per-epoch max sets the length of Divide & Conquer's clustered epochs"),
+            std::string::npos) << out;
+}
+
+// `sgml train deepfashion --method dnc` applies configs/dnc-deepfashion.json (the authors' values: their head and
+// epoch length among them) and trains with it, here shrunk to a small generated In-shop-layout dataset.
+TEST(CliDnc, AuthorsConfigurationTrainsOnInShop) {
+  SGML_SKIP_WITHOUT_TORCH();  // the dataset generator is the PyTorch reference's
+  const std::string dir = test::scratch_dir("cli_dnc_inshop"), data = dir + "/data";
+  const test::RemovedAtExit remove{dir};
+  test::run_reference("sgml_reference.py", {"make-data", data});
+  std::string out;
+  ASSERT_EQ(run(sgml() + " train deepfashion --method dnc --data " + data + " --no-pretrained --model resnet18"
+                    " --image-size 32 --learners 2 --classes-per-batch 3 --images-per-class 2 --steps 3"
+                    " --eval-every -1 --device cpu --workers 2 --out " + dir + "/run 2>&1", &out), 0) << out;
+  for (const char* line : {"  head = linear\n", "  batches-per-epoch = max\n", "  loss = margin\n",
+                           "  frozen-bn = true\n", "  embedding-dim = 128\n", "  lr-schedule = constant\n"})
+    EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
+  const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
+  EXPECT_EQ(steps.size(), 3u);
+  const TensorMap saved = load_safetensors(dir + "/run/last.safetensors");
+  ASSERT_TRUE(saved.count("head.emb.weight"));
+  EXPECT_EQ(saved.at("head.emb.weight").shape(), (std::vector<int64_t>{128, 512}));
+  EXPECT_FALSE(saved.count("head.fc.weight"));
+}
+
 // The authors' head (--head linear): trains, is saved without fc and attribute layers, and `sgml eval` recognises it
 // from the checkpoint; the losses and the feature it lacks are refused before training.
 TEST(CliDnc, LinearHeadTrainsAndEvaluates) {

@@ -247,6 +247,7 @@ TrainConfig config_unlike_the_default() {
   c.recluster_every = 3;
   c.full_embedding_epoch = 5;
   c.finetune_epoch = 7;
+  c.batches_per_epoch = "max";
   c.embedding_dim = 96;
   c.head = "linear";
   c.dropout = 0.25;

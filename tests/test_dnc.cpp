@@ -130,6 +130,49 @@ TEST(ClusterBatchSampler, BatchesComeFromOneClusterRoundRobin) {
   EXPECT_THROW(ClusterBatchSampler(labels, std::vector<int>(labels.size(), -1), 2, 3, 2, 0, 5), Error);
 }
 
+TEST(ClusterBatchSampler, EpochsOfTheLargestOrSmallestClusterAndAnchoredEpochs) {
+  // Cluster 0 holds 7 classes, cluster 1 three, cluster 2 two; 4 images each; batches of 3 classes x 2 images. In its
+  // own epoch a cluster has ceil(classes / min(3, classes)) batches: 3, 1 and 1.
+  std::vector<int> labels, clusters;
+  const int cluster_of_class[12] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2};
+  for (int c = 0; c < 12; ++c)
+    for (int m = 0; m < 4; ++m) {
+      labels.push_back(c);
+      clusters.push_back(cluster_of_class[c]);
+    }
+  const int64_t plain = 4;  // ceil(12 / 3)
+  const ClusterBatchSampler max(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max);
+  const ClusterBatchSampler min(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Min);
+  const ClusterBatchSampler same(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Plain);
+  EXPECT_EQ(max.steps_per_epoch(), 3 * 3) << "3 rounds (cluster 0's batches) of one batch per cluster";
+  EXPECT_EQ(min.steps_per_epoch(), 3 * 1);
+  EXPECT_EQ(same.steps_per_epoch(), plain);
+  for (int64_t epoch = 0; epoch < 3; ++epoch) {
+    std::set<int> classes_of_cluster0;
+    for (int64_t t = 0; t < 9; ++t) {
+      const int64_t step = epoch * 9 + t;
+      EXPECT_EQ(max.cluster_of(step), int(t % 3)) << "round-robin within the epoch";
+      for (int i : max.batch(step)) {
+        EXPECT_EQ(clusters[size_t(i)], max.cluster_of(step));
+        if (max.cluster_of(step) == 0) classes_of_cluster0.insert(labels[size_t(i)]);
+      }
+    }
+    EXPECT_EQ(classes_of_cluster0.size(), 7u) << "epoch " << epoch << ": the largest cluster's every class";
+  }
+  // An anchor only moves where the epochs are counted from: epoch 4 starting at step 40 gives the batches that
+  // epoch 4 starting at step 4 x 9 does; an anchor at a whole number of plain epochs changes nothing.
+  const ClusterBatchSampler at40(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {40, 4});
+  const ClusterBatchSampler at36(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {36, 4});
+  const ClusterBatchSampler plain_at8(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Plain, {8, 2});
+  for (int64_t t = 0; t < 20; ++t) {
+    EXPECT_EQ(at40.batch(40 + t), at36.batch(36 + t)) << t;
+    EXPECT_EQ(at40.cluster_of(40 + t), at36.cluster_of(36 + t)) << t;
+    EXPECT_EQ(plain_at8.batch(8 + t), same.batch(8 + t)) << t;
+  }
+  EXPECT_NE(test::error_of([&] { at40.batch(39); }).find("comes before these clusters' first step 40"),
+            std::string::npos);
+}
+
 TEST(LearnerSlices, ColumnsAndNormalisedConcatenation) {
   EXPECT_EQ(learner_columns(0, 4, 128), (std::pair<int, int>{0, 32}));
   EXPECT_EQ(learner_columns(3, 4, 128), (std::pair<int, int>{96, 128}));

@@ -106,6 +106,10 @@ std::vector<ConfigField> make_fields() {
       Row("finetune-epoch", &C::finetune_epoch,
           "--method dnc: from this epoch on no clusters: plain batch-wise sampling, whole embedding (0: never)")
           .ints(L::kNonNegative),
+      Row("batches-per-epoch", &C::batches_per_epoch,
+          "--method dnc: the length of a clustered epoch: plain (the batch-wise epoch, ceil(classes / N') steps, "
+          "as without clusters) | max or min (the authors': rounds of one batch from each cluster, as many as the "
+          "largest or smallest cluster has batches; needs --lr-schedule constant)").choices({"plain", "max", "min"}),
       Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
       Row("head", &C::head,
           "sgml (the paper's head: fc 1024 + ReLU, then the embedding and attribute layers) | linear (Divide & "

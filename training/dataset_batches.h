@@ -19,7 +19,9 @@ class DatasetBatchSource : public BatchSource {
   const std::string& cache_note() const { return stream_.cache_note(); }
   Tensor clustering_features(SgmlModel& model, std::vector<int>* rows) override;
   int num_images() const override { return int(dataset_.train.size()); }
-  void set_clusters(const std::vector<int>& clusters, int k) override { stream_.set_clusters(clusters, k); }
+  void set_clusters(const std::vector<int>& clusters, int k, EpochAnchor anchor) override {
+    stream_.set_clusters(clusters, k, anchor);
+  }
   int cluster_of(int64_t step) const override { return stream_.cluster_of(step); }
   std::vector<int> cluster_sizes() const override;
   std::vector<int> cluster_kept() const override;

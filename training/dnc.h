@@ -10,8 +10,9 @@
 //   comes from one cluster (round-robin, data/samplers.h ClusterBatchSampler) and the metric loss sees only that
 //   cluster's learner slice, until --full-embedding-epoch, from which it sees the whole embedding.
 // - fine-tune phase (from --finetune-epoch): plain batch-wise sampling over all images, whole embedding.
-// Epochs keep the length of plain batch-wise sampling (ceil(classes / N') steps), so epochs, schedules and
-// comparisons mean the same with and without clusters.
+// Clustered epochs keep the length of plain batch-wise sampling (ceil(classes / N') steps; --batches-per-epoch
+// plain, so epochs, schedules and comparisons mean the same with and without clusters), or take the authors' length
+// from the clusters (max or min: data/samplers.h ClusterBatchSampler); the trainer counts epochs as they end.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -41,7 +42,7 @@ void ProgressBar::update(int64_t step, int epoch, double loss, int images) {
   last_print_ = now;
   const double done = double(step - first_), rate = elapsed > 0 ? images_ / elapsed : 0;
   const double eta = done > 0 ? elapsed / done * double(total_ - step) : -1;
-  const int width = 24, filled = total_ > 0 ? int(width * double(step) / double(total_)) : 0;
+  const int width = 24, filled = total_ > 0 ? std::min(width, int(width * double(step) / double(total_))) : 0;
   std::string bar(filled, '#');
   bar.resize(width, '.');
   char line[256];

@@ -14,6 +14,8 @@ class ProgressBar {
   // Called after each step with the step number (1-based), epoch, loss and the images of the step.
   void update(int64_t step, int epoch, double loss, int images);
   void message(const std::string& line);  // a line that does not break the bar
+  // A better estimate of the run's steps (Divide & Conquer's clustered epochs take their length from the clusters).
+  void set_total(int64_t total_steps) { total_ = total_steps; }
   void finish();
 
  private:

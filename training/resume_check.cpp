@@ -42,6 +42,7 @@ const FieldRule kRules[] = {
     {"recluster-every", Change::Refused, ""},
     {"full-embedding-epoch", Change::Refused, ""},
     {"finetune-epoch", Change::Refused, ""},
+    {"batches-per-epoch", Change::Refused, ""},
     {"embedding-dim", Change::Refused, ""},
     {"head", Change::Refused, ""},
     {"dropout", Change::Refused, ""},

@@ -4,6 +4,7 @@
 #include "training/config_fields.h"
 #include "training/option_limits.h"
 #include "layers/embedding_slices.h"
+#include "data/samplers.h"
 #include "models/sgml_model.h"
 
 namespace sgml {
@@ -55,6 +56,9 @@ void check_train_config(const TrainConfig& c) {
   parse_negative_sampler(c.sampler);
   if (c.method != "sgml" && c.method != "dnc") SGML_FAIL("unknown --method '", c.method, "': expected sgml or dnc");
   check_learner_slices(c.learners, c.embedding_dim);
+  if (parse_batches_per_epoch(c.batches_per_epoch) != BatchesPerEpoch::Plain && c.method != "dnc")
+    SGML_FAIL("--batches-per-epoch ", c.batches_per_epoch, " sets the length of Divide & Conquer's clustered "
+              "epochs: it needs --method dnc");
   if (parse_head(c.head) == HeadKind::Linear && (uses_bce(c.loss) || c.loss == LossMode::Sgml))
     SGML_FAIL("--head linear has no attribute branch, and --loss ", loss_mode_name(c.loss), " needs one: use --loss "
               "metric, rank or margin, or --head sgml");

@@ -41,6 +41,7 @@ struct TrainConfig {
   int recluster_every = 2;
   int full_embedding_epoch = 0;      // 0: never (epochs are 1-based: from this epoch on)
   int finetune_epoch = 0;            // 0: never
+  std::string batches_per_epoch = "plain";  // plain | max | min: clustered epochs' length (data/samplers.h)
   int embedding_dim = 512;
   std::string head = "sgml";         // sgml (fc 1024 + ReLU, emb, attr) | linear (one layer F -> d; models/sgml_model.h)
   double dropout = 0.0;              // on the pooled backbone feature in training (models/sgml_model.h)

@@ -56,6 +56,11 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
     SGML_FAIL("--method dnc needs --sampling batch: its batches are class-balanced within one cluster");
   if (config.method == "dnc" && !config.batch_plan.empty())
     SGML_FAIL("--method dnc draws its batches from clusters: it cannot follow a --batch-plan");
+  // The step and cosine schedules are laid out in steps from the epoch length when the run starts.
+  if (config.method == "dnc" && config.batches_per_epoch != "plain" && config.lr_schedule != "constant")
+    SGML_FAIL("--lr-schedule ", config.lr_schedule, " needs epochs of one length, and with --batches-per-epoch ",
+              config.batches_per_epoch, " each re-clustering sets its epochs' length: use --lr-schedule constant "
+              "(as the Divide & Conquer authors) or --batches-per-epoch plain");
   if (config.learn_beta && !uses_margin_loss(config.loss))
     SGML_FAIL("--learn-beta learns the boundaries of the margin loss: it needs --loss margin, not --loss ",
               loss_mode_name(config.loss));
@@ -71,7 +76,14 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
 }
 
 int64_t Trainer::total_steps() const {
-  return config_.steps > 0 ? config_.steps : int64_t(config_.epochs) * data_->steps_per_epoch();
+  if (config_.steps > 0) return config_.steps;
+  // The steps taken, the rest of this epoch, and the epochs left at the current length.
+  return progress_.step - progress_.step_in_epoch +
+         std::max<int64_t>(0, config_.epochs - progress_.epoch) * data_->steps_per_epoch();
+}
+
+bool Trainer::finished() const {
+  return config_.steps > 0 ? progress_.step >= config_.steps : progress_.epoch >= config_.epochs;
 }
 
 void Trainer::initialise_model() {
@@ -170,15 +182,17 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
 
 void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective) {
   const int k = config_.learners;
-  const int epoch = int(progress_.step / data_->steps_per_epoch()) + 1;
+  const int epoch = progress_.epoch + 1;
   const DncPhase phase = dnc_phase(config_, epoch);
   objective.learners = k;
-  if (!phase.clustered) {  // fine-tuning: all images, whole embedding
-    if (clusters_active_) data_->set_clusters({}, 0);
+  if (!phase.clustered) {  // fine-tuning: all images, whole embedding, plain epochs from the phase's first on
+    if (clusters_active_ || !plain_anchored_) data_->set_clusters({}, 0, epoch_anchor());
     clusters_active_ = false;
+    plain_anchored_ = true;
     objective.learner = -1;
     return;
   }
+  const int64_t length_before = data_->steps_per_epoch();
   if (progress_.clustered_epoch != phase.clustering_epoch) {
     bar.message(str_cat("epoch ", epoch, ": clustering the training images into ", k, " groups (k-means)"));
     std::vector<int> rows;
@@ -191,24 +205,25 @@ void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfi
     const ClusterMatch match = first ? ClusterMatch{fresh, 0.0} : match_clusters(progress_.clusters, fresh, k);
     progress_.clusters = match.clusters;
     progress_.clustered_epoch = phase.clustering_epoch;
-    data_->set_clusters(progress_.clusters, k);
+    data_->set_clusters(progress_.clusters, k, epoch_anchor());
     clusters_active_ = true;
     const std::vector<int> sizes = data_->cluster_sizes(), kept = data_->cluster_kept();
     // "step": the first step that uses the clusters (a resume from the checkpoint before it drops the record and
     // clusters again, writing it once more).
     log.write({{"epoch", epoch}, {"step", progress_.step + 1}, {"recluster", true}, {"cluster_sizes", sizes},
                {"images_kept", kept}, {"reassignment_cost", match.cost}, {"kmeans_inertia", c.inertia},
-               {"kmeans_iterations", c.iterations}, {"first_clustering", first}});
-  } else if (!clusters_active_) {  // a resumed run: the checkpoint's clusters
-    data_->set_clusters(progress_.clusters, k);
+               {"kmeans_iterations", c.iterations}, {"first_clustering", first},
+               {"epoch_steps", data_->steps_per_epoch()}});
+  } else if (!clusters_active_) {  // a resumed run: the checkpoint's clusters, in epochs of their length
+    data_->set_clusters(progress_.clusters, k, epoch_anchor());
     clusters_active_ = true;
   }
+  if (data_->steps_per_epoch() != length_before) bar.set_total(total_steps());  // --batches-per-epoch max|min
   objective.learner = phase.full_embedding ? -1 : data_->cluster_of(progress_.step);
 }
 
 std::vector<StepMetrics> Trainer::run() {
   SGML_CHECK(model_, "initialise_model() before run()");
-  const int64_t total = total_steps(), per_epoch = data_->steps_per_epoch();
   const std::string out = config_.out_dir;
   if (!out.empty()) create_output_folder(out, "run folder");
   // Files named on the command line get their folder now, not after hours of training.
@@ -228,11 +243,11 @@ std::vector<StepMetrics> Trainer::run() {
   if (!out.empty()) write_file_atomically(out + "/config.json", config_.to_json().dump(2) + "\n");
 
   install_interrupt_handler();
-  ProgressBar bar(total, progress_.step);
+  ProgressBar bar(total_steps(), progress_.step);
   std::vector<StepMetrics> history;
   ObjectiveConfig objective_config = objective();
   bool ended_epoch = false;  // the last step closed an epoch (and ran end_epoch)
-  while (progress_.step < total) {
+  while (!finished()) {
     if (interrupt_requested()) {
       bar.finish();
       if (!out.empty()) {
@@ -250,23 +265,24 @@ std::vector<StepMetrics> Trainer::run() {
       bar.finish();  // the error goes on a line of its own
       throw;
     }
-    m.epoch = int(progress_.step / per_epoch) + 1;
+    m.epoch = progress_.epoch + 1;
     ++progress_.step;
-    progress_.step_in_epoch = progress_.step % per_epoch;
+    ++progress_.step_in_epoch;
     history.push_back(m);
     log.write(m.to_json());
     bar.update(m.step, m.epoch, m.loss, int(batch.labels.size()));
-    ended_epoch = progress_.step % per_epoch == 0;
+    ended_epoch = progress_.step_in_epoch >= data_->steps_per_epoch();
     if (config_.checkpoint_every > 0 && progress_.step % config_.checkpoint_every == 0 && !out.empty() && !ended_epoch)
       write_checkpoint(out + "/last.safetensors");  // (end_epoch writes it at an epoch's end)
     if (ended_epoch) {
-      progress_.epoch = int(progress_.step / per_epoch);
-      end_epoch(log, bar, (config_.eval_every > 0 && progress_.epoch % config_.eval_every == 0) || progress_.step == total);
+      ++progress_.epoch;
+      progress_.step_in_epoch = 0;
+      end_epoch(log, bar, (config_.eval_every > 0 && progress_.epoch % config_.eval_every == 0) || finished());
     }
   }
   bar.finish();
   // A run that stops mid-epoch (--steps), or a resumed run that had already finished, ends as an epoch does.
-  if (!interrupt_requested() && !ended_epoch) end_epoch(log, bar, /*evaluate=*/progress_.step == total);
+  if (!interrupt_requested() && !ended_epoch) end_epoch(log, bar, /*evaluate=*/finished());
   record_counters();
   if (!config_.save_file.empty()) {
     check_finite_state(config_.save_file);

@@ -9,6 +9,7 @@
 
 #include "engine/adam.h"
 #include "engine/check.h"
+#include "data/samplers.h"  // EpochAnchor
 #include "engine/lr_schedule.h"
 #include "losses/sgml_objective.h"
 #include "models/sgml_model.h"
@@ -25,6 +26,8 @@ class BatchSource {
  public:
   virtual ~BatchSource() = default;
   virtual TrainBatch batch(int64_t step) = 0;
+  // The length of the current epoch: fixed, but for Divide & Conquer's clustered epochs of --batches-per-epoch max
+  // or min, whose length each set_clusters sets.
   virtual int64_t steps_per_epoch() const = 0;
   virtual int num_attributes() const = 0;
   virtual int num_classes() const { return 0; }  // training classes (labels lie in [0, num_classes)); 0: unknown
@@ -37,8 +40,11 @@ class BatchSource {
     SGML_FAIL("this training data cannot be clustered (--method dnc)");
   }
   virtual int num_images() const { return 0; }
-  // Batches from these clusters from now on (one id in [0, k) or -1 per training image); empty: no clusters.
-  virtual void set_clusters(const std::vector<int>& clusters, int k) { (void)clusters, (void)k; }
+  // Batches from these clusters from `anchor` on (one id in [0, k) or -1 per training image); empty: no clusters,
+  // plain batch-wise epochs from `anchor` on.
+  virtual void set_clusters(const std::vector<int>& clusters, int k, EpochAnchor anchor) {
+    (void)clusters, (void)k, (void)anchor;
+  }
   virtual int cluster_of(int64_t step) const { (void)step; return -1; }  // the cluster of step's batch, or -1
   // Per cluster: its images, and those kept (in classes with >= 2 images in it).
   virtual std::vector<int> cluster_sizes() const { return {}; }
@@ -61,6 +67,8 @@ class Trainer {
 
   SgmlModel& model() { return *model_; }
   const TrainProgress& progress() const { return progress_; }
+  // The run's steps: --steps, or --epochs of the current epoch length (an estimate while Divide & Conquer's
+  // clusters set the epochs' lengths: --batches-per-epoch max or min).
   int64_t total_steps() const;
   // A checkpoint of the current state; throws instead when the model or optimiser state holds NaN or infinity.
   void save(const std::string& path) const;
@@ -77,6 +85,10 @@ class Trainer {
   // --method dnc, before each step: the clusters of the step's epoch (re-clustering and logging when due, or the
   // checkpoint's after a resume) and the objective's learner for the step.
   void prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective);
+  // Whether the run has reached --steps, or else the end of its --epochs.
+  bool finished() const;
+  // The first step of the current epoch, and its 0-based index: where epochs of the current length count from.
+  EpochAnchor epoch_anchor() const { return {progress_.step - progress_.step_in_epoch, progress_.epoch}; }
 
   TrainConfig config_;
   std::unique_ptr<BatchSource> data_;
@@ -88,6 +100,7 @@ class Trainer {
   TrainProgress progress_;
   int bad_images_before_ = 0;  // skipped before this run's data stream started (a resumed run's checkpoint)
   bool clusters_active_ = false;  // the data source has progress_.clusters (dnc)
+  bool plain_anchored_ = false;   // the data source's plain epochs start at the fine-tune phase's (dnc)
 };
 
 // True once SIGINT (Ctrl-C) arrived after install_interrupt_handler(); the loop then checkpoints and stops.
