@@ -17,9 +17,8 @@ using namespace sgml;
 
 namespace {
 
-std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
-
-int run(const std::string& command, std::string* out) { return test::run_command("timeout 600 " + command, out); }
+using test::run_cli;
+using test::sgml;
 
 struct Log {
   std::vector<double> losses;
@@ -33,16 +32,52 @@ Log read_log(const std::string& path) {
   return log;
 }
 
-TEST(CliDnc, TrainsReclustersAndResumesExactly) {
-  const std::string dir = test::scratch_dir("cli_dnc"), data = dir + "/data";
-  const test::RemovedAtExit remove{dir};
+// The built-in demo data in DIR/data (written by `sgml info demo`).
+std::string demo_data(const std::string& dir) {
   std::string out;
-  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
-  const std::string base = sgml() + " train demo --method dnc --data " + data +
-                           " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16"
-                           " --recluster-every 1 --classes-per-batch 6 --images-per-class 2 --eval-every -1"
-                           " --device cpu --workers 2 --seed 4 --epochs 2 --lr-schedule constant --dropout 0.05";
-  ASSERT_EQ(run(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  EXPECT_EQ(run_cli(sgml() + " info demo --data " + dir + "/data 2>&1", &out), 0) << out;
+  return dir + "/data";
+}
+
+// The small D&C run the tests start from: ResNet-18 at 32 px from scratch, 2 learners re-clustered every epoch, 2
+// epochs at a constant learning rate; `options` go last.
+std::string small_run(const std::string& data, const std::string& options) {
+  return sgml() + " train demo --method dnc --data " + data +
+         " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16 --recluster-every 1"
+         " --classes-per-batch 6 --images-per-class 2 --eval-every -1 --device cpu --workers 2 --seed 4 --epochs 2"
+         " --lr-schedule constant" + options;
+}
+
+// `base` stopped after `stop` steps in DIR/split<stop>, then resumed with `resume_options`: the losses, the
+// re-clusterings (each logged once) and the last parameters are bitwise those of the uninterrupted run in full_dir.
+void expect_resume_is_exact(const std::string& base, int64_t stop, const std::string& resume_options,
+                            const std::string& dir, const std::string& full_dir) {
+  SCOPED_TRACE(testing::Message() << "stopped after step " << stop);
+  const std::string split = dir + "/split" + std::to_string(stop);
+  std::string out;
+  ASSERT_EQ(run_cli(base + " --steps " + std::to_string(stop) + " --out " + split + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(base + resume_options + " --resume --out " + split + " 2>&1", &out), 0) << out;
+  const Log full = read_log(full_dir + "/metrics.jsonl"), resumed = read_log(split + "/metrics.jsonl");
+  ASSERT_EQ(resumed.losses.size(), full.losses.size());
+  for (size_t i = 0; i < full.losses.size(); ++i) EXPECT_EQ(resumed.losses[i], full.losses[i]) << "step " << i + 1;
+  ASSERT_EQ(resumed.reclusterings.size(), full.reclusterings.size()) << "each re-clustering logged once";
+  for (size_t r = 0; r < full.reclusterings.size(); ++r)
+    for (const char* key : {"step", "cluster_sizes", "epoch_steps"})
+      EXPECT_EQ(resumed.reclusterings[r].at(key), full.reclusterings[r].at(key)) << key;
+  const TensorMap a = load_safetensors(full_dir + "/last.safetensors");
+  const TensorMap b = load_safetensors(split + "/last.safetensors");
+  for (const auto& [name, t] : a) {
+    ASSERT_TRUE(b.count(name)) << name;
+    if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), b.at(name).to_vector()) << name;
+  }
+}
+
+TEST(CliDnc, TrainsReclustersAndResumesExactly) {
+  const std::string dir = test::scratch_dir("cli_dnc");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir), base = small_run(data, " --dropout 0.05");
+  std::string out;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
   std::ifstream config_file(dir + "/full/config.json");
   const nlohmann::json config = nlohmann::json::parse(config_file);
   EXPECT_EQ(config.at("loss"), "margin") << "configs/dnc-demo.json applies over configs/demo.json";
@@ -63,32 +98,16 @@ TEST(CliDnc, TrainsReclustersAndResumesExactly) {
   EXPECT_EQ(full.reclusterings[1].at("step"), int(per_epoch) + 1);
 
   // Interrupted mid-epoch 2 (after its re-clustering), and at the end of epoch 1 (before it), then resumed.
-  for (const size_t stop : {per_epoch + 3, per_epoch}) {
-    SCOPED_TRACE(testing::Message() << "stopped after step " << stop);
-    const std::string split = dir + "/split" + std::to_string(stop);
-    ASSERT_EQ(run(base + " --steps " + std::to_string(stop) + " --out " + split + " 2>&1", &out), 0) << out;
-    ASSERT_EQ(run(base + " --resume --out " + split + " 2>&1", &out), 0) << out;
-    const Log resumed = read_log(split + "/metrics.jsonl");
-    ASSERT_EQ(resumed.losses.size(), full.losses.size());
-    for (size_t i = 0; i < full.losses.size(); ++i) EXPECT_EQ(resumed.losses[i], full.losses[i]) << "step " << i + 1;
-    ASSERT_EQ(resumed.reclusterings.size(), 2u) << "each re-clustering logged once";
-    for (size_t r = 0; r < 2; ++r)
-      EXPECT_EQ(resumed.reclusterings[r].at("cluster_sizes"), full.reclusterings[r].at("cluster_sizes"));
-    const TensorMap a = load_safetensors(dir + "/full/last.safetensors");
-    const TensorMap b = load_safetensors(split + "/last.safetensors");
-    for (const auto& [name, t] : a) {
-      ASSERT_TRUE(b.count(name)) << name;
-      if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), b.at(name).to_vector()) << name;
-    }
-  }
-  ASSERT_EQ(run(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
+  for (const int64_t stop : {int64_t(per_epoch) + 3, int64_t(per_epoch)})
+    expect_resume_is_exact(base, stop, "", dir, dir + "/full");
+  ASSERT_EQ(run_cli(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
                     "/full/last.safetensors 2>&1", &out), 0) << out;
 
-  EXPECT_NE(run(base + " --out " + dir + "/bad --loss sgml --sampling image --triplets-per-batch 4 2>&1", &out), 0);
+  EXPECT_NE(run_cli(base + " --out " + dir + "/bad --loss sgml --sampling image --triplets-per-batch 4 2>&1", &out), 0);
   EXPECT_NE(out.find("--method dnc needs --sampling batch"), std::string::npos) << out;
-  EXPECT_NE(run(base + " --out " + dir + "/bad --learners 4 --embedding-dim 5 2>&1", &out), 0);
+  EXPECT_NE(run_cli(base + " --out " + dir + "/bad --learners 4 --embedding-dim 5 2>&1", &out), 0);
   EXPECT_NE(out.find("--embedding-dim 5 cannot be split into --learners 4"), std::string::npos) << out;
-  EXPECT_NE(run(base + " --out " + dir + "/bad --method divide 2>&1", &out), 0);
+  EXPECT_NE(run_cli(base + " --out " + dir + "/bad --method divide 2>&1", &out), 0);
   EXPECT_NE(out.find("--method"), std::string::npos) << out;
 }
 
@@ -96,22 +115,18 @@ TEST(CliDnc, TrainsReclustersAndResumesExactly) {
 // batches): each re-clustering sets its epochs' length, logged with it; a run stopped mid-epoch or at an epoch's end
 // and resumed is bitwise the uninterrupted one; the schedules laid out in steps are refused.
 TEST(CliDnc, EpochsOfTheLargestClusterResumeExactly) {
-  const std::string dir = test::scratch_dir("cli_dnc_max"), data = dir + "/data";
+  const std::string dir = test::scratch_dir("cli_dnc_max");
   const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir), base = small_run(data, " --batches-per-epoch max");
   std::string out;
-  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
-  const std::string base = sgml() + " train demo --method dnc --batches-per-epoch max --data " + data +
-                           " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16"
-                           " --recluster-every 1 --classes-per-batch 6 --images-per-class 2 --eval-every -1"
-                           " --device cpu --workers 2 --seed 4 --epochs 2 --lr-schedule constant";
   // Epoch 1's length, from its clustering's record; then the run to 4 steps into epoch 2 (after its re-clustering).
-  ASSERT_EQ(run(base + " --steps 1 --out " + dir + "/probe 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(base + " --steps 1 --out " + dir + "/probe 2>&1", &out), 0) << out;
   const std::vector<nlohmann::json> probe = test::jsonl_records(dir + "/probe/metrics.jsonl", "recluster");
   ASSERT_EQ(probe.size(), 1u);
   const int64_t length = probe[0].at("epoch_steps");
   EXPECT_EQ(length % 2, 0) << "whole rounds of the 2 clusters";
   const std::string steps = " --steps " + std::to_string(length + 4);
-  ASSERT_EQ(run(base + steps + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(base + steps + " --out " + dir + "/full 2>&1", &out), 0) << out;
   const Log full = read_log(dir + "/full/metrics.jsonl");
   const std::vector<nlohmann::json> records = test::jsonl_records(dir + "/full/metrics.jsonl", "loss");
   ASSERT_EQ(full.reclusterings.size(), 2u);
@@ -121,21 +136,11 @@ TEST(CliDnc, EpochsOfTheLargestClusterResumeExactly) {
   for (const nlohmann::json& r : records) in_epoch1 += r.at("epoch") == 1;
   EXPECT_EQ(in_epoch1, length);
 
-  for (const int64_t stop : {length + 2, length}) {
-    SCOPED_TRACE(testing::Message() << "stopped after step " << stop);
-    const std::string split = dir + "/split" + std::to_string(stop);
-    ASSERT_EQ(run(base + " --steps " + std::to_string(stop) + " --out " + split + " 2>&1", &out), 0) << out;
-    ASSERT_EQ(run(base + steps + " --resume --out " + split + " 2>&1", &out), 0) << out;
-    const Log resumed = read_log(split + "/metrics.jsonl");
-    ASSERT_EQ(resumed.losses.size(), full.losses.size());
-    for (size_t i = 0; i < full.losses.size(); ++i) EXPECT_EQ(resumed.losses[i], full.losses[i]) << "step " << i + 1;
-    ASSERT_EQ(resumed.reclusterings.size(), 2u) << "each re-clustering logged once";
-    EXPECT_EQ(resumed.reclusterings[1].at("epoch_steps"), full.reclusterings[1].at("epoch_steps"));
-  }
+  for (const int64_t stop : {length + 2, length}) expect_resume_is_exact(base, stop, steps, dir, dir + "/full");
 
-  EXPECT_NE(run(base + " --lr-schedule cosine --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(run_cli(base + " --lr-schedule cosine --out " + dir + "/bad 2>&1", &out), 0);
   EXPECT_NE(out.find("--lr-schedule cosine needs epochs of one length"), std::string::npos) << out;
-  EXPECT_NE(run(base + " --method sgml --loss metric --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(run_cli(base + " --method sgml --loss metric --out " + dir + "/bad 2>&1", &out), 0);
   EXPECT_NE(out.find("--batches-per-epoch max sets the length of Divide & Conquer's clustered epochs"),
             std::string::npos) << out;
 }
@@ -148,7 +153,7 @@ TEST(CliDnc, AuthorsConfigurationTrainsOnInShop) {
   const test::RemovedAtExit remove{dir};
   test::run_reference("sgml_reference.py", {"make-data", data});
   std::string out;
-  ASSERT_EQ(run(sgml() + " train deepfashion --method dnc --data " + data + " --no-pretrained --model resnet18"
+  ASSERT_EQ(run_cli(sgml() + " train deepfashion --method dnc --data " + data + " --no-pretrained --model resnet18"
                     " --image-size 32 --learners 2 --classes-per-batch 3 --images-per-class 2 --steps 3"
                     " --eval-every -1 --device cpu --workers 2 --out " + dir + "/run 2>&1", &out), 0) << out;
   for (const char* line : {"  head = linear\n", "  batches-per-epoch = max\n", "  loss = margin\n",
@@ -165,14 +170,11 @@ TEST(CliDnc, AuthorsConfigurationTrainsOnInShop) {
 // The authors' head (--head linear): trains, is saved without fc and attribute layers, and `sgml eval` recognises it
 // from the checkpoint; the losses and the feature it lacks are refused before training.
 TEST(CliDnc, LinearHeadTrainsAndEvaluates) {
-  const std::string dir = test::scratch_dir("cli_dnc_linear"), data = dir + "/data";
+  const std::string dir = test::scratch_dir("cli_dnc_linear");
   const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir), base = small_run(data, " --head linear");
   std::string out;
-  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
-  const std::string base = sgml() + " train demo --method dnc --head linear --data " + data +
-                           " --model resnet18 --image-size 32 --no-pretrained --learners 2 --embedding-dim 16"
-                           " --classes-per-batch 6 --images-per-class 2 --eval-every -1 --device cpu --workers 2";
-  ASSERT_EQ(run(base + " --steps 4 --out " + dir + "/run 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(base + " --steps 4 --out " + dir + "/run 2>&1", &out), 0) << out;
   const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
   ASSERT_EQ(steps.size(), 4u);
   for (const nlohmann::json& s : steps) {
@@ -184,13 +186,13 @@ TEST(CliDnc, LinearHeadTrainsAndEvaluates) {
   EXPECT_FALSE(saved.count("head.attr.weight"));
   ASSERT_TRUE(saved.count("head.emb.weight"));
   EXPECT_EQ(saved.at("head.emb.weight").shape(), (std::vector<int64_t>{16, 512}));
-  ASSERT_EQ(run(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
+  ASSERT_EQ(run_cli(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
                     "/run/last.safetensors 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("Recall@1 "), std::string::npos) << out;
 
-  EXPECT_NE(run(base + " --steps 1 --loss sgml --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(run_cli(base + " --steps 1 --loss sgml --out " + dir + "/bad 2>&1", &out), 0);
   EXPECT_NE(out.find("--head linear has no attribute branch, and --loss sgml needs one"), std::string::npos) << out;
-  EXPECT_NE(run(base + " --steps 1 --eval-feature fc --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(run_cli(base + " --steps 1 --eval-feature fc --out " + dir + "/bad 2>&1", &out), 0);
   EXPECT_NE(out.find("--head linear has no fc feature"), std::string::npos) << out;
 }
 

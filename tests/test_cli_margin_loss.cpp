@@ -18,30 +18,24 @@ using namespace sgml;
 
 namespace {
 
-std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
-
-int run(const std::string& command, std::string* out) { return test::run_command("timeout 300 " + command, out); }
-
-const char* kSmallRun =
-    " --model resnet18 --image-size 32 --no-pretrained --steps 3 --classes-per-batch 4 --images-per-class 3"
-    " --eval-every -1 --device cpu --workers 1 --seed 3";
-
-std::vector<nlohmann::json> step_lines(const std::string& path) { return test::jsonl_records(path, "loss"); }
+using test::sgml;
+using test::run_cli;
+using test::kSmallLossRun;
 
 TEST(CliMarginLoss, TrainsTheDemoWithBothSamplers) {
   const std::string dir = test::scratch_dir("cli_margin_loss"), data = dir + "/data";
   const test::RemovedAtExit remove{dir};
   std::string out;
-  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;  // generates the demo data
+  ASSERT_EQ(run_cli(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;  // generates the demo data
 
   std::vector<double> distance_losses;
   for (const std::string run_name : {"nearest", "distance", "distance_again"}) {
     SCOPED_TRACE(run_name);
     const std::string sampler = run_name == "nearest" ? "nearest" : "distance";
     const std::string run_dir = dir + "/" + run_name;
-    ASSERT_EQ(run(sgml() + " train demo --data " + data + " --out " + run_dir + " --loss margin --sampler " +
-                      sampler + " --margin 0.25 --margin-beta 1.1" + kSmallRun + " 2>&1", &out), 0) << out;
-    const std::vector<nlohmann::json> steps = step_lines(run_dir + "/metrics.jsonl");
+    ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + run_dir + " --loss margin --sampler " +
+                      sampler + " --margin 0.25 --margin-beta 1.1" + kSmallLossRun + " 2>&1", &out), 0) << out;
+    const std::vector<nlohmann::json> steps = test::jsonl_records(run_dir + "/metrics.jsonl", "loss");
     ASSERT_EQ(steps.size(), 3u) << out;
     for (const nlohmann::json& s : steps) {
       const double total = s.at("loss"), metric = s.at("metric_loss");
@@ -65,19 +59,19 @@ TEST(CliMarginLoss, TrainsTheDemoWithBothSamplers) {
   ASSERT_EQ(distance_losses.size(), 6u);
   for (int s = 0; s < 3; ++s) EXPECT_EQ(distance_losses[s], distance_losses[s + 3]) << "seeded draws, step " << s;
 
-  const std::string refused = sgml() + " train demo --data " + data + " --out " + dir + "/refused" + kSmallRun;
-  EXPECT_NE(run(refused + " --loss margin --sampling image --triplets-per-batch 4 2>&1", &out), 0);
+  const std::string refused = sgml() + " train demo --data " + data + " --out " + dir + "/refused" + kSmallLossRun;
+  EXPECT_NE(run_cli(refused + " --loss margin --sampling image --triplets-per-batch 4 2>&1", &out), 0);
   EXPECT_NE(out.find("--loss margin needs --sampling batch"), std::string::npos) << out;
-  EXPECT_NE(run(refused + " --loss margin --margin -0.1 2>&1", &out), 0);
+  EXPECT_NE(run_cli(refused + " --loss margin --margin -0.1 2>&1", &out), 0);
   EXPECT_NE(out.find("--margin"), std::string::npos) << out;
-  EXPECT_NE(run(refused + " --loss margin --margin-beta 3 2>&1", &out), 0);
+  EXPECT_NE(run_cli(refused + " --loss margin --margin-beta 3 2>&1", &out), 0);
   EXPECT_NE(out.find("--margin-beta"), std::string::npos) << out;
-  EXPECT_NE(run(refused + " --loss margin --sampler semihard 2>&1", &out), 0);
+  EXPECT_NE(run_cli(refused + " --loss margin --sampler semihard 2>&1", &out), 0);
   EXPECT_NE(out.find("--sampler"), std::string::npos) << out;
-  EXPECT_NE(run(refused + " --loss sgml --learn-beta 2>&1", &out), 0);
+  EXPECT_NE(run_cli(refused + " --loss sgml --learn-beta 2>&1", &out), 0);
   EXPECT_NE(out.find("--learn-beta learns the boundaries of the margin loss: it needs --loss margin"),
             std::string::npos) << out;
-  ASSERT_EQ(run(sgml() + " train --help 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(sgml() + " train --help 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("margin (the margin loss of Wu et al. 2017"), std::string::npos) << out;
 }
 
@@ -86,9 +80,9 @@ TEST(CliMarginLoss, LearnsOneBetaPerClassAndEvalIgnoresIt) {
   const std::string dir = test::scratch_dir("cli_margin_beta"), data = dir + "/data", run_dir = dir + "/run";
   const test::RemovedAtExit remove{dir};
   std::string out;
-  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
-  ASSERT_EQ(run(sgml() + " train demo --data " + data + " --out " + run_dir +
-                    " --loss margin --learn-beta --margin-beta 1.1 --lr 0.01" + kSmallRun + " 2>&1", &out), 0)
+  ASSERT_EQ(run_cli(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + run_dir +
+                    " --loss margin --learn-beta --margin-beta 1.1 --lr 0.01" + kSmallLossRun + " 2>&1", &out), 0)
       << out;
   const TensorMap saved = load_safetensors(run_dir + "/last.safetensors");
   ASSERT_TRUE(saved.count("loss.margin_beta")) << "the learned boundaries are saved";
@@ -99,7 +93,7 @@ TEST(CliMarginLoss, LearnsOneBetaPerClassAndEvalIgnoresIt) {
   // 3 Adam steps of 0.01: the classes of the 3 batches moved (4 per batch), the others kept 1.1.
   EXPECT_GE(moved, 4);
   EXPECT_LE(moved, 12);
-  ASSERT_EQ(run(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + run_dir +
+  ASSERT_EQ(run_cli(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + run_dir +
                     "/last.safetensors 2>&1", &out), 0) << out;
 }
 

@@ -29,16 +29,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
-
-int run(const std::string& command, std::string* out) { return test::run_command("timeout 300 " + command, out); }
+using test::sgml;
+using test::run_cli;
 
 const char* const kCommands[] = {"train", "eval", "search", "embed", "info", "prepare", "bench"};
 
 // The option lines of `sgml COMMAND --help`, by option name ("data" -> "  --data VALUE   dataset folder ...").
 std::map<std::string, std::string> help_lines(const std::string& command) {
   std::string out;
-  EXPECT_EQ(run(sgml() + " " + command + " --help", &out), 0) << out;
+  EXPECT_EQ(run_cli(sgml() + " " + command + " --help", &out), 0) << out;
   std::map<std::string, std::string> lines;
   std::istringstream in(out);
   for (std::string line; std::getline(in, line);) {
@@ -59,7 +58,7 @@ size_t count(const std::string& text, const std::string& needle) {
 std::string demo_data() {
   const std::string dir = std::string(SGML_BINARY_DIR) + "/test_scratch/cli_options_demo";
   std::string out;
-  if (run(sgml() + " info demo --data " + dir + " 2>&1", &out) != 0) ADD_FAILURE() << out;
+  if (run_cli(sgml() + " info demo --data " + dir + " 2>&1", &out) != 0) ADD_FAILURE() << out;
   return dir;
 }
 
@@ -117,7 +116,7 @@ TEST(CliOptions, EveryCommandNamesAnUnknownDatasetTheSameWay) {
        {sgml() + " train imagenet --out " + dir + "/run", sgml() + " eval imagenet --checkpoint x.safetensors",
         sgml() + " info imagenet", sgml() + " prepare imagenet"}) {
     std::string out;
-    EXPECT_NE(run(command + " 2>&1", &out), 0) << command;
+    EXPECT_NE(run_cli(command + " 2>&1", &out), 0) << command;
     EXPECT_NE(out.find(expected), std::string::npos) << command << "\n" << out;
   }
   for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Sop, DatasetKind::Cars,
@@ -186,7 +185,7 @@ TEST(CliOptions, DatasetDefaultsComeFromConfigs) {
     EXPECT_EQ(dataset_config_defaults(name).model, j.at("model").get<std::string>()) << path;
   }
   std::string out;
-  ASSERT_EQ(run(sgml() + " info demo --data " + demo_data() + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(sgml() + " info demo --data " + demo_data() + " 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("  cache-size = " + std::to_string(read_json(test::source_dir() + "/configs/demo.json")
                                                              .at("image-size").get<int>())),
             std::string::npos)
@@ -204,13 +203,13 @@ TEST(CliOptions, AnUnknownConfigKeyIsAnErrorNamingKeyAndFile) {
     const std::string path = dir + "/c" + std::to_string(i++) + ".json";
     std::ofstream(path) << text;
     std::string out;
-    EXPECT_NE(run(train + path + " 2>&1", &out), 0) << text;
+    EXPECT_NE(run_cli(train + path + " 2>&1", &out), 0) << text;
     EXPECT_NE(out.find("config file '" + path + "': unknown key \"" + key + "\""), std::string::npos) << out;
   }
   // Comments ("_comment" keys, // and /* */) are no keys; '_' and '-' are alike.
   std::ofstream(dir + "/ok.json") << "// the demo\n{\"_comment\": \"x\", \"image_size\": 4096 /* too big */}";
   std::string out;
-  EXPECT_NE(run(train + dir + "/ok.json 2>&1", &out), 0);
+  EXPECT_NE(run_cli(train + dir + "/ok.json 2>&1", &out), 0);
   EXPECT_NE(out.find("--image-size (set in config file '" + dir + "/ok.json') must be between"), std::string::npos)
       << out;
 }
@@ -313,7 +312,7 @@ TEST(CliOptions, SavedConfigRoundTripsThroughTheTable) {
 TEST(CliOptions, EveryCommandPrintsItsResolvedConfiguration) {
   const std::string dir = test::scratch_dir("cli_options_print"), run_dir = dir + "/run", data = demo_data();
   std::string out;
-  ASSERT_EQ(run(sgml() + " train demo --data " + data + " --out " + run_dir + " --model resnet18 --image-size 32"
+  ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + run_dir + " --model resnet18 --image-size 32"
                     " --classes-per-batch 2 --images-per-class 2 --steps 1 --eval-every -1 --device cpu --workers 1"
                     " --seed 7 --eval-feature fc 2>&1", &out), 0) << out;
   const nlohmann::json saved = read_json(run_dir + "/config.json");
@@ -347,8 +346,8 @@ TEST(CliOptions, EveryCommandPrintsItsResolvedConfiguration) {
   for (const auto& [command, lines] : commands) {
     const std::string name = command.substr(0, command.find(' '));
     const bool has_device = name != "info" && name != "prepare";
-    ASSERT_EQ(run(sgml() + " " + command + (has_device ? " --device cpu" : "") + " 2>&1", &out), 0) << command << "\n"
-                                                                                                    << out;
+    ASSERT_EQ(run_cli(sgml() + " " + command + (has_device ? " --device cpu" : "") + " 2>&1", &out), 0)
+        << command << "\n" << out;
     EXPECT_NE(out.find("sgml " + name + ": configuration:\n"), std::string::npos) << command << "\n" << out;
     for (const std::string& line : lines)
       EXPECT_NE(out.find("\n  " + line + "\n"), std::string::npos) << command << ": no '" << line << "' in\n" << out;

@@ -17,28 +17,22 @@ using namespace sgml;
 
 namespace {
 
-std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
-
-int run(const std::string& command, std::string* out) { return test::run_command("timeout 300 " + command, out); }
-
-const char* kSmallRun =
-    " --model resnet18 --image-size 32 --no-pretrained --steps 3 --classes-per-batch 4 --images-per-class 3"
-    " --eval-every -1 --device cpu --workers 1 --seed 3";
-
-std::vector<nlohmann::json> step_lines(const std::string& path) { return test::jsonl_records(path, "loss"); }
+using test::sgml;
+using test::run_cli;
+using test::kSmallLossRun;
 
 TEST(CliRankLoss, TrainsTheDemoAloneAndWithBce) {
   const std::string dir = test::scratch_dir("cli_rank_loss"), data = dir + "/data";
   const test::RemovedAtExit remove{dir};
   std::string out;
-  ASSERT_EQ(run(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;  // generates the demo data
+  ASSERT_EQ(run_cli(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;  // generates the demo data
 
   for (const std::string loss : {"rank", "rank-multitask"}) {
     SCOPED_TRACE(loss);
     const std::string run_dir = dir + "/" + loss;
-    ASSERT_EQ(run(sgml() + " train demo --data " + data + " --out " + run_dir + " --loss " + loss +
-                      " --rank-tau 0.1 --rank-rho 0.25 --lambda 0.5" + kSmallRun + " 2>&1", &out), 0) << out;
-    const std::vector<nlohmann::json> steps = step_lines(run_dir + "/metrics.jsonl");
+    ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + run_dir + " --loss " + loss +
+                      " --rank-tau 0.1 --rank-rho 0.25 --lambda 0.5" + kSmallLossRun + " 2>&1", &out), 0) << out;
+    const std::vector<nlohmann::json> steps = test::jsonl_records(run_dir + "/metrics.jsonl", "loss");
     ASSERT_EQ(steps.size(), 3u) << out;
     for (const nlohmann::json& s : steps) {
       const double total = s.at("loss"), metric = s.at("metric_loss"), bce = s.at("bce_loss");
@@ -59,16 +53,16 @@ TEST(CliRankLoss, TrainsTheDemoAloneAndWithBce) {
   }
 
   // Image-wise sampling has no ranking of the batch; parameters outside the stable range are refused.
-  const std::string refused = sgml() + " train demo --data " + data + " --out " + dir + "/refused" + kSmallRun;
-  EXPECT_NE(run(refused + " --loss rank --sampling image --triplets-per-batch 4 2>&1", &out), 0);
+  const std::string refused = sgml() + " train demo --data " + data + " --out " + dir + "/refused" + kSmallLossRun;
+  EXPECT_NE(run_cli(refused + " --loss rank --sampling image --triplets-per-batch 4 2>&1", &out), 0);
   EXPECT_NE(out.find("--loss rank needs --sampling batch"), std::string::npos) << out;
-  EXPECT_NE(run(refused + " --loss rank --rank-tau 0.0001 2>&1", &out), 0);
+  EXPECT_NE(run_cli(refused + " --loss rank --rank-tau 0.0001 2>&1", &out), 0);
   EXPECT_NE(out.find("--rank-tau"), std::string::npos) << out;
-  EXPECT_NE(run(refused + " --loss rank-multitask --rank-rho 0 2>&1", &out), 0);
+  EXPECT_NE(run_cli(refused + " --loss rank-multitask --rank-rho 0 2>&1", &out), 0);
   EXPECT_NE(out.find("--rank-rho"), std::string::npos) << out;
 
   // The help says plainly that the loss is a reconstruction.
-  ASSERT_EQ(run(sgml() + " train --help 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(sgml() + " train --help 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("rank-multitask (RANK + lambda*BCE); RANK is our reconstruction"), std::string::npos) << out;
   EXPECT_NE(out.find("--rank-tau"), std::string::npos) << out;
   EXPECT_NE(out.find("--rank-rho"), std::string::npos) << out;
@@ -79,9 +73,9 @@ TEST(CliRankLoss, TrainsWithDivideAndConquerLearners) {
   const std::string dir = test::scratch_dir("cli_rank_loss_dnc"), data = dir + "/data";
   const test::RemovedAtExit remove{dir};
   std::string out;
-  ASSERT_EQ(run(sgml() + " train demo --method dnc --loss rank --learners 2 --embedding-dim 16 --recluster-every 1"
-                    " --data " + data + " --out " + dir + "/run" + kSmallRun + " 2>&1", &out), 0) << out;
-  const std::vector<nlohmann::json> steps = step_lines(dir + "/run/metrics.jsonl");
+  ASSERT_EQ(run_cli(sgml() + " train demo --method dnc --loss rank --learners 2 --embedding-dim 16 --recluster-every 1"
+                    " --data " + data + " --out " + dir + "/run" + kSmallLossRun + " 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
   ASSERT_EQ(steps.size(), 3u) << out;
   for (const nlohmann::json& s : steps) {
     const double metric = s.at("metric_loss");

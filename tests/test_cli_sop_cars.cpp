@@ -15,7 +15,7 @@ using namespace sgml;
 
 namespace {
 
-std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+using test::sgml;
 
 const char* kSmallRun =
     " --model resnet18 --image-size 32 --no-pretrained --steps 3 --classes-per-batch 4 --images-per-class 2"

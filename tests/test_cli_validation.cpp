@@ -21,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+using test::sgml;
 
 // The demo dataset, generated once and shared by these tests (the generator writes it atomically).
 std::string demo_data() {

@@ -14,7 +14,7 @@ using namespace sgml;
 
 namespace {
 
-std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+using test::sgml;
 
 // The JSON object printed after `prefix` on a line of `output`.
 nlohmann::json json_after(const std::string& output, const std::string& prefix) {

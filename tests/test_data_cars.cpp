@@ -58,8 +58,6 @@ struct CarsTree {
 
 std::string error_of(const std::string& dir) { return test::error_of([&] { read_cars(dir); }); }
 
-std::string sgml_program() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
-
 }  // namespace
 
 TEST(DataCarsReader, SplitsByClassWithDenseLabels) {
@@ -316,7 +314,7 @@ TEST(DataCarsReader, InfoReportsTheOfficialCountsOnAFullSizeTree) {
   const test::RemovedAtExit remove{dir};  // 16,185 names: removed at the end
   write_demo_dataset(dir, DemoLayout::Cars, DemoSpec::full_size(DemoLayout::Cars));
   std::string out;
-  ASSERT_EQ(test::run_command(sgml_program() + " info cars --data " + dir + " --json 2>/dev/null", &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::sgml() + " info cars --data " + dir + " --json 2>/dev/null", &out), 0) << out;
   const nlohmann::json j = nlohmann::json::parse(out.substr(out.find('{')));
   EXPECT_EQ(j["kind"], "cars");
   EXPECT_EQ(j["images_train"], 8054);

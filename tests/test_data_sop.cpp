@@ -67,8 +67,6 @@ struct SopTree {
 
 std::string error_of(const std::string& dir) { return test::error_of([&] { read_sop(dir); }); }
 
-std::string sgml_program() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
-
 }  // namespace
 
 TEST(DataSopReader, SplitsByFileWithDenseLabels) {
@@ -162,7 +160,7 @@ TEST(DataSopReader, InfoReportsTheOfficialCountsOnAFullSizeTree) {
   const test::RemovedAtExit remove{dir};  // 120,053 names: removed at the end
   write_demo_dataset(dir, DemoLayout::Sop, DemoSpec::full_size(DemoLayout::Sop));
   std::string out;
-  ASSERT_EQ(test::run_command(sgml_program() + " info sop --data " + dir + " --json 2>/dev/null", &out), 0) << out;
+  ASSERT_EQ(test::run_command(test::sgml() + " info sop --data " + dir + " --json 2>/dev/null", &out), 0) << out;
   const nlohmann::json j = nlohmann::json::parse(out.substr(out.find('{')));
   EXPECT_EQ(j["kind"], "sop");
   EXPECT_EQ(j["images_train"], 59551);

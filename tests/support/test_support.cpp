@@ -65,6 +65,14 @@ int run_command(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
+
+int run_cli(const std::string& command, std::string* output) { return run_command("timeout 600 " + command, output); }
+
+const char* const kSmallLossRun =
+    " --model resnet18 --image-size 32 --no-pretrained --steps 3 --classes-per-batch 4 --images-per-class 3"
+    " --eval-every -1 --device cpu --workers 1 --seed 3";
+
 bool torch_available(std::string* why) {
   static std::string output;
   static const bool available = [] {

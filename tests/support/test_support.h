@@ -48,6 +48,13 @@ bool torch_available(std::string* why = nullptr);
 void run_reference(const std::string& script, const std::vector<std::string>& args);
 // Runs a shell command and returns its exit status; its stdout+stderr go to *output when given.
 int run_command(const std::string& command, std::string* output = nullptr);
+// The sgml program of this build (tests call it as sgml() after `using test::sgml;`).
+std::string sgml();
+// run_command under `timeout`: a hung command fails its test after 10 minutes instead of stalling the suite.
+int run_cli(const std::string& command, std::string* output = nullptr);
+// The options of a short training run on the CPU for the CLI tests of the losses: ResNet-18 at 32 px from scratch,
+// 3 steps of 4 classes x 3 images, no evaluation, seed 3.
+extern const char* const kSmallLossRun;
 
 // The records of a JSON-lines file (a run's metrics.jsonl) that have `key` ("loss": the steps), in file order.
 std::vector<nlohmann::json> jsonl_records(const std::string& path, const std::string& key);
