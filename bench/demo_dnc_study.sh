@@ -4,19 +4,21 @@
 # (configs/dnc-demo.json: margin loss, distance-weighted sampling, embedding 128) with --learners 1 (the plain
 # margin-loss baseline) and 4 (D&C), same seed and epochs; then `sgml eval demo` of last.safetensors. Prints one
 # line per run: name, seed, Recall@1, MAP@R. The demo is small (180 queries): figures move by several points between
-# seeds (README, Correctness), so compare seeds too.
-#   bash bench/demo_dnc_study.sh [BUILD_DIR] [OUT_DIR] [seeds]
+# seeds (README, Correctness), so compare seeds too. dnc_k4_linear is D&C with the authors' head (--head linear).
+#   bash bench/demo_dnc_study.sh [BUILD_DIR] [OUT_DIR] [seeds] [runs: default "sgml margin_k1 dnc_k4"]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${1:-$root/build}" out="${2:-$root/runs/dnc_study}" seeds="${3:-0}"
+build="${1:-$root/build}" out="${2:-$root/runs/dnc_study}" seeds="${3:-0}" names="${4:-sgml margin_k1 dnc_k4}"
 python="${SGML_PYTHON:-/usr/bin/python3}"
 mkdir -p "$out"
 for seed in $seeds; do
-  for name in sgml margin_k1 dnc_k4; do
+  for name in $names; do
     case "$name" in
       sgml) args=() ;;
       margin_k1) args=(--method dnc --learners 1) ;;
       dnc_k4) args=(--method dnc --learners 4) ;;
+      dnc_k4_linear) args=(--method dnc --learners 4 --head linear) ;;
+      *) echo "unknown run '$name': expected sgml, margin_k1, dnc_k4 or dnc_k4_linear" >&2; exit 2 ;;
     esac
     run="$out/run_${seed}_$name"
     "$build/sgml" train demo --data "$out/data" --out "$run" "${args[@]}" --seed "$seed" --eval-every 0 \

@@ -109,6 +109,15 @@ bool SgmlModel::load_weights(const std::string& path, bool require_head) {
 bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, bool require_head) {
   bool any_head = false;
   for (const auto& [name, t] : tensors) any_head = any_head || starts_with(name, "head.");
+  // A head of the other kind: say which, rather than which keys or shapes differ.
+  const bool file_linear = tensors.count("head.emb.weight") && !tensors.count("head.fc.weight");
+  const bool file_sgml = tensors.count("head.fc.weight") > 0;
+  if (config_.head == HeadKind::Sgml && file_linear)
+    SGML_FAIL("'", path, "' holds Divide & Conquer's linear head (head.emb on the pooled feature, no head.fc): this "
+              "model has SGML's head; train with --head linear");
+  if (config_.head == HeadKind::Linear && file_sgml)
+    SGML_FAIL("'", path, "' holds SGML's head (head.fc, head.emb, head.attr): this model has the linear head "
+              "(--head linear); train with --head sgml, or start from a backbone-only file");
   // loss.* (the learned margin boundaries of a --learn-beta run) is not part of the network: ignored by a model
   // without them (eval), optional for one with them (a file without them keeps the initial value).
   const bool has_loss_parameters = config_.margin_classes > 0;

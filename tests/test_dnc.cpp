@@ -238,6 +238,19 @@ TEST(LinearHead, OneLayerOnThePooledFeatureWithXavierRowsPerLearner) {
       EXPECT_NEAR(out.emb.value().data()[r * 96 + j], e, 1e-4 * (1 + std::abs(e)));
     }
   EXPECT_NE(test::error_of([&] { model.extract(images, FeatureKind::Fc); }).find("no fc feature"), std::string::npos);
+
+  // A file with the other kind of head is refused naming it.
+  const std::string dir = test::scratch_dir("heads");
+  SgmlModelConfig sgml_config = config;
+  sgml_config.head = HeadKind::Sgml;
+  SgmlModel sgml_head(sgml_config);
+  sgml_head.save_weights(dir + "/sgml_head.safetensors");
+  model.save_weights(dir + "/linear_head.safetensors");
+  EXPECT_NE(test::error_of([&] { model.load_weights(dir + "/sgml_head.safetensors", true); }).find("holds SGML's head"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { sgml_head.load_weights(dir + "/linear_head.safetensors", true); })
+                .find("holds Divide & Conquer's linear head"),
+            std::string::npos);
 }
 
 }  // namespace
