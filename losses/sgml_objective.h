@@ -59,8 +59,9 @@ struct ObjectiveResult {
 
 // emb (N,512) and attr_logits (N,K) from the model; labels (N) class indices; attr_targets (N,K) 0/1 on the
 // logits' device. attr_logits may be undefined (the linear head, no attribute branch) for the losses without
-// attributes (metric, rank, margin); bce_loss is then 0. class_beta: the margin loss's learned boundary of each class (C) (--learn-beta; labels must then
-// lie in [0, C)), or undefined for the fixed margin_beta; it receives its gradient on backward.
+// attributes (metric, rank, margin); bce_loss is then 0. class_beta: the margin loss's learned boundary of each
+// class (C) (--learn-beta; labels must then lie in [0, C)), or undefined for the fixed margin_beta; it receives its
+// gradient on backward.
 // Batch-wise: all pairs i<j. Image-wise: the batch is (anchor, positive, negative) triplets.
 // The rank and margin modes need batch-wise sampling: they look at every image of the batch for every anchor.
 ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits, const std::vector<int64_t>& labels,

@@ -24,4 +24,8 @@ int detect_num_attributes(const TensorMap& tensors) {
   return it == tensors.end() || it->second.ndim() != 2 ? 0 : static_cast<int>(it->second.dim(0));
 }
 
+bool holds_linear_head(const TensorMap& tensors) {
+  return tensors.count("head.emb.weight") > 0 && tensors.count("head.fc.weight") == 0;
+}
+
 }  // namespace sgml

@@ -5,6 +5,7 @@
 
 #include "engine/check.h"
 #include "layers/embedding_slices.h"
+#include "models/arch_detect.h"
 
 namespace sgml {
 
@@ -110,8 +111,7 @@ bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, 
   bool any_head = false;
   for (const auto& [name, t] : tensors) any_head = any_head || starts_with(name, "head.");
   // A head of the other kind: say which, rather than which keys or shapes differ.
-  const bool file_linear = tensors.count("head.emb.weight") && !tensors.count("head.fc.weight");
-  const bool file_sgml = tensors.count("head.fc.weight") > 0;
+  const bool file_linear = holds_linear_head(tensors), file_sgml = tensors.count("head.fc.weight") > 0;
   if (config_.head == HeadKind::Sgml && file_linear)
     SGML_FAIL("'", path, "' holds Divide & Conquer's linear head (head.emb on the pooled feature, no head.fc): this "
               "model has SGML's head; train with --head linear");

@@ -72,7 +72,7 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
   if (c.model.count("head.emb.weight") && c.model.at("head.emb.weight").ndim() == 2)
     mc.embedding_dim = static_cast<int>(c.model.at("head.emb.weight").dim(0));
   // Divide & Conquer's linear head: an embedding layer with no fc layer before it.
-  if (c.model.count("head.emb.weight") && !c.model.count("head.fc.weight")) mc.head = HeadKind::Linear;
+  if (holds_linear_head(c.model)) mc.head = HeadKind::Linear;
   if (c.is_training_checkpoint && config_string(c, "method", path) == "dnc")
     mc.learners = config_int(c, "learners", 1, path);
   out.model = std::make_unique<SgmlModel>(mc);

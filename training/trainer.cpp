@@ -57,7 +57,8 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
   if (config.method == "dnc" && !config.batch_plan.empty())
     SGML_FAIL("--method dnc draws its batches from clusters: it cannot follow a --batch-plan");
   // The step and cosine schedules are laid out in steps from the epoch length when the run starts.
-  if (config.method == "dnc" && config.batches_per_epoch != "plain" && config.lr_schedule != "constant")
+  if (config.method == "dnc" && parse_batches_per_epoch(config.batches_per_epoch) != BatchesPerEpoch::Plain &&
+      config.lr_schedule != "constant")
     SGML_FAIL("--lr-schedule ", config.lr_schedule, " needs epochs of one length, and with --batches-per-epoch ",
               config.batches_per_epoch, " each re-clustering sets its epochs' length: use --lr-schedule constant "
               "(as the Divide & Conquer authors) or --batches-per-epoch plain");
