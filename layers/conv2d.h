@@ -1,5 +1,5 @@
 // 2-D convolution without bias (as every ResNet conv): cross-correlation, square stride and zero padding.
-// CPU: im2col + OpenBLAS SGEMM. CUDA: cuDNN, algorithms ranked once per shape, the next one tried if one fails.
+// CPU: oneDNN (blocked layouts, operands reordered around each call). CUDA: cuDNN, algorithms ranked once per shape, the next one tried if one fails.
 #pragma once
 #include "engine/tensor.h"
 

@@ -5,7 +5,8 @@
 set -euo pipefail
 profile="${1:-build}"
 
-build_packages=(cmake g++ make libopenblas-dev libstb-dev libjpeg62-turbo-dev libmatio-dev nlohmann-json3-dev libgtest-dev)
+build_packages=(cmake g++ make libopenblas-dev libdnnl-dev libstb-dev libjpeg62-turbo-dev libmatio-dev nlohmann-json3-dev
+                libgtest-dev)
 test_packages=(python3-torch python3-torchvision python3-numpy python3-scipy python3-sklearn python3-pil)
 
 wanted=("${build_packages[@]}")
@@ -20,7 +21,8 @@ done
 if [ "$(id -u)" = "0" ]; then
   echo "sgml setup: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
+  # Without a network the package lists cannot be refreshed; the packages may still be in the local cache.
+  apt-get update -qq >&2 || echo "sgml setup: apt-get update failed; installing from what apt has" >&2
   apt-get install -y -qq "${missing[@]}" >&2
 else
   echo "sgml setup: missing Debian packages: ${missing[*]}" >&2
