@@ -49,6 +49,24 @@ def sgml_loss(emb, logits, targets, labels, alpha=2.0, beta=0.5, lam=1.0):
     return l_pos + l_neg + lam * F.binary_cross_entropy_with_logits(logits.float(), targets)
 
 
+def print_profile(step, steps, cuda):
+    """Self time of each aten op per step (ms), largest first: where PyTorch's step goes, op by op."""
+    from torch.autograd import profiler
+    with profiler.profile(use_cuda=cuda) as prof:
+        for _ in range(steps):
+            step()
+    rows = [(e.key, (e.self_cuda_time_total if cuda else e.self_cpu_time_total) / 1e3 / steps, e.count / steps)
+            for e in prof.key_averages()]
+    rows = sorted((r for r in rows if r[1] > 0), key=lambda r: -r[1])
+    total = sum(r[1] for r in rows)
+    print(f"pytorch op profile ({steps} steps; self time of each op)")
+    print(f"{'op':<48} {'calls/step':>10} {'ms/step':>10} {'share':>7}")
+    for name, ms, calls in rows:
+        if ms / total >= 0.001:
+            print(f"{name:<48} {calls:>10.1f} {ms:>10.3f} {100 * ms / total:>6.1f}%")
+    print(f"{'profiled step (sum of self times)':<48} {'':>10} {total:>10.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--what", default="train", choices=["train", "eval"])
@@ -64,6 +82,9 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--profile", action="store_true",
+                    help="after the timed steps, profile --steps more and print each op's self time per step "
+                         "(the counterpart of `sgml bench --profile`)")
     a = ap.parse_args()
     if a.batch is None:
         a.batch = 164 if a.what == "train" else 256
@@ -126,6 +147,8 @@ def main():
               "device": torch.cuda.get_device_name() if cuda else f"cpu ({torch.get_num_threads()} threads)",
               "model": a.model, "precision": a.precision, "compile": a.compile, "batch": a.batch, "size": a.size,
               "step_ms_median": med * 1e3, "images_per_s": a.batch / med, "peak_mem_gib": peak / 2**30}
+    if a.profile:
+        print_profile(step, a.steps, cuda)
     print(json.dumps(result) if a.json else
           f"pytorch {a.what} {a.precision}{' compile' if a.compile else ''}: {result['images_per_s']:.1f} img/s, "
           f"step {result['step_ms_median']:.1f} ms, peak {result['peak_mem_gib']:.2f} GiB")
