@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <malloc.h>
 #include <unistd.h>
 
 #include "engine/check.h"
@@ -46,6 +47,19 @@ uint64_t physical_memory_bytes() {
 }
 
 std::string gib(uint64_t bytes) { return str_cat(double(bytes) / double(1ull << 30), " GiB"); }
+
+// glibc hands allocations above its mmap threshold (128 KiB at first) to fresh pages from the kernel and gives
+// freed heap memory back, so every training step paid for page faults on its activations: 23,000 faults (94 MB) per
+// ResNet-18 step at 64 px, batch 32. Raising both thresholds (the mmap one to its 32 MiB maximum) lets freed blocks
+// be reused from the heap; the process keeps its peak heap instead of returning it between steps.
+void keep_freed_host_memory() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)done;
+}
 }  // namespace
 
 Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
@@ -55,6 +69,7 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
     const uint64_t memory = physical_memory_bytes();
     if (bytes > memory - 64)
       SGML_FAIL("host allocation of ", bytes, " bytes (", gib(bytes), ") exceeds this machine's memory (", gib(memory), ")");
+    keep_freed_host_memory();
     // 64-byte alignment for vector loads; aligned_alloc needs a multiple of the alignment.
     size_t rounded = (bytes + 63) / 64 * 64;
     data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);

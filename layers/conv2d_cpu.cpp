@@ -51,7 +51,7 @@ ConvPlan make_plan(const Conv2dGeometry& g) {
   const memory::dims strides{g.stride, g.stride}, padding{g.pad, g.pad};
   const auto f32 = memory::data_type::f32;
   // Activations in NCHW; the filters' layout left to oneDNN ("any").
-  const memory::desc x_nchw(x_dims, f32, Tag::nchw), w_any(w_dims, f32, Tag::any), y_nchw(y_dims, f32, Tag::nchw);
+  const memory::desc x_nchw(x_dims, f32, Tag::any), w_any(w_dims, f32, Tag::any), y_nchw(y_dims, f32, Tag::any);
   ConvPlan p;
   p.x_plain = memory::desc(x_dims, f32, Tag::nchw);
   p.w_plain = memory::desc(w_dims, f32, Tag::oihw);
