@@ -1,5 +1,6 @@
 // 2-D convolution without bias (as every ResNet conv): cross-correlation, square stride and zero padding.
-// CPU: oneDNN (blocked layouts, operands reordered around each call). CUDA: cuDNN, algorithms ranked once per shape, the next one tried if one fails.
+// CPU: oneDNN in the blocked layouts it chooses, operands reordered from and to NCHW around each call. CUDA: cuDNN,
+// algorithms ranked once per shape, the next one tried if one fails.
 #pragma once
 #include "engine/tensor.h"
 
