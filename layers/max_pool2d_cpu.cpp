@@ -22,11 +22,11 @@ void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dG
             const int w = q * g.stride - g.pad + j;
             if (w < 0 || w >= g.w) continue;
             const float v = in[h * g.w + w];
-            // First maximum wins; a NaN wins as in PyTorch, so it propagates.
-            if (best_index < 0 || v > best || (v != v && best == best)) {
-              best = v;
-              best_index = h * g.w + w;
-            }
+            // First maximum wins; a NaN wins as in PyTorch, so it propagates. Written as selects, not a branch:
+            // which element wins is data-dependent and mispredicted branches were most of this loop's time.
+            const bool take = best_index < 0 || v > best || (v != v && best == best);
+            best = take ? v : best;
+            best_index = take ? h * g.w + w : best_index;
           }
         }
         y[plane * P * Q + p * Q + q] = best;
