@@ -28,7 +28,7 @@ struct TrainConfig {
   bool sgs_grad = true;          // gradients flow into the attribute branch through g
   // The rank-approximation loss (--loss rank, rank-multitask; losses/rank_loss.h, our reconstruction from the
   // abstract of Schall et al. 2019): temperature of the smoothed rank and scale of the transfer exp(-r / rho).
-  double rank_tau = 0.05, rank_rho = 0.2;
+  double rank_tau = 0.01, rank_rho = 0.2;  // tau by the demo study in README (was 0.05)
   // The margin loss of Wu et al. 2017 (--loss margin; losses/margin_loss.h): margin m, boundary beta, and the
   // negative sampler (distance-weighted or nearest).
   double margin = 0.2, margin_beta = 1.2;
