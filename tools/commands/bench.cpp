@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include <sys/resource.h>
@@ -102,8 +103,13 @@ int run_bench(int argc, char** argv) {
 
   SgmlModel model({config.model, k});
   model.to(device);
-  model.store().flatten();
-  AdamOptimizer adam(model.store().parameter_count(), device);
+  // Gradients and Adam's moments (three more copies of the weights) only where they are used: extraction holds the
+  // weights and activations alone, as `sgml eval` and `sgml embed` do.
+  std::optional<AdamOptimizer> adam;
+  if (what == "train") {
+    model.store().flatten();
+    adam.emplace(model.store().parameter_count(), device);
+  }
   std::mt19937 rng(0);
   std::normal_distribution<float> normal;
   std::vector<float> pixels(size_t(batch) * 3 * size_t(size) * size_t(size)), targets(size_t(batch) * size_t(k));
@@ -121,7 +127,7 @@ int run_bench(int argc, char** argv) {
       model.extract(images, FeatureKind::Emb);
       return;
     }
-    train_step(model, adam, ObjectiveConfig{}, train_batch, 1e-4, ++step_number);  // the trainer's own step
+    train_step(model, *adam, ObjectiveConfig{}, train_batch, 1e-4, ++step_number);  // the trainer's own step
   };
   for (int i = 0; i < warmup; ++i) step();
   synchronize(device);
