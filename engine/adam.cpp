@@ -1,5 +1,6 @@
 #include "engine/adam.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/dispatch.h"
@@ -49,10 +50,44 @@ AdamOptimizer::AdamOptimizer(int64_t num_params, Device device, AdamConfig confi
   SGML_CHECK(config.eps >= 0.0 && config.weight_decay >= 0.0, "Adam eps and weight decay must be >= 0");
 }
 
+void AdamOptimizer::add_group(const AdamGroup& group) {
+  SGML_CHECK(step_ == 0, "an Adam parameter group is added before the first step");
+  SGML_CHECK(group.begin >= 0 && group.begin < group.end && group.end <= m_.numel(), "Adam parameter group [",
+             group.begin, ", ", group.end, ") outside the buffer of ", m_.numel(), " parameters");
+  SGML_CHECK(group.lr_scale >= 0.0 && group.weight_decay >= 0.0,
+             "an Adam parameter group's lr scale and weight decay must be >= 0");
+  for (const AdamGroup& g : groups_)
+    SGML_CHECK(group.end <= g.begin || group.begin >= g.end, "Adam parameter group [", group.begin, ", ", group.end,
+               ") overlaps [", g.begin, ", ", g.end, ")");
+  groups_.push_back(group);
+  std::sort(groups_.begin(), groups_.end(), [](const AdamGroup& x, const AdamGroup& y) { return x.begin < y.begin; });
+}
+
 void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double lr) {
   SGML_CHECK(params_flat.device() == device_, "Adam state on ", device_.str(), ", parameters on ",
              params_flat.device().str());
-  adam_step(params_flat, m_, v_, grads_flat, lr, step_ + 1, config_);
+  if (groups_.empty()) {
+    adam_step(params_flat, m_, v_, grads_flat, lr, step_ + 1, config_);
+  } else {
+    check_shape(params_flat, m_.shape(), "Adam parameters");
+    check_shape(grads_flat, m_.shape(), "Adam gradients");
+    // The ranges in order: the default group (config_) fills the gaps between the added ones.
+    auto step_range = [&](int64_t begin, int64_t end, double group_lr, double weight_decay) {
+      if (begin == end) return;
+      const Shape range{end - begin};
+      Tensor p = params_flat.view(begin, range), m = m_.view(begin, range), v = v_.view(begin, range);
+      AdamConfig c = config_;
+      c.weight_decay = weight_decay;
+      adam_step(p, m, v, grads_flat.view(begin, range), group_lr, step_ + 1, c);
+    };
+    int64_t done = 0;
+    for (const AdamGroup& g : groups_) {
+      step_range(done, g.begin, lr, config_.weight_decay);
+      step_range(g.begin, g.end, lr * g.lr_scale, g.weight_decay);
+      done = g.end;
+    }
+    step_range(done, m_.numel(), lr, config_.weight_decay);
+  }
   ++step_;  // only after a successful step, so a failed one leaves the state as it was
 }
 

@@ -3,6 +3,7 @@
 // parameter as a view into one flat buffer, and its gradients likewise, so a step is one fused kernel over P values.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "engine/safetensors.h"
 #include "engine/tensor.h"
@@ -29,10 +30,23 @@ AdamStepScalars adam_step_scalars(const AdamConfig& config, double lr, int64_t s
 void adam_step(Tensor& params, Tensor& m, Tensor& v, const Tensor& grads, double lr, int64_t step,
                const AdamConfig& config);
 
+// A range [begin, end) of the flat buffer that steps with its own learning rate and weight decay, as a torch param
+// group: its rate is lr_scale times the step's `lr`, so a schedule scales it as torch's schedulers scale every
+// group's rate (they are proportional to its initial rate when the floor is 0).
+struct AdamGroup {
+  int64_t begin = 0, end = 0;
+  double lr_scale = 1.0;
+  double weight_decay = 0.0;
+};
+
 // Owns the moments and the step count of one flat parameter buffer.
 class AdamOptimizer {
  public:
   AdamOptimizer(int64_t num_params, Device device, AdamConfig config = {});
+
+  // Gives a range its own group (before the first step). Groups may not overlap; the rest of the buffer steps
+  // with the config's weight decay at the step's lr.
+  void add_group(const AdamGroup& group);
 
   // One step with learning rate `lr` (from the schedule); grads are left unchanged.
   void step(Tensor& params_flat, const Tensor& grads_flat, double lr);
@@ -49,6 +63,7 @@ class AdamOptimizer {
 
  private:
   AdamConfig config_;
+  std::vector<AdamGroup> groups_;  // those of add_group, by begin; the rest of the buffer is the default group
   Device device_;
   Tensor m_, v_;  // (P) each
   int64_t step_ = 0;

@@ -94,6 +94,15 @@ void ParameterStore::flatten() {
   }
 }
 
+int64_t ParameterStore::flat_offset_of(const std::string& name) const {
+  int64_t offset = 0;
+  for (const auto& [key, v] : parameters_) {
+    if (key == name) return offset;
+    offset += v.value().numel();
+  }
+  SGML_FAIL("no parameter '", name, "' in the model");
+}
+
 void ParameterStore::zero_grads() {
   if (flattened()) {
     flat_grads_.zero_();

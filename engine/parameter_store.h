@@ -39,6 +39,8 @@ class ParameterStore {
   // One flat parameter buffer and one flat gradient buffer (zeroed); parameters become views into them.
   void flatten();
   bool flattened() const { return flat_params_.defined(); }
+  // Where parameter `name` starts in the flat buffers (registration order); throws for an unknown name.
+  int64_t flat_offset_of(const std::string& name) const;
   Tensor& flat_params() { return flat_params_; }
   Tensor& flat_grads() { return flat_grads_; }
   void zero_grads();

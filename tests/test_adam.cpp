@@ -24,6 +24,12 @@ struct AdamCase {
   std::string name;
   AdamConfig config;
   std::vector<double> lrs;  // one per step
+  // Param groups by parameter tensor index, with their lr scale and weight decay (torch's param groups).
+  struct Group {
+    std::vector<size_t> tensors;
+    double lr_scale, weight_decay;
+  };
+  std::vector<Group> groups;
 };
 
 // Parameter tensors of the cases: a conv-like weight, a bias, a tensor whose gradients are ~1e-9 (sqrt(v) below
@@ -70,7 +76,9 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
   other.weight_decay = 0.1;
   const std::vector<AdamCase> cases = {{"default", AdamConfig{}, lrs},
                                        {"weight_decay_0.01", wd, lrs},
-                                       {"betas_0.8_0.99_eps_1e-6_wd_0.1", other, {3e-2, 1e-2, 1e-2, 1e-3, 1e-3}}};
+                                       {"betas_0.8_0.99_eps_1e-6_wd_0.1", other, {3e-2, 1e-2, 1e-2, 1e-3, 1e-3}},
+                                       // a bias and the last tensor in groups of their own, one without decay
+                                       {"groups_wd_0.01", wd, lrs, {{{1}, 50.0, 0.0}, {{3}, 0.5, 0.2}}}};
   nlohmann::json manifest = nlohmann::json::array();
   std::vector<TensorMap> inputs;
   for (size_t ci = 0; ci < cases.size(); ++ci) {
@@ -84,9 +92,13 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
             gradient_for(k, kParamShapes[k], 600 + unsigned(ci * 100 + t * 10 + k));
     const std::string input = dir + "/" + c.name + "_in.safetensors";
     save_safetensors(input, in);
+    nlohmann::json groups = nlohmann::json::array();
+    for (const AdamCase::Group& g : c.groups)
+      groups.push_back({{"tensors", g.tensors}, {"lr_scale", g.lr_scale}, {"weight_decay", g.weight_decay}});
     manifest.push_back({{"name", c.name}, {"input", input}, {"output", dir + "/" + c.name + "_ref.safetensors"},
                         {"params", {{"lrs", c.lrs}, {"betas", {c.config.beta1, c.config.beta2}},
-                                    {"eps", c.config.eps}, {"weight_decay", c.config.weight_decay}}}});
+                                    {"eps", c.config.eps}, {"weight_decay", c.config.weight_decay},
+                                    {"groups", groups}}}});
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -102,6 +114,11 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
     Tensor params = flat_of(initial);
     const Tensor start = params.clone();
     AdamOptimizer adam(params.numel(), Device::cpu(), c.config);
+    for (const AdamCase::Group& g : c.groups) {  // flat offsets of the group's (single) tensor
+      int64_t begin = 0;
+      for (size_t k = 0; k < g.tensors[0]; ++k) begin += shape_numel(kParamShapes[k]);
+      adam.add_group({begin, begin + shape_numel(kParamShapes[g.tensors[0]]), g.lr_scale, g.weight_decay});
+    }
     double worst_params = 0, worst_delta = 0;
     for (size_t t = 1; t <= c.lrs.size(); ++t) {
       std::vector<Tensor> grads;
@@ -168,6 +185,16 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
   EXPECT_EQ(a.steps_taken(), 0) << "a failed step must not count";
   Tensor matrix = Tensor::zeros({2, 5});
   EXPECT_THROW(a.step(matrix, Tensor::zeros({10}), 1e-3), Error);
+  // Param groups: inside the buffer, not overlapping, added before the first step.
+  EXPECT_THROW(a.add_group({8, 11, 1.0, 0.0}), Error);
+  EXPECT_THROW(a.add_group({4, 4, 1.0, 0.0}), Error);
+  EXPECT_THROW(a.add_group({2, 4, -1.0, 0.0}), Error);
+  a.add_group({2, 4, 2.0, 0.0});
+  EXPECT_THROW(a.add_group({3, 6, 1.0, 0.0}), Error);
+  EXPECT_THROW(a.add_group({0, 3, 1.0, 0.0}), Error);
+  a.add_group({4, 6, 1.0, 0.0});
+  a.step(params, Tensor::zeros({10}), 1e-3);
+  EXPECT_THROW(a.add_group({6, 8, 1.0, 0.0}), Error);
 }
 
 // ---------------------------------------------------------------- CUDA twin vs CPU
@@ -180,6 +207,7 @@ TEST(AdamCuda, MatchesCpu) {
   Tensor cpu_params = test::random_tensor({n}, 8);
   Tensor gpu_params = cpu_params.to(Device::cuda());
   AdamOptimizer cpu(n, Device::cpu(), config), gpu(n, Device::cuda(), config);
+  for (AdamOptimizer* adam : {&cpu, &gpu}) adam->add_group({n / 3, n / 3 + 1001, 20.0, 0.0});  // a view, odd offset
   for (int t = 1; t <= 5; ++t) {
     const Tensor g = test::random_tensor({n}, 800 + t);
     cpu.step(cpu_params, g, 1e-2);

@@ -82,7 +82,7 @@ TEST(CliMarginLoss, LearnsOneBetaPerClassAndEvalIgnoresIt) {
   std::string out;
   ASSERT_EQ(run_cli(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
   ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + run_dir +
-                    " --loss margin --learn-beta --margin-beta 1.1 --lr 0.01" + kSmallLossRun + " 2>&1", &out), 0)
+                    " --loss margin --learn-beta --margin-beta 1.1 --beta-lr 0.01" + kSmallLossRun + " 2>&1", &out), 0)
       << out;
   const TensorMap saved = load_safetensors(run_dir + "/last.safetensors");
   ASSERT_TRUE(saved.count("loss.margin_beta")) << "the learned boundaries are saved";
@@ -90,7 +90,7 @@ TEST(CliMarginLoss, LearnsOneBetaPerClassAndEvalIgnoresIt) {
   EXPECT_GT(beta.size(), 4u) << "one per training class";
   int moved = 0;
   for (float b : beta) moved += b != 1.1f;
-  // 3 Adam steps of 0.01: the classes of the 3 batches moved (4 per batch), the others kept 1.1.
+  // 3 Adam steps of 0.01 (--beta-lr): the classes of the 3 batches moved (4 per batch), the others kept 1.1.
   EXPECT_GE(moved, 4);
   EXPECT_LE(moved, 12);
   ASSERT_EQ(run_cli(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + run_dir +

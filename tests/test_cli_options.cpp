@@ -241,6 +241,7 @@ TrainConfig config_unlike_the_default() {
   c.margin_beta = 0.875;
   c.sampler = "nearest";
   c.learn_beta = true;
+  c.beta_lr = 2.5e-3;
   c.method = "dnc";
   c.learners = 4;
   c.recluster_every = 3;

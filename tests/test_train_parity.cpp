@@ -30,6 +30,7 @@ struct ParityCase {
   bool frozen_bn = false;
   std::string sampler = "nearest";  // of the margin loss
   std::string head = "sgml";
+  bool learn_beta = false;  // the margin loss's per-class boundaries, in their own Adam group (--beta-lr)
 };
 
 void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.loss << "_" << c.sampling; }
@@ -63,7 +64,8 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
                         {"beta", beta}, {"lambda", 0.7}, {"lr", lr}, {"weight_decay", c.weight_decay},
                         {"steps", steps}, {"image_size", 64}, {"sgs_grad", c.sgs_grad},
                         {"frozen_bn", c.frozen_bn}, {"rank_tau", 0.1}, {"rank_rho", 0.3}, {"margin", 0.2},
-                        {"margin_beta", 1.2}, {"sampler", c.sampler}, {"head", c.head}};
+                        {"margin_beta", 1.2}, {"sampler", c.sampler}, {"head", c.head},
+                        {"learn_beta", c.learn_beta}, {"beta_lr", 3e-3}};
   std::ofstream(dir + "/config.json") << cfg.dump();
   test::run_reference(ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
 
@@ -72,7 +74,7 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
       << " --init " << dir << "/init.safetensors --batch-plan " << dir << "/plan.txt --augment off --steps " << steps
       << " --loss " << c.loss << " --sampling " << c.sampling << " --alpha " << alpha << " --beta " << beta
       << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --margin 0.2 --margin-beta 1.2 --sampler " << c.sampler
-      << " --head " << c.head
+      << " --head " << c.head << (c.learn_beta ? " --learn-beta --beta-lr 3e-3" : "")
       << " --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
       << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
       << "/ours_final.safetensors";
@@ -107,7 +109,9 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
       if (c.frozen_bn) EXPECT_EQ(got.to_vector(), init.at(name).to_vector()) << name << " moved under --frozen-bn";
       continue;
     }
-    const std::vector<float> a = got.to_vector(), b = expected.to_vector(), i0 = init.at(name).to_vector();
+    // The learned boundaries are not in the init file: they start at --margin-beta.
+    const std::vector<float> a = got.to_vector(), b = expected.to_vector(),
+                             i0 = init.count(name) ? init.at(name).to_vector() : std::vector<float>(a.size(), 1.2f);
     double d = 0, u = 0;
     for (size_t e = 0; e < a.size(); ++e) {
       d += (double(a[e]) - b[e]) * (double(a[e]) - b[e]);
@@ -137,7 +141,9 @@ INSTANTIATE_TEST_SUITE_P(
                       ParityCase{"sgml", "batch", true, 0.0, true}, ParityCase{"rank-multitask", "batch"},
                       ParityCase{"margin", "batch", true, 0.0, true},  // the nearest sampler, frozen BN
                       ParityCase{"margin", "batch", true, 0.0, true, "distance"},
-                      ParityCase{"margin", "batch", true, 0.0, true, "nearest", "linear"}),
+                      ParityCase{"margin", "batch", true, 0.0, true, "nearest", "linear"},
+                      // weight decay on the network, none on the boundaries, which step at their own rate
+                      ParityCase{"margin", "batch", true, 1e-4, true, "distance", "linear", true}),
     [](const ::testing::TestParamInfo<ParityCase>& info) {
       std::string loss = info.param.loss;  // a test name has no '-'
       for (char& ch : loss)
@@ -145,7 +151,8 @@ INSTANTIATE_TEST_SUITE_P(
       return loss + "_" + info.param.sampling + (info.param.sgs_grad ? "" : "_sgs_off") +
              (info.param.weight_decay > 0 ? "_wd" : "") + (info.param.frozen_bn ? "_frozen_bn" : "") +
              (info.param.loss == "margin" && info.param.sampler != "nearest" ? "_" + info.param.sampler : "") +
-             (info.param.head != "sgml" ? "_" + info.param.head + "_head" : "");
+             (info.param.head != "sgml" ? "_" + info.param.head + "_head" : "") +
+             (info.param.learn_beta ? "_learned_beta" : "");
     });
 
 }  // namespace

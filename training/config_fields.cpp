@@ -87,8 +87,13 @@ std::vector<ConfigField> make_fields() {
           "on sampled negatives, D the distance of the normalised embeddings (0 to 2)").reals(L::kMargin),
       Row("margin-beta", &C::margin_beta, "boundary beta of --loss margin (0 to 2)").reals(L::kMarginBeta),
       Row("learn-beta", &C::learn_beta,
-          "--loss margin: learn one beta per training class (starting at --margin-beta; Adam at --lr, with "
-          "--weight-decay, as every parameter)").style(kFlag),
+          "--loss margin: learn one beta per training class (starting at --margin-beta; Adam at --beta-lr, "
+          "without weight decay)").style(kFlag),
+      Row("beta-lr", &C::beta_lr,
+          "Adam learning rate of the --learn-beta boundaries (their own group, as in the D&C authors' code: no "
+          "weight decay, scaled by --lr-schedule as --lr is). Distances lie in 0 to 2, and Adam moves a value by "
+          "about its rate per step: at --lr 1e-5 a boundary would barely move in a run")
+          .reals(L::kNonNegativeFloat),
       Row("sampler", &C::sampler,
           "negatives of --loss margin: distance (weighted by 1/q(d), Wu et al.) | nearest (the nearest at distance "
           ">= 0.5); not --sampling, which builds the batches").choices({"distance", "nearest"}),

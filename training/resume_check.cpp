@@ -54,6 +54,7 @@ const FieldRule kRules[] = {
     {"steps", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
     {"lr", Change::Allowed, "the learning rate follows the new settings from here on"},
     {"weight-decay", Change::Allowed, "the weight decay follows the new setting from here on"},
+    {"beta-lr", Change::Allowed, "the learned boundaries' learning rate follows the new setting from here on"},
     {"lr-schedule", Change::Allowed, "the learning rate follows the new schedule from here on"},
     {"lr-step-epochs", Change::Allowed, "the learning rate follows the new schedule from here on"},
     {"lr-gamma", Change::Allowed, "the learning rate follows the new schedule from here on"},

@@ -119,6 +119,11 @@ void Trainer::initialise_model() {
   AdamConfig adam;
   adam.weight_decay = config_.weight_decay;
   optimizer_ = std::make_unique<AdamOptimizer>(model_->store().parameter_count(), device_, adam);
+  if (model_->margin_beta().defined()) {
+    // The learned boundaries in their own group (the D&C authors' optimiser): --beta-lr, no weight decay.
+    const int64_t offset = model_->store().flat_offset_of("loss.margin_beta");
+    optimizer_->add_group({offset, offset + model_->margin_beta().value().numel(), config_.beta_lr / config_.lr, 0.0});
+  }
 }
 
 void Trainer::resume_from(const std::string& path) {

@@ -1,7 +1,9 @@
 """PyTorch reference for the optimiser: torch.optim.Adam and the torch.optim.lr_scheduler schedules.
 
 usage: adam_ref.py adam MANIFEST.json
-  Cases {name, input, output, params: {lrs, betas, eps, weight_decay}}. The input holds the initial parameters p0,
+  Cases {name, input, output, params: {lrs, betas, eps, weight_decay[, groups]}}; groups (optional): torch param
+  groups [{tensors: [k, ...], lr_scale, weight_decay}] (lr = lr_scale x the step's lr), the other tensors in the
+  default group. The input holds the initial parameters p0,
   p1, ... (any shapes) and the gradient of parameter k at step t (from 1) as grad.T.K. torch.optim.Adam (single-
   tensor path) takes len(lrs) steps, lr set from lrs before each; written out, each flat (parameters concatenated
   in order k = 0, 1, ...):
@@ -29,12 +31,17 @@ def run_adam(inp, p, dtype):
     count = sum(1 for k in inp if k.startswith("p") and k[1:].isdigit())
     params = [torch.nn.Parameter(torch.tensor(inp[f"p{k}"], dtype=dtype)) for k in range(count)]
     start = torch.cat([x.detach().flatten() for x in params]).clone()
-    opt = torch.optim.Adam(params, lr=p["lrs"][0], betas=tuple(p["betas"]), eps=p["eps"],
+    grouped = [k for g in p.get("groups", []) for k in g["tensors"]]
+    groups = [{"params": [x for k, x in enumerate(params) if k not in grouped], "lr_scale": 1.0}]
+    for g in p.get("groups", []):
+        groups.append({"params": [params[k] for k in g["tensors"]], "lr_scale": g["lr_scale"],
+                       "weight_decay": g["weight_decay"]})
+    opt = torch.optim.Adam(groups, lr=p["lrs"][0], betas=tuple(p["betas"]), eps=p["eps"],
                            weight_decay=p["weight_decay"], foreach=False)
     out = {}
     for t, lr in enumerate(p["lrs"], 1):
         for group in opt.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         for k, x in enumerate(params):
             x.grad = torch.tensor(inp[f"grad.{t}.{k}"], dtype=dtype)
         opt.step()

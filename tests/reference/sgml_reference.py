@@ -268,7 +268,14 @@ def train(data, init, plan, config_path, out_dir):
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.eval()
-    opt = torch.optim.Adam(net.parameters(), lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8,
+    groups = [{"params": list(net.parameters())}]
+    class_beta = None
+    if cfg.get("learn_beta", False):
+        # --learn-beta: one boundary per training class, in its own group at beta_lr without weight decay (the D&C
+        # authors' optimiser).
+        class_beta = torch.nn.Parameter(torch.full((len(items),), float(cfg["margin_beta"])))
+        groups.append({"params": [class_beta], "lr": cfg["beta_lr"], "weight_decay": 0.0})
+    opt = torch.optim.Adam(groups, lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8,
                            weight_decay=cfg.get("weight_decay", 0.0))
     with open(plan) as f:
         steps = [list(map(int, line.split())) for line in f if line.strip()]
@@ -282,14 +289,17 @@ def train(data, init, plan, config_path, out_dir):
             emb, logits = net(images)
             # The engine's distance-sampler draws of this step (train_step: seed * golden + step, modulo 2^64).
             cfg["draw_seed"] = (cfg.get("seed", 0) * 0x9E3779B97F4A7C15 + step) & ((1 << 64) - 1)
+            cfg["class_beta"] = class_beta
             total, metric, bce = losses(emb, logits, targets, labels, cfg)
             opt.zero_grad()
             total.backward()
             opt.step()
             log.write(json.dumps({"step": step, "loss": total.item(), "metric_loss": metric.item(),
                                   "bce_loss": bce.item(), "lr": cfg["lr"]}) + "\n")
-    safetensors_np.save(os.path.join(out_dir, "final.safetensors"),
-                        {k: v.detach().numpy() for k, v in net.named_state().items()})
+    state = {k: v.detach().numpy() for k, v in net.named_state().items()}
+    if class_beta is not None:
+        state["loss.margin_beta"] = class_beta.detach().numpy()
+    safetensors_np.save(os.path.join(out_dir, "final.safetensors"), state)
 
 
 def main():
