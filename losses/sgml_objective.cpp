@@ -78,6 +78,16 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
       const std::vector<float> row_grad = m.dbeta.to_vector();
       std::vector<float> class_grad(class_values.size(), 0.0f);
       for (int64_t i = 0; i < n; ++i) class_grad[labels[i]] += row_grad[i];
+      const double count = m.terms.to_vector()[3];
+      if (config.beta_nu > 0.0f && count > 0) {  // + nu sum_t |beta_(class of anchor t)| / count
+        double penalty = 0;
+        for (int32_t a : m.anchors) {
+          const float b = class_values[labels[a]];
+          penalty += std::fabs(b);
+          class_grad[labels[a]] += static_cast<float>(config.beta_nu / count) * (b > 0 ? 1.0f : b < 0 ? -1.0f : 0.0f);
+        }
+        r.metric_loss += config.beta_nu * penalty / count;
+      }
       dclass_beta = Tensor::from_vector(class_grad, class_beta.value().shape(), emb.value().device());
     }
   } else {

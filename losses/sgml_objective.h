@@ -40,6 +40,10 @@ struct ObjectiveConfig {
   // The margin loss (margin_loss.h): margin m, boundary beta, negative sampler; its `dim` is set from the
   // embedding. draw_seed seeds the distance sampler's uniform draws (train_step derives it from the seed and step).
   float margin = 0.2f, margin_beta = 1.2f;
+  // With learned boundaries (class_beta): the L1 penalty of Wu et al. and the D&C authors' code,
+  // nu * sum over the triplets of |beta of the anchor's class|, added to the loss before its division by the count
+  // of non-zero terms (nothing is added when that count is 0).
+  float beta_nu = 0.0f;
   NegativeSampler sampler = NegativeSampler::Distance;
   uint64_t draw_seed = 0;
   // Divide & Conquer's learners (layers/embedding_slices.h): with learners > 1 the metric loss sees learner

@@ -71,6 +71,9 @@ TEST(CliMarginLoss, TrainsTheDemoWithBothSamplers) {
   EXPECT_NE(run_cli(refused + " --loss sgml --learn-beta 2>&1", &out), 0);
   EXPECT_NE(out.find("--learn-beta learns the boundaries of the margin loss: it needs --loss margin"),
             std::string::npos) << out;
+  EXPECT_NE(run_cli(refused + " --loss margin --beta-nu 0.1 2>&1", &out), 0);
+  EXPECT_NE(out.find("--beta-nu penalises the learned boundaries of the margin loss: it needs --learn-beta"),
+            std::string::npos) << out;
   ASSERT_EQ(run_cli(sgml() + " train --help 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("margin (the margin loss of Wu et al. 2017"), std::string::npos) << out;
 }

@@ -242,6 +242,7 @@ TrainConfig config_unlike_the_default() {
   c.sampler = "nearest";
   c.learn_beta = true;
   c.beta_lr = 2.5e-3;
+  c.beta_nu = 0.0625;
   c.method = "dnc";
   c.learners = 4;
   c.recluster_every = 3;

@@ -28,6 +28,7 @@ struct ObjectiveCase {
   float margin = 0.2f, margin_beta = 1.2f;
   std::vector<float> class_beta;  // learned margin boundaries, one per class (empty: the fixed margin_beta)
   int learners = 1, learner = -1;  // Divide & Conquer's slices (16 columns: 3 learners of 6, 6 and 4)
+  float beta_nu = 0.0f;            // L1 penalty on the learned boundaries
 };
 
 std::vector<ObjectiveCase> objective_cases() {
@@ -54,6 +55,8 @@ std::vector<ObjectiveCase> objective_cases() {
        NegativeSampler::Distance, 0.3f, 0.9f},
       {"margin_learned_beta", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.2f, 1.2f, {1.3f, 0.9f, 1.1f, 1.25f, 0.7f}},  // class 4 is not in the batch
+      {"margin_learned_beta_nu", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
+       NegativeSampler::Nearest, 0.2f, 1.2f, {1.3f, -0.2f, 1.1f, 1.25f, 0.7f}, 1, -1, 0.05f},  // one boundary < 0
       {"dnc_learner2_of3_margin", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.2f, 1.2f, {}, 3, 2},
       {"dnc_full_of3_margin_nearest", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f,
@@ -89,7 +92,7 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
                         {"rank_tau", c.rank_tau}, {"rank_rho", c.rank_rho}, {"margin", c.margin},
                         {"margin_beta", c.margin_beta}, {"sampler", negative_sampler_name(c.sampler)},
                         {"draw_seed", 1000 + i}, {"class_beta", c.class_beta},
-                        {"learners", c.learners}, {"learner", c.learner}});
+                        {"learners", c.learners}, {"learner", c.learner}, {"beta_nu", c.beta_nu}});
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -107,6 +110,7 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     config.draw_seed = 1000 + i;
     config.learners = c.learners;
     config.learner = c.learner;
+    config.beta_nu = c.beta_nu;
     Variable class_beta;
     if (!c.class_beta.empty())
       class_beta = Variable(Tensor::from_vector(c.class_beta, {int64_t(c.class_beta.size())}), true);

@@ -30,7 +30,8 @@ struct ParityCase {
   bool frozen_bn = false;
   std::string sampler = "nearest";  // of the margin loss
   std::string head = "sgml";
-  bool learn_beta = false;  // the margin loss's per-class boundaries, in their own Adam group (--beta-lr)
+  bool learn_beta = false;  // the margin loss's per-class boundaries, in their own Adam group (--beta-lr), with
+                            // the L1 penalty (--beta-nu)
 };
 
 void PrintTo(const ParityCase& c, std::ostream* os) { *os << c.loss << "_" << c.sampling; }
@@ -65,7 +66,7 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
                         {"steps", steps}, {"image_size", 64}, {"sgs_grad", c.sgs_grad},
                         {"frozen_bn", c.frozen_bn}, {"rank_tau", 0.1}, {"rank_rho", 0.3}, {"margin", 0.2},
                         {"margin_beta", 1.2}, {"sampler", c.sampler}, {"head", c.head},
-                        {"learn_beta", c.learn_beta}, {"beta_lr", 3e-3}};
+                        {"learn_beta", c.learn_beta}, {"beta_lr", 3e-3}, {"beta_nu", c.learn_beta ? 0.02 : 0.0}};
   std::ofstream(dir + "/config.json") << cfg.dump();
   test::run_reference(ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
 
@@ -74,7 +75,7 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
       << " --init " << dir << "/init.safetensors --batch-plan " << dir << "/plan.txt --augment off --steps " << steps
       << " --loss " << c.loss << " --sampling " << c.sampling << " --alpha " << alpha << " --beta " << beta
       << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --margin 0.2 --margin-beta 1.2 --sampler " << c.sampler
-      << " --head " << c.head << (c.learn_beta ? " --learn-beta --beta-lr 3e-3" : "")
+      << " --head " << c.head << (c.learn_beta ? " --learn-beta --beta-lr 3e-3 --beta-nu 0.02" : "")
       << " --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
       << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
       << "/ours_final.safetensors";

@@ -94,6 +94,10 @@ std::vector<ConfigField> make_fields() {
           "weight decay, scaled by --lr-schedule as --lr is). Distances lie in 0 to 2, and Adam moves a value by "
           "about its rate per step: at --lr 1e-5 a boundary would barely move in a run")
           .reals(L::kNonNegativeFloat),
+      Row("beta-nu", &C::beta_nu,
+          "--learn-beta: L1 penalty nu * sum over the triplets of |beta of the anchor's class|, added before the "
+          "division by the count of non-zero terms (Wu et al.'s nu; 0 in their and the D&C authors' defaults)")
+          .reals(L::kNonNegativeFloat),
       Row("sampler", &C::sampler,
           "negatives of --loss margin: distance (weighted by 1/q(d), Wu et al.) | nearest (the nearest at distance "
           ">= 0.5); not --sampling, which builds the batches").choices({"distance", "nearest"}),

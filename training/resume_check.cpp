@@ -37,6 +37,7 @@ const FieldRule kRules[] = {
     {"margin-beta", Change::Refused, ""},
     {"sampler", Change::Refused, ""},
     {"learn-beta", Change::Refused, ""},
+    {"beta-nu", Change::Refused, ""},
     {"method", Change::Refused, ""},
     {"learners", Change::Refused, ""},
     {"recluster-every", Change::Refused, ""},

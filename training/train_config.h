@@ -35,6 +35,7 @@ struct TrainConfig {
   std::string sampler = "distance";  // distance | nearest
   bool learn_beta = false;           // one learned beta per training class (a parameter of the model's store)
   double beta_lr = 5e-4;             // their Adam rate (their own group, no weight decay; see config_fields.cpp)
+  double beta_nu = 0.0;              // their L1 penalty (losses/sgml_objective.h)
   // Divide & Conquer (Sanakoyeu et al. 2019; training/dnc.h): K learners on slices of the embedding, batches from
   // k-means clusters of the training images re-clustered every few epochs; full-embedding and fine-tune phases.
   std::string method = "sgml";       // sgml | dnc

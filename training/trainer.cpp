@@ -65,6 +65,8 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
   if (config.learn_beta && !uses_margin_loss(config.loss))
     SGML_FAIL("--learn-beta learns the boundaries of the margin loss: it needs --loss margin, not --loss ",
               loss_mode_name(config.loss));
+  if (config.beta_nu > 0 && !config.learn_beta)
+    SGML_FAIL("--beta-nu penalises the learned boundaries of the margin loss: it needs --learn-beta");
   schedule_.kind = parse_lr_schedule_kind(config.lr_schedule);
   schedule_.base_lr = config.lr;
   schedule_.step_size = std::max<int64_t>(1, int64_t(config.lr_step_epochs) * data_->steps_per_epoch());
@@ -160,6 +162,7 @@ ObjectiveConfig Trainer::objective() const {
                     float(config_.rank_tau), float(config_.rank_rho)};
   o.margin = float(config_.margin);
   o.margin_beta = float(config_.margin_beta);
+  o.beta_nu = float(config_.beta_nu);
   o.sampler = parse_negative_sampler(config_.sampler);
   o.draw_seed = config_.seed;  // train_step mixes in the step
   return o;

@@ -230,7 +230,12 @@ def losses(emb, logits, targets, labels, cfg):
             beta = cfg["class_beta"][torch.tensor(list(labels))]
         else:
             beta = torch.full((len(labels),), cfg["margin_beta"], dtype=s.dtype)
-        metric = margin_loss(s, list(labels), beta, cfg["margin"], e.shape[1], cfg["sampler"], draws)[0]
+        metric, _, _, count = margin_loss(s, list(labels), beta, cfg["margin"], e.shape[1], cfg["sampler"], draws)[:4]
+        nu = cfg.get("beta_nu", 0.0)
+        if cfg.get("class_beta") is not None and nu > 0 and count > 0:
+            # Wu et al.'s L1 penalty on the learned boundaries: the anchor's boundary of every triplet.
+            anchors = torch.tensor([i for i, _ in triplet_anchors_positives(list(labels))])
+            metric = metric + nu * beta[anchors].abs().sum() / count
         return metric + 0.0 * (metric + bce), metric, bce
     ii, jj, pos = pairs_of(labels, cfg["sampling"])
     sp, gp = s[ii, jj], g[ii, jj]
