@@ -15,18 +15,24 @@
 
 #include "engine/check.h"
 #include "layers/conv2d.h"
+#include "layers/onednn_engine.h"
 
 namespace sgml::cpu {
+
+dnnl::engine& onednn_engine() {
+  static dnnl::engine* e = new dnnl::engine(dnnl::engine::kind::cpu, 0);  // never destroyed: used at exit
+  return *e;
+}
+
+std::string conv_geometry_text(const Conv2dGeometry& g) {
+  return str_cat("conv2d x(", g.n, ",", g.c, ",", g.h, ",", g.w, ") w(", g.k, ",", g.c, ",", g.r, ",", g.s,
+                 ") stride ", g.stride, " pad ", g.pad);
+}
 
 namespace {
 
 using dnnl::memory;
 using Tag = memory::format_tag;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine* e = new dnnl::engine(dnnl::engine::kind::cpu, 0);  // never destroyed: used at exit
-  return *e;
-}
 
 // The three primitives of one geometry (forward training, backward data, backward weights) and the plain
 // layouts of our tensors.
@@ -39,11 +45,6 @@ struct ConvPlan {
   dnnl::convolution_backward_data backward_data;
   dnnl::convolution_backward_weights backward_weights;
 };
-
-std::string geometry_text(const Conv2dGeometry& g) {
-  return str_cat("conv2d x(", g.n, ",", g.c, ",", g.h, ",", g.w, ") w(", g.k, ",", g.c, ",", g.r, ",", g.s,
-                 ") stride ", g.stride, " pad ", g.pad);
-}
 
 ConvPlan make_plan(const Conv2dGeometry& g) {
   const memory::dims x_dims{g.n, g.c, g.h, g.w}, w_dims{g.k, g.c, g.r, g.s}, y_dims{g.n, g.k, g.p(), g.q()};
@@ -59,15 +60,15 @@ ConvPlan make_plan(const Conv2dGeometry& g) {
   p.forward_pd = dnnl::convolution_forward::primitive_desc(
       dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, x_any,
                                       w_any, y_any, strides, padding, padding),
-      cpu_engine());
+      onednn_engine());
   p.backward_data_pd = dnnl::convolution_backward_data::primitive_desc(
       dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides,
                                             padding, padding),
-      cpu_engine(), p.forward_pd);
+      onednn_engine(), p.forward_pd);
   p.backward_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
       dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, x_any, w_any, y_any, strides,
                                                padding, padding),
-      cpu_engine(), p.forward_pd);
+      onednn_engine(), p.forward_pd);
   p.forward = dnnl::convolution_forward(p.forward_pd);
   p.backward_data = dnnl::convolution_backward_data(p.backward_data_pd);
   p.backward_weights = dnnl::convolution_backward_weights(p.backward_weights_pd);
@@ -86,7 +87,7 @@ const ConvPlan& plan_for(const Conv2dGeometry& g) {
   try {
     return *plans->emplace(key, std::make_unique<ConvPlan>(make_plan(g))).first->second;
   } catch (const dnnl::error& e) {
-    SGML_FAIL(geometry_text(g), ": oneDNN could not create the convolution (", e.what(), ", status ", int(e.status),
+    SGML_FAIL(conv_geometry_text(g), ": oneDNN could not create the convolution (", e.what(), ", status ", int(e.status),
               ")");
   }
 }
@@ -95,7 +96,7 @@ const ConvPlan& plan_for(const Conv2dGeometry& g) {
 // it in a buffer oneDNN allocates.
 memory as_layout(const memory::desc& wanted, memory plain, dnnl::stream& s) {
   if (wanted == plain.get_desc()) return plain;
-  memory m(wanted, cpu_engine());
+  memory m(wanted, onednn_engine());
   dnnl::reorder(plain, m).execute(s, plain, m);
   return m;
 }
@@ -108,7 +109,7 @@ void into_plain(const memory::desc& out_desc, memory& plain_out, dnnl::stream& s
     compute(plain_out);
     return;
   }
-  memory out(out_desc, cpu_engine());
+  memory out(out_desc, onednn_engine());
   compute(out);
   dnnl::reorder(out, plain_out).execute(s, out, plain_out);
 }
@@ -117,11 +118,11 @@ void into_plain(const memory::desc& out_desc, memory& plain_out, dnnl::stream& s
 template <class Pass>
 void run_pass(const Conv2dGeometry& g, const char* pass, Pass body) {
   try {
-    dnnl::stream s(cpu_engine());
+    dnnl::stream s(onednn_engine());
     body(plan_for(g), s);
     s.wait();
   } catch (const dnnl::error& e) {
-    SGML_FAIL(geometry_text(g), " ", pass, ": oneDNN failed (", e.what(), ", status ", int(e.status), ")");
+    SGML_FAIL(conv_geometry_text(g), " ", pass, ": oneDNN failed (", e.what(), ", status ", int(e.status), ")");
   }
 }
 
@@ -135,9 +136,9 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
     return;
   }
   run_pass(g, "forward", [&](const ConvPlan& p, dnnl::stream& s) {
-    memory x_user(p.x_plain, cpu_engine(), const_cast<float*>(x));
-    memory w_user(p.w_plain, cpu_engine(), const_cast<float*>(w));
-    memory y_user(p.y_plain, cpu_engine(), y);
+    memory x_user(p.x_plain, onednn_engine(), const_cast<float*>(x));
+    memory w_user(p.w_plain, onednn_engine(), const_cast<float*>(w));
+    memory y_user(p.y_plain, onednn_engine(), y);
     memory xm = as_layout(p.forward_pd.src_desc(), x_user, s), wm = as_layout(p.forward_pd.weights_desc(), w_user, s);
     into_plain(p.forward_pd.dst_desc(), y_user, s, [&](memory& out) {
       p.forward.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, out}});
@@ -151,9 +152,9 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
     return;
   }
   run_pass(g, "backward data", [&](const ConvPlan& p, dnnl::stream& s) {
-    memory dy_user(p.y_plain, cpu_engine(), const_cast<float*>(dy));
-    memory w_user(p.w_plain, cpu_engine(), const_cast<float*>(w));
-    memory dx_user(p.x_plain, cpu_engine(), dx);
+    memory dy_user(p.y_plain, onednn_engine(), const_cast<float*>(dy));
+    memory w_user(p.w_plain, onednn_engine(), const_cast<float*>(w));
+    memory dx_user(p.x_plain, onednn_engine(), dx);
     memory dym = as_layout(p.backward_data_pd.diff_dst_desc(), dy_user, s);
     memory wm = as_layout(p.backward_data_pd.weights_desc(), w_user, s);
     into_plain(p.backward_data_pd.diff_src_desc(), dx_user, s, [&](memory& out) {
@@ -168,9 +169,9 @@ void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Co
     return;
   }
   run_pass(g, "backward filter", [&](const ConvPlan& p, dnnl::stream& s) {
-    memory dy_user(p.y_plain, cpu_engine(), const_cast<float*>(dy));
-    memory x_user(p.x_plain, cpu_engine(), const_cast<float*>(x));
-    memory dw_user(p.w_plain, cpu_engine(), dw);
+    memory dy_user(p.y_plain, onednn_engine(), const_cast<float*>(dy));
+    memory x_user(p.x_plain, onednn_engine(), const_cast<float*>(x));
+    memory dw_user(p.w_plain, onednn_engine(), dw);
     memory dym = as_layout(p.backward_weights_pd.diff_dst_desc(), dy_user, s);
     memory xm = as_layout(p.backward_weights_pd.src_desc(), x_user, s);
     into_plain(p.backward_weights_pd.diff_weights_desc(), dw_user, s, [&](memory& out) {

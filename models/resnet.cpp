@@ -1,6 +1,7 @@
 #include "models/resnet.h"
 
 #include "engine/check.h"
+#include "layers/conv_bn_inference.h"
 
 namespace sgml {
 
@@ -35,8 +36,29 @@ ResidualBlock::ResidualBlock(ParameterStore& store, const std::string& prefix, b
   }
 }
 
+namespace {
+
+// Evaluation without a tape on the CPU runs each stem and block as one fused chain (layers/conv_bn_inference.h).
+bool fused_inference(const Variable& x, bool training) {
+  return !training && !grad_enabled() && x.value().device().is_cpu();
+}
+
+ConvBnStage stage(const Conv2d& conv, const BatchNorm2d& bn) {
+  return {&conv.weight.value(), conv.stride, conv.pad, &bn.weight.value(), &bn.bias.value(),
+          &bn.buffers.running_mean, &bn.buffers.running_var, bn.buffers.eps};
+}
+
+}  // namespace
+
 // relu(bn(conv(...)) ...) and, last, relu(bn(conv(h)) + shortcut), each batch norm with its epilogue in one pass.
 Variable ResidualBlock::forward(const Variable& x, bool training) {
+  if (fused_inference(x, training)) {
+    std::vector<ConvBnStage> chain;
+    for (size_t i = 0; i < convs_.size(); ++i) chain.push_back(stage(*convs_[i], *bns_[i]));
+    if (!down_conv_) return Variable(conv_bn_chain_inference(x.value(), chain, Shortcut::Identity));
+    const ConvBnStage down = stage(*down_conv_, *down_bn_);
+    return Variable(conv_bn_chain_inference(x.value(), chain, Shortcut::Downsample, &down));
+  }
   Variable shortcut = down_conv_ ? (*down_bn_)((*down_conv_)(x), training) : x;
   Variable h = x;
   for (size_t i = 0; i + 1 < convs_.size(); ++i) h = (*bns_[i])((*convs_[i])(h), training, Variable(), true);
@@ -62,7 +84,9 @@ ResNetBackbone::ResNetBackbone(ParameterStore& store, const ResNetSpec& spec, st
 Variable ResNetBackbone::forward(const Variable& x, bool training) {
   SGML_CHECK(x.value().ndim() == 4 && x.value().dim(1) == 3, "the model expects images (N,3,H,W), got ",
              shape_str(x.value().shape()));
-  Variable h = (*bn1_)((*conv1_)(x), training, Variable(), true);
+  Variable h = fused_inference(x, training) ? Variable(conv_bn_chain_inference(x.value(), {stage(*conv1_, *bn1_)},
+                                                                               Shortcut::None))
+                                             : (*bn1_)((*conv1_)(x), training, Variable(), true);
   h = fn::max_pool2d(h, 3, 2, 1);
   for (auto& block : blocks_) h = block->forward(h, training);
   return fn::global_avg_pool(h);
