@@ -70,7 +70,8 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
                                          ? margin_uniform_draws(config.draw_seed, margin_triplet_count(labels))
                                          : std::vector<float>();
     MarginLossResult m = margin_loss(s.value(), labels, beta, margin, draws, 1.0f);
-    r.metric_loss = m.terms.to_vector()[0];
+    const std::vector<float> terms = m.terms.to_vector();  // L, L_pos, L_neg, count: one copy to the host
+    r.metric_loss = terms[0];
     r.positive_pairs = static_cast<int64_t>(m.positives.size());
     for (int32_t k : m.negatives) r.negative_pairs += k >= 0;
     ds = m.dS;
@@ -78,7 +79,7 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
       const std::vector<float> row_grad = m.dbeta.to_vector();
       std::vector<float> class_grad(class_values.size(), 0.0f);
       for (int64_t i = 0; i < n; ++i) class_grad[labels[i]] += row_grad[i];
-      const double count = m.terms.to_vector()[3];
+      const double count = terms[3];
       if (config.beta_nu > 0.0f && count > 0) {  // + nu sum_t |beta_(class of anchor t)| / count
         double penalty = 0;
         for (int32_t a : m.anchors) {
