@@ -323,7 +323,7 @@ CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& ca
       try {
         pixels.resize(bytes);
         const RgbImage image = decode_image_file(order[i]->path);
-        resize_window(pixels.data(), image, region_of_interest(image.width, image.height, order[i]->box), size);
+        resize_window(pixels.data(), image, region_of_interest(image.width, image.height, order[i]->box), size, size);
       } catch (...) {  // a bad image, whatever threw: bad bytes, a directory, no permission, missing
         record_image_error(bad[i], order[i]->path);
         continue;

@@ -33,6 +33,12 @@ Loader::Loader(const std::vector<ImageRecord>& images, const std::vector<std::ve
       next_step_(config.first_step) {
   SGML_CHECK(config.image_size >= 1, "loader image size ", config.image_size);
   SGML_CHECK(num_attributes >= 0, "loader with ", num_attributes, " attributes");
+  SGML_CHECK(config.eval_resize == 0 || config.eval_resize >= config.image_size, "loader: evaluation resize ",
+             config.eval_resize, " below the image size ", config.image_size);
+  if (cache_) {
+    const std::string why = cache_unusable_for(config);
+    SGML_CHECK(why.empty(), "the decoded-image cache ", cache_->json_path(), " cannot be used: ", why);
+  }
   rank_in_class_.resize(images.size());
   for (int i = 0; i < int(images.size()); ++i) {
     const int label = images[size_t(i)].label;
@@ -49,6 +55,16 @@ Loader::Loader(const std::vector<ImageRecord>& images, const std::vector<std::ve
     stop_workers();  // the destructor does not run when the constructor throws
     throw;
   }
+}
+
+std::string cache_unusable_for(const LoaderConfig& config) {
+  if (config.augment && config.train_crop == TrainCrop::RandomResized)
+    return "--train-crop random-resized crops the original images (the cache holds them squashed to squares); "
+           "decoding the image files instead";
+  if (!config.augment && config.eval_resize > 0)
+    return "--eval-resize resizes the original images (the cache holds them squashed to squares); decoding the "
+           "image files instead";
+  return "";
 }
 
 Loader::Loader(const Dataset& dataset, const std::vector<ImageRecord>& images, IndexSource source,
@@ -145,12 +161,13 @@ void Loader::work() {
 void Loader::load_one(Slot& slot, int position) {
   const int s = config_.image_size;
   float* out = slot.batch.images.data() + size_t(position) * 3 * size_t(s) * size_t(s);
-  const Augmentation aug{config_.augment, mix_seed(config_.seed, uint64_t(slot.step), uint64_t(position))};
+  const Augmentation aug{config_.augment, mix_seed(config_.seed, uint64_t(slot.step), uint64_t(position)),
+                         config_.train_crop};
   auto load = [&](int index) {
     const ImageRecord& r = images_[size_t(index)];
     const int cached = cache_ ? cache_->find(r.path) : -1;
-    if (cached >= 0) transform_image(out, cache_->image(cached), BoundingBox{}, s, aug);  // cropped when cached
-    else transform_image(out, decode_image_file(r.path), r.box, s, aug);
+    if (cached >= 0) transform_image(out, cache_->image(cached), BoundingBox{}, s, aug, config_.eval_resize);  // cropped when cached
+    else transform_image(out, decode_image_file(r.path), r.box, s, aug, config_.eval_resize);
   };
   int index = slot.batch.indices[size_t(position)];
   // Every failure to load an image is a bad image, whatever threw: bad bytes, a directory, no permission, missing.

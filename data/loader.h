@@ -33,17 +33,27 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/image_transform.h"
 #include "engine/tensor.h"
 
 namespace sgml {
 
 class ImageCache;
+struct LoaderConfig;
+
+// Why the decoded-image cache cannot serve `config`'s transform, or "" when it can: the cache holds each region
+// already squashed to C x C, which the SGML crop and the plain evaluation resize accept (they keep or ignore the
+// region's aspect ratio the same way), but RandomResizedCrop's aspect ratios and Resize + CenterCrop need the
+// original pixels.
+std::string cache_unusable_for(const LoaderConfig& config);
 
 enum class BadImagePolicy { Fail, ReplaceWithinClass, Drop };
 
 struct LoaderConfig {
   int image_size = 224;        // S
-  bool augment = false;        // the training augmentation (random 0.9-1.0 area crop, flip)
+  bool augment = false;        // the training augmentation (data/image_transform.h: random crop, flip)
+  TrainCrop train_crop = TrainCrop::Sgml;  // its crop
+  int eval_resize = 0;         // without augmentation: 0, or Resize(R) + CenterCrop(S) (data/image_transform.h)
   uint64_t seed = 0;
   int workers = 0;             // decoding threads; 0: the machine's cores
   int prefetch = 2;            // batches prepared ahead of the one the caller holds

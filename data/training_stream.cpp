@@ -19,9 +19,27 @@ TrainingStream::TrainingStream(const Dataset& dataset, const TrainingStreamConfi
   }
   if (config.use_cache) {
     cache_ = find_image_cache(dataset, config.image_size, &cache_note_);
+    if (cache_ && !cache_unusable_for(loader_config(0)).empty()) {
+      cache_note_ = cache_unusable_for(loader_config(0));
+      cache_.reset();
+    }
     if (cache_) cache_note_ = "decoded-image cache: " + cache_->json_path();
     else if (!cache_note_.empty()) cache_note_ = "decoded-image cache not used: " + cache_note_;
   }
+}
+
+LoaderConfig TrainingStream::loader_config(int64_t first_step) const {
+  LoaderConfig c;
+  c.image_size = config_.image_size;
+  c.augment = config_.augment;
+  c.train_crop = config_.train_crop;
+  c.eval_resize = config_.eval_resize;
+  c.seed = config_.seed;
+  c.workers = config_.workers;
+  c.prefetch = config_.prefetch;
+  c.first_step = first_step;
+  c.on_bad_image = config_.skip_bad_images ? BadImagePolicy::ReplaceWithinClass : BadImagePolicy::Fail;
+  return c;
 }
 
 void TrainingStream::retire_loader() {
@@ -64,15 +82,8 @@ Batch TrainingStream::batch(int64_t step) {
   SGML_CHECK(step >= 0, "training step ", step);
   if (!loader_ || step != next_step_) {
     retire_loader();
-    LoaderConfig c;
-    c.image_size = config_.image_size;
-    c.augment = config_.augment;
-    c.seed = config_.seed;
-    c.workers = config_.workers;
-    c.prefetch = config_.prefetch;
-    c.first_step = step;
-    c.on_bad_image = config_.skip_bad_images ? BadImagePolicy::ReplaceWithinClass : BadImagePolicy::Fail;
-    loader_ = std::make_unique<Loader>(dataset_, dataset_.train, [this](int64_t t) { return indices(t); }, c, cache_);
+    loader_ = std::make_unique<Loader>(dataset_, dataset_.train, [this](int64_t t) { return indices(t); },
+                                       loader_config(step), cache_);
   }
   next_step_ = step + 1;
   return loader_->next();

@@ -23,6 +23,8 @@ struct TrainingStreamConfig {
   std::string batch_plan;   // when set, the batches of this file (cycled), indices into dataset.train
   int image_size = 224;
   bool augment = true;
+  TrainCrop train_crop = TrainCrop::Sgml;  // data/image_transform.h
+  int eval_resize = 0;                     // applies with augment off
   uint64_t seed = 0;
   int workers = 0, prefetch = 2;
   bool skip_bad_images = false;
@@ -53,6 +55,7 @@ class TrainingStream {
 
  private:
   void retire_loader();  // counts its bad images, then stops it
+  LoaderConfig loader_config(int64_t first_step) const;
 
   const Dataset& dataset_;
   TrainingStreamConfig config_;

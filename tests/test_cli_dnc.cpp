@@ -111,6 +111,41 @@ TEST(CliDnc, TrainsReclustersAndResumesExactly) {
   EXPECT_NE(out.find("--method"), std::string::npos) << out;
 }
 
+// The authors' transforms (--train-crop random-resized, --eval-resize R): a run with them re-clusters on features of
+// the Resize + CenterCrop transform and resumes bitwise across a re-clustering; the decoded-image cache is left
+// unused with the reason; `sgml eval` takes the run's evaluation resize (or the one given); sizes that cannot work
+// and a resume that changes a transform are refused.
+TEST(CliDnc, AuthorsTransformsTrainResumeAndEvaluate) {
+  const std::string dir = test::scratch_dir("cli_dnc_transforms");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir), base = small_run(data, " --train-crop random-resized --eval-resize 37");
+  std::string out;
+  ASSERT_EQ(run_cli(sgml() + " prepare demo --data " + data + " --size 32 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  for (const char* line : {"  train-crop = random-resized\n", "  eval-resize = 37\n",
+                           "decoded-image cache not used: --train-crop random-resized"})
+    EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
+  const Log full = read_log(dir + "/full/metrics.jsonl");
+  ASSERT_EQ(full.reclusterings.size(), 2u);
+  expect_resume_is_exact(base, int64_t(full.losses.size() / 2) + 1, "", dir, dir + "/full");
+
+  const std::string eval = sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
+                           "/full/last.safetensors";
+  ASSERT_EQ(run_cli(eval + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("  eval-resize = 37\n"), std::string::npos) << out;
+  ASSERT_EQ(run_cli(eval + " --eval-resize 0 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("  eval-resize = 0\n"), std::string::npos) << out;
+  EXPECT_NE(run_cli(eval + " --eval-resize 20 2>&1", &out), 0);
+  EXPECT_NE(out.find("evaluation resize 20 (--eval-resize) is below the image size 32"), std::string::npos) << out;
+
+  EXPECT_NE(run_cli(base + " --train-crop sgml --resume --out " + dir + "/full 2>&1", &out), 0);
+  EXPECT_NE(out.find("--train-crop: 'random-resized' in the checkpoint, 'sgml' now"), std::string::npos) << out;
+  EXPECT_NE(run_cli(base + " --eval-resize 20 --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--eval-resize 20 is below --image-size 32"), std::string::npos) << out;
+  EXPECT_NE(run_cli(base + " --train-crop random --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--train-crop"), std::string::npos) << out;
+}
+
 // --batches-per-epoch max (the authors' epochs: rounds of one batch per cluster, as many as the largest cluster has
 // batches): each re-clustering sets its epochs' length, logged with it; a run stopped mid-epoch or at an epoch's end
 // and resumed is bitwise the uninterrupted one; the schedules laid out in steps are refused.
@@ -157,7 +192,8 @@ TEST(CliDnc, AuthorsConfigurationTrainsOnInShop) {
                     " --image-size 32 --learners 2 --classes-per-batch 3 --images-per-class 2 --steps 3"
                     " --eval-every -1 --device cpu --workers 2 --out " + dir + "/run 2>&1", &out), 0) << out;
   for (const char* line : {"  head = linear\n", "  batches-per-epoch = max\n", "  loss = margin\n",
-                           "  frozen-bn = true\n", "  embedding-dim = 128\n", "  lr-schedule = constant\n"})
+                           "  frozen-bn = true\n", "  embedding-dim = 128\n", "  lr-schedule = constant\n",
+                           "  train-crop = random-resized\n", "  eval-resize = 256\n"})
     EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
   const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
   EXPECT_EQ(steps.size(), 3u);

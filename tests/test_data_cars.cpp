@@ -119,7 +119,7 @@ std::vector<uint8_t> box_region_resized(const std::string& path, const CarsAnnot
   for (int y = 0; y < cut.height; ++y)
     for (int x = 0; x < cut.width; ++x) std::copy_n(image.at(a.x1 - 1 + x, a.y1 - 1 + y), 3, cut.at(x, y));
   std::vector<uint8_t> out(size_t(size) * size * 3);
-  resize_window(out.data(), cut, {0, 0, cut.width, cut.height}, size);
+  resize_window(out.data(), cut, {0, 0, cut.width, cut.height}, size, size);
   return out;
 }
 

@@ -281,6 +281,60 @@ TEST(DataLoader, TrainingStreamResumesWithTheSameBatches) {
   EXPECT_NE(cached.cache_note().find("images_32.json"), std::string::npos) << cached.cache_note();
 }
 
+TEST(DataLoader, DivideAndConquerTransformsAndTheCache) {
+  // --train-crop random-resized and --eval-resize: each row is transform_image's, with the crop kind and the
+  // evaluation resize passed through; the cache (squashed squares) is refused by the loader and left unused, with
+  // the reason, by the training stream.
+  const Dataset d = small_demo("cub", DemoLayout::Cub);  // 48 x 40 images with boxes
+  BatchWiseSampler sampler(labels_of(d.train), 4, 2, 3);
+  for (bool augment : {true, false}) {
+    LoaderConfig c;
+    c.image_size = 32;
+    c.augment = augment;
+    c.train_crop = TrainCrop::RandomResized;
+    c.eval_resize = 37;
+    c.seed = 4;
+    Loader loader(d, d.train, [&](int64_t s) { return sampler.batch(s); }, c);
+    const Batch b = loader.next();
+    for (int i = 0; i < b.size(); ++i) {
+      const ImageRecord& r = d.train[size_t(b.indices[size_t(i)])];
+      std::vector<float> expected(3 * 32 * 32);
+      transform_image(expected.data(), decode_image_file(r.path), r.box, 32,
+                      {augment, mix_seed(4, uint64_t(b.step), uint64_t(i)), TrainCrop::RandomResized}, 37);
+      EXPECT_EQ(std::memcmp(expected.data(), b.images.data() + size_t(i) * expected.size(), expected.size() * 4), 0)
+          << "augment " << augment << " row " << i;
+    }
+  }
+  build_image_cache(d, default_cache_dir(d), 32, 1, false);
+  auto cache = find_image_cache(d, 32);
+  ASSERT_TRUE(cache);
+  LoaderConfig c;
+  c.image_size = 32;
+  c.augment = true;
+  EXPECT_EQ(cache_unusable_for(c), "");  // the SGML crop takes its crop from the cached square
+  c.train_crop = TrainCrop::RandomResized;
+  EXPECT_NE(cache_unusable_for(c).find("--train-crop random-resized"), std::string::npos);
+  const std::string refused =
+      test::error_of([&] { Loader(d, d.train, [&](int64_t s) { return sampler.batch(s); }, c, cache); });
+  EXPECT_NE(refused.find("cannot be used"), std::string::npos) << refused;
+  c.augment = false;
+  EXPECT_EQ(cache_unusable_for(c), "");  // evaluation without --eval-resize
+  c.eval_resize = 40;
+  EXPECT_NE(cache_unusable_for(c).find("--eval-resize"), std::string::npos);
+  c.eval_resize = 31;  // below the image size
+  const std::string too_small = test::error_of([&] { Loader(d, d.train, [&](int64_t s) { return sampler.batch(s); }, c); });
+  EXPECT_NE(too_small.find("below the image size"), std::string::npos) << too_small;
+
+  TrainingStreamConfig sc;
+  sc.classes_per_batch = 4;
+  sc.images_per_class = 2;
+  sc.image_size = 32;
+  sc.train_crop = TrainCrop::RandomResized;
+  TrainingStream stream(d, sc);
+  EXPECT_NE(stream.cache_note().find("not used: --train-crop random-resized"), std::string::npos) << stream.cache_note();
+  EXPECT_EQ(stream.batch(0).size(), 8);
+}
+
 TEST(DataLoader, IndexOutsideTheListIsAnError) {
   const Dataset d = small_demo("demo");
   LoaderConfig c;

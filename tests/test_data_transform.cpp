@@ -14,7 +14,10 @@
 //     pixels when shrinking: 28 levels here) is not what we compute; it is only reported.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
 
@@ -141,6 +144,149 @@ TEST_F(DataTransform, ResizeMatchesTorchvisionBilinear) {
       }
     }
   }
+}
+
+// The evaluation transform of the Divide & Conquer authors (--eval-resize R): torchvision's Resize(R) (shorter side,
+// PIL BILINEAR) then CenterCrop(S), on the whole image or a box. Same tolerances as the resize above: the resized
+// image is made by the same stb triangle filter, and the centre crop only selects its pixels. The geometry is
+// exact: the cases put the crop at offsets x.5, which Python rounds half to even (13.5 -> 14, 12.5 -> 12).
+TEST(DataTransformResizeCrop, MatchesTorchvisionResizeThenCenterCrop) {
+  struct ResizeCase {
+    std::string name;
+    RgbImage image;
+    PixelWindow region;
+    int resize, size;
+  };
+  const std::vector<ResizeCase> cases = {
+      {"wide_half_up", textured_image(253, 200, 11), {0, 0, 253, 200}, 72, 64},   // 91 x 72: left 13.5 -> 14
+      {"tall_half_down", textured_image(200, 248, 12), {0, 0, 200, 248}, 72, 64}, // 72 x 89: top 12.5 -> 12
+      {"box", textured_image(180, 150, 13), {17, 9, 121, 133}, 80, 64},           // a CUB-like box, then resize
+      {"upscale", textured_image(40, 30, 14), {0, 0, 40, 30}, 48, 40},            // 64 x 48, enlarged
+      {"square_equal", textured_image(64, 64, 15), {0, 0, 64, 64}, 64, 64},       // nothing to do: a copy
+  };
+  const std::string dir = test::scratch_dir("resize_crop");
+  TensorMap in;
+  for (const ResizeCase& k : cases) {
+    std::vector<float> px(k.image.pixels.begin(), k.image.pixels.end());
+    in["image_" + k.name] = Tensor::from_vector(px, {k.image.height, k.image.width, 3});
+    in["params_" + k.name] = Tensor::from_vector({float(k.region.y), float(k.region.x), float(k.region.height),
+                                                  float(k.region.width), float(k.resize), float(k.size)}, {6});
+  }
+  save_safetensors(dir + "/in.safetensors", in);
+  test::run_reference("transforms_ref.py", {"resize_crop", dir + "/in.safetensors", dir + "/out.safetensors"});
+  const TensorMap ref = load_safetensors(dir + "/out.safetensors");
+  for (const ResizeCase& k : cases) {
+    std::vector<float> mine(size_t(3) * k.size * k.size);
+    // The box as transform_image receives it from a dataset (region_of_interest turns it back into the window).
+    const BoundingBox box{float(k.region.x), float(k.region.y), float(k.region.width), float(k.region.height)};
+    transform_image(mine.data(), k.image, box, k.size, Augmentation{}, k.resize);
+    const LevelError e = level_error(mine, ref.at("pil_" + k.name).to_vector(), k.size);
+    std::printf("%-15s levels vs PIL Resize + CenterCrop, max interior / max border / mean: %.2f / %.2f / %.3f\n",
+                k.name.c_str(), e.max_interior, e.max_border, e.mean);
+    const double rounding = 1.0 + 1e-3;
+    EXPECT_LE(e.max_interior, rounding) << k.name;
+    EXPECT_LE(e.max_border, 6.0) << k.name;
+    EXPECT_LT(e.mean, 0.3) << k.name;
+    if (k.name == "square_equal") EXPECT_LT(e.max_border, 1e-3);  // no resampling at all
+  }
+  // The geometry itself, as torchvision computes it.
+  const ResizeCentreCrop wide = resize_centre_crop_geometry(253, 200, 72, 64);
+  EXPECT_EQ(wide.resized_width, 91);
+  EXPECT_EQ(wide.resized_height, 72);
+  EXPECT_EQ(wide.crop.x, 14);
+  EXPECT_EQ(wide.crop.y, 4);
+  const ResizeCentreCrop tall = resize_centre_crop_geometry(200, 248, 72, 64);
+  EXPECT_EQ(tall.resized_height, 89);
+  EXPECT_EQ(tall.crop.y, 12);
+}
+
+// Our random draws replayed through torchvision's RandomResizedCrop.get_params (tests/reference/transforms_ref.py
+// stands in for torch.empty(1).uniform_ and torch.randint with the recorded numbers): the same windows, on regions
+// of every shape, including those whose attempts all fail (a 1-pixel-high strip, 3:1, 1:9) and fall back to the
+// centre crop. Exact: the windows are integers, and both sides compute the same double-precision arithmetic.
+struct RecordedDraws {
+  RandomStream rng;
+  std::vector<double> uniforms;
+  std::vector<std::pair<int64_t, int64_t>> belows;
+  double uniform(double lo, double hi) {
+    const double u = rng.uniform();
+    uniforms.push_back(u);
+    return lo + (hi - lo) * u;  // as RandomStream::uniform(lo, hi)
+  }
+  int64_t below(int64_t n) {
+    const int64_t r = rng.below(n);
+    belows.emplace_back(n, r);
+    return r;
+  }
+};
+
+TEST(DataTransformRandomResized, WindowsMatchTorchvisionGivenTheSameDraws) {
+  const std::vector<std::pair<int, int>> shapes = {{256, 256}, {500, 333}, {333, 500}, {64, 64},  {1, 1},
+                                                   {2, 3},     {300, 1},   {90, 30},   {20, 180}, {7, 1000}};
+  nlohmann::json cases = nlohmann::json::array();
+  std::vector<PixelWindow> ours;
+  int fallbacks = 0;
+  for (size_t s = 0; s < shapes.size(); ++s)
+    for (uint64_t draw = 0; draw < 150; ++draw) {
+      const PixelWindow region{0, 0, shapes[s].first, shapes[s].second};
+      RecordedDraws d{RandomStream(mix_seed(77, s, draw)), {}, {}};
+      ours.push_back(random_resized_window(region, d));
+      fallbacks += d.belows.empty();
+      const PixelWindow& w = ours.back();
+      ASSERT_TRUE(w.x >= 0 && w.y >= 0 && w.width >= 1 && w.height >= 1 && w.x + w.width <= region.width &&
+                  w.y + w.height <= region.height) << shapes[s].first << "x" << shapes[s].second;
+      nlohmann::json belows = nlohmann::json::array();
+      for (const auto& [n, r] : d.belows) belows.push_back({n, r});
+      cases.push_back({{"width", region.width}, {"height", region.height}, {"uniforms", d.uniforms}, {"belows", belows}});
+    }
+  std::printf("%zu windows, %d of them from the fallback centre crop\n", ours.size(), fallbacks);
+  EXPECT_GT(fallbacks, 150);  // the strips always fall back; the ordinary shapes sometimes do
+  const std::string dir = test::scratch_dir("random_resized");
+  std::ofstream(dir + "/in.json") << nlohmann::json{{"cases", cases}}.dump();
+  test::run_reference("transforms_ref.py", {"random_resized", dir + "/in.json", dir + "/out.json"});
+  const nlohmann::json ref = nlohmann::json::parse(std::ifstream(dir + "/out.json"));
+  ASSERT_EQ(ref.at("windows").size(), ours.size());
+  int differ = 0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    const auto& r = ref.at("windows")[i];  // [top, left, height, width]
+    const PixelWindow& w = ours[i];
+    if (r[0] != w.y || r[1] != w.x || r[2] != w.height || r[3] != w.width) {
+      if (++differ <= 5)
+        ADD_FAILURE() << "case " << i << ": ours x " << w.x << " y " << w.y << " " << w.width << "x" << w.height
+                      << ", torchvision " << r.dump();
+    }
+  }
+  EXPECT_EQ(differ, 0);
+}
+
+TEST(DataTransformRandomResized, AreaAndAspectFollowTorchvisionsDistribution) {
+  // The statistics of the draws on a large square region. An attempt (area fraction a uniform in [0.08, 1], log
+  // aspect ratio t uniform in [-L, L], L = log 4/3) fits when a <= m(t) = exp(-|t|), and the first that fits is
+  // kept, so the kept windows follow the draws conditioned on fitting:
+  //   E[a | fit] = E_t[(m^2 - 0.08^2) / 2] / E_t[m - 0.08],  E_t[m] = (1 - e^-L) / L,  E_t[m^2] = (1 - e^-2L) / 2L;
+  // and t stays symmetric (mean 0). Tolerances: over 4 standard errors (a: sd about 0.24, t: 0.17; 20 000 draws).
+  const PixelWindow region{3, 5, 2000, 2000};
+  const int draws = 20000;
+  double sum_area = 0, sum_log_ratio = 0, min_ratio = 10, max_ratio = 0;
+  int flips = 0;
+  for (int i = 0; i < draws; ++i) {
+    const AugmentationDraw d = draw_augmentation(region, mix_seed(9, uint64_t(i), 1), TrainCrop::RandomResized);
+    const double ratio = double(d.window.width) / d.window.height;
+    sum_area += double(d.window.width) * d.window.height / (2000.0 * 2000.0);
+    sum_log_ratio += std::log(ratio);
+    min_ratio = std::min(min_ratio, ratio);
+    max_ratio = std::max(max_ratio, ratio);
+    flips += d.flip;
+  }
+  const double L = std::log(4.0 / 3.0), m1 = (1 - std::exp(-L)) / L, m2 = (1 - std::exp(-2 * L)) / (2 * L);
+  const double expected_area = (m2 - 0.08 * 0.08) / 2 / (m1 - 0.08);
+  std::printf("mean area %.4f (expected %.4f), mean log ratio %.4f, ratio %.4f-%.4f, flips %.4f\n", sum_area / draws,
+              expected_area, sum_log_ratio / draws, min_ratio, max_ratio, double(flips) / draws);
+  EXPECT_NEAR(sum_area / draws, expected_area, 0.007);
+  EXPECT_NEAR(sum_log_ratio / draws, 0.0, 0.005);
+  EXPECT_GE(min_ratio, 0.75 - 0.001);  // the sides are rounded to pixels: 1/2000 at most here
+  EXPECT_LE(max_ratio, 4.0 / 3.0 + 0.001);
+  EXPECT_NEAR(double(flips) / draws, 0.5, 0.015);
 }
 
 TEST(DataTransformStats, AugmentationDrawsCoverTheRange) {

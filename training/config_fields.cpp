@@ -145,7 +145,16 @@ std::vector<ConfigField> make_fields() {
       Row("batch-plan", &C::batch_plan, "file of training-image indices, one line per step (deterministic mode)")
           .style(kPath),
       Row("augment", &C::augment,
-          "on: random scale crop 0.9-1.0 and horizontal flip; off: the evaluation transform").style(kOnOff),
+          "on: a random crop (--train-crop) and horizontal flip; off: the evaluation transform").style(kOnOff),
+      Row("train-crop", &C::train_crop,
+          "the augmentation's crop: sgml (the SGML paper's: 0.9-1.0 of the area at the image's aspect ratio) | "
+          "random-resized (torchvision's RandomResizedCrop, the Divide & Conquer authors': 0.08-1.0 of the area, "
+          "aspect ratio 3/4-4/3)").choices({"sgml", "random-resized"}),
+      Row("eval-resize", &C::eval_resize,
+          "the evaluation transform: 0 (the image, or its box, resized to --image-size squared, the SGML paper's) "
+          "| R >= --image-size (torchvision's Resize(R) + CenterCrop: shorter side to R, then the centre square; "
+          "the Divide & Conquer authors' 256 for 224); also D&C's clustering features and --augment off")
+          .ints(L::kEvalResize),
       Row("frozen-bn", &C::frozen_bn,
           "freeze batch norm: every BN layer normalises with its running statistics and never updates them "
           "(gradients still flow; gamma and beta still learn), as Divide & Conquer fine-tunes").style(kFlag),

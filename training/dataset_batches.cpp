@@ -14,6 +14,8 @@ TrainingStreamConfig DatasetBatchSource::stream_config(const TrainConfig& c) {
   s.batch_plan = c.batch_plan;
   s.image_size = c.image_size;
   s.augment = c.augment;
+  s.train_crop = parse_train_crop(c.train_crop);
+  s.eval_resize = c.eval_resize;
   s.seed = c.seed;
   s.workers = c.workers;
   s.skip_bad_images = c.skip_bad_images;
@@ -31,6 +33,7 @@ DatasetBatchSource::DatasetBatchSource(const Dataset& dataset, const TrainConfig
 Tensor DatasetBatchSource::clustering_features(SgmlModel& model, std::vector<int>* rows) {
   FeatureExtractionSettings s;
   s.image_size = config_.image_size;
+  s.eval_resize = config_.eval_resize;
   s.feature = FeatureKind::Conv;
   s.workers = config_.workers;
   s.skip_bad_images = config_.skip_bad_images;

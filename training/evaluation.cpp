@@ -1,6 +1,7 @@
 #include "training/evaluation.h"
 
 #include "data/image_cache.h"
+#include "data/loader.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -50,6 +51,12 @@ Evaluation evaluate_model(SgmlModel& model, const Dataset& dataset, const Evalua
   std::shared_ptr<const ImageCache> cache;
   if (s.use_cache) {
     cache = find_image_cache(dataset, s.image_size, &e.cache_note);
+    LoaderConfig transform;
+    transform.eval_resize = s.eval_resize;
+    if (cache && !cache_unusable_for(transform).empty()) {
+      e.cache_note = cache_unusable_for(transform);
+      cache.reset();
+    }
     if (cache) e.cache_note = "decoded-image cache: " + cache->json_path();
     else if (!e.cache_note.empty()) e.cache_note = "decoded-image cache not used: " + e.cache_note;
   }

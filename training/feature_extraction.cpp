@@ -30,6 +30,7 @@ ExtractedFeatures extract_features(SgmlModel& model, const std::vector<ImageReco
     LoaderConfig c;
     c.image_size = s.image_size;
     c.augment = false;
+    c.eval_resize = s.eval_resize;
     // No more threads than images: a huge --workers must not ask the system for threads it cannot create.
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     c.workers = std::min(s.workers > 0 ? s.workers : cores, n);

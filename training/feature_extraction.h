@@ -21,6 +21,7 @@ class ImageCache;
 
 struct FeatureExtractionSettings {
   int image_size = 224;  // S
+  int eval_resize = 0;   // 0: the region resized to S x S; R: Resize(R) + CenterCrop(S) (data/image_transform.h)
   FeatureKind feature = FeatureKind::Emb;
   int batch_size = 64;
   int workers = 0;        // decoding threads (0: all cores; never more than there are images)

@@ -34,6 +34,17 @@ int config_int(const Checkpoint& c, const char* field, int absent, const std::st
   return static_cast<int>(v.get<long long>());
 }
 
+// The stored evaluation resize (0 when absent: runs before --eval-resize resized straight to the image size).
+int config_eval_resize(const Checkpoint& c, const std::string& path) {
+  if (!c.config.contains("eval_resize")) return 0;
+  const nlohmann::json& v = c.config["eval_resize"];
+  if (!v.is_number_integer() || v.get<long long>() < limits::kEvalResize.min ||
+      v.get<long long>() > limits::kEvalResize.max)
+    SGML_FAIL("checkpoint '", path, "': stored configuration field 'eval_resize' must be an integer from ",
+              limits::kEvalResize.min, " to ", limits::kEvalResize.max, ", got ", v.dump());
+  return static_cast<int>(v.get<long long>());
+}
+
 // The stored image size (0 when absent), checked by the same rule as --image-size.
 int config_image_size(const Checkpoint& c, const std::string& path) {
   if (!c.config.contains("image_size")) return 0;
@@ -52,7 +63,7 @@ std::string resolve_feature(const LoadedModel& loaded, const std::string& reques
 }
 
 LoadedModel load_model_for_inference(const std::string& path, const std::string& model_override, int size_override,
-                                     Device device) {
+                                     int eval_resize_override, Device device) {
   const Checkpoint c = load_checkpoint(path);  // validated, and refused when it holds NaN or infinity
   LoadedModel out;
   SgmlModelConfig mc;
@@ -62,6 +73,12 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
                                                                 : detect_resnet_arch(c.model, path);
   const int stored_size = c.is_training_checkpoint ? config_image_size(c, path) : 0;
   out.image_size = size_override > 0 ? size_override : stored_size > 0 ? stored_size : 224;
+  const int stored_resize = c.is_training_checkpoint ? config_eval_resize(c, path) : 0;
+  out.eval_resize = eval_resize_override >= 0 ? eval_resize_override : stored_resize;
+  if (out.eval_resize != 0 && out.eval_resize < out.image_size)
+    SGML_FAIL("evaluation resize ", out.eval_resize, eval_resize_override >= 0 ? " (--eval-resize)" : " (the run's)",
+              " is below the image size ", out.image_size, size_override > 0 ? " (--image-size)" : "",
+              ": the centre crop must fit in the resized image (--eval-resize 0 resizes straight to the image size)");
   if (c.is_training_checkpoint) {
     out.eval_feature = config_string(c, "eval_feature", path);
     out.crop_boxes = config_bool(c, "crop_boxes", path);

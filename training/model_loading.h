@@ -12,6 +12,7 @@ namespace sgml {
 struct LoadedModel {
   std::unique_ptr<SgmlModel> model;
   int image_size = 224;
+  int eval_resize = 0;       // the evaluation transform (data/image_transform.h): the override, else the run's
   std::string eval_feature;  // the feature the run evaluated, when the checkpoint says
   bool crop_boxes = false;   // the run cropped its images to their bounding boxes (--crop-boxes), when it says
   bool has_head = false;
@@ -21,8 +22,9 @@ struct LoadedModel {
 // file has no head).
 std::string resolve_feature(const LoadedModel& loaded, const std::string& requested);
 
-// model_override / size_override: "auto" / 0 to take them from the file.
+// model_override / size_override / eval_resize_override: "auto" / 0 / -1 to take them from the file (a bare weights
+// file: detected / 224 / 0). An evaluation resize below the image size is an error saying which came from where.
 LoadedModel load_model_for_inference(const std::string& path, const std::string& model_override, int size_override,
-                                     Device device);
+                                     int eval_resize_override, Device device);
 
 }  // namespace sgml

@@ -22,6 +22,7 @@ namespace limits {
 // Side of the square model input in pixels. ResNets need 32 to keep a spatial map after five stride-2 stages; above
 // 1024 a single batch needs tens of GiB of activations.
 inline constexpr IntRange kImageSize{32, 1024};
+inline constexpr IntRange kEvalResize{0, 4096};  // 0, or at least the image size (check_train_config)
 // Images per forward pass (eval, search, embed, bench) and images per training batch (N' x M', 3 x triplets).
 inline constexpr IntRange kBatchSize{1, 4096};
 inline constexpr IntRange kClassesPerBatch{2, 4096};

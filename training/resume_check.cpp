@@ -50,6 +50,8 @@ const FieldRule kRules[] = {
     {"seed", Change::Refused, ""},
     {"batch-plan", Change::Refused, ""},
     {"augment", Change::Refused, ""},
+    {"train-crop", Change::Refused, ""},
+    {"eval-resize", Change::Refused, ""},
     {"frozen-bn", Change::Refused, ""},
     {"epochs", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
     {"steps", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},

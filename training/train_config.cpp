@@ -4,6 +4,7 @@
 #include "training/config_fields.h"
 #include "training/option_limits.h"
 #include "layers/embedding_slices.h"
+#include "data/image_transform.h"
 #include "data/samplers.h"
 #include "models/sgml_model.h"
 
@@ -54,6 +55,10 @@ void check_train_config(const TrainConfig& c) {
     SGML_FAIL("--loss margin needs --sampling batch: its --sampler picks each anchor's negatives from the whole "
               "class-balanced batch");
   parse_negative_sampler(c.sampler);
+  parse_train_crop(c.train_crop);
+  if (c.eval_resize != 0 && c.eval_resize < c.image_size)
+    SGML_FAIL("--eval-resize ", c.eval_resize, " is below --image-size ", c.image_size, ": the centre crop must fit "
+              "in the resized image (use 0 to resize straight to the image size)");
   if (c.method != "sgml" && c.method != "dnc") SGML_FAIL("unknown --method '", c.method, "': expected sgml or dnc");
   check_learner_slices(c.learners, c.embedding_dim);
   if (parse_batches_per_epoch(c.batches_per_epoch) != BatchesPerEpoch::Plain && c.method != "dnc")

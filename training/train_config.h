@@ -59,6 +59,8 @@ struct TrainConfig {
   bool resume = false;
   std::string batch_plan;        // one line of training-image indices per step
   bool augment = true;
+  std::string train_crop = "sgml";  // sgml | random-resized: the augmentation's crop (data/image_transform.h)
+  int eval_resize = 0;              // 0: the region resized to S x S; R: Resize(R) + CenterCrop(S)
   bool frozen_bn = false;        // every BN layer in eval mode (fixed statistics), gradients still flow
   std::string metrics_file;      // JSON lines, one object per step
   std::string save_file;         // all parameters and buffers after the last step

@@ -85,12 +85,14 @@ int run_eval(int argc, char** argv) {
   const std::vector<int> ks = opt.get("k").empty() ? std::vector<int>() : parse_ks(opt.get("k"));
   if (!export_path.empty()) create_parent_folder(export_paths(export_path).queries, "feature export");
   if (!report_dir.empty()) create_output_folder(report_dir, "report folder");
-  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), image_size, device);
+  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), image_size, in.eval_resize,
+                                                device);
   const std::string feature_name = resolve_feature(loaded, opt.get("feature"));
   const FeatureKind feature = parse_feature(feature_name);
   if (feature != FeatureKind::Conv && !loaded.has_head)
     SGML_FAIL("'", opt.get("checkpoint"), "' has no SGML head: only --feature conv can be evaluated");
   opt.set("image-size", std::to_string(loaded.image_size));
+  opt.set("eval-resize", std::to_string(loaded.eval_resize));
   opt.set("feature", feature_name);
   // As the image size, the run's own setting unless the user says either way: a run trained with --crop-boxes is
   // evaluated cropped, `--crop-boxes false` evaluates it uncropped (to compare with papers that do not crop) and
@@ -107,6 +109,7 @@ int run_eval(int argc, char** argv) {
 
   EvaluationSettings s;
   s.image_size = loaded.image_size;
+  s.eval_resize = loaded.eval_resize;
   s.feature = feature;
   s.batch_size = batch_size;
   s.workers = workers;

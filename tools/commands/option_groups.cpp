@@ -29,6 +29,9 @@ void declare_inference_options(Options& o) {
   o.add("model", "auto", "resnet18 | resnet34 | resnet50 | resnet101 | resnet152 | auto (the checkpoint's, else "
                          "detected from the weights' keys)");
   o.add("image-size", "0", "side of the square model input in pixels (0: the checkpoint's, 224 for a bare file)");
+  o.add("eval-resize", "auto", "the evaluation transform: auto (the training run's; 0 for a bare file) | 0 (resized "
+                               "straight to the image size) | R (Resize(R) then the centre square, torchvision's "
+                               "Resize + CenterCrop)");
   o.add("feature", "auto", "emb (512-d) | fc (1024-d) | conv (pooled backbone) | auto (what the training run "
                            "evaluated, else emb; conv for a file without an SGML head)");
   o.add("device", "auto", "cpu | cuda | cuda:N | auto");
@@ -45,6 +48,7 @@ InferenceArgs read_inference_options(const Options& o) {
               "file, see weights/README.md)");
   a.model = o.get("model");
   a.image_size = o.get_image_size("image-size", /*zero_means_auto=*/true);
+  if (o.get("eval-resize") != "auto") a.eval_resize = o.get_int("eval-resize", limits::kEvalResize);
   a.feature = o.get("feature");
   if (a.feature != "auto") parse_feature(a.feature);  // checked before the model is read
   a.device = parse_device(o.get("device"));

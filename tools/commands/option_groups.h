@@ -33,6 +33,7 @@ struct InferenceArgs {
   std::string checkpoint;
   std::string model;    // "auto": the checkpoint's stored architecture, else detected from the weights' keys
   int image_size = 0;   // 0: the checkpoint's stored size, 224 for a bare weights file
+  int eval_resize = -1; // -1 ("auto"): the checkpoint's run's, 0 for a bare weights file
   std::string feature;  // "auto": what the training run evaluated, else emb (conv without a head)
   Device device;
   MathPrecision precision = MathPrecision::Fp32;  // --precision; the command sets it before any work

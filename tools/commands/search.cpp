@@ -81,13 +81,15 @@ int run_search(int argc, char** argv) {
   const Device device = in.device;
   set_math_precision(in.precision);
   const int batch_size = in.batch_size, top_requested = opt.get_int("top", limits::kTop);
-  LoadedModel loaded = load_model_for_inference(in.checkpoint, in.model, in.image_size, device);
+  LoadedModel loaded = load_model_for_inference(in.checkpoint, in.model, in.image_size, in.eval_resize, device);
   const std::string feature_name = resolve_feature(loaded, in.feature);
   opt.set("image-size", std::to_string(loaded.image_size));
+  opt.set("eval-resize", std::to_string(loaded.eval_resize));
   opt.set("feature", feature_name);
   print_configuration("search", opt);
   FeatureExtractionSettings s;
   s.image_size = loaded.image_size;
+  s.eval_resize = loaded.eval_resize;
   s.feature = parse_feature(feature_name);
   s.batch_size = batch_size;
   s.workers = in.workers;

@@ -82,6 +82,7 @@ int run_train(int argc, char** argv) {
 
   EvaluationSettings eval;
   eval.image_size = config.image_size;
+  eval.eval_resize = config.eval_resize;
   eval.feature = parse_feature(config.eval_feature);
   eval.workers = config.workers;
   eval.skip_bad_images = config.skip_bad_images;
