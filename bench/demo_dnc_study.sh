@@ -4,7 +4,8 @@
 # (configs/dnc-demo.json: margin loss, distance-weighted sampling, embedding 128) with --learners 1 (the plain
 # margin-loss baseline) and 4 (D&C), same seed and epochs; then `sgml eval demo` of last.safetensors. Prints one
 # line per run: name, seed, Recall@1, MAP@R. The demo is small (180 queries): figures move by several points between
-# seeds (README, Correctness), so compare seeds too. dnc_k4_linear is D&C with the authors' head (--head linear).
+# seeds (README, Correctness), so compare seeds too. dnc_k4_linear is D&C with the authors' head (--head linear);
+# dnc_k4_authors adds their transforms (--train-crop random-resized, --eval-resize 73: their 256 for 224, at 64 px).
 #   bash bench/demo_dnc_study.sh [BUILD_DIR] [OUT_DIR] [seeds] [runs: default "sgml margin_k1 dnc_k4"]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +19,8 @@ for seed in $seeds; do
       margin_k1) args=(--method dnc --learners 1) ;;
       dnc_k4) args=(--method dnc --learners 4) ;;
       dnc_k4_linear) args=(--method dnc --learners 4 --head linear) ;;
-      *) echo "unknown run '$name': expected sgml, margin_k1, dnc_k4 or dnc_k4_linear" >&2; exit 2 ;;
+      dnc_k4_authors) args=(--method dnc --learners 4 --head linear --train-crop random-resized --eval-resize 73) ;;
+      *) echo "unknown run '$name': expected sgml, margin_k1, dnc_k4, dnc_k4_linear or dnc_k4_authors" >&2; exit 2 ;;
     esac
     run="$out/run_${seed}_$name"
     "$build/sgml" train demo --data "$out/data" --out "$run" "${args[@]}" --seed "$seed" --eval-every 0 \

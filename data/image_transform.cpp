@@ -30,8 +30,6 @@ TrainCrop parse_train_crop(const std::string& name) {
   SGML_FAIL("unknown training crop '", name, "' (expected sgml or random-resized)");
 }
 
-const char* train_crop_name(TrainCrop crop) { return crop == TrainCrop::Sgml ? "sgml" : "random-resized"; }
-
 AugmentationDraw draw_augmentation(const PixelWindow& region, uint64_t seed, TrainCrop crop) {
   RandomStream rng(seed);
   AugmentationDraw d;

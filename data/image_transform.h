@@ -43,7 +43,6 @@ constexpr int kResizedCropAttempts = 10;
 
 enum class TrainCrop { Sgml, RandomResized };  // step 2, --train-crop
 TrainCrop parse_train_crop(const std::string& name);  // "sgml" | "random-resized"; anything else is an error
-const char* train_crop_name(TrainCrop crop);
 
 struct PixelWindow {
   int x = 0, y = 0, width = 0, height = 0;

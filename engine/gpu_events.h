@@ -10,7 +10,9 @@ struct GpuEventPair;  // opaque: a start and an end event
 // A pair whose start is recorded now on the device's stream; gpu_event_end records its end.
 GpuEventPair* gpu_event_begin(int device);
 void gpu_event_end(GpuEventPair* pair);
-// Seconds of device time between start and end; waits for the end. Releases the pair.
+// Seconds of device time between start and end; waits for the end. Releases the pair, also when it throws.
 double gpu_event_seconds(GpuEventPair* pair);
+// Gives back a pair whose time will not be read (its op failed). Never throws.
+void gpu_event_release(GpuEventPair* pair) noexcept;
 
 }  // namespace sgml

@@ -22,6 +22,14 @@ std::vector<GpuEventPair*>& free_pairs() {
   return *pairs;
 }
 
+// For a pair that failed: its events may be in any state, so they are destroyed rather than reused (errors ignored:
+// this runs on a path that is already reporting one).
+void destroy_pair(GpuEventPair* p) noexcept {
+  if (p->start) (void)cudaEventDestroy(p->start);
+  if (p->end) (void)cudaEventDestroy(p->end);
+  delete p;
+}
+
 GpuEventPair* take_pair(int device) {
   {
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -34,9 +42,14 @@ GpuEventPair* take_pair(int device) {
       }
   }
   auto* p = new GpuEventPair{device, nullptr, nullptr};
-  SGML_CUDA_CHECK(cudaSetDevice(device));
-  SGML_CUDA_CHECK(cudaEventCreate(&p->start));
-  SGML_CUDA_CHECK(cudaEventCreate(&p->end));
+  try {
+    SGML_CUDA_CHECK(cudaSetDevice(device));
+    SGML_CUDA_CHECK(cudaEventCreate(&p->start));
+    SGML_CUDA_CHECK(cudaEventCreate(&p->end));
+  } catch (...) {
+    destroy_pair(p);
+    throw;
+  }
   return p;
 }
 
@@ -44,7 +57,12 @@ GpuEventPair* take_pair(int device) {
 
 GpuEventPair* gpu_event_begin(int device) {
   GpuEventPair* p = take_pair(device);
-  SGML_CUDA_CHECK(cudaEventRecord(p->start, CudaContext::get(device).stream()));
+  try {
+    SGML_CUDA_CHECK(cudaEventRecord(p->start, CudaContext::get(device).stream()));
+  } catch (...) {
+    destroy_pair(p);
+    throw;
+  }
   return p;
 }
 
@@ -54,11 +72,24 @@ void gpu_event_end(GpuEventPair* pair) {
 
 double gpu_event_seconds(GpuEventPair* pair) {
   float ms = 0.0f;
-  SGML_CUDA_CHECK(cudaEventSynchronize(pair->end));
-  SGML_CUDA_CHECK(cudaEventElapsedTime(&ms, pair->start, pair->end));
-  std::lock_guard<std::mutex> lock(g_mutex);
-  free_pairs().push_back(pair);
+  try {
+    SGML_CUDA_CHECK(cudaEventSynchronize(pair->end));
+    SGML_CUDA_CHECK(cudaEventElapsedTime(&ms, pair->start, pair->end));
+  } catch (...) {
+    destroy_pair(pair);
+    throw;
+  }
+  gpu_event_release(pair);
   return ms * 1e-3;
+}
+
+void gpu_event_release(GpuEventPair* pair) noexcept {
+  try {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    free_pairs().push_back(pair);
+  } catch (...) {  // no memory to keep it: not worth failing for
+    destroy_pair(pair);
+  }
 }
 
 }  // namespace sgml

@@ -33,8 +33,12 @@ bool op_profiling() { return detail::g_op_profiling.load(); }
 namespace {
 // Adds the device time of the recorded GPU ops to their totals (waiting for them). Called with the mutex held.
 void read_pending(Totals& t) {
-  for (auto& [op, events] : t.pending) t.by_op[op].seconds += gpu_event_seconds(events);
-  t.pending.clear();
+  // Each pair is taken off the list before it is read: gpu_event_seconds releases it even when it throws.
+  while (!t.pending.empty()) {
+    auto [op, events] = t.pending.back();
+    t.pending.pop_back();
+    t.by_op[op].seconds += gpu_event_seconds(events);
+  }
 }
 }  // namespace
 
@@ -73,6 +77,7 @@ void OpTimer::stop() {
     else
       seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
   } catch (...) {
+    if (events_) gpu_event_release(events_);
     return;
   }
   std::lock_guard<std::mutex> lock(totals().mutex);

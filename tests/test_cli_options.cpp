@@ -265,6 +265,8 @@ TrainConfig config_unlike_the_default() {
   c.resume = true;
   c.batch_plan = "/plan.txt";
   c.augment = false;
+  c.train_crop = "random-resized";
+  c.eval_resize = 112;  // at least the image size (96)
   c.frozen_bn = true;
   c.crop_boxes = true;
   c.metrics_file = "/m.jsonl";
@@ -307,6 +309,28 @@ TEST(CliOptions, SavedConfigRoundTripsThroughTheTable) {
     if (f.option) EXPECT_EQ(f.text(parsed), f.text(c)) << f.name;
   // The resume rules name fields of the table.
   EXPECT_TRUE(resume_rules_without_field().empty());
+}
+
+// Options that the run's other settings leave without effect are noted when given on the command line, naming what
+// they need; those in a --config file (a run's own config.json holds every field) and those that take effect are not.
+TEST(CliOptions, OptionsWithoutEffectAreNoted) {
+  const std::string dir = test::scratch_dir("cli_options_unused");
+  std::ofstream(dir + "/c.json") << R"({"rank-tau": 0.1, "learners": 3})";
+  std::vector<std::string> args = {"sgml",          "train", "demo",          "--loss",      "sgml",
+                                   "--margin",      "0.3",   "--beta-lr",     "0.01",        "--lr-gamma",
+                                   "0.5",           "--lr-schedule", "step",  "--augment",   "off",
+                                   "--train-crop",  "random-resized", "--config", dir + "/c.json"};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  Options o("train", "", "");
+  declare_train_options(o);
+  ASSERT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
+  const std::vector<std::string> notes = unused_option_notes(o, train_config_from_options(o));
+  const std::vector<std::string> expected = {
+      "note: --margin changes nothing in this run: it is used only with --loss margin",
+      "note: --beta-lr changes nothing in this run: it is used only with --learn-beta",
+      "note: --train-crop changes nothing in this run: it is used only with --augment on"};
+  EXPECT_EQ(notes, expected);  // not --lr-gamma (the schedule is step), nor the config file's rank-tau and learners
 }
 
 // A run's config.json holds the table's saved fields with the values given, and the run prints every field's

@@ -215,6 +215,8 @@ bool Options::was_set(const std::string& name) const {
   return it != set_.end() && it->second;
 }
 
+bool Options::given_on_command_line(const std::string& name) const { return was_set(name) && !source_.count(name); }
+
 void Options::set(const std::string& name, const std::string& value) {
   spec(name);
   values_[name] = value;

@@ -47,6 +47,8 @@ class Options {
   const std::vector<std::string>& positional() const { return positional_; }
   // Given on the command line or in the --config file (not a default, nor a value of apply_defaults_file).
   bool was_set(const std::string& name) const;
+  // Given on the command line itself (not in --config, nor a default).
+  bool given_on_command_line(const std::string& name) const;
   // When positional argument `index` came right after a flag (`--crop-boxes maybe`), a message saying that the flag
   // takes only true or false; empty otherwise. For commands that got more positional arguments than they take.
   std::string flag_value_hint(size_t index) const;

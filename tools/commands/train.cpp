@@ -69,6 +69,7 @@ int run_train(int argc, char** argv) {
   const std::string dnc_defaults = project_path("configs/dnc-" + dataset_kind + ".json");
   if (opt.get("method") == "dnc" && std::filesystem::exists(dnc_defaults)) opt.apply_defaults_file(dnc_defaults);
   TrainConfig config = train_config_from_options(opt);
+  for (const std::string& note : unused_option_notes(opt, config)) std::fprintf(stderr, "%s\n", note.c_str());
   config.dataset = dataset_kind;
   if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);
   resolve_weights(config);

@@ -75,7 +75,46 @@ const std::vector<std::string>& train_option_names() {
   return names;
 }
 
+// An option that only some runs use, and what it needs.
+struct UsedOnlyWith {
+  const char* option;
+  bool (*used)(const TrainConfig&);
+  const char* needs;
+};
+
+bool margin_loss(const TrainConfig& c) { return uses_margin_loss(c.loss); }
+bool rank_loss(const TrainConfig& c) { return uses_rank_loss(c.loss); }
+bool learned_beta(const TrainConfig& c) { return c.learn_beta; }
+bool divide_and_conquer(const TrainConfig& c) { return c.method == "dnc"; }
+bool step_schedule(const TrainConfig& c) { return c.lr_schedule == "step"; }
+bool augmented(const TrainConfig& c) { return c.augment; }
+
+const UsedOnlyWith kUsedOnlyWith[] = {
+    {"margin", margin_loss, "--loss margin"},
+    {"margin-beta", margin_loss, "--loss margin"},
+    {"sampler", margin_loss, "--loss margin"},
+    {"beta-lr", learned_beta, "--learn-beta"},
+    {"rank-tau", rank_loss, "--loss rank or rank-multitask"},
+    {"rank-rho", rank_loss, "--loss rank or rank-multitask"},
+    {"learners", divide_and_conquer, "--method dnc"},
+    {"recluster-every", divide_and_conquer, "--method dnc"},
+    {"full-embedding-epoch", divide_and_conquer, "--method dnc"},
+    {"finetune-epoch", divide_and_conquer, "--method dnc"},
+    {"lr-step-epochs", step_schedule, "--lr-schedule step"},
+    {"lr-gamma", step_schedule, "--lr-schedule step"},
+    {"train-crop", augmented, "--augment on"},
+};
+
 }  // namespace
+
+std::vector<std::string> unused_option_notes(const Options& o, const TrainConfig& c) {
+  std::vector<std::string> notes;
+  for (const UsedOnlyWith& rule : kUsedOnlyWith)
+    if (o.given_on_command_line(rule.option) && !rule.used(c))
+      notes.push_back(str_cat("note: --", rule.option, " changes nothing in this run: it is used only with ",
+                              rule.needs));
+  return notes;
+}
 
 void declare_config_options(Options& o, const std::vector<std::string>& names) {
   for (const std::string& name : names) declare_field(o, option_field(name));

@@ -21,6 +21,12 @@ void declare_train_options(Options& options);
 // The configuration the options give (dataset and defaults for paths still to resolve), checked across fields.
 TrainConfig train_config_from_options(const Options& options);
 
+// Options given on the command line that the run's other settings leave without effect (--margin with --loss sgml,
+// --beta-lr without --learn-beta, ...): one note each, naming what the option needs. The run goes on (a script may
+// pass one set of options to several kinds of run); the note keeps a user from believing the option took effect.
+// Only the command line is looked at: a --config file, e.g. a run's own config.json, holds every field.
+std::vector<std::string> unused_option_notes(const Options& options, const TrainConfig& config);
+
 // The configuration a training run on `dataset` starts from: the TrainConfig defaults with configs/DATASET.json
 // applied (the shipped per-dataset settings, e.g. 64 px for the demos). Used for defaults of other commands.
 TrainConfig dataset_config_defaults(const std::string& dataset);
