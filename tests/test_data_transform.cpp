@@ -71,23 +71,37 @@ LevelError level_error(const std::vector<float>& ours, const std::vector<float>&
   return e;
 }
 
+// Runs transforms_ref.py MODE on images with six parameters each; returns its outputs by key ("pil_up", ...).
+struct ReferenceCase {
+  std::string name;
+  const RgbImage* image;
+  std::vector<float> params;  // (6)
+};
+std::map<std::string, std::vector<float>> transform_reference(const std::string& mode,
+                                                              const std::vector<ReferenceCase>& cases) {
+  const std::string dir = test::scratch_dir("transform_" + mode);
+  TensorMap in;
+  for (const ReferenceCase& k : cases) {
+    std::vector<float> px(k.image->pixels.begin(), k.image->pixels.end());
+    in["image_" + k.name] = Tensor::from_vector(px, {k.image->height, k.image->width, 3});
+    in["params_" + k.name] = Tensor::from_vector(k.params, {6});
+  }
+  save_safetensors(dir + "/in.safetensors", in);
+  test::run_reference("transforms_ref.py", {mode, dir + "/in.safetensors", dir + "/out.safetensors"});
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, t] : load_safetensors(dir + "/out.safetensors")) out[name] = t.to_vector();
+  return out;
+}
+
 class DataTransform : public ::testing::Test {
  protected:
-  // Runs every case through ours and the reference; returns reference outputs by key ("pil_up", ...).
+  // Every case through the reference's crop + resize paths.
   std::map<std::string, std::vector<float>> reference(const std::vector<Case>& cases) {
-    const std::string dir = test::scratch_dir("transform");
-    TensorMap in;
-    for (const Case& k : cases) {
-      std::vector<float> px(k.image.pixels.begin(), k.image.pixels.end());
-      in["image_" + k.name] = Tensor::from_vector(px, {k.image.height, k.image.width, 3});
-      in["params_" + k.name] = Tensor::from_vector({float(k.window.y), float(k.window.x), float(k.window.height),
-                                                    float(k.window.width), float(k.flip), float(k.size)}, {6});
-    }
-    save_safetensors(dir + "/in.safetensors", in);
-    test::run_reference("transforms_ref.py", {"cases", dir + "/in.safetensors", dir + "/out.safetensors"});
-    std::map<std::string, std::vector<float>> out;
-    for (const auto& [name, t] : load_safetensors(dir + "/out.safetensors")) out[name] = t.to_vector();
-    return out;
+    std::vector<ReferenceCase> in;
+    for (const Case& k : cases)
+      in.push_back({k.name, &k.image, {float(k.window.y), float(k.window.x), float(k.window.height),
+                                       float(k.window.width), float(k.flip), float(k.size)}});
+    return transform_reference("cases", in);
   }
   static std::vector<float> ours(const Case& k) {
     std::vector<float> out(size_t(3) * k.size * k.size);
@@ -164,23 +178,17 @@ TEST(DataTransformResizeCrop, MatchesTorchvisionResizeThenCenterCrop) {
       {"upscale", textured_image(40, 30, 14), {0, 0, 40, 30}, 48, 40},            // 64 x 48, enlarged
       {"square_equal", textured_image(64, 64, 15), {0, 0, 64, 64}, 64, 64},       // nothing to do: a copy
   };
-  const std::string dir = test::scratch_dir("resize_crop");
-  TensorMap in;
-  for (const ResizeCase& k : cases) {
-    std::vector<float> px(k.image.pixels.begin(), k.image.pixels.end());
-    in["image_" + k.name] = Tensor::from_vector(px, {k.image.height, k.image.width, 3});
-    in["params_" + k.name] = Tensor::from_vector({float(k.region.y), float(k.region.x), float(k.region.height),
-                                                  float(k.region.width), float(k.resize), float(k.size)}, {6});
-  }
-  save_safetensors(dir + "/in.safetensors", in);
-  test::run_reference("transforms_ref.py", {"resize_crop", dir + "/in.safetensors", dir + "/out.safetensors"});
-  const TensorMap ref = load_safetensors(dir + "/out.safetensors");
+  std::vector<ReferenceCase> in;
+  for (const ResizeCase& k : cases)
+    in.push_back({k.name, &k.image, {float(k.region.y), float(k.region.x), float(k.region.height),
+                                     float(k.region.width), float(k.resize), float(k.size)}});
+  const std::map<std::string, std::vector<float>> ref = transform_reference("resize_crop", in);
   for (const ResizeCase& k : cases) {
     std::vector<float> mine(size_t(3) * k.size * k.size);
     // The box as transform_image receives it from a dataset (region_of_interest turns it back into the window).
     const BoundingBox box{float(k.region.x), float(k.region.y), float(k.region.width), float(k.region.height)};
     transform_image(mine.data(), k.image, box, k.size, Augmentation{}, k.resize);
-    const LevelError e = level_error(mine, ref.at("pil_" + k.name).to_vector(), k.size);
+    const LevelError e = level_error(mine, ref.at("pil_" + k.name), k.size);
     std::printf("%-15s levels vs PIL Resize + CenterCrop, max interior / max border / mean: %.2f / %.2f / %.3f\n",
                 k.name.c_str(), e.max_interior, e.max_border, e.mean);
     const double rounding = 1.0 + 1e-3;

@@ -46,15 +46,19 @@ def normalise(chw_uint8):
     return F.normalize(x, MEAN, STD)
 
 
-def cases(in_path, out_path):
+def image_cases(in_path):
+    """(k, (H, W, 3) uint8 pixels, the six integer parameters) of each case in IN."""
     tensors, _ = safetensors_np.load(in_path)
-    out = {}
     for name in sorted(tensors):
-        if not name.startswith("image_"):
-            continue
-        k = name[len("image_"):]
-        pixels = np.clip(np.rint(tensors[name]), 0, 255).astype(np.uint8)
-        top, left, h, w, flip, size = [int(round(v)) for v in tensors["params_" + k]]
+        if name.startswith("image_"):
+            k = name[len("image_"):]
+            pixels = np.clip(np.rint(tensors[name]), 0, 255).astype(np.uint8)
+            yield k, pixels, [int(round(v)) for v in tensors["params_" + k]]
+
+
+def cases(in_path, out_path):
+    out = {}
+    for k, pixels, (top, left, h, w, flip, size) in image_cases(in_path):
         pil = F.resized_crop(Image.fromarray(pixels), top, left, h, w, [size, size], InterpolationMode.BILINEAR)
         if flip:
             pil = F.hflip(pil)
@@ -69,14 +73,8 @@ def cases(in_path, out_path):
 
 
 def resize_crop(in_path, out_path):
-    tensors, _ = safetensors_np.load(in_path)
     out = {}
-    for name in sorted(tensors):
-        if not name.startswith("image_"):
-            continue
-        k = name[len("image_"):]
-        pixels = np.clip(np.rint(tensors[name]), 0, 255).astype(np.uint8)
-        top, left, h, w, resize, size = [int(round(v)) for v in tensors["params_" + k]]
+    for k, pixels, (top, left, h, w, resize, size) in image_cases(in_path):
         pil = F.crop(Image.fromarray(pixels), top, left, h, w)
         pil = T.CenterCrop(size)(T.Resize(resize, InterpolationMode.BILINEAR)(pil))
         out["pil_" + k] = F.normalize(F.to_tensor(pil), MEAN, STD).numpy()
