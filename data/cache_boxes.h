@@ -1,6 +1,6 @@
 // The bounding boxes in the decoded-image cache index (image_cache.h, field "boxes"): one entry per cached image,
 // null when it is not cropped, else [x, y, width, height]. The index records them so that a cache is used only by a
-// dataset cropped the same way (Cars196 with or without --crop-boxes, CUB after bounding_boxes.txt changed).
+// dataset cropped the same way (CUB or Cars196 with or without --crop-boxes, CUB after bounding_boxes.txt changed).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

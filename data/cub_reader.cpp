@@ -103,7 +103,7 @@ std::vector<std::string> cub_attribute_name_candidates() {
   return {"attributes/attributes.txt", "attributes.txt", "../attributes.txt"};
 }
 
-Dataset read_cub(const std::string& root) {
+Dataset read_cub(const std::string& root, const CubOptions& options) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) SGML_FAIL("CUB dataset folder '", root, "' does not exist (", kLayoutHint, ")");
   Dataset d;
@@ -197,7 +197,7 @@ Dataset read_cub(const std::string& root) {
     r.path = (fs::path(root) / "images" / images[i].name).string();
     r.item = std::to_string(images[i].class_id);
     r.label = label_of.at(images[i].class_id);
-    r.box = images[i].box;
+    if (options.crop) r.box = images[i].box;
     r.attribute_row = int(d.attributes.size());
     d.attributes.push_back(std::move(rows[i]));
     (train_ids.count(images[i].class_id) ? d.train : d.test).push_back(std::move(r));

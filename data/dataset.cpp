@@ -80,11 +80,17 @@ bool has_bounding_boxes(DatasetKind kind) {
   return kind == DatasetKind::Cub || kind == DatasetKind::DemoCub || kind == DatasetKind::Cars;
 }
 
-Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, bool crop_boxes) {
+bool crops_to_boxes(DatasetKind kind, std::optional<bool> requested) {
+  if (!has_bounding_boxes(kind)) return false;
+  return requested.value_or(kind == DatasetKind::Cub || kind == DatasetKind::DemoCub);
+}
+
+Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, std::optional<bool> crop_boxes) {
   const DatasetKind kind = parse_dataset_kind(kind_name);
-  if (crop_boxes && !has_bounding_boxes(kind))
-    SGML_FAIL("--crop-boxes: dataset ", kind_name, " has no bounding boxes (only cars can be cropped to its boxes; cub "
-              "and demo-cub are always cropped)");
+  if (crop_boxes.value_or(false) && !has_bounding_boxes(kind))
+    SGML_FAIL("--crop-boxes: dataset ", kind_name, " has no bounding boxes (only cub, demo-cub and cars can be "
+              "cropped to their boxes)");
+  const bool crop = crops_to_boxes(kind, crop_boxes);
   std::string dir = dir_given.empty() ? default_data_dir(kind_name) : dir_given;
   if (dir.empty())
     SGML_FAIL("dataset ", kind_name, " needs --data DIR (",
@@ -96,9 +102,9 @@ Dataset load_dataset(const std::string& kind_name, const std::string& dir_given,
   ensure_demo_data(kind_name, dir);
   Dataset d;
   switch (kind) {
-    case DatasetKind::Cub: case DatasetKind::DemoCub: d = read_cub(dir); break;
+    case DatasetKind::Cub: case DatasetKind::DemoCub: d = read_cub(dir, CubOptions{crop}); break;
     case DatasetKind::Sop: d = read_sop(dir); break;
-    case DatasetKind::Cars: d = read_cars(dir, CarsOptions{crop_boxes}); break;
+    case DatasetKind::Cars: d = read_cars(dir, CarsOptions{crop}); break;
     default: d = read_inshop(dir);
   }
   d.kind = kind_name;

@@ -8,10 +8,12 @@
 //   demo          train, query, gallery      (In-shop layout, generated into demo_data/inshop on first use)
 //   demo-cub      train, test                (CUB layout, generated into demo_data/cub on first use)
 //   sop           train, test                leave-one-out over `test` (Stanford Online Products, no attributes)
-//   cars          train, test                leave-one-out over `test` (Cars196, no attributes, cropped to its
-//                                            bounding boxes only with crop_boxes, --crop-boxes)
+//   cars          train, test                leave-one-out over `test` (Cars196, no attributes)
+// CUB is cropped to its bounding boxes by default (the SGML paper's protocol), Cars196 is not (most metric-learning
+// work does not crop); --crop-boxes true or false says either way (crops_to_boxes).
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,10 +72,13 @@ std::string default_data_dir(const std::string& kind);
 bool ensure_demo_data(const std::string& kind, const std::string& dir);
 
 // Reads a dataset of `kind` from `dir` (empty: default_data_dir(kind); demo data is generated first when missing).
-// Errors (sgml::Error) name the file and the line of what is wrong. `crop_boxes` (--crop-boxes) crops Cars196 to
-// its bounding boxes; CUB is always cropped (accepted, no change); the other kinds have no boxes and refuse it.
-Dataset load_dataset(const std::string& kind, const std::string& dir = "", bool crop_boxes = false);
+// Errors (sgml::Error) name the file and the line of what is wrong. `crop_boxes` (--crop-boxes): nullopt crops as
+// the kind's protocol does (crops_to_boxes), true or false say either way; true is refused for kinds without boxes.
+Dataset load_dataset(const std::string& kind, const std::string& dir = "", std::optional<bool> crop_boxes = std::nullopt);
 // Whether a kind's images have bounding boxes (cub, demo-cub, cars): --crop-boxes means something there.
 bool has_bounding_boxes(DatasetKind kind);
+// Whether images of `kind` are cropped to their boxes when --crop-boxes is `requested` (nullopt: not given, the
+// kind's protocol: cub and demo-cub crop, as the SGML paper; cars does not, as most metric-learning work).
+bool crops_to_boxes(DatasetKind kind, std::optional<bool> requested);
 
 }  // namespace sgml

@@ -172,6 +172,42 @@ TEST(CliOptions, FlagsTakeTrueOrFalseAndSayWhetherGiven) {
             std::string::npos);
 }
 
+// A three-valued flag (add_flag with auto_allowed, --crop-boxes): not given or `auto` is auto (nullopt), alone true,
+// with a flag word either way; `auto` is one of its words only, so after a plain flag it stays positional.
+TEST(CliOptions, ThreeValuedFlagsTakeAuto) {
+  auto parsed = [](std::vector<std::string> args) {
+    Options o("eval", "DATASET", "testing flags");
+    o.add_flag("crop-boxes", "crop", /*auto_allowed=*/true);
+    o.add_flag("json", "json");
+    args.insert(args.begin(), {"sgml", "eval"});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    o.parse(int(argv.size()), argv.data(), 2);
+    return o;
+  };
+  for (const auto& [args, value] : std::vector<std::pair<std::vector<std::string>, std::optional<bool>>>{
+           {{"cub"}, std::nullopt},
+           {{"cub", "--crop-boxes", "auto"}, std::nullopt},
+           {{"--crop-boxes", "auto", "cub"}, std::nullopt},
+           {{"cub", "--crop-boxes=auto"}, std::nullopt},
+           {{"cub", "--crop-boxes"}, true},
+           {{"--crop-boxes", "cub"}, true},
+           {{"cub", "--crop-boxes", "false"}, false},
+           {{"cub", "--crop-boxes=on"}, true}}) {
+    const Options o = parsed(args);
+    std::string text;
+    for (const std::string& a : args) text += a + " ";
+    EXPECT_EQ(o.get_flag_or_auto("crop-boxes"), value) << text;
+    EXPECT_EQ(o.positional(), std::vector<std::string>{"cub"}) << text;
+  }
+  EXPECT_EQ(parsed({"cub", "--json", "auto"}).positional(), (std::vector<std::string>{"cub", "auto"}));
+  EXPECT_NE(test::error_of([&] { parsed({"cub", "--json=auto"}); }).find("--json is a flag"), std::string::npos);
+  const std::string maybe = test::error_of([&] { parsed({"cub", "--crop-boxes=maybe"}); });
+  EXPECT_NE(maybe.find("or auto, as when not given"), std::string::npos) << maybe;
+  const std::string usage = parsed({"cub"}).usage();
+  EXPECT_NE(usage.find("crop (default: auto)"), std::string::npos) << usage;
+}
+
 // The default image size of info's cache report and prepare's cache comes from configs/KIND.json (read here with
 // the JSON library itself), and every kind has such a file.
 TEST(CliOptions, DatasetDefaultsComeFromConfigs) {
@@ -268,7 +304,7 @@ TrainConfig config_unlike_the_default() {
   c.train_crop = "random-resized";
   c.eval_resize = 112;  // at least the image size (96)
   c.frozen_bn = true;
-  c.crop_boxes = true;
+  c.crop_boxes = "false";
   c.metrics_file = "/m.jsonl";
   c.save_file = "/s.safetensors";
   c.workers = 5;
@@ -331,6 +367,29 @@ TEST(CliOptions, OptionsWithoutEffectAreNoted) {
       "note: --beta-lr changes nothing in this run: it is used only with --learn-beta",
       "note: --train-crop changes nothing in this run: it is used only with --augment on"};
   EXPECT_EQ(notes, expected);  // not --lr-gamma (the schedule is step), nor the config file's rank-tau and learners
+}
+
+// --eval-resize is in pixels: a config's 256 (chosen for 224 px) under a command-line --image-size gets a note with
+// the value at the same ratio; none when the command line gives --eval-resize too, or keeps the default size.
+TEST(CliOptions, AnAbsoluteEvalResizeUnderAnotherImageSizeIsNoted) {
+  const std::string dir = test::scratch_dir("cli_options_eval_resize");
+  std::ofstream(dir + "/c.json") << R"({"eval-resize": 256})";
+  auto note = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"sgml", "train", "demo", "--config", dir + "/c.json"});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    Options o("train", "", "");
+    declare_train_options(o);
+    EXPECT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
+    return eval_resize_note(o, train_config_from_options(o));
+  };
+  EXPECT_EQ(note({"--image-size", "64"}),
+            "note: --eval-resize 256 is in pixels, not scaled with --image-size 64: the evaluation keeps the centre "
+            "64 x 64 of the image resized to 256; --eval-resize 73 keeps its ratio to the default 224 px");
+  EXPECT_EQ(note({"--image-size", "64", "--eval-resize", "256"}), "");  // said on the command line: meant
+  EXPECT_EQ(note({"--image-size", "224"}), "");
+  EXPECT_EQ(note({}), "");
+  EXPECT_NE(note({"--image-size", "240"}).find("--eval-resize 274 keeps"), std::string::npos);
 }
 
 // A run's config.json holds the table's saved fields with the values given, and the run prints every field's

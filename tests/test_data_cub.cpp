@@ -130,6 +130,50 @@ TEST(DataCubReader, LoadDatasetByKind) {
   EXPECT_EQ(d.test.size(), 4u);
 }
 
+// Cropping is CUB's protocol (the SGML paper's) when --crop-boxes is not given; `false` reads whole images, the same
+// records without their boxes (Divide & Conquer's authors read CUB so); the boxes are still read and checked.
+TEST(DataCubReader, CroppedByDefaultWholeImagesOnRequest) {
+  const std::string dir = CubTree().write(test::scratch_dir("cub_crop"));
+  const Dataset by_default = load_dataset("cub", dir), cropped = load_dataset("cub", dir, true),
+                whole = load_dataset("cub", dir, false);
+  ASSERT_EQ(whole.train.size() + whole.test.size(), 7u);
+  for (const Dataset* d : {&by_default, &cropped, &whole}) {
+    ASSERT_EQ(d->train.size(), whole.train.size());
+    ASSERT_EQ(d->test.size(), whole.test.size());
+  }
+  for (const auto& role : {&Dataset::train, &Dataset::test})
+    for (size_t i = 0; i < (whole.*role).size(); ++i) {
+      const ImageRecord &w = (whole.*role)[i], &c = (cropped.*role)[i], &b = (by_default.*role)[i];
+      EXPECT_FALSE(w.box.valid()) << w.path;
+      ASSERT_TRUE(c.box.valid()) << c.path;
+      EXPECT_TRUE(b.box.valid()) << b.path;
+      EXPECT_EQ(b.box.x, c.box.x);
+      EXPECT_EQ(b.box.width, c.box.width);
+      EXPECT_EQ(w.path, c.path);
+      EXPECT_EQ(w.label, c.label);
+      EXPECT_EQ(w.attribute_row, c.attribute_row);
+    }
+  EXPECT_EQ(whole.attributes, cropped.attributes);
+  // The boxes are still read: a defect in bounding_boxes.txt is reported for whole images too.
+  CubTree broken;
+  broken.files["bounding_boxes.txt"].pop_back();
+  const std::string message = test::error_of([&] { load_dataset("cub", broken.write(test::scratch_dir("cub_nobox")), false); });
+  EXPECT_NE(message.find("has no bounding box"), std::string::npos) << message;
+}
+
+// What --crop-boxes resolves to for each kind: given, it says; not given, the kind's protocol (cub and demo-cub crop,
+// cars does not); kinds without boxes never crop (load_dataset refuses a given true there).
+TEST(DataCubReader, CropsToBoxesByKind) {
+  EXPECT_TRUE(crops_to_boxes(DatasetKind::Cub, std::nullopt));
+  EXPECT_TRUE(crops_to_boxes(DatasetKind::DemoCub, std::nullopt));
+  EXPECT_FALSE(crops_to_boxes(DatasetKind::Cars, std::nullopt));
+  EXPECT_FALSE(crops_to_boxes(DatasetKind::Cub, false));
+  EXPECT_TRUE(crops_to_boxes(DatasetKind::Cars, true));
+  for (const DatasetKind k : {DatasetKind::Sop, DatasetKind::DeepFashion, DatasetKind::Demo})
+    for (const std::optional<bool> r : {std::optional<bool>(), std::optional<bool>(true), std::optional<bool>(false)})
+      EXPECT_FALSE(crops_to_boxes(k, r));
+}
+
 struct Defect {
   const char* name;
   std::function<void(CubTree&)> edit;

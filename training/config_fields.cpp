@@ -42,9 +42,10 @@ std::vector<ConfigField> make_fields() {
       Row("data", &C::data_dir, "dataset folder").style(kPath).shown_default(
           "demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion, cub, sop and cars need it, see README"),
       Row("crop-boxes", &C::crop_boxes,
-          "cars: crop every image to its bounding box (cub is always cropped; sop and deepfashion have no boxes); "
-          "eval crops as the checkpoint's run did unless given either way (--crop-boxes false: whole images)")
-          .style(kFlag),
+          "crop every image to its bounding box: auto (the dataset's protocol: cub cropped as in the SGML paper, "
+          "cars whole) | true (--crop-boxes alone) | false (whole images, as Divide & Conquer's authors read cub); "
+          "sop and deepfashion have no boxes; eval crops as the checkpoint's run did unless given either way")
+          .style(FieldStyle::AutoFlag).choices({"auto", "true", "false"}),
       Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152"),
       Row("weights", &C::weights, "pretrained backbone, safetensors with torchvision names")
           .style(kPath).shown_default("weights/MODEL.safetensors"),
@@ -273,6 +274,14 @@ void ConfigField::from_json(TrainConfig& c, const nlohmann::json& v, const std::
           if (!fits<T>(v)) fail_field(source, k, "an integer in range", v);
           field = v.get<T>();
         } else {
+          if constexpr (std::is_same_v<T, std::string>) {
+            // A bool is how runs stored --crop-boxes before it had auto: false then meant "not given" (cub cropped
+            // all the same), so it reads as auto; --config files refuse it (Options::load_config), being ambiguous.
+            if (style == FieldStyle::AutoFlag && v.is_boolean()) {
+              field = v.get<bool>() ? "true" : "auto";
+              return;
+            }
+          }
           if (!v.is_string()) fail_field(source, k, "a string", v);
           if constexpr (std::is_same_v<T, std::string>) {
             field = v.get<std::string>();

@@ -23,6 +23,7 @@ enum class FieldStyle {
   Plain,
   Path,       // a file or folder name: JSON through path_to_json (a name need not be UTF-8)
   Flag,       // a bool given as --NAME (no value)
+  AutoFlag,   // a string auto | true | false: not given is auto, --NAME alone true, --NAME false (or auto) either way
   OnOff,      // a bool given as --NAME on|off
   ImageSize,  // an int checked by check_image_size, the rule every command shares
 };

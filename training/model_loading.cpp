@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "models/arch_detect.h"
 #include "training/checkpoint.h"
+#include "training/config_fields.h"
 #include "training/option_limits.h"
 
 namespace sgml {
@@ -16,12 +17,18 @@ std::string config_string(const Checkpoint& c, const char* field, const std::str
   return v.get<std::string>();
 }
 
-// A boolean field of a checkpoint's stored configuration (false when absent); a wrong type names the file and field.
-bool config_bool(const Checkpoint& c, const char* field, const std::string& path) {
-  if (!c.config.contains(field)) return false;
-  const nlohmann::json& v = c.config[field];
-  if (!v.is_boolean()) SGML_FAIL("checkpoint '", path, "': stored configuration field '", field, "' must be true or false, got ", v.dump());
-  return v.get<bool>();
+// The run's --crop-boxes (nullopt: auto, or absent). Read through its table row, which also reads the bool that runs
+// stored before auto existed (false then meant auto).
+std::optional<bool> config_crop_boxes(const Checkpoint& c, const std::string& path) {
+  if (!c.config.contains("crop_boxes")) return std::nullopt;
+  TrainConfig run;
+  const std::string source = "checkpoint '" + path + "'";
+  find_config_field("crop-boxes")->from_json(run, c.config["crop_boxes"], source);
+  try {
+    return parse_crop_boxes(run.crop_boxes);
+  } catch (const Error& e) {
+    SGML_FAIL(source, ": the stored training configuration: ", e.what());
+  }
 }
 
 // An integer field of a checkpoint's stored configuration (`absent` when absent); a wrong type names the file.
@@ -81,7 +88,7 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
               ": the centre crop must fit in the resized image (--eval-resize 0 resizes straight to the image size)");
   if (c.is_training_checkpoint) {
     out.eval_feature = config_string(c, "eval_feature", path);
-    out.crop_boxes = config_bool(c, "crop_boxes", path);
+    out.crop_boxes = config_crop_boxes(c, path);
   }
   const int k = detect_num_attributes(c.model);
   mc.num_attributes = k > 0 ? k : 1;

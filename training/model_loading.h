@@ -3,6 +3,7 @@
 // --model; image size from --image-size). The attribute count comes from head.attr.weight.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "models/sgml_model.h"
@@ -14,7 +15,8 @@ struct LoadedModel {
   int image_size = 224;
   int eval_resize = 0;       // the evaluation transform (data/image_transform.h): the override, else the run's
   std::string eval_feature;  // the feature the run evaluated, when the checkpoint says
-  bool crop_boxes = false;   // the run cropped its images to their bounding boxes (--crop-boxes), when it says
+  // The run's --crop-boxes when it says either way; nullopt for auto (the dataset's protocol) and a bare file.
+  std::optional<bool> crop_boxes;
   bool has_head = false;
 };
 

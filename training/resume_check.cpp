@@ -104,7 +104,13 @@ ResumeDifferences compare_for_resume(const nlohmann::json& stored, const TrainCo
   for (const ConfigField& f : config_fields()) {
     const std::string key = f.key();
     if (!f.saved || !stored.contains(key) || !current.contains(key)) continue;
-    const nlohmann::json &was = stored.at(key), &is = current.at(key);
+    const nlohmann::json& is = current.at(key);
+    nlohmann::json was = stored.at(key);
+    if (f.style == FieldStyle::AutoFlag) {  // an older run's bool read as its row reads it (false: auto)
+      TrainConfig read;
+      f.from_json(read, was, "the checkpoint");
+      was = f.to_json(read);
+    }
     if (was == is) continue;  // numbers compare by value (2 == 2.0)
     const FieldRule& rule = rule_of(f);
     std::string line = "--" + f.name + ": " + shown(was) + " in the checkpoint, " + shown(is) + " now";

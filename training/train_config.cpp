@@ -42,6 +42,13 @@ Sampling parse_sampling(const std::string& s) {
   SGML_FAIL("unknown --sampling '", s, "': expected batch or image");
 }
 
+std::optional<bool> parse_crop_boxes(const std::string& s) {
+  if (s == "auto") return std::nullopt;
+  if (s == "true") return true;
+  if (s == "false") return false;
+  SGML_FAIL("unknown --crop-boxes '", s, "': expected auto, true or false");
+}
+
 void check_train_config(const TrainConfig& c) {
   check_batch_size(c.batch_size(), c.sampling == Sampling::BatchWise
                                        ? str_cat("the batch of --classes-per-batch x --images-per-class = ",
@@ -56,6 +63,7 @@ void check_train_config(const TrainConfig& c) {
               "class-balanced batch");
   parse_negative_sampler(c.sampler);
   parse_train_crop(c.train_crop);
+  parse_crop_boxes(c.crop_boxes);
   if (c.eval_resize != 0 && c.eval_resize < c.image_size)
     SGML_FAIL("--eval-resize ", c.eval_resize, " is below --image-size ", c.image_size, ": the centre crop must fit "
               "in the resized image (use 0 to resize straight to the image size)");

@@ -4,6 +4,7 @@
 // bounds) for the options, the JSON and the printed configuration.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "losses/sgml_objective.h"  // LossMode, Sampling
@@ -13,7 +14,8 @@ namespace sgml {
 struct TrainConfig {
   std::string dataset = "demo";  // demo | deepfashion | cub | sop | cars | demo-cub
   std::string data_dir;          // empty: the dataset's default folder
-  bool crop_boxes = false;       // Cars196: crop every image to its bounding box (load_dataset)
+  // --crop-boxes: auto (the dataset's protocol: CUB cropped, Cars196 whole; crops_to_boxes) | true | false
+  std::string crop_boxes = "auto";
   std::string model = "resnet101";
   std::string weights;           // pretrained backbone (torchvision names)
   bool no_pretrained = false;
@@ -83,6 +85,8 @@ const char* loss_mode_name(LossMode m);
 LossMode parse_loss_mode(const std::string& s);
 const char* sampling_name(Sampling s);
 Sampling parse_sampling(const std::string& s);
+// TrainConfig::crop_boxes as load_dataset takes it: "auto" -> nullopt (the dataset's protocol), "true", "false".
+std::optional<bool> parse_crop_boxes(const std::string& s);
 
 // The checks across fields (each field's own bounds are in its table row): the batch fits, the run has a length,
 // the rank and margin losses have batch-wise sampling.

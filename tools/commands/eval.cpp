@@ -94,18 +94,20 @@ int run_eval(int argc, char** argv) {
   opt.set("image-size", std::to_string(loaded.image_size));
   opt.set("eval-resize", std::to_string(loaded.eval_resize));
   opt.set("feature", feature_name);
-  // As the image size, the run's own setting unless the user says either way: a run trained with --crop-boxes is
-  // evaluated cropped, `--crop-boxes false` evaluates it uncropped (to compare with papers that do not crop) and
-  // `--crop-boxes` crops a run's evaluation that did not. A run on a kind with boxes does not impose its crop on a
-  // kind without.
-  const bool run_crop = loaded.crop_boxes && has_bounding_boxes(parse_dataset_kind(kind));
-  const bool crop_boxes = dataset_args.crop_boxes.value_or(run_crop);
+  // As the image size, the run's own setting unless the user says either way: a run trained cropped (by --crop-boxes,
+  // or on cub by its protocol) is evaluated cropped, `--crop-boxes false` evaluates it on whole images (to compare
+  // with papers that do not crop) and `--crop-boxes` crops a run's evaluation that did not. The run's setting is
+  // resolved for the kind evaluated: it does not impose a crop on a kind without boxes.
+  const DatasetKind dataset_kind = parse_dataset_kind(kind);
+  const bool run_crop = crops_to_boxes(dataset_kind, loaded.crop_boxes);
+  const bool crop_boxes = crops_to_boxes(dataset_kind, dataset_args.crop_boxes ? dataset_args.crop_boxes : loaded.crop_boxes);
   opt.set("crop-boxes", crop_boxes ? "true" : "false");
   print_configuration("eval", opt);
   if (run_crop && !crop_boxes)
     std::fprintf(stderr, "sgml eval: whole images (--crop-boxes false), although the run trained on images cropped to "
                          "their boxes\n");
-  const Dataset dataset = load_dataset(kind, opt.get("data"), crop_boxes);
+  // The user's own `--crop-boxes` on a kind without boxes is refused there, in plain words.
+  const Dataset dataset = load_dataset(kind, opt.get("data"), dataset_args.crop_boxes.value_or(crop_boxes));
 
   EvaluationSettings s;
   s.image_size = loaded.image_size;

@@ -34,7 +34,7 @@ int run_info(int argc, char** argv) {
   print_configuration("info", opt);
   if (ensure_demo_data(kind, dir)) std::fprintf(stderr, "sgml info: generated the %s dataset into %s\n", kind.c_str(), dir.c_str());
 
-  const Dataset dataset = load_dataset(kind, dir, args.crop_boxes.value_or(false));
+  const Dataset dataset = load_dataset(kind, dir, args.crop_boxes);
   DatasetInfoOptions options;
   options.verify_images = opt.get_flag("verify-images");
   options.workers = workers;

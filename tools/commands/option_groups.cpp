@@ -19,7 +19,7 @@ DatasetArgs read_dataset_options(const Options& o, const std::string& usage) {
     SGML_FAIL("say which dataset: ", usage, " (see --help)");
   }
   DatasetArgs a{dataset_kind_name(parse_dataset_kind(o.positional()[0])), o.get("data"), std::nullopt};
-  if (o.was_set("crop-boxes")) a.crop_boxes = o.get_flag("crop-boxes");
+  a.crop_boxes = o.get_flag_or_auto("crop-boxes");
   return a;
 }
 

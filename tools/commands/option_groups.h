@@ -20,12 +20,13 @@ void declare_dataset_options(Options& options);
 struct DatasetArgs {
   std::string kind;  // canonical name: cub | deepfashion | sop | cars | demo | demo-cub
   std::string data;  // --data (empty: the kind's default folder)
-  // --crop-boxes as given: nullopt when not given (eval then follows the checkpoint's run, other commands do not
-  // crop), else true or false (`--crop-boxes false`). load_dataset refuses true for kinds without boxes.
+  // --crop-boxes as given: nullopt when not given or auto (eval then follows the checkpoint's run, other commands
+  // crop as the kind's protocol: crops_to_boxes), else true or false (`--crop-boxes false`). load_dataset refuses
+  // true for kinds without boxes.
   std::optional<bool> crop_boxes;
 };
 // Exactly one positional argument, a dataset kind; `usage` is shown when it is missing. A stray argument after a
-// flag (`--crop-boxes maybe`) is named as a flag value that is not true or false.
+// flag (`--crop-boxes maybe`) is named as a flag value that is not true, false or auto.
 DatasetArgs read_dataset_options(const Options& options, const std::string& usage);
 
 void declare_inference_options(Options& options);

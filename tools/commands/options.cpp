@@ -27,8 +27,9 @@ std::optional<bool> flag_word(const std::string& v) {
   return std::nullopt;
 }
 
-std::string flag_usage(const std::string& name) {
-  return "--" + name + " is a flag: give it alone (true) or followed by true or false (also on/off, yes/no, 1/0)";
+std::string flag_usage(const std::string& name, bool auto_allowed) {
+  return "--" + name + " is a flag: give it alone (true) or followed by true or false (also on/off, yes/no, 1/0" +
+         (auto_allowed ? "; or auto, as when not given)" : ")");
 }
 }  // namespace
 
@@ -42,10 +43,15 @@ void Options::add(const std::string& name, const std::string& default_value, con
   values_[name] = default_value;
 }
 
-void Options::add_flag(const std::string& name, const std::string& help) {
+void Options::add_flag(const std::string& name, const std::string& help, bool auto_allowed) {
   order_.push_back(name);
-  specs_[name] = {"false", help, true, ""};
-  values_[name] = "false";
+  const std::string default_value = auto_allowed ? "auto" : "false";
+  specs_[name] = {default_value, help, true, "", auto_allowed};
+  values_[name] = default_value;
+}
+
+bool Options::flag_value(const Spec& s, const std::string& v) const {
+  return flag_word(v).has_value() || (s.auto_allowed && v == "auto");
 }
 
 void Options::add_alias(const std::string& alias, const std::string& target) {
@@ -96,8 +102,8 @@ bool Options::parse(int argc, char** argv, int first) {
     name = canonical(name);
     const Spec& s = spec(name);
     if (s.is_flag) {
-      if (inline_value && !flag_word(value)) SGML_FAIL(flag_usage(name), ", got '", value, "'");
-      if (!inline_value && i + 1 < argc && flag_word(argv[i + 1])) {
+      if (inline_value && !flag_value(s, value)) SGML_FAIL(flag_usage(name, s.auto_allowed), ", got '", value, "'");
+      if (!inline_value && i + 1 < argc && flag_value(s, argv[i + 1])) {
         value = argv[++i];
       } else if (!inline_value) {
         value = "true";
@@ -144,6 +150,11 @@ void Options::load_config(const std::string& path, bool only_unset) {
     }
     if (only_unset && was_set(name)) continue;
     const auto& v = it.value();
+    // Runs stored such a flag as a bool before it had auto, where false meant "not given" (e.g. --crop-boxes on cub,
+    // cropped all the same); now false says no. Which one a file means cannot be known, so it must say in words.
+    if (specs_.at(name).auto_allowed && v.is_boolean() && !v.get<bool>())
+      SGML_FAIL("config file '", path, "': \"", it.key(), "\": false is ambiguous (runs before \"auto\" existed wrote "
+                "false for \"not given\"): write \"auto\" for the dataset's default or \"false\" to say no");
     values_[name] = v.is_string() ? v.get<std::string>() : v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.dump();
     source_[name] = path;
     if (!only_unset) set_[name] = true;
@@ -204,10 +215,18 @@ bool Options::get_flag(const std::string& name) const {
   SGML_FAIL(describe(name), " is a flag: expected true or false, got '", v, "'");
 }
 
+std::optional<bool> Options::get_flag_or_auto(const std::string& name) const {
+  const std::string v = get(name);
+  if (v.empty() || v == "auto") return std::nullopt;
+  if (const std::optional<bool> b = flag_word(v)) return *b;
+  SGML_FAIL(describe(name), " is a flag: expected true, false or auto, got '", v, "'");
+}
+
 std::string Options::flag_value_hint(size_t index) const {
   auto it = flag_before_positional_.find(index);
   if (it == flag_before_positional_.end()) return "";
-  return str_cat("'", positional_.at(index), "' after --", it->second, ": ", flag_usage(it->second));
+  return str_cat("'", positional_.at(index), "' after --", it->second, ": ",
+                 flag_usage(it->second, spec(it->second).auto_allowed));
 }
 
 bool Options::was_set(const std::string& name) const {
@@ -230,7 +249,7 @@ std::string Options::usage() const {
     std::string left = "  --" + name + (s.is_flag ? "" : " VALUE");
     if (left.size() < 28) left.resize(28, ' ');
     os << left << " " << s.help;
-    if (!s.is_flag)
+    if (!s.is_flag || s.auto_allowed)
       os << " (default: " << (!s.shown_default.empty() ? s.shown_default : s.default_value.empty() ? "none" : s.default_value)
          << ")";
     os << "\n";

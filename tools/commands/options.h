@@ -4,6 +4,7 @@
 #pragma once
 #include <climits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,9 @@ class Options {
   // argument stays positional: `--crop-boxes cars` still means the dataset cars).
   void add(const std::string& name, const std::string& default_value, const std::string& help,
            const std::string& shown_default = "");
-  void add_flag(const std::string& name, const std::string& help);
+  // With `auto_allowed` the flag is three-valued: not given (or `--name auto`) is auto, which the command resolves
+  // (get_flag_or_auto); a --config file must then say "auto" or "false" in words, a JSON false being ambiguous.
+  void add_flag(const std::string& name, const std::string& help, bool auto_allowed = false);
   // `--alias` is another name of the option `target` (e.g. embed's historical --weights for --checkpoint).
   void add_alias(const std::string& alias, const std::string& target);
   // Allows --config FILE.json whose keys are option names (without dashes, '-' or '_' alike).
@@ -42,6 +45,8 @@ class Options {
   // accepted and means the command's default (eval/search: the checkpoint's size).
   int get_image_size(const std::string& name, bool zero_means_auto = false) const;
   bool get_flag(const std::string& name) const;
+  // A flag declared with auto_allowed: nullopt for auto, else true or false.
+  std::optional<bool> get_flag_or_auto(const std::string& name) const;
   // Replaces a value by what it resolved to (e.g. --image-size 0 by the checkpoint's size) for resolved().
   void set(const std::string& name, const std::string& value);
   const std::vector<std::string>& positional() const { return positional_; }
@@ -67,6 +72,7 @@ class Options {
     std::string help;
     bool is_flag = false;
     std::string shown_default;
+    bool auto_allowed = false;  // a three-valued flag: auto | true | false
   };
   std::string command_, usage_line_, summary_;
   std::vector<std::string> order_;
@@ -80,6 +86,7 @@ class Options {
   bool config_allowed_ = false;
 
   const Spec& spec(const std::string& name) const;
+  bool flag_value(const Spec& s, const std::string& v) const;  // a word a flag's value may be
   std::string canonical(const std::string& name) const;  // '_' as '-', an alias as its option
   std::string describe(const std::string& name) const;    // "--name", with the file it came from
   long long parse_integer(const std::string& name) const;  // any 64-bit integer; the callers bound it

@@ -11,11 +11,12 @@ namespace sgml {
 
 int run_prepare(int argc, char** argv) {
   Options opt("prepare", "cub|deepfashion|sop|cars|demo|demo-cub [--data DIR] [options]",
-              "Decodes every image of the dataset once, crops it to its bounding box (CUB; Cars196 with\n"
-              "--crop-boxes: training and evaluation then need the same flag to use the cache) and resizes it to\n"
-              "size x size (stb triangle filter, as the training transform), into one memory-mapped file plus a JSON\n"
-              "index in DIR/sgml_cache/. Training and evaluation at that image size then read it instead of decoding\n"
-              "(they say so when they do). Use the model's --image-size: the evaluation input is then identical.");
+              "Decodes every image of the dataset once, crops it to its bounding box (CUB unless --crop-boxes\n"
+              "false; Cars196 with --crop-boxes: training and evaluation then need the same crop to use the cache)\n"
+              "and resizes it to size x size (stb triangle filter, as the training transform), into one\n"
+              "memory-mapped file plus a JSON index in DIR/sgml_cache/. Training and evaluation at that image size\n"
+              "then read it instead of decoding (they say so when they do). Use the model's --image-size: the\n"
+              "evaluation input is then identical.");
   declare_dataset_options(opt);
   opt.add("size", "0", "side of the cached images in pixels (0: the image-size of configs/DATASET.json)");
   opt.add("out", "", "cache folder", "DIR/sgml_cache, where training looks");
@@ -26,7 +27,7 @@ int run_prepare(int argc, char** argv) {
   const DatasetArgs args = read_dataset_options(opt, "sgml prepare cub|deepfashion|sop|cars|demo|demo-cub");
   const int requested_size = opt.get_image_size("size", /*zero_means_auto=*/true);
   const int workers = opt.get_int("workers", limits::kWorkers);
-  const Dataset dataset = load_dataset(args.kind, args.data, args.crop_boxes.value_or(false));
+  const Dataset dataset = load_dataset(args.kind, args.data, args.crop_boxes);
   const int size = requested_size > 0 ? requested_size : default_image_size(args.kind);
   const std::string out = opt.get("out").empty() ? default_cache_dir(dataset) : opt.get("out");
   opt.set("data", dataset.root);

@@ -70,13 +70,14 @@ int run_train(int argc, char** argv) {
   if (opt.get("method") == "dnc" && std::filesystem::exists(dnc_defaults)) opt.apply_defaults_file(dnc_defaults);
   TrainConfig config = train_config_from_options(opt);
   for (const std::string& note : unused_option_notes(opt, config)) std::fprintf(stderr, "%s\n", note.c_str());
+  if (const std::string note = eval_resize_note(opt, config); !note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
   config.dataset = dataset_kind;
   if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);
   resolve_weights(config);
   // Before the dataset is read: a run folder that cannot be made is the user's to fix, in plain words.
   create_output_folder(config.out_dir, "run folder");
 
-  const Dataset dataset = load_dataset(dataset_kind, config.data_dir, config.crop_boxes);
+  const Dataset dataset = load_dataset(dataset_kind, config.data_dir, parse_crop_boxes(config.crop_boxes));
   std::fprintf(stderr, "sgml train %s: %zu training images of %d classes, %d attributes; configuration:\n%s",
                dataset_kind.c_str(), dataset.train.size(), dataset.num_train_classes(), dataset.num_attributes(),
                format_config(config).c_str());

@@ -1,6 +1,7 @@
 #include "tools/commands/train_options.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <type_traits>
 #include <variant>
@@ -29,6 +30,7 @@ std::string alternatives(const std::vector<std::string>& choices) {
 
 void declare_field(Options& o, const ConfigField& f) {
   if (f.style == FieldStyle::Flag) o.add_flag(f.name, f.help);
+  else if (f.style == FieldStyle::AutoFlag) o.add_flag(f.name, f.help, /*auto_allowed=*/true);
   else o.add(f.name, f.text(TrainConfig{}), f.help, f.default_text);
 }
 
@@ -49,6 +51,9 @@ void read_field(const Options& o, const ConfigField& f, TrainConfig& c) {
           field = parse_loss_mode(o.get(f.name));
         } else if constexpr (std::is_same_v<T, Sampling>) {
           field = parse_sampling(o.get(f.name));
+        } else if (f.style == FieldStyle::AutoFlag) {
+          const std::optional<bool> v = o.get_flag_or_auto(f.name);
+          field = !v ? "auto" : *v ? "true" : "false";
         } else {
           field = o.get(f.name);
           if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), field) == f.choices.end())
@@ -114,6 +119,18 @@ std::vector<std::string> unused_option_notes(const Options& o, const TrainConfig
       notes.push_back(str_cat("note: --", rule.option, " changes nothing in this run: it is used only with ",
                               rule.needs));
   return notes;
+}
+
+std::string eval_resize_note(const Options& o, const TrainConfig& c) {
+  const int default_size = TrainConfig{}.image_size;
+  if (c.eval_resize == 0 || c.image_size == default_size || !o.given_on_command_line("image-size") ||
+      o.given_on_command_line("eval-resize"))
+    return "";
+  const long same_ratio = std::lround(double(c.eval_resize) * c.image_size / default_size);
+  return str_cat("note: --eval-resize ", c.eval_resize, " is in pixels, not scaled with --image-size ", c.image_size,
+                 ": the evaluation keeps the centre ", c.image_size, " x ", c.image_size, " of the image resized to ",
+                 c.eval_resize, "; --eval-resize ", std::max<long>(same_ratio, c.image_size),
+                 " keeps its ratio to the default ", default_size, " px");
 }
 
 void declare_config_options(Options& o, const std::vector<std::string>& names) {

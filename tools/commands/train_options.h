@@ -27,6 +27,11 @@ TrainConfig train_config_from_options(const Options& options);
 // Only the command line is looked at: a --config file, e.g. a run's own config.json, holds every field.
 std::vector<std::string> unused_option_notes(const Options& options, const TrainConfig& config);
 
+// --eval-resize is absolute (as torchvision's Resize(256)): a config's 256 was chosen for the default 224 px. When
+// the command line changes --image-size but not --eval-resize, a note says what the evaluation now keeps and the
+// value at the same ratio; empty otherwise.
+std::string eval_resize_note(const Options& options, const TrainConfig& config);
+
 // The configuration a training run on `dataset` starts from: the TrainConfig defaults with configs/DATASET.json
 // applied (the shipped per-dataset settings, e.g. 64 px for the demos). Used for defaults of other commands.
 TrainConfig dataset_config_defaults(const std::string& dataset);
