@@ -51,6 +51,15 @@ bool eval_crop(const std::string& data, const std::string& checkpoint, const std
   return crop;
 }
 
+// A CUB-layout tree of 4 + 4 classes of 3 views at 32 px in `data`.
+void write_small_cub(const std::string& data) {
+  DemoSpec spec = DemoSpec::defaults(DemoLayout::Cub);
+  spec.train_items = spec.test_items = 4;
+  spec.views_per_item = 3;
+  spec.width = spec.height = 32;
+  write_demo_dataset(data, DemoLayout::Cub, spec);
+}
+
 // `from` with its stored --crop-boxes replaced by `value`, saved as `to`.
 void rewrite_crop_boxes(const std::string& from, const std::string& to, const nlohmann::json& value) {
   const Checkpoint c = load_checkpoint(from);
@@ -64,11 +73,7 @@ void rewrite_crop_boxes(const std::string& from, const std::string& to, const nl
 TEST(CliCubCrop, WholeImagesTrainRecordResumeAndEvaluate) {
   const std::string dir = test::scratch_dir("cli_cub_crop"), data = dir + "/data", run = dir + "/run";
   const test::RemovedAtExit remove{dir};
-  DemoSpec spec = DemoSpec::defaults(DemoLayout::Cub);
-  spec.train_items = spec.test_items = 4;
-  spec.views_per_item = 3;
-  spec.width = spec.height = 32;
-  write_demo_dataset(data, DemoLayout::Cub, spec);
+  write_small_cub(data);
 
   std::string out;
   ASSERT_EQ(test::run_command(test::sgml() + " train cub --crop-boxes false --data " + data + " --out " + run + kSmallRun +
@@ -125,11 +130,7 @@ TEST(CliCubCrop, WholeImagesTrainRecordResumeAndEvaluate) {
 TEST(CliCubCrop, ConfigFileSaysCropInWords) {
   const std::string dir = test::scratch_dir("cli_cub_crop_config"), data = dir + "/data";
   const test::RemovedAtExit remove{dir};
-  DemoSpec spec = DemoSpec::defaults(DemoLayout::Cub);
-  spec.train_items = spec.test_items = 4;
-  spec.views_per_item = 2;
-  spec.width = spec.height = 32;
-  write_demo_dataset(data, DemoLayout::Cub, spec);
+  write_small_cub(data);
   const std::string config = dir + "/config.json";
   std::string out;
   std::ofstream(config) << R"({"crop_boxes": false})";
@@ -149,11 +150,7 @@ TEST(CliCubCrop, ConfigFileSaysCropInWords) {
 TEST(CliCubCrop, DivideAndConquerTrainsOnWholeImages) {
   const std::string dir = test::scratch_dir("cli_cub_crop_dnc"), data = dir + "/data";
   const test::RemovedAtExit remove{dir};
-  DemoSpec spec = DemoSpec::defaults(DemoLayout::Cub);
-  spec.train_items = spec.test_items = 4;
-  spec.views_per_item = 3;
-  spec.width = spec.height = 32;
-  write_demo_dataset(data, DemoLayout::Cub, spec);
+  write_small_cub(data);
   const std::string train = test::sgml() + " train cub --method dnc --data " + data + " --no-pretrained --model"
                             " resnet18 --image-size 32 --learners 2 --classes-per-batch 2 --images-per-class 2"
                             " --steps 2 --eval-every -1 --device cpu --workers 2";

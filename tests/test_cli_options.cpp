@@ -129,20 +129,23 @@ TEST(CliOptions, EveryCommandNamesAnUnknownDatasetTheSameWay) {
         << "'" << bad << "'";
 }
 
+// `sgml eval ARGS` parsed with two flags, --crop-boxes (three-valued with auto_allowed) and --json.
+Options parsed_flags(std::vector<std::string> args, bool auto_allowed) {
+  Options o("eval", "DATASET", "testing flags");
+  o.add_flag("crop-boxes", "crop", auto_allowed);
+  o.add_flag("json", "json");
+  args.insert(args.begin(), {"sgml", "eval"});
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  o.parse(int(argv.size()), argv.data(), 2);
+  return o;
+}
+
 // A flag alone is true; it may also be given either way (`--crop-boxes false` against a checkpoint that crops), as
 // `--flag WORD` only for the flag words, so that a following positional argument (the dataset) stays one. Whether it
 // was given at all is known (eval follows the checkpoint's crop when --crop-boxes is not given).
 TEST(CliOptions, FlagsTakeTrueOrFalseAndSayWhetherGiven) {
-  auto parsed = [](std::vector<std::string> args) {
-    Options o("eval", "DATASET", "testing flags");
-    o.add_flag("crop-boxes", "crop");
-    o.add_flag("json", "json");
-    args.insert(args.begin(), {"sgml", "eval"});
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    o.parse(int(argv.size()), argv.data(), 2);
-    return o;
-  };
+  auto parsed = [](std::vector<std::string> args) { return parsed_flags(std::move(args), /*auto_allowed=*/false); };
   const Options none = parsed({"cars"});
   EXPECT_FALSE(none.was_set("crop-boxes"));
   EXPECT_FALSE(none.get_flag("crop-boxes"));
@@ -175,16 +178,7 @@ TEST(CliOptions, FlagsTakeTrueOrFalseAndSayWhetherGiven) {
 // A three-valued flag (add_flag with auto_allowed, --crop-boxes): not given or `auto` is auto (nullopt), alone true,
 // with a flag word either way; `auto` is one of its words only, so after a plain flag it stays positional.
 TEST(CliOptions, ThreeValuedFlagsTakeAuto) {
-  auto parsed = [](std::vector<std::string> args) {
-    Options o("eval", "DATASET", "testing flags");
-    o.add_flag("crop-boxes", "crop", /*auto_allowed=*/true);
-    o.add_flag("json", "json");
-    args.insert(args.begin(), {"sgml", "eval"});
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    o.parse(int(argv.size()), argv.data(), 2);
-    return o;
-  };
+  auto parsed = [](std::vector<std::string> args) { return parsed_flags(std::move(args), /*auto_allowed=*/true); };
   for (const auto& [args, value] : std::vector<std::pair<std::vector<std::string>, std::optional<bool>>>{
            {{"cub"}, std::nullopt},
            {{"cub", "--crop-boxes", "auto"}, std::nullopt},
