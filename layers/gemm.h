@@ -1,5 +1,5 @@
 // Row-major matrix product C = alpha * op(A) * op(B) + beta * C, op = transpose or not.
-// The one GEMM under linear layers and embedding similarity. CPU: OpenBLAS SGEMM. CUDA: cuBLAS SGEMM.
+// The one GEMM under linear layers and embedding similarity. CPU: oneDNN SGEMM. CUDA: cuBLAS SGEMM.
 #pragma once
 #include "engine/tensor.h"
 

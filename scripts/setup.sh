@@ -5,7 +5,7 @@
 set -euo pipefail
 profile="${1:-build}"
 
-build_packages=(cmake g++ make libopenblas-dev libdnnl-dev libstb-dev libjpeg62-turbo-dev libmatio-dev nlohmann-json3-dev
+build_packages=(cmake g++ make libdnnl-dev libstb-dev libjpeg62-turbo-dev libmatio-dev nlohmann-json3-dev
                 libgtest-dev)
 test_packages=(python3-torch python3-torchvision python3-numpy python3-scipy python3-sklearn python3-pil)
 
