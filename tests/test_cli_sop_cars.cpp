@@ -22,14 +22,20 @@ const char* kSmallRun =
     " --model resnet18 --image-size 32 --no-pretrained --steps 3 --classes-per-batch 4 --images-per-class 2"
     " --eval-every 0 --device cpu --workers 2";
 
-void train_and_evaluate(const std::string& kind, DemoLayout layout, const std::vector<int>& ks, int not_k) {
-  const std::string dir = test::scratch_dir("cli_" + kind), data = dir + "/data", run = dir + "/run";
-  const test::RemovedAtExit remove{dir};
+// A generated tree of `layout` in `data`: 8 + 8 classes of 3 views at 32 px. Returns its spec.
+DemoSpec write_small_tree(const std::string& data, DemoLayout layout) {
   DemoSpec spec = DemoSpec::defaults(layout);
   spec.train_items = spec.test_items = 8;
   spec.views_per_item = 3;
   spec.width = spec.height = 32;
   write_demo_dataset(data, layout, spec);
+  return spec;
+}
+
+void train_and_evaluate(const std::string& kind, DemoLayout layout, const std::vector<int>& ks, int not_k) {
+  const std::string dir = test::scratch_dir("cli_" + kind), data = dir + "/data", run = dir + "/run";
+  const test::RemovedAtExit remove{dir};
+  const DemoSpec spec = write_small_tree(data, layout);
   std::string out;
   ASSERT_EQ(test::run_command(sgml() + " train " + kind + " --data " + data + " --out " + run + kSmallRun, &out), 0)
       << out;
@@ -144,11 +150,7 @@ TEST(CliSopCars, DivideAndConquerConfigsTrain) {
     SCOPED_TRACE(kind);
     const std::string dir = test::scratch_dir("cli_dnc_" + kind), data = dir + "/data";
     const test::RemovedAtExit remove{dir};
-    DemoSpec spec = DemoSpec::defaults(layout);
-    spec.train_items = spec.test_items = 8;
-    spec.views_per_item = 3;
-    spec.width = spec.height = 32;
-    write_demo_dataset(data, layout, spec);
+    write_small_tree(data, layout);
     std::string out;
     ASSERT_EQ(test::run_command(test::sgml() + " train " + kind + " --method dnc --data " + data + " --out " + dir + "/run"
                                 " --model resnet18 --image-size 32 --eval-resize 37 --no-pretrained --steps 2"
