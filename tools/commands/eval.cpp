@@ -100,7 +100,8 @@ int run_eval(int argc, char** argv) {
   // resolved for the kind evaluated: it does not impose a crop on a kind without boxes.
   const DatasetKind dataset_kind = parse_dataset_kind(kind);
   const bool run_crop = crops_to_boxes(dataset_kind, loaded.crop_boxes);
-  const bool crop_boxes = crops_to_boxes(dataset_kind, dataset_args.crop_boxes ? dataset_args.crop_boxes : loaded.crop_boxes);
+  const std::optional<bool> requested = dataset_args.crop_boxes ? dataset_args.crop_boxes : loaded.crop_boxes;
+  const bool crop_boxes = crops_to_boxes(dataset_kind, requested);
   opt.set("crop-boxes", crop_boxes ? "true" : "false");
   print_configuration("eval", opt);
   if (run_crop && !crop_boxes)
