@@ -63,6 +63,9 @@ class Tensor {
   int64_t* data_i64();
   const int64_t* data_i64() const;
   void* raw_data() const;
+  // No other tensor (copy, reshape or view) refers to this storage: writing into it changes no one else's values.
+  // (The tape is single-threaded; the count is exact there.)
+  bool storage_unshared() const { return storage_ && storage_.use_count() == 1; }
 
   // Explicit copy to another device (a new tensor even when the device is the same).
   Tensor to(Device device) const;

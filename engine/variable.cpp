@@ -46,6 +46,12 @@ const Tensor& Variable::grad() const {
 }
 bool Variable::has_grad() const { return node_ && node_->grad.defined(); }
 
+void Variable::Node::own_grad() {
+  if (grad_is_buffer || grad_owned) return;
+  if (!grad.storage_unshared()) grad = grad.clone();  // e.g. still another node's gradient or the caller's seed
+  grad_owned = true;
+}
+
 void Variable::add_grad(const Tensor& g) {
   if (!requires_grad()) return;
   Node& n = *node_;
@@ -53,12 +59,27 @@ void Variable::add_grad(const Tensor& g) {
   if (!n.grad.defined()) {
     n.grad = g.reshape(n.value.shape());  // borrowed: g may be another node's gradient or the caller's seed
     n.grad_owned = false;
-  } else if (n.grad_is_buffer || n.grad_owned) {
+  } else if (n.grad_is_buffer || n.grad_owned || n.grad.storage_unshared()) {
     add_inplace(n.grad, g.reshape(n.grad.shape()));
+    n.grad_owned = true;
   } else {
     n.grad = add(n.grad, g.reshape(n.grad.shape()));  // a new tensor: the borrowed one stays untouched
     n.grad_owned = true;
   }
+}
+
+void Variable::add_grad_with(const GradWriter& write) {
+  if (!requires_grad()) return;
+  Node& n = *node_;
+  if (!n.grad.defined()) {
+    Tensor g = Tensor::empty(n.value.shape(), n.value.device());
+    write(g, false);
+    n.grad = std::move(g);
+    n.grad_owned = true;
+    return;
+  }
+  n.own_grad();
+  write(n.grad, true);
 }
 
 void Variable::set_grad_buffer(Tensor buffer) {

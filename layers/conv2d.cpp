@@ -27,23 +27,34 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, int stride, int pad) {
   return y;
 }
 
-Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape, int stride, int pad) {
+void conv2d_backward_data_into(Tensor& dx, const Tensor& dy, const Tensor& w, int stride, int pad, bool accumulate) {
   OpScope op("conv2d_backward_data");
-  const Conv2dGeometry g = conv2d_geometry(x_shape, w.shape(), stride, pad);
+  const Conv2dGeometry g = conv2d_geometry(dx.shape(), w.shape(), stride, pad);
   check_shape(dy, {g.n, g.k, g.p(), g.q()}, "conv2d_backward_data dy");
   check_same_device(dy, w, "conv2d_backward_data");
+  check_same_device(dy, dx, "conv2d_backward_data dx");
+  SGML_DISPATCH(dy, conv2d_backward_data, dx.data(), dy.data(), w.data(), g, accumulate);
+}
+
+void conv2d_backward_filter_into(Tensor& dw, const Tensor& dy, const Tensor& x, int stride, int pad,
+                                 bool accumulate) {
+  OpScope op("conv2d_backward_filter");
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), dw.shape(), stride, pad);
+  check_shape(dy, {g.n, g.k, g.p(), g.q()}, "conv2d_backward_filter dy");
+  check_same_device(dy, x, "conv2d_backward_filter");
+  check_same_device(dy, dw, "conv2d_backward_filter dw");
+  SGML_DISPATCH(dy, conv2d_backward_filter, dw.data(), dy.data(), x.data(), g, accumulate);
+}
+
+Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape, int stride, int pad) {
   Tensor dx = Tensor::empty(x_shape, dy.device());
-  SGML_DISPATCH(dy, conv2d_backward_data, dx.data(), dy.data(), w.data(), g);
+  conv2d_backward_data_into(dx, dy, w, stride, pad, false);
   return dx;
 }
 
 Tensor conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Shape& w_shape, int stride, int pad) {
-  OpScope op("conv2d_backward_filter");
-  const Conv2dGeometry g = conv2d_geometry(x.shape(), w_shape, stride, pad);
-  check_shape(dy, {g.n, g.k, g.p(), g.q()}, "conv2d_backward_filter dy");
-  check_same_device(dy, x, "conv2d_backward_filter");
   Tensor dw = Tensor::empty(w_shape, dy.device());
-  SGML_DISPATCH(dy, conv2d_backward_filter, dw.data(), dy.data(), x.data(), g);
+  conv2d_backward_filter_into(dw, dy, x, stride, pad, false);
   return dw;
 }
 

@@ -102,16 +102,23 @@ memory as_layout(const memory::desc& wanted, memory plain, dnnl::stream& s) {
 }
 
 // Runs `compute` (which writes `out`, a buffer in the primitive's layout `out_desc`) and copies the result to the
-// caller's plain buffer when the layouts differ.
+// caller's plain buffer when the layouts differ. With accumulate, the result is added to the plain buffer's values
+// instead: by the reorder itself (its sum post-op), so the sum costs no pass of its own.
 template <class Compute>
-void into_plain(const memory::desc& out_desc, memory& plain_out, dnnl::stream& s, Compute compute) {
-  if (out_desc == plain_out.get_desc()) {
+void into_plain(const memory::desc& out_desc, memory& plain_out, bool accumulate, dnnl::stream& s, Compute compute) {
+  if (!accumulate && out_desc == plain_out.get_desc()) {
     compute(plain_out);
     return;
   }
   memory out(out_desc, onednn_engine());
   compute(out);
-  dnnl::reorder(out, plain_out).execute(s, out, plain_out);
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    dnnl::post_ops sum;
+    sum.append_sum(1.0f);
+    attr.set_post_ops(sum);
+  }
+  dnnl::reorder(dnnl::reorder::primitive_desc(out, plain_out, attr)).execute(s, out, plain_out);
 }
 
 // Runs one convolution pass and turns a oneDNN failure into our error naming the geometry.
@@ -140,15 +147,15 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
     memory w_user(p.w_plain, onednn_engine(), const_cast<float*>(w));
     memory y_user(p.y_plain, onednn_engine(), y);
     memory xm = as_layout(p.forward_pd.src_desc(), x_user, s), wm = as_layout(p.forward_pd.weights_desc(), w_user, s);
-    into_plain(p.forward_pd.dst_desc(), y_user, s, [&](memory& out) {
+    into_plain(p.forward_pd.dst_desc(), y_user, false, s, [&](memory& out) {
       p.forward.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, out}});
     });
   });
 }
 
-void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g) {
-  if (empty(g)) {
-    std::fill(dx, dx + int64_t(g.n) * g.c * g.h * g.w, 0.0f);
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g, bool accumulate) {
+  if (empty(g)) {  // a sum over nothing: zero, which adds nothing
+    if (!accumulate) std::fill(dx, dx + int64_t(g.n) * g.c * g.h * g.w, 0.0f);
     return;
   }
   run_pass(g, "backward data", [&](const ConvPlan& p, dnnl::stream& s) {
@@ -157,15 +164,15 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
     memory dx_user(p.x_plain, onednn_engine(), dx);
     memory dym = as_layout(p.backward_data_pd.diff_dst_desc(), dy_user, s);
     memory wm = as_layout(p.backward_data_pd.weights_desc(), w_user, s);
-    into_plain(p.backward_data_pd.diff_src_desc(), dx_user, s, [&](memory& out) {
+    into_plain(p.backward_data_pd.diff_src_desc(), dx_user, accumulate, s, [&](memory& out) {
       p.backward_data.execute(s, {{DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, out}});
     });
   });
 }
 
-void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g) {
+void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g, bool accumulate) {
   if (empty(g)) {
-    std::fill(dw, dw + int64_t(g.k) * g.c * g.r * g.s, 0.0f);
+    if (!accumulate) std::fill(dw, dw + int64_t(g.k) * g.c * g.r * g.s, 0.0f);
     return;
   }
   run_pass(g, "backward filter", [&](const ConvPlan& p, dnnl::stream& s) {
@@ -174,7 +181,7 @@ void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Co
     memory dw_user(p.w_plain, onednn_engine(), dw);
     memory dym = as_layout(p.backward_weights_pd.diff_dst_desc(), dy_user, s);
     memory xm = as_layout(p.backward_weights_pd.src_desc(), x_user, s);
-    into_plain(p.backward_weights_pd.diff_weights_desc(), dw_user, s, [&](memory& out) {
+    into_plain(p.backward_weights_pd.diff_weights_desc(), dw_user, accumulate, s, [&](memory& out) {
       p.backward_weights.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, dym}, {DNNL_ARG_DIFF_WEIGHTS, out}});
     });
   });

@@ -314,38 +314,41 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
   });
 }
 
-// dx (N,C,H,W) from dy (N,K,P,Q) and w (K,C,R,S); dx is overwritten (beta = 0).
-void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g) {
+// dx (N,C,H,W) from dy (N,K,P,Q) and w (K,C,R,S); dx is overwritten (beta = 0) or added into (beta = 1). With
+// beta = 1, falling back to the next algorithm assumes that a refused one wrote nothing (cuDNN refuses before it
+// launches; a failure after a launch is a CUDA error, which ends the run anyway).
+void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g, bool accumulate) {
   CudaContext& ctx = CudaContext::current();
-  if (has_zero_dimension(g)) {
-    zero_fill(dx, int64_t(g.n) * g.c * g.h * g.w, ctx.stream());
+  if (has_zero_dimension(g)) {  // a sum over nothing: zero, which adds nothing
+    if (!accumulate) zero_fill(dx, int64_t(g.n) * g.c * g.h * g.w, ctx.stream());
     return;
   }
   check_int_sizes(g);
   const MathPrecision precision = math_precision();
   ConvDescriptors d(g, precision);
-  const float one = 1.0f, zero = 0.0f;
+  const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   run_ranked(kBackwardData, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardData(ctx.cudnn(), &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
-                                        cudnnConvolutionBwdDataAlgo_t(a.algo), workspace, a.workspace, &zero,
+                                        cudnnConvolutionBwdDataAlgo_t(a.algo), workspace, a.workspace, &beta,
                                         d.x.get(), dx);
   });
 }
 
-// dw (K,C,R,S) from dy (N,K,P,Q) and x (N,C,H,W); dw is overwritten (beta = 0), never accumulated into.
-void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g) {
+// dw (K,C,R,S) from dy (N,K,P,Q) and x (N,C,H,W); dw is overwritten (beta = 0) or added into (beta = 1: the
+// parameter's flat gradient buffer).
+void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Conv2dGeometry& g, bool accumulate) {
   CudaContext& ctx = CudaContext::current();
   if (has_zero_dimension(g)) {
-    zero_fill(dw, int64_t(g.k) * g.c * g.r * g.s, ctx.stream());
+    if (!accumulate) zero_fill(dw, int64_t(g.k) * g.c * g.r * g.s, ctx.stream());
     return;
   }
   check_int_sizes(g);
   const MathPrecision precision = math_precision();
   ConvDescriptors d(g, precision);
-  const float one = 1.0f, zero = 0.0f;
+  const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   run_ranked(kBackwardFilter, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
-                                          cudnnConvolutionBwdFilterAlgo_t(a.algo), workspace, a.workspace, &zero,
+                                          cudnnConvolutionBwdFilterAlgo_t(a.algo), workspace, a.workspace, &beta,
                                           d.w.get(), dw);
   });
 }

@@ -16,8 +16,12 @@ Variable conv2d(const Variable& x, const Variable& w, int stride, int pad) {
   Tensor y = conv2d_forward(x.value(), w.value(), stride, pad);
   Tensor xv = x.value(), wv = w.value();
   return Variable(std::move(y), {x, w}, [xv, wv, stride, pad](std::vector<Variable>& in, const Tensor& dy) {
-    if (in[0].requires_grad()) in[0].add_grad(conv2d_backward_data(dy, wv, xv.shape(), stride, pad));
-    if (in[1].requires_grad()) in[1].add_grad(conv2d_backward_filter(dy, xv, wv.shape(), stride, pad));
+    in[0].add_grad_with([&](Tensor& dx, bool accumulate) {
+      conv2d_backward_data_into(dx, dy, wv, stride, pad, accumulate);
+    });
+    in[1].add_grad_with([&](Tensor& dw, bool accumulate) {
+      conv2d_backward_filter_into(dw, dy, xv, stride, pad, accumulate);
+    });
   });
 }
 

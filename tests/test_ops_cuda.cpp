@@ -94,15 +94,21 @@ OpCase conv_case(const Shape& xs, const Shape& ws, int stride, int pad) {
              const Tensor x = input(xs, 1, d), w = input(ws, 2, d);
              const Tensor y = conv2d_forward(x, w, stride, pad);
              const Tensor dy = input(y.shape(), 3, d);
+             // The gradients also added into prior values (the tape's fan-in; cuDNN's beta = 1).
+             Tensor dx_sum = input(xs, 4, d), dw_sum = input(ws, 5, d);
+             conv2d_backward_data_into(dx_sum, dy, w, stride, pad, true);
+             conv2d_backward_filter_into(dw_sum, dy, x, stride, pad, true);
              Outputs out{{"y", y},
                          {"dx", conv2d_backward_data(dy, w, xs, stride, pad)},
-                         {"dw", conv2d_backward_filter(dy, x, ws, stride, pad)}};
+                         {"dw", conv2d_backward_filter(dy, x, ws, stride, pad)},
+                         {"dx_added", dx_sum},
+                         {"dw_added", dw_sum}};
              if (d.is_cuda()) {
                const Conv2dGeometry g = conv2d_geometry(xs, ws, stride, pad);
                Tensor y2 = nan_tensor(y.shape(), d), dx2 = nan_tensor(xs, d), dw2 = nan_tensor(ws, d);
                SGML_CUDA_TWIN(cuda::conv2d_forward(y2.data(), x.data(), w.data(), g));
-               SGML_CUDA_TWIN(cuda::conv2d_backward_data(dx2.data(), dy.data(), w.data(), g));
-               SGML_CUDA_TWIN(cuda::conv2d_backward_filter(dw2.data(), dy.data(), x.data(), g));
+               SGML_CUDA_TWIN(cuda::conv2d_backward_data(dx2.data(), dy.data(), w.data(), g, false));
+               SGML_CUDA_TWIN(cuda::conv2d_backward_filter(dw2.data(), dy.data(), x.data(), g, false));
                out.insert(out.end(), {{"y", y2}, {"dx", dx2}, {"dw", dw2}});
              }
              return out;
@@ -252,6 +258,8 @@ OpCase relu_case(int64_t n) {
              const Tensor x = input({n}, 54, d), dy = input({n}, 55, d);
              const Tensor y = relu_forward(x);
              Outputs out{{"y", y}, {"dx", relu_backward(dy, y)}};
+             // From the second value on: pointers 4 bytes past 16-byte alignment (the kernel's float-by-float path).
+             if (n > 1) out.push_back({"dx_offset", relu_backward(dy.view(1, {n - 1}), y.view(1, {n - 1}))});
              if (d.is_cuda()) {
                Tensor y2 = nan_tensor({n}, d), dx2 = nan_tensor({n}, d);
                SGML_CUDA_TWIN(cuda::relu_forward(y2.data(), x.data(), n));

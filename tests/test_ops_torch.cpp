@@ -145,6 +145,20 @@ std::vector<OpCase> op_cases() {
                      return TensorMap{{"y", y.value()}, {"rm_out", b.running_mean}, {"rv_out", b.running_var},
                                       {"num_batches_tracked", b.num_batches_tracked}};
                    }, 0.0f, 3.0f});
+  // Gradients summed where values fan out, as in a ResNet block: x feeds two convolutions and the residual, w serves
+  // two convolutions. The convolutions add into the gradients that exist (the tape's add_grad_with): x's first
+  // gradient is the batch norm's masked one, no longer referenced by anything else (adopted and added into), and
+  // the add hands one tensor to both its inputs (still shared: copied before adding).
+  cases.push_back({"residual_fan_in", "residual_fan_in", {},
+                   {{"x", {2, 4, 6, 5}}, {"w", {4, 4, 3, 3}}, {"v", {4, 4, 1, 1}}, {"gamma", {4}}, {"beta", {4}}},
+                   [](const TensorMap& in, bool bw) {
+                     return run_unary_style(in, bw, {"x", "w", "v", "gamma", "beta"}, [&](std::vector<Variable>& p) {
+                       fn::BatchNormBuffers buffers = buffers_from({}, 4);
+                       const Variable h = fn::conv2d(p[0], p[1], 1, 1);
+                       const Variable s = fn::add(fn::conv2d(h, p[1], 1, 1), fn::conv2d(p[0], p[2], 1, 0));
+                       return fn::batch_norm2d(s, p[3], p[4], buffers, true, p[0], true);
+                     });
+                   }});
   return cases;
 }
 

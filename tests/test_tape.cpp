@@ -6,6 +6,7 @@
 
 #include "engine/check.h"
 #include "engine/parameter_store.h"
+#include "engine/tensor_math.h"
 #include "layers/functional.h"
 #include "tests/support/test_support.h"
 
@@ -65,6 +66,81 @@ TEST(Tape, FlatGradientBufferAccumulatesAndZeroes) {
   EXPECT_EQ(w.value().data(), store.flat_params().data());  // the parameter is a view into the flat buffer
   store.zero_grads();
   for (float v : store.flat_grads().to_vector()) EXPECT_EQ(v, 0.0f);
+}
+
+// add_grad_with: a writer stores (accumulate false) into a new gradient or adds into the one that exists. Each case
+// checks the values against sums formed here, and which storage ends up holding them.
+std::vector<float> plus(std::vector<float> a, const std::vector<float>& b) {
+  for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  return a;
+}
+Variable::GradWriter writer_of(const Tensor& g, std::vector<bool>* calls) {
+  return [g, calls](Tensor& out, bool accumulate) {
+    calls->push_back(accumulate);
+    if (accumulate)
+      add_inplace(out, g);
+    else
+      out.copy_from(g);
+  };
+}
+
+TEST(Tape, GradWriterStoresTheFirstGradientAndAddsLaterOnes) {
+  const Tensor g1 = test::random_tensor({2, 3}, 1), g2 = test::random_tensor({2, 3}, 2);
+  Variable x(Tensor::zeros({2, 3}), true);
+  std::vector<bool> calls;
+  x.add_grad_with(writer_of(g1, &calls));
+  x.add_grad_with(writer_of(g2, &calls));
+  EXPECT_EQ(calls, (std::vector<bool>{false, true}));
+  EXPECT_EQ(x.grad().to_vector(), plus(g1.to_vector(), g2.to_vector()));
+  Variable constant(Tensor::zeros({2, 3}), false);  // nothing is computed for a value without gradient
+  constant.add_grad_with(writer_of(g1, &calls));
+  EXPECT_EQ(calls.size(), 2u);
+}
+
+// A borrowed gradient that someone else still holds (here the caller) is copied before the writer adds into it.
+TEST(Tape, GradWriterLeavesASharedBorrowedGradientUntouched) {
+  const Tensor held = test::random_tensor({2, 3}, 3), g = test::random_tensor({2, 3}, 4);
+  const std::vector<float> before = held.to_vector();
+  Variable x(Tensor::zeros({2, 3}), true);
+  x.add_grad(held);
+  std::vector<bool> calls;
+  x.add_grad_with(writer_of(g, &calls));
+  EXPECT_EQ(held.to_vector(), before);
+  EXPECT_NE(x.grad().data(), held.data());
+  EXPECT_EQ(x.grad().to_vector(), plus(before, g.to_vector()));
+}
+
+// A borrowed gradient that nothing else refers to any more (a block input's masked gradient once the batch norm's
+// backward is done) is added into where it is: no new tensor.
+TEST(Tape, GradWriterAddsIntoAnUnsharedBorrowedGradientInPlace) {
+  Tensor first = test::random_tensor({2, 3}, 5);
+  const std::vector<float> values = first.to_vector();
+  const float* storage = first.data();
+  const Tensor g = test::random_tensor({2, 3}, 6), g3 = test::random_tensor({2, 3}, 7);
+  Variable x(Tensor::zeros({2, 3}), true);
+  x.add_grad(first);
+  first = Tensor();  // the gradient is now its only holder
+  std::vector<bool> calls;
+  x.add_grad_with(writer_of(g, &calls));
+  EXPECT_EQ(x.grad().data(), storage);
+  EXPECT_EQ(x.grad().to_vector(), plus(values, g.to_vector()));
+  // add_grad adopts it the same way.
+  x.add_grad(g3);
+  EXPECT_EQ(x.grad().data(), storage);
+  EXPECT_EQ(x.grad().to_vector(), plus(plus(values, g.to_vector()), g3.to_vector()));
+}
+
+TEST(Tape, GradWriterAddsIntoAFlatGradientBuffer) {
+  ParameterStore store;
+  Variable w = store.add_parameter("w", test::random_tensor({2, 3}, 8));
+  store.flatten();
+  const Tensor g = test::random_tensor({2, 3}, 9);
+  std::vector<bool> calls;
+  w.add_grad_with(writer_of(g, &calls));
+  w.add_grad_with(writer_of(g, &calls));
+  EXPECT_EQ(calls, (std::vector<bool>{true, true}));  // the zeroed buffer is added into from the first gradient on
+  EXPECT_EQ(w.grad().data(), store.flat_grads().data());
+  EXPECT_EQ(w.grad().to_vector(), plus(g.to_vector(), g.to_vector()));
 }
 
 }  // namespace

@@ -62,6 +62,12 @@ def run_case(op, p, inp):
         out["num_batches_tracked"] = bn.num_batches_tracked.numpy().reshape(())
         out["y"] = y.detach().numpy()
         return out
+    elif op == "residual_fan_in":
+        x, w, v, g, b = t(inp["x"]), t(inp["w"]), t(inp["v"]), t(inp["gamma"]), t(inp["beta"])
+        h = F.conv2d(x, w, padding=1)
+        s = F.conv2d(h, w, padding=1) + F.conv2d(x, v)
+        y = F.relu(F.batch_norm(s, None, None, g, b, training=True, eps=1e-5) + x)
+        named = {"dx": x, "dw": w, "dv": v, "dgamma": g, "dbeta": b}
     elif op == "relu":
         x = t(inp["x"])
         y = F.relu(x)
