@@ -14,6 +14,7 @@
 
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
+#include "engine/cuda_vectors.cuh"
 #include "layers/batch_norm2d.h"
 
 namespace sgml::cuda {
@@ -139,25 +140,8 @@ __global__ void bn_stats_finish_kernel(float* save_mean, float* save_invstd, flo
 
 // The per-plane passes: thread (x, y) of block (bx, by) handles plane bx * blockDim.y + threadIdx.y of the (N*C)
 // planes, and within it the vectors by * blockDim.x + threadIdx.x, stepping by gridDim.y * blockDim.x. A vector is
-// V consecutive floats: V = 4 when HW % 4 == 0 and every pointer is 16-byte aligned (then no vector crosses a
-// plane), else 1.
-template <int V>
-struct Vec;
-template <>
-struct Vec<1> {
-  float v[1];
-  __device__ static Vec load(const float* p) { return {{*p}}; }
-  __device__ void store(float* p) const { *p = v[0]; }
-};
-template <>
-struct Vec<4> {
-  float v[4];
-  __device__ static Vec load(const float* p) {
-    const float4 f = *reinterpret_cast<const float4*>(p);
-    return {{f.x, f.y, f.z, f.w}};
-  }
-  __device__ void store(float* p) const { *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]); }
-};
+// V consecutive floats (engine/cuda_vectors.cuh): V = 4 when HW % 4 == 0 and every pointer is 16-byte aligned
+// (then no vector crosses a plane), else 1.
 
 // The plane this thread works on, or -1 past the last one.
 __device__ int64_t tile_plane(int64_t planes) {
@@ -348,7 +332,6 @@ struct PlaneTiles {
   dim3 grid, block;
   int64_t planes;
 };
-bool aligned16(const void* p) { return p == nullptr || reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
 PlaneTiles plane_tiles(const BatchNormShape& s, std::initializer_list<const void*> pointers) {
   const int64_t planes = int64_t(s.n) * s.c;
   bool vectorizable = s.hw % 4 == 0;
