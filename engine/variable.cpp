@@ -15,29 +15,52 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
-Variable::Variable(Tensor value, bool requires_grad) : node_(std::make_shared<Node>()) {
-  node_->value = std::move(value);
+Variable::Variable(Tensor value, bool requires_grad)
+    : node_(std::make_shared<Node>()), value_(std::make_shared<Tensor>(std::move(value))) {
+  node_->value = value_;
+  node_->shape = value_->shape();
+  node_->device = value_->defined() ? value_->device() : Device::cpu();
   node_->requires_grad = requires_grad;
 }
 
-Variable::Variable(Tensor value, std::vector<Variable> inputs, BackwardFn backward) : node_(std::make_shared<Node>()) {
-  node_->value = std::move(value);
+Variable::Variable(Tensor value, std::vector<Variable> inputs, BackwardFn backward)
+    : Variable(std::move(value), false) {
   bool any = false;
   for (const auto& in : inputs) any = any || (in.defined() && in.requires_grad());
   if (any && g_grad_enabled) {
     node_->requires_grad = true;
+    for (auto& in : inputs) in = in.edge();  // the values stay with their handles (and what the closure keeps)
     node_->inputs = std::move(inputs);
     node_->backward = std::move(backward);
   }
 }
 
+Variable Variable::edge() const {
+  Variable e;
+  e.node_ = node_;
+  return e;
+}
+
+Shape Variable::Node::value_shape() const {
+  const std::shared_ptr<Tensor> v = value.lock();
+  return v ? v->shape() : shape;
+}
+Device Variable::Node::value_device() const {
+  const std::shared_ptr<Tensor> v = value.lock();
+  return v && v->defined() ? v->device() : device;
+}
+
 const Tensor& Variable::value() const {
   SGML_CHECK(node_, "use of an undefined variable");
-  return node_->value;
+  SGML_CHECK(value_, "the value of a graph edge (an op's input inside its backward) is not kept: the closure must "
+                     "keep what its gradient needs");
+  return *value_;
 }
 Tensor& Variable::value() {
   SGML_CHECK(node_, "use of an undefined variable");
-  return node_->value;
+  SGML_CHECK(value_, "the value of a graph edge (an op's input inside its backward) is not kept: the closure must "
+                     "keep what its gradient needs");
+  return *value_;
 }
 bool Variable::requires_grad() const { return node_ && node_->requires_grad; }
 const Tensor& Variable::grad() const {
@@ -55,9 +78,10 @@ void Variable::Node::own_grad() {
 void Variable::add_grad(const Tensor& g) {
   if (!requires_grad()) return;
   Node& n = *node_;
-  SGML_CHECK(g.numel() == n.value.numel(), "gradient ", g.str(), " for a value ", n.value.str());
+  const Shape shape = n.value_shape();
+  SGML_CHECK(g.numel() == shape_numel(shape), "gradient ", g.str(), " for a value of shape ", shape_str(shape));
   if (!n.grad.defined()) {
-    n.grad = g.reshape(n.value.shape());  // borrowed: g may be another node's gradient or the caller's seed
+    n.grad = g.reshape(shape);  // borrowed: g may be another node's gradient or the caller's seed
     n.grad_owned = false;
   } else if (n.grad_is_buffer || n.grad_owned || n.grad.storage_unshared()) {
     add_inplace(n.grad, g.reshape(n.grad.shape()));
@@ -72,7 +96,7 @@ void Variable::add_grad_with(const GradWriter& write) {
   if (!requires_grad()) return;
   Node& n = *node_;
   if (!n.grad.defined()) {
-    Tensor g = Tensor::empty(n.value.shape(), n.value.device());
+    Tensor g = Tensor::empty(n.value_shape(), n.value_device());
     write(g, false);
     n.grad = std::move(g);
     n.grad_owned = true;
@@ -84,7 +108,7 @@ void Variable::add_grad_with(const GradWriter& write) {
 
 void Variable::set_grad_buffer(Tensor buffer) {
   SGML_CHECK(node_, "use of an undefined variable");
-  check_shape(buffer, node_->value.shape(), "gradient buffer");
+  check_shape(buffer, node_->value_shape(), "gradient buffer");
   node_->grad = std::move(buffer);
   node_->grad_is_buffer = true;
   node_->grad_owned = true;
@@ -123,9 +147,10 @@ void Variable::backward(const Tensor& seed) {
   if (seed.defined()) {
     add_grad(seed);
   } else {
-    SGML_CHECK(node_->value.numel() == 1, "backward() without a seed needs a one-element value, got ",
-               node_->value.str());
-    add_grad(Tensor::full(node_->value.shape(), 1.0f, node_->value.device()));
+    const Shape shape = node_->value_shape();
+    SGML_CHECK(shape_numel(shape) == 1, "backward() without a seed needs a one-element value, got shape ",
+               shape_str(shape));
+    add_grad(Tensor::full(shape, 1.0f, node_->value_device()));
   }
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* n = it->get();

@@ -1,6 +1,11 @@
 // The autograd tape (after flashlight): a Variable is a tensor plus, when it was computed from others, the
 // inputs and a backward closure that keeps only what the gradient needs. backward() walks the graph in reverse
 // topological order; gradients add up where a value fans out (residual connections).
+// The value belongs to the Variable handles (all copies of one share it), not to the graph: a node's inputs are
+// held without their values. So an intermediate that no backward needs (a downsample branch's output once it is
+// added, the stem's ReLU output once pooled) is freed when its last handle goes, and in the backward every value
+// is freed as soon as the closures that keep it have run, as in PyTorch (before, the graph held every value until
+// the whole backward ended).
 #pragma once
 #include <functional>
 #include <memory>
@@ -13,7 +18,9 @@ namespace sgml {
 
 class Variable {
  public:
-  // Receives the gradient of the output and adds the inputs' gradients with inputs[i].add_grad().
+  // Receives the gradient of the output and adds the inputs' gradients with inputs[i].add_grad(). The inputs are
+  // the graph's edges: their gradients, shapes and devices, not their values (what the gradient needs from a value,
+  // the closure keeps itself).
   using BackwardFn = std::function<void(std::vector<Variable>& inputs, const Tensor& grad_output)>;
 
   Variable() = default;
@@ -23,6 +30,7 @@ class Variable {
   Variable(Tensor value, std::vector<Variable> inputs, BackwardFn backward);
 
   bool defined() const { return node_ != nullptr; }
+  // The value; an error on a graph edge (an input inside a backward closure).
   const Tensor& value() const;
   Tensor& value();
   bool requires_grad() const;
@@ -46,7 +54,13 @@ class Variable {
 
  private:
   struct Node {
-    Tensor value;
+    // The value's handles' shared tensor while any handle exists (a parameter's value may be replaced, moved to a
+    // device or into a flat buffer); then the shape and device it had when the node was made.
+    std::weak_ptr<Tensor> value;
+    Shape shape;
+    Device device;
+    Shape value_shape() const;
+    Device value_device() const;
     Tensor grad;
     bool grad_is_buffer = false;  // grad is a caller's buffer: accumulate into it, never replace it
     bool grad_owned = false;      // grad is ours to add into (else it may alias a tensor of someone else)
@@ -57,7 +71,11 @@ class Variable {
     std::vector<Variable> inputs;
     BackwardFn backward;
   };
+  // The graph's edge to this value: the node without the value.
+  Variable edge() const;
+
   std::shared_ptr<Node> node_;
+  std::shared_ptr<Tensor> value_;  // null on an edge
 };
 
 // Whether ops record the tape. Off inside a NoGradGuard (evaluation, feature extraction).

@@ -68,6 +68,33 @@ TEST(Tape, FlatGradientBufferAccumulatesAndZeroes) {
   for (float v : store.flat_grads().to_vector()) EXPECT_EQ(v, 0.0f);
 }
 
+// The graph holds no values: an intermediate that no backward needs is freed with its last handle (here the only
+// other holder is the test's own copy), one that a closure keeps stays, and the gradients are still right.
+TEST(Tape, IntermediatesNoBackwardNeedsAreFreedWithTheirLastHandle) {
+  const Tensor xv = test::random_tensor({3, 4}, 11), dy = test::random_tensor({3, 4}, 12);
+  Variable x(xv, true);
+  Variable sum = fn::add(x, x);  // add's backward needs no value
+  Variable r = fn::relu(sum);    // relu's keeps its output
+  const Variable out = fn::add(r, r);
+  const Tensor sum_value = sum.value(), r_value = r.value();
+  EXPECT_FALSE(sum_value.storage_unshared());
+  sum = Variable();
+  r = Variable();
+  EXPECT_TRUE(sum_value.storage_unshared());  // freed by the graph: only this copy is left
+  EXPECT_FALSE(r_value.storage_unshared());   // relu's closure keeps it
+  Variable(out).backward(dy);
+  const auto s = sum_value.to_vector(), d = dy.to_vector(), g = x.grad().to_vector();
+  for (size_t i = 0; i < s.size(); ++i) EXPECT_FLOAT_EQ(g[i], s[i] > 0 ? 4 * d[i] : 0.0f);
+}
+
+// A closure that reads an input's value (which the graph does not keep) gets an error saying so.
+TEST(Tape, AnInputsValueIsNotAvailableInsideABackward) {
+  Variable x(test::random_tensor({2, 2}, 13), true);
+  Variable y(Tensor::zeros({2, 2}), {x}, [](std::vector<Variable>& in, const Tensor&) { (void)in[0].value(); });
+  const std::string what = test::error_of([&] { y.backward(Tensor::zeros({2, 2})); });
+  EXPECT_NE(what.find("closure must keep what its gradient needs"), std::string::npos) << what;
+}
+
 // add_grad_with: a writer stores (accumulate false) into a new gradient or adds into the one that exists. Each case
 // checks the values against sums formed here, and which storage ends up holding them.
 std::vector<float> plus(std::vector<float> a, const std::vector<float>& b) {
