@@ -5,7 +5,8 @@
 # the lease. full: the GPU tests (SGML_REQUIRE_GPU=1: no silent skip), the side-by-side training-step and
 # extraction benchmarks (ours vs PyTorch on this card), compute-sanitizer, the search benchmark, the whole suite.
 # recheck: after a change, the GPU tests of the ops, precision, losses and training, the side-by-side training-step
-# and extraction benchmarks at tf32 and fp32, the op profile, and the sanitizers over the changed kernels.
+# and extraction benchmarks at tf32 and fp32, the op profile, and the sanitizers over the changed kernels (batch norm,
+# the float4 ReLU backward, the rank and margin losses, dropout).
 # Our binaries use the cuDNN that PyTorch bundles when there is one (the version we compile against); PyTorch runs
 # without our library path, on its own libraries.
 # Results go to $OUT (at most 8 files come back): device.txt gpu_tests.log gpu_tests.xml bench.log sanitizer.log
@@ -94,7 +95,7 @@ if [ "$plan" = recheck ]; then
   step "sgml train fp32 + profile" 50 "$b" ./sgml bench train --device cuda --json --warmup 3 --steps 5 --profile
   s="$out/sanitizer.log"
   sanitize=(compute-sanitizer --error-exitcode 9 --print-limit 20)
-  step "memcheck" 60 "$s" "${sanitize[@]}" --tool memcheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*:MarginLossCuda.*:DropoutCuda.*"
+  step "memcheck" 60 "$s" "${sanitize[@]}" --tool memcheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:Ops/OpsCuda.*relu*:RankLossCuda.*:MarginLossCuda.*:DropoutCuda.*"
   step "racecheck" 40 "$s" "${sanitize[@]}" --tool racecheck "$tests" "--gtest_filter=Ops/OpsCuda.*batch_norm*:RankLossCuda.*"
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|^== " "$s"
   # PyTorch's best includes torch.compile (its compilation takes minutes: last, under the deadline).
