@@ -70,8 +70,7 @@ const Tensor& Variable::grad() const {
 bool Variable::has_grad() const { return node_ && node_->grad.defined(); }
 
 void Variable::Node::own_grad() {
-  if (grad_is_buffer || grad_owned) return;
-  if (!grad.storage_unshared()) grad = grad.clone();  // e.g. still another node's gradient or the caller's seed
+  if (!grad_addable()) grad = grad.clone();  // e.g. still another node's gradient or the caller's seed
   grad_owned = true;
 }
 
@@ -83,7 +82,7 @@ void Variable::add_grad(const Tensor& g) {
   if (!n.grad.defined()) {
     n.grad = g.reshape(shape);  // borrowed: g may be another node's gradient or the caller's seed
     n.grad_owned = false;
-  } else if (n.grad_is_buffer || n.grad_owned || n.grad.storage_unshared()) {
+  } else if (n.grad_addable()) {
     add_inplace(n.grad, g.reshape(n.grad.shape()));
     n.grad_owned = true;
   } else {

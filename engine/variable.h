@@ -39,9 +39,9 @@ class Variable {
   bool has_grad() const;
   // Adds g into the gradient: the first contribution is taken as it is, later ones are summed.
   void add_grad(const Tensor& g);
-  // Adds the gradient that `write` computes, letting the op sum it into the gradient in its own kernel (cuDNN's and
-  // the GEMM's beta = 1) instead of returning a tensor that add_grad then adds: write(out, accumulate) stores into
-  // `out` (value-shaped, uninitialised) when accumulate is false, and adds into it when true.
+  // Adds the gradient that `write` computes, letting the op sum it into the gradient in its own kernel (the
+  // convolutions: cuDNN's beta = 1) instead of returning a tensor that add_grad then adds: write(out, accumulate)
+  // stores into `out` (value-shaped, uninitialised) when accumulate is false, and adds into it when true.
   using GradWriter = std::function<void(Tensor& out, bool accumulate)>;
   void add_grad_with(const GradWriter& write);
   // Makes the gradient accumulate into `buffer` (e.g. a view into a flat gradient buffer); zeroes nothing.
@@ -64,8 +64,10 @@ class Variable {
     Tensor grad;
     bool grad_is_buffer = false;  // grad is a caller's buffer: accumulate into it, never replace it
     bool grad_owned = false;      // grad is ours to add into (else it may alias a tensor of someone else)
-    // Makes grad safe to add into: a borrowed gradient that no one else refers to any more is adopted, one that is
-    // still shared is copied.
+    // Whether grad may be added into where it is: ours, a caller's buffer, or a borrowed gradient that no one else
+    // refers to any more (adopted).
+    bool grad_addable() const { return grad_is_buffer || grad_owned || grad.storage_unshared(); }
+    // Makes grad safe to add into: adopted when addable, else (still shared) copied.
     void own_grad();
     bool requires_grad = false;
     std::vector<Variable> inputs;
