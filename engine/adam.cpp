@@ -63,6 +63,16 @@ void AdamOptimizer::add_group(const AdamGroup& group) {
   std::sort(groups_.begin(), groups_.end(), [](const AdamGroup& x, const AdamGroup& y) { return x.begin < y.begin; });
 }
 
+void AdamOptimizer::set_group_lr_scale(int64_t begin, double lr_scale) {
+  SGML_CHECK(lr_scale >= 0.0, "an Adam parameter group's lr scale must be >= 0, got ", lr_scale);
+  for (AdamGroup& g : groups_)
+    if (g.begin == begin) {
+      g.lr_scale = lr_scale;
+      return;
+    }
+  SGML_FAIL("no Adam parameter group starts at ", begin);
+}
+
 void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double lr) {
   SGML_CHECK(params_flat.device() == device_, "Adam state on ", device_.str(), ", parameters on ",
              params_flat.device().str());

@@ -47,6 +47,9 @@ class AdamOptimizer {
   // Gives a range its own group (before the first step). Groups may not overlap; the rest of the buffer steps
   // with the config's weight decay at the step's lr.
   void add_group(const AdamGroup& group);
+  // Changes the rate of the group that starts at `begin` (any time; 0 freezes its values: Divide & Conquer's masks
+  // once the whole embedding trains). Throws when no group starts there.
+  void set_group_lr_scale(int64_t begin, double lr_scale);
 
   // One step with learning rate `lr` (from the schedule); grads are left unchanged.
   void step(Tensor& params_flat, const Tensor& grads_flat, double lr);

@@ -56,4 +56,30 @@ Tensor sum_rows(const Tensor& x) {
   return out;
 }
 
+Tensor scale_columns(const Tensor& x, const Tensor& v) {
+  OpScope op("scale_columns");
+  check_defined(x, "scale_columns");
+  check_defined(v, "scale_columns");
+  SGML_CHECK(x.ndim() == 2 && v.numel() == x.dim(1), "scale_columns needs x (N,M) and M scales, got x ",
+             shape_str(x.shape()), " and scales ", shape_str(v.shape()));
+  check_same_device(x, v, "scale_columns");
+  const int rows = static_cast<int>(x.dim(0)), cols = static_cast<int>(x.dim(1));
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  SGML_DISPATCH(x, scale_columns, y.data(), x.data(), v.data(), rows, cols);
+  return y;
+}
+
+Tensor column_dots(const Tensor& a, const Tensor& b) {
+  OpScope op("column_dots");
+  check_defined(a, "column_dots");
+  check_defined(b, "column_dots");
+  SGML_CHECK(a.ndim() == 2, "column_dots needs a (N,M), got ", shape_str(a.shape()));
+  check_shape(b, a.shape(), "column_dots b");
+  check_same_device(a, b, "column_dots");
+  const int rows = static_cast<int>(a.dim(0)), cols = static_cast<int>(a.dim(1));
+  Tensor out = Tensor::empty({a.dim(1)}, a.device());
+  SGML_DISPATCH(a, column_dots, out.data(), a.data(), b.data(), rows, cols);
+  return out;
+}
+
 }  // namespace sgml

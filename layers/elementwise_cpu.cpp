@@ -45,4 +45,18 @@ void sum_rows(float* out, const float* x, int rows, int cols) {
     for (int c = 0; c < cols; ++c) out[c] += x[int64_t(r) * cols + c];
 }
 
+void scale_columns(float* y, const float* x, const float* v, int rows, int cols) {
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) y[int64_t(r) * cols + c] = x[int64_t(r) * cols + c] * v[c];
+}
+
+void column_dots(float* out, const float* a, const float* b, int rows, int cols) {
+  for (int c = 0; c < cols; ++c) out[c] = 0.0f;
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const float product = a[int64_t(r) * cols + c] * b[int64_t(r) * cols + c];
+      out[c] += product;  // rounded before the sum, as the CUDA twin's __fmul_rn
+    }
+}
+
 }  // namespace sgml::cpu

@@ -55,6 +55,21 @@ __global__ void sum_rows_kernel(float* out, const float* x, int rows, int cols) 
   }
 }
 
+// y (rows, cols) = x scaled column by column by v (cols).
+__global__ void scale_columns_kernel(float* y, const float* x, const float* v, int64_t total, int cols) {
+  for (int64_t k : grid_stride(total)) y[k] = x[k] * v[k % cols];
+}
+
+// out (cols) = the sum over rows of a * b, one thread per column in row order as sum_rows; each product rounded on
+// its own (__fmul_rn keeps the compiler from fusing it into the sum), as the CPU twin rounds it.
+__global__ void column_dots_kernel(float* out, const float* a, const float* b, int rows, int cols) {
+  for (int64_t c : grid_stride(cols)) {
+    float sum = 0.0f;
+    for (int r = 0; r < rows; ++r) sum += __fmul_rn(a[int64_t(r) * cols + c], b[int64_t(r) * cols + c]);
+    out[c] = sum;
+  }
+}
+
 }  // namespace
 
 // Each launcher: nothing to do for no elements, then one grid-stride launch on the current device's stream.
@@ -104,6 +119,21 @@ void add_row_bias(float* y, const float* bias, int rows, int cols) {
 void sum_rows(float* out, const float* x, int rows, int cols) {
   if (cols <= 0) return;
   sum_rows_kernel<<<blocks_for(cols), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(out, x, rows, cols);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void scale_columns(float* y, const float* x, const float* v, int rows, int cols) {
+  const int64_t total = int64_t(rows) * cols;
+  if (total <= 0) return;
+  scale_columns_kernel<<<blocks_for(total), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(y, x, v, total,
+                                                                                                   cols);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void column_dots(float* out, const float* a, const float* b, int rows, int cols) {
+  if (cols <= 0) return;
+  column_dots_kernel<<<blocks_for(cols), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(out, a, b, rows,
+                                                                                                cols);
   SGML_CUDA_CHECK_LAUNCH();
 }
 

@@ -51,4 +51,16 @@ Variable concatenated_learner_embedding(const Variable& emb, int learners, float
   return full;
 }
 
+Variable masked_learner_embedding(const Variable& emb, const Variable& masks, int learner) {
+  const Tensor& m = masks.value();
+  SGML_CHECK(m.ndim() == 2 && emb.value().ndim() == 2 && m.dim(1) == emb.value().dim(1), "learner masks ",
+             shape_str(m.shape()), " do not fit the embedding ", shape_str(emb.value().shape()));
+  SGML_CHECK(learner >= 0 && learner < m.dim(0), "learner ", learner, " of ", m.dim(0), " masks");
+  // Row k of the masks as a product with a constant one-hot row (1, K): exact, and the gradient reaches row k only.
+  Tensor pick = Tensor::zeros({1, m.dim(0)});
+  pick.data()[learner] = 1.0f;
+  const Variable row = fn::matmul(Variable(m.is_cuda() ? pick.to(m.device()) : pick), false, masks, false);
+  return fn::l2_normalize(fn::scale_columns(emb, fn::relu(row)));
+}
+
 }  // namespace sgml

@@ -2,6 +2,9 @@
 // owning the columns [k c, min((k + 1) c, d)) with c = ceil(d / K). Each slice is L2-normalised on its own; the
 // full embedding is the concatenation of the normalised slices (norm sqrt(K)). Built from tape ops (a slice is a
 // product with a constant 0/1 selection matrix, exact in float), so gradients flow through them as through any op.
+//
+// The authors' follow-up (Sanakoyeu, Ma, Tschernezki, Ommer, TPAMI 2021) learns the split instead: learner k weights
+// all d dimensions by relu(mask k), the masks (K, d) being parameters that start at ones.
 #pragma once
 #include <utility>
 
@@ -19,5 +22,8 @@ Variable learner_embedding(const Variable& emb, int learner, int learners);
 // emb (N, d) -> the concatenation of the K normalised slices, scaled by `scale` (1: norm sqrt(K); 1/sqrt(K): unit
 // rows). K = 1: l2_normalize(emb) * scale.
 Variable concatenated_learner_embedding(const Variable& emb, int learners, float scale);
+
+// emb (N, d), masks (K, d) -> learner k's embedding (N, d): emb * relu(masks[k]) per column, L2-normalised.
+Variable masked_learner_embedding(const Variable& emb, const Variable& masks, int learner);
 
 }  // namespace sgml

@@ -113,6 +113,14 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
   });
 }
 
+Variable scale_columns(const Variable& x, const Variable& v) {
+  Tensor xs = x.value(), vs = v.value();
+  return Variable(sgml::scale_columns(xs, vs), {x, v}, [xs, vs](std::vector<Variable>& in, const Tensor& dy) {
+    if (in[0].requires_grad()) in[0].add_grad(sgml::scale_columns(dy, vs));
+    if (in[1].requires_grad()) in[1].add_grad(column_dots(dy, xs).reshape(vs.shape()));
+  });
+}
+
 Variable add(const Variable& a, const Variable& b) {
   return Variable(sgml::add(a.value(), b.value()), {a, b}, [](std::vector<Variable>& in, const Tensor& dy) {
     in[0].add_grad(dy);

@@ -27,6 +27,8 @@ Variable global_avg_pool(const Variable& x /*(N,C,H,W)*/);  // (N,C)
 // y (N,Out) = x (N,In) · wᵀ (In,Out) + b (Out); b may be undefined.
 Variable linear(const Variable& x, const Variable& w /*(Out,In)*/, const Variable& b);
 Variable add(const Variable& a, const Variable& b);
+// y (N,D) = x[i,j] * v[j], v of D values (e.g. (1,D)); dv keeps v's shape.
+Variable scale_columns(const Variable& x /*(N,D)*/, const Variable& v /*(D)*/);
 Variable l2_normalize(const Variable& x /*(N,D)*/);  // rows scaled to unit L2 norm
 // layers/dropout.h: the mask of (seed, element) on forward, the same mask on dy on backward.
 Variable dropout(const Variable& x, float p, uint64_t seed);

@@ -8,6 +8,7 @@
 #include "layers/embedding_slices.h"
 #include "layers/functional.h"
 #include "losses/bce.h"
+#include "losses/mask_orthogonality.h"
 #include "losses/metric_loss.h"
 #include "losses/pairs.h"
 #include "losses/rank_loss.h"
@@ -16,7 +17,7 @@ namespace sgml {
 
 ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits, const std::vector<int64_t>& labels,
                                const Tensor& attr_targets, const ObjectiveConfig& config,
-                               const Variable& class_beta) {
+                               const Variable& class_beta, const Variable& learner_masks) {
   const int64_t n = emb.value().dim(0);
   SGML_CHECK(static_cast<int64_t>(labels.size()) == n, labels.size(), " labels for a batch of ", n);
   const bool use_metric = config.mode != LossMode::Attribute, use_bce = uses_bce(config.mode);
@@ -33,7 +34,9 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
              "the margin loss needs batch-wise sampling: it samples each anchor's negatives from the whole batch");
 
   // s: cosine similarities of the embeddings; g: of the attribute probabilities (the SGS mapping).
-  Variable en = config.learners <= 1 ? fn::l2_normalize(emb)
+  const bool masked = learner_masks.defined() && config.learner >= 0;
+  Variable en = masked                             ? masked_learner_embedding(emb, learner_masks, config.learner)
+                : learner_masks.defined() || config.learners <= 1 ? fn::l2_normalize(emb)
                 : config.learner >= 0  ? learner_embedding(emb, config.learner, config.learners)
                                        : concatenated_learner_embedding(emb, config.learners,
                                                                         1.0f / std::sqrt(float(config.learners)));
@@ -133,6 +136,12 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
                        if (use_bce) in[k++].add_grad(scaled(dlogits));
                        if (learned_beta) in[k++].add_grad(scaled(dclass_beta));
                      });
+  if (masked) {
+    MaskOrthogonality orthogonality = mask_orthogonality(learner_masks, config.mask_lambda);
+    r.mask_loss = orthogonality.value;
+    r.loss += orthogonality.value;
+    r.total = fn::add(r.total, orthogonality.loss);
+  }
   return r;
 }
 

@@ -49,6 +49,10 @@ struct ObjectiveConfig {
   // Divide & Conquer's learners (layers/embedding_slices.h): with learners > 1 the metric loss sees learner
   // `learner`'s normalised slice, or with learner -1 the concatenation of all normalised slices (unit rows).
   int learners = 1, learner = -1;
+  // With learned masks (the learner_masks argument of sgml_objective; the authors' TPAMI follow-up) learner k's
+  // embedding is emb * relu(mask k), normalised, and mask_lambda times the masks' mean pairwise cosine
+  // (losses/mask_orthogonality.h) is added; learner -1: the plain normalised embedding, no mask term.
+  float mask_lambda = 0.0f;
 };
 
 struct ObjectiveResult {
@@ -56,6 +60,7 @@ struct ObjectiveResult {
   double loss = 0;          // the value of total
   double metric_loss = 0;   // rank or margin loss in those modes, else BDL or SBDL (in every mode, for the log)
   double bce_loss = 0;      // BCE (computed in every mode, for the log)
+  double mask_loss = 0;     // the learned masks' term, lambda included (0 without masks or with learner -1)
   // Of the metric loss: ordered pairs i != j for the rank loss; the margin loss's triplets (one positive and at most
   // one negative pair each).
   int64_t positive_pairs = 0, negative_pairs = 0;
@@ -65,11 +70,12 @@ struct ObjectiveResult {
 // logits' device. attr_logits may be undefined (the linear head, no attribute branch) for the losses without
 // attributes (metric, rank, margin); bce_loss is then 0. class_beta: the margin loss's learned boundary of each
 // class (C) (--learn-beta; labels must then lie in [0, C)), or undefined for the fixed margin_beta; it receives its
-// gradient on backward.
+// gradient on backward. learner_masks: Divide & Conquer's learned masks (K, d), or undefined for none (the slices of
+// `learners`, or one embedding); they receive their gradient on backward.
 // Batch-wise: all pairs i<j. Image-wise: the batch is (anchor, positive, negative) triplets.
 // The rank and margin modes need batch-wise sampling: they look at every image of the batch for every anchor.
 ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits, const std::vector<int64_t>& labels,
                                const Tensor& attr_targets, const ObjectiveConfig& config,
-                               const Variable& class_beta = Variable());
+                               const Variable& class_beta = Variable(), const Variable& learner_masks = Variable());
 
 }  // namespace sgml

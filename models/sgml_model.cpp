@@ -63,6 +63,12 @@ SgmlModel::SgmlModel(const SgmlModelConfig& config) : config_(config), rng_(conf
   SGML_CHECK(config.margin_classes >= 0, "margin_classes must be >= 0, got ", config.margin_classes);
   if (config.margin_classes > 0)
     margin_beta_ = store_.add_parameter("loss.margin_beta", Tensor::full({config.margin_classes}, config.margin_beta));
+  SGML_CHECK(config.learner_masks >= 0 && (config.learner_masks == 0 || config.learners == 1),
+             "learned masks replace the learners' slices: learner_masks ", config.learner_masks, " with learners ",
+             config.learners);
+  if (config.learner_masks > 0)
+    learner_masks_ = store_.add_parameter("loss.learner_masks",
+                                          Tensor::full({config.learner_masks, config.embedding_dim}, 1.0f));
 }
 
 int SgmlModel::feature_dim(FeatureKind feature) const {
@@ -118,11 +124,15 @@ bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, 
   if (config_.head == HeadKind::Linear && file_sgml)
     SGML_FAIL("'", path, "' holds SGML's head (head.fc, head.emb, head.attr): this model has the linear head "
               "(--head linear); train with --head sgml, or start from a backbone-only file");
-  // loss.* (the learned margin boundaries of a --learn-beta run) is not part of the network: ignored by a model
-  // without them (eval), optional for one with them (a file without them keeps the initial value).
-  const bool has_loss_parameters = config_.margin_classes > 0;
+  // loss.* (the learned margin boundaries of a --learn-beta run, D&C's learned masks) is not part of the network:
+  // ignored by a model without it (eval), optional for one with it (a file without it keeps the initial value).
+  auto holds = [&](const std::string& key) {
+    for (const auto& [name, p] : store_.parameters())
+      if (name == key) return true;
+    return false;
+  };
   auto ignore = [&](const std::string& key) {
-    return starts_with(key, "fc.") || (starts_with(key, "loss.") && !has_loss_parameters);
+    return starts_with(key, "fc.") || (starts_with(key, "loss.") && !holds(key));
   };
   auto optional = [&](const std::string& key) {
     if (ends_with(key, "num_batches_tracked") || starts_with(key, "loss.")) return true;

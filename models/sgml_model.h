@@ -38,6 +38,11 @@ struct SgmlModelConfig {
   // Divide & Conquer's learners (layers/embedding_slices.h): with K > 1 the `emb` feature that extract() returns is
   // the concatenation of the K L2-normalised slices (what the method evaluates), forward()'s stays raw.
   int learners = 1;
+  // Divide & Conquer's learned masks (the authors' TPAMI follow-up; layers/embedding_slices.h): > 0 adds the
+  // parameter "loss.learner_masks" (learner_masks, embedding_dim), initialised to ones, with learners left at 1.
+  // Like loss.margin_beta, not part of the network: extract() and eval ignore it (the authors evaluate the
+  // unmasked embedding).
+  int learner_masks = 0;
   // Dropout on the pooled backbone feature before head.fc in training (Divide & Conquer's 0.01 before its embedding
   // layer); the mask comes from set_dropout_seed's seed (layers/dropout.h).
   float dropout = 0.0f;
@@ -73,6 +78,8 @@ class SgmlModel {
 
   // The learned margin-loss boundaries (margin_classes), or an undefined Variable.
   const Variable& margin_beta() const { return margin_beta_; }
+  // The learned masks (learner_masks, embedding_dim), or an undefined Variable.
+  const Variable& learner_masks() const { return learner_masks_; }
   ParameterStore& store() { return store_; }
   const ParameterStore& store() const { return store_; }
   const SgmlModelConfig& config() const { return config_; }
@@ -89,7 +96,7 @@ class SgmlModel {
   // per-learner Xavier rows.
   void reset_head();
   std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;  // fc and attr: SGML head only
-  Variable margin_beta_;
+  Variable margin_beta_, learner_masks_;
   uint64_t dropout_seed_ = 0;
 };
 

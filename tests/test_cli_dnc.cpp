@@ -232,4 +232,57 @@ TEST(CliDnc, LinearHeadTrainsAndEvaluates) {
   EXPECT_NE(out.find("--head linear has no fc feature"), std::string::npos) << out;
 }
 
+// The learned masks of the authors' TPAMI follow-up (--learner-masks learned): the masks start at ones (so the first
+// step's orthogonality term is lambda, every cosine 1), learn during the clustered epoch, each learner's its own, and
+// stay frozen from --full-embedding-epoch (no term logged then); a run stopped mid-epoch or at the epoch's end and
+// resumed is bitwise the uninterrupted one; eval reads the checkpoint without the masks; options that a run does
+// not use say so.
+TEST(CliDnc, LearnedMasksLearnFreezeResumeAndEvaluate) {
+  const std::string dir = test::scratch_dir("cli_dnc_masks");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir),
+                    base = small_run(data, " --head linear --learner-masks learned --mask-lambda 0.1"
+                                           " --full-embedding-epoch 2");
+  std::string out;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/full/metrics.jsonl", "loss");
+  ASSERT_EQ(steps.size() % 2, 0u);
+  const size_t per_epoch = steps.size() / 2;
+  ASSERT_GE(per_epoch, 3u);
+  EXPECT_NEAR(steps[0].at("mask_loss").get<double>(), 0.1, 1e-7) << "masks of ones: every cosine is 1";
+  EXPECT_LT(steps[per_epoch - 1].at("mask_loss").get<double>(), steps[0].at("mask_loss").get<double>())
+      << "the term pushes the masks apart";
+  for (size_t i = per_epoch; i < steps.size(); ++i)
+    EXPECT_EQ(steps[i].at("mask_loss").get<double>(), 0.0) << "whole embedding from epoch 2: no term";
+
+  expect_resume_is_exact(base, int64_t(per_epoch), "", dir, dir + "/full");      // at the freeze
+  expect_resume_is_exact(base, int64_t(per_epoch) - 2, "", dir, dir + "/full");  // mid-epoch, masks learning
+  const std::string epoch1 = dir + "/epoch1";
+  ASSERT_EQ(run_cli(base + " --steps " + std::to_string(per_epoch) + " --out " + epoch1 + " 2>&1", &out), 0) << out;
+  const Tensor learned = load_safetensors(epoch1 + "/last.safetensors").at("loss.learner_masks");
+  const Tensor last = load_safetensors(dir + "/full/last.safetensors").at("loss.learner_masks");
+  ASSERT_EQ(learned.shape(), (std::vector<int64_t>{2, 16}));
+  EXPECT_EQ(last.to_vector(), learned.to_vector()) << "frozen from the full-embedding epoch on";
+  const std::vector<float> m = learned.to_vector();
+  int moved = 0, apart = 0;
+  for (int j = 0; j < 16; ++j) {
+    moved += (m[size_t(j)] != 1.0f) + (m[size_t(16 + j)] != 1.0f);
+    apart += m[size_t(j)] != m[size_t(16 + j)];
+  }
+  EXPECT_EQ(moved, 32) << "every mask value learned";
+  EXPECT_GT(apart, 8) << "the two learners' masks differ";
+
+  ASSERT_EQ(run_cli(sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint " + dir +
+                    "/full/last.safetensors 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("Recall@1 "), std::string::npos) << out;
+
+  ASSERT_EQ(run_cli(small_run(data, " --head linear --mask-lambda 0.5") + " --steps 1 --out " + dir + "/slices 2>&1",
+                    &out), 0) << out;
+  EXPECT_NE(out.find("--mask-lambda changes nothing in this run: it is used only with --method dnc --learner-masks "
+                     "learned"), std::string::npos) << out;
+  EXPECT_FALSE(load_safetensors(dir + "/slices/last.safetensors").count("loss.learner_masks"));
+  EXPECT_NE(run_cli(base + " --learner-masks mixed --steps 1 --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--learner-masks"), std::string::npos) << out;
+}
+
 }  // namespace

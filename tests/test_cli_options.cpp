@@ -279,6 +279,9 @@ TrainConfig config_unlike_the_default() {
   c.full_embedding_epoch = 5;
   c.finetune_epoch = 7;
   c.batches_per_epoch = "max";
+  c.learner_masks = "learned";
+  c.mask_lr_mult = 12.5;
+  c.mask_lambda = 0.25;
   c.embedding_dim = 96;
   c.head = "linear";
   c.dropout = 0.25;

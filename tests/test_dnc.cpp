@@ -1,9 +1,12 @@
 // Divide & Conquer's pieces (training/dnc.h, data/samplers.h ClusterBatchSampler, layers/embedding_slices.h):
 // the matching of new clusters to learners against a brute force over every relabelling, the phase schedule, the
-// cluster-wise batches, the learner slices, and the authors' linear head (models/sgml_model.h).
+// cluster-wise batches, the learner slices, the learned masks of the authors' follow-up against PyTorch, and the
+// authors' linear head (models/sgml_model.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <numeric>
 #include <random>
@@ -11,7 +14,9 @@
 
 #include "data/samplers.h"
 #include "engine/check.h"
+#include "engine/safetensors.h"
 #include "layers/embedding_slices.h"
+#include "losses/mask_orthogonality.h"
 #include "models/sgml_model.h"
 #include "tests/support/test_support.h"
 #include "training/dnc.h"
@@ -250,6 +255,87 @@ TEST(LinearHead, OneLayerOnThePooledFeatureWithXavierRowsPerLearner) {
             std::string::npos);
   EXPECT_NE(test::error_of([&] { sgml_head.load_weights(dir + "/linear_head.safetensors", true); })
                 .find("holds Divide & Conquer's linear head"),
+            std::string::npos);
+}
+
+// The learned masks of the authors' TPAMI follow-up against tests/reference/learner_masks_ref.py (torch autograd in
+// float64, their formulas): learner k's masked, normalised embedding with the gradients of sum(en * seed) into the
+// embedding and the masks (row k only), and the masks' orthogonality term with its gradient. Masks with negative
+// entries (cut by the ReLU), one wholly negative mask (cosine 0 with every other), K = 1 (no term), and the
+// authors' sizes (batch 80, d 128, K 8).
+TEST(LearnerMasksVsTorch, MaskedEmbeddingAndOrthogonalityTerm) {
+  SGML_SKIP_WITHOUT_TORCH();
+  struct MaskCase {
+    std::string name;
+    int n, d, k, learner;
+    float lambda;
+    bool negative_row;
+  };
+  const std::vector<MaskCase> cases{{"small", 12, 16, 4, 2, 0.5f, false},
+                                    {"negative_mask", 10, 9, 3, 0, 1.0f, true},
+                                    {"one_learner", 6, 8, 1, 0, 0.01f, false},
+                                    {"authors_sizes", 80, 128, 8, 5, 0.01f, false}};
+  const std::string dir = test::scratch_dir("learner_masks");
+  nlohmann::json manifest = nlohmann::json::array();
+  std::vector<TensorMap> inputs;
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const MaskCase& c = cases[ci];
+    Tensor masks = test::random_tensor({c.k, c.d}, 40 + unsigned(ci), -0.5f, 1.5f);
+    if (c.negative_row)
+      for (int j = 0; j < c.d; ++j) masks.data()[int64_t(c.k - 1) * c.d + j] = -0.25f - 0.01f * float(j);
+    inputs.push_back({{"emb", test::random_tensor({c.n, c.d}, 50 + unsigned(ci))},
+                      {"masks", masks},
+                      {"seed", test::random_tensor({c.n, c.d}, 60 + unsigned(ci))}});
+    const std::string in = dir + "/" + c.name + "_in.safetensors";
+    save_safetensors(in, inputs.back());
+    manifest.push_back({{"name", c.name}, {"input", in}, {"output", dir + "/" + c.name + "_ref.safetensors"},
+                        {"learner", c.learner}, {"lambda", c.lambda}});
+  }
+  write_file_atomically(dir + "/manifest.json", manifest.dump(1));
+  test::run_reference("learner_masks_ref.py", {dir + "/manifest.json"});
+
+  constexpr double kTolerance = 1e-5;
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const MaskCase& c = cases[ci];
+    SCOPED_TRACE(c.name);
+    const TensorMap ref = load_safetensors(dir + "/" + c.name + "_ref.safetensors");
+    const Variable emb = Variable(inputs[ci].at("emb").clone(), true);
+    const Variable masks = Variable(inputs[ci].at("masks").clone(), true);
+    Variable en = masked_learner_embedding(emb, masks, c.learner);
+    en.backward(inputs[ci].at("seed"));
+    EXPECT_LT(test::relative_error(en.value(), ref.at("en")), kTolerance) << "embedding";
+    EXPECT_LT(test::relative_error(emb.grad(), ref.at("d_emb")), kTolerance) << "d emb";
+    EXPECT_LT(test::relative_error(masks.grad(), ref.at("d_masks")), kTolerance) << "d masks";
+    const std::vector<float> dm = masks.grad().to_vector();
+    for (int r = 0; r < c.k; ++r)
+      for (int j = 0; r != c.learner && j < c.d; ++j)
+        ASSERT_EQ(dm[size_t(r) * c.d + j], 0.0f) << "mask " << r << " is not learner " << c.learner << "'s";
+
+    const Variable fresh = Variable(inputs[ci].at("masks").clone(), true);
+    MaskOrthogonality orth = mask_orthogonality(fresh, c.lambda);
+    orth.loss.backward();
+    const double want = ref.at("orth").data()[0];
+    EXPECT_NEAR(orth.value, want, 1e-6 * std::max(1e-3, std::fabs(want))) << "orthogonality term";
+    EXPECT_EQ(orth.loss.value().item(), float(orth.value));
+    if (c.k == 1) {
+      EXPECT_EQ(orth.value, 0.0);
+      for (float g : fresh.grad().to_vector()) EXPECT_EQ(g, 0.0f);
+    } else {
+      EXPECT_LT(test::relative_error(fresh.grad(), ref.at("d_masks_orth")), kTolerance) << "d masks (orthogonality)";
+    }
+    if (c.negative_row)
+      for (int j = 0; j < c.d; ++j) EXPECT_EQ(fresh.grad().data()[int64_t(c.k - 1) * c.d + j], 0.0f);
+  }
+}
+
+TEST(LearnerMasks, BadShapesAndLearnersAreErrors) {
+  const Variable emb(test::random_tensor({4, 8}, 1)), masks(Tensor::full({3, 8}, 1.0f));
+  EXPECT_NE(test::error_of([&] { masked_learner_embedding(emb, masks, 3); }).find("learner 3 of 3 masks"),
+            std::string::npos);
+  const Variable wide(Tensor::full({3, 9}, 1.0f));
+  EXPECT_NE(test::error_of([&] { masked_learner_embedding(emb, wide, 0); }).find("do not fit the embedding"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { mask_orthogonality(Variable(Tensor::full({8}, 1.0f)), 1.0); }).find("(K, d)"),
             std::string::npos);
 }
 

@@ -306,6 +306,23 @@ OpCase rows_case(int rows, int cols) {
   return c;
 }
 
+// scale_columns and column_dots (the learned masks' op, layers/functional.h fn::scale_columns) over (rows, cols).
+OpCase columns_case(int rows, int cols) {
+  OpCase c{str_cat("scale_columns_and_column_dots_", rows, "x", cols), [=](Device d) {
+             const Tensor x = input({rows, cols}, 63, d), v = input({cols}, 64, d), b = input({rows, cols}, 65, d);
+             Outputs out{{"scale_columns", scale_columns(x, v)}, {"column_dots", column_dots(x, b)}};
+             if (d.is_cuda()) {
+               Tensor y2 = nan_tensor({rows, cols}, d), s2 = nan_tensor({cols}, d);
+               SGML_CUDA_TWIN(cuda::scale_columns(y2.data(), x.data(), v.data(), rows, cols));
+               SGML_CUDA_TWIN(cuda::column_dots(s2.data(), x.data(), b.data(), rows, cols));
+               out.insert(out.end(), {{"scale_columns", y2}, {"column_dots", s2}});
+             }
+             return out;
+           }};
+  c.exact = true;  // one product per value; column sums of rounded products in row order on both
+  return c;
+}
+
 // zero_row: row 0 is all zeros, so its norm is clamped to eps and its gradient is dy / eps.
 OpCase l2_normalize_case(int rows, int cols, bool zero_row) {
   return {str_cat("l2_normalize_", rows, "x", cols, zero_row ? "_zero_row" : ""), [=](Device d) {
@@ -371,6 +388,8 @@ std::vector<OpCase> all_cases() {
   }
   for (const auto& [rows, cols] : std::vector<std::pair<int, int>>{{1, 1}, {7, 13}, {300, 517}, {1, 5000}, {5000, 3}})
     cases.push_back(rows_case(rows, cols));
+  for (const auto& [rows, cols] : std::vector<std::pair<int, int>>{{1, 1}, {7, 13}, {80, 128}, {5000, 3}})
+    cases.push_back(columns_case(rows, cols));
   for (const auto& [rows, cols, zero_row] : std::vector<std::tuple<int, int, bool>>{
            {1, 1, false}, {7, 13, false}, {300, 512, false}, {5, 2049, false}, {4, 33, true}, {1, 8, true}})
     cases.push_back(l2_normalize_case(rows, cols, zero_row));

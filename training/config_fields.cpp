@@ -120,6 +120,17 @@ std::vector<ConfigField> make_fields() {
           "--method dnc: the length of a clustered epoch: plain (the batch-wise epoch, ceil(classes / N') steps, "
           "as without clusters) | max or min (the authors': rounds of one batch from each cluster, as many as the "
           "largest or smallest cluster has batches; needs --lr-schedule constant)").choices({"plain", "max", "min"}),
+      Row("learner-masks", &C::learner_masks,
+          "--method dnc: how the learners divide the embedding: slices (the CVPR 2019 paper: learner k owns d/K "
+          "dimensions) | learned (the authors' TPAMI 2021 follow-up: learner k weights all d dimensions by relu(mask "
+          "k), masks starting at ones, learned at --mask-lr-mult x --lr with an orthogonality term, frozen from "
+          "--full-embedding-epoch; evaluation uses the unmasked embedding)").choices({"slices", "learned"}),
+      Row("mask-lr-mult", &C::mask_lr_mult,
+          "--learner-masks learned: the masks' learning rate is this times --lr (scaled by --lr-schedule as --lr is; "
+          "weight decay as --weight-decay)").reals(L::kNonNegativeFloat),
+      Row("mask-lambda", &C::mask_lambda,
+          "--learner-masks learned: weight of the masks' mean pairwise cosine similarity, added to the loss while "
+          "the learners train on their clusters").reals(L::kNonNegativeFloat),
       Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
       Row("head", &C::head,
           "sgml (the paper's head: fc 1024 + ReLU, then the embedding and attribute layers) | linear (Divide & "

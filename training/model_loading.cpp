@@ -97,7 +97,9 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
     mc.embedding_dim = static_cast<int>(c.model.at("head.emb.weight").dim(0));
   // Divide & Conquer's linear head: an embedding layer with no fc layer before it.
   if (holds_linear_head(c.model)) mc.head = HeadKind::Linear;
-  if (c.is_training_checkpoint && config_string(c, "method", path) == "dnc")
+  // Learned masks (the TPAMI variant) are not part of the network: it evaluates the whole, unmasked embedding.
+  if (c.is_training_checkpoint && config_string(c, "method", path) == "dnc" &&
+      config_string(c, "learner_masks", path) != "learned")
     mc.learners = config_int(c, "learners", 1, path);
   out.model = std::make_unique<SgmlModel>(mc);
   out.has_head = out.model->load_weights(c.model, path, /*require_head=*/false);

@@ -68,7 +68,9 @@ void check_train_config(const TrainConfig& c) {
     SGML_FAIL("--eval-resize ", c.eval_resize, " is below --image-size ", c.image_size, ": the centre crop must fit "
               "in the resized image (use 0 to resize straight to the image size)");
   if (c.method != "sgml" && c.method != "dnc") SGML_FAIL("unknown --method '", c.method, "': expected sgml or dnc");
-  check_learner_slices(c.learners, c.embedding_dim);
+  if (c.learner_masks != "slices" && c.learner_masks != "learned")
+    SGML_FAIL("unknown --learner-masks '", c.learner_masks, "': expected slices or learned");
+  if (c.learner_masks == "slices") check_learner_slices(c.learners, c.embedding_dim);
   if (parse_batches_per_epoch(c.batches_per_epoch) != BatchesPerEpoch::Plain && c.method != "dnc")
     SGML_FAIL("--batches-per-epoch ", c.batches_per_epoch, " sets the length of Divide & Conquer's clustered "
               "epochs: it needs --method dnc");

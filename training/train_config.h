@@ -46,6 +46,11 @@ struct TrainConfig {
   int full_embedding_epoch = 0;      // 0: never (epochs are 1-based: from this epoch on)
   int finetune_epoch = 0;            // 0: never
   std::string batches_per_epoch = "plain";  // plain | max | min: clustered epochs' length (data/samplers.h)
+  // How the learners divide the embedding: slices (the CVPR paper) | learned (the TPAMI follow-up's masks, one per
+  // learner over all d dimensions, with their own learning rate and an orthogonality term; losses/mask_orthogonality.h)
+  std::string learner_masks = "slices";
+  double mask_lr_mult = 100.0;       // the masks' learning rate is this times --lr (their README's command: 100)
+  double mask_lambda = 0.01;         // weight of the masks' orthogonality term (their README's command: 0.01)
   int embedding_dim = 512;
   std::string head = "sgml";         // sgml (fc 1024 + ReLU, emb, attr) | linear (one layer F -> d; models/sgml_model.h)
   double dropout = 0.0;              // on the pooled backbone feature in training (models/sgml_model.h)

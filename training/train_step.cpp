@@ -34,8 +34,11 @@ void check_finite_loss(const ObjectiveResult& r, const ObjectiveConfig& objectiv
 }  // namespace
 
 nlohmann::json StepMetrics::to_json() const {
-  return {{"step", step}, {"epoch", epoch}, {"loss", loss}, {"metric_loss", metric_loss}, {"bce_loss", bce_loss},
-          {"lr", lr}, {"positive_pairs", positive_pairs}, {"negative_pairs", negative_pairs}};
+  nlohmann::json j = {{"step", step},       {"epoch", epoch}, {"loss", loss},
+                      {"metric_loss", metric_loss}, {"bce_loss", bce_loss}, {"lr", lr},
+                      {"positive_pairs", positive_pairs}, {"negative_pairs", negative_pairs}};
+  if (mask_loss >= 0) j["mask_loss"] = mask_loss;
+  return j;
 }
 
 StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const ObjectiveConfig& objective,
@@ -58,7 +61,7 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   ObjectiveConfig step_objective = objective;
   step_objective.draw_seed = objective.draw_seed * 0x9E3779B97F4A7C15ull + uint64_t(step);
   ObjectiveResult r = sgml_objective(out.emb, out.attr_logits, batch.labels, targets, step_objective,
-                                     model.margin_beta());
+                                     model.margin_beta(), model.learner_masks());
   check_finite_loss(r, objective, step);
   store.zero_grads();
   r.total.backward();
@@ -69,6 +72,7 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   m.loss = r.loss;
   m.metric_loss = r.metric_loss;
   m.bce_loss = r.bce_loss;
+  m.mask_loss = model.learner_masks().defined() ? r.mask_loss : -1.0;
   m.lr = lr;
   m.positive_pairs = r.positive_pairs;
   m.negative_pairs = r.negative_pairs;

@@ -100,7 +100,9 @@ void Trainer::initialise_model() {
   mc.embedding_dim = config_.embedding_dim;
   mc.head = parse_head(config_.head);
   mc.dropout = float(config_.dropout);
-  mc.learners = config_.method == "dnc" ? config_.learners : 1;
+  const bool dnc = config_.method == "dnc", learned_masks = dnc && config_.learner_masks == "learned";
+  mc.learners = dnc && !learned_masks ? config_.learners : 1;
+  mc.learner_masks = learned_masks ? config_.learners : 0;
   if (config_.learn_beta && uses_margin_loss(config_.loss)) {
     SGML_CHECK(data_->num_classes() > 0, "--learn-beta needs the number of training classes of the data");
     mc.margin_classes = data_->num_classes();
@@ -125,6 +127,13 @@ void Trainer::initialise_model() {
     // The learned boundaries in their own group (the D&C authors' optimiser): --beta-lr, no weight decay.
     const int64_t offset = model_->store().flat_offset_of("loss.margin_beta");
     optimizer_->add_group({offset, offset + model_->margin_beta().value().numel(), config_.beta_lr / config_.lr, 0.0});
+  }
+  if (model_->learner_masks().defined()) {
+    // The learned masks in their own group (the D&C authors' optimiser): --mask-lr-mult x the rate, the run's weight
+    // decay (their --mask-wd-mult 1); prepare_dnc_step freezes them when the whole embedding trains.
+    const int64_t offset = model_->store().flat_offset_of("loss.learner_masks");
+    optimizer_->add_group({offset, offset + model_->learner_masks().value().numel(), config_.mask_lr_mult,
+                           config_.weight_decay});
   }
 }
 
@@ -163,6 +172,7 @@ ObjectiveConfig Trainer::objective() const {
   o.margin = float(config_.margin);
   o.margin_beta = float(config_.margin_beta);
   o.beta_nu = float(config_.beta_nu);
+  o.mask_lambda = float(config_.mask_lambda);
   o.sampler = parse_negative_sampler(config_.sampler);
   o.draw_seed = config_.seed;  // train_step mixes in the step
   return o;
@@ -199,6 +209,7 @@ void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfi
     clusters_active_ = false;
     plain_anchored_ = true;
     objective.learner = -1;
+    freeze_learner_masks(true);
     return;
   }
   const int64_t length_before = data_->steps_per_epoch();
@@ -229,6 +240,14 @@ void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfi
   }
   if (data_->steps_per_epoch() != length_before) bar.set_total(total_steps());  // --batches-per-epoch max|min
   objective.learner = phase.full_embedding ? -1 : data_->cluster_of(progress_.step);
+  freeze_learner_masks(objective.learner < 0);
+}
+
+void Trainer::freeze_learner_masks(bool frozen) {
+  // The authors stop optimising the masks when the loss first sees the whole embedding; that phase never ends.
+  if (!model_->learner_masks().defined()) return;
+  optimizer_->set_group_lr_scale(model_->store().flat_offset_of("loss.learner_masks"),
+                                 frozen ? 0.0 : config_.mask_lr_mult);
 }
 
 std::vector<StepMetrics> Trainer::run() {

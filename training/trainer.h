@@ -85,6 +85,8 @@ class Trainer {
   // --method dnc, before each step: the clusters of the step's epoch (re-clustering and logging when due, or the
   // checkpoint's after a resume) and the objective's learner for the step.
   void prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective);
+  // --learner-masks learned: the masks' Adam group at rate 0 (frozen) or --mask-lr-mult.
+  void freeze_learner_masks(bool frozen);
   // Whether the run has reached --steps, or else the end of its --epochs.
   bool finished() const;
   // The first step of the current epoch, and its 0-based index: where epochs of the current length count from.

@@ -91,6 +91,7 @@ bool margin_loss(const TrainConfig& c) { return uses_margin_loss(c.loss); }
 bool rank_loss(const TrainConfig& c) { return uses_rank_loss(c.loss); }
 bool learned_beta(const TrainConfig& c) { return c.learn_beta; }
 bool divide_and_conquer(const TrainConfig& c) { return c.method == "dnc"; }
+bool learned_masks(const TrainConfig& c) { return c.method == "dnc" && c.learner_masks == "learned"; }
 bool step_schedule(const TrainConfig& c) { return c.lr_schedule == "step"; }
 bool augmented(const TrainConfig& c) { return c.augment; }
 
@@ -105,6 +106,9 @@ const UsedOnlyWith kUsedOnlyWith[] = {
     {"recluster-every", divide_and_conquer, "--method dnc"},
     {"full-embedding-epoch", divide_and_conquer, "--method dnc"},
     {"finetune-epoch", divide_and_conquer, "--method dnc"},
+    {"learner-masks", divide_and_conquer, "--method dnc"},
+    {"mask-lr-mult", learned_masks, "--method dnc --learner-masks learned"},
+    {"mask-lambda", learned_masks, "--method dnc --learner-masks learned"},
     {"lr-step-epochs", step_schedule, "--lr-schedule step"},
     {"lr-gamma", step_schedule, "--lr-schedule step"},
     {"train-crop", augmented, "--augment on"},
