@@ -73,6 +73,16 @@ void AdamOptimizer::set_group_lr_scale(int64_t begin, double lr_scale) {
   SGML_FAIL("no Adam parameter group starts at ", begin);
 }
 
+void AdamOptimizer::copy_moments(int64_t from, int64_t to, int64_t count) {
+  SGML_CHECK(count >= 0 && from >= 0 && to >= 0 && from + count <= m_.numel() && to + count <= m_.numel(),
+             "Adam moments [", from, ", ", from + count, ") to [", to, ", ", to + count, ") outside the buffer of ",
+             m_.numel(), " parameters");
+  SGML_CHECK(from + count <= to || to + count <= from || from == to, "Adam moments copied over themselves");
+  if (count == 0 || from == to) return;
+  m_.view(to, {count}).copy_from(m_.view(from, {count}));
+  v_.view(to, {count}).copy_from(v_.view(from, {count}));
+}
+
 void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double lr) {
   SGML_CHECK(params_flat.device() == device_, "Adam state on ", device_.str(), ", parameters on ",
              params_flat.device().str());

@@ -50,6 +50,9 @@ class AdamOptimizer {
   // Changes the rate of the group that starts at `begin` (any time; 0 freezes its values: Divide & Conquer's masks
   // once the whole embedding trains). Throws when no group starts there.
   void set_group_lr_scale(int64_t begin, double lr_scale);
+  // The moments of [from, from + count) copied over [to, to + count) (a parameter that starts as a copy of
+  // another continues its moments: Divide & Conquer's divided learners).
+  void copy_moments(int64_t from, int64_t to, int64_t count);
 
   // One step with learning rate `lr` (from the schedule); grads are left unchanged.
   void step(Tensor& params_flat, const Tensor& grads_flat, double lr);

@@ -9,11 +9,12 @@
 
 namespace sgml {
 
-MaskOrthogonality mask_orthogonality(const Variable& masks, double lambda) {
+MaskOrthogonality mask_orthogonality(const Variable& masks, double lambda, int rows) {
   const Tensor& m = masks.value();
   SGML_CHECK(m.ndim() == 2 && m.dim(0) >= 1 && m.dim(1) >= 1, "learner masks must be (K, d), got ",
              shape_str(m.shape()));
-  const int64_t k = m.dim(0), d = m.dim(1);
+  SGML_CHECK(rows == -1 || (rows >= 1 && rows <= m.dim(0)), "orthogonality of ", rows, " of ", m.dim(0), " masks");
+  const int64_t k = rows == -1 ? m.dim(0) : rows, d = m.dim(1);
   const std::vector<float> host = m.to_vector();
   constexpr double kEps = 1e-8;
   // u_i = relu(m_i) / max(|relu(m_i)|, eps)
@@ -30,7 +31,7 @@ MaskOrthogonality mask_orthogonality(const Variable& masks, double lambda) {
   for (int64_t i = 0; i < k; ++i)
     for (int64_t c = 0; c < d; ++c) total[c] += u[i * d + c];
   MaskOrthogonality out;
-  std::vector<float> grad(size_t(k * d), 0.0f);
+  std::vector<float> grad(static_cast<size_t>(m.numel()), 0.0f);  // the rows from k on: 0
   double sum = 0;
   for (int64_t i = 0; i < k; ++i) {
     // dL/du_i = 2 weight (total - u_i): each pair appears as (i, j) and (j, i).

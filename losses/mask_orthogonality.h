@@ -15,6 +15,8 @@ struct MaskOrthogonality {
   Variable loss;     // (1) on the masks' device; its backward gives the masks their gradient
   double value = 0;  // the loss, for the log
 };
-MaskOrthogonality mask_orthogonality(const Variable& masks /*(K,d)*/, double lambda);
+// Over the first `rows` masks only (the learners in use in a hierarchical division; -1: all K); the others get
+// gradient 0.
+MaskOrthogonality mask_orthogonality(const Variable& masks /*(K,d)*/, double lambda, int rows = -1);
 
 }  // namespace sgml

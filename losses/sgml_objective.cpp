@@ -35,9 +35,10 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
 
   // s: cosine similarities of the embeddings; g: of the attribute probabilities (the SGS mapping).
   const bool masked = learner_masks.defined() && config.learner >= 0;
+  const int active = config.active_learners > 0 ? config.active_learners : config.learners;
   Variable en = masked                             ? masked_learner_embedding(emb, learner_masks, config.learner)
                 : learner_masks.defined() || config.learners <= 1 ? fn::l2_normalize(emb)
-                : config.learner >= 0  ? learner_embedding(emb, config.learner, config.learners)
+                : config.learner >= 0  ? learner_embedding(emb, config.learner, active)
                                        : concatenated_learner_embedding(emb, config.learners,
                                                                         1.0f / std::sqrt(float(config.learners)));
   Variable s = fn::matmul(en, false, en, true);
@@ -137,7 +138,7 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
                        if (learned_beta) in[k++].add_grad(scaled(dclass_beta));
                      });
   if (masked) {
-    MaskOrthogonality orthogonality = mask_orthogonality(learner_masks, config.mask_lambda);
+    MaskOrthogonality orthogonality = mask_orthogonality(learner_masks, config.mask_lambda, active);
     r.mask_loss = orthogonality.value;
     r.loss += orthogonality.value;
     r.total = fn::add(r.total, orthogonality.loss);

@@ -49,6 +49,10 @@ struct ObjectiveConfig {
   // Divide & Conquer's learners (layers/embedding_slices.h): with learners > 1 the metric loss sees learner
   // `learner`'s normalised slice, or with learner -1 the concatenation of all normalised slices (unit rows).
   int learners = 1, learner = -1;
+  // A hierarchical division's learners in use (training/dnc.h): learner k's slice is then k of active_learners
+  // slices, and the masks' term covers the first active_learners masks; 0: all `learners` (the whole embedding is
+  // always the concatenation of `learners` slices).
+  int active_learners = 0;
   // With learned masks (the learner_masks argument of sgml_objective; the authors' TPAMI follow-up) learner k's
   // embedding is emb * relu(mask k), normalised, and mask_lambda times the masks' mean pairwise cosine
   // (losses/mask_orthogonality.h) is added; learner -1: the plain normalised embedding, no mask term.

@@ -197,6 +197,35 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
   EXPECT_THROW(a.add_group({6, 8, 1.0, 0.0}), Error);
 }
 
+// A group's rate changed between steps (0 freezes its values while the rest learns), and moments copied from one
+// range to another (a parameter that starts as a copy of another continues its moments).
+TEST(Adam, GroupRateChangesAndMomentCopies) {
+  AdamOptimizer a(6, Device::cpu());
+  a.add_group({2, 4, 1.0, 0.0});
+  Tensor params = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {6});
+  const Tensor grads = Tensor::from_vector({0.5f, -1, 2, -3, 0.25f, 1}, {6});
+  a.step(params, grads, 1e-2);
+  a.set_group_lr_scale(2, 0.0);
+  const std::vector<float> before = params.to_vector();
+  a.step(params, grads, 1e-2);
+  const std::vector<float> after = params.to_vector();
+  for (int i = 0; i < 6; ++i) {
+    if (i == 2 || i == 3) EXPECT_EQ(after[i], before[i]) << i << ": frozen";
+    else EXPECT_NE(after[i], before[i]) << i;
+  }
+  EXPECT_THROW(a.set_group_lr_scale(1, 1.0), Error) << "no group starts at 1";
+  EXPECT_THROW(a.set_group_lr_scale(2, -1.0), Error);
+  a.copy_moments(0, 4, 2);
+  const std::vector<float> m = a.m().to_vector(), v = a.v().to_vector();
+  EXPECT_EQ(m[4], m[0]);
+  EXPECT_EQ(m[5], m[1]);
+  EXPECT_EQ(v[4], v[0]);
+  EXPECT_EQ(v[5], v[1]);
+  EXPECT_NE(m[2], m[0]);
+  EXPECT_THROW(a.copy_moments(0, 5, 2), Error) << "past the end";
+  EXPECT_THROW(a.copy_moments(0, 1, 2), Error) << "overlapping";
+}
+
 // ---------------------------------------------------------------- CUDA twin vs CPU
 
 TEST(AdamCuda, MatchesCpu) {

@@ -285,4 +285,93 @@ TEST(CliDnc, LearnedMasksLearnFreezeResumeAndEvaluate) {
   EXPECT_NE(out.find("--learner-masks"), std::string::npos) << out;
 }
 
+// The follow-up's hierarchy (--division hierarchical) with learned masks and --freeze-backbone-epochs 1: clusterings
+// at epochs 1, 3 and 5 give 1, 2 and 4 learners (the last two dividing each cluster in two); a learner's mask is
+// learned only once it exists (the others stay at ones); the backbone keeps its values through each epoch right
+// after a re-clustering while the embedding layer learns; a run stopped before or after a division and resumed is
+// bitwise the uninterrupted one.
+TEST(CliDnc, HierarchicalDivisionWithMasksAndFrozenBackboneResumesExactly) {
+  const std::string dir = test::scratch_dir("cli_dnc_hierarchy");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir),
+                    base = small_run(data, " --head linear --learner-masks learned --division hierarchical"
+                                           " --learners 4 --recluster-every 2 --freeze-backbone-epochs 1 --epochs 6");
+  std::string out;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  const Log full = read_log(dir + "/full/metrics.jsonl");
+  ASSERT_EQ(full.reclusterings.size(), 3u);
+  ASSERT_EQ(full.losses.size() % 6, 0u);
+  const int64_t per_epoch = int64_t(full.losses.size() / 6);
+  const int want_learners[] = {1, 2, 4};
+  for (size_t r = 0; r < 3; ++r) {
+    const nlohmann::json& rec = full.reclusterings[r];
+    EXPECT_EQ(rec.at("epoch"), int(2 * r + 1));
+    EXPECT_EQ(rec.at("learners"), want_learners[r]);
+    const std::vector<int> sizes = rec.at("cluster_sizes");
+    EXPECT_EQ(sizes.size(), size_t(want_learners[r]));
+    EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), 0), 700) << rec.dump();
+    EXPECT_EQ(rec.contains("division_trials"), r > 0) << rec.dump();
+    if (r > 0) EXPECT_EQ(rec.at("division_trials").size(), size_t(want_learners[r] / 2));
+  }
+
+  expect_resume_is_exact(base, 2 * per_epoch, "", dir, dir + "/full");      // before the first division
+  expect_resume_is_exact(base, 2 * per_epoch + 2, "", dir, dir + "/full");  // after it, backbone frozen
+  auto state_after = [&](int64_t steps) {
+    const std::string run = dir + "/steps" + std::to_string(steps);
+    EXPECT_EQ(run_cli(base + " --steps " + std::to_string(steps) + " --out " + run + " 2>&1", &out), 0) << out;
+    return load_safetensors(run + "/last.safetensors");
+  };
+  const TensorMap e2 = state_after(2 * per_epoch), e3 = state_after(3 * per_epoch);
+  const TensorMap e6 = load_safetensors(dir + "/full/last.safetensors");
+  int backbone = 0, moved_later = 0;
+  for (const auto& [name, t] : e2) {
+    const bool buffer = name.find("running_") != std::string::npos || name.find("num_batches") != std::string::npos;
+    if (buffer || name.rfind("head.", 0) == 0 || name.rfind("loss.", 0) == 0 || name.rfind("optimizer.", 0) == 0)
+      continue;
+    ++backbone;
+    EXPECT_EQ(t.to_vector(), e3.at(name).to_vector()) << name << ": frozen in epoch 3";
+    moved_later += t.to_vector() != e6.at(name).to_vector();
+  }
+  EXPECT_GT(backbone, 40);
+  EXPECT_EQ(moved_later, backbone) << "every backbone parameter learns in the epochs that are not frozen";
+  EXPECT_NE(e2.at("head.emb.weight").to_vector(), e3.at("head.emb.weight").to_vector()) << "the embedding learns";
+
+  auto mask_rows_moved = [](const Tensor& masks) {
+    std::vector<bool> moved;
+    const std::vector<float> m = masks.to_vector();
+    for (int64_t r = 0; r < masks.dim(0); ++r) {
+      bool any = false;
+      for (int64_t j = 0; j < masks.dim(1); ++j) any = any || m[size_t(r * masks.dim(1) + j)] != 1.0f;
+      moved.push_back(any);
+    }
+    return moved;
+  };
+  EXPECT_EQ(mask_rows_moved(e2.at("loss.learner_masks")), (std::vector<bool>{true, false, false, false}));
+  EXPECT_EQ(mask_rows_moved(e3.at("loss.learner_masks")), (std::vector<bool>{true, true, false, false}));
+  EXPECT_EQ(mask_rows_moved(e6.at("loss.learner_masks")), (std::vector<bool>{true, true, true, true}));
+  const std::vector<float> m3 = e3.at("loss.learner_masks").to_vector();
+  EXPECT_NE(std::vector<float>(m3.begin(), m3.begin() + 16), std::vector<float>(m3.begin() + 16, m3.begin() + 32))
+      << "the two children of the first learner have parted";
+
+  // The division copies the parent's mask: resumed before it with the masks' rate at 0 (an allowed change), both
+  // children hold exactly the parent's mask after it.
+  const std::string copy = dir + "/copy";
+  ASSERT_EQ(run_cli(base + " --steps " + std::to_string(2 * per_epoch) + " --out " + copy + " 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(base + " --steps " + std::to_string(2 * per_epoch + 2) + " --mask-lr-mult 0 --resume --out " +
+                    copy + " 2>&1", &out), 0) << out;
+  const std::vector<float> parent = e2.at("loss.learner_masks").to_vector(),
+                           children = load_safetensors(copy + "/last.safetensors").at("loss.learner_masks").to_vector();
+  ASSERT_EQ(children.size(), 64u);
+  EXPECT_EQ(std::vector<float>(children.begin(), children.begin() + 16),
+            std::vector<float>(parent.begin(), parent.begin() + 16));
+  EXPECT_EQ(std::vector<float>(children.begin() + 16, children.begin() + 32),
+            std::vector<float>(parent.begin(), parent.begin() + 16)) << "learner 1 starts as a copy of learner 0";
+  EXPECT_EQ(std::vector<float>(children.begin() + 32, children.end()), std::vector<float>(32, 1.0f));
+
+  EXPECT_NE(run_cli(base + " --learners 6 --steps 1 --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--learners must be a power of two, got 6"), std::string::npos) << out;
+  EXPECT_NE(run_cli(base + " --freeze-backbone-epochs 2 --steps 1 --out " + dir + "/bad 2>&1", &out), 0);
+  EXPECT_NE(out.find("--freeze-backbone-epochs 2 must be below --recluster-every 2"), std::string::npos) << out;
+}
+
 }  // namespace

@@ -280,6 +280,8 @@ TrainConfig config_unlike_the_default() {
   c.finetune_epoch = 7;
   c.batches_per_epoch = "max";
   c.learner_masks = "learned";
+  c.division = "hierarchical";
+  c.freeze_backbone_epochs = 2;
   c.mask_lr_mult = 12.5;
   c.mask_lambda = 0.25;
   c.embedding_dim = 96;

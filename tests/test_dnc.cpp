@@ -103,6 +103,70 @@ TEST(DncPhases, ClusteredThenFullEmbeddingThenFineTune) {
   EXPECT_FALSE(dnc_phase(c, 1).clustered);
 }
 
+// The follow-up's top-down hierarchy: 1 learner at the first clustering, twice as many at each re-clustering (the
+// k-means into the previous count, then each cluster divided), up to K; the backbone frozen in the first epochs
+// after each re-clustering.
+TEST(DncPhases, HierarchicalDivisionDoublesTheLearnersUpToK) {
+  TrainConfig c;
+  c.method = "dnc";
+  c.learners = 8;
+  c.recluster_every = 2;
+  c.freeze_backbone_epochs = 1;
+  c.finetune_epoch = 12;
+  EXPECT_EQ(dnc_phase(c, 3).learners, 8) << "flat: all K from the start";
+  EXPECT_FALSE(dnc_phase(c, 3).divides());
+  c.division = "hierarchical";
+  //                       epoch:  1  2  3  4  5  6  7  8  9 10 11
+  const int want_learners[] = {0, 1, 1, 2, 2, 4, 4, 8, 8, 8, 8, 8};
+  const int want_into[] = {0, 1, 1, 1, 1, 2, 2, 4, 4, 8, 8, 8};
+  for (int epoch = 1; epoch <= 11; ++epoch) {
+    const DncPhase p = dnc_phase(c, epoch);
+    EXPECT_EQ(p.learners, want_learners[epoch]) << epoch;
+    EXPECT_EQ(p.clustered_into, want_into[epoch]) << epoch;
+    EXPECT_EQ(p.divides(), epoch >= 3 && epoch <= 8) << epoch << ": its clustering divided";
+    EXPECT_EQ(p.backbone_frozen, epoch % 2 == 1) << epoch;
+  }
+  EXPECT_EQ(dnc_phase(c, 1000000).learners, 0) << "fine-tuning: no clusters";
+  EXPECT_FALSE(dnc_phase(c, 12).backbone_frozen);
+  c.finetune_epoch = 0;
+  EXPECT_EQ(dnc_phase(c, 1000001).learners, 8);
+}
+
+// Each cluster split in two by 2-means of its own rows, into 2c and 2c + 1 (the parent is the child // 2, as the
+// authors check); a split that leaves a half without two classes of two images is tried again with other seeds, up
+// to the limit, and kept then; a cluster of one row stays whole.
+TEST(DncDivision, SplitsEachClusterInTwoAndRetriesSplitsWithoutPairs) {
+  // Cluster 0: two far blobs (rows 0-3 and 4-7), each with two classes of two images; cluster 1: rows 8-13 of one
+  // class only (no split can satisfy the rule); cluster 2: row 14 alone; row 15 in no cluster.
+  const int n = 16, d = 4;
+  Tensor x = Tensor::zeros({n, d});
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0.0f, 0.01f);
+  for (int r = 0; r < n; ++r) {
+    const int hot = r < 4 ? 0 : r < 8 ? 1 : 2 + r % 2;  // the blob's axis
+    for (int j = 0; j < d; ++j) x.data()[r * d + j] = noise(rng) + (j == hot ? 1.0f : 0.0f);
+  }
+  const std::vector<int> clusters{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, -1};
+  const std::vector<int> labels{0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4, 4, 5, 6};
+  const Division div = divide_clusters(x, clusters, labels, 3, 9, Device::cpu(), 5);
+  ASSERT_EQ(div.clusters.size(), size_t(n));
+  for (int r = 0; r < n; ++r) {
+    if (clusters[r] < 0) {
+      EXPECT_EQ(div.clusters[r], -1);
+      continue;
+    }
+    EXPECT_EQ(div.clusters[r] / 2, clusters[r]) << "row " << r << ": a child of its cluster";
+  }
+  EXPECT_EQ(div.trials, (std::vector<int>{1, 5, 0}));
+  for (int r = 1; r < 4; ++r) EXPECT_EQ(div.clusters[r], div.clusters[0]) << "the first blob together";
+  for (int r = 5; r < 8; ++r) EXPECT_EQ(div.clusters[r], div.clusters[4]) << "the second blob together";
+  EXPECT_NE(div.clusters[0], div.clusters[4]);
+  std::set<int> halves(div.clusters.begin() + 8, div.clusters.begin() + 14);
+  EXPECT_EQ(halves, (std::set<int>{2, 3})) << "the last trial's split kept";
+  EXPECT_EQ(div.clusters[14], 4) << "one row: whole, as 2c";
+  EXPECT_THROW(divide_clusters(x, clusters, {0, 1}, 3, 9), Error);
+}
+
 TEST(ClusterBatchSampler, BatchesComeFromOneClusterRoundRobin) {
   // 12 classes of 5 images; cluster = class % 3, except that class 0 has one image in cluster 1 (dropped there) and
   // cluster 3 holds only class 11's images (one class: no negatives, never sampled).

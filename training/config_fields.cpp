@@ -125,6 +125,15 @@ std::vector<ConfigField> make_fields() {
           "dimensions) | learned (the authors' TPAMI 2021 follow-up: learner k weights all d dimensions by relu(mask "
           "k), masks starting at ones, learned at --mask-lr-mult x --lr with an orthogonality term, frozen from "
           "--full-embedding-epoch; evaluation uses the unmasked embedding)").choices({"slices", "learned"}),
+      Row("division", &C::division,
+          "--method dnc: flat (K clusters from the first clustering on) | hierarchical (the authors' TPAMI 2021 "
+          "follow-up: 1 learner, then each re-clustering divides every cluster in two by 2-means of its images, "
+          "1, 2, 4, ... up to --learners, a power of two; a new learner starts from its parent's slice half or mask)")
+          .choices({"flat", "hierarchical"}),
+      Row("freeze-backbone-epochs", &C::freeze_backbone_epochs,
+          "--method dnc: the backbone does not learn in the first N epochs after each re-clustering, only the "
+          "embedding layer (and masks) adapt to the new clusters (the follow-up's --mod-epoch-freeze; below "
+          "--recluster-every; 0: never)").ints(L::kNonNegative),
       Row("mask-lr-mult", &C::mask_lr_mult,
           "--learner-masks learned: the masks' learning rate is this times --lr (scaled by --lr-schedule as --lr is; "
           "weight decay as --weight-decay)").reals(L::kNonNegativeFloat),

@@ -25,6 +25,7 @@ class DatasetBatchSource : public BatchSource {
   int cluster_of(int64_t step) const override { return stream_.cluster_of(step); }
   std::vector<int> cluster_sizes() const override;
   std::vector<int> cluster_kept() const override;
+  std::vector<int> image_labels() const override { return labels_of(dataset_.train); }
 
  private:
   static TrainingStreamConfig stream_config(const TrainConfig& config);

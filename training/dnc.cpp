@@ -1,5 +1,6 @@
 #include "training/dnc.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/check.h"
@@ -13,7 +14,22 @@ DncPhase dnc_phase(const TrainConfig& c, int epoch) {
   if (c.method != "dnc") return p;
   p.clustered = c.finetune_epoch == 0 || epoch < c.finetune_epoch;
   p.full_embedding = !p.clustered || (c.full_embedding_epoch > 0 && epoch >= c.full_embedding_epoch);
-  if (p.clustered) p.clustering_epoch = epoch - (epoch - 1) % c.recluster_every;
+  if (!p.clustered) return p;
+  p.clustering_epoch = epoch - (epoch - 1) % c.recluster_every;
+  p.backbone_frozen = epoch - p.clustering_epoch < c.freeze_backbone_epochs;
+  if (c.division != "hierarchical") {
+    p.learners = p.clustered_into = c.learners;
+    return p;
+  }
+  // The re-clustering's index i: 1 learner at i = 0, then twice as many at each, up to K.
+  const int clustering = (p.clustering_epoch - 1) / c.recluster_every;
+  auto learners_at = [&](int i) {
+    int k = 1;
+    for (int j = 0; j < i && k < c.learners; ++j) k *= 2;
+    return k;
+  };
+  p.learners = learners_at(clustering);
+  p.clustered_into = clustering == 0 ? 1 : learners_at(clustering - 1);
   return p;
 }
 
@@ -59,6 +75,55 @@ Clustering cluster_features(const Tensor& features, int k, uint64_t seed, Device
   options.max_iterations = 100;
   const KMeansResult r = kmeans(device.is_cuda() ? x.to(device) : x, k, options);  // explicit host-to-device copy
   return {std::vector<int>(r.assignment.begin(), r.assignment.end()), r.inertia, r.iterations};
+}
+
+namespace {
+// Whether at least two classes have two images or more among `members`.
+bool has_two_pairs(const std::vector<int>& members, const std::vector<int>& labels) {
+  std::vector<int> sorted;
+  for (int r : members) sorted.push_back(labels[size_t(r)]);
+  std::sort(sorted.begin(), sorted.end());
+  int classes = 0;
+  for (size_t i = 0; i < sorted.size();) {
+    size_t j = i;
+    while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+    classes += j - i >= 2;
+    i = j;
+  }
+  return classes >= 2;
+}
+}  // namespace
+
+Division divide_clusters(const Tensor& features, const std::vector<int>& clusters, const std::vector<int>& labels,
+                         int k, uint64_t seed, Device device, int max_trials) {
+  SGML_CHECK(features.ndim() == 2 && int64_t(clusters.size()) == features.dim(0) && labels.size() == clusters.size(),
+             "divide_clusters: ", clusters.size(), " clusters and ", labels.size(), " labels for features ",
+             shape_str(features.shape()));
+  SGML_CHECK(k >= 1 && max_trials >= 1, "divide_clusters: ", k, " clusters, ", max_trials, " trials");
+  const Tensor host = features.is_cuda() ? features.to(Device::cpu()) : features;
+  const int64_t d = host.dim(1);
+  Division out;
+  out.clusters.assign(clusters.size(), -1);
+  out.trials.assign(size_t(k), 0);
+  for (int c = 0; c < k; ++c) {
+    std::vector<int> members;
+    for (size_t r = 0; r < clusters.size(); ++r)
+      if (clusters[r] == c) members.push_back(int(r));
+    for (int r : members) out.clusters[size_t(r)] = 2 * c;
+    if (members.size() < 2) continue;
+    Tensor x = Tensor::empty({int64_t(members.size()), d});
+    for (size_t i = 0; i < members.size(); ++i)
+      std::copy_n(host.data() + int64_t(members[i]) * d, d, x.data() + int64_t(i) * d);
+    for (int t = 0; t < max_trials; ++t) {
+      const Clustering halves = cluster_features(x, 2, seed * 1000003ull + uint64_t(c) * 7919ull + uint64_t(t), device);
+      std::vector<int> parts[2];
+      for (size_t i = 0; i < members.size(); ++i) parts[halves.clusters[i]].push_back(members[i]);
+      for (size_t i = 0; i < members.size(); ++i) out.clusters[size_t(members[i])] = 2 * c + halves.clusters[i];
+      out.trials[size_t(c)] = t + 1;
+      if (has_two_pairs(parts[0], labels) && has_two_pairs(parts[1], labels)) break;
+    }
+  }
+  return out;
 }
 
 }  // namespace sgml

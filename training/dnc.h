@@ -10,6 +10,11 @@
 //   comes from one cluster (round-robin, data/samplers.h ClusterBatchSampler) and the metric loss sees only that
 //   cluster's learner slice, until --full-embedding-epoch, from which it sees the whole embedding.
 // - fine-tune phase (from --finetune-epoch): plain batch-wise sampling over all images, whole embedding.
+// With --division hierarchical (the authors' TPAMI follow-up, their top-down hierarchy) the learners grow: 1 at the
+// first clustering, then each re-clustering clusters into the current count (k-means, Hungarian matching as above)
+// and, while that count is below K, divides every cluster in two by 2-means of its own images, children 2c and
+// 2c + 1 of cluster c, so 1, 2, 4, ... up to K (a power of two). A new learner starts from its parent: the same
+// slice's half (slices), or a copy of its parent's mask (learned masks).
 // Clustered epochs keep the length of plain batch-wise sampling (ceil(classes / N') steps; --batches-per-epoch
 // plain, so epochs, schedules and comparisons mean the same with and without clusters), or take the authors' length
 // from the clusters (max or min: data/samplers.h ClusterBatchSampler); the trainer counts epochs as they end.
@@ -26,6 +31,12 @@ struct DncPhase {
   bool clustered = false;       // batches come from clusters
   bool full_embedding = true;   // the loss sees the whole embedding (else the batch's cluster's learner slice)
   int clustering_epoch = 0;     // the epoch whose start computed the clusters this epoch uses (clustered only)
+  // Clustered only: the learners (clusters) this epoch trains, and how many clusters the k-means at the start of
+  // clustering_epoch made before dividing each in two (== learners when it did not divide).
+  int learners = 0, clustered_into = 0;
+  bool divides() const { return clustered && clustered_into < learners; }
+  // --freeze-backbone-epochs: the backbone does not learn in this epoch (one of the first after a re-clustering).
+  bool backbone_frozen = false;
 };
 DncPhase dnc_phase(const TrainConfig& c, int epoch);
 
@@ -45,5 +56,16 @@ struct Clustering {
 // k-means of the L2-normalised rows of features (N, D) into k clusters (retrieval/kmeans.h), seeded; its distance
 // products run on `device` (the model's: a GPU run clusters on the GPU).
 Clustering cluster_features(const Tensor& features, int k, uint64_t seed, Device device = Device::cpu());
+
+// The hierarchy's division: each cluster c of `clusters` (N rows, in [0, k) or -1) split in two by 2-means of its
+// rows' L2-normalised features (N, D), into clusters 2c and 2c + 1 (-1 stays -1). A split is accepted when each
+// half holds at least two classes (`labels`, N) with two images or more; otherwise another seed is tried, up to
+// max_trials, and the last split is kept (the authors' rule). A cluster of fewer than 2 rows stays whole, as 2c.
+struct Division {
+  std::vector<int> clusters;  // (N) in [0, 2k) or -1
+  std::vector<int> trials;    // (k) the seeds each cluster took (0: not divided)
+};
+Division divide_clusters(const Tensor& features, const std::vector<int>& clusters, const std::vector<int>& labels,
+                         int k, uint64_t seed, Device device = Device::cpu(), int max_trials = 30);
 
 }  // namespace sgml

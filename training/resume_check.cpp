@@ -45,6 +45,8 @@ const FieldRule kRules[] = {
     {"finetune-epoch", Change::Refused, ""},
     {"batches-per-epoch", Change::Refused, ""},
     {"learner-masks", Change::Refused, ""},
+    {"division", Change::Refused, ""},
+    {"freeze-backbone-epochs", Change::Refused, ""},
     {"mask-lambda", Change::Refused, ""},
     {"mask-lr-mult", Change::Allowed, "the masks' learning rate follows the new setting from here on"},
     {"embedding-dim", Change::Refused, ""},

@@ -71,6 +71,14 @@ void check_train_config(const TrainConfig& c) {
   if (c.learner_masks != "slices" && c.learner_masks != "learned")
     SGML_FAIL("unknown --learner-masks '", c.learner_masks, "': expected slices or learned");
   if (c.learner_masks == "slices") check_learner_slices(c.learners, c.embedding_dim);
+  if (c.division != "flat" && c.division != "hierarchical")
+    SGML_FAIL("unknown --division '", c.division, "': expected flat or hierarchical");
+  if (c.method == "dnc" && c.division == "hierarchical" && (c.learners & (c.learners - 1)) != 0)
+    SGML_FAIL("--division hierarchical doubles the learners at each re-clustering (1, 2, 4, ...): --learners must "
+              "be a power of two, got ", c.learners);
+  if (c.method == "dnc" && c.freeze_backbone_epochs >= c.recluster_every)
+    SGML_FAIL("--freeze-backbone-epochs ", c.freeze_backbone_epochs, " must be below --recluster-every ",
+              c.recluster_every, ": the backbone would never learn while the data is clustered");
   if (parse_batches_per_epoch(c.batches_per_epoch) != BatchesPerEpoch::Plain && c.method != "dnc")
     SGML_FAIL("--batches-per-epoch ", c.batches_per_epoch, " sets the length of Divide & Conquer's clustered "
               "epochs: it needs --method dnc");

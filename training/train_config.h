@@ -49,6 +49,11 @@ struct TrainConfig {
   // How the learners divide the embedding: slices (the CVPR paper) | learned (the TPAMI follow-up's masks, one per
   // learner over all d dimensions, with their own learning rate and an orthogonality term; losses/mask_orthogonality.h)
   std::string learner_masks = "slices";
+  // flat (K learners from the first clustering) | hierarchical (the follow-up's top-down hierarchy: 1, 2, 4, ... K,
+  // doubling at each re-clustering; training/dnc.h)
+  std::string division = "flat";
+  int freeze_backbone_epochs = 0;    // the follow-up's --mod-epoch-freeze: backbone frozen the first N epochs after a
+                                     // re-clustering (only the embedding layer, and masks, learn then)
   double mask_lr_mult = 100.0;       // the masks' learning rate is this times --lr (their README's command: 100)
   double mask_lambda = 0.01;         // weight of the masks' orthogonality term (their README's command: 0.01)
   int embedding_dim = 512;

@@ -128,6 +128,14 @@ void Trainer::initialise_model() {
     const int64_t offset = model_->store().flat_offset_of("loss.margin_beta");
     optimizer_->add_group({offset, offset + model_->margin_beta().value().numel(), config_.beta_lr / config_.lr, 0.0});
   }
+  if (config_.method == "dnc" && config_.freeze_backbone_epochs > 0) {
+    // The backbone (registered first: everything before the head) in a group of its own, which
+    // freeze_backbone sets to rate 0 in the epochs right after a re-clustering.
+    int64_t head_begin = model_->store().parameter_count();
+    for (const auto& [name, p] : model_->store().parameters())
+      if (name.rfind("head.", 0) == 0) head_begin = std::min(head_begin, model_->store().flat_offset_of(name));
+    optimizer_->add_group({0, head_begin, 1.0, config_.weight_decay});
+  }
   if (model_->learner_masks().defined()) {
     // The learned masks in their own group (the D&C authors' optimiser): --mask-lr-mult x the rate, the run's weight
     // decay (their --mask-wd-mult 1); prepare_dnc_step freezes them when the whole embedding trains.
@@ -200,47 +208,93 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
 }
 
 void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective) {
-  const int k = config_.learners;
   const int epoch = progress_.epoch + 1;
   const DncPhase phase = dnc_phase(config_, epoch);
-  objective.learners = k;
+  objective.learners = config_.learners;
   if (!phase.clustered) {  // fine-tuning: all images, whole embedding, plain epochs from the phase's first on
     if (clusters_active_ || !plain_anchored_) data_->set_clusters({}, 0, epoch_anchor());
     clusters_active_ = false;
     plain_anchored_ = true;
     objective.learner = -1;
+    objective.active_learners = 0;
     freeze_learner_masks(true);
+    freeze_backbone(false);
     return;
   }
   const int64_t length_before = data_->steps_per_epoch();
   if (progress_.clustered_epoch != phase.clustering_epoch) {
-    bar.message(str_cat("epoch ", epoch, ": clustering the training images into ", k, " groups (k-means)"));
-    std::vector<int> rows;
-    const Tensor features = data_->clustering_features(*model_, &rows);
-    const Clustering c =
-        cluster_features(features, k, config_.seed * 1000003ull + uint64_t(phase.clustering_epoch), device_);
-    std::vector<int> fresh(size_t(data_->num_images()), -1);  // unreadable (skipped) images stay out
-    for (size_t r = 0; r < rows.size(); ++r) fresh[size_t(rows[r])] = c.clusters[r];
-    const bool first = progress_.clusters.size() != fresh.size();
-    const ClusterMatch match = first ? ClusterMatch{fresh, 0.0} : match_clusters(progress_.clusters, fresh, k);
-    progress_.clusters = match.clusters;
-    progress_.clustered_epoch = phase.clustering_epoch;
-    data_->set_clusters(progress_.clusters, k, epoch_anchor());
-    clusters_active_ = true;
-    const std::vector<int> sizes = data_->cluster_sizes(), kept = data_->cluster_kept();
-    // "step": the first step that uses the clusters (a resume from the checkpoint before it drops the record and
-    // clusters again, writing it once more).
-    log.write({{"epoch", epoch}, {"step", progress_.step + 1}, {"recluster", true}, {"cluster_sizes", sizes},
-               {"images_kept", kept}, {"reassignment_cost", match.cost}, {"kmeans_inertia", c.inertia},
-               {"kmeans_iterations", c.iterations}, {"first_clustering", first},
-               {"epoch_steps", data_->steps_per_epoch()}});
+    recluster(log, bar, phase);
   } else if (!clusters_active_) {  // a resumed run: the checkpoint's clusters, in epochs of their length
-    data_->set_clusters(progress_.clusters, k, epoch_anchor());
+    data_->set_clusters(progress_.clusters, phase.learners, epoch_anchor());
     clusters_active_ = true;
   }
   if (data_->steps_per_epoch() != length_before) bar.set_total(total_steps());  // --batches-per-epoch max|min
+  objective.active_learners = phase.learners;
   objective.learner = phase.full_embedding ? -1 : data_->cluster_of(progress_.step);
   freeze_learner_masks(objective.learner < 0);
+  freeze_backbone(phase.backbone_frozen);
+}
+
+void Trainer::recluster(MetricsLog& log, ProgressBar& bar, const DncPhase& phase) {
+  const int k = phase.clustered_into, epoch = progress_.epoch + 1;
+  bar.message(str_cat("epoch ", epoch, ": clustering the training images into ", k, " group", k > 1 ? "s" : "",
+                      " (k-means)", phase.divides() ? ", then dividing each in two" : ""));
+  std::vector<int> rows;
+  const Tensor features = data_->clustering_features(*model_, &rows);
+  const uint64_t seed = config_.seed * 1000003ull + uint64_t(phase.clustering_epoch);
+  const Clustering c = cluster_features(features, k, seed, device_);
+  std::vector<int> fresh(size_t(data_->num_images()), -1);  // unreadable (skipped) images stay out
+  for (size_t r = 0; r < rows.size(); ++r) fresh[size_t(rows[r])] = c.clusters[r];
+  const bool first = progress_.clusters.size() != fresh.size();
+  const ClusterMatch match = first ? ClusterMatch{fresh, 0.0} : match_clusters(progress_.clusters, fresh, k);
+  progress_.clusters = match.clusters;
+  nlohmann::json record = {{"epoch", epoch}, {"step", progress_.step + 1}, {"recluster", true},
+                           {"reassignment_cost", match.cost}, {"kmeans_inertia", c.inertia},
+                           {"kmeans_iterations", c.iterations}, {"first_clustering", first}};
+  if (phase.divides()) {
+    std::vector<int> matched(rows.size()), labels(rows.size());
+    const std::vector<int> image_labels = data_->image_labels();
+    SGML_CHECK(image_labels.size() == size_t(data_->num_images()),
+               "--division hierarchical needs the class of every training image");
+    for (size_t r = 0; r < rows.size(); ++r) {
+      matched[r] = progress_.clusters[size_t(rows[r])];
+      labels[r] = image_labels[size_t(rows[r])];
+    }
+    const Division division = divide_clusters(features, matched, labels, k, seed, device_);
+    for (size_t r = 0; r < rows.size(); ++r) progress_.clusters[size_t(rows[r])] = division.clusters[r];
+    split_learner_masks(k);
+    record["division_trials"] = division.trials;
+  }
+  progress_.clustered_epoch = phase.clustering_epoch;
+  data_->set_clusters(progress_.clusters, phase.learners, epoch_anchor());
+  clusters_active_ = true;
+  // "step": the first step that uses the clusters (a resume from the checkpoint before it drops the record and
+  // clusters again, writing it once more).
+  record["learners"] = phase.learners;
+  record["cluster_sizes"] = data_->cluster_sizes();
+  record["images_kept"] = data_->cluster_kept();
+  record["epoch_steps"] = data_->steps_per_epoch();
+  log.write(record);
+}
+
+void Trainer::split_learner_masks(int parents) {
+  // Learner c's children 2c and 2c + 1 start as copies of its mask and its Adam moments (from the last child
+  // down, so that no mask is overwritten before it is copied). The slices need nothing: child slices are halves.
+  if (!model_->learner_masks().defined()) return;
+  const int64_t d = model_->learner_masks().value().dim(1);
+  const int64_t offset = model_->store().flat_offset_of("loss.learner_masks");
+  Tensor& params = model_->store().flat_params();
+  for (int c = parents - 1; c >= 0; --c)
+    for (int child : {2 * c + 1, 2 * c}) {
+      if (child == c) continue;
+      params.view(offset + child * d, {d}).copy_from(params.view(offset + c * d, {d}));
+      optimizer_->copy_moments(offset + c * d, offset + child * d, d);
+    }
+}
+
+void Trainer::freeze_backbone(bool frozen) {
+  if (config_.freeze_backbone_epochs == 0) return;
+  optimizer_->set_group_lr_scale(0, frozen ? 0.0 : 1.0);
 }
 
 void Trainer::freeze_learner_masks(bool frozen) {

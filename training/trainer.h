@@ -13,6 +13,7 @@
 #include "engine/lr_schedule.h"
 #include "losses/sgml_objective.h"
 #include "models/sgml_model.h"
+#include "training/dnc.h"
 #include "training/checkpoint.h"
 #include "training/progress.h"
 #include "training/train_config.h"
@@ -49,6 +50,8 @@ class BatchSource {
   // Per cluster: its images, and those kept (in classes with >= 2 images in it).
   virtual std::vector<int> cluster_sizes() const { return {}; }
   virtual std::vector<int> cluster_kept() const { return {}; }
+  // The class of each training image (num_images), for --division hierarchical; empty: unknown.
+  virtual std::vector<int> image_labels() const { return {}; }
 };
 
 class Trainer {
@@ -85,8 +88,16 @@ class Trainer {
   // --method dnc, before each step: the clusters of the step's epoch (re-clustering and logging when due, or the
   // checkpoint's after a resume) and the objective's learner for the step.
   void prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective);
+  // The clustering at the start of the phase's clustering epoch: k-means into phase.clustered_into groups matched
+  // to the previous ones, divided in two each when the phase divides; logged to `log`.
+  void recluster(MetricsLog& log, ProgressBar& bar, const DncPhase& phase);
+  // --division hierarchical with learned masks: the `parents` masks (and their Adam moments) copied to their
+  // children 2c and 2c + 1.
+  void split_learner_masks(int parents);
   // --learner-masks learned: the masks' Adam group at rate 0 (frozen) or --mask-lr-mult.
   void freeze_learner_masks(bool frozen);
+  // --freeze-backbone-epochs: the backbone's Adam group at rate 0 (frozen) or 1.
+  void freeze_backbone(bool frozen);
   // Whether the run has reached --steps, or else the end of its --epochs.
   bool finished() const;
   // The first step of the current epoch, and its 0-based index: where epochs of the current length count from.

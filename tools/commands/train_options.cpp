@@ -107,6 +107,8 @@ const UsedOnlyWith kUsedOnlyWith[] = {
     {"full-embedding-epoch", divide_and_conquer, "--method dnc"},
     {"finetune-epoch", divide_and_conquer, "--method dnc"},
     {"learner-masks", divide_and_conquer, "--method dnc"},
+    {"division", divide_and_conquer, "--method dnc"},
+    {"freeze-backbone-epochs", divide_and_conquer, "--method dnc"},
     {"mask-lr-mult", learned_masks, "--method dnc --learner-masks learned"},
     {"mask-lambda", learned_masks, "--method dnc --learner-masks learned"},
     {"lr-step-epochs", step_schedule, "--lr-schedule step"},
