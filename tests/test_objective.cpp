@@ -29,6 +29,11 @@ struct ObjectiveCase {
   std::vector<float> class_beta;  // learned margin boundaries, one per class (empty: the fixed margin_beta)
   int learners = 1, learner = -1;  // Divide & Conquer's slices (16 columns: 3 learners of 6, 6 and 4)
   float beta_nu = 0.0f;            // L1 penalty on the learned boundaries
+  // D&C's learned masks (the follow-up): masks_rows masks of the 16 columns (0: none), the term's weight, and the
+  // learners in use (0: all).
+  int masks_rows = 0;
+  float mask_lambda = 0.0f;
+  int active_learners = 0;
 };
 
 std::vector<ObjectiveCase> objective_cases() {
@@ -63,6 +68,12 @@ std::vector<ObjectiveCase> objective_cases() {
        0.2f, NegativeSampler::Nearest, 0.2f, 1.2f, {}, 3, -1},
       {"dnc_learner0_of2_sgml", LossMode::Sgml, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.2f, 1.2f, {}, 2, 0},
+      {"dnc_masks_learner1_of4_margin", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f,
+       0.2f, NegativeSampler::Distance, 0.2f, 1.2f, {}, 4, 1, 0.0f, 4, 0.3f},
+      {"dnc_masks_learner0_of_first2_nearest", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch,
+       0.05f, 0.2f, NegativeSampler::Nearest, 0.2f, 1.2f, {}, 4, 0, 0.0f, 4, 0.5f, 2},
+      {"dnc_masks_whole_embedding", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, batch, 0.05f,
+       0.2f, NegativeSampler::Distance, 0.2f, 1.2f, {}, 4, -1, 0.0f, 4, 0.3f},
       {"margin_one_class", LossMode::Margin, Sampling::BatchWise, 2.0f, 0.5f, 1.0f, true, {4, 4, 4, 4}, 0.05f, 0.2f,
        NegativeSampler::Distance, 0.2f, 1.2f},
   };
@@ -92,7 +103,12 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
                         {"rank_tau", c.rank_tau}, {"rank_rho", c.rank_rho}, {"margin", c.margin},
                         {"margin_beta", c.margin_beta}, {"sampler", negative_sampler_name(c.sampler)},
                         {"draw_seed", 1000 + i}, {"class_beta", c.class_beta},
-                        {"learners", c.learners}, {"learner", c.learner}, {"beta_nu", c.beta_nu}});
+                        {"learners", c.learners}, {"learner", c.learner}, {"beta_nu", c.beta_nu},
+                        {"mask_lambda", c.mask_lambda}, {"active_learners", c.active_learners}});
+    if (c.masks_rows > 0) {  // values in [-0.5, 1.5): some cut by the ReLU
+      in["masks"] = test::random_tensor({c.masks_rows, 16}, 110 + i, -0.5f, 1.5f);
+      manifest.back()["masks"] = in["masks"].to_vector();
+    }
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -111,11 +127,29 @@ TEST(Objective, MatchesPyTorchAutogradForEveryMode) {
     config.learners = c.learners;
     config.learner = c.learner;
     config.beta_nu = c.beta_nu;
+    config.mask_lambda = c.mask_lambda;
+    config.active_learners = c.active_learners;
+    Variable masks;
+    if (c.masks_rows > 0) masks = Variable(inputs[i].at("masks").clone(), true);
     Variable class_beta;
     if (!c.class_beta.empty())
       class_beta = Variable(Tensor::from_vector(c.class_beta, {int64_t(c.class_beta.size())}), true);
-    ObjectiveResult r = sgml_objective(emb, logits, c.labels, inputs[i].at("targets"), config, class_beta);
+    ObjectiveResult r = sgml_objective(emb, logits, c.labels, inputs[i].at("targets"), config, class_beta, masks);
     r.total.backward();
+    if (masks.defined()) {
+      const Tensor& want = ref.at("dmasks");
+      std::vector<float> got = masks.has_grad() ? masks.grad().to_vector() : std::vector<float>(want.numel(), 0.0f);
+      if (c.learner < 0) {
+        for (float v : got) EXPECT_EQ(v, 0.0f) << "the whole embedding uses no mask";
+        EXPECT_EQ(r.mask_loss, 0.0);
+      } else {
+        const double err = test::relative_error(got, want.to_vector());
+        EXPECT_LT(err, 1e-5) << "dmasks: relative error " << err;
+        EXPECT_GT(r.mask_loss, 0.0);
+      }
+      if (c.active_learners == 2)
+        for (size_t e = 32; e < got.size(); ++e) EXPECT_EQ(got[e], 0.0f) << "masks 2 and 3 are not in use yet";
+    }
     if (class_beta.defined()) {
       ASSERT_TRUE(class_beta.has_grad());
       const double err = test::relative_error(class_beta.grad(), ref.at("dclass_beta"));

@@ -2,7 +2,8 @@
 
 usage: objective_ref.py MANIFEST.json   (cases {input, output, mode, sampling, alpha, beta, lambda, sgs_grad})
 input: emb (N,D), logits (N,K), targets (N,K), labels (N) as float; output: loss, metric, bce, demb, dlogits, and
-dclass_beta for a margin case with learned boundaries (manifest key class_beta, one per class).
+dclass_beta for a margin case with learned boundaries (manifest key class_beta, one per class), and dmasks for a
+case with Divide & Conquer's learned masks (manifest keys masks, row-major (K, D), mask_lambda, active_learners).
 The objective itself is the one of the independent training reference (sgml_reference.losses), so the op-level and
 the step-level checks test the engine against one PyTorch formulation of Eq. 1-8.
 """
@@ -30,13 +31,19 @@ def main():
         class_beta = None
         if c.get("class_beta"):  # learned margin boundaries, one per class
             class_beta = torch.tensor(c["class_beta"], dtype=torch.float64, requires_grad=True)
-        total, metric, bce = losses(emb, logits, targets, labels, dict(c, loss=c["mode"], class_beta=class_beta))
+        masks = None
+        if c.get("masks"):  # D&C's learned masks (K, d), row-major
+            masks = torch.tensor(c["masks"], dtype=torch.float64).reshape(-1, emb.shape[1]).requires_grad_(True)
+        total, metric, bce = losses(emb, logits, targets, labels,
+                                    dict(c, loss=c["mode"], class_beta=class_beta, masks=masks))
         total.backward()
         out = {"loss": total.detach().reshape(1), "metric": metric.detach().reshape(1), "bce": bce.detach().reshape(1),
                "demb": emb.grad if emb.grad is not None else torch.zeros_like(emb),
                "dlogits": logits.grad if logits.grad is not None else torch.zeros_like(logits)}
         if class_beta is not None:
             out["dclass_beta"] = class_beta.grad
+        if masks is not None:
+            out["dmasks"] = masks.grad if masks.grad is not None else torch.zeros_like(masks)
         safetensors_np.save(c["output"], {k: v.numpy().astype("float32") for k, v in out.items()})
 
 

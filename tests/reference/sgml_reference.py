@@ -193,8 +193,23 @@ def learner_slices(d, k):
 
 
 def losses(emb, logits, targets, labels, cfg):
+    """The objective (total, metric, bce); with D&C's learned masks (cfg masks, (K, d), and learner >= 0) the masks'
+    orthogonality term over the first active_learners masks, weighted by mask_lambda, is added to the total."""
+    total, metric, bce = objective_terms(emb, logits, targets, labels, cfg)
+    masks = cfg.get("masks")
+    if masks is not None and cfg.get("learner", -1) >= 0:
+        from learner_masks_ref import orthogonality
+        active = cfg.get("active_learners") or masks.shape[0]
+        total = total + orthogonality(masks[:active], cfg["mask_lambda"])
+    return total, metric, bce
+
+
+def objective_terms(emb, logits, targets, labels, cfg):
     k, learner = cfg.get("learners", 1), cfg.get("learner", -1)
-    if k > 1 and learner >= 0:  # one learner's slice, normalised
+    masks = cfg.get("masks")
+    if masks is not None:  # learned masks: learner k weights every dimension by relu(mask k); -1: no mask
+        e = F.normalize(emb * F.relu(masks[learner]), dim=1) if learner >= 0 else F.normalize(emb, dim=1)
+    elif k > 1 and learner >= 0:  # one learner's slice, normalised
         b, e_ = learner_slices(emb.shape[1], k)[learner]
         e = F.normalize(emb[:, b:e_], dim=1)
     elif k > 1:  # the concatenation of the normalised slices, as a unit vector
