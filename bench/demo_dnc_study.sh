@@ -6,6 +6,10 @@
 # line per run: name, seed, Recall@1, MAP@R. The demo is small (180 queries): figures move by several points between
 # seeds (README, Correctness), so compare seeds too. dnc_k4_linear is D&C with the authors' head (--head linear);
 # dnc_k4_authors adds their transforms (--train-crop random-resized, --eval-resize 73: their 256 for 224, at 64 px).
+# dnc_k4_masks is the authors' TPAMI follow-up's learned masks with the authors' head (--learner-masks learned; the
+# masks' rate --mask-lr-mult 1, i.e. 1e-3: the follow-up's absolute rate, 100 x their 1e-5); dnc_k4_hier_masks adds
+# its hierarchical division (--division hierarchical: 1, 2, 4 learners at epochs 1, 3, 5); dnc_k4_hier is that
+# division with the slices (the follow-up's "fixed" variant).
 #   bash bench/demo_dnc_study.sh [BUILD_DIR] [OUT_DIR] [seeds] [runs: default "sgml margin_k1 dnc_k4"]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +24,12 @@ for seed in $seeds; do
       dnc_k4) args=(--method dnc --learners 4) ;;
       dnc_k4_linear) args=(--method dnc --learners 4 --head linear) ;;
       dnc_k4_authors) args=(--method dnc --learners 4 --head linear --train-crop random-resized --eval-resize 73) ;;
-      *) echo "unknown run '$name': expected sgml, margin_k1, dnc_k4, dnc_k4_linear or dnc_k4_authors" >&2; exit 2 ;;
+      dnc_k4_hier) args=(--method dnc --learners 4 --head linear --division hierarchical) ;;
+      dnc_k4_masks) args=(--method dnc --learners 4 --head linear --learner-masks learned --mask-lr-mult 1) ;;
+      dnc_k4_hier_masks) args=(--method dnc --learners 4 --head linear --learner-masks learned --mask-lr-mult 1
+                               --division hierarchical) ;;
+      *) echo "unknown run '$name': expected sgml, margin_k1, dnc_k4, dnc_k4_linear, dnc_k4_authors, dnc_k4_hier," \
+           "dnc_k4_masks or dnc_k4_hier_masks" >&2; exit 2 ;;
     esac
     run="$out/run_${seed}_$name"
     "$build/sgml" train demo --data "$out/data" --out "$run" "${args[@]}" --seed "$seed" --eval-every 0 \

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "data/demo_generator.h"
+#include "engine/safetensors.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;
@@ -163,4 +164,28 @@ TEST(CliSopCars, DivideAndConquerConfigsTrain) {
       EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
     EXPECT_EQ(test::jsonl_records(dir + "/run/metrics.jsonl", "loss").size(), 2u);
   }
+}
+
+// configs/dnc-follow-up-sop.json (the authors' TPAMI follow-up, their README's SOP command) applies over the D&C
+// defaults and trains: learned masks, hierarchical division up to 32 learners of a 512-d embedding.
+TEST(CliSopCars, DivideAndConquerFollowUpConfigTrains) {
+  const std::string dir = test::scratch_dir("cli_dnc_follow_up"), data = dir + "/data";
+  const test::RemovedAtExit remove{dir};
+  write_small_tree(data, DemoLayout::Sop);
+  std::string out;
+  ASSERT_EQ(test::run_command(test::sgml() + " train sop --method dnc --config " + test::source_dir() +
+                              "/configs/dnc-follow-up-sop.json --data " + data + " --out " + dir + "/run"
+                              " --model resnet18 --image-size 32 --eval-resize 37 --no-pretrained --steps 2"
+                              " --classes-per-batch 3 --images-per-class 2 --eval-every -1 --device cpu --workers 2"
+                              " 2>&1", &out), 0) << out;
+  for (const std::string line : {"  learners = 32\n", "  learner-masks = learned\n", "  division = hierarchical\n",
+                                 "  embedding-dim = 512\n", "  freeze-backbone-epochs = 1\n", "  finetune-epoch = 0\n",
+                                 "  head = linear\n", "  frozen-bn = true\n", "  mask-lambda = 0.01\n"})
+    EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
+  const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
+  ASSERT_EQ(steps.size(), 2u);
+  EXPECT_EQ(steps[0].at("mask_loss"), 0.0) << "one learner at first: no pair of masks";
+  EXPECT_EQ(test::jsonl_records(dir + "/run/metrics.jsonl", "recluster").at(0).at("learners"), 1);
+  EXPECT_EQ(load_safetensors(dir + "/run/last.safetensors").at("loss.learner_masks").shape(),
+            (std::vector<int64_t>{32, 512}));
 }

@@ -106,7 +106,9 @@ std::vector<ConfigField> make_fields() {
           "sgml (one embedding, the paper's training) | dnc (Divide & Conquer, Sanakoyeu et al. 2019: --learners "
           "slices of the embedding, each trained on one k-means cluster of the training images)")
           .choices({"sgml", "dnc"}),
-      Row("learners", &C::learners, "K of --method dnc: learners = clusters = slices of the embedding")
+      Row("learners", &C::learners,
+          "K of --method dnc: learners = clusters = slices of the embedding (or masks, --learner-masks learned; "
+          "the final count with --division hierarchical)")
           .ints(L::kLearners),
       Row("recluster-every", &C::recluster_every, "--method dnc: epochs between k-means re-clusterings")
           .ints(L::kPositive),
