@@ -13,8 +13,8 @@
 // With --division hierarchical (the authors' TPAMI follow-up, their top-down hierarchy) the learners grow: 1 at the
 // first clustering, then each re-clustering clusters into the current count (k-means, Hungarian matching as above)
 // and, while that count is below K, divides every cluster in two by 2-means of its own images, children 2c and
-// 2c + 1 of cluster c, so 1, 2, 4, ... up to K (a power of two). A new learner starts from its parent: the same
-// slice's half (slices), or a copy of its parent's mask (learned masks).
+// 2c + 1 of cluster c, so 1, 2, 4, ... up to K (a power of two). A new learner starts from its parent: half of its
+// slice (exactly when K divides d), or a copy of its parent's mask (learned masks).
 // Clustered epochs keep the length of plain batch-wise sampling (ceil(classes / N') steps; --batches-per-epoch
 // plain, so epochs, schedules and comparisons mean the same with and without clusters), or take the authors' length
 // from the clusters (max or min: data/samplers.h ClusterBatchSampler); the trainer counts epochs as they end.

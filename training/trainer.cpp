@@ -279,7 +279,8 @@ void Trainer::recluster(MetricsLog& log, ProgressBar& bar, const DncPhase& phase
 
 void Trainer::split_learner_masks(int parents) {
   // Learner c's children 2c and 2c + 1 start as copies of its mask and its Adam moments (from the last child
-  // down, so that no mask is overwritten before it is copied). The slices need nothing: child slices are halves.
+  // down, so that no mask is overwritten before it is copied). The slices need nothing: a child's slice is half of
+  // its parent's columns (exactly when K divides d; layers/embedding_slices.h).
   if (!model_->learner_masks().defined()) return;
   const int64_t d = model_->learner_masks().value().dim(1);
   const int64_t offset = model_->store().flat_offset_of("loss.learner_masks");
