@@ -69,6 +69,19 @@ std::vector<int> BatchWiseSampler::batch(int64_t step) const {
   return out;
 }
 
+int classes_with_pairs(const std::vector<int>& labels) {
+  std::vector<int> sorted = labels;
+  std::sort(sorted.begin(), sorted.end());
+  int classes = 0;
+  for (size_t i = 0; i < sorted.size();) {
+    size_t j = i;
+    while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+    classes += j - i >= 2;
+    i = j;
+  }
+  return classes;
+}
+
 BatchesPerEpoch parse_batches_per_epoch(const std::string& name) {
   if (name == "plain") return BatchesPerEpoch::Plain;
   if (name == "max") return BatchesPerEpoch::Max;
@@ -100,14 +113,13 @@ ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const s
       images.push_back(i);
     }
     std::vector<int> kept, kept_labels;
-    int classes = 0;
-    for (int label = 0; label < int(count_of_label.size()); ++label) classes += count_of_label[size_t(label)] >= 2;
     for (int i : images) {
       if (count_of_label[size_t(labels[size_t(i)])] < 2) continue;  // a single image of its class here
       kept.push_back(i);
       kept_labels.push_back(labels[size_t(i)]);
     }
     kept_[size_t(c)] = int(kept.size());
+    const int classes = classes_with_pairs(kept_labels);
     if (classes < 2) continue;  // no negatives: nothing to learn from this cluster this round
     const uint64_t part_seed = mix_seed(seed, uint64_t(c), kClusterSampler);
     parts_.push_back({c, kept, BatchWiseSampler(kept_labels, std::min(classes_per_batch, classes),

@@ -61,6 +61,11 @@ class ImageWiseSampler {
   int64_t steps_per_epoch_ = 1;
 };
 
+// The classes with at least two images among `labels` (one label per image): those that give positive pairs.
+// Divide & Conquer samples a cluster only when it has two such classes, and splits a cluster only into halves that
+// each have two.
+int classes_with_pairs(const std::vector<int>& labels);
+
 // The length of Divide & Conquer's clustered epochs (ClusterBatchSampler above).
 enum class BatchesPerEpoch { Plain, Max, Min };
 BatchesPerEpoch parse_batches_per_epoch(const std::string& name);  // "plain", "max", "min"

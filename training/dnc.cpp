@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/samplers.h"
 #include "engine/check.h"
 #include "retrieval/hungarian.h"
 #include "retrieval/kmeans.h"
@@ -77,23 +78,6 @@ Clustering cluster_features(const Tensor& features, int k, uint64_t seed, Device
   return {std::vector<int>(r.assignment.begin(), r.assignment.end()), r.inertia, r.iterations};
 }
 
-namespace {
-// Whether at least two classes have two images or more among `members`.
-bool has_two_pairs(const std::vector<int>& members, const std::vector<int>& labels) {
-  std::vector<int> sorted;
-  for (int r : members) sorted.push_back(labels[size_t(r)]);
-  std::sort(sorted.begin(), sorted.end());
-  int classes = 0;
-  for (size_t i = 0; i < sorted.size();) {
-    size_t j = i;
-    while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
-    classes += j - i >= 2;
-    i = j;
-  }
-  return classes >= 2;
-}
-}  // namespace
-
 Division divide_clusters(const Tensor& features, const std::vector<int>& clusters, const std::vector<int>& labels,
                          int k, uint64_t seed, Device device, int max_trials) {
   SGML_CHECK(features.ndim() == 2 && int64_t(clusters.size()) == features.dim(0) && labels.size() == clusters.size(),
@@ -116,11 +100,13 @@ Division divide_clusters(const Tensor& features, const std::vector<int>& cluster
       std::copy_n(host.data() + int64_t(members[i]) * d, d, x.data() + int64_t(i) * d);
     for (int t = 0; t < max_trials; ++t) {
       const Clustering halves = cluster_features(x, 2, seed * 1000003ull + uint64_t(c) * 7919ull + uint64_t(t), device);
-      std::vector<int> parts[2];
-      for (size_t i = 0; i < members.size(); ++i) parts[halves.clusters[i]].push_back(members[i]);
-      for (size_t i = 0; i < members.size(); ++i) out.clusters[size_t(members[i])] = 2 * c + halves.clusters[i];
+      std::vector<int> half_labels[2];
+      for (size_t i = 0; i < members.size(); ++i) {
+        half_labels[halves.clusters[i]].push_back(labels[size_t(members[i])]);
+        out.clusters[size_t(members[i])] = 2 * c + halves.clusters[i];
+      }
       out.trials[size_t(c)] = t + 1;
-      if (has_two_pairs(parts[0], labels) && has_two_pairs(parts[1], labels)) break;
+      if (classes_with_pairs(half_labels[0]) >= 2 && classes_with_pairs(half_labels[1]) >= 2) break;
     }
   }
   return out;
