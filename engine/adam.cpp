@@ -61,6 +61,7 @@ void AdamOptimizer::add_group(const AdamGroup& group) {
                ") overlaps [", g.begin, ", ", g.end, ")");
   groups_.push_back(group);
   std::sort(groups_.begin(), groups_.end(), [](const AdamGroup& x, const AdamGroup& y) { return x.begin < y.begin; });
+  group_steps_.assign(groups_.size(), 0);  // no step taken yet
 }
 
 void AdamOptimizer::set_group_lr_scale(int64_t begin, double lr_scale) {
@@ -73,14 +74,16 @@ void AdamOptimizer::set_group_lr_scale(int64_t begin, double lr_scale) {
   SGML_FAIL("no Adam parameter group starts at ", begin);
 }
 
-void AdamOptimizer::copy_moments(int64_t from, int64_t to, int64_t count) {
-  SGML_CHECK(count >= 0 && from >= 0 && to >= 0 && from + count <= m_.numel() && to + count <= m_.numel(),
-             "Adam moments [", from, ", ", from + count, ") to [", to, ", ", to + count, ") outside the buffer of ",
-             m_.numel(), " parameters");
-  SGML_CHECK(from + count <= to || to + count <= from || from == to, "Adam moments copied over themselves");
-  if (count == 0 || from == to) return;
-  m_.view(to, {count}).copy_from(m_.view(from, {count}));
-  v_.view(to, {count}).copy_from(v_.view(from, {count}));
+void AdamOptimizer::restart_group(int64_t begin) {
+  for (size_t g = 0; g < groups_.size(); ++g)
+    if (groups_[g].begin == begin) {
+      const Shape range{groups_[g].end - begin};
+      m_.view(begin, range).zero_();
+      v_.view(begin, range).zero_();
+      group_steps_[g] = 0;
+      return;
+    }
+  SGML_FAIL("no Adam parameter group starts at ", begin);
 }
 
 void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double lr) {
@@ -92,29 +95,38 @@ void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double l
     check_shape(params_flat, m_.shape(), "Adam parameters");
     check_shape(grads_flat, m_.shape(), "Adam gradients");
     // The ranges in order: the default group (config_) fills the gaps between the added ones.
-    auto step_range = [&](int64_t begin, int64_t end, double group_lr, double weight_decay) {
+    auto step_range = [&](int64_t begin, int64_t end, double group_lr, double weight_decay, int64_t steps) {
       if (begin == end) return;
       const Shape range{end - begin};
       Tensor p = params_flat.view(begin, range), m = m_.view(begin, range), v = v_.view(begin, range);
       AdamConfig c = config_;
       c.weight_decay = weight_decay;
-      adam_step(p, m, v, grads_flat.view(begin, range), group_lr, step_ + 1, c);
+      adam_step(p, m, v, grads_flat.view(begin, range), group_lr, steps + 1, c);
     };
     int64_t done = 0;
-    for (const AdamGroup& g : groups_) {
-      step_range(done, g.begin, lr, config_.weight_decay);
-      step_range(g.begin, g.end, lr * g.lr_scale, g.weight_decay);
-      done = g.end;
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      step_range(done, groups_[g].begin, lr, config_.weight_decay, step_);
+      step_range(groups_[g].begin, groups_[g].end, lr * groups_[g].lr_scale, groups_[g].weight_decay,
+                 group_steps_[g]);
+      done = groups_[g].end;
     }
-    step_range(done, m_.numel(), lr, config_.weight_decay);
+    step_range(done, m_.numel(), lr, config_.weight_decay, step_);
   }
-  ++step_;  // only after a successful step, so a failed one leaves the state as it was
+  // Only after a successful step, so a failed one leaves the state as it was.
+  ++step_;
+  for (int64_t& steps : group_steps_) ++steps;
 }
 
 TensorMap AdamOptimizer::state() const {
   Tensor step = Tensor::empty({}, Device::cpu(), DType::I64);
   step.data_i64()[0] = step_;
-  return {{"adam.m", m_.to(Device::cpu())}, {"adam.v", v_.to(Device::cpu())}, {"adam.step", step}};
+  TensorMap state = {{"adam.m", m_.to(Device::cpu())}, {"adam.v", v_.to(Device::cpu())}, {"adam.step", step}};
+  if (!groups_.empty()) {
+    Tensor steps = Tensor::empty({int64_t(groups_.size())}, Device::cpu(), DType::I64);
+    std::copy(group_steps_.begin(), group_steps_.end(), steps.data_i64());
+    state["adam.group_steps"] = steps;
+  }
+  return state;
 }
 
 void AdamOptimizer::load_state(const TensorMap& state) {
@@ -129,9 +141,22 @@ void AdamOptimizer::load_state(const TensorMap& state) {
              step.str());
   const int64_t t = step.to(Device::cpu()).data_i64()[0];
   SGML_CHECK(t >= 0, "Adam state with step ", t);
+  std::vector<int64_t> group_steps(groups_.size(), t);
+  if (state.count("adam.group_steps")) {
+    const Tensor steps = state.at("adam.group_steps").to(Device::cpu());
+    SGML_CHECK(steps.dtype() == DType::I64 && steps.ndim() == 1 && steps.numel() == int64_t(groups_.size()),
+               "Adam state adam.group_steps must be ", groups_.size(), " int64 (one per parameter group), got ",
+               steps.str());
+    for (size_t g = 0; g < groups_.size(); ++g) {
+      group_steps[g] = steps.data_i64()[g];
+      SGML_CHECK(group_steps[g] >= 0 && group_steps[g] <= t, "Adam state with group step ", group_steps[g],
+                 " (total steps ", t, ")");
+    }
+  }
   m_.copy_from(m);
   v_.copy_from(v);
   step_ = t;
+  group_steps_ = group_steps;
 }
 
 }  // namespace sgml

@@ -39,7 +39,8 @@ struct AdamGroup {
   double weight_decay = 0.0;
 };
 
-// Owns the moments and the step count of one flat parameter buffer.
+// Owns the moments and the step counts of one flat parameter buffer (one count per group, as torch keeps one per
+// parameter: a group restarted by restart_group counts from 0 again while the rest goes on).
 class AdamOptimizer {
  public:
   AdamOptimizer(int64_t num_params, Device device, AdamConfig config = {});
@@ -50,29 +51,33 @@ class AdamOptimizer {
   // Changes the rate of the group that starts at `begin` (any time; 0 freezes its values: Divide & Conquer's masks
   // once the whole embedding trains). Throws when no group starts there.
   void set_group_lr_scale(int64_t begin, double lr_scale);
-  // The moments of [from, from + count) copied over [to, to + count) (a parameter that starts as a copy of
-  // another continues its moments: Divide & Conquer's divided learners).
-  void copy_moments(int64_t from, int64_t to, int64_t count);
+  // The group that starts at `begin` holds new parameters from now on: its moments and its step count start from
+  // zero, as torch's for a param group removed and added again with new tensors (Divide & Conquer's learner masks,
+  // made anew at each division). Throws when no group starts there.
+  void restart_group(int64_t begin);
 
   // One step with learning rate `lr` (from the schedule); grads are left unchanged.
   void step(Tensor& params_flat, const Tensor& grads_flat, double lr);
 
-  int64_t steps_taken() const { return step_; }
+  int64_t steps_taken() const { return step_; }  // by the default group (and by every group never restarted)
   const AdamConfig& config() const { return config_; }
   const Tensor& m() const { return m_; }  // (P) first moments
   const Tensor& v() const { return v_; }  // (P) second moments
 
-  // Checkpoint state: "adam.m" (P) F32, "adam.v" (P) F32, "adam.step" () I64, on the CPU.
+  // Checkpoint state: "adam.m" (P) F32, "adam.v" (P) F32, "adam.step" () I64, and with groups "adam.group_steps"
+  // (G) I64 (the groups' counts, by begin), on the CPU.
   TensorMap state() const;
-  // Restores state() output (any device); throws when P differs or a key is missing.
+  // Restores state() output (any device); throws when P or G differs or a key is missing. A state without
+  // "adam.group_steps" (written before groups counted their own steps) gives every group "adam.step".
   void load_state(const TensorMap& state);
 
  private:
   AdamConfig config_;
   std::vector<AdamGroup> groups_;  // those of add_group, by begin; the rest of the buffer is the default group
+  std::vector<int64_t> group_steps_;  // steps taken by groups_[g] since it was added or restarted
   Device device_;
   Tensor m_, v_;  // (P) each
-  int64_t step_ = 0;
+  int64_t step_ = 0;  // steps taken by the default group
 };
 
 namespace cpu {

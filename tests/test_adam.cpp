@@ -28,6 +28,7 @@ struct AdamCase {
   struct Group {
     std::vector<size_t> tensors;
     double lr_scale, weight_decay;
+    std::vector<int> restart_at = {};  // steps before which the group holds new tensors (torch: a new param group)
   };
   std::vector<Group> groups;
 };
@@ -78,7 +79,10 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
                                        {"weight_decay_0.01", wd, lrs},
                                        {"betas_0.8_0.99_eps_1e-6_wd_0.1", other, {3e-2, 1e-2, 1e-2, 1e-3, 1e-3}},
                                        // a bias and the last tensor in groups of their own, one without decay
-                                       {"groups_wd_0.01", wd, lrs, {{{1}, 50.0, 0.0}, {{3}, 0.5, 0.2}}}};
+                                       {"groups_wd_0.01", wd, lrs, {{{1}, 50.0, 0.0}, {{3}, 0.5, 0.2}}},
+                                       // the same groups made anew during the run: moments and bias correction
+                                       // start again for them alone
+                                       {"groups_restarted", wd, lrs, {{{1}, 50.0, 0.0, {3}}, {{2}, 0.5, 0.2, {2, 5}}}}};
   nlohmann::json manifest = nlohmann::json::array();
   std::vector<TensorMap> inputs;
   for (size_t ci = 0; ci < cases.size(); ++ci) {
@@ -94,7 +98,8 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
     save_safetensors(input, in);
     nlohmann::json groups = nlohmann::json::array();
     for (const AdamCase::Group& g : c.groups)
-      groups.push_back({{"tensors", g.tensors}, {"lr_scale", g.lr_scale}, {"weight_decay", g.weight_decay}});
+      groups.push_back({{"tensors", g.tensors}, {"lr_scale", g.lr_scale}, {"weight_decay", g.weight_decay},
+                        {"restart_at", g.restart_at}});
     manifest.push_back({{"name", c.name}, {"input", input}, {"output", dir + "/" + c.name + "_ref.safetensors"},
                         {"params", {{"lrs", c.lrs}, {"betas", {c.config.beta1, c.config.beta2}},
                                     {"eps", c.config.eps}, {"weight_decay", c.config.weight_decay},
@@ -114,13 +119,18 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
     Tensor params = flat_of(initial);
     const Tensor start = params.clone();
     AdamOptimizer adam(params.numel(), Device::cpu(), c.config);
+    std::vector<int64_t> begins;
     for (const AdamCase::Group& g : c.groups) {  // flat offsets of the group's (single) tensor
       int64_t begin = 0;
       for (size_t k = 0; k < g.tensors[0]; ++k) begin += shape_numel(kParamShapes[k]);
       adam.add_group({begin, begin + shape_numel(kParamShapes[g.tensors[0]]), g.lr_scale, g.weight_decay});
+      begins.push_back(begin);
     }
     double worst_params = 0, worst_delta = 0;
     for (size_t t = 1; t <= c.lrs.size(); ++t) {
+      for (size_t gi = 0; gi < c.groups.size(); ++gi)
+        for (int r : c.groups[gi].restart_at)
+          if (size_t(r) == t) adam.restart_group(begins[gi]);
       std::vector<Tensor> grads;
       for (size_t k = 0; k < kParamShapes.size(); ++k)
         grads.push_back(in.at("grad." + std::to_string(t) + "." + std::to_string(k)));
@@ -197,9 +207,9 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
   EXPECT_THROW(a.add_group({6, 8, 1.0, 0.0}), Error);
 }
 
-// A group's rate changed between steps (0 freezes its values while the rest learns), and moments copied from one
-// range to another (a parameter that starts as a copy of another continues its moments).
-TEST(Adam, GroupRateChangesAndMomentCopies) {
+// A group's rate changed between steps (0 freezes its values while the rest learns), a group restarted (its
+// moments and step count from zero, the rest unchanged), and its step count through a checkpoint.
+TEST(Adam, GroupRateChangesRestartsAndTheirState) {
   AdamOptimizer a(6, Device::cpu());
   a.add_group({2, 4, 1.0, 0.0});
   Tensor params = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {6});
@@ -215,15 +225,48 @@ TEST(Adam, GroupRateChangesAndMomentCopies) {
   }
   EXPECT_THROW(a.set_group_lr_scale(1, 1.0), Error) << "no group starts at 1";
   EXPECT_THROW(a.set_group_lr_scale(2, -1.0), Error);
-  a.copy_moments(0, 4, 2);
-  const std::vector<float> m = a.m().to_vector(), v = a.v().to_vector();
-  EXPECT_EQ(m[4], m[0]);
-  EXPECT_EQ(m[5], m[1]);
-  EXPECT_EQ(v[4], v[0]);
-  EXPECT_EQ(v[5], v[1]);
-  EXPECT_NE(m[2], m[0]);
-  EXPECT_THROW(a.copy_moments(0, 5, 2), Error) << "past the end";
-  EXPECT_THROW(a.copy_moments(0, 1, 2), Error) << "overlapping";
+
+  a.set_group_lr_scale(2, 1.0);
+  const std::vector<float> m_before = a.m().to_vector();
+  a.restart_group(2);
+  std::vector<float> m = a.m().to_vector(), v = a.v().to_vector();
+  for (int i = 0; i < 6; ++i) {
+    if (i == 2 || i == 3) EXPECT_TRUE(m[i] == 0 && v[i] == 0) << i << ": restarted";
+    else EXPECT_EQ(m[i], m_before[i]) << i;
+  }
+  EXPECT_THROW(a.restart_group(3), Error) << "no group starts at 3";
+  // After a restart, the group's first step is a first step again: with a constant gradient it moves each value
+  // by lr (bias correction 1 - beta^1), while the default group, at step 3, moves by less.
+  const std::vector<float> p0 = params.to_vector();
+  a.step(params, grads, 1e-2);
+  const std::vector<float> p1 = params.to_vector();
+  EXPECT_NEAR(std::fabs(p1[2] - p0[2]), 1e-2, 1e-6);
+  EXPECT_NEAR(std::fabs(p1[3] - p0[3]), 1e-2, 1e-6);
+  EXPECT_EQ(a.steps_taken(), 3);
+  const TensorMap state = a.state();
+  ASSERT_TRUE(state.count("adam.group_steps"));
+  EXPECT_EQ(state.at("adam.group_steps").data_i64()[0], 1);
+
+  // Through a checkpoint: the restarted group's count comes back and the run goes on bitwise.
+  AdamOptimizer b(6, Device::cpu());
+  b.add_group({2, 4, 1.0, 0.0});
+  b.load_state(state);
+  Tensor resumed = params.clone();
+  a.step(params, grads, 1e-2);
+  b.step(resumed, grads, 1e-2);
+  EXPECT_EQ(resumed.to_vector(), params.to_vector());
+  // A state from before groups counted their own steps gives every group the total; a wrong count is refused.
+  TensorMap old = state;
+  old.erase("adam.group_steps");
+  AdamOptimizer c(6, Device::cpu());
+  c.add_group({2, 4, 1.0, 0.0});
+  c.load_state(old);
+  EXPECT_EQ(c.state().at("adam.group_steps").data_i64()[0], 3);
+  TensorMap wrong = state;
+  wrong["adam.group_steps"] = Tensor::zeros({2}, Device::cpu(), DType::I64);
+  EXPECT_THROW(c.load_state(wrong), Error);
+  AdamOptimizer no_groups(6, Device::cpu());
+  EXPECT_THROW(no_groups.load_state(state), Error) << "a group count where the optimiser has none";
 }
 
 // ---------------------------------------------------------------- CUDA twin vs CPU

@@ -367,6 +367,14 @@ TEST(CliDnc, HierarchicalDivisionWithMasksAndFrozenBackboneResumesExactly) {
   EXPECT_EQ(std::vector<float>(children.begin() + 16, children.begin() + 32),
             std::vector<float>(parent.begin(), parent.begin() + 16)) << "learner 1 starts as a copy of learner 0";
   EXPECT_EQ(std::vector<float>(children.begin() + 32, children.end()), std::vector<float>(32, 1.0f));
+  // The masks are new parameters to Adam from the division on (the authors' new param group): their step count
+  // restarted there, 2 steps before the end, while the rest counts every step.
+  const TensorMap copied = load_safetensors(copy + "/last.safetensors");
+  ASSERT_TRUE(copied.count("optimizer.adam.group_steps"));
+  const Tensor group_steps = copied.at("optimizer.adam.group_steps");
+  ASSERT_EQ(group_steps.numel(), 2) << "the backbone's group and the masks' group";
+  EXPECT_EQ(group_steps.data_i64()[0], 2 * per_epoch + 2) << "the backbone's group";
+  EXPECT_EQ(group_steps.data_i64()[1], 2) << "the masks' group, restarted at the division";
 
   EXPECT_NE(run_cli(base + " --learners 6 --steps 1 --out " + dir + "/bad 2>&1", &out), 0);
   EXPECT_NE(out.find("--learners must be a power of two, got 6"), std::string::npos) << out;

@@ -56,7 +56,7 @@ TEST(TrainCuda, CudaTrainerMatchesCpuTrainer) {
 }
 
 // Divide & Conquer's follow-up on the GPU (learned masks: fn::scale_columns and column_dots, the masks' Adam group;
-// the hierarchy's division at the start of epoch 2: 2-means, mask and moment copies on the device) against the
+// the hierarchy's division at the start of epoch 2: 2-means, mask copies and the masks' Adam restart on the device) against the
 // same run on the CPU: the first 10 steps (one cluster) within the test above's 1e-3; after the division the
 // clusters may differ by a borderline image (features from cuDNN), so the rest is only checked to be finite.
 TEST(TrainCuda, DivideAndConquerWithLearnedMasksAndDivisionMatchesCpu) {

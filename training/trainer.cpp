@@ -278,19 +278,18 @@ void Trainer::recluster(MetricsLog& log, ProgressBar& bar, const DncPhase& phase
 }
 
 void Trainer::split_learner_masks(int parents) {
-  // Learner c's children 2c and 2c + 1 start as copies of its mask and its Adam moments (from the last child
-  // down, so that no mask is overwritten before it is copied). The slices need nothing: a child's slice is half of
-  // its parent's columns (exactly when K divides d; layers/embedding_slices.h).
+  // Learner c's children 2c and 2c + 1 start as copies of its mask (from the last child down, so that no mask is
+  // overwritten before it is copied). All masks are then new parameters to Adam, as the authors make them anew at
+  // each division: moments and step count from zero. The slices need nothing: a child's slice is half of its
+  // parent's columns (exactly when K divides d; layers/embedding_slices.h).
   if (!model_->learner_masks().defined()) return;
   const int64_t d = model_->learner_masks().value().dim(1);
   const int64_t offset = model_->store().flat_offset_of("loss.learner_masks");
   Tensor& params = model_->store().flat_params();
   for (int c = parents - 1; c >= 0; --c)
-    for (int child : {2 * c + 1, 2 * c}) {
-      if (child == c) continue;
-      params.view(offset + child * d, {d}).copy_from(params.view(offset + c * d, {d}));
-      optimizer_->copy_moments(offset + c * d, offset + child * d, d);
-    }
+    for (int child : {2 * c + 1, 2 * c})
+      if (child != c) params.view(offset + child * d, {d}).copy_from(params.view(offset + c * d, {d}));
+  optimizer_->restart_group(offset);
 }
 
 void Trainer::freeze_backbone(bool frozen) {

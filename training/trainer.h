@@ -91,8 +91,8 @@ class Trainer {
   // The clustering at the start of the phase's clustering epoch: k-means into phase.clustered_into groups matched
   // to the previous ones, divided in two each when the phase divides; logged to `log`.
   void recluster(MetricsLog& log, ProgressBar& bar, const DncPhase& phase);
-  // --division hierarchical with learned masks: the `parents` masks (and their Adam moments) copied to their
-  // children 2c and 2c + 1.
+  // --division hierarchical with learned masks: the `parents` masks copied to their children 2c and 2c + 1, and
+  // the masks' Adam group restarted (new parameters, as the authors make them).
   void split_learner_masks(int parents);
   // --learner-masks learned: the masks' Adam group at rate 0 (frozen) or --mask-lr-mult.
   void freeze_learner_masks(bool frozen);

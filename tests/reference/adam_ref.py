@@ -2,8 +2,10 @@
 
 usage: adam_ref.py adam MANIFEST.json
   Cases {name, input, output, params: {lrs, betas, eps, weight_decay[, groups]}}; groups (optional): torch param
-  groups [{tensors: [k, ...], lr_scale, weight_decay}] (lr = lr_scale x the step's lr), the other tensors in the
-  default group. The input holds the initial parameters p0,
+  groups [{tensors: [k, ...], lr_scale, weight_decay[, restart_at: [T, ...]]}] (lr = lr_scale x the step's lr), the
+  other tensors in the default group; before each step T of restart_at, the group is removed from the optimiser and
+  added again with new parameters holding the same values (its state starts from nothing, as Divide & Conquer's
+  authors do with their masks at each division). The input holds the initial parameters p0,
   p1, ... (any shapes) and the gradient of parameter k at step t (from 1) as grad.T.K. torch.optim.Adam (single-
   tensor path) takes len(lrs) steps, lr set from lrs before each; written out, each flat (parameters concatenated
   in order k = 0, 1, ...):
@@ -40,6 +42,14 @@ def run_adam(inp, p, dtype):
                            weight_decay=p["weight_decay"], foreach=False)
     out = {}
     for t, lr in enumerate(p["lrs"], 1):
+        for g in p.get("groups", []):
+            if t in g.get("restart_at", []):
+                old = [params[k] for k in g["tensors"]]
+                opt.param_groups = [pg for pg in opt.param_groups if not any(x is y for x in pg["params"] for y in old)]
+                for k in g["tensors"]:
+                    params[k] = torch.nn.Parameter(params[k].detach().clone())
+                opt.add_param_group({"params": [params[k] for k in g["tensors"]], "lr_scale": g["lr_scale"],
+                                     "weight_decay": g["weight_decay"]})
         for group in opt.param_groups:
             group["lr"] = lr * group["lr_scale"]
         for k, x in enumerate(params):
