@@ -12,7 +12,8 @@ namespace {
 
 // Stream tags, so that the epoch order and the per-step draws of the two samplers never share a stream.
 enum : uint64_t {
-  kClassOrder = 0xC1A55, kClassDraw = 0xD4A3, kAnchorOrder = 0xA2C4, kTripletDraw = 0x3217, kClusterSampler = 0xC1D5
+  kClassOrder = 0xC1A55, kClassDraw = 0xD4A3, kAnchorOrder = 0xA2C4, kTripletDraw = 0x3217, kClusterSampler = 0xC1D5,
+  kFillDraw = 0xF111
 };
 
 template <class T>
@@ -33,17 +34,34 @@ std::vector<std::vector<int>> members_by_label(const std::vector<int>& labels) {
 
 }  // namespace
 
+ClassBalance parse_class_balance(const std::string& name) {
+  if (name == "fixed") return ClassBalance::Fixed;
+  if (name == "adaptive") return ClassBalance::Adaptive;
+  SGML_FAIL("unknown class balance '", name, "': expected fixed or adaptive");
+}
+
 BatchWiseSampler::BatchWiseSampler(const std::vector<int>& labels, int classes_per_batch, int images_per_class,
-                                   uint64_t seed)
+                                   uint64_t seed, ClassBalance balance)
     : members_(members_by_label(labels)),
+      num_images_(int(labels.size())),
       classes_per_batch_(classes_per_batch),
       images_per_class_(images_per_class),
+      batch_size_(classes_per_batch * images_per_class),
+      balance_(balance),
       seed_(seed) {
   SGML_CHECK(classes_per_batch >= 1 && images_per_class >= 1, "batch-wise sampling of ", classes_per_batch,
              " classes x ", images_per_class, " images per batch");
-  SGML_CHECK(int(members_.size()) >= classes_per_batch, "batch-wise sampling of ", classes_per_batch,
-             " classes per batch, but the training set has ", members_.size(), " classes (lower classes-per-batch)");
-  steps_per_epoch_ = (int64_t(members_.size()) + classes_per_batch - 1) / classes_per_batch;
+  const int classes = int(members_.size());
+  if (balance == ClassBalance::Adaptive && classes < classes_per_batch) {
+    // The authors' answer to a cluster with few classes: the same batch size from the classes there are.
+    SGML_CHECK(classes >= 2, "batch-wise sampling needs at least 2 classes (negatives), got ", classes);
+    classes_per_batch_ = classes;
+    images_per_class_ = batch_size_ / classes;
+    larger_classes_ = batch_size_ % classes;
+  }
+  SGML_CHECK(classes >= classes_per_batch_, "batch-wise sampling of ", classes_per_batch_,
+             " classes per batch, but the training set has ", classes, " classes (lower classes-per-batch)");
+  steps_per_epoch_ = (int64_t(classes) + classes_per_batch_ - 1) / classes_per_batch_;
 }
 
 std::vector<int> BatchWiseSampler::batch(int64_t step) const {
@@ -54,17 +72,40 @@ std::vector<int> BatchWiseSampler::batch(int64_t step) const {
   RandomStream order_rng(mix_seed(seed_, uint64_t(epoch), kClassOrder));
   shuffle(order, order_rng);
   RandomStream rng(mix_seed(seed_, uint64_t(step), kClassDraw));
+  // Adaptive: which of the batch's classes give one image more (drawn per batch, as the authors' sampler).
+  std::vector<char> larger(size_t(classes_per_batch_), 0);
+  if (larger_classes_ > 0) {
+    std::vector<int> positions(larger.size());
+    std::iota(positions.begin(), positions.end(), 0);
+    shuffle(positions, rng);
+    for (int k = 0; k < larger_classes_; ++k) larger[size_t(positions[size_t(k)])] = 1;
+  }
   std::vector<int> out;
-  out.reserve(size_t(batch_size()));
+  out.reserve(size_t(batch_size_));
   for (int c = 0; c < classes_per_batch_; ++c) {
     std::vector<int> pick = members_[size_t(order[size_t((in_epoch * classes_per_batch_ + c) % int64_t(order.size()))])];
     shuffle(pick, rng);
-    if (int(pick.size()) >= images_per_class_) {
-      out.insert(out.end(), pick.begin(), pick.begin() + images_per_class_);
-    } else {
-      out.insert(out.end(), pick.begin(), pick.end());
-      for (size_t m = pick.size(); m < size_t(images_per_class_); ++m) out.push_back(pick[size_t(rng.below(int64_t(pick.size())))]);
+    const size_t wanted = size_t(images_per_class_ + larger[size_t(c)]);
+    out.insert(out.end(), pick.begin(), pick.begin() + std::min(wanted, pick.size()));
+    if (balance_ == ClassBalance::Fixed)
+      for (size_t m = pick.size(); m < wanted; ++m) out.push_back(pick[size_t(rng.below(int64_t(pick.size())))]);
+  }
+  if (out.size() < size_t(batch_size_)) {  // Adaptive: places left by short classes, from the images not in it
+    RandomStream fill_rng(mix_seed(seed_, uint64_t(step), kFillDraw));
+    std::vector<char> taken(size_t(num_images_), 0);
+    for (int i : out) taken[size_t(i)] = 1;
+    std::vector<int> free;
+    for (const std::vector<int>& m : members_)
+      for (int i : m)
+        if (!taken[size_t(i)]) free.push_back(i);
+    std::sort(free.begin(), free.end());  // an order that does not depend on the members' layout
+    const size_t need = size_t(batch_size_) - out.size();
+    for (size_t k = 0; k < std::min(need, free.size()); ++k) {  // a partial Fisher-Yates draw
+      std::swap(free[k], free[k + size_t(fill_rng.below(int64_t(free.size() - k)))]);
+      out.push_back(free[k]);
     }
+    while (out.size() < size_t(batch_size_))  // fewer images than a batch: repeats are unavoidable
+      out.push_back(out[size_t(fill_rng.below(int64_t(out.size())))]);
   }
   return out;
 }
@@ -91,7 +132,8 @@ BatchesPerEpoch parse_batches_per_epoch(const std::string& name) {
 
 ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const std::vector<int>& clusters,
                                          int num_clusters, int classes_per_batch, int images_per_class, uint64_t seed,
-                                         int64_t plain_steps_per_epoch, BatchesPerEpoch length, EpochAnchor anchor)
+                                         int64_t plain_steps_per_epoch, BatchesPerEpoch length, EpochAnchor anchor,
+                                         ClassBalance balance)
     : sizes_(size_t(std::max(num_clusters, 0)), 0), kept_(size_t(std::max(num_clusters, 0)), 0),
       steps_per_epoch_(plain_steps_per_epoch), anchor_(anchor) {
   SGML_CHECK(num_clusters >= 1, "cluster-wise sampling needs at least one cluster, got ", num_clusters);
@@ -122,8 +164,9 @@ ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const s
     const int classes = classes_with_pairs(kept_labels);
     if (classes < 2) continue;  // no negatives: nothing to learn from this cluster this round
     const uint64_t part_seed = mix_seed(seed, uint64_t(c), kClusterSampler);
-    parts_.push_back({c, kept, BatchWiseSampler(kept_labels, std::min(classes_per_batch, classes),
-                                                 images_per_class, part_seed)});
+    const int cluster_classes = balance == ClassBalance::Fixed ? std::min(classes_per_batch, classes)
+                                                               : classes_per_batch;  // Adaptive keeps the size
+    parts_.push_back({c, kept, BatchWiseSampler(kept_labels, cluster_classes, images_per_class, part_seed, balance)});
   }
   SGML_CHECK(!parts_.empty(), "cluster-wise sampling: no cluster has two classes with two images each");
   if (length != BatchesPerEpoch::Plain) {  // rounds of one batch per usable cluster

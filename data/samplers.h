@@ -5,8 +5,13 @@
 //   BatchWiseSampler  N' classes x M' images per batch (paper: 41 x 4). Each epoch visits the classes in a fresh
 //                     random order, N' per batch, so every class is in a batch once per epoch; the last batch of an
 //                     epoch is completed with the first classes of that order, so every batch has N' distinct
-//                     classes. Of a class with at least M' images, M' distinct ones at random; of a class with fewer,
-//                     each of its images once and the rest drawn with replacement.
+//                     classes. Of a class with at least M' images, M' distinct ones at random. A class with fewer
+//                     (ClassBalance::Fixed): each of its images once and the rest drawn with replacement.
+//                     ClassBalance::Adaptive (the D&C authors' "adaptbalanced" sampler) keeps N' x M' images per
+//                     batch without repeating one: with fewer than N' classes, every class is in every batch with
+//                     N'M' / classes images (the remainder one more each, for classes drawn per batch); a class
+//                     short of images gives them all, and the free places go to images drawn from the others not
+//                     yet in the batch (with replacement only when the sampler holds fewer than N'M' images).
 //   ImageWiseSampler  T triplets per batch (paper: 60), laid out a, p, n, a, p, n, ...: each training image is an
 //                     anchor once per epoch (a fresh random order per epoch; the last batch is completed with the
 //                     first anchors of that order), its positive a random other image of its class (itself when it
@@ -14,7 +19,8 @@
 //   ClusterBatchSampler Divide & Conquer's cluster-wise batches: the images are split into K clusters; each
 //                     cluster has its own BatchWiseSampler over its images, from the classes with at least two
 //                     images in that cluster (a class split across clusters counts in each; a cluster's single
-//                     images are dropped for the round), N' reduced to the cluster's class count when it has fewer.
+//                     images are dropped for the round). A cluster with fewer than N' classes gives batches of its
+//                     class count x M' (ClassBalance::Fixed), or of N' x M' images (Adaptive).
 //                     Steps visit the usable clusters round-robin. An epoch has the plain batch-wise length
 //                     (BatchesPerEpoch::Plain: epochs mean the same with and without clusters), or, as the D&C
 //                     authors' merged loaders, as many rounds as the largest (Max) or smallest (Min) cluster has
@@ -30,17 +36,27 @@
 
 namespace sgml {
 
+// How a batch-wise batch deals with classes short of images, and a set short of classes (BatchWiseSampler above).
+enum class ClassBalance { Fixed, Adaptive };
+ClassBalance parse_class_balance(const std::string& name);  // "fixed", "adaptive"
+
 class BatchWiseSampler {
  public:
-  BatchWiseSampler(const std::vector<int>& labels, int classes_per_batch, int images_per_class, uint64_t seed);
+  BatchWiseSampler(const std::vector<int>& labels, int classes_per_batch, int images_per_class, uint64_t seed,
+                   ClassBalance balance = ClassBalance::Fixed);
 
-  std::vector<int> batch(int64_t step) const;  // classes_per_batch * images_per_class indices, class by class
+  // batch_size() indices, class by class (Adaptive: the images that fill free places come last).
+  std::vector<int> batch(int64_t step) const;
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  int batch_size() const { return classes_per_batch_ * images_per_class_; }
+  int batch_size() const { return batch_size_; }
 
  private:
   std::vector<std::vector<int>> members_;  // label -> indices of its images (labels with none are skipped)
-  int classes_per_batch_, images_per_class_;
+  int num_images_;
+  int classes_per_batch_, images_per_class_;  // Adaptive with fewer classes than asked: all, and more images each
+  int larger_classes_ = 0;                    // Adaptive: classes per batch that give one image more
+  int batch_size_;
+  ClassBalance balance_;
   uint64_t seed_;
   int64_t steps_per_epoch_ = 1;
 };
@@ -83,7 +99,8 @@ class ClusterBatchSampler {
   // are refused.
   ClusterBatchSampler(const std::vector<int>& labels, const std::vector<int>& clusters, int num_clusters,
                       int classes_per_batch, int images_per_class, uint64_t seed, int64_t plain_steps_per_epoch,
-                      BatchesPerEpoch length = BatchesPerEpoch::Plain, EpochAnchor anchor = {});
+                      BatchesPerEpoch length = BatchesPerEpoch::Plain, EpochAnchor anchor = {},
+                      ClassBalance balance = ClassBalance::Fixed);
 
   std::vector<int> batch(int64_t step) const;  // indices into the training list
   int cluster_of(int64_t step) const;          // the cluster step's batch comes from

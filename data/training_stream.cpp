@@ -15,7 +15,8 @@ TrainingStream::TrainingStream(const Dataset& dataset, const TrainingStreamConfi
   } else if (config.image_wise) {
     image_wise_.emplace(labels, config.triplets_per_batch, config.seed);
   } else {
-    batch_wise_.emplace(labels, config.classes_per_batch, config.images_per_class, config.seed);
+    batch_wise_.emplace(labels, config.classes_per_batch, config.images_per_class, config.seed,
+                        config.class_balance);
   }
   if (config.use_cache) {
     cache_ = find_image_cache(dataset, config.image_size, &cache_note_);
@@ -69,7 +70,7 @@ void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clus
   }
   cluster_wise_.emplace(labels_of(dataset_.train), clusters, num_clusters, config_.classes_per_batch,
                         config_.images_per_class, config_.seed, batch_wise_->steps_per_epoch(),
-                        config_.clustered_epoch_length, anchor);
+                        config_.clustered_epoch_length, anchor, config_.class_balance);
 }
 
 int64_t TrainingStream::steps_per_epoch() const {

@@ -20,6 +20,7 @@ namespace sgml {
 struct TrainingStreamConfig {
   bool image_wise = false;  // false: batch-wise (N' x M'); true: image-wise (T triplets, a, p, n, ...)
   int classes_per_batch = 41, images_per_class = 4, triplets_per_batch = 60;
+  ClassBalance class_balance = ClassBalance::Fixed;  // batch-wise batches (data/samplers.h)
   std::string batch_plan;   // when set, the batches of this file (cycled), indices into dataset.train
   int image_size = 224;
   bool augment = true;

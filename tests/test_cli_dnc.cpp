@@ -285,6 +285,26 @@ TEST(CliDnc, LearnedMasksLearnFreezeResumeAndEvaluate) {
   EXPECT_NE(out.find("--learner-masks"), std::string::npos) << out;
 }
 
+// --class-balance adaptive (the authors' 'adaptbalanced' sampler) reaches the clusters' batches: with 2 classes x
+// 30 images, more than any demo class holds, a fixed batch repeats images of its 2 classes (all pairs but the
+// cross-class ones positive), while an adaptive one takes each class's images once and fills the batch with other
+// images (far fewer positive pairs).
+TEST(CliDnc, AdaptiveClassBalanceFillsShortClassesWithOtherImages) {
+  const std::string dir = test::scratch_dir("cli_dnc_class_balance");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir),
+                    base = small_run(data, " --head linear --classes-per-batch 2 --images-per-class 30 --steps 1");
+  std::string out;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/fixed 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(base + " --class-balance adaptive --out " + dir + "/adaptive 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("  class-balance = adaptive\n"), std::string::npos) << out;
+  const int64_t fixed = test::jsonl_records(dir + "/fixed/metrics.jsonl", "loss").at(0).at("positive_pairs"),
+                adaptive = test::jsonl_records(dir + "/adaptive/metrics.jsonl", "loss").at(0).at("positive_pairs");
+  EXPECT_EQ(fixed, 2 * 30 * 29) << "2 classes of 30 (ordered pairs)";
+  EXPECT_LT(adaptive, fixed / 4);
+  EXPECT_GT(adaptive, 0);
+}
+
 // The follow-up's hierarchy (--division hierarchical) with learned masks and --freeze-backbone-epochs 1: clusterings
 // at epochs 1, 3 and 5 give 1, 2 and 4 learners (the last two dividing each cluster in two); a learner's mask is
 // learned only once it exists (the others stay at ones); the backbone keeps its values through each epoch right

@@ -260,6 +260,7 @@ TrainConfig config_unlike_the_default() {
   c.sampling = Sampling::ImageWise;
   c.classes_per_batch = 7;
   c.images_per_class = 3;
+  c.class_balance = "adaptive";
   c.triplets_per_batch = 11;
   c.alpha = 2.5;
   c.beta = -0.25;

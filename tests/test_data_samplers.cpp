@@ -105,6 +105,81 @@ TEST(DataSampler, ImageWiseTriplets) {
   }
 }
 
+// ClassBalance::Adaptive (the D&C authors' "adaptbalanced"): N' x M' images per batch, none twice, where classes
+// are short of images or the set is short of classes.
+TEST(DataSampler, AdaptiveBalanceKeepsTheBatchSizeWithoutRepeats) {
+  auto counts_of = [](const std::vector<int>& labels, const std::vector<int>& batch) {
+    std::map<int, int> count;
+    for (int i : batch) ++count[labels[size_t(i)]];
+    return count;
+  };
+  {  // Classes of 1, 2, ..., 10 images: a short class gives all it has; the free places go to other images.
+    const std::vector<int> labels = uneven_labels();
+    std::map<int, int> class_size;
+    for (int l : labels) ++class_size[l];
+    const BatchWiseSampler s(labels, 4, 3, 7, ClassBalance::Adaptive);
+    EXPECT_EQ(s.batch_size(), 12);
+    EXPECT_EQ(s.steps_per_epoch(), 3) << "ceil(10 / 4), as fixed";
+    std::set<int> filled_from;
+    for (int64_t step = 0; step < 60; ++step) {
+      const std::vector<int> b = s.batch(step);
+      ASSERT_EQ(b.size(), 12u) << "step " << step;
+      EXPECT_EQ(std::set<int>(b.begin(), b.end()).size(), 12u) << "no image twice, step " << step;
+      // The first N' groups are the batch's classes, each min(M', size) images; what follows fills the rest.
+      size_t at = 0;
+      std::set<int> classes;
+      for (int c = 0; c < 4; ++c) {
+        const int label = labels[size_t(b[at])];
+        const int want = std::min(3, class_size[label]);
+        for (int m = 0; m < want; ++m) ASSERT_EQ(labels[size_t(b[at + size_t(m)])], label) << "step " << step;
+        classes.insert(label);
+        at += size_t(want);
+      }
+      EXPECT_EQ(classes.size(), 4u);
+      for (; at < b.size(); ++at) filled_from.insert(labels[size_t(b[at])]);
+      for (const auto& [label, count] : counts_of(labels, b)) EXPECT_LE(count, class_size[label]);
+    }
+    EXPECT_GE(filled_from.size(), 5u) << "free places drawn from many classes";
+    const BatchWiseSampler again(labels, 4, 3, 7, ClassBalance::Adaptive);
+    EXPECT_EQ(again.batch(5), s.batch(5)) << "a pure function of (seed, step)";
+  }
+  {  // 5 classes for N' = 6, M' = 2: every class in every batch, 12 / 5 = 2 images each and 2 classes with 3,
+     // drawn per batch.
+    std::vector<int> labels;
+    for (int c = 0; c < 5; ++c)
+      for (int m = 0; m < 10; ++m) labels.push_back(c);
+    const BatchWiseSampler s(labels, 6, 2, 3, ClassBalance::Adaptive);
+    EXPECT_EQ(s.batch_size(), 12);
+    EXPECT_EQ(s.steps_per_epoch(), 1);
+    std::set<int> had_three;
+    for (int64_t step = 0; step < 40; ++step) {
+      const std::vector<int> b = s.batch(step);
+      ASSERT_EQ(b.size(), 12u);
+      EXPECT_EQ(std::set<int>(b.begin(), b.end()).size(), 12u);
+      const std::map<int, int> count = counts_of(labels, b);
+      ASSERT_EQ(count.size(), 5u) << "step " << step;
+      int threes = 0;
+      for (const auto& [label, n] : count) {
+        EXPECT_TRUE(n == 2 || n == 3) << n;
+        if (n == 3) had_three.insert(label), ++threes;
+      }
+      EXPECT_EQ(threes, 2);
+    }
+    EXPECT_EQ(had_three.size(), 5u) << "the larger classes change from batch to batch";
+  }
+  {  // Fewer images (4) than a batch (12): each at least once, the rest repeated.
+    const std::vector<int> labels = {0, 1, 0, 1};
+    const std::vector<int> b = BatchWiseSampler(labels, 4, 3, 1, ClassBalance::Adaptive).batch(0);
+    ASSERT_EQ(b.size(), 12u);
+    EXPECT_EQ(std::set<int>(b.begin(), b.end()), (std::set<int>{0, 1, 2, 3}));
+  }
+  EXPECT_THROW(BatchWiseSampler(std::vector<int>(6, 2), 4, 3, 1, ClassBalance::Adaptive), Error) << "one class";
+  EXPECT_THROW(BatchWiseSampler(uneven_labels(), 11, 2, 0), Error) << "fixed: 10 classes for 11";
+  EXPECT_EQ(parse_class_balance("adaptive"), ClassBalance::Adaptive);
+  EXPECT_NE(test::error_of([] { parse_class_balance("even"); }).find("expected fixed or adaptive"),
+            std::string::npos);
+}
+
 TEST(DataSampler, RefusesImpossibleSettings) {
   const std::vector<int> labels = uneven_labels();
   EXPECT_THROW(BatchWiseSampler(labels, 11, 2, 0), Error);  // 10 classes

@@ -240,6 +240,20 @@ TEST(ClusterBatchSampler, EpochsOfTheLargestOrSmallestClusterAndAnchoredEpochs) 
   }
   EXPECT_NE(test::error_of([&] { at40.batch(39); }).find("comes before these clusters' first step 40"),
             std::string::npos);
+
+  // Cluster 2's two classes give batches of 2 x 2 images (fixed), or keep 3 x 2 = 6 as 2 classes x 3 images
+  // (adaptive, the authors' sampler); the other clusters have classes enough, so their batches keep the size both
+  // ways. The epochs' lengths do not change.
+  const ClusterBatchSampler adaptive(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {},
+                                     ClassBalance::Adaptive);
+  EXPECT_EQ(adaptive.steps_per_epoch(), max.steps_per_epoch());
+  for (int64_t step = 0; step < 18; ++step) {
+    const std::vector<int> b = adaptive.batch(step);
+    EXPECT_EQ(b.size(), 6u) << "step " << step;
+    EXPECT_EQ(std::set<int>(b.begin(), b.end()).size(), b.size()) << "no image twice";
+    for (int i : b) EXPECT_EQ(clusters[size_t(i)], adaptive.cluster_of(step));
+    EXPECT_EQ(max.batch(step).size(), max.cluster_of(step) == 2 ? 4u : 6u) << "fixed";
+  }
 }
 
 TEST(LearnerSlices, ColumnsAndNormalisedConcatenation) {

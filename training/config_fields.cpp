@@ -68,6 +68,11 @@ std::vector<ConfigField> make_fields() {
           "batch (N' classes x M' images, all pairs) | image (anchor, positive, negative triplets)"),
       Row("classes-per-batch", &C::classes_per_batch, "N' of batch-wise sampling").ints(L::kClassesPerBatch),
       Row("images-per-class", &C::images_per_class, "M' of batch-wise sampling").ints(L::kImagesPerClass),
+      Row("class-balance", &C::class_balance,
+          "batch-wise sampling where classes fall short: fixed (a class with fewer than M' images repeats some; a "
+          "Divide & Conquer cluster with fewer than N' classes gives smaller batches) | adaptive (the D&C authors' "
+          "'adaptbalanced': every batch keeps N' x M' images, none twice: with fewer than N' classes each gives "
+          "more images, and the places a short class leaves go to other images)").choices({"fixed", "adaptive"}),
       Row("triplets-per-batch", &C::triplets_per_batch, "triplets per batch of image-wise sampling")
           .ints(L::kTripletsPerBatch),
       // alpha scales the similarities inside the deviance (0 flattens it, < 0 inverts it); lambda weighs the BCE

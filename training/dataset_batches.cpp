@@ -10,6 +10,7 @@ TrainingStreamConfig DatasetBatchSource::stream_config(const TrainConfig& c) {
   s.image_wise = c.sampling == Sampling::ImageWise;
   s.classes_per_batch = c.classes_per_batch;
   s.images_per_class = c.images_per_class;
+  s.class_balance = parse_class_balance(c.class_balance);
   s.triplets_per_batch = c.triplets_per_batch;
   s.batch_plan = c.batch_plan;
   s.image_size = c.image_size;

@@ -26,6 +26,7 @@ const FieldRule kRules[] = {
     {"sampling", Change::Refused, ""},
     {"classes-per-batch", Change::Refused, ""},
     {"images-per-class", Change::Refused, ""},
+    {"class-balance", Change::Refused, ""},
     {"triplets-per-batch", Change::Refused, ""},
     {"alpha", Change::Refused, ""},
     {"beta", Change::Refused, ""},

@@ -26,6 +26,7 @@ struct TrainConfig {
   LossMode loss = LossMode::Sgml;
   Sampling sampling = Sampling::BatchWise;
   int classes_per_batch = 41, images_per_class = 4, triplets_per_batch = 60;
+  std::string class_balance = "fixed";  // fixed | adaptive: short classes and clusters (data/samplers.h)
   double alpha = 2.0, beta = 0.5, lambda = 1.0;
   bool sgs_grad = true;          // gradients flow into the attribute branch through g
   // The rank-approximation loss (--loss rank, rank-multitask; losses/rank_loss.h, our reconstruction from the

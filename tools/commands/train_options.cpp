@@ -94,6 +94,7 @@ bool divide_and_conquer(const TrainConfig& c) { return c.method == "dnc"; }
 bool learned_masks(const TrainConfig& c) { return c.method == "dnc" && c.learner_masks == "learned"; }
 bool step_schedule(const TrainConfig& c) { return c.lr_schedule == "step"; }
 bool augmented(const TrainConfig& c) { return c.augment; }
+bool sampled_batch_wise(const TrainConfig& c) { return c.sampling == Sampling::BatchWise && c.batch_plan.empty(); }
 
 const UsedOnlyWith kUsedOnlyWith[] = {
     {"margin", margin_loss, "--loss margin"},
@@ -114,6 +115,7 @@ const UsedOnlyWith kUsedOnlyWith[] = {
     {"lr-step-epochs", step_schedule, "--lr-schedule step"},
     {"lr-gamma", step_schedule, "--lr-schedule step"},
     {"train-crop", augmented, "--augment on"},
+    {"class-balance", sampled_batch_wise, "--sampling batch and no --batch-plan"},
 };
 
 }  // namespace
