@@ -10,7 +10,7 @@
 # masks' rate --mask-lr-mult 1, i.e. 1e-3: the follow-up's absolute rate, 100 x their 1e-5); dnc_k4_hier_masks adds
 # its hierarchical division (--division hierarchical: 1, 2, 4 learners at epochs 1, 3, 5); dnc_k4_hier is that
 # division with the slices (the follow-up's "fixed" variant); dnc_k4_follow_up adds to dnc_k4_hier_masks the
-# authors' batch sampler (--class-balance adaptive).
+# authors' batch sampler (--class-balance adaptive) and their embedding initialisation (--embedding-init torch).
 #   bash bench/demo_dnc_study.sh [BUILD_DIR] [OUT_DIR] [seeds] [runs: default "sgml margin_k1 dnc_k4"]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +30,7 @@ for seed in $seeds; do
       dnc_k4_hier_masks) args=(--method dnc --learners 4 --head linear --learner-masks learned --mask-lr-mult 1
                                --division hierarchical) ;;
       dnc_k4_follow_up) args=(--method dnc --learners 4 --head linear --learner-masks learned --mask-lr-mult 1
-                              --division hierarchical --class-balance adaptive) ;;
+                              --division hierarchical --class-balance adaptive --embedding-init torch) ;;
       *) echo "unknown run '$name': expected sgml, margin_k1, dnc_k4, dnc_k4_linear, dnc_k4_authors, dnc_k4_hier," \
            "dnc_k4_masks, dnc_k4_hier_masks or dnc_k4_follow_up" >&2; exit 2 ;;
     esac

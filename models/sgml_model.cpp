@@ -22,6 +22,18 @@ HeadKind parse_head(const std::string& name) {
   SGML_FAIL("unknown head '", name, "': expected sgml or linear");
 }
 
+EmbeddingInit parse_embedding_init(const std::string& name) {
+  if (name == "xavier") return EmbeddingInit::XavierPerLearner;
+  if (name == "torch") return EmbeddingInit::TorchDefault;
+  SGML_FAIL("unknown embedding initialisation '", name, "': expected xavier or torch");
+}
+
+MaskInit parse_mask_init(const std::string& name) {
+  if (name == "ones") return MaskInit::Ones;
+  if (name == "normal") return MaskInit::Normal;
+  SGML_FAIL("unknown mask initialisation '", name, "': expected ones or normal");
+}
+
 namespace {
 // Divide & Conquer initialises each learner's rows of the embedding layer on their own: Xavier normal with gain 1,
 // std = sqrt(2 / (fan_in + fan_out)) with fan_out the learner's row count (weight (d, F)).
@@ -54,7 +66,8 @@ SgmlModel::SgmlModel(const SgmlModelConfig& config) : config_(config), rng_(conf
   check_learner_slices(config.learners, config.embedding_dim);
   if (config.head == HeadKind::Linear) {
     head_emb_ = std::make_unique<Linear>(store_, "head.emb.", backbone_->feature_dim(), config.embedding_dim, rng_);
-    xavier_normal_per_learner(*head_emb_, config.learners, rng_);
+    if (config.embedding_init == EmbeddingInit::XavierPerLearner)
+      xavier_normal_per_learner(*head_emb_, config.learners, rng_);
   } else {
     head_fc_ = std::make_unique<Linear>(store_, "head.fc.", backbone_->feature_dim(), config.fc_dim, rng_);
     head_emb_ = std::make_unique<Linear>(store_, "head.emb.", config.fc_dim, config.embedding_dim, rng_);
@@ -66,9 +79,16 @@ SgmlModel::SgmlModel(const SgmlModelConfig& config) : config_(config), rng_(conf
   SGML_CHECK(config.learner_masks >= 0 && (config.learner_masks == 0 || config.learners == 1),
              "learned masks replace the learners' slices: learner_masks ", config.learner_masks, " with learners ",
              config.learners);
-  if (config.learner_masks > 0)
-    learner_masks_ = store_.add_parameter("loss.learner_masks",
-                                          Tensor::full({config.learner_masks, config.embedding_dim}, 1.0f));
+  if (config.learner_masks > 0) {
+    Tensor masks = Tensor::full({config.learner_masks, config.embedding_dim}, 1.0f);
+    if (config.mask_init == MaskInit::Normal) {
+      std::normal_distribution<float> dist(0.9f, 0.7f);
+      for (int64_t j = 0; j < config.embedding_dim; ++j) masks.data()[j] = dist(rng_);
+      for (int k = 1; k < config.learner_masks; ++k)
+        std::copy(masks.data(), masks.data() + config.embedding_dim, masks.data() + k * config.embedding_dim);
+    }
+    learner_masks_ = store_.add_parameter("loss.learner_masks", masks);
+  }
 }
 
 int SgmlModel::feature_dim(FeatureKind feature) const {
@@ -146,7 +166,8 @@ bool SgmlModel::load_weights(const TensorMap& tensors, const std::string& path, 
 void SgmlModel::reset_head() {
   for (Linear* l : {head_fc_.get(), head_emb_.get(), head_attr_.get()})
     if (l) l->reset(rng_);
-  if (config_.head == HeadKind::Linear) xavier_normal_per_learner(*head_emb_, config_.learners, rng_);
+  if (config_.head == HeadKind::Linear && config_.embedding_init == EmbeddingInit::XavierPerLearner)
+    xavier_normal_per_learner(*head_emb_, config_.learners, rng_);
 }
 
 void SgmlModel::save_weights(const std::string& path) const { save_safetensors(path, store_.state_dict()); }

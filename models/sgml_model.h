@@ -20,6 +20,16 @@ namespace sgml {
 enum class HeadKind { Sgml, Linear };
 HeadKind parse_head(const std::string& name);  // "sgml", "linear"
 
+// How the linear head's embedding layer starts (HeadKind::Linear): each learner's rows Xavier normal with gain 1 (the
+// D&C CVPR code, --embedding-init xavier), or PyTorch's nn.Linear default for the whole layer, weight and bias
+// uniform in +-1/sqrt(F) (their TPAMI follow-up's default, --embedding-init torch).
+enum class EmbeddingInit { XavierPerLearner, TorchDefault };
+EmbeddingInit parse_embedding_init(const std::string& name);  // "xavier", "torch"
+// How D&C's learned masks start: all ones, or one draw of N(0.9, 0.7) per dimension copied to every learner (the
+// follow-up's --masking-init normal: its first mask, duplicated as learners are added).
+enum class MaskInit { Ones, Normal };
+MaskInit parse_mask_init(const std::string& name);  // "ones", "normal"
+
 struct SgmlModelConfig {
   std::string arch = "resnet101";
   int num_attributes = 1;  // K
@@ -27,6 +37,7 @@ struct SgmlModelConfig {
   int embedding_dim = 512;
   unsigned seed = 0;       // initialisation of whatever no weights file provides
   HeadKind head = HeadKind::Sgml;
+  EmbeddingInit embedding_init = EmbeddingInit::XavierPerLearner;  // the linear head's
   // Frozen batch norm (standard when fine-tuning for metric learning; Divide & Conquer freezes every BN layer): in
   // training, every BN layer normalises with its running statistics and leaves them unchanged; gradients still
   // flow through it to the layers below, and gamma and beta still learn.
@@ -39,10 +50,11 @@ struct SgmlModelConfig {
   // the concatenation of the K L2-normalised slices (what the method evaluates), forward()'s stays raw.
   int learners = 1;
   // Divide & Conquer's learned masks (the authors' TPAMI follow-up; layers/embedding_slices.h): > 0 adds the
-  // parameter "loss.learner_masks" (learner_masks, embedding_dim), initialised to ones, with learners left at 1.
+  // parameter "loss.learner_masks" (learner_masks, embedding_dim), initialised by mask_init, with learners left at 1.
   // Like loss.margin_beta, not part of the network: extract() and eval ignore it (the authors evaluate the
   // unmasked embedding).
   int learner_masks = 0;
+  MaskInit mask_init = MaskInit::Ones;
   // Dropout on the pooled backbone feature before head.fc in training (Divide & Conquer's 0.01 before its embedding
   // layer); the mask comes from set_dropout_seed's seed (layers/dropout.h).
   float dropout = 0.0f;
@@ -93,7 +105,7 @@ class SgmlModel {
   std::mt19937 rng_;
   std::unique_ptr<ResNetBackbone> backbone_;
   // Reset to a fresh initialisation (a backbone-only weights file): PyTorch's default, then the linear head's
-  // per-learner Xavier rows.
+  // per-learner Xavier rows unless embedding_init says otherwise.
   void reset_head();
   std::unique_ptr<Linear> head_fc_, head_emb_, head_attr_;  // fc and attr: SGML head only
   Variable margin_beta_, learner_masks_;

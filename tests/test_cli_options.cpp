@@ -261,6 +261,8 @@ TrainConfig config_unlike_the_default() {
   c.classes_per_batch = 7;
   c.images_per_class = 3;
   c.class_balance = "adaptive";
+  c.embedding_init = "torch";
+  c.mask_init = "normal";
   c.triplets_per_batch = 11;
   c.alpha = 2.5;
   c.beta = -0.25;

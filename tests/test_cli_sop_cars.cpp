@@ -3,6 +3,8 @@
 // Cars 1/2/4/8), and the losses that need attributes refuse these attribute-free sets with a clear message.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -177,16 +179,26 @@ TEST(CliSopCars, DivideAndConquerFollowUpConfigTrains) {
                               "/configs/dnc-follow-up-sop.json --data " + data + " --out " + dir + "/run"
                               " --model resnet18 --image-size 32 --eval-resize 37 --no-pretrained --steps 2"
                               " --classes-per-batch 3 --images-per-class 2 --eval-every -1 --device cpu --workers 2"
-                              " 2>&1", &out), 0) << out;
+                              " --mask-init normal 2>&1", &out), 0) << out;
   for (const std::string line : {"  learners = 32\n", "  learner-masks = learned\n", "  division = hierarchical\n",
                                  "  embedding-dim = 512\n", "  freeze-backbone-epochs = 1\n", "  finetune-epoch = 0\n",
                                  "  head = linear\n", "  frozen-bn = true\n", "  mask-lambda = 0.01\n",
-                                 "  class-balance = adaptive\n"})
+                                 "  class-balance = adaptive\n", "  embedding-init = torch\n", "  mask-init = normal\n"})
     EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
   const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps[0].at("mask_loss"), 0.0) << "one learner at first: no pair of masks";
   EXPECT_EQ(test::jsonl_records(dir + "/run/metrics.jsonl", "recluster").at(0).at("learners"), 1);
-  EXPECT_EQ(load_safetensors(dir + "/run/last.safetensors").at("loss.learner_masks").shape(),
-            (std::vector<int64_t>{32, 512}));
+  const TensorMap state = load_safetensors(dir + "/run/last.safetensors");
+  EXPECT_EQ(state.at("loss.learner_masks").shape(), (std::vector<int64_t>{32, 512}));
+  // The initialisations reach the model (2 steps at lr 1e-5 move values by about 1e-5, masks by 1e-3): the masks'
+  // N(0.9, 0.7) draw (learner 31's row, not yet trained), and the embedding within PyTorch's +-1/sqrt(512), where
+  // the Xavier rows (std 0.044 with one learner) would reach 4 times as far.
+  const std::vector<float> masks = state.at("loss.learner_masks").to_vector();
+  double sum = 0, sq = 0;
+  for (size_t j = 31 * 512; j < 32 * 512; ++j) sum += masks[j], sq += double(masks[j]) * masks[j];
+  EXPECT_NEAR(std::sqrt(sq / 512 - (sum / 512) * (sum / 512)), 0.7, 0.1);
+  double largest = 0;
+  for (float w : state.at("head.emb.weight").to_vector()) largest = std::max(largest, double(std::fabs(w)));
+  EXPECT_LT(largest, 1.01 / std::sqrt(512.0));
 }

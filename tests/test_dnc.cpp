@@ -336,6 +336,67 @@ TEST(LinearHead, OneLayerOnThePooledFeatureWithXavierRowsPerLearner) {
             std::string::npos);
 }
 
+// --embedding-init torch (the follow-up's default): the whole embedding layer as PyTorch's nn.Linear, weight and bias
+// uniform in +-1/sqrt(F), so variance bound^2 / 3, not the Xavier rows of the CVPR code.
+TEST(LinearHead, TorchDefaultInitialisation) {
+  SgmlModelConfig config;
+  config.arch = "resnet18";
+  config.embedding_dim = 96;
+  config.learners = 3;
+  config.head = HeadKind::Linear;
+  config.embedding_init = EmbeddingInit::TorchDefault;
+  config.seed = 3;
+  SgmlModel model(config);
+  const TensorMap state = model.store().state_dict();
+  const double bound = 1.0 / std::sqrt(512.0);
+  for (const char* name : {"head.emb.weight", "head.emb.bias"}) {
+    const std::vector<float> v = state.at(name).to_vector();
+    double sum = 0, sq = 0, largest = 0;
+    for (float x : v) {
+      sum += x;
+      sq += double(x) * x;
+      largest = std::max(largest, double(std::fabs(x)));
+    }
+    EXPECT_LE(largest, bound) << name;
+    if (v.size() < 1000) continue;  // the bias: 96 values, only bounded
+    // 49,152 draws: the sample variance is within 2% of bound^2 / 3 (its relative standard error is 0.4%).
+    const double n = double(v.size()), mean = sum / n, var = sq / n - mean * mean;
+    EXPECT_NEAR(var / (bound * bound / 3), 1.0, 0.02) << name;
+    EXPECT_GT(largest, 0.99 * bound) << "uniform up to the bound";
+  }
+  EXPECT_EQ(parse_embedding_init("torch"), EmbeddingInit::TorchDefault);
+  EXPECT_NE(test::error_of([] { parse_embedding_init("he"); }).find("expected xavier or torch"), std::string::npos);
+}
+
+// --mask-init normal (the follow-up's --masking-init normal): one draw of N(0.9, 0.7) per dimension, the same for
+// every learner, as the authors' first mask duplicated.
+TEST(LearnerMasks, NormalInitIsOneDrawSharedByEveryLearner) {
+  SgmlModelConfig config;
+  config.arch = "resnet18";
+  config.embedding_dim = 2048;
+  config.head = HeadKind::Linear;
+  config.learner_masks = 4;
+  config.mask_init = MaskInit::Normal;
+  config.seed = 5;
+  const std::vector<float> m = SgmlModel(config).learner_masks().value().to_vector();
+  ASSERT_EQ(m.size(), 4u * 2048);
+  for (int k = 1; k < 4; ++k)
+    EXPECT_EQ(std::vector<float>(m.begin() + k * 2048, m.begin() + (k + 1) * 2048),
+              std::vector<float>(m.begin(), m.begin() + 2048)) << "learner " << k;
+  double sum = 0, sq = 0;
+  for (int j = 0; j < 2048; ++j) {
+    sum += m[size_t(j)];
+    sq += double(m[size_t(j)]) * m[size_t(j)];
+  }
+  // 2048 draws: mean within 4 standard errors (0.7 / sqrt(2048)), std within 7% (relative standard error 1.6%).
+  const double mean = sum / 2048, std = std::sqrt(sq / 2048 - mean * mean);
+  EXPECT_NEAR(mean, 0.9, 4 * 0.7 / std::sqrt(2048.0));
+  EXPECT_NEAR(std / 0.7, 1.0, 0.07);
+  config.mask_init = MaskInit::Ones;
+  EXPECT_EQ(SgmlModel(config).learner_masks().value().to_vector(), std::vector<float>(4 * 2048, 1.0f));
+  EXPECT_NE(test::error_of([] { parse_mask_init("zeros"); }).find("expected ones or normal"), std::string::npos);
+}
+
 // The learned masks of the authors' TPAMI follow-up against tests/reference/learner_masks_ref.py (torch autograd in
 // float64, their formulas): learner k's masked, normalised embedding with the gradients of sum(en * seed) into the
 // embedding and the masks (row k only), and the masks' orthogonality term with its gradient. Masks with negative

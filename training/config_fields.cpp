@@ -147,11 +147,18 @@ std::vector<ConfigField> make_fields() {
       Row("mask-lambda", &C::mask_lambda,
           "--learner-masks learned: weight of the masks' mean pairwise cosine similarity, added to the loss while "
           "the learners train on their clusters").reals(L::kNonNegativeFloat),
+      Row("mask-init", &C::mask_init,
+          "--learner-masks learned: ones (the follow-up's default) | normal (one draw of N(0.9, 0.7) per dimension, "
+          "the same for every learner: their --masking-init normal)").choices({"ones", "normal"}),
       Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
       Row("head", &C::head,
           "sgml (the paper's head: fc 1024 + ReLU, then the embedding and attribute layers) | linear (Divide & "
           "Conquer's: one embedding layer on the pooled feature, each learner's rows Xavier-initialised; no "
           "attribute branch, so --loss metric, rank or margin)").choices({"sgml", "linear"}),
+      Row("embedding-init", &C::embedding_init,
+          "--head linear: how the embedding layer starts: xavier (each learner's rows Xavier normal, gain 1: the D&C "
+          "CVPR code) | torch (PyTorch's nn.Linear default, weight and bias uniform in +-1/sqrt(F): the TPAMI "
+          "follow-up's)").choices({"xavier", "torch"}),
       Row("dropout", &C::dropout,
           "dropout probability on the pooled backbone feature in training (Divide & Conquer: 0.01; 0 to 0.95)")
           .reals(L::kDropout),

@@ -50,6 +50,8 @@ const FieldRule kRules[] = {
     {"freeze-backbone-epochs", Change::Refused, ""},
     {"mask-lambda", Change::Refused, ""},
     {"mask-lr-mult", Change::Allowed, "the masks' learning rate follows the new setting from here on"},
+    {"mask-init", Change::Allowed, "not used: the masks come from the checkpoint"},
+    {"embedding-init", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"embedding-dim", Change::Refused, ""},
     {"head", Change::Refused, ""},
     {"dropout", Change::Refused, ""},

@@ -79,7 +79,9 @@ void check_train_config(const TrainConfig& c) {
   if (c.method == "dnc" && c.freeze_backbone_epochs >= c.recluster_every)
     SGML_FAIL("--freeze-backbone-epochs ", c.freeze_backbone_epochs, " must be below --recluster-every ",
               c.recluster_every, ": the backbone would never learn while the data is clustered");
-  parse_class_balance(c.class_balance);  // a stored config's value
+  parse_class_balance(c.class_balance);  // a stored config's values
+  parse_embedding_init(c.embedding_init);
+  parse_mask_init(c.mask_init);
   if (parse_batches_per_epoch(c.batches_per_epoch) != BatchesPerEpoch::Plain && c.method != "dnc")
     SGML_FAIL("--batches-per-epoch ", c.batches_per_epoch, " sets the length of Divide & Conquer's clustered "
               "epochs: it needs --method dnc");

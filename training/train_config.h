@@ -50,6 +50,7 @@ struct TrainConfig {
   // How the learners divide the embedding: slices (the CVPR paper) | learned (the TPAMI follow-up's masks, one per
   // learner over all d dimensions, with their own learning rate and an orthogonality term; losses/mask_orthogonality.h)
   std::string learner_masks = "slices";
+  std::string mask_init = "ones";  // ones | normal (models/sgml_model.h MaskInit)
   // flat (K learners from the first clustering) | hierarchical (the follow-up's top-down hierarchy: 1, 2, 4, ... K,
   // doubling at each re-clustering; training/dnc.h)
   std::string division = "flat";
@@ -59,6 +60,7 @@ struct TrainConfig {
   double mask_lambda = 0.01;         // weight of the masks' orthogonality term (their README's command: 0.01)
   int embedding_dim = 512;
   std::string head = "sgml";         // sgml (fc 1024 + ReLU, emb, attr) | linear (one layer F -> d; models/sgml_model.h)
+  std::string embedding_init = "xavier";  // xavier | torch: the linear head's (models/sgml_model.h EmbeddingInit)
   double dropout = 0.0;              // on the pooled backbone feature in training (models/sgml_model.h)
   double lr = 1e-4, weight_decay = 0.0;
   std::string lr_schedule = "constant";  // constant | step | cosine

@@ -99,6 +99,8 @@ void Trainer::initialise_model() {
   mc.frozen_batch_norm = config_.frozen_bn;
   mc.embedding_dim = config_.embedding_dim;
   mc.head = parse_head(config_.head);
+  mc.embedding_init = parse_embedding_init(config_.embedding_init);
+  mc.mask_init = parse_mask_init(config_.mask_init);
   mc.dropout = float(config_.dropout);
   const bool dnc = config_.method == "dnc", learned_masks = dnc && config_.learner_masks == "learned";
   mc.learners = dnc && !learned_masks ? config_.learners : 1;

@@ -92,6 +92,7 @@ bool rank_loss(const TrainConfig& c) { return uses_rank_loss(c.loss); }
 bool learned_beta(const TrainConfig& c) { return c.learn_beta; }
 bool divide_and_conquer(const TrainConfig& c) { return c.method == "dnc"; }
 bool learned_masks(const TrainConfig& c) { return c.method == "dnc" && c.learner_masks == "learned"; }
+bool linear_head(const TrainConfig& c) { return c.head == "linear"; }
 bool step_schedule(const TrainConfig& c) { return c.lr_schedule == "step"; }
 bool augmented(const TrainConfig& c) { return c.augment; }
 bool sampled_batch_wise(const TrainConfig& c) { return c.sampling == Sampling::BatchWise && c.batch_plan.empty(); }
@@ -112,6 +113,8 @@ const UsedOnlyWith kUsedOnlyWith[] = {
     {"freeze-backbone-epochs", divide_and_conquer, "--method dnc"},
     {"mask-lr-mult", learned_masks, "--method dnc --learner-masks learned"},
     {"mask-lambda", learned_masks, "--method dnc --learner-masks learned"},
+    {"mask-init", learned_masks, "--method dnc --learner-masks learned"},
+    {"embedding-init", linear_head, "--head linear"},
     {"lr-step-epochs", step_schedule, "--lr-schedule step"},
     {"lr-gamma", step_schedule, "--lr-schedule step"},
     {"train-crop", augmented, "--augment on"},
