@@ -305,6 +305,28 @@ TEST(CliDnc, AdaptiveClassBalanceFillsShortClassesWithOtherImages) {
   EXPECT_GT(adaptive, 0);
 }
 
+// --stop-reclustering end to end: the hierarchy of 1, 2, 4 learners (re-clustering every epoch) stops at the
+// clustering that reaches 4 (epoch 3): 3 clusterings in 5 epochs, where without it there are 5; a resume after the
+// stop continues bitwise.
+TEST(CliDnc, StopReclusteringEndsTheClusteringsAtK) {
+  const std::string dir = test::scratch_dir("cli_dnc_stop");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir),
+                    base = small_run(data, " --head linear --division hierarchical --learners 4 --epochs 5"
+                                           " --stop-reclustering");
+  std::string out;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  const Log full = read_log(dir + "/full/metrics.jsonl");
+  ASSERT_EQ(full.reclusterings.size(), 3u);
+  EXPECT_EQ(full.reclusterings.back().at("epoch"), 3);
+  EXPECT_EQ(full.reclusterings.back().at("learners"), 4);
+  ASSERT_EQ(full.losses.size() % 5, 0u);
+  expect_resume_is_exact(base, int64_t(full.losses.size() / 5) * 4 + 1, "", dir, dir + "/full");
+  ASSERT_EQ(run_cli(small_run(data, " --head linear --division hierarchical --learners 4 --epochs 5 --out " + dir +
+                                        "/going_on 2>&1"), &out), 0) << out;
+  EXPECT_EQ(read_log(dir + "/going_on/metrics.jsonl").reclusterings.size(), 5u);
+}
+
 // The follow-up's hierarchy (--division hierarchical) with learned masks and --freeze-backbone-epochs 1: clusterings
 // at epochs 1, 3 and 5 give 1, 2 and 4 learners (the last two dividing each cluster in two); a learner's mask is
 // learned only once it exists (the others stay at ones); the backbone keeps its values through each epoch right

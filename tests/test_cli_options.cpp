@@ -263,6 +263,7 @@ TrainConfig config_unlike_the_default() {
   c.class_balance = "adaptive";
   c.embedding_init = "torch";
   c.mask_init = "normal";
+  c.stop_reclustering = true;
   c.triplets_per_batch = 11;
   c.alpha = 2.5;
   c.beta = -0.25;

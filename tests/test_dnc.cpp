@@ -132,6 +132,41 @@ TEST(DncPhases, HierarchicalDivisionDoublesTheLearnersUpToK) {
   EXPECT_EQ(dnc_phase(c, 1000001).learners, 8);
 }
 
+// --stop-reclustering (the follow-up's --stop-recluster), whose check runs at the start of each epoch: hierarchical,
+// the clustering that reaches K (epoch 7 for K = 8, re-clustering every 2) is the last, its own epoch is frozen and
+// no later one; flat, the first clustering is the only one, its first N epochs frozen.
+TEST(DncPhases, StopReclusteringKeepsTheLastClusteringAndUnfreezes) {
+  TrainConfig c;
+  c.method = "dnc";
+  c.learners = 8;
+  c.recluster_every = 3;
+  c.freeze_backbone_epochs = 2;
+  c.division = "hierarchical";
+  c.stop_reclustering = true;
+  //                          epoch:  1  2  3  4  5  6  7  8  9 10 11 12 13 14
+  const int want_clustering[] = {0, 1, 1, 1, 4, 4, 4, 7, 7, 7, 10, 10, 10, 10, 10};
+  const int want_learners[] = {0, 1, 1, 1, 2, 2, 2, 4, 4, 4, 8, 8, 8, 8, 8};
+  const bool want_frozen[] = {false, true, true, false, true, true, false, true, true, false,
+                              true, false, false, false, false};
+  for (int epoch = 1; epoch <= 14; ++epoch) {
+    const DncPhase p = dnc_phase(c, epoch);
+    EXPECT_EQ(p.clustering_epoch, want_clustering[epoch]) << epoch;
+    EXPECT_EQ(p.learners, want_learners[epoch]) << epoch;
+    EXPECT_EQ(p.clustered_into, epoch >= 10 ? 4 : std::max(1, want_learners[epoch] / 2)) << epoch;
+    EXPECT_EQ(p.backbone_frozen, want_frozen[epoch]) << epoch;
+  }
+  c.division = "flat";
+  for (int epoch = 1; epoch <= 8; ++epoch) {
+    const DncPhase p = dnc_phase(c, epoch);
+    EXPECT_EQ(p.clustering_epoch, 1) << epoch;
+    EXPECT_EQ(p.learners, 8);
+    EXPECT_EQ(p.backbone_frozen, epoch <= 2) << epoch;
+  }
+  c.stop_reclustering = false;
+  EXPECT_EQ(dnc_phase(c, 8).clustering_epoch, 7);
+  EXPECT_TRUE(dnc_phase(c, 8).backbone_frozen);
+}
+
 // Each cluster split in two by 2-means of its own rows, into 2c and 2c + 1 (the parent is the child // 2, as the
 // authors check); a split that leaves a half without two classes of two images is tried again with other seeds, up
 // to the limit, and kept then; a cluster of one row stays whole.

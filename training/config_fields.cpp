@@ -137,6 +137,10 @@ std::vector<ConfigField> make_fields() {
           "follow-up: 1 learner, then each re-clustering divides every cluster in two by 2-means of its images, "
           "1, 2, 4, ... up to --learners, a power of two; a new learner starts from its parent's slice half or mask)")
           .choices({"flat", "hierarchical"}),
+      Row("stop-reclustering", &C::stop_reclustering,
+          "--method dnc: cluster no more after the first clustering (--division flat) or the one that reaches "
+          "--learners (hierarchical), and freeze the backbone no more after it (the follow-up's --stop-recluster)")
+          .style(kFlag),
       Row("freeze-backbone-epochs", &C::freeze_backbone_epochs,
           "--method dnc: the backbone does not learn in the first N epochs after each re-clustering, only the "
           "embedding layer (and masks) adapt to the new clusters (the follow-up's --mod-epoch-freeze; below "

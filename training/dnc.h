@@ -15,6 +15,8 @@
 // and, while that count is below K, divides every cluster in two by 2-means of its own images, children 2c and
 // 2c + 1 of cluster c, so 1, 2, 4, ... up to K (a power of two). A new learner starts from its parent: half of its
 // slice (exactly when K divides d), or a copy of its parent's mask (learned masks).
+// --stop-reclustering (the follow-up's --stop-recluster): no re-clustering after the first clustering (flat) or the
+// one that reaches K learners (hierarchical); from then on the backbone is not frozen either.
 // Clustered epochs keep the length of plain batch-wise sampling (ceil(classes / N') steps; --batches-per-epoch
 // plain, so epochs, schedules and comparisons mean the same with and without clusters), or take the authors' length
 // from the clusters (max or min: data/samplers.h ClusterBatchSampler); the trainer counts epochs as they end.

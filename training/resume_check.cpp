@@ -48,6 +48,7 @@ const FieldRule kRules[] = {
     {"learner-masks", Change::Refused, ""},
     {"division", Change::Refused, ""},
     {"freeze-backbone-epochs", Change::Refused, ""},
+    {"stop-reclustering", Change::Refused, ""},
     {"mask-lambda", Change::Refused, ""},
     {"mask-lr-mult", Change::Allowed, "the masks' learning rate follows the new setting from here on"},
     {"mask-init", Change::Allowed, "not used: the masks come from the checkpoint"},

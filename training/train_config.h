@@ -54,6 +54,7 @@ struct TrainConfig {
   // flat (K learners from the first clustering) | hierarchical (the follow-up's top-down hierarchy: 1, 2, 4, ... K,
   // doubling at each re-clustering; training/dnc.h)
   std::string division = "flat";
+  bool stop_reclustering = false;  // the follow-up's --stop-recluster (training/dnc.h)
   int freeze_backbone_epochs = 0;    // the follow-up's --mod-epoch-freeze: backbone frozen the first N epochs after a
                                      // re-clustering (only the embedding layer, and masks, learn then)
   double mask_lr_mult = 100.0;       // the masks' learning rate is this times --lr (their README's command: 100)

@@ -111,6 +111,7 @@ const UsedOnlyWith kUsedOnlyWith[] = {
     {"learner-masks", divide_and_conquer, "--method dnc"},
     {"division", divide_and_conquer, "--method dnc"},
     {"freeze-backbone-epochs", divide_and_conquer, "--method dnc"},
+    {"stop-reclustering", divide_and_conquer, "--method dnc"},
     {"mask-lr-mult", learned_masks, "--method dnc --learner-masks learned"},
     {"mask-lambda", learned_masks, "--method dnc --learner-masks learned"},
     {"mask-init", learned_masks, "--method dnc --learner-masks learned"},
