@@ -18,17 +18,16 @@ DncPhase dnc_phase(const TrainConfig& c, int epoch) {
   if (!p.clustered) return p;
   const bool hierarchical = c.division == "hierarchical";
   p.clustering_epoch = epoch - (epoch - 1) % c.recluster_every;
-  p.backbone_frozen = epoch - p.clustering_epoch < c.freeze_backbone_epochs;
+  int last = 0;  // --stop-reclustering: the first clustering (flat), or the one that reaches K (hierarchical)
   if (c.stop_reclustering) {
-    // The last clustering: the first (flat), or the one that reaches K learners (hierarchical). After it the
-    // backbone is no longer frozen, except in the epochs of the first clustering (flat) or the last one's own
-    // epoch (hierarchical): their check runs at each epoch's start, so it first fires in the epoch after it.
-    int last = 1;
+    last = 1;
     for (int k = 1; hierarchical && k < c.learners; k *= 2) last += c.recluster_every;
-    if (p.clustering_epoch > last) p.clustering_epoch = last;
-    p.backbone_frozen = hierarchical ? epoch < last ? p.backbone_frozen : epoch == last && c.freeze_backbone_epochs > 0
-                                     : epoch - last < c.freeze_backbone_epochs;
+    p.clustering_epoch = std::min(p.clustering_epoch, last);
   }
+  p.backbone_frozen = epoch - p.clustering_epoch < c.freeze_backbone_epochs;
+  // The authors check for the stop at each epoch's start, after the last clustering's first epoch: a flat run's
+  // first clustering keeps its frozen epochs, the hierarchy's last one only its own first epoch.
+  if (last > 0 && hierarchical && epoch > last) p.backbone_frozen = false;
   if (!hierarchical) {
     p.learners = p.clustered_into = c.learners;
     return p;
