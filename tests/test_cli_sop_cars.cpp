@@ -183,7 +183,8 @@ TEST(CliSopCars, DivideAndConquerFollowUpConfigTrains) {
   for (const std::string line : {"  learners = 32\n", "  learner-masks = learned\n", "  division = hierarchical\n",
                                  "  embedding-dim = 512\n", "  freeze-backbone-epochs = 1\n", "  finetune-epoch = 0\n",
                                  "  head = linear\n", "  frozen-bn = true\n", "  mask-lambda = 0.01\n",
-                                 "  class-balance = adaptive\n", "  embedding-init = torch\n", "  mask-init = normal\n"})
+                                 "  class-balance = adaptive\n", "  embedding-init = torch\n", "  mask-init = normal\n",
+                                 "  mask-lr-mult = 100\n", "  lr = 1e-05\n"})
     EXPECT_NE(out.find(line), std::string::npos) << line << " in\n" << out;
   const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/run/metrics.jsonl", "loss");
   ASSERT_EQ(steps.size(), 2u);

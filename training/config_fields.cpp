@@ -1,5 +1,6 @@
 #include "training/config_fields.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -216,6 +217,11 @@ std::vector<ConfigField> make_fields() {
 // The shortest text that reads back as the same double ("0.0001", not "0.00010000000000000001").
 std::string shortest_text(double x) {
   char buffer[40];
+  // A whole number as one (100, not the shortest %g's 1e+02); 2^53 and above are not all exact.
+  if (x == std::floor(x) && std::fabs(x) < 9007199254740992.0) {
+    std::snprintf(buffer, sizeof buffer, "%.0f", x);
+    return buffer;
+  }
   for (int digits = 1; digits <= 17; ++digits) {
     std::snprintf(buffer, sizeof buffer, "%.*g", digits, x);
     if (std::strtod(buffer, nullptr) == x) break;
