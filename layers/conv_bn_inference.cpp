@@ -35,35 +35,64 @@ cpu::FoldedConvStage fold(const ConvBnStage& st, const Shape& x_shape) {
   return f;
 }
 
+// The chain folded for an input of x_shape, its shapes checked; its output's shape in *out.
+cpu::FoldedBlock fold_block(const Shape& x_shape, const std::vector<ConvBnStage>& chain, Shortcut shortcut,
+                            const ConvBnStage* downsample, Shape* out) {
+  SGML_CHECK(!chain.empty(), "conv_bn_chain_inference needs at least one convolution");
+  cpu::FoldedBlock b;
+  b.shortcut = shortcut;
+  Shape shape = x_shape;
+  for (const ConvBnStage& st : chain) {
+    b.chain.push_back(fold(st, shape));
+    const Conv2dGeometry& g = b.chain.back().g;
+    shape = {g.n, g.k, g.p(), g.q()};
+  }
+  if (shortcut == Shortcut::Downsample) {
+    SGML_CHECK(downsample != nullptr, "conv_bn_chain_inference: a downsample shortcut without its convolution");
+    b.downsample = fold(*downsample, x_shape);
+    const Shape down_shape{b.downsample.g.n, b.downsample.g.k, b.downsample.g.p(), b.downsample.g.q()};
+    SGML_CHECK(down_shape == shape, "conv_bn_chain_inference: the downsample gives ", shape_str(down_shape),
+               ", the chain ", shape_str(shape));
+  } else if (shortcut == Shortcut::Identity) {
+    SGML_CHECK(x_shape == shape, "conv_bn_chain_inference: an identity shortcut needs the chain to keep the shape ",
+               shape_str(x_shape), ", it gives ", shape_str(shape));
+  }
+  *out = shape;
+  return b;
+}
+
+void check_cpu_input(const Tensor& x, const char* what) {
+  check_defined(x, what);
+  SGML_CHECK(x.device().is_cpu() && x.dtype() == DType::F32, what, " runs on float32 CPU tensors, got ", x.str());
+}
+
 }  // namespace
 
 Tensor conv_bn_chain_inference(const Tensor& x, const std::vector<ConvBnStage>& chain, Shortcut shortcut,
                                const ConvBnStage* downsample) {
   OpScope op("conv_bn_chain_inference");
-  check_defined(x, "conv_bn_chain_inference x");
-  SGML_CHECK(x.device().is_cpu() && x.dtype() == DType::F32, "conv_bn_chain_inference runs on float32 CPU tensors, "
-             "got ", x.str());
-  SGML_CHECK(!chain.empty(), "conv_bn_chain_inference needs at least one convolution");
-  std::vector<cpu::FoldedConvStage> folded;
-  Shape shape = x.shape();
-  for (const ConvBnStage& st : chain) {
-    folded.push_back(fold(st, shape));
-    const Conv2dGeometry& g = folded.back().g;
-    shape = {g.n, g.k, g.p(), g.q()};
-  }
-  cpu::FoldedConvStage down;
-  if (shortcut == Shortcut::Downsample) {
-    SGML_CHECK(downsample != nullptr, "conv_bn_chain_inference: a downsample shortcut without its convolution");
-    down = fold(*downsample, x.shape());
-    const Shape down_shape{down.g.n, down.g.k, down.g.p(), down.g.q()};
-    SGML_CHECK(down_shape == shape, "conv_bn_chain_inference: the downsample gives ", shape_str(down_shape),
-               ", the chain ", shape_str(shape));
-  } else if (shortcut == Shortcut::Identity) {
-    SGML_CHECK(x.shape() == shape, "conv_bn_chain_inference: an identity shortcut needs the chain to keep the shape ",
-               shape_str(x.shape()), ", it gives ", shape_str(shape));
-  }
+  check_cpu_input(x, "conv_bn_chain_inference");
+  Shape shape;
+  const cpu::FoldedBlock b = fold_block(x.shape(), chain, shortcut, downsample, &shape);
   Tensor y = Tensor::empty(shape, x.device());
-  cpu::conv_bn_chain_inference(y.data(), x.data(), folded, shortcut, shortcut == Shortcut::Downsample ? &down : nullptr);
+  cpu::conv_bn_chain_inference(y.data(), x.data(), b.chain, shortcut,
+                               shortcut == Shortcut::Downsample ? &b.downsample : nullptr);
+  return y;
+}
+
+Tensor resnet_inference(const Tensor& x, const ConvBnStage& stem, const std::vector<ConvBnBlock>& blocks) {
+  OpScope op("resnet_inference");
+  check_cpu_input(x, "resnet_inference");
+  SGML_CHECK(x.ndim() == 4, "resnet_inference expects images (N,C,H,W), got ", shape_str(x.shape()));
+  Shape shape;
+  const cpu::FoldedBlock folded_stem = fold_block(x.shape(), {stem}, Shortcut::None, nullptr, &shape);
+  // The max pool 3x3, stride 2, padding 1.
+  shape = {shape[0], shape[1], (shape[2] - 1) / 2 + 1, (shape[3] - 1) / 2 + 1};
+  std::vector<cpu::FoldedBlock> folded;
+  for (const ConvBnBlock& b : blocks)
+    folded.push_back(fold_block(shape, b.chain, b.shortcut, &b.downsample, &shape));
+  Tensor y = Tensor::empty({shape[0], shape[1]}, x.device());
+  cpu::resnet_inference(y.data(), x.data(), folded_stem.chain.front(), folded);
   return y;
 }
 

@@ -31,6 +31,19 @@ enum class Shortcut { None, Identity, Downsample };
 Tensor conv_bn_chain_inference(const Tensor& x, const std::vector<ConvBnStage>& chain, Shortcut shortcut,
                                const ConvBnStage* downsample = nullptr);
 
+// A residual block as a chain (its shortcut adds before the last ReLU).
+struct ConvBnBlock {
+  std::vector<ConvBnStage> chain;
+  Shortcut shortcut = Shortcut::Identity;
+  ConvBnStage downsample{};  // read only for Shortcut::Downsample
+};
+
+// A whole ResNet backbone in inference on the CPU, x (N,3,H,W) -> pooled features (N,C_last): the stem chain, max
+// pooling 3x3 stride 2 pad 1, the blocks' chains, global average pooling. The activations stay in oneDNN's blocked
+// layout from the stem's output to the pooled one, so no block reorders its input or output (the chains alone do
+// at their two ends).
+Tensor resnet_inference(const Tensor& x, const ConvBnStage& stem, const std::vector<ConvBnBlock>& blocks);
+
 namespace cpu {
 // A stage with its batch norm folded: y = conv(x, w) * scale + shift per output channel.
 struct FoldedConvStage {
@@ -41,6 +54,13 @@ struct FoldedConvStage {
 // y (N,K_last,P,Q) NCHW; x (N,C,H,W) NCHW. ReLU after every stage; the shortcut as above.
 void conv_bn_chain_inference(float* y, const float* x, const std::vector<FoldedConvStage>& chain, Shortcut shortcut,
                              const FoldedConvStage* downsample);
+struct FoldedBlock {
+  std::vector<FoldedConvStage> chain;
+  Shortcut shortcut;
+  FoldedConvStage downsample;
+};
+// y (N,C_last); x (N,3,H,W) NCHW.
+void resnet_inference(float* y, const float* x, const FoldedConvStage& stem, const std::vector<FoldedBlock>& blocks);
 }  // namespace cpu
 
 }  // namespace sgml

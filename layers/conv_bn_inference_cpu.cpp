@@ -104,6 +104,70 @@ void run_stage(const StagePlan& p, const FoldedConvStage& st, const memory& src,
   p.conv.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}});
 }
 
+// The chain on x (any layout) into a new memory in the last stage's layout, or into *y when that is its layout.
+// x_writable: x is ours to overwrite (a previous chain's output), so the identity shortcut can be summed into it.
+memory run_chain(const memory& x, bool x_writable, const std::vector<FoldedConvStage>& chain, Shortcut shortcut,
+                 const FoldedConvStage* downsample, dnnl::stream& s, const memory* y = nullptr) {
+  // x in the first stage's layout: reordered once (unless it is in it), then also the downsample's source and, once
+  // the first stage has read it, the buffer the last stage adds its output to (the identity shortcut).
+  const StagePlan& first_plan = stage_plan(chain.front().g, chain.size() == 1 && shortcut != Shortcut::None
+                                                                ? PostOps::SumRelu : PostOps::Relu);
+  memory x_blocked = in_layout(first_plan.pd.src_desc(), x, s);
+  const bool x_blocked_writable = x_writable || x_blocked.get_data_handle() != x.get_data_handle();
+  memory h = x_blocked;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const bool is_last = i + 1 == chain.size();
+    const PostOps post = is_last && shortcut != Shortcut::None ? PostOps::SumRelu : PostOps::Relu;
+    const StagePlan& p = stage_plan(chain[i].g, post);
+    const memory src = in_layout(p.pd.src_desc(), h, s);
+    memory out;
+    if (post == PostOps::SumRelu && shortcut == Shortcut::Identity && i > 0 && x_blocked_writable &&
+        x_blocked.get_desc() == p.pd.dst_desc()) {
+      out = x_blocked;  // x itself, in the output's layout already: the sum post-op adds to it in place
+    } else if (is_last && y && p.pd.dst_desc() == y->get_desc()) {
+      out = *y;  // the caller's layout already: written in its buffer
+    } else {
+      out = memory(p.pd.dst_desc(), onednn_engine());
+    }
+    if (post == PostOps::SumRelu && out.get_data_handle() != x_blocked.get_data_handle()) {
+      // The shortcut, in the output's layout, for the sum post-op to add to.
+      if (shortcut == Shortcut::Identity) {
+        memory from = x_blocked;
+        dnnl::reorder(from, out).execute(s, from, out);
+      } else {
+        const StagePlan& d = stage_plan(downsample->g, PostOps::None);
+        const memory d_src = in_layout(d.pd.src_desc(), x_blocked, s);
+        if (d.pd.dst_desc() == out.get_desc()) {
+          run_stage(d, *downsample, d_src, out, s);
+        } else {
+          memory shortcut_out(d.pd.dst_desc(), onednn_engine());
+          run_stage(d, *downsample, d_src, shortcut_out, s);
+          dnnl::reorder(shortcut_out, out).execute(s, shortcut_out, out);
+        }
+      }
+    }
+    run_stage(p, chain[i], src, out, s);
+    h = out;
+  }
+  return h;
+}
+
+// Pooling of x in its own layout (the result in the same one); padding is never part of a window's result (max:
+// as -inf; average: excluded), as PyTorch's MaxPool2d and the global average pool.
+memory pool(const memory& x, dnnl::algorithm kind, int64_t kernel_h, int64_t kernel_w, int64_t stride, int64_t pad,
+            dnnl::stream& s, const memory* y = nullptr) {
+  const memory::dims d = x.get_desc().dims();
+  const int64_t p = (d[2] + 2 * pad - kernel_h) / stride + 1, q = (d[3] + 2 * pad - kernel_w) / stride + 1;
+  const memory::desc dst = y ? y->get_desc() : memory::desc({d[0], d[1], p, q}, memory::data_type::f32, Tag::any);
+  const dnnl::pooling_forward::primitive_desc pd(
+      dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, kind, x.get_desc(), dst, {stride, stride},
+                                  {kernel_h, kernel_w}, {pad, pad}, {pad, pad}),
+      onednn_engine());
+  memory out = y ? *y : memory(pd.dst_desc(), onednn_engine());
+  dnnl::pooling_forward(pd).execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, out}});
+  return out;
+}
+
 }  // namespace
 
 void conv_bn_chain_inference(float* y, const float* x, const std::vector<FoldedConvStage>& chain, Shortcut shortcut,
@@ -116,51 +180,32 @@ void conv_bn_chain_inference(float* y, const float* x, const std::vector<FoldedC
     memory x_user(memory::desc({first.n, first.c, first.h, first.w}, f32, Tag::nchw), onednn_engine(),
                   const_cast<float*>(x));
     memory y_user(memory::desc({last.n, last.k, last.p(), last.q()}, f32, Tag::nchw), onednn_engine(), y);
-    // x in the first stage's layout: reordered once, then also the downsample's source and, once the first stage
-    // has read it, the buffer the last stage adds its output to (the identity shortcut).
-    const StagePlan& first_plan = stage_plan(first, chain.size() == 1 && shortcut != Shortcut::None ? PostOps::SumRelu
-                                                                                                      : PostOps::Relu);
-    memory x_blocked = in_layout(first_plan.pd.src_desc(), x_user, s);
-    const bool x_blocked_is_copy = x_blocked.get_data_handle() != x_user.get_data_handle();
-    memory h = x_blocked;
-    for (size_t i = 0; i < chain.size(); ++i) {
-      const bool is_last = i + 1 == chain.size();
-      const PostOps post = is_last && shortcut != Shortcut::None ? PostOps::SumRelu : PostOps::Relu;
-      const StagePlan& p = stage_plan(chain[i].g, post);
-      const memory src = in_layout(p.pd.src_desc(), h, s);
-      memory out;
-      if (post == PostOps::SumRelu && shortcut == Shortcut::Identity && i > 0 && x_blocked_is_copy &&
-          x_blocked.get_desc() == p.pd.dst_desc()) {
-        out = x_blocked;  // x itself, in the output's layout already: the sum post-op adds to it in place
-      } else if (is_last && p.pd.dst_desc() == y_user.get_desc()) {
-        out = y_user;  // plain NCHW already: written in the caller's buffer
-      } else {
-        out = memory(p.pd.dst_desc(), onednn_engine());
-      }
-      if (post == PostOps::SumRelu && out.get_data_handle() != x_blocked.get_data_handle()) {
-        // The shortcut, in the output's layout, for the sum post-op to add to.
-        if (shortcut == Shortcut::Identity) {
-          memory from = x_blocked;
-          dnnl::reorder(from, out).execute(s, from, out);
-        } else {
-          const StagePlan& d = stage_plan(downsample->g, PostOps::None);
-          const memory d_src = in_layout(d.pd.src_desc(), x_blocked, s);
-          if (d.pd.dst_desc() == out.get_desc()) {
-            run_stage(d, *downsample, d_src, out, s);
-          } else {
-            memory shortcut_out(d.pd.dst_desc(), onednn_engine());
-            run_stage(d, *downsample, d_src, shortcut_out, s);
-            dnnl::reorder(shortcut_out, out).execute(s, shortcut_out, out);
-          }
-        }
-      }
-      run_stage(p, chain[i], src, out, s);
-      h = out;
-    }
-    if (h.get_data_handle() != y_user.get_data_handle()) dnnl::reorder(h, y_user).execute(s, h, y_user);
+    const memory h = run_chain(x_user, /*x_writable=*/false, chain, shortcut, downsample, s, &y_user);
+    if (h.get_data_handle() != y_user.get_data_handle()) dnnl::reorder(h, y_user).execute(s, const_cast<memory&>(h), y_user);
     s.wait();
   } catch (const dnnl::error& e) {
     SGML_FAIL("conv_bn_chain_inference from ", conv_geometry_text(first), ": oneDNN failed (", e.what(), ", status ",
+              int(e.status), ")");
+  }
+}
+
+void resnet_inference(float* y, const float* x, const FoldedConvStage& stem, const std::vector<FoldedBlock>& blocks) {
+  const auto f32 = memory::data_type::f32;
+  const Conv2dGeometry& g = stem.g;
+  try {
+    dnnl::stream s(onednn_engine());
+    memory x_user(memory::desc({g.n, g.c, g.h, g.w}, f32, Tag::nchw), onednn_engine(), const_cast<float*>(x));
+    memory h = run_chain(x_user, /*x_writable=*/false, {stem}, Shortcut::None, nullptr, s);
+    h = pool(h, dnnl::algorithm::pooling_max, 3, 3, 2, 1, s);
+    for (const FoldedBlock& b : blocks)
+      h = run_chain(h, /*x_writable=*/true, b.chain, b.shortcut, b.shortcut == Shortcut::Downsample ? &b.downsample
+                                                                                                    : nullptr, s);
+    const memory::dims d = h.get_desc().dims();
+    memory y_user(memory::desc({d[0], d[1], 1, 1}, f32, Tag::nchw), onednn_engine(), y);
+    pool(h, dnnl::algorithm::pooling_avg_exclude_padding, d[2], d[3], 1, 0, s, &y_user);
+    s.wait();
+  } catch (const dnnl::error& e) {
+    SGML_FAIL("resnet_inference from ", conv_geometry_text(g), ": oneDNN failed (", e.what(), ", status ",
               int(e.status), ")");
   }
 }

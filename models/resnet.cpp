@@ -38,7 +38,7 @@ ResidualBlock::ResidualBlock(ParameterStore& store, const std::string& prefix, b
 
 namespace {
 
-// Evaluation without a tape on the CPU runs each stem and block as one fused chain (layers/conv_bn_inference.h).
+// Evaluation without a tape on the CPU runs the whole backbone as fused chains (layers/conv_bn_inference.h).
 bool fused_inference(const Variable& x, bool training) {
   return !training && !grad_enabled() && x.value().device().is_cpu();
 }
@@ -50,15 +50,18 @@ ConvBnStage stage(const Conv2d& conv, const BatchNorm2d& bn) {
 
 }  // namespace
 
+ConvBnBlock ResidualBlock::inference_block() const {
+  ConvBnBlock b;
+  for (size_t i = 0; i < convs_.size(); ++i) b.chain.push_back(stage(*convs_[i], *bns_[i]));
+  if (down_conv_) {
+    b.shortcut = Shortcut::Downsample;
+    b.downsample = stage(*down_conv_, *down_bn_);
+  }
+  return b;
+}
+
 // relu(bn(conv(...)) ...) and, last, relu(bn(conv(h)) + shortcut), each batch norm with its epilogue in one pass.
 Variable ResidualBlock::forward(const Variable& x, bool training) {
-  if (fused_inference(x, training)) {
-    std::vector<ConvBnStage> chain;
-    for (size_t i = 0; i < convs_.size(); ++i) chain.push_back(stage(*convs_[i], *bns_[i]));
-    if (!down_conv_) return Variable(conv_bn_chain_inference(x.value(), chain, Shortcut::Identity));
-    const ConvBnStage down = stage(*down_conv_, *down_bn_);
-    return Variable(conv_bn_chain_inference(x.value(), chain, Shortcut::Downsample, &down));
-  }
   Variable shortcut = down_conv_ ? (*down_bn_)((*down_conv_)(x), training) : x;
   Variable h = x;
   for (size_t i = 0; i + 1 < convs_.size(); ++i) h = (*bns_[i])((*convs_[i])(h), training, Variable(), true);
@@ -84,9 +87,12 @@ ResNetBackbone::ResNetBackbone(ParameterStore& store, const ResNetSpec& spec, st
 Variable ResNetBackbone::forward(const Variable& x, bool training) {
   SGML_CHECK(x.value().ndim() == 4 && x.value().dim(1) == 3, "the model expects images (N,3,H,W), got ",
              shape_str(x.value().shape()));
-  Variable h = fused_inference(x, training) ? Variable(conv_bn_chain_inference(x.value(), {stage(*conv1_, *bn1_)},
-                                                                               Shortcut::None))
-                                             : (*bn1_)((*conv1_)(x), training, Variable(), true);
+  if (fused_inference(x, training)) {
+    std::vector<ConvBnBlock> blocks;
+    for (const auto& block : blocks_) blocks.push_back(block->inference_block());
+    return Variable(resnet_inference(x.value(), stage(*conv1_, *bn1_), blocks));
+  }
+  Variable h = (*bn1_)((*conv1_)(x), training, Variable(), true);
   h = fn::max_pool2d(h, 3, 2, 1);
   for (auto& block : blocks_) h = block->forward(h, training);
   return fn::global_avg_pool(h);

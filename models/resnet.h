@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/conv_bn_inference.h"
 #include "models/modules.h"
 
 namespace sgml {
@@ -26,6 +27,8 @@ class ResidualBlock {
   ResidualBlock(ParameterStore& store, const std::string& prefix, bool bottleneck, int in, int planes, int stride,
                 std::mt19937& rng);
   Variable forward(const Variable& x, bool training);
+  // Its convolutions and batch norms as one inference chain (layers/conv_bn_inference.h).
+  ConvBnBlock inference_block() const;
 
  private:
   std::vector<std::unique_ptr<Conv2d>> convs_;

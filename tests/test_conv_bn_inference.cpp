@@ -83,6 +83,42 @@ TEST(ConvBnInference, ChannelsOffTheBlocksOf16) {
                      Shortcut::Identity);
 }
 
+// A small ResNet in one call (resnet_inference: blocked activations from the stem to the pooled features) against the
+// ops one by one: stem, max pool 3x3/2/1, an identity block, a strided block with a downsample, a block off the
+// blocks of 16, global average pool. Odd input sizes, so that the pooling windows meet the padding.
+TEST(ConvBnInference, WholeResNetInOneCall) {
+  NoGradGuard no_grad;
+  const Tensor x = test::random_tensor({2, 3, 29, 23}, 9, -1.0f, 1.0f);
+  StageTensors stem(3, 16, 7, 2, 3, 300);
+  std::vector<std::vector<StageTensors>> chains = {
+      {StageTensors(16, 16, 3, 1, 1, 310), StageTensors(16, 16, 3, 1, 1, 320)},
+      {StageTensors(16, 8, 1, 1, 0, 330), StageTensors(8, 8, 3, 2, 1, 340), StageTensors(8, 32, 1, 1, 0, 350)},
+      {StageTensors(32, 12, 3, 1, 1, 360), StageTensors(12, 24, 3, 1, 1, 370)}};
+  StageTensors down1(16, 32, 1, 2, 0, 380), down2(32, 24, 1, 1, 0, 390);
+  std::vector<ConvBnBlock> blocks(3);
+  for (size_t b = 0; b < 3; ++b)
+    for (const StageTensors& s : chains[b]) blocks[b].chain.push_back(s.stage());
+  blocks[1].shortcut = blocks[2].shortcut = Shortcut::Downsample;
+  blocks[1].downsample = down1.stage();
+  blocks[2].downsample = down2.stage();
+  const Tensor fused = resnet_inference(x, stem.stage(), blocks);
+
+  Tensor h = fn::max_pool2d(Variable(stem.ops(x, Tensor(), true)), 3, 2, 1).value();
+  for (size_t b = 0; b < 3; ++b) {
+    const Tensor shortcut = b == 0 ? h : (b == 1 ? down1 : down2).ops(h, Tensor(), false);
+    for (size_t i = 0; i < chains[b].size(); ++i)
+      h = chains[b][i].ops(h, i + 1 == chains[b].size() ? shortcut : Tensor(), true);
+  }
+  const Tensor pooled = fn::global_avg_pool(Variable(h)).value();
+  ASSERT_EQ(fused.shape(), pooled.shape());
+  EXPECT_EQ(fused.shape(), (Shape{2, 24}));
+  EXPECT_LT(test::relative_error(fused, pooled), 1e-6);
+  const StageTensors narrow(8, 8, 1, 1, 0, 400);
+  blocks[1].chain.front() = narrow.stage();
+  EXPECT_NE(test::error_of([&] { resnet_inference(x, stem.stage(), blocks); }).find("16"), std::string::npos)
+      << "a block whose input does not fit: 16 channels for a convolution of 8";
+}
+
 TEST(ConvBnInference, RefusesWhatDoesNotChain) {
   NoGradGuard no_grad;
   const Tensor x = test::random_tensor({1, 16, 6, 6}, 3);
