@@ -9,6 +9,8 @@
 // only the chain's input and output are reordered from and to our NCHW tensors (the op-by-op path reorders around
 // every convolution and runs batch norm as a pass of its own). Folding rounds differently from the op-by-op path
 // (a few float32 ulps per layer). For evaluation and feature extraction (no tape); training keeps the ops.
+// resnet_inference chains the chains: the whole backbone with its pooling, blocked throughout (the model's path);
+// conv_bn_chain_inference is one chain on its own, NCHW in and out.
 #pragma once
 #include <vector>
 

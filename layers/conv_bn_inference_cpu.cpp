@@ -1,7 +1,7 @@
 // The CPU twin of conv_bn_chain_inference (layers/conv_bn_inference.h) on oneDNN: per stage one inference
 // convolution with a bias (the folded shift) and post-ops (sum of the shortcut, ReLU); weights are reordered into the
 // primitive's layout with the folded scale as the reorder's per-output-channel scale; activations stay in the
-// primitives' layouts between the stages.
+// primitives' layouts between the stages, and (resnet_inference) between the chains and through the pooling.
 #include <dnnl.hpp>
 
 #include <map>
