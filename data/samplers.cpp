@@ -94,11 +94,9 @@ std::vector<int> BatchWiseSampler::batch(int64_t step) const {
     RandomStream fill_rng(mix_seed(seed_, uint64_t(step), kFillDraw));
     std::vector<char> taken(size_t(num_images_), 0);
     for (int i : out) taken[size_t(i)] = 1;
-    std::vector<int> free;
-    for (const std::vector<int>& m : members_)
-      for (int i : m)
-        if (!taken[size_t(i)]) free.push_back(i);
-    std::sort(free.begin(), free.end());  // an order that does not depend on the members' layout
+    std::vector<int> free;  // every image belongs to some class (labels >= 0), so these are the images not taken
+    for (int i = 0; i < num_images_; ++i)
+      if (!taken[size_t(i)]) free.push_back(i);
     const size_t need = size_t(batch_size_) - out.size();
     for (size_t k = 0; k < std::min(need, free.size()); ++k) {  // a partial Fisher-Yates draw
       std::swap(free[k], free[k + size_t(fill_rng.below(int64_t(free.size() - k)))]);
