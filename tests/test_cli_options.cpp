@@ -2,8 +2,9 @@
 // option groups the commands share (tools/commands/option_groups.h). Checked as properties: the same flag has the
 // same help and default in every command that takes it, --help shows one default per option, the saved config.json
 // holds exactly the table's saved fields and reads back to the same configuration, the --config file refuses an
-// unknown key, every command names an unknown dataset the same way, and every command prints its resolved
-// configuration. Models are ResNet-18 at 32 px on the demo data: a few seconds each.
+// unknown key and its errors name the file and the key's line, every command names an unknown dataset the same way,
+// and every command prints its resolved configuration. Models are ResNet-18 at 32 px on the demo data: a few seconds
+// each.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -234,14 +235,52 @@ TEST(CliOptions, AnUnknownConfigKeyIsAnErrorNamingKeyAndFile) {
     std::ofstream(path) << text;
     std::string out;
     EXPECT_NE(run_cli(train + path + " 2>&1", &out), 0) << text;
-    EXPECT_NE(out.find("config file '" + path + "': unknown key \"" + key + "\""), std::string::npos) << out;
+    EXPECT_NE(out.find("config file '" + path + "', line 1: unknown key \"" + key + "\""), std::string::npos) << out;
   }
   // Comments ("_comment" keys, // and /* */) are no keys; '_' and '-' are alike.
   std::ofstream(dir + "/ok.json") << "// the demo\n{\"_comment\": \"x\", \"image_size\": 4096 /* too big */}";
   std::string out;
   EXPECT_NE(run_cli(train + dir + "/ok.json 2>&1", &out), 0);
-  EXPECT_NE(out.find("--image-size (set in config file '" + dir + "/ok.json') must be between"), std::string::npos)
+  EXPECT_NE(out.find("--image-size (set in config file '" + dir + "/ok.json', line 2) must be between"),
+            std::string::npos)
       << out;
+}
+
+// An error about a value from a config file names the file and the line of its key, wherever the value is checked:
+// one option's value (a choice here), or several options at once (a rule between them), where only those the file
+// set are traced to it. Keys in comments and in strings are not keys.
+TEST(CliOptions, ConfigFileErrorsNameFileAndLine) {
+  const std::string dir = test::scratch_dir("cli_options_config_lines");
+  const std::string train = sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run --config ";
+  const std::string choice = dir + "/choice.json";
+  std::ofstream(choice) << "// \"class-balance\": \"fixed\" {\n"
+                           "{\n"
+                           "  \"_comment\": \"a { and a lone \\\" quote\",\n"
+                           "  \"class-balance\"\n"
+                           "    : \"even\",\n"
+                           "  /* \"epochs\": 1,\n"
+                           "     \"class-balance\": \"fixed\", */ \"epochs\": 2\n"
+                           "}\n";
+  std::string out;
+  EXPECT_NE(run_cli(train + choice + " 2>&1", &out), 0);
+  EXPECT_NE(out.find("--class-balance (set in config file '" + choice + "', line 4) must be fixed or adaptive, got "
+                     "'even'"),
+            std::string::npos)
+      << out;
+
+  const std::string rule = dir + "/rule.json";
+  std::ofstream(rule) << "{\"method\": \"dnc\",\n \"division\": \"hierarchical\",\n \"learners\": 3}\n";
+  EXPECT_NE(run_cli(train + rule + " 2>&1", &out), 0);
+  // (The test suite's source locations may stand between the message and the origins.)
+  EXPECT_NE(out.find("--learners must be a power of two, got 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("(--division: config file '" + rule + "', line 2; --learners: config file '" + rule +
+                     "', line 3)"),
+            std::string::npos)
+      << out;
+  // --learners from the command line: only --division is traced to the file.
+  EXPECT_NE(run_cli(train + rule + " --learners 5 2>&1", &out), 0);
+  EXPECT_NE(out.find("got 5"), std::string::npos) << out;
+  EXPECT_NE(out.find("(--division: config file '" + rule + "', line 2)"), std::string::npos) << out;
 }
 
 // Each field set to a value other than its default, by the table's own type (an independent choice of values).

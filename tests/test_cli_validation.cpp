@@ -84,7 +84,7 @@ TEST(CliValidation, NonFiniteAndOutOfRangeHyperParametersAreRefused) {
   expect_clear_failure(base + "--lr-gamma 2", "--lr-gamma must be at most 1");
   // The same through --config: the message names the file too.
   std::ofstream(dir + "/bad.json") << R"({"alpha": "nan"})";
-  expect_clear_failure(base + "--config " + dir + "/bad.json", "--alpha (set in config file '" + dir + "/bad.json')");
+  expect_clear_failure(base + "--config " + dir + "/bad.json", "--alpha (set in config file '" + dir + "/bad.json', line 1)");
   EXPECT_FALSE(fs::exists(run_dir + "/last.safetensors"));
 }
 
@@ -123,7 +123,7 @@ TEST(CliValidation, IntegersNeverWrapAndCountsAreBounded) {
   expect_clear_failure(sgml() + " info demo --data " + nowhere + " --workers 99999", "--workers must be between");
   // --config values go through the same checks and name the file.
   std::ofstream(dir + "/c.json") << R"({"epochs": "ten"})";
-  expect_clear_failure(train + "--config " + dir + "/c.json", "--epochs (set in config file '" + dir + "/c.json') expects an integer");
+  expect_clear_failure(train + "--config " + dir + "/c.json", "--epochs (set in config file '" + dir + "/c.json', line 1) expects an integer");
   std::ofstream(dir + "/d.json") << R"({"image-size": [64]})";
   expect_clear_failure(train + "--config " + dir + "/d.json", "--image-size (set in config file");
 }

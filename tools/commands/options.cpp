@@ -1,10 +1,12 @@
 #include "tools/commands/options.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -25,6 +27,42 @@ std::optional<bool> flag_word(const std::string& v) {
   if (v == "true" || v == "on" || v == "yes" || v == "1") return true;
   if (v == "false" || v == "off" || v == "no" || v == "0") return false;
   return std::nullopt;
+}
+
+// The line of each key of the top-level object in JSON `text` that nlohmann already parsed (so well formed, with
+// // and /* */ comments allowed). A key is recorded as written between its quotes.
+std::map<std::string, int> top_level_key_lines(const std::string& text) {
+  std::map<std::string, int> lines;
+  int line = 1, depth = 0;
+  const size_t n = text.size();
+  for (size_t i = 0; i < n; ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '/') {
+      while (i + 1 < n && text[i + 1] != '\n') ++i;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
+      for (i += 2; i + 1 < n && !(text[i] == '*' && text[i + 1] == '/'); ++i)
+        if (text[i] == '\n') ++line;
+      ++i;  // onto the closing '/'
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == '"') {
+      const size_t start = ++i;
+      while (i < n && text[i] != '"') i += text[i] == '\\' ? 2 : 1;  // a JSON string holds no raw newline
+      size_t next = i + 1;
+      while (next < n && std::isspace(static_cast<unsigned char>(text[next]))) ++next;
+      if (depth == 1 && next < n && text[next] == ':') lines[text.substr(start, i - start)] = line;
+    }
+  }
+  return lines;
+}
+
+// "config file 'F', line L" (without the line when it is not known).
+std::string origin_text(const std::string& path, int line) {
+  return "config file '" + path + "'" + (line ? ", line " + std::to_string(line) : "");
 }
 
 std::string flag_usage(const std::string& name, bool auto_allowed) {
@@ -128,17 +166,22 @@ bool Options::parse(int argc, char** argv, int first) {
 void Options::apply_defaults_file(const std::string& path) { load_config(path, true); }
 
 void Options::load_config(const std::string& path, bool only_unset) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) SGML_FAIL("cannot open config file '", path, "'");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
+    j = nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const std::exception& e) {
-    SGML_FAIL("config file '", path, "' is not valid JSON: ", e.what());
+    SGML_FAIL("config file '", path, "' is not valid JSON: ", e.what());  // nlohmann's message gives line and column
   }
   if (!j.is_object()) SGML_FAIL("config file '", path, "' must hold one JSON object of option names and values");
+  const std::map<std::string, int> key_lines = top_level_key_lines(text);
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key().rfind("_", 0) == 0) continue;  // "_comment" keys document a config file
+    const auto line = key_lines.find(it.key());
+    const Origin origin{path, line == key_lines.end() ? 0 : line->second};
+    const std::string where = origin_text(path, origin.line);
     const std::string name = canonical(it.key());
     if (!specs_.count(name) || name == "config") {
       std::string valid;
@@ -146,17 +189,17 @@ void Options::load_config(const std::string& path, bool only_unset) {
         if (n != "config") valid += " " + n;
       const std::string why = name == "config" ? "a config file cannot name another one"
                                                : "sgml " + command_ + " has no option --" + name;
-      SGML_FAIL("config file '", path, "': unknown key \"", it.key(), "\" (", why, "; valid keys:", valid, ")");
+      SGML_FAIL(where, ": unknown key \"", it.key(), "\" (", why, "; valid keys:", valid, ")");
     }
     if (only_unset && was_set(name)) continue;
     const auto& v = it.value();
     // Runs stored such a flag as a bool before it had auto, where false meant "not given" (e.g. --crop-boxes on cub,
     // cropped all the same); now false says no. Which one a file means cannot be known, so it must say in words.
     if (specs_.at(name).auto_allowed && v.is_boolean() && !v.get<bool>())
-      SGML_FAIL("config file '", path, "': \"", it.key(), "\": false is ambiguous (runs before \"auto\" existed wrote "
+      SGML_FAIL(where, ": \"", it.key(), "\": false is ambiguous (runs before \"auto\" existed wrote "
                 "false for \"not given\"): write \"auto\" for the dataset's default or \"false\" to say no");
     values_[name] = v.is_string() ? v.get<std::string>() : v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.dump();
-    source_[name] = path;
+    source_[name] = origin;
     if (!only_unset) set_[name] = true;
   }
 }
@@ -169,7 +212,22 @@ std::string Options::get(const std::string& name) const {
 std::string Options::describe(const std::string& name) const {
   auto it = source_.find(name);
   if (it == source_.end()) return "--" + name;
-  return "--" + name + " (set in config file '" + it->second + "')";
+  return "--" + name + " (set in " + origin_text(it->second.path, it->second.line) + ")";
+}
+
+std::string Options::config_origins(const std::string& message) const {
+  const auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; };
+  std::string list;
+  for (const auto& [name, origin] : source_) {
+    if (message.find(describe(name)) != std::string::npos) continue;  // the message says already
+    const std::string option = "--" + name;
+    bool named = false;
+    for (size_t at = message.find(option); at != std::string::npos && !named; at = message.find(option, at + 1))
+      named = (at == 0 || !name_char(message[at - 1])) &&
+              (at + option.size() == message.size() || !name_char(message[at + option.size()]));
+    if (named) list += (list.empty() ? "" : "; ") + option + ": " + origin_text(origin.path, origin.line);
+  }
+  return list.empty() ? "" : " (" + list + ")";
 }
 
 long long Options::parse_integer(const std::string& name) const {

@@ -50,6 +50,12 @@ class Options {
   // Replaces a value by what it resolved to (e.g. --image-size 0 by the checkpoint's size) for resolved().
   void set(const std::string& name, const std::string& value);
   const std::vector<std::string>& positional() const { return positional_; }
+  // "--name", and where a config file set it: "--name (set in config file 'F', line L)". For every error about the
+  // value of one option.
+  std::string describe(const std::string& name) const;
+  // Where the options that `message` names ("--name") were set by a config file, as " (--a: config file 'F', line
+  // L; ...)"; empty when none was, or when the message already says. For errors about several options at once.
+  std::string config_origins(const std::string& message) const;
   // Given on the command line or in the --config file (not a default, nor a value of apply_defaults_file).
   bool was_set(const std::string& name) const;
   // Given on the command line itself (not in --config, nor a default).
@@ -79,7 +85,11 @@ class Options {
   std::map<std::string, Spec> specs_;
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> set_;
-  std::map<std::string, std::string> source_;  // the file a value came from; absent: command line or default
+  struct Origin {
+    std::string path;
+    int line = 0;  // 0: not known (a key written with escapes, or a comment between key and ':')
+  };
+  std::map<std::string, Origin> source_;  // the file a value came from; absent: command line or default
   std::map<std::string, std::string> aliases_;  // alias -> option
   std::vector<std::string> positional_;
   std::map<size_t, std::string> flag_before_positional_;  // positional index -> the flag right before it
@@ -88,7 +98,6 @@ class Options {
   const Spec& spec(const std::string& name) const;
   bool flag_value(const Spec& s, const std::string& v) const;  // a word a flag's value may be
   std::string canonical(const std::string& name) const;  // '_' as '-', an alias as its option
-  std::string describe(const std::string& name) const;    // "--name", with the file it came from
   long long parse_integer(const std::string& name) const;  // any 64-bit integer; the callers bound it
   void load_config(const std::string& path, bool only_unset);
 };

@@ -48,20 +48,8 @@ void plot_curves(const std::string& out, const std::vector<StepMetrics>& steps, 
                         PlotOptions{640, 400, "Recall@1 on the test set", "epoch", "Recall@1", false, {}});
 }
 
-}  // namespace
-
-int run_train(int argc, char** argv) {
-  Options opt("train", "cub|deepfashion|sop|cars|demo|demo-cub [options]",
-              "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
-              "loss + lambda * BCE, Adam (--loss picks the objective; rank and rank-multitask use our\n"
-              "reconstruction, from the paper's abstract only, of the rank-approximation loss of Schall et al. 2019;\n"
-              "margin is the margin loss of Wu et al. 2017 with distance-weighted or nearest negatives).\n"
-              "Defaults come from configs/DATASET.json (the paper's settings; with --method dnc then\n"
-              "configs/dnc-DATASET.json, Divide & Conquer's), then\n"
-              "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
-              "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
-  declare_train_options(opt);
-  if (!opt.parse(argc, argv, 2)) return 0;
+// Everything after the options were parsed.
+int train_with_options(Options& opt) {
   const std::string dataset_kind = read_dataset_options(opt, "sgml train cub|deepfashion|sop|cars|demo|demo-cub").kind;
   const std::string defaults = project_path("configs/" + dataset_kind + ".json");
   if (std::filesystem::exists(defaults)) opt.apply_defaults_file(defaults);
@@ -124,6 +112,28 @@ int run_train(int argc, char** argv) {
                config.out_dir.c_str(),
                p.bad_images_skipped ? (" (" + std::to_string(p.bad_images_skipped) + " unreadable images skipped)").c_str() : "");
   return 0;
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  Options opt("train", "cub|deepfashion|sop|cars|demo|demo-cub [options]",
+              "Trains the SGML network: ResNet backbone + head (fc 1024, emb 512, attr K), soft-binomial deviance\n"
+              "loss + lambda * BCE, Adam (--loss picks the objective; rank and rank-multitask use our\n"
+              "reconstruction, from the paper's abstract only, of the rank-approximation loss of Schall et al. 2019;\n"
+              "margin is the margin loss of Wu et al. 2017 with distance-weighted or nearest negatives).\n"
+              "Defaults come from configs/DATASET.json (the paper's settings; with --method dnc then\n"
+              "configs/dnc-DATASET.json, Divide & Conquer's), then\n"
+              "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
+              "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
+  declare_train_options(opt);
+  if (!opt.parse(argc, argv, 2)) return 0;
+  // An error about options that a config file set (--config, or configs/ for the dataset) says where they were set.
+  try {
+    return train_with_options(opt);
+  } catch (const Error& e) {
+    throw Error(e.what() + opt.config_origins(e.what()));
+  }
 }
 
 }  // namespace sgml

@@ -14,10 +14,11 @@ namespace sgml {
 
 namespace {
 
-bool parse_on_off(const std::string& name, const std::string& v) {
+bool parse_on_off(const Options& o, const std::string& name) {
+  const std::string v = o.get(name);
   if (v == "on" || v == "true" || v == "1") return true;
   if (v == "off" || v == "false" || v == "0") return false;
-  SGML_FAIL("--", name, " expects on or off, got '", v, "'");
+  SGML_FAIL(o.describe(name), " expects on or off, got '", v, "'");
 }
 
 // "constant, step or cosine"
@@ -40,7 +41,7 @@ void read_field(const Options& o, const ConfigField& f, TrainConfig& c) {
         auto& field = c.*m;
         using T = std::decay_t<decltype(field)>;
         if constexpr (std::is_same_v<T, bool>) {
-          field = f.style == FieldStyle::Flag ? o.get_flag(f.name) : parse_on_off(f.name, o.get(f.name));
+          field = f.style == FieldStyle::Flag ? o.get_flag(f.name) : parse_on_off(o, f.name);
         } else if constexpr (std::is_same_v<T, double>) {
           field = o.get_double(f.name, f.reals);
         } else if constexpr (std::is_same_v<T, int>) {
@@ -57,7 +58,7 @@ void read_field(const Options& o, const ConfigField& f, TrainConfig& c) {
         } else {
           field = o.get(f.name);
           if (!f.choices.empty() && std::find(f.choices.begin(), f.choices.end(), field) == f.choices.end())
-            SGML_FAIL("--", f.name, " must be ", alternatives(f.choices), ", got '", field, "'");
+            SGML_FAIL(o.describe(f.name), " must be ", alternatives(f.choices), ", got '", field, "'");
         }
       },
       f.member);
