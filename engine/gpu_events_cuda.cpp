@@ -27,6 +27,7 @@ std::vector<GpuEventPair*>& free_pairs() {
 void destroy_pair(GpuEventPair* p) noexcept {
   if (p->start) (void)cudaEventDestroy(p->start);
   if (p->end) (void)cudaEventDestroy(p->end);
+  (void)cudaGetLastError();  // a failed destroy must not be reported later as the next kernel's launch failure
   delete p;
 }
 
@@ -43,7 +44,7 @@ GpuEventPair* take_pair(int device) {
   }
   auto* p = new GpuEventPair{device, nullptr, nullptr};
   try {
-    SGML_CUDA_CHECK(cudaSetDevice(device));
+    CudaDeviceGuard on_device(device);  // events belong to the device current at their creation
     SGML_CUDA_CHECK(cudaEventCreate(&p->start));
     SGML_CUDA_CHECK(cudaEventCreate(&p->end));
   } catch (...) {

@@ -245,11 +245,22 @@ std::string injected_failure() {
   return "";
 }
 
+// Whether cuDNN refused the call before launching anything: a bad parameter, no support for it, or no memory for
+// it. Any other failure (execution failed, an internal error) may come after some of its kernels ran.
+bool refused_before_launch(cudnnStatus_t status) {
+  const int category = CUDNN_STATUS_CATEGORY(status);
+  return category == CUDNN_STATUS_BAD_PARAM || category == CUDNN_STATUS_NOT_SUPPORTED ||
+         status == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+         status == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+}
+
 // Runs one pass: run(algorithm, workspace) launches it and returns cuDNN's status. Tries the ranked algorithms
-// from the one that worked last, and caches the one that works.
+// from the one that worked last, and caches the one that works. `adds_into_output` (beta = 1): the next algorithm
+// is tried only after a refusal before launch; after any other failure part of a result may already have been
+// added, and a second algorithm would add it again, so the pass fails instead.
 template <class Run>
 void run_ranked(Pass pass, const Conv2dGeometry& g, MathPrecision precision, CudaContext& ctx, ConvDescriptors& d,
-                Run run) {
+                bool adds_into_output, Run run) {
   const Plan plan = cached_plan(pass, g, ctx.device(), precision, ctx.cudnn(), d);
   const auto attempt = [&](size_t i) -> std::string {
     const Algorithm& a = plan.ranked[i];
@@ -267,6 +278,9 @@ void run_ranked(Pass pass, const Conv2dGeometry& g, MathPrecision precision, Cud
       why = cudnnGetErrorString(status);
       const cudaError_t pending = cudaGetLastError();
       if (pending != cudaSuccess) why += "; CUDA reports: " + cuda_error_text(pending);
+      if (adds_into_output && !refused_before_launch(status))
+        SGML_FAIL(geometry_text(pass, g), ": algorithm ", a.algo, " failed after it may have added part of its ",
+                  "result into the gradient (", why, "); no other algorithm can run in its place");
     }
     return str_cat("algorithm ", a.algo, ": ", why);
   };
@@ -308,15 +322,14 @@ void conv2d_forward(float* y, const float* x, const float* w, const Conv2dGeomet
   const MathPrecision precision = math_precision();
   ConvDescriptors d(g, precision);
   const float one = 1.0f, zero = 0.0f;
-  run_ranked(kForward, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kForward, g, precision, ctx, d, /*adds_into_output=*/false, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionForward(ctx.cudnn(), &one, d.x.get(), x, d.w.get(), w, d.conv.get(),
                                    cudnnConvolutionFwdAlgo_t(a.algo), workspace, a.workspace, &zero, d.y.get(), y);
   });
 }
 
 // dx (N,C,H,W) from dy (N,K,P,Q) and w (K,C,R,S); dx is overwritten (beta = 0) or added into (beta = 1). With
-// beta = 1, falling back to the next algorithm assumes that a refused one wrote nothing (cuDNN refuses before it
-// launches; a failure after a launch is a CUDA error, which ends the run anyway).
+// beta = 1, only an algorithm refused before it launched is replaced by the next (run_ranked).
 void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv2dGeometry& g, bool accumulate) {
   CudaContext& ctx = CudaContext::current();
   if (has_zero_dimension(g)) {  // a sum over nothing: zero, which adds nothing
@@ -327,7 +340,7 @@ void conv2d_backward_data(float* dx, const float* dy, const float* w, const Conv
   const MathPrecision precision = math_precision();
   ConvDescriptors d(g, precision);
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  run_ranked(kBackwardData, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kBackwardData, g, precision, ctx, d, accumulate, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardData(ctx.cudnn(), &one, d.w.get(), w, d.y.get(), dy, d.conv.get(),
                                         cudnnConvolutionBwdDataAlgo_t(a.algo), workspace, a.workspace, &beta,
                                         d.x.get(), dx);
@@ -346,7 +359,7 @@ void conv2d_backward_filter(float* dw, const float* dy, const float* x, const Co
   const MathPrecision precision = math_precision();
   ConvDescriptors d(g, precision);
   const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  run_ranked(kBackwardFilter, g, precision, ctx, d, [&](const Algorithm& a, void* workspace) {
+  run_ranked(kBackwardFilter, g, precision, ctx, d, accumulate, [&](const Algorithm& a, void* workspace) {
     return cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, d.x.get(), x, d.y.get(), dy, d.conv.get(),
                                           cudnnConvolutionBwdFilterAlgo_t(a.algo), workspace, a.workspace, &beta,
                                           d.w.get(), dw);
