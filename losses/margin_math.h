@@ -32,7 +32,9 @@ SGML_HOST_DEVICE inline bool margin_nearer(float da, int a, float db, int b) {
 }
 
 // The per-row work of the twins (margin_loss_cpu.cpp, margin_loss_cuda.cu), each owning whole rows: the same code,
-// hence the same float operations in the same order, on both.
+// hence the same operations in the same order on both. Equal bits only where the operations are exact or correctly
+// rounded on both (distances, the nearest order): logf and expf differ in the last bits between the GPU and glibc,
+// and nvcc fuses multiply-adds (margin_loss.h).
 
 // Row i of the distance sampler's weights w (n): normalised over the negatives with distance below `cutoff`, or
 // uniform over all negatives when none is that close; zero elsewhere (all zero without negatives).

@@ -281,6 +281,10 @@ TEST(AdamCuda, MatchesCpu) {
   AdamOptimizer cpu(n, Device::cpu(), config), gpu(n, Device::cuda(), config);
   for (AdamOptimizer* adam : {&cpu, &gpu}) adam->add_group({n / 3, n / 3 + 1001, 20.0, 0.0});  // a view, odd offset
   for (int t = 1; t <= 5; ++t) {
+    // After step 3 the group restarts (moments zeroed on a device view, its own step count from 0), as Divide &
+    // Conquer's masks do at a division.
+    if (t == 4)
+      for (AdamOptimizer* adam : {&cpu, &gpu}) adam->restart_group(n / 3);
     const Tensor g = test::random_tensor({n}, 800 + t);
     cpu.step(cpu_params, g, 1e-2);
     gpu.step(gpu_params, g.to(Device::cuda()), 1e-2);
@@ -299,8 +303,10 @@ TEST(AdamCuda, MatchesCpu) {
   EXPECT_LT(test::relative_error(gpu.v().to(Device::cpu()), cpu.v()), 1e-6);
   // State from the GPU resumes on the CPU.
   AdamOptimizer moved(n, Device::cpu(), config);
+  moved.add_group({n / 3, n / 3 + 1001, 20.0, 0.0});
   moved.load_state(gpu.state());
   EXPECT_EQ(moved.steps_taken(), 5);
+  EXPECT_EQ(moved.state().at("adam.group_steps").data_i64()[0], 2) << "the restarted group's own count";
 }
 
 // ---------------------------------------------------------------- learning-rate schedules vs torch
