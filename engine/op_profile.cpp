@@ -81,11 +81,15 @@ void OpTimer::stop() {
     return;
   }
   std::lock_guard<std::mutex> lock(totals().mutex);
-  OpTotal& t = totals().by_op[op_];
-  t.op = op_;
-  t.calls += 1;
-  t.seconds += seconds;
-  if (events_) totals().pending.emplace_back(op_, events_);
+  try {  // the map and the list allocate: out of memory, the call goes unrecorded rather than ending the process
+    OpTotal& t = totals().by_op[op_];
+    t.op = op_;
+    t.calls += 1;
+    t.seconds += seconds;
+    if (events_) totals().pending.emplace_back(op_, events_);
+  } catch (...) {
+    if (events_) gpu_event_release(events_);
+  }
 }
 
 }  // namespace sgml
