@@ -12,13 +12,20 @@
 # usage: scripts/dry_run_gpu_tests.sh [WORKTREE_DIR]   (default /tmp/sgml_gpu_dry_run; about 10 minutes on 2 cores)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-dir=${1:-/tmp/sgml_gpu_dry_run}
+dir=$(realpath -m "${1:-/tmp/sgml_gpu_dry_run}")
 python=/usr/bin/python3
 
-if [ -e "$dir" ]; then
-  git -C "$repo" worktree remove --force "$dir" 2>/dev/null || rm -rf "$dir"
-fi
 git -C "$repo" worktree prune
+if [ -e "$dir" ]; then
+  # Only a worktree of this repository is replaced: any other folder is the user's.
+  if git -C "$repo" worktree list --porcelain | grep -qxF "worktree $dir"; then
+    git -C "$repo" worktree remove --force "$dir"
+  else
+    echo "dry_run_gpu_tests.sh: '$dir' exists and is not a worktree of this repository: remove it or name another" \
+      "folder" >&2
+    exit 2
+  fi
+fi
 git -C "$repo" worktree add --detach --force "$dir" HEAD >/dev/null
 echo "dry run of the GPU tests at $(git -C "$dir" log --oneline -1) in $dir"
 
