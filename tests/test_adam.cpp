@@ -277,8 +277,8 @@ TEST(AdamCuda, MatchesCpu) {
   AdamConfig config;
   config.weight_decay = 0.01;
   Tensor cpu_params = test::random_tensor({n}, 8);
-  Tensor gpu_params = cpu_params.to(Device::cuda());
-  AdamOptimizer cpu(n, Device::cpu(), config), gpu(n, Device::cuda(), config);
+  Tensor gpu_params = cpu_params.to(test::gpu());
+  AdamOptimizer cpu(n, Device::cpu(), config), gpu(n, test::gpu(), config);
   for (AdamOptimizer* adam : {&cpu, &gpu}) adam->add_group({n / 3, n / 3 + 1001, 20.0, 0.0});  // a view, odd offset
   for (int t = 1; t <= 5; ++t) {
     // After step 3 the group restarts (moments zeroed on a device view, its own step count from 0), as Divide &
@@ -287,7 +287,7 @@ TEST(AdamCuda, MatchesCpu) {
       for (AdamOptimizer* adam : {&cpu, &gpu}) adam->restart_group(n / 3);
     const Tensor g = test::random_tensor({n}, 800 + t);
     cpu.step(cpu_params, g, 1e-2);
-    gpu.step(gpu_params, g.to(Device::cuda()), 1e-2);
+    gpu.step(gpu_params, g.to(test::gpu()), 1e-2);
   }
   // The update is O(lr) on O(1) parameters; compare it, not only the parameters.
   const Tensor start = test::random_tensor({n}, 8);

@@ -33,12 +33,15 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 #ifdef SGML_WITH_CUDA
 
+const char* const kCudaItself = "it tests CUDA's own errors, devices and fallbacks";
+
 // ---------------------------------------------------------------- CUDA build, GPU or not
 
 // Before the fix the failed call stayed the runtime's last error, and the next launch check reported it as its own.
 // Needs a GPU: without a driver the runtime's initialisation error comes back on every call, peek included.
 TEST(CudaErrorHygiene, AFailedCallLeavesNoPendingError) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN(kCudaItself);
   // An ordinal no machine has.
   const std::string what = error_of([] { SGML_CUDA_CHECK(cudaSetDevice(1 << 20)); });
   EXPECT_TRUE(contains(what, "CUDA call failed: cudaSetDevice(1 << 20)")) << what;
@@ -71,6 +74,7 @@ TEST(CudaErrorHygiene, AFailedContextIsRememberedAndItsErrorRethrown) {
 
 TEST(CudaDevices, AnIndexBeyondTheGpusIsRefusedClearly) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN(kCudaItself);
   const int count = gpu_device_count();
   const std::string text = "cuda:" + std::to_string(count);
   std::string what = error_of([&] { parse_device(text); });
@@ -83,6 +87,7 @@ TEST(CudaDevices, AnIndexBeyondTheGpusIsRefusedClearly) {
 
 TEST(CudaDevices, ReleasingTheCacheKeepsTheCurrentDevice) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN(kCudaItself);
   if (gpu_device_count() < 2) GTEST_SKIP() << "needs two GPUs";
   // Blocks cached on both devices; the cache is released device by device (0, then 1).
   gpu_free(gpu_alloc(1 << 20, 0), 1 << 20, 0);
@@ -97,6 +102,7 @@ TEST(CudaDevices, ReleasingTheCacheKeepsTheCurrentDevice) {
 // The counters are read under the allocator's lock; here only that they add up.
 TEST(CudaDevices, MemoryCountersFollowAllocations) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN(kCudaItself);
   const size_t before = gpu_bytes_in_use();
   {
     Tensor t = Tensor::empty({1 << 20}, Device::cuda());
@@ -110,6 +116,7 @@ TEST(CudaDevices, MemoryCountersFollowAllocations) {
 // of the process. Now the dispatch layer refuses them, and the GPU still works afterwards.
 TEST(CudaDevices, OpsRefuseTensorsOnDifferentDevices) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN(kCudaItself);
   const Device gpu = Device::cuda(), cpu = Device::cpu();
   const Tensor x = test::random_tensor({2, 3, 4, 4}, 1).to(gpu), gamma = Tensor::full({3}, 1.0f, gpu);
   const Tensor beta = Tensor::zeros({3}, gpu);
@@ -144,6 +151,7 @@ TEST(CudaDevices, OpsRefuseTensorsOnDifferentDevices) {
 // same result as the CPU, and is cached. Failures are injected, as no GPU refuses on demand.
 TEST(CudaConvFallback, TheNextRankedAlgorithmRunsWhenOneFails) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN(kCudaItself);
   const Tensor x = test::random_tensor({2, 5, 11, 10}, 4), w = test::random_tensor({6, 5, 3, 3}, 5);
   const Tensor want = conv2d_forward(x, w, 1, 1);
   // Each round fails the cached algorithm once, so the next ranked one (wrapping around) must take over.
@@ -159,6 +167,7 @@ TEST(CudaConvFallback, TheNextRankedAlgorithmRunsWhenOneFails) {
 
 TEST(CudaConvFallback, WhenEveryAlgorithmFailsTheErrorListsEach) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN(kCudaItself);
   const Tensor x = test::random_tensor({1, 3, 7, 9}, 6).to(Device::cuda());
   const Tensor w = test::random_tensor({4, 3, 3, 3}, 7).to(Device::cuda());
   cuda::conv2d_fail_next_attempts_for_testing(1000);

@@ -184,12 +184,16 @@ TEST(RankedFallback, WhenNoneWorksTheErrorListsEveryReason) {
 
 // ---------------------------------------------------------------- GPU tests where there is no GPU
 
-// Runs one GPU test of this program in a child process and returns its exit status and output.
-int run_gpu_test(const char* require, std::string* output) {
+// Runs GPU tests of this program (a gtest filter) in a child process, not a stand-in run unless `env` makes it one,
+// and returns its exit status and output.
+int run_gpu_tests(const std::string& env, const std::string& filter, std::string* output) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  return test::run_command("env -u SGML_TEST_GPU_ON_CPU " + env + " '" + self + "' --gtest_filter=" + filter, output);
+}
+
+int run_gpu_test(const char* require, std::string* output) {
   const std::string env = require ? std::string("SGML_REQUIRE_GPU=") + require : std::string("-u SGML_REQUIRE_GPU");
-  return test::run_command("env " + env + " '" + self + "' --gtest_filter=OpsCudaLarge.GridStrideLoopsCoverEveryValue",
-                           output);
+  return run_gpu_tests(env, "OpsCudaLarge.GridStrideLoopsCoverEveryValue", output);
 }
 
 TEST(GpuSkip, WithoutAGpuTestsSkipSayingWhyOrFailWhenAGpuIsRequired) {
@@ -202,6 +206,23 @@ TEST(GpuSkip, WithoutAGpuTestsSkipSayingWhyOrFailWhenAGpuIsRequired) {
   EXPECT_NE(run_gpu_test("1", &out), 0) << out;
   EXPECT_TRUE(contains(out, "[  FAILED  ] OpsCudaLarge.GridStrideLoopsCoverEveryValue")) << out;
   EXPECT_TRUE(contains(out, "SGML_REQUIRE_GPU is set, but no usable GPU was found: " + reason)) << out;
+}
+
+// A stand-in run (the suite's GpuOnCpu.* copies) runs a GPU test with the CPU in place of the GPU, GPU or not, even
+// where a GPU is required; a test of CUDA itself skips there, saying why.
+TEST(GpuSkip, AStandInRunRunsGpuTestsOnTheCpu) {
+  std::string out;
+  const std::string filter =
+      "RetrievalKMeansCuda.MatchesCpuOnSeparatedBlobs:OpsCudaLarge.GridStrideLoopsCoverEveryValue";
+  EXPECT_EQ(run_gpu_tests("SGML_TEST_GPU_ON_CPU=1 SGML_REQUIRE_GPU=1", filter, &out), 0) << out;
+  EXPECT_TRUE(contains(out, "[       OK ] RetrievalKMeansCuda.MatchesCpuOnSeparatedBlobs")) << out;
+  EXPECT_TRUE(contains(out, "[  SKIPPED ] OpsCudaLarge.GridStrideLoopsCoverEveryValue")) << out;
+  EXPECT_TRUE(contains(out, "the CPU cannot stand in for the GPU here: it checks the CUDA kernels' grid-stride"))
+      << out;
+  // Any other value is a normal run.
+  EXPECT_EQ(run_gpu_tests("-u SGML_REQUIRE_GPU SGML_TEST_GPU_ON_CPU=yes", filter, &out), 0) << out;
+  if (!cuda_available())
+    EXPECT_TRUE(contains(out, "[  SKIPPED ] RetrievalKMeansCuda.MatchesCpuOnSeparatedBlobs")) << out;
 }
 
 // Torch-dependent tests (TrainCuda's reference data, for one) skip where the reference interpreter has no torch.

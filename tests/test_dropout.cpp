@@ -58,8 +58,8 @@ TEST(DropoutCuda, DropsExactlyTheCpuElements) {
   const Tensor x = test::random_tensor({1000, 77}, 10);
   for (float p : {0.01f, 0.5f}) {
     const Tensor cpu = dropout_forward(x, p, 99);
-    const Tensor gpu = dropout_forward(x.to(Device::cuda()), p, 99);
-    ASSERT_TRUE(gpu.is_cuda());
+    const Tensor gpu = dropout_forward(x.to(test::gpu()), p, 99);
+    SGML_ASSERT_ON_GPU(gpu);
     EXPECT_EQ(gpu.to(Device::cpu()).to_vector(), cpu.to_vector()) << p;
   }
 }

@@ -348,7 +348,7 @@ TEST(BceVsTorch, ValueAndGradientOfEveryCase) {
 void expect_cuda_matches_cpu(const Tensor& gpu, const Tensor& cpu, const char* what, double tolerance = 1e-5) {
   ASSERT_EQ(gpu.defined(), cpu.defined()) << what;
   if (!cpu.defined()) return;
-  ASSERT_TRUE(gpu.is_cuda()) << what;
+  SGML_ASSERT_ON_GPU(gpu) << what;
   const double err = test::relative_error(gpu.to(Device::cpu()), cpu);
   EXPECT_LT(err, tolerance) << what << ": CUDA vs CPU relative error " << err;
 }
@@ -371,13 +371,13 @@ TEST(MetricLossCuda, MatchesCpuAndIsDeterministic) {
     const PairList pairs = c.image_wise ? triplet_pairs(n) : batch_pairs(labels);
     const Tensor S = test::random_tensor({n, n}, 11 + n), G = test::random_tensor({n, n}, 12 + n, 0.0f, 1.0f);
     const Tensor Gc = c.soft ? G : Tensor();
-    const Tensor Gd = c.soft ? G.to(Device::cuda()) : Tensor();
+    const Tensor Gd = c.soft ? G.to(test::gpu()) : Tensor();
     const MetricLossResult cpu = binomial_deviance_loss(S, Gc, pairs, c.alpha, c.beta, c.grad_g);
-    const MetricLossResult gpu = binomial_deviance_loss(S.to(Device::cuda()), Gd, pairs, c.alpha, c.beta, c.grad_g);
+    const MetricLossResult gpu = binomial_deviance_loss(S.to(test::gpu()), Gd, pairs, c.alpha, c.beta, c.grad_g);
     expect_cuda_matches_cpu(gpu.terms, cpu.terms, "terms");
     expect_cuda_matches_cpu(gpu.dS, cpu.dS, "dS");
     expect_cuda_matches_cpu(gpu.dG, cpu.dG, "dG");
-    const MetricLossResult again = binomial_deviance_loss(S.to(Device::cuda()), Gd, pairs, c.alpha, c.beta, c.grad_g);
+    const MetricLossResult again = binomial_deviance_loss(S.to(test::gpu()), Gd, pairs, c.alpha, c.beta, c.grad_g);
     EXPECT_EQ(again.terms.to_vector(), gpu.terms.to_vector()) << "the CUDA reduction must be bitwise reproducible";
   }
 }
@@ -391,10 +391,10 @@ TEST(BceCuda, MatchesCpuAndIsDeterministic) {
     Tensor targets = test::random_tensor({164, 463}, 22, 0.0f, 1.0f);
     for (int64_t e = 0; e < targets.numel(); ++e) targets.data()[e] = targets.data()[e] < 0.3f ? 1.0f : 0.0f;
     const BceResult cpu = bce_with_logits(logits, targets, 0.5f);
-    const BceResult gpu = bce_with_logits(logits.to(Device::cuda()), targets.to(Device::cuda()), 0.5f);
+    const BceResult gpu = bce_with_logits(logits.to(test::gpu()), targets.to(test::gpu()), 0.5f);
     expect_cuda_matches_cpu(gpu.value, cpu.value, "value");
     expect_cuda_matches_cpu(gpu.dlogits, cpu.dlogits, "dlogits");
-    const BceResult again = bce_with_logits(logits.to(Device::cuda()), targets.to(Device::cuda()), 0.5f);
+    const BceResult again = bce_with_logits(logits.to(test::gpu()), targets.to(test::gpu()), 0.5f);
     EXPECT_EQ(again.value.to_vector(), gpu.value.to_vector()) << "the CUDA reduction must be bitwise reproducible";
   }
 }

@@ -331,9 +331,9 @@ TEST(MarginLossCuda, MatchesCpuAndIsDeterministic) {
           << "a draw moved within its cell keeps its negative";
     }
     const MarginLossResult cpu = margin_loss(S, c.labels, beta, config, u, 0.75f);
-    const Device gpu_device = Device::cuda();
+    const Device gpu_device = test::gpu();
     const MarginLossResult gpu = margin_loss(S.to(gpu_device), c.labels, beta.to(gpu_device), config, u, 0.75f);
-    ASSERT_TRUE(gpu.dS.is_cuda());
+    SGML_ASSERT_ON_GPU(gpu.dS);
     EXPECT_EQ(gpu.negatives, cpu.negatives) << "the same draws (none on a boundary) give the same negatives";
     EXPECT_LT(test::relative_error(gpu.terms.to(Device::cpu()), cpu.terms), 1e-5) << "terms";
     EXPECT_LT(test::relative_error(gpu.dS.to(Device::cpu()), cpu.dS), 1e-5) << "dS";

@@ -38,9 +38,10 @@ TEST(MathPrecision, ParsesTheTwoNamesAndRefusesOthersSayingWhichExist) {
 
 TEST(MathPrecisionCuda, Tf32ProductsCarryTf32ErrorAndFp32ProductsDoNot) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN("it measures TF32's rounding in cuBLAS");
   const Tensor a = test::random_tensor({384, 512}, 1), b = test::random_tensor({512, 256}, 2);
   const Tensor reference = matmul(a, false, b, false);  // CPU, fp32
-  const Device gpu = Device::cuda(0);
+  const Device gpu = test::gpu();
   double err[2];
   for (MathPrecision p : {MathPrecision::Fp32, MathPrecision::Tf32}) {
     PrecisionScope scope(p);
@@ -57,7 +58,7 @@ TEST(MathPrecisionCuda, Tf32ConvolutionsStayWithinTf32Tolerance) {
   const Tensor x = test::random_tensor({8, 64, 28, 28}, 3), w = test::random_tensor({64, 64, 3, 3}, 4);
   const Tensor y = conv2d_forward(x, w, 1, 1), dy = test::random_tensor(y.shape(), 5);
   const Tensor dx = conv2d_backward_data(dy, w, x.shape(), 1, 1), dw = conv2d_backward_filter(dy, x, w.shape(), 1, 1);
-  const Device gpu = Device::cuda(0);
+  const Device gpu = test::gpu();
   PrecisionScope scope(MathPrecision::Tf32);
   const Tensor gy = conv2d_forward(x.to(gpu), w.to(gpu), 1, 1).to(Device::cpu());
   const Tensor gdx = conv2d_backward_data(dy.to(gpu), w.to(gpu), x.shape(), 1, 1).to(Device::cpu());

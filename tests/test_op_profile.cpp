@@ -41,7 +41,7 @@ TEST(OpProfile, CountsEachDispatchedOpByNameOnlyWhileOn) {
 // profile taken without waiting in between still counts every call.
 TEST(OpProfile, CountsGpuOpsByTheirDeviceTime) {
   SGML_SKIP_WITHOUT_GPU();
-  const Device gpu = Device::cuda(0);
+  const Device gpu = test::gpu();
   const Tensor a = test::random_tensor({512, 512}, 1).to(gpu), b = test::random_tensor({512, 512}, 2).to(gpu);
   reset_op_profile();
   set_op_profiling(true);

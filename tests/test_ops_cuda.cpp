@@ -412,7 +412,7 @@ TEST_P(OpsCuda, MatchesCpu) {
   SGML_SKIP_WITHOUT_GPU();
   const OpCase& c = GetParam();
   const Outputs cpu = c.run(Device::cpu());
-  const Outputs gpu = c.run(Device::cuda());
+  const Outputs gpu = c.run(test::gpu());
   const std::map<std::string, Tensor> want(cpu.begin(), cpu.end());
   ASSERT_GE(gpu.size(), cpu.size());
   for (size_t i = 0; i < gpu.size(); ++i) {
@@ -432,7 +432,7 @@ TEST_P(OpsCuda, MatchesCpu) {
     }
   }
   if (c.deterministic) {
-    const Outputs again = c.run(Device::cuda());
+    const Outputs again = c.run(test::gpu());
     ASSERT_EQ(again.size(), gpu.size());
     for (size_t i = 0; i < gpu.size(); ++i)
       EXPECT_EQ(first_difference(again[i].second.to_vector(), gpu[i].second.to_vector()), -1)
@@ -454,6 +454,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpsCuda, ::testing::ValuesIn(all_cases()), case_na
 // More values than the largest grid has threads (blocks_for caps it), so the grid-stride loops go round again.
 TEST(OpsCudaLarge, GridStrideLoopsCoverEveryValue) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN("it checks the CUDA kernels' grid-stride loops");
   const int64_t n = (int64_t(1) << 28) + 3;
   Tensor a = Tensor::full({n}, 1.5f, Device::cuda());
   const Tensor b = Tensor::full({n}, 2.0f, Device::cuda());
@@ -466,6 +467,7 @@ using sgml::test::error_of;
 
 TEST(OpsCudaErrors, FailedLibraryCallsAndAllocationsAreErrorsNamingFileAndLine) {
   SGML_SKIP_WITHOUT_GPU();
+  SGML_SKIP_IN_STAND_IN_RUN("it checks how failed CUDA library calls are reported");
   const Device gpu = Device::cuda();
   Tensor a = Tensor::zeros({2, 2}, gpu), b = Tensor::zeros({2, 2}, gpu), c = Tensor::zeros({2, 2}, gpu);
 

@@ -171,11 +171,11 @@ TEST(RankLossCuda, MatchesCpuAndIsDeterministic) {
     SCOPED_TRACE(testing::Message() << "B " << n << " tau " << c.tau << " rho " << c.rho);
     const Tensor S = test::random_tensor({n, n}, 13 + n);
     const RankLossResult cpu = rank_approximation_loss(S, c.labels, c.tau, c.rho, 0.75f);
-    const RankLossResult gpu = rank_approximation_loss(S.to(Device::cuda()), c.labels, c.tau, c.rho, 0.75f);
-    ASSERT_TRUE(gpu.terms.is_cuda());
+    const RankLossResult gpu = rank_approximation_loss(S.to(test::gpu()), c.labels, c.tau, c.rho, 0.75f);
+    SGML_ASSERT_ON_GPU(gpu.terms);
     EXPECT_LT(test::relative_error(gpu.terms.to(Device::cpu()), cpu.terms), 1e-5) << "terms";
     EXPECT_LT(test::relative_error(gpu.dS.to(Device::cpu()), cpu.dS), 1e-5) << "dS";
-    const RankLossResult again = rank_approximation_loss(S.to(Device::cuda()), c.labels, c.tau, c.rho, 0.75f);
+    const RankLossResult again = rank_approximation_loss(S.to(test::gpu()), c.labels, c.tau, c.rho, 0.75f);
     EXPECT_EQ(again.terms.to_vector(), gpu.terms.to_vector()) << "the CUDA reductions must be bitwise reproducible";
     EXPECT_EQ(again.dS.to_vector(), gpu.dS.to_vector()) << "the CUDA reductions must be bitwise reproducible";
   }

@@ -50,7 +50,7 @@ TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeatures) { expect_torchvisi
 
 TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeaturesOnTheGpu) {
   SGML_SKIP_WITHOUT_GPU();
-  expect_torchvision_features(GetParam(), Device::cuda(0));
+  expect_torchvision_features(GetParam(), test::gpu());
 }
 
 INSTANTIATE_TEST_SUITE_P(Torchvision, ResNetParity,

@@ -203,7 +203,7 @@ TEST(RetrievalKMeansCuda, MatchesCpuOnSeparatedBlobs) {
   SGML_SKIP_WITHOUT_GPU();
   std::vector<int64_t> labels;
   const Tensor x = blobs(20, 50, 32, 0.1f, 31, labels);
-  const KMeansResult cpu = kmeans(x, 20), gpu = kmeans(x.to(Device::cuda()), 20);
+  const KMeansResult cpu = kmeans(x, 20), gpu = kmeans(x.to(test::gpu()), 20);
   // Well-separated blobs leave no assignment to rounding; cluster numbers follow the seeding order, so compare
   // the partitions.
   EXPECT_NEAR(normalized_mutual_info({gpu.assignment.begin(), gpu.assignment.end()},

@@ -334,8 +334,8 @@ namespace {
 
 void expect_same_search(const Tensor& q, const Tensor& g, int k, const KnnOptions& options, bool exact_ties) {
   const KnnResult cpu = knn_search(q, g, k, options);
-  const Tensor qd = q.to(Device::cuda());
-  const Tensor gd = options.leave_one_out ? qd : g.to(Device::cuda());
+  const Tensor qd = q.to(test::gpu());
+  const Tensor gd = options.leave_one_out ? qd : g.to(test::gpu());
   const KnnResult gpu = knn_search(qd, gd, k, options);
   ASSERT_EQ(gpu.indices.size(), cpu.indices.size());
   if (exact_ties) {
@@ -376,7 +376,7 @@ TEST(RetrievalKnnCuda, EvaluationOnGpuEqualsCpu) {
   EvalOptions options;
   options.compute_nmi = false;  // k-means on the GPU: test_retrieval_clustering.cpp
   const RetrievalMetrics cpu = evaluate_leave_one_out(x, labels, {1, 2, 4, 8}, Device::cpu(), options);
-  const RetrievalMetrics gpu = evaluate_leave_one_out(x, labels, {1, 2, 4, 8}, Device::cuda(), options);
+  const RetrievalMetrics gpu = evaluate_leave_one_out(x, labels, {1, 2, 4, 8}, test::gpu(), options);
   EXPECT_EQ(gpu.recall, cpu.recall);
   EXPECT_EQ(gpu.map_at_r, cpu.map_at_r);
   EXPECT_EQ(gpu.neighbours.indices, cpu.neighbours.indices);

@@ -36,7 +36,8 @@ TEST(TrainCuda, CudaTrainerMatchesCpuTrainer) {
   test::run_reference("sgml_reference.py", {"make-plan", data, "batch", "10", dir + "/plan.txt"});
   std::map<std::string, std::vector<double>> losses;
   for (const std::string run : {"cpu", "cuda", "cuda-tf32"}) {
-    const std::string device = run == "cpu" ? "cpu" : "cuda", precision = run == "cuda-tf32" ? "tf32" : "fp32";
+    const std::string device = run == "cpu" ? "cpu" : test::gpu_device_flag();
+    const std::string precision = run == "cuda-tf32" ? "tf32" : "fp32";
     std::string out;
     const std::string cmd = std::string(SGML_BINARY_DIR) + "/sgml train deepfashion --data " + data +
                             " --model resnet18 --image-size 64 --init " + dir + "/init.safetensors --batch-plan " + dir +
@@ -65,18 +66,19 @@ TEST(TrainCuda, DivideAndConquerWithLearnedMasksAndDivisionMatchesCpu) {
   std::string out;
   ASSERT_EQ(test::run_command(test::sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
   std::map<std::string, std::vector<double>> losses;
-  for (const std::string device : {"cpu", "cuda"}) {
+  for (const std::string run : {"cpu", "cuda"}) {
+    const std::string device = run == "cpu" ? "cpu" : test::gpu_device_flag();
     const std::string cmd = test::sgml() + " train demo --method dnc --data " + data +
                             " --model resnet18 --image-size 32 --no-pretrained --head linear --learners 2"
                             " --learner-masks learned --mask-lr-mult 1 --division hierarchical --recluster-every 1"
                             " --embedding-dim 16 --classes-per-batch 6 --images-per-class 2 --lr 2e-5"
                             " --lr-schedule constant --eval-every -1 --workers 2 --seed 4 --epochs 2"
-                            " --device " + device + " --out " + dir + "/" + device + " 2>&1";
+                            " --device " + device + " --out " + dir + "/" + run + " 2>&1";
     ASSERT_EQ(test::run_command(cmd, &out), 0) << out;
-    losses[device] = step_losses(dir + "/" + device + "/metrics.jsonl");
-    const std::vector<nlohmann::json> rec = test::jsonl_records(dir + "/" + device + "/metrics.jsonl", "recluster");
-    ASSERT_EQ(rec.size(), 2u) << device;
-    EXPECT_EQ(rec[1].at("learners"), 2) << device;
+    losses[run] = step_losses(dir + "/" + run + "/metrics.jsonl");
+    const std::vector<nlohmann::json> rec = test::jsonl_records(dir + "/" + run + "/metrics.jsonl", "recluster");
+    ASSERT_EQ(rec.size(), 2u) << run;
+    EXPECT_EQ(rec[1].at("learners"), 2) << run;
   }
   ASSERT_EQ(losses["cpu"].size(), losses["cuda"].size());
   ASSERT_GE(losses["cpu"].size(), 12u);

@@ -65,6 +65,18 @@ int run_command(const std::string& command, std::string* output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+bool gpu_stand_in() {
+  static const bool stand_in = [] {
+    const char* value = std::getenv("SGML_TEST_GPU_ON_CPU");
+    return value != nullptr && std::string(value) == "1";
+  }();
+  return stand_in;
+}
+
+Device gpu(int index) { return gpu_stand_in() ? Device::cpu() : Device::cuda(index); }
+
+const char* gpu_device_flag() { return gpu_stand_in() ? "cpu" : "cuda"; }
+
 std::string sgml() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
 
 int run_cli(const std::string& command, std::string* output) { return run_command("timeout 600 " + command, output); }

@@ -12,15 +12,26 @@
 
 // First statement of every test that needs a GPU. Without a usable GPU the test skips and says why (the CUDA
 // runtime's reason: a driver too old for this build must not look like a machine without GPU). With
-// SGML_REQUIRE_GPU=1 it fails instead, so that a GPU machine whose GPU went missing cannot pass by skipping.
+// SGML_REQUIRE_GPU=1 it fails instead, so that a GPU machine whose GPU went missing cannot pass by skipping. In a
+// stand-in run (SGML_TEST_GPU_ON_CPU=1, see test::gpu()) the test runs, with the CPU in place of the GPU.
 #define SGML_SKIP_WITHOUT_GPU()                                                                           \
   do {                                                                                                    \
-    if (!::sgml::cuda_available()) {                                                                      \
+    if (!::sgml::test::gpu_stand_in() && !::sgml::cuda_available()) {                                     \
       if (::sgml::gpu_required())                                                                         \
         FAIL() << "SGML_REQUIRE_GPU is set, but no usable GPU was found: " << ::sgml::cuda_unavailable_reason(); \
       GTEST_SKIP() << "no usable GPU: " << ::sgml::cuda_unavailable_reason();                             \
     }                                                                                                     \
   } while (0)
+
+// Second statement of a GPU test of CUDA itself (TF32's rounding, a failed library call, the device list), which
+// uses Device::cuda() rather than test::gpu(): the CPU cannot stand in for it, so a stand-in run skips it.
+#define SGML_SKIP_IN_STAND_IN_RUN(why)                                                                    \
+  do {                                                                                                    \
+    if (::sgml::test::gpu_stand_in()) GTEST_SKIP() << "the CPU cannot stand in for the GPU here: " << why;  \
+  } while (0)
+
+// A GPU test's check that an op's result stayed on the GPU (always true in a stand-in run).
+#define SGML_ASSERT_ON_GPU(tensor) ASSERT_TRUE(::sgml::test::gpu_stand_in() || (tensor).is_cuda())
 
 // First statement of every test that runs a PyTorch reference: skips, with the import error, where the
 // reference interpreter has no torch.
@@ -31,6 +42,16 @@
   } while (0)
 
 namespace sgml::test {
+
+// The device of the GPU tests: the GPU, or the CPU in a stand-in run. The suite runs every GPU test twice: as
+// itself (it skips without a GPU) and as "GpuOnCpu.<name>" with SGML_TEST_GPU_ON_CPU=1, where the CPU stands in for
+// the GPU (tests/CMakeLists.txt). A stand-in result is a CPU result, so its comparison with the CPU twin checks
+// nothing about CUDA; what it does check, on every machine, is the test around it: a state loaded into an optimiser
+// without its groups, a shape or an option the API refuses, a check that cannot hold. Without it such a test would
+// first fail on a rare GPU lease. The GPU tests are those named *Cuda* or *Gpu*.
+bool gpu_stand_in();                  // SGML_TEST_GPU_ON_CPU is 1 (any other value, or none: a normal run)
+Device gpu(int index = 0);            // Device::cuda(index), or the CPU in a stand-in run
+const char* gpu_device_flag();        // what `sgml --device` is given for it: "cuda" or "cpu"
 
 std::string source_dir();   // the repository root
 std::string scratch_dir(const std::string& name);  // a fresh, empty folder under the build tree
@@ -61,9 +82,9 @@ std::vector<nlohmann::json> jsonl_records(const std::string& path, const std::st
 
 // Uniform values in [lo, hi), reproducible from the seed.
 Tensor random_tensor(const Shape& shape, unsigned seed, float lo = -1.0f, float hi = 1.0f);
-// ||a - b|| / max(||b||, 1e-12) over all elements (host copies are taken as needed).
 // The message of the sgml::Error `f` throws; empty when it throws none.
 std::string error_of(const std::function<void()>& f);
+// ||a - b|| / max(||b||, 1e-12) over all elements (host copies are taken as needed).
 double relative_error(const Tensor& a, const Tensor& b);
 double relative_error(const std::vector<float>& a, const std::vector<float>& b);
 
