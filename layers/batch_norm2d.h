@@ -11,7 +11,7 @@
 // ReLU each optional (the epilogue). Reading x once and writing y once, instead of BN, add and ReLU each reading and
 // writing the whole activation, is what makes this worth a parameter: these passes are memory-bound. Without a
 // residual, the backward applies the ReLU's mask itself (relu_beta): it recomputes bn(x) from x, which it reads
-// anyway, so the mask costs no pass. With a residual the caller masks dy with y > 0 (relu_backward), since the
+// anyway, so the mask costs no pass. With a residual the caller masks dy by y (relu_backward), since the
 // residual needs that gradient too.
 // y = x * scale + shift per channel is a rounded product then a rounded sum on both devices (no fused multiply-add),
 // so the CPU and CUDA twins compute the same y and the same mask.

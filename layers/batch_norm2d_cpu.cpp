@@ -29,7 +29,7 @@ void eval_affine(int c, const float* gamma, const float* beta, const float* runn
 inline float affine(float x, float scale, float shift) { return x * scale + shift; }
 
 // y[i] = relu?(x[i] * scale + shift + residual?[i]) over one (n, c) plane of hw values; one loop per case, so that
-// each vectorises without a branch inside.
+// each vectorises without a branch inside. std::max(v, 0) is v < 0 ? 0 : v: NaN and -0 pass, as relu_forward.
 void apply_plane(float* y, const float* x, const float* residual, bool relu, float scale, float shift, int hw) {
   if (residual && relu) {
 #pragma omp simd
@@ -107,7 +107,8 @@ struct ReluMask {
   std::vector<float> scale, shift;
 };
 
-// g = dy where the ReLU mask passes (x * scale + shift > 0), else 0, over one plane; without a mask g is dy.
+// g = 0 where the ReLU mask stops (x * scale + shift <= 0; NaN passes, as relu_backward), else dy, over one plane;
+// without a mask g is dy.
 void masked_gradient(float* g, const float* dy, const float* x, const float* scale_shift, int hw) {
   if (!scale_shift) {
     std::copy(dy, dy + hw, g);
@@ -117,7 +118,7 @@ void masked_gradient(float* g, const float* dy, const float* x, const float* sca
 #pragma omp simd
   for (int i = 0; i < hw; ++i) {
     const float d = dy[i];  // loaded whether used or not: a select, not a branch the mask's signs would mispredict
-    g[i] = affine(x[i], scale, shift) > 0.0f ? d : 0.0f;
+    g[i] = affine(x[i], scale, shift) <= 0.0f ? 0.0f : d;
   }
 }
 
@@ -150,21 +151,27 @@ void backward_per_channel(float* dx, float* dgamma, float* dbeta, const float* d
       }
       dbeta[c] = float(sum_dy);
       dgamma[c] = float(sum_dy_xhat);
-      // Frozen: y = gamma * (x - running_mean) * invstd + beta, so dx = gamma * invstd * g.
+      // Frozen: y = gamma * (x - running_mean) * invstd + beta, so dx = gamma * invstd * g; x does not enter it (an
+      //         infinite or NaN x gives a finite dx, as in PyTorch).
       // Training: dx = gamma*invstd/M * (M*g - sum(g) - xhat*sum(g*xhat))
       //              = a * g - b * (x - mean) - e, with the per-channel factors below formed in double and the
       //          per-element work in float, as PyTorch computes it (x - mean first: no cancellation when the mean is
       //          large beside the spread).
       const double k = double(gamma[c]) * is;
       const float a = float(k), mu_f = float(mu);
-      const float b = frozen ? 0.0f : float(k / m * sum_dy_xhat * is), e = frozen ? 0.0f : float(k / m * sum_dy);
+      const float b = float(k / m * sum_dy_xhat * is), e = float(k / m * sum_dy);
       for (int n = 0; n < s.n; ++n) {
         const int64_t off = (int64_t(n) * s.c + c) * s.hw;
         masked_gradient(g.data(), dy + off, x + off, relu_mask, s.hw);
         const float* xp = x + off;
         float* dxp = dx + off;
+        if (frozen) {
 #pragma omp simd
-        for (int i = 0; i < s.hw; ++i) dxp[i] = a * g[size_t(i)] - b * (xp[i] - mu_f) - e;
+          for (int i = 0; i < s.hw; ++i) dxp[i] = a * g[size_t(i)];
+        } else {
+#pragma omp simd
+          for (int i = 0; i < s.hw; ++i) dxp[i] = a * g[size_t(i)] - b * (xp[i] - mu_f) - e;
+        }
       }
     }
   }

@@ -176,11 +176,14 @@ struct EvalAffine {
 };
 __device__ float bn_affine(float x, float scale, float shift) { return __fadd_rn(__fmul_rn(x, scale), shift); }
 
-// The ReLU mask of a forward that ended in relu(bn(x)): dy where bn(x) > 0, else 0 (or dy unmasked when off).
+// The ReLU mask of a forward that ended in relu(bn(x)): 0 where bn(x) <= 0, else dy (NaN passes, as relu_backward;
+// dy unmasked when off).
 struct ReluMask {
   bool on;
   float scale, shift;
-  __device__ float operator()(float dy, float x) const { return !on || bn_affine(x, scale, shift) > 0.0f ? dy : 0.0f; }
+  __device__ float operator()(float dy, float x) const {
+    return on && bn_affine(x, scale, shift) <= 0.0f ? 0.0f : dy;
+  }
 };
 template <typename Affine>
 __device__ ReluMask relu_mask(const Affine& a, bool on, int c) {
@@ -207,7 +210,7 @@ __global__ void bn_apply_kernel(float* y, const float* x, const float* residual,
     for (int u = 0; u < V; ++u) {
       float o = bn_affine(v.v[u], scale, shift);
       if (residual) o += r.v[u];
-      v.v[u] = relu ? (o > 0.0f ? o : 0.0f) : o;
+      v.v[u] = relu && o < 0.0f ? 0.0f : o;  // the CPU twin's std::max(o, 0): NaN and -0 pass
     }
     v.store(y + at);
   }

@@ -6,8 +6,10 @@
 
 namespace sgml {
 
+// PyTorch's ReLU at the edges too: relu(NaN) = NaN (a diverging run stays visibly NaN), relu(-0) = -0, and the
+// gradient passes where y is NaN (torch's threshold_backward: 0 where y <= 0, else dy).
 Tensor relu_forward(const Tensor& x);
-Tensor relu_backward(const Tensor& dy, const Tensor& y);  // dy where y > 0
+Tensor relu_backward(const Tensor& dy, const Tensor& y);  // 0 where y <= 0, else dy
 Tensor sigmoid_forward(const Tensor& x);
 Tensor sigmoid_backward(const Tensor& dy, const Tensor& y);  // dy * y * (1 - y)
 void add_row_bias(Tensor& y /*(N,M)*/, const Tensor& bias /*(M)*/);  // y[i,:] += bias

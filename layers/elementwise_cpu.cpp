@@ -6,7 +6,7 @@ namespace sgml::cpu {
 
 void relu_forward(float* y, const float* x, int64_t n) {
 #pragma omp parallel for simd if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];  // NaN and -0 pass
 }
 
 void relu_backward(float* dx, const float* dy, const float* y, int64_t n) {
@@ -15,7 +15,7 @@ void relu_backward(float* dx, const float* dy, const float* y, int64_t n) {
 #pragma omp parallel for simd if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float g = dy[i];
-    dx[i] = y[i] > 0.0f ? g : 0.0f;
+    dx[i] = y[i] <= 0.0f ? 0.0f : g;  // NaN passes dy
   }
 }
 

@@ -12,18 +12,18 @@ namespace sgml::cuda {
 namespace {
 
 __global__ void relu_forward_kernel(float* y, const float* x, int64_t n) {
-  for (int64_t k : grid_stride(n)) y[k] = x[k] > 0.0f ? x[k] : 0.0f;
+  for (int64_t k : grid_stride(n)) y[k] = x[k] < 0.0f ? 0.0f : x[k];  // the CPU twin's NaN and -0
 }
 
-// dx = dy where y > 0, else 0, over `vectors` vectors of V floats (engine/cuda_vectors.cuh). A memory-bound pass
-// at every ResNet block end that has a shortcut (the masked gradient goes to both branches).
+// dx = 0 where y <= 0, else dy (NaN passes), over `vectors` vectors of V floats (engine/cuda_vectors.cuh). A
+// memory-bound pass at every ResNet block end that has a shortcut (the masked gradient goes to both branches).
 template <int V>
 __global__ void relu_backward_kernel(float* dx, const float* dy, const float* y, int64_t vectors) {
   for (int64_t k : grid_stride(vectors)) {
     const Vec<V> g = Vec<V>::load(dy + k * V), v = Vec<V>::load(y + k * V);
     Vec<V> out;
 #pragma unroll
-    for (int i = 0; i < V; ++i) out.v[i] = v.v[i] > 0.0f ? g.v[i] : 0.0f;
+    for (int i = 0; i < V; ++i) out.v[i] = v.v[i] <= 0.0f ? 0.0f : g.v[i];
     out.store(dx + k * V);
   }
 }

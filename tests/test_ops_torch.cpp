@@ -3,7 +3,9 @@
 // test of its own. Relative error (||ours - ref|| / ||ref||) must be under 1e-4 for every output and gradient.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "engine/safetensors.h"
@@ -210,6 +212,64 @@ TEST(OpsVsTorch, ForwardAndGradientsOfEveryOp) {
       ASSERT_EQ(got.shape(), expected.shape()) << c.name << " " << key;
       const double err = test::relative_error(got, expected);
       EXPECT_LT(err, 1e-4) << c.name << " " << key << ": relative error " << err;
+    }
+  }
+}
+
+// ReLU at its edges, as PyTorch: relu(NaN) = NaN, relu(-0) = -0, relu(inf) = inf, and the gradient passes where the
+// output is NaN (0 only where y <= 0). Both ways of taking a ReLU are checked: fn::relu, and the batch norm's fused
+// epilogue, whose backward recomputes the mask from x (no residual) or masks by y (with one). NaN and infinity go
+// through the relative error above as NaN, so these cases are compared element by element.
+TEST(OpsVsTorch, ReluKeepsNanAndSignedZeroAsTorch) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const std::vector<float> edges{nan, -0.0f, 0.0f, inf, -inf, -1.0f, 0.5f, 1e-40f, -1e-40f, 2.0f};
+  // Edge values first, random values after, in a (2,3,2,5) batch (60 values: each channel gets some edges).
+  Tensor x = test::random_tensor({2, 3, 2, 5}, 51);
+  for (size_t i = 0; i < edges.size(); ++i) x.data()[i * 6] = edges[i];
+  std::vector<OpCase> cases{
+      simple_case("relu_edges", "relu", {}, {"x"}, [](auto& v) { return fn::relu(v[0]); }),
+      bn_case("bn_eval_relu_edges", false, x.shape(), false, true),
+      bn_case("bn_eval_add_relu_edges", false, x.shape(), true, true)};
+  const std::string dir = test::scratch_dir("ops_relu_edges");
+  nlohmann::json manifest = nlohmann::json::array();
+  std::vector<TensorMap> inputs;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    OpCase& c = cases[i];
+    c.inputs["x"] = x.shape();
+    TensorMap in;
+    unsigned seed = 700 + unsigned(i) * 13;
+    for (const auto& [name, shape] : c.inputs)
+      in[name] = name == "x" ? x.clone() : test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
+    in["dy"] = test::random_tensor(x.shape(), seed++);
+    save_safetensors(dir + "/" + c.name + "_in.safetensors", in);
+    manifest.push_back({{"name", c.name}, {"op", c.op}, {"params", c.params},
+                        {"input", dir + "/" + c.name + "_in.safetensors"},
+                        {"output", dir + "/" + c.name + "_ref.safetensors"}});
+    inputs.push_back(in);
+  }
+  write_file_atomically(dir + "/manifest.json", manifest.dump(1));
+  test::run_reference("ops_ref.py", {dir + "/manifest.json"});
+
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const OpCase& c = cases[i];
+    const TensorMap ref = load_safetensors(dir + "/" + c.name + "_ref.safetensors");
+    const TensorMap ours = c.run(inputs[i], true);
+    for (const char* key : {"y", "dx"}) {
+      SCOPED_TRACE(c.name + " " + key);
+      const std::vector<float> got = ours.at(key).to_vector(), want = ref.at(key).to_vector();
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t k = 0; k < want.size(); ++k) {
+        if (std::isnan(want[k])) {
+          EXPECT_TRUE(std::isnan(got[k])) << "at " << k << ": PyTorch NaN, ours " << got[k];
+        } else if (std::isinf(want[k])) {
+          EXPECT_EQ(got[k], want[k]) << "at " << k;
+        } else if (want[k] == 0.0f) {  // exactly 0 where the mask stops it, and -0 kept by fn::relu
+          EXPECT_EQ(got[k], 0.0f) << "at " << k;
+          EXPECT_EQ(std::signbit(got[k]), std::signbit(want[k])) << "at " << k << ": the sign of zero";
+        } else {
+          EXPECT_NEAR(got[k], want[k], 1e-5 * (1.0 + std::abs(want[k]))) << "at " << k;
+        }
+      }
     }
   }
 }
