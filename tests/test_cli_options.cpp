@@ -389,6 +389,23 @@ TEST(CliOptions, SavedConfigRoundTripsThroughTheTable) {
   EXPECT_TRUE(resume_rules_without_field().empty());
 }
 
+// An on/off option (--augment) takes the flags' words, and any other word is an error that says on or off.
+TEST(CliOptions, OnOffOptionsTakeTheFlagWords) {
+  auto augment = [](const std::string& word) {
+    std::vector<std::string> args = {"sgml", "train", "demo", "--augment", word};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    Options o("train", "", "");
+    declare_train_options(o);
+    o.parse(int(argv.size()), argv.data(), 2);
+    return train_config_from_options(o).augment;
+  };
+  for (const char* word : {"on", "true", "yes", "1"}) EXPECT_TRUE(augment(word)) << word;
+  for (const char* word : {"off", "false", "no", "0"}) EXPECT_FALSE(augment(word)) << word;
+  EXPECT_NE(test::error_of([&] { augment("maybe"); }).find("--augment expects on or off, got 'maybe'"),
+            std::string::npos);
+}
+
 // Options that the run's other settings leave without effect are noted when given on the command line, naming what
 // they need; those in a --config file (a run's own config.json holds every field) and those that take effect are not.
 TEST(CliOptions, OptionsWithoutEffectAreNoted) {

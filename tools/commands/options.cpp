@@ -273,6 +273,12 @@ bool Options::get_flag(const std::string& name) const {
   SGML_FAIL(describe(name), " is a flag: expected true or false, got '", v, "'");
 }
 
+bool Options::get_on_off(const std::string& name) const {
+  const std::string v = get(name);
+  if (const std::optional<bool> b = flag_word(v)) return *b;
+  SGML_FAIL(describe(name), " expects on or off, got '", v, "'");
+}
+
 std::optional<bool> Options::get_flag_or_auto(const std::string& name) const {
   const std::string v = get(name);
   if (v.empty() || v == "auto") return std::nullopt;

@@ -45,6 +45,8 @@ class Options {
   // accepted and means the command's default (eval/search: the checkpoint's size).
   int get_image_size(const std::string& name, bool zero_means_auto = false) const;
   bool get_flag(const std::string& name) const;
+  // An option with a value that is on or off (--augment on): the flags' words, said as on or off in errors.
+  bool get_on_off(const std::string& name) const;
   // A flag declared with auto_allowed: nullopt for auto, else true or false.
   std::optional<bool> get_flag_or_auto(const std::string& name) const;
   // Replaces a value by what it resolved to (e.g. --image-size 0 by the checkpoint's size) for resolved().

@@ -14,13 +14,6 @@ namespace sgml {
 
 namespace {
 
-bool parse_on_off(const Options& o, const std::string& name) {
-  const std::string v = o.get(name);
-  if (v == "on" || v == "true" || v == "1") return true;
-  if (v == "off" || v == "false" || v == "0") return false;
-  SGML_FAIL(o.describe(name), " expects on or off, got '", v, "'");
-}
-
 // "constant, step or cosine"
 std::string alternatives(const std::vector<std::string>& choices) {
   std::string text;
@@ -41,7 +34,7 @@ void read_field(const Options& o, const ConfigField& f, TrainConfig& c) {
         auto& field = c.*m;
         using T = std::decay_t<decltype(field)>;
         if constexpr (std::is_same_v<T, bool>) {
-          field = f.style == FieldStyle::Flag ? o.get_flag(f.name) : parse_on_off(o, f.name);
+          field = f.style == FieldStyle::Flag ? o.get_flag(f.name) : o.get_on_off(f.name);
         } else if constexpr (std::is_same_v<T, double>) {
           field = o.get_double(f.name, f.reals);
         } else if constexpr (std::is_same_v<T, int>) {
