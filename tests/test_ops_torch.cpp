@@ -173,33 +173,47 @@ float range_hi(const OpCase& c, const std::string& input) {
   return c.hi;
 }
 
+// Writes every case's inputs (made by inputs_of(index, case)) and a manifest into dir, and runs the reference script
+// once for all of them (importing torch costs seconds); returns the inputs. reference_of reads a case's result.
+std::vector<TensorMap> run_references(const std::string& dir, const std::vector<OpCase>& cases,
+                                      const std::function<TensorMap(size_t, const OpCase&)>& inputs_of) {
+  nlohmann::json manifest = nlohmann::json::array();
+  std::vector<TensorMap> inputs;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const OpCase& c = cases[i];
+    inputs.push_back(inputs_of(i, c));
+    const std::string input = dir + "/" + c.name + "_in.safetensors";
+    save_safetensors(input, inputs.back());
+    manifest.push_back({{"name", c.name}, {"op", c.op}, {"params", c.params}, {"input", input},
+                        {"output", dir + "/" + c.name + "_ref.safetensors"}});
+  }
+  write_file_atomically(dir + "/manifest.json", manifest.dump(1));
+  test::run_reference("ops_ref.py", {dir + "/manifest.json"});
+  return inputs;
+}
+
+TensorMap reference_of(const std::string& dir, const OpCase& c) {
+  return load_safetensors(dir + "/" + c.name + "_ref.safetensors");
+}
+
 // One process computes every case's reference with one call of the script (importing torch costs seconds), so the
 // cases are checked in one test; a failure names the case and the output.
 TEST(OpsVsTorch, ForwardAndGradientsOfEveryOp) {
   const std::string dir = test::scratch_dir("ops");
   const auto cases = op_cases();
-  nlohmann::json manifest = nlohmann::json::array();
-  std::vector<TensorMap> inputs;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    const OpCase& c = cases[i];
+  const std::vector<TensorMap> inputs = run_references(dir, cases, [](size_t i, const OpCase& c) {
     TensorMap in;
     unsigned seed = 1000 + unsigned(i) * 17;
     for (const auto& [name, shape] : c.inputs) in[name] = test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
     TensorMap fwd = c.run(in, false);
     in["dy"] = test::random_tensor(fwd.at("y").shape(), seed++);
-    const std::string input = dir + "/" + c.name + "_in.safetensors";
-    save_safetensors(input, in);
-    manifest.push_back({{"name", c.name}, {"op", c.op}, {"params", c.params}, {"input", input},
-                        {"output", dir + "/" + c.name + "_ref.safetensors"}});
-    inputs.push_back(in);
-  }
-  write_file_atomically(dir + "/manifest.json", manifest.dump(1));
-  test::run_reference("ops_ref.py", {dir + "/manifest.json"});
+    return in;
+  });
 
   for (size_t i = 0; i < cases.size(); ++i) {
     const OpCase& c = cases[i];
     SCOPED_TRACE(c.name);
-    const TensorMap ref = load_safetensors(dir + "/" + c.name + "_ref.safetensors");
+    const TensorMap ref = reference_of(dir, c);
     const TensorMap ours = c.run(inputs[i], true);
     ASSERT_FALSE(ref.empty());
     for (const auto& [key, expected] : ref) {
@@ -226,33 +240,23 @@ TEST(OpsVsTorch, ReluKeepsNanAndSignedZeroAsTorch) {
   // Edge values first, random values after, in a (2,3,2,5) batch (60 values: each channel gets some edges).
   Tensor x = test::random_tensor({2, 3, 2, 5}, 51);
   for (size_t i = 0; i < edges.size(); ++i) x.data()[i * 6] = edges[i];
-  std::vector<OpCase> cases{
-      simple_case("relu_edges", "relu", {}, {"x"}, [](auto& v) { return fn::relu(v[0]); }),
+  const std::vector<OpCase> cases{
+      simple_case("relu_edges", "relu", {{"x", x.shape()}}, {"x"}, [](auto& v) { return fn::relu(v[0]); }),
       bn_case("bn_eval_relu_edges", false, x.shape(), false, true),
       bn_case("bn_eval_add_relu_edges", false, x.shape(), true, true)};
   const std::string dir = test::scratch_dir("ops_relu_edges");
-  nlohmann::json manifest = nlohmann::json::array();
-  std::vector<TensorMap> inputs;
-  for (size_t i = 0; i < cases.size(); ++i) {
-    OpCase& c = cases[i];
-    c.inputs["x"] = x.shape();
+  const std::vector<TensorMap> inputs = run_references(dir, cases, [&](size_t i, const OpCase& c) {
     TensorMap in;
     unsigned seed = 700 + unsigned(i) * 13;
     for (const auto& [name, shape] : c.inputs)
       in[name] = name == "x" ? x.clone() : test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
     in["dy"] = test::random_tensor(x.shape(), seed++);
-    save_safetensors(dir + "/" + c.name + "_in.safetensors", in);
-    manifest.push_back({{"name", c.name}, {"op", c.op}, {"params", c.params},
-                        {"input", dir + "/" + c.name + "_in.safetensors"},
-                        {"output", dir + "/" + c.name + "_ref.safetensors"}});
-    inputs.push_back(in);
-  }
-  write_file_atomically(dir + "/manifest.json", manifest.dump(1));
-  test::run_reference("ops_ref.py", {dir + "/manifest.json"});
+    return in;
+  });
 
   for (size_t i = 0; i < cases.size(); ++i) {
     const OpCase& c = cases[i];
-    const TensorMap ref = load_safetensors(dir + "/" + c.name + "_ref.safetensors");
+    const TensorMap ref = reference_of(dir, c);
     const TensorMap ours = c.run(inputs[i], true);
     for (const char* key : {"y", "dx"}) {
       SCOPED_TRACE(c.name + " " + key);
