@@ -230,11 +230,12 @@ TEST(OpsVsTorch, ForwardAndGradientsOfEveryOp) {
   }
 }
 
-// ReLU at its edges, as PyTorch: relu(NaN) = NaN, relu(-0) = -0, relu(inf) = inf, and the gradient passes where the
-// output is NaN (0 only where y <= 0). Both ways of taking a ReLU are checked: fn::relu, and the batch norm's fused
-// epilogue, whose backward recomputes the mask from x (no residual) or masks by y (with one). NaN and infinity go
-// through the relative error above as NaN, so these cases are compared element by element.
-TEST(OpsVsTorch, ReluKeepsNanAndSignedZeroAsTorch) {
+// ReLU and max pooling at their edges, as PyTorch: relu(NaN) = NaN, relu(-0) = -0, relu(inf) = inf, and the gradient
+// passes where the output is NaN (0 only where y <= 0); a window holding NaN pools to NaN, its gradient to the NaN.
+// Both ways of taking a ReLU are checked: fn::relu, and the batch norm's fused epilogue, whose backward recomputes
+// the mask from x (no residual) or masks by y (with one). NaN and infinity go through the relative error above as
+// NaN, so these cases are compared element by element.
+TEST(OpsVsTorch, NanInfinityAndSignedZeroAsTorch) {
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   const std::vector<float> edges{nan, -0.0f, 0.0f, inf, -inf, -1.0f, 0.5f, 1e-40f, -1e-40f, 2.0f};
   // Edge values first, random values after, in a (2,3,2,5) batch (60 values: each channel gets some edges).
@@ -243,14 +244,15 @@ TEST(OpsVsTorch, ReluKeepsNanAndSignedZeroAsTorch) {
   const std::vector<OpCase> cases{
       simple_case("relu_edges", "relu", {{"x", x.shape()}}, {"x"}, [](auto& v) { return fn::relu(v[0]); }),
       bn_case("bn_eval_relu_edges", false, x.shape(), false, true),
-      bn_case("bn_eval_add_relu_edges", false, x.shape(), true, true)};
+      bn_case("bn_eval_add_relu_edges", false, x.shape(), true, true),
+      pool_case("maxpool_edges", x.shape(), 3, 2, 1), pool_case("maxpool_edges_2", x.shape(), 2, 2, 0)};
   const std::string dir = test::scratch_dir("ops_relu_edges");
   const std::vector<TensorMap> inputs = run_references(dir, cases, [&](size_t i, const OpCase& c) {
     TensorMap in;
     unsigned seed = 700 + unsigned(i) * 13;
     for (const auto& [name, shape] : c.inputs)
       in[name] = name == "x" ? x.clone() : test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
-    in["dy"] = test::random_tensor(x.shape(), seed++);
+    in["dy"] = test::random_tensor(c.run(in, false).at("y").shape(), seed++);
     return in;
   });
 
