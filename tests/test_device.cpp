@@ -3,6 +3,7 @@
 // algorithms, and what the GPU tests do where no GPU is usable (skip saying why, or fail with SGML_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -223,6 +224,22 @@ TEST(GpuSkip, AStandInRunRunsGpuTestsOnTheCpu) {
   EXPECT_EQ(run_gpu_tests("-u SGML_REQUIRE_GPU SGML_TEST_GPU_ON_CPU=yes", filter, &out), 0) << out;
   if (!cuda_available())
     EXPECT_TRUE(contains(out, "[  SKIPPED ] RetrievalKMeansCuda.MatchesCpuOnSeparatedBlobs")) << out;
+}
+
+// A stand-in copy runs beside the GPU test itself (ctest -j on a GPU machine), so its scratch folders are its own.
+TEST(GpuSkip, ScratchFolderProbe) { std::printf("scratch: %s\n", test::scratch_dir("probe").c_str()); }
+
+TEST(GpuSkip, AStandInCopyHasScratchFoldersOfItsOwn) {
+  std::string normal, stand_in;
+  ASSERT_EQ(run_gpu_tests("", "GpuSkip.ScratchFolderProbe", &normal), 0) << normal;
+  ASSERT_EQ(run_gpu_tests("SGML_TEST_GPU_ON_CPU=1", "GpuSkip.ScratchFolderProbe", &stand_in), 0) << stand_in;
+  auto folder = [](const std::string& out) {
+    const size_t at = out.find("scratch: ");
+    return at == std::string::npos ? std::string() : out.substr(at + 9, out.find('\n', at) - at - 9);
+  };
+  EXPECT_NE(folder(normal), "") << normal;
+  EXPECT_TRUE(contains(folder(normal), "/GpuSkip.ScratchFolderProbe/probe")) << normal;
+  EXPECT_TRUE(contains(folder(stand_in), "/GpuOnCpu.GpuSkip.ScratchFolderProbe/probe")) << stand_in;
 }
 
 // Torch-dependent tests (TrainCuda's reference data, for one) skip where the reference interpreter has no torch.

@@ -1,5 +1,5 @@
-// Removes a passing test's scratch folder (build/test_scratch/<suite>.<name>/) when the test ends; a failing test's
-// folder stays for inspection, and SGML_KEEP_TEST_SCRATCH=1 keeps them all.
+// Removes a passing test's scratch folder (scratch_root(): build/test_scratch/<suite>.<name>/) when the test ends; a
+// failing test's folder stays for inspection, and SGML_KEEP_TEST_SCRATCH=1 keeps them all.
 //
 // Why: the training and checkpoint tests write ResNet checkpoints (up to 140 MB each with Adam's moments). Kept, the
 // plain and sanitized suites left 17 GB behind on a CI machine, whose disk filled mid-run ("writing ...
@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/test_support.h"
+
 namespace sgml::test {
 namespace {
 
@@ -17,11 +19,8 @@ class ScratchCleanup : public ::testing::EmptyTestEventListener {
   void OnTestEnd(const ::testing::TestInfo& info) override {
     const ::testing::TestResult* result = info.result();
     if (!result || result->Failed()) return;
-    std::string test = std::string(info.test_suite_name()) + "." + info.name();
-    for (char& c : test)
-      if (c == '/') c = '_';  // as scratch_dir() names it
     std::error_code ec;  // a folder that cannot be removed costs disk, never the test's result
-    std::filesystem::remove_all(std::filesystem::path(SGML_BINARY_DIR) / "test_scratch" / test, ec);
+    std::filesystem::remove_all(scratch_root(&info), ec);
   }
 };
 

@@ -21,16 +21,21 @@ RemovedAtExit::~RemovedAtExit() {
   std::filesystem::remove_all(dir, ec);
 }
 
-std::string scratch_dir(const std::string& name) {
-  namespace fs = std::filesystem;
-  // Under the running test's own name, so that tests run in parallel processes never share a folder.
+std::string scratch_root(const ::testing::TestInfo* info) {
+  // Under the running test's own name, so that tests run in parallel processes never share a folder; a GPU test's
+  // stand-in copy (GpuOnCpu.<test>, which ctest -j runs beside the test itself on a GPU machine) has its own.
   std::string test = "no_test";
-  if (const auto* info = ::testing::UnitTest::GetInstance()->current_test_info()) {
-    test = std::string(info->test_suite_name()) + "." + info->name();
+  if (info) {
+    test = std::string(gpu_stand_in() ? "GpuOnCpu." : "") + info->test_suite_name() + "." + info->name();
     for (char& c : test)
       if (c == '/') c = '_';
   }
-  fs::path dir = fs::path(SGML_BINARY_DIR) / "test_scratch" / test / name;
+  return (std::filesystem::path(SGML_BINARY_DIR) / "test_scratch" / test).string();
+}
+
+std::string scratch_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::path(scratch_root(::testing::UnitTest::GetInstance()->current_test_info())) / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir.string();

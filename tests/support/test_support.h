@@ -27,7 +27,7 @@
 // uses Device::cuda() rather than test::gpu(): the CPU cannot stand in for it, so a stand-in run skips it.
 #define SGML_SKIP_IN_STAND_IN_RUN(why)                                                                    \
   do {                                                                                                    \
-    if (::sgml::test::gpu_stand_in()) GTEST_SKIP() << "the CPU cannot stand in for the GPU here: " << why;  \
+    if (::sgml::test::gpu_stand_in()) GTEST_SKIP() << "the CPU cannot stand in for the GPU here: " << (why);  \
   } while (0)
 
 // A GPU test's check that an op's result stayed on the GPU (always true in a stand-in run).
@@ -55,6 +55,7 @@ const char* gpu_device_flag();        // what `sgml --device` is given for it: "
 
 std::string source_dir();   // the repository root
 std::string scratch_dir(const std::string& name);  // a fresh, empty folder under the build tree
+std::string scratch_root(const ::testing::TestInfo* info);  // the folder of a test's scratch_dir()s
 // Removes a folder (a scratch dataset or run) when it goes out of scope, the test passed or not: for the large ones.
 struct RemovedAtExit {
   std::string dir;
