@@ -1,5 +1,5 @@
 // CUDA batch norm, handwritten (not cuDNN's) so that its arithmetic is the CPU twin's: per-channel sums in double,
-// y in float and dx in double with the same formulas. Reductions are deterministic: each channel is split into a number of
+// y and dx in float with the same formulas, the same per-channel factors and the same rounding of each operation. Reductions are deterministic: each channel is split into a number of
 // blocks that depends only on the shape, each block sums its share in a fixed tree, and one thread per channel
 // adds the block partials in order (no float atomics anywhere).
 //
@@ -270,9 +270,12 @@ __global__ void bn_backward_finish_kernel(float* dgamma, float* dbeta, double* t
   totals[int64_t(c) * 2 + 1] = sum_dy_xhat;
 }
 
-// dx (N,C,HW) = gamma*invstd/M * (M*g - sum g - xhat * sum g*xhat), g = dy under the ReLU mask, in double as the
-// CPU twin: the three terms nearly cancel when M is small (at M = 2, dx is eps/var of the terms), where float would
-// keep few digits.
+// dx (N,C,HW) = gamma*invstd/M * (M*g - sum g - xhat * sum g*xhat), g = dy under the ReLU mask, as the CPU twin
+// (and PyTorch) computes it: a*g - b*(x - mean) - e, the per-channel factors formed in double and rounded to float,
+// the per-element work in float. Each operation rounded on its own (__fmul_rn, __fsub_rn: no fused multiply-add, as
+// the CPU is built with -ffp-contract=off), so the twins agree bit for bit wherever their double sums round to the
+// same float factors. That matters where the terms nearly cancel: at M = 2, dx is about eps/var of each term, and two
+// formulas each correct to float precision in the terms differ in dx by up to 1e-2 relative.
 template <int V>
 __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x, const float* gamma,
                                       const float* mean, const float* invstd, TrainAffine affine, bool relu,
@@ -281,18 +284,18 @@ __global__ void bn_backward_dx_kernel(float* dx, const float* dy, const float* x
   if (plane < 0) return;
   const int c = int(plane % channels);
   const ReluMask mask = relu_mask(affine, relu, c);
-  const double mu = mean[c], is = invstd[c], k = double(gamma[c]) * is / m;
+  const double is = invstd[c], k = double(gamma[c]) * is;
   const double sum_dy = totals[int64_t(c) * 2 + 0], sum_dy_xhat = totals[int64_t(c) * 2 + 1];
+  const float a = float(k), b = float(k / double(m) * sum_dy_xhat * is), e = float(k / double(m) * sum_dy);
+  const float mu = mean[c];
   const int64_t base = plane * hw;
   for (int64_t j : plane_vectors<V>(hw)) {
     const int64_t at = base + j * V;
     const Vec<V> g = Vec<V>::load(dy + at), v = Vec<V>::load(x + at);
     Vec<V> out;
 #pragma unroll
-    for (int u = 0; u < V; ++u) {
-      const double xhat = (double(v.v[u]) - mu) * is;
-      out.v[u] = float(k * (double(m) * double(mask(g.v[u], v.v[u])) - sum_dy - xhat * sum_dy_xhat));
-    }
+    for (int u = 0; u < V; ++u)
+      out.v[u] = __fsub_rn(__fsub_rn(__fmul_rn(a, mask(g.v[u], v.v[u])), __fmul_rn(b, __fsub_rn(v.v[u], mu))), e);
     out.store(dx + at);
   }
 }
@@ -312,7 +315,7 @@ __global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* x, 
   if (plane < 0) return;
   const int c = int(plane % channels);
   const ReluMask mask = relu_mask(affine, relu, c);
-  const double k = double(gamma[c]) * double(invstd[c]);
+  const float a = float(double(gamma[c]) * double(invstd[c]));  // the CPU twin's factor, then a float product
   const int64_t base = plane * hw;
   for (int64_t j : plane_vectors<V>(hw)) {
     const int64_t at = base + j * V;
@@ -323,7 +326,7 @@ __global__ void bn_frozen_dx_kernel(float* dx, const float* dy, const float* x, 
       for (int u = 0; u < V; ++u) g.v[u] = mask(g.v[u], v.v[u]);
     }
 #pragma unroll
-    for (int u = 0; u < V; ++u) g.v[u] = float(k * double(g.v[u]));
+    for (int u = 0; u < V; ++u) g.v[u] = __fmul_rn(a, g.v[u]);
     g.store(dx + at);
   }
 }
