@@ -1,6 +1,7 @@
 // `sgml embed` end to end: torchvision weights converted with the tool, PNG images decoded, normalised and run in
 // eval mode; the .npy must equal torchvision's pooled features (PIL decoding, same normalisation) within 1e-4.
-// Bad input (missing image, corrupt image, missing weights) fails with a message naming the file.
+// Bad input (missing image, corrupt image, missing weights, a head's feature from a file without one, in embed and
+// search) fails with a message naming the file.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -54,6 +55,13 @@ TEST_F(CliEmbed, BadInputNamesTheFile) {
   EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --feature emb --out " + dir_ +
                                   "/x.npy " + images(), &out), 0);
   EXPECT_NE(out.find("head"), std::string::npos) << out;
+  // search refuses a head's features from a file without one as embed does (it used to rank with an untrained head).
+  for (const char* feature : {"emb", "fc"}) {
+    EXPECT_NE(test::run_command(sgml_binary() + " search --weights " + dir_ + "/w.safetensors --image-size 64 --gallery " +
+                                    dir_ + " --feature " + feature + " " + dir_ + "/img_0.png", &out), 0) << out;
+    EXPECT_NE(out.find("holds no SGML head"), std::string::npos) << out;
+    EXPECT_NE(out.find("w.safetensors"), std::string::npos) << out;
+  }
   EXPECT_NE(test::run_command(sgml_binary() + " embed --bogus 1", &out), 0);
   EXPECT_NE(out.find("unknown option"), std::string::npos) << out;
 }

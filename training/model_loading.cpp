@@ -63,10 +63,15 @@ int config_image_size(const Checkpoint& c, const std::string& path) {
 }
 }  // namespace
 
-std::string resolve_feature(const LoadedModel& loaded, const std::string& requested) {
-  if (requested != "auto") return requested;
-  if (!loaded.eval_feature.empty()) return loaded.eval_feature;
-  return loaded.has_head ? "emb" : "conv";
+std::string resolve_feature(const LoadedModel& loaded, const std::string& requested, const std::string& path) {
+  const std::string name = requested != "auto"           ? requested
+                           : !loaded.eval_feature.empty() ? loaded.eval_feature
+                           : loaded.has_head              ? "emb"
+                                                          : "conv";
+  if (parse_feature(name) != FeatureKind::Conv && !loaded.has_head)
+    SGML_FAIL("'", path, "' holds no SGML head (head.*), so --feature ", name,
+              " would come from an untrained head: only --feature conv is meaningful (train a model for fc and emb)");
+  return name;
 }
 
 LoadedModel load_model_for_inference(const std::string& path, const std::string& model_override, int size_override,

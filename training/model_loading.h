@@ -21,8 +21,9 @@ struct LoadedModel {
 };
 
 // The feature to use: `requested` unless "auto", else what the training run evaluated, else emb (conv when the
-// file has no head).
-std::string resolve_feature(const LoadedModel& loaded, const std::string& requested);
+// file has no head). Fails when it needs the head (fc, emb) and the file at `path` holds none: the head would be
+// freshly initialised, its features random.
+std::string resolve_feature(const LoadedModel& loaded, const std::string& requested, const std::string& path);
 
 // model_override / size_override / eval_resize_override: "auto" / 0 / -1 to take them from the file (a bare weights
 // file: detected / 224 / 0). An evaluation resize below the image size is an error saying which came from where.

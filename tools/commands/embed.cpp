@@ -30,10 +30,8 @@ int run_embed(int argc, char** argv) {
   create_parent_folder(out, "feature file");
 
   LoadedModel loaded = load_model_for_inference(weights, in.model, in.image_size, in.eval_resize, device);  // NaN/inf refused
-  const std::string feature_name = resolve_feature(loaded, in.feature);
+  const std::string feature_name = resolve_feature(loaded, in.feature, weights);
   const FeatureKind feature = parse_feature(feature_name);
-  if (feature != FeatureKind::Conv && !loaded.has_head)
-    SGML_FAIL("'", weights, "' holds no SGML head (head.*): only --feature conv is meaningful; train a model for fc/emb");
   opt.set("image-size", std::to_string(loaded.image_size));
   opt.set("eval-resize", std::to_string(loaded.eval_resize));
   opt.set("feature", feature_name);

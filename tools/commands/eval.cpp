@@ -87,10 +87,8 @@ int run_eval(int argc, char** argv) {
   if (!report_dir.empty()) create_output_folder(report_dir, "report folder");
   LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), image_size, in.eval_resize,
                                                 device);
-  const std::string feature_name = resolve_feature(loaded, opt.get("feature"));
+  const std::string feature_name = resolve_feature(loaded, opt.get("feature"), opt.get("checkpoint"));
   const FeatureKind feature = parse_feature(feature_name);
-  if (feature != FeatureKind::Conv && !loaded.has_head)
-    SGML_FAIL("'", opt.get("checkpoint"), "' has no SGML head: only --feature conv can be evaluated");
   opt.set("image-size", std::to_string(loaded.image_size));
   opt.set("eval-resize", std::to_string(loaded.eval_resize));
   opt.set("feature", feature_name);

@@ -82,7 +82,7 @@ int run_search(int argc, char** argv) {
   set_math_precision(in.precision);
   const int batch_size = in.batch_size, top_requested = opt.get_int("top", limits::kTop);
   LoadedModel loaded = load_model_for_inference(in.checkpoint, in.model, in.image_size, in.eval_resize, device);
-  const std::string feature_name = resolve_feature(loaded, in.feature);
+  const std::string feature_name = resolve_feature(loaded, in.feature, in.checkpoint);
   opt.set("image-size", std::to_string(loaded.image_size));
   opt.set("eval-resize", std::to_string(loaded.eval_resize));
   opt.set("feature", feature_name);
