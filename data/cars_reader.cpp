@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "data/text_lines.h"
+#include "data/unique_image_paths.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -201,15 +202,14 @@ Dataset read_cars(const std::string& root, const CarsOptions& options) {
   }
 
   std::vector<Annotation> records(n);
-  std::unordered_set<std::string> seen;
+  UniqueImagePaths paths;
   for (size_t i = 0; i < n; ++i) {
     auto field = [&](const char* name) { return Mat_VarGetStructFieldByName(annotations.get(), name, i); };
     std::string relative;
     if (!char_text(field("relative_im_path"), &relative) || relative.empty())
       SGML_FAIL("'", path, "' annotations record ", i + 1, ": relative_im_path is ", type_of(field("relative_im_path")),
                 ", expected a non-empty string");
-    if (!seen.insert(relative).second)
-      SGML_FAIL("'", path, "' annotations record ", i + 1, ": image '", relative, "' is listed twice");
+    paths.add(relative, str_cat("'", path, "' annotations record ", i + 1));
     double v[6];
     for (int f = 0; f < 6; ++f)
       if (!numeric_scalar(field(kNumberFields[f]), &v[f]))

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "data/text_lines.h"
+#include "data/unique_image_paths.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -118,12 +119,14 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
 
   std::vector<ImageEntry> images;
   std::unordered_map<int, int> image_index;  // image id -> position in images.txt
+  UniqueImagePaths paths;
   for (const auto& [n, t] : table(images_txt, 2, "<image_id> <image_name>")) {
     const int id = positive_id(t[0], images_txt, n, "image id");
     if (!image_index.emplace(id, int(images.size())).second)
       SGML_FAIL("'", images_txt.path(), "' line ", n, ": image id ", id, " is listed twice");
     ImageEntry e;
     e.name = std::string(t[1]);
+    paths.add(e.name, str_cat("'", images_txt.path(), "' line ", n));
     e.line = n;
     images.push_back(std::move(e));
   }

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "data/text_lines.h"
+#include "data/unique_image_paths.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -108,11 +109,13 @@ Dataset read_inshop(const std::string& root) {
 
   const std::string images = image_root(root);
   std::unordered_map<std::string, int> train_labels, test_labels;
+  UniqueImagePaths paths;
   for (int n : counted_body(partition, "images")) {
     const std::vector<std::string_view> t = split_tokens(partition.line(n));
     if (t.size() != 3)
       SGML_FAIL("'", partition.path(), "' line ", n, ": expected '<image_name> <item_id> <status>', got '",
                 partition.line(n), "'");
+    paths.add(std::string(t[0]), str_cat("'", partition.path(), "' line ", n));
     ImageRecord r;
     r.path = (fs::path(images) / std::string(t[0])).string();
     r.item = std::string(t[1]);

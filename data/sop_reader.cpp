@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "data/text_lines.h"
+#include "data/unique_image_paths.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -37,7 +38,7 @@ long long positive(std::string_view token, const TextFile& file, int line, const
   return v;
 }
 
-SopList read_list(const std::string& root, const std::string& path) {
+SopList read_list(const std::string& root, const std::string& path, UniqueImagePaths& paths) {
   const TextFile file(path);
   if (file.num_lines() < 1 || split_tokens(file.line(1)) != split_tokens(kHeader))
     SGML_FAIL("'", path, "' line 1: expected the header '", kHeader, "', got '",
@@ -60,6 +61,7 @@ SopList read_list(const std::string& root, const std::string& path) {
     if (!added && it->second != super_class)
       SGML_FAIL("'", path, "' line ", n, ": class ", class_id, " has super-class ", super_class, " here and ",
                 it->second, " on an earlier line");
+    paths.add(std::string(t[3]), str_cat("'", path, "' line ", n));
     list.entries.push_back({n, class_id, (fs::path(root) / std::string(t[3])).string()});
   }
   if (list.entries.empty()) SGML_FAIL("'", path, "': no images after the header line");
@@ -109,7 +111,8 @@ Dataset read_sop(const std::string& root) {
   d.root = root;
   const std::string train_path = find_dataset_file(root, {"Ebay_train.txt"}, kLayoutHint);
   const std::string test_path = find_dataset_file(root, {"Ebay_test.txt"}, kLayoutHint);
-  const SopList train = read_list(root, train_path), test = read_list(root, test_path);
+  UniqueImagePaths paths;  // over both lists
+  const SopList train = read_list(root, train_path, paths), test = read_list(root, test_path, paths);
   for (const SopEntry& e : test.entries)
     if (train.super_class_of.count(e.class_id))
       SGML_FAIL("'", test_path, "' line ", e.line, ": class ", e.class_id, " is also in '", train_path,

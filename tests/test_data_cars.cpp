@@ -273,7 +273,9 @@ TEST(DataCarsReader, EachDefectNamesFileAndRecord) {
       {"test flag 2", [](CarsTree& t) { t.annotations[2].test = 2; }, {"record 3: test 2 is not 0 or 1"}},
       {"box inverted", [](CarsTree& t) { t.annotations[3].x2 = 1; }, {"record 4: the box", "x1 <= x2"}},
       {"path twice", [](CarsTree& t) { t.annotations[6].relative_im_path = t.annotations[1].relative_im_path; },
-       {"record 7: image 'car_ims/000002.jpg' is listed twice"}},
+       {"record 7: image 'car_ims/000002.jpg' is listed twice (also at", "annotations record 2)"}},
+      {"path twice, written differently", [](CarsTree& t) { t.annotations[6].relative_im_path = "car_ims/./000002.jpg"; },
+       {"record 7: image 'car_ims/./000002.jpg' is listed twice", "annotations record 2)"}},
       {"missing images", [](CarsTree& t) { t.not_on_disk = {"car_ims/000003.jpg", "car_ims/000006.jpg"}; },
        {"record 3: image", "car_ims/000003.jpg' is not on disk", "2 listed images are missing"}},
       {"one class", [](CarsTree& t) {

@@ -190,6 +190,8 @@ TEST(DataCubReader, EachDefectNamesFileAndLine) {
        {"images.txt' line 2", "image id 'two' is not an integer"}},
       {"duplicate image", [](CubTree& t) { t.files["images.txt"][6] = "1 040.Olive_sided_Flycatcher/Olive_0007.jpg"; },
        {"images.txt' line 7", "listed twice"}},
+      {"same image path twice", [](CubTree& t) { t.files["images.txt"][6] = "7 040.Olive_sided_Flycatcher/./Olive_0006.jpg"; },
+       {"images.txt' line 7: image '040.Olive_sided_Flycatcher/./Olive_0006.jpg' is listed twice", "images.txt' line 6)"}},
       {"image without class", [](CubTree& t) { t.files["image_class_labels.txt"].erase(t.files["image_class_labels.txt"].begin() + 2); },
        {"images.txt' line 3", "has no class", "image_class_labels.txt"}},
       {"class not in classes.txt", [](CubTree& t) { t.files["image_class_labels.txt"][4] = "5 77"; },

@@ -172,6 +172,11 @@ TEST(DataInshopReader, EachDefectNamesFileAndLine) {
        {"list_attr_items.txt' line 3", "expected an item id and 3 attribute values", "got 3 tokens"}},
       {"item twice", [](InshopTree& t) { t.files["attr/list_attr_items.txt"][5] = "id_00000002 1 1 1"; },
        {"list_attr_items.txt' line 6", "listed twice"}},
+      {"image twice", [](InshopTree& t) {
+         t.files["Eval/list_eval_partition.txt"][8] = "img/MEN/Tees/id_00000011/01_1_front.jpg id_00000011 query";
+       },
+       {"list_eval_partition.txt' line 9: image 'img/MEN/Tees/id_00000011/01_1_front.jpg' is listed twice",
+        "list_eval_partition.txt' line 8)"}},
   };
   for (const Defect& d : defects) {
     InshopTree t;

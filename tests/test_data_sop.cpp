@@ -123,6 +123,8 @@ TEST(DataSopReader, EachDefectNamesFileAndLine) {
        {"Ebay_test.txt' line 5", "super-class id 13 is out of range (1 to 12)"}},
       {"duplicate image id", [](SopTree& t) { t.files["Ebay_train.txt"][5] = "4 3 5 fan_final/121000000003_2.JPG"; },
        {"Ebay_train.txt' line 6", "image id 4 is listed twice"}},
+      {"image in both lists", [](SopTree& t) { t.files["Ebay_test.txt"][4] = "4 15 3 fan_final//121000000003_0.JPG"; },
+       {"Ebay_test.txt' line 5: image 'fan_final//121000000003_0.JPG' is listed twice", "Ebay_train.txt' line 4)"}},
       {"two super-classes", [](SopTree& t) { t.files["Ebay_train.txt"][2] = "2 7 2 bicycle_final/111085122871_1.JPG"; },
        {"Ebay_train.txt' line 3", "class 7 has super-class 2 here and 1"}},
       {"class in both", [](SopTree& t) { t.files["Ebay_test.txt"][3] = "3 7 3 chair_final/141000000015_0.JPG"; },
