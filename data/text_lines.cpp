@@ -18,8 +18,9 @@ TextFile::TextFile(const std::string& path) : path_(path) {
   buffer << in.rdbuf();
   if (in.bad()) SGML_FAIL("cannot read '", path, "'");
   text_ = buffer.str();
-  // Views are taken after the text is final (no reallocation afterwards).
-  size_t start = 0;
+  // Views are taken after the text is final (no reallocation afterwards). A UTF-8 byte-order mark, which some
+  // Windows editors write first, is not part of line 1 (its first token would read "\xEF\xBB\xBF1", shown as "1").
+  size_t start = text_.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   while (start < text_.size()) {
     size_t end = text_.find('\n', start);
     if (end == std::string::npos) end = text_.size();

@@ -1,5 +1,6 @@
-// Reading the datasets' annotation files: whitespace-separated tokens per line (runs of spaces and tabs alike, a
-// trailing '\r' dropped), with the 1-based line number kept so that every error can name the file and the line.
+// Reading the datasets' annotation files and our list files: whitespace-separated tokens per line (runs of spaces and
+// tabs alike, a trailing '\r' and a leading UTF-8 byte-order mark dropped), with the 1-based line number kept so
+// that every error can name the file and the line.
 #pragma once
 #include <string>
 #include <string_view>

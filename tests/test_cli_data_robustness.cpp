@@ -196,6 +196,12 @@ TEST(CliDataRobustness, EvalAndSearchNameADirectoryGivenAsAnImage) {
   expect_clear_failure(search + " --gallery " + dir + "/Img " + dir + "/Img", "'" + dir + "/Img': it is a directory");
   write_text(dir + "/list.txt", d.gallery[0].path + "\n" + d.gallery[1].path + "\n");
   expect_clear_failure(search + " --gallery " + dir + "/list.txt " + query, "'" + d.gallery[1].path + "'");
+  // A list saved on Windows (byte-order mark, CRLF) names the same images.
+  write_text(dir + "/windows.txt", "\xEF\xBB\xBF" + d.gallery[0].path + "\r\n" + d.query[1].path + "\r\n");
+  std::string out_list;
+  ASSERT_EQ(run(search + " --json --gallery " + dir + "/windows.txt " + query + " 2>&1", &out_list), 0) << out_list;
+  EXPECT_NE(out_list.find("\"" + d.gallery[0].path + "\""), std::string::npos) << out_list;
+  EXPECT_NE(out_list.find("\"" + d.query[1].path + "\""), std::string::npos) << out_list;
   expect_clear_failure(search + " --gallery " + dir + "/nowhere " + query, "'" + dir + "/nowhere' does not exist");
 }
 

@@ -1,5 +1,5 @@
 // The In-shop reader on small trees in the official layout, written here: its quirks (count and header lines, runs
-// of spaces, CRLF, img/ at the root or under Img/, attribute files in Anno/ or Anno/attributes/, names with spaces,
+// of spaces, CRLF, a byte-order mark, img/ at the root or under Img/, attribute files in Anno/ or Anno/attributes/, names with spaces,
 // a type column) and, for each kind of defect, the error naming the file and the line.
 #include <gtest/gtest.h>
 
@@ -26,6 +26,7 @@ struct InshopTree {
   std::string image_dir = "Img";       // "Img" (official) or "" (img/ at the root)
   std::string attribute_dir = "Anno";  // or "Anno/attributes"
   std::string newline = "\n";
+  std::string first_bytes;  // written before line 1 of every file (a byte-order mark)
 
   InshopTree() {
     files["Eval/list_eval_partition.txt"] = {
@@ -56,6 +57,7 @@ struct InshopTree {
       if (path.rfind("attr/", 0) == 0) path = attribute_dir + "/" + path.substr(5);
       fs::create_directories((fs::path(dir) / path).parent_path());
       std::ofstream out(fs::path(dir) / path, std::ios::binary);
+      out << first_bytes;
       for (const auto& l : lines) out << l << newline;
     }
     // The images named in the partition file.
@@ -118,11 +120,14 @@ TEST(DataInshopReader, OfficialLayout) {
   EXPECT_NE(d.train[0].path.find("/Img/img/WOMEN/Dresses/id_00000002/02_1_front.jpg"), std::string::npos);
 }
 
-TEST(DataInshopReader, ImgAtRootAttributesSubfolderCrlf) {
+// As Windows editors save them: CRLF line ends and a UTF-8 byte-order mark first (which line 1's count, "7", used to
+// carry into "not a number" errors).
+TEST(DataInshopReader, ImgAtRootAttributesSubfolderCrlfByteOrderMark) {
   InshopTree t;
   t.image_dir = "";
   t.attribute_dir = "Anno/attributes";
   t.newline = "\r\n";
+  t.first_bytes = "\xEF\xBB\xBF";
   const std::string dir = t.write(test::scratch_dir("inshop"));
   const Dataset d = read_inshop(dir);
   expect_official_content(d);

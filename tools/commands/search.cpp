@@ -7,6 +7,7 @@
 
 #include "data/dataset.h"
 #include "data/path_text.h"
+#include "data/text_lines.h"
 #include "engine/check.h"
 #include "retrieval/knn_search.h"
 #include "tools/commands/commands.h"
@@ -50,15 +51,11 @@ std::vector<std::string> gallery_paths(const std::string& where) {
     paths = images_under(where);
   } else {
     if (!fs::exists(st)) SGML_FAIL("--gallery '", where, "' does not exist (expected a folder of images or a list file)");
-    std::ifstream in(where);
-    if (!in || !fs::is_regular_file(st))
+    if (!fs::is_regular_file(st) || !std::ifstream(where))
       SGML_FAIL("--gallery '", where, "' is neither a folder nor a readable list file");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();  // a list written on Windows
-      if (!line.empty()) paths.push_back(line);
-    }
-    if (in.bad()) SGML_FAIL("cannot read the --gallery list '", where, "'");
+    const TextFile list(where);  // a list written on Windows reads the same (CRLF, byte-order mark)
+    for (int n = 1; n <= list.num_lines(); ++n)
+      if (!list.line(n).empty()) paths.push_back(std::string(list.line(n)));
   }
   if (paths.empty()) SGML_FAIL("--gallery '", where, "' holds no JPEG or PNG images");
   return paths;
