@@ -10,6 +10,7 @@
 
 #include "data/image_cache.h"
 #include "data/image_decode.h"
+#include "data/image_transform.h"
 #include "data/path_text.h"
 #include "data/worker_errors.h"
 
@@ -23,7 +24,8 @@ constexpr size_t kExamples = 5;  // paths named per kind of problem
 
 std::vector<const ImageRecord*> all_images(const Dataset& d) { return cache_order(d); }
 
-// Images that are missing (or, verifying, do not decode): (count, first few messages).
+// Images that are missing (or, verifying, do not decode or have a bounding box outside them): (count, first few
+// messages).
 std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, bool decode, int workers) {
   const std::vector<const ImageRecord*> images = all_images(d);
   std::atomic<size_t> next{0};
@@ -34,7 +36,8 @@ std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, boo
       const std::string& path = images[i]->path;
       try {  // nothing may escape a thread (worker_errors.h)
         if (decode) {
-          decode_image_file(path);
+          const RgbImage image = decode_image_file(path);
+          region_of_interest(image.width, image.height, images[i]->box);  // a box outside the image is an error
         } else {
           std::error_code ec;
           const fs::file_status st = fs::status(path, ec);
@@ -81,7 +84,9 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
   const auto [unreadable, examples] = unreadable_images(d, options.verify_images, options.workers);
   j[options.verify_images ? "bad_images" : "missing_images"] = unreadable;
   if (unreadable > 0) {
-    problems.push_back(std::to_string(unreadable) + (options.verify_images ? " images do not decode" : " image files are missing"));
+    problems.push_back(std::to_string(unreadable) +
+                       (options.verify_images ? " images cannot be used (they do not decode, or their box lies outside them)"
+                                              : " image files are missing"));
     for (const auto& e : examples) problems.push_back("  " + printable_utf8(e));
   }
   if (d.query_gallery()) {

@@ -1,6 +1,7 @@
 // What a dataset folder holds, for `sgml info`: images and classes per split, attributes, what the reader tolerated
-// and the problems found (missing image files; with verify_images, images that do not decode; test classes that
-// cannot be retrieved: a CUB test class of one image, an In-shop query item without gallery images).
+// and the problems found (missing image files; with verify_images, images that do not decode or whose bounding box
+// lies outside them; test classes that cannot be retrieved: a CUB test class of one image, an In-shop query item
+// without gallery images).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

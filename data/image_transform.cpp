@@ -16,6 +16,12 @@ PixelWindow region_of_interest(int image_width, int image_height, const Bounding
   if (!box.valid() || !std::isfinite(box.x) || !std::isfinite(box.y) || !std::isfinite(box.width) ||
       !std::isfinite(box.height))
     return {0, 0, image_width, image_height};
+  // A box that overlaps the image is clamped to it (annotations may reach a pixel past the edge); one that shares no
+  // pixel with it belongs to another image or is wrong, and a crop of the edge pixel would pass silently for it.
+  if (double(box.x) >= image_width || double(box.y) >= image_height || double(box.x) + box.width <= 0.0 ||
+      double(box.y) + box.height <= 0.0)
+    SGML_FAIL("its bounding box (x ", box.x, ", y ", box.y, ", width ", box.width, ", height ", box.height,
+              ") lies outside the ", image_width, "x", image_height, " image");
   // Clamped in double before the int conversion: a box far outside the image must not overflow.
   const double x0 = std::clamp(std::floor(double(box.x)), 0.0, double(image_width - 1));
   const double y0 = std::clamp(std::floor(double(box.y)), 0.0, double(image_height - 1));

@@ -59,7 +59,8 @@ struct AugmentationDraw {
   bool flip = false;
 };
 
-// Step 1.
+// Step 1: the bounding box clamped to the image, or the whole image without a box. A box that shares no pixel with
+// the image is an error.
 PixelWindow region_of_interest(int image_width, int image_height, const BoundingBox& box);
 // Step 2: a pure function of the region, the seed and the crop kind (its draws, then the flip's).
 AugmentationDraw draw_augmentation(const PixelWindow& region, uint64_t seed, TrainCrop crop = TrainCrop::Sgml);

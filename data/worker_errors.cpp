@@ -41,7 +41,8 @@ std::string current_image_error(const std::string& path) {
   try {
     throw;
   } catch (const Error& e) {
-    return e.what();
+    const std::string what = e.what();
+    return what.find(path) != std::string::npos ? what : "image '" + path + "': " + what;
   } catch (const std::bad_alloc&) {
     return "cannot read image '" + path + "': not enough memory to decode it";
   } catch (...) {

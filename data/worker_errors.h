@@ -12,8 +12,9 @@
 namespace sgml {
 
 // Call inside a catch block for an image that could not be loaded: the message of the exception being handled,
-// naming `path`. An sgml::Error from the decoder already names the file and is kept as it is; a library exception
-// (e.g. std::ios_base::failure "basic_filebuf::underflow" for a directory) is put in plain words around it.
+// naming `path`. An sgml::Error from the decoder already names the file and is kept as it is; one that does not (the
+// transform's, e.g. a bounding box outside the image) gets "image 'PATH': " before it; a library exception (e.g.
+// std::ios_base::failure "basic_filebuf::underflow" for a directory) is put in plain words around it.
 std::string current_image_error(const std::string& path);
 
 // Call inside a catch block in a worker: stores current_image_error(path) in `slot` and never throws (when even the

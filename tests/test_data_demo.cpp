@@ -191,6 +191,22 @@ TEST(DataDemo, InfoOnTheDemos) {
   EXPECT_EQ(j["classes_test"], 50);
   EXPECT_EQ(j["tolerated_defects"].size(), 1u);
   EXPECT_FALSE(j.contains("images_query"));
+
+  // Verifying, a bounding box outside its image is a problem named with the image (the reader cannot see it).
+  const std::string boxes = cub + "/bounding_boxes.txt";
+  std::ifstream in(boxes);
+  std::string text((std::istreambuf_iterator<char>(in)), {}), first_line = text.substr(0, text.find('\n'));
+  ASSERT_EQ(first_line.rfind("1 ", 0), 0u) << first_line;
+  std::ofstream(boxes, std::ios::binary) << "1 5000 10 5 5" << text.substr(first_line.size());
+  DatasetInfoOptions verify;
+  verify.verify_images = true;
+  verify.workers = 2;
+  const Dataset with_box = load_dataset("demo-cub", cub);
+  j = dataset_info(with_box, verify);
+  EXPECT_EQ(j["bad_images"], 1);
+  const std::string report = format_dataset_info(j);
+  EXPECT_NE(report.find("1 images cannot be used"), std::string::npos) << report;
+  EXPECT_NE(report.find("its bounding box (x 5000, y 10, width 5, height 5) lies outside"), std::string::npos) << report;
 }
 
 }  // namespace

@@ -138,6 +138,25 @@ TEST(DataLoader, BadImageStopsByDefault) {
   }
 }
 
+// A bounding box that shares no pixel with its image stops loading, naming the image (it used to be clamped to a
+// one-pixel crop of the edge, silently).
+TEST(DataLoader, BoxOutsideTheImageNamesTheImage) {
+  Dataset d = small_demo("demo");
+  d.train[5].box = BoundingBox{5000.0f, 10.0f, 5.0f, 5.0f};
+  LoaderConfig c;
+  c.image_size = 32;
+  Loader loader(d, d.train, [](int64_t step) { return step == 0 ? std::vector<int>{1, 5, 6} : std::vector<int>{}; }, c);
+  try {
+    loader.next();
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("image '" + d.train[5].path + "': its bounding box (x 5000, y 10, width 5, height 5) lies "
+                           "outside the"), std::string::npos) << message;
+    EXPECT_NE(message.find("--skip-bad-images"), std::string::npos) << message;
+  }
+}
+
 TEST(DataLoader, BadImageReplacedWithinItsClass) {
   const Dataset d = small_demo("demo");
   truncate_image(d, 5);  // item 1's second view (4 views per item, in order)

@@ -23,6 +23,7 @@
 
 #include "data/image_decode.h"
 #include "data/image_transform.h"
+#include "engine/check.h"
 #include "engine/safetensors.h"
 #include "tests/support/test_support.h"
 
@@ -351,9 +352,15 @@ TEST(DataTransformStats, BoxIsClampedToTheImage) {
   EXPECT_EQ(w.y, 10);
   EXPECT_EQ(w.width, 15);   // ceil(-5.5 + 20) - 0
   EXPECT_EQ(w.height, 31);  // ceil(40.7) - 10
-  const PixelWindow outside = region_of_interest(100, 80, {500.0f, 500.0f, 10.0f, 10.0f});
-  EXPECT_EQ(outside.x, 99);
-  EXPECT_EQ(outside.width, 1);  // never empty
+  const PixelWindow corner = region_of_interest(100, 80, {99.5f, 79.9f, 10.0f, 10.0f});  // one pixel in common
+  EXPECT_EQ(corner.x, 99);
+  EXPECT_EQ(corner.y, 79);
+  EXPECT_EQ(corner.width, 1);
+  EXPECT_EQ(corner.height, 1);
+  // A box with no pixel in common is an error (it belongs to another image, or is wrong), on each side.
+  for (const BoundingBox& outside : {BoundingBox{500.0f, 5.0f, 10.0f, 10.0f}, BoundingBox{5.0f, 80.0f, 10.0f, 10.0f},
+                                     BoundingBox{-10.0f, 5.0f, 10.0f, 10.0f}, BoundingBox{5.0f, -20.5f, 10.0f, 20.5f}})
+    EXPECT_THROW(region_of_interest(100, 80, outside), sgml::Error) << outside.x << " " << outside.y;
   const PixelWindow none = region_of_interest(100, 80, {});
   EXPECT_EQ(none.width, 100);
   EXPECT_EQ(none.height, 80);
