@@ -1,6 +1,7 @@
 // The files of a training run after `kill -9`: a resumed run's metrics log holds each step once (records written
 // after the checkpoint are dropped), and the partial temporaries of an interrupted checkpoint write are removed
-// (only ours: TARGET.tmp.<pid> whose process is gone).
+// (only ours: TARGET.tmp.<pid> whose process is gone). A new run into the folder of an earlier one sets the earlier
+// run's files aside, whole, instead of overwriting some of them and leaving the others beside the new run's.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/safetensors.h"
@@ -147,6 +149,7 @@ TEST(RunFiles, ResumeAfterKillKeepsOneRecordPerStepAndRemovesPartialCheckpoints)
   EXPECT_EQ(read_all(run + "/metrics.jsonl").find("recall@1"), std::string::npos);  // the step-4 evaluation is gone
   EXPECT_FALSE(fs::exists(partial_last));
   EXPECT_FALSE(fs::exists(partial_best));
+  EXPECT_FALSE(fs::exists(run + "/earlier-1"));  // a resumed run is the same run
 
   // A checkpoint whose optimiser state holds NaN is refused on resume, naming the file and the tensor.
   Metadata meta;
@@ -162,6 +165,39 @@ TEST(RunFiles, ResumeAfterKillKeepsOneRecordPerStepAndRemovesPartialCheckpoints)
   EXPECT_NE(test::run_command(std::string(SGML_BINARY_DIR) + "/sgml eval demo --data " + dir + "/demo --checkpoint " +
                                   run + "/last.safetensors --device cpu", &out), 0) << out;
   EXPECT_NE(out.find("non-finite"), std::string::npos) << out;
+}
+
+// The files directly in `dir`, by name, with their bytes.
+std::map<std::string, std::string> files_in(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file()) out[e.path().filename().string()] = read_all(e.path().string());
+  return out;
+}
+
+TEST(RunFiles, ANewRunSetsTheEarlierRunAside) {
+  const std::string dir = test::scratch_dir("earlier"), run = dir + "/run";
+  const std::string base = std::string(SGML_BINARY_DIR) + "/sgml train demo --data " + dir + "/demo --out " + run +
+                           " --device cpu --workers 2 --classes-per-batch 3 --images-per-class 2";
+  std::string out;
+  ASSERT_EQ(test::run_command(base + " --steps 2 --eval-every 0", &out), 0) << out;  // evaluated: best and its plot
+  const std::map<std::string, std::string> first = files_in(run);
+  ASSERT_TRUE(first.count("best.safetensors") && first.count("recall_at_1.png")) << out;
+
+  // A new run, not evaluated: every file of the first is in earlier-1, unchanged, and none is left beside the new
+  // run's (a stale best.safetensors would be another run's model).
+  ASSERT_EQ(test::run_command(base + " --steps 1 --eval-every -1", &out), 0) << out;
+  EXPECT_NE(out.find(run + " held an earlier run: its files are now in " + run + "/earlier-1"), std::string::npos) << out;
+  EXPECT_EQ(files_in(run + "/earlier-1"), first);
+  const std::map<std::string, std::string> second = files_in(run);
+  EXPECT_FALSE(second.count("best.safetensors"));
+  EXPECT_FALSE(second.count("recall_at_1.png"));
+  EXPECT_EQ(steps_of(run + "/metrics.jsonl"), (std::vector<int64_t>{1}));
+
+  // The next one goes to earlier-2, and the first stays where it was.
+  ASSERT_EQ(test::run_command(base + " --steps 1 --eval-every -1", &out), 0) << out;
+  EXPECT_EQ(files_in(run + "/earlier-2"), second);
+  EXPECT_EQ(files_in(run + "/earlier-1"), first);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "training/checkpoint.h"
 
+#include <filesystem>
 #include <limits>
 #include <type_traits>
 
@@ -9,8 +10,11 @@ namespace sgml {
 
 namespace {
 const char* kOptimizerPrefix = "optimizer.";
-// The files a training run writes atomically into its folder; their interrupted temporaries are cleaned at start.
-const char* kRunFiles[] = {"last.safetensors", "best.safetensors", "config.json", "metrics.jsonl"};
+// The files a training run writes into its folder, all atomically (the checkpoints and config.json here, metrics.jsonl
+// by training/progress.cpp, the plots by the train command): their interrupted temporaries are cleaned at start, and
+// an earlier run's are set aside by a new run.
+const char* kRunFiles[] = {"last.safetensors", "best.safetensors", "config.json", "metrics.jsonl", "loss.png",
+                           "recall_at_1.png"};
 
 // One field of the stored progress: absent gives the default; a wrong type or range names the file and field.
 template <class T>
@@ -103,6 +107,30 @@ std::vector<std::string> remove_stale_run_temporaries(const std::string& run_dir
   for (const char* file : kRunFiles)
     for (std::string& r : remove_stale_temporaries(run_dir + "/" + file)) removed.push_back(std::move(r));
   return removed;
+}
+
+std::string set_aside_earlier_run(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const char* file : kRunFiles)
+    if (fs::exists(fs::path(run_dir) / file, ec)) found.push_back(file);
+  if (found.empty()) return "";
+  fs::path aside;
+  for (int n = 1;; ++n) {
+    aside = fs::path(run_dir) / ("earlier-" + std::to_string(n));
+    if (!fs::exists(aside, ec)) break;
+  }
+  if (!fs::create_directory(aside, ec))
+    SGML_FAIL("cannot create '", aside.string(), "' to keep the earlier run of '", run_dir, "' in (", ec.message(),
+              "): continue that run with --resume, or train into another --out");
+  for (const std::string& file : found) {
+    fs::rename(fs::path(run_dir) / file, aside / file, ec);
+    if (ec)
+      SGML_FAIL("cannot move '", (fs::path(run_dir) / file).string(), "' of the earlier run into '", aside.string(),
+                "' (", ec.message(), "): continue that run with --resume, or train into another --out");
+  }
+  return aside.string();
 }
 
 }  // namespace sgml

@@ -43,5 +43,9 @@ Checkpoint load_checkpoint(const std::string& path);
 // Removes the partial files that writes interrupted by kill -9 left in a run folder (last/best checkpoints,
 // config.json, metrics.jsonl temporaries whose process is gone). Returns the files removed.
 std::vector<std::string> remove_stale_run_temporaries(const std::string& run_dir);
+// For a new run (not --resume) into `run_dir`: moves the files an earlier run left there into a new subfolder
+// earlier-N (the first N free), so that nothing of it is lost and none of it mixes with the new run (a stale
+// best.safetensors of another model beside the new last.safetensors). Returns that subfolder, "" when there was none.
+std::string set_aside_earlier_run(const std::string& run_dir);
 
 }  // namespace sgml

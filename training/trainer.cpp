@@ -316,6 +316,10 @@ std::vector<StepMetrics> Trainer::run() {
   if (!out.empty())  // partial checkpoints of a run killed mid-save (about 100 MB each)
     for (const std::string& f : remove_stale_run_temporaries(out))
       std::fprintf(stderr, "removed %s, left by an interrupted write\n", f.c_str());
+  if (!out.empty() && !config_.resume && progress_.step == 0)
+    if (const std::string aside = set_aside_earlier_run(out); !aside.empty())
+      std::fprintf(stderr, "%s held an earlier run: its files are now in %s (to continue a run, train with --resume)\n",
+                   out.c_str(), aside.c_str());
   const std::string metrics_path = !config_.metrics_file.empty() ? config_.metrics_file
                                    : out.empty()                ? std::string()
                                                                 : out + "/metrics.jsonl";

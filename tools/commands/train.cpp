@@ -125,7 +125,8 @@ int run_train(int argc, char** argv) {
               "Defaults come from configs/DATASET.json (the paper's settings; with --method dnc then\n"
               "configs/dnc-DATASET.json, Divide & Conquer's), then\n"
               "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
-              "and loss/Recall@1 plots to the run directory (default runs/DATASET).");
+              "and loss/Recall@1 plots to the run directory (default runs/DATASET); an earlier run's files there\n"
+              "are moved into its subfolder earlier-N first, unless --resume continues that run.");
   declare_train_options(opt);
   if (!opt.parse(argc, argv, 2)) return 0;
   // An error about options that a config file set (--config, or configs/ for the dataset) says where they were set.
