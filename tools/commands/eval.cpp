@@ -1,12 +1,12 @@
 // sgml eval DATASET --checkpoint FILE: Recall@K (In-shop: queries vs gallery; CUB: leave-one-out), MAP@R and NMI.
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 
 #include "data/dataset.h"
 #include "data/output_paths.h"
 #include "engine/check.h"
 #include "engine/npy.h"
+#include "engine/safetensors.h"
 #include "retrieval/report.h"
 #include "tools/commands/commands.h"
 #include "tools/commands/option_groups.h"
@@ -31,11 +31,11 @@ ExportPaths export_paths(const std::string& path) {
   return {base + suffix, base + "_gallery" + suffix};
 }
 
+// Atomically, as the features beside it: an interrupted export leaves no labels file that is cut short.
 void write_labels(const std::string& path, const std::vector<const ImageRecord*>& records) {
-  std::ofstream out(path);
-  if (!out) SGML_FAIL("cannot write the labels file '", path, "'");
-  for (const ImageRecord* r : records) out << r->label << " " << r->item << " " << r->path << "\n";
-  if (!out.flush()) SGML_FAIL("writing the labels file '", path, "' failed (disk full?)");
+  std::string text;
+  for (const ImageRecord* r : records) text += str_cat(r->label, " ", r->item, " ", r->path, "\n");
+  write_file_atomically(path, text);
 }
 
 std::vector<int> parse_ks(const std::string& text) {
