@@ -207,6 +207,47 @@ TEST(ImageDecodeJpeg, DamagedFilesGiveErrorsNamingTheFile) {
   }
 }
 
+// Bytes appended after the end of the image are ignored, as PIL and libjpeg/libpng do, however many and whatever
+// they hold: the truncation check used to look for PNG's IEND in the last 4 KiB only, and for a JPEG's end marker
+// after the last FF DA of the file, which an appended FF DA moved. Cut files stay refused.
+TEST(ImageDecodeFiles, BytesAfterTheEndAreIgnoredCutFilesRefused) {
+  const std::string dir = test::scratch_dir("trailer");
+  RgbImage im(23, 17);
+  for (size_t i = 0; i < im.pixels.size(); ++i) im.pixels[i] = uint8_t(i * 37 % 251);
+  const Bytes png = encode_png(im);
+  Bytes trailer(5000, 0x00);
+  for (size_t i = 0; i < trailer.size(); i += 7) trailer[i] = uint8_t(i);
+  trailer.insert(trailer.begin() + 100, {0xFF, 0xDA, 0x00, 0x0C});  // a scan's start, and no end after it
+  Bytes png_trailer = png;
+  png_trailer.insert(png_trailer.end(), trailer.begin(), trailer.end());
+  write_bytes(dir + "/trailer.png", png_trailer);
+  RgbImage decoded;
+  ASSERT_NO_THROW(decoded = decode_image_file(dir + "/trailer.png")) << error_of([&] { decode_image_file(dir + "/trailer.png"); });
+  EXPECT_EQ(decoded.pixels, im.pixels);
+
+  const std::string jpeg_path = corpus_dir() + "/rgb.jpg";
+  const Bytes jpeg = read_bytes(jpeg_path);
+  Bytes jpeg_trailer = jpeg;
+  jpeg_trailer.insert(jpeg_trailer.end(), trailer.begin(), trailer.end());
+  write_bytes(dir + "/trailer.jpg", jpeg_trailer);
+  ASSERT_NO_THROW(decoded = decode_image_file(dir + "/trailer.jpg")) << error_of([&] { decode_image_file(dir + "/trailer.jpg"); });
+  EXPECT_EQ(decoded.pixels, decode_image_file(jpeg_path).pixels);
+
+  // Cut: inside the image data, and just before the end chunk or marker.
+  const size_t idat = size_t(std::search(png.begin(), png.end(), std::begin("IDAT"), std::end("IDAT") - 1) - png.begin());
+  const std::vector<std::pair<std::string, Bytes>> cut = {
+      {"cut_in_data.png", Bytes(png.begin(), png.begin() + long(idat + 10))},
+      {"cut_before_iend.png", Bytes(png.begin(), png.end() - 12)},
+      {"cut_before_eoi.jpg", Bytes(jpeg.begin(), jpeg.end() - 2)},
+  };
+  for (const auto& [name, bytes] : cut) {
+    write_bytes(dir + "/" + name, bytes);
+    const std::string message = error_of([&] { decode_image_file(dir + "/" + name); });
+    EXPECT_NE(message.find("truncated"), std::string::npos) << name << ": " << message;
+    EXPECT_NE(message.find(name), std::string::npos) << message;
+  }
+}
+
 // Declared sizes over the limit are refused from the header, for stb_image's formats too (a PNG's IHDR):
 // 17000 x 17000 is 2^28.1 pixels, which stb_image itself would allocate (its own limit is 2^30 bytes).
 TEST(ImageDecodeJpeg, HugeDeclaredPngSizeIsRefusedBeforeDecoding) {
