@@ -1,6 +1,8 @@
 // Binary cross-entropy on attribute logits (paper Eq. 2), as torch.nn.BCEWithLogitsLoss with reduction 'mean':
 // the mean over images and attributes of max(x, 0) - x t + log1p(e^-|x|), which is finite for any logit (a
 // sigmoid followed by log would give log(0) at |x| ~ 100). One pass writes the value and dlogits.
+// Eq. 2 sums over the K attributes of an image; this mean is that sum divided by K, so the objective's lambda is
+// lambda / K in the paper's units (README, "Training defaults").
 #pragma once
 #include "engine/tensor.h"
 

@@ -36,7 +36,7 @@ struct ObjectiveConfig {
   Sampling sampling = Sampling::BatchWise;
   float alpha = 2.0f, beta = 0.5f, lambda = 1.0f;
   bool sgs_grad = true;
-  float rank_tau = 0.05f, rank_rho = 0.2f;  // temperature and transfer scale of the rank loss (rank_loss.h)
+  float rank_tau = 0.01f, rank_rho = 0.2f;  // temperature and transfer scale of the rank loss (rank_loss.h)
   // The margin loss (margin_loss.h): margin m, boundary beta, negative sampler; its `dim` is set from the
   // embedding. draw_seed seeds the distance sampler's uniform draws (train_step derives it from the seed and step).
   float margin = 0.2f, margin_beta = 1.2f;
