@@ -78,7 +78,7 @@ if [ "$plan" = recheck ]; then
   # The kernels a change touches, the trainer, precision and parity; then the side-by-side in order of value
   # (tf32, fp32 training steps; extraction), the op profile, and the sanitizers over the changed kernels.
   step "GPU tests (recheck)" 150 "$out/gpu_tests.log" "$tests" \
-    '--gtest_filter=MathPrecision*:Ops/OpsCuda.*:CudaConvFallback.*:TrainCuda.*:RankLossCuda.*:MetricLossCuda.*:MarginLossCuda.*:DropoutCuda.*:AdamCuda.*:*OnTheGpu/resnet101:OpProfile.*' \
+    '--gtest_filter=MathPrecision*:RetrievalKnnCuda.RanksInFp32UnderTf32:Ops/OpsCuda.*:CudaConvFallback.*:TrainCuda.*:RankLossCuda.*:MetricLossCuda.*:MarginLossCuda.*:DropoutCuda.*:AdamCuda.*:*OnTheGpu/resnet101:OpProfile.*' \
     "--gtest_output=xml:$out/gpu_tests.xml"
   grep -E "^\[  (FAILED|PASSED|SKIPPED) |relative error|no strict-fp32|no fp32 or TF32|tests ran" "$out/gpu_tests.log" | sort | uniq -c
   b="$out/bench.log"

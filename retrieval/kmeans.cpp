@@ -5,6 +5,7 @@
 #include <random>
 
 #include "engine/check.h"
+#include "engine/math_precision.h"
 #include "layers/gemm.h"
 #include "retrieval/knn_search.h"
 
@@ -162,6 +163,7 @@ KMeansResult lloyd(const Points& p, const Tensor& augmented_points, const std::v
 
 KMeansResult kmeans(const Tensor& x, int k, const KMeansOptions& options) {
   OpScope op("kmeans");
+  const MathPrecisionScope fp32(MathPrecision::Fp32);  // nor do the clusters (NMI, Divide & Conquer's data split)
   check_defined(x, "kmeans x");
   SGML_CHECK(x.ndim() == 2, "kmeans needs (N,D) rows, got ", shape_str(x.shape()));
   SGML_CHECK(k >= 1 && k <= x.dim(0), "kmeans: k = ", k, " outside [1, ", x.dim(0), "]");

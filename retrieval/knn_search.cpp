@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/dispatch.h"
+#include "engine/math_precision.h"
 #include "layers/gemm.h"
 #include "layers/l2_normalize.h"
 
@@ -77,6 +78,7 @@ KnnResult top_k_inner_product(const Tensor& a, const Tensor& b, int k, const Knn
 
 KnnResult knn_search(const Tensor& queries, const Tensor& gallery, int k, const KnnOptions& options) {
   OpScope op("knn_search");
+  const MathPrecisionScope fp32(MathPrecision::Fp32);  // rankings do not depend on --precision
   check_defined(queries, "knn queries");
   check_defined(gallery, "knn gallery");
   SGML_CHECK(queries.ndim() == 2 && gallery.ndim() == 2, "knn needs (M,D) queries and (N,D) gallery, got ",

@@ -17,6 +17,7 @@
 
 #include "engine/check.h"
 #include "engine/device.h"
+#include "engine/math_precision.h"
 #include "engine/safetensors.h"
 #include "retrieval/knn_search.h"
 #include "retrieval/metrics.h"
@@ -361,6 +362,16 @@ TEST(RetrievalKnnCuda, ContinuousMatchesCpu) {
   const Tensor g = test::random_tensor({5000, 128}, 31), q = test::random_tensor({2100, 128}, 32);
   expect_same_search(q, g, 10, {false, 1024}, false);
   expect_same_search(g, g, 40, {true, 512}, false);
+}
+
+// Under --precision tf32 the ranking still multiplies in fp32: TF32's relative 1e-3 would show as score differences
+// (about 1e-4 here) above the 1e-5 that fp32's summation orders stay within.
+TEST(RetrievalKnnCuda, RanksInFp32UnderTf32) {
+  SGML_SKIP_WITHOUT_GPU();
+  const Tensor g = test::random_tensor({3000, 128}, 33), q = test::random_tensor({500, 128}, 34);
+  const MathPrecisionScope tf32(MathPrecision::Tf32);
+  expect_same_search(q, g, 10, {false, 1024}, false);
+  EXPECT_EQ(math_precision(), MathPrecision::Tf32);  // restored after the search
 }
 
 TEST(RetrievalKnnCuda, LargeKFallsBackToHostSelection) {
