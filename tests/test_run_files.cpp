@@ -123,12 +123,17 @@ std::vector<int64_t> steps_of(const std::string& path) {
   return steps;
 }
 
+// `sgml train demo` into `run`, on demo data generated under `dir`, in small batches (the caller adds the length).
+std::string small_demo_training(const std::string& dir, const std::string& run) {
+  return std::string(SGML_BINARY_DIR) + "/sgml train demo --data " + dir + "/demo --out " + run +
+         " --device cpu --workers 2 --classes-per-batch 3 --images-per-class 2";
+}
+
 // A run killed with -9 after its checkpoint at step 3, having logged steps 4 and 5 and an evaluation, and midway
 // through writing checkpoints: the resumed run logs each step once, and the partial files are gone.
 TEST(RunFiles, ResumeAfterKillKeepsOneRecordPerStepAndRemovesPartialCheckpoints) {
   const std::string dir = test::scratch_dir("killed"), run = dir + "/run";
-  const std::string base = std::string(SGML_BINARY_DIR) + "/sgml train demo --data " + dir + "/demo --out " + run +
-                           " --device cpu --workers 2 --eval-every -1 --classes-per-batch 3 --images-per-class 2";
+  const std::string base = small_demo_training(dir, run) + " --eval-every -1";
   std::string out;
   ASSERT_EQ(test::run_command(base + " --steps 3", &out), 0) << out;
   ASSERT_EQ(steps_of(run + "/metrics.jsonl"), (std::vector<int64_t>{1, 2, 3}));
@@ -177,8 +182,7 @@ std::map<std::string, std::string> files_in(const std::string& dir) {
 
 TEST(RunFiles, ANewRunSetsTheEarlierRunAside) {
   const std::string dir = test::scratch_dir("earlier"), run = dir + "/run";
-  const std::string base = std::string(SGML_BINARY_DIR) + "/sgml train demo --data " + dir + "/demo --out " + run +
-                           " --device cpu --workers 2 --classes-per-batch 3 --images-per-class 2";
+  const std::string base = small_demo_training(dir, run);
   std::string out;
   ASSERT_EQ(test::run_command(base + " --steps 2 --eval-every 0", &out), 0) << out;  // evaluated: best and its plot
   const std::map<std::string, std::string> first = files_in(run);
