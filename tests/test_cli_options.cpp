@@ -283,6 +283,67 @@ TEST(CliOptions, ConfigFileErrorsNameFileAndLine) {
   EXPECT_NE(out.find("(--division: config file '" + rule + "', line 2)"), std::string::npos) << out;
 }
 
+// Numbers are decimal, written alone: strtod also read " 5", "0x10" (16) and "0x1p-10", which ran. A value that
+// is the next option means the value is missing. Too large a count names the upper bound.
+TEST(CliOptions, NumbersAreDecimalAndValuesAreNotOptions) {
+  const std::string dir = test::scratch_dir("cli_options_numbers");
+  const std::string train = sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--lr 0x10", "--lr expects a decimal number, got '0x10'"},
+      {"--lr 0x1p-10", "--lr expects a decimal number, got '0x1p-10'"},
+      {"--lr ' 0.001'", "--lr expects a decimal number, got ' 0.001'"},
+      {"--lr 1e", "--lr expects a number, got '1e'"},
+      {"--epochs ' 5'", "--epochs expects an integer, got ' 5'"},
+      {"--epochs 5.", "--epochs expects an integer, got '5.'"},
+      {"--steps 99999999999", "--steps must be at most 2147483647 (the largest int), got 99999999999"},
+      {"--out --resume", "option --out needs a value (run directory), got the option --resume"},
+      {"--loss margin --images-per-class 1", "--loss margin needs --images-per-class 2 or more"},
+      {"--loss rank --images-per-class 1", "--loss rank needs --images-per-class 2 or more"},
+  };
+  std::string out;
+  for (const auto& [args, message] : cases) {
+    EXPECT_NE(run_cli(train + args + " 2>&1", &out), 0) << args;
+    EXPECT_NE(out.find(message), std::string::npos) << args << ": " << out;
+  }
+  for (const char* fine : {"--lr 1e-3 --steps 0", "--lr 5E+1 --steps 0", "--lr .5 --steps 0", "--lr +2 --steps 0"}) {
+    run_cli(train + fine + " --epochs 0 2>&1", &out);  // parsed, then refused for its length alone
+    EXPECT_NE(out.find("--epochs or --steps must be positive"), std::string::npos) << fine << ": " << out;
+  }
+  const std::string eval = sgml() + " eval demo --data " + dir + "/nowhere --checkpoint " + dir + "/none.safetensors --k ";
+  for (const char* k : {"1,10,", "' 1'", "+1", "1,,2", "0", "1e3"}) {
+    EXPECT_NE(run_cli(eval + k + " 2>&1", &out), 0) << k;
+    EXPECT_NE(out.find("--k expects positive integers separated by commas"), std::string::npos) << k << ": " << out;
+  }
+}
+
+// An option given twice on the command line gets a note saying which value is used (the last, as before, when it
+// was silent); a key given twice in a config file, also as its other spelling, is an error naming both lines, since
+// JSON keeps the last without a word. A value of the wrong JSON kind is refused, naming the key.
+TEST(CliOptions, RepeatedOptionsAndKeysAreSaid) {
+  const std::string dir = test::scratch_dir("cli_options_repeated");
+  const std::string train = sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run ";
+  std::string out;
+  run_cli(train + "--lr 0.5 --lr 0.001 --epochs 0 --steps 0 2>&1", &out);
+  EXPECT_NE(out.find("note: --lr is given twice (0.5, then 0.001): the last is used"), std::string::npos) << out;
+  run_cli(sgml() + " embed --checkpoint a.safetensors --weights b.safetensors --out " + dir + "/x.npy 2>&1", &out);
+  EXPECT_NE(out.find("note: --checkpoint is given twice (a.safetensors, then b.safetensors)"), std::string::npos) << out;
+
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"{\n \"seed\": 1,\n \"seed\": 2\n}\n", "line 3: key \"seed\" is given twice (also on line 2)"},
+      {"{\"frozen_bn\": true,\n \"frozen-bn\": false}\n", "names the option of key"},
+      {"{\"out\": {\"a\": 1}}\n", "line 1: \"out\" must be a string, a number or true/false, got {\"a\":1}"},
+      {"{\"metrics\": [1]}\n", "\"metrics\" must be a string, a number or true/false, got [1]"},
+      {"{\"frozen-bn\": 1}\n", "\"frozen-bn\" is a flag: write true or false, got 1"},
+  };
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string path = dir + "/c" + std::to_string(i) + ".json";
+    std::ofstream(path) << files[i].first;
+    EXPECT_NE(run_cli(train + "--config " + path + " 2>&1", &out), 0) << files[i].first;
+    EXPECT_NE(out.find("config file '" + path + "'"), std::string::npos) << out;
+    EXPECT_NE(out.find(files[i].second), std::string::npos) << files[i].first << ": " << out;
+  }
+}
+
 // Each field set to a value other than its default, by the table's own type (an independent choice of values).
 TrainConfig config_unlike_the_default() {
   TrainConfig c;

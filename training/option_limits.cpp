@@ -8,6 +8,8 @@ namespace sgml {
 
 void check_int_range(long long value, IntRange range, const std::string& what) {
   if (value >= range.min && value <= range.max) return;
+  if (range.max == INT_MAX && value > range.max)
+    SGML_FAIL(what, " must be at most ", range.max, " (the largest int), got ", value);
   if (range.max == INT_MAX) {
     if (range.min == 0) SGML_FAIL(what, " must be zero or more, got ", value);
     if (range.min == 1) SGML_FAIL(what, " must be positive, got ", value);

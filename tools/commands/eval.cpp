@@ -1,6 +1,7 @@
 // sgml eval DATASET --checkpoint FILE: Recall@K (In-shop: queries vs gallery; CUB: leave-one-out), MAP@R and NMI.
 #include <cstdio>
-#include <sstream>
+#include <algorithm>
+#include <string>
 
 #include "data/dataset.h"
 #include "data/output_paths.h"
@@ -38,23 +39,20 @@ void write_labels(const std::string& path, const std::vector<const ImageRecord*>
   write_file_atomically(path, text);
 }
 
+// Each K as digits only (no sign, space or empty place between commas), below a billion.
 std::vector<int> parse_ks(const std::string& text) {
   std::vector<int> ks;
-  std::stringstream in(text);
-  std::string tok;
-  while (std::getline(in, tok, ',')) {
-    size_t used = 0;
-    int k = 0;
-    try {
-      k = std::stoi(tok, &used);
-    } catch (const std::exception&) {
-      used = 0;  // not a number, or beyond int
-    }
-    if (used == 0 || used != tok.size() || k < 1)
+  for (size_t start = 0;;) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string tok = text.substr(start, comma - start);
+    const bool digits = !tok.empty() && tok.size() <= 9 &&
+                        std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoi(tok) < 1)
       SGML_FAIL("--k expects positive integers separated by commas (e.g. 1,10,20), got '", text, "'");
-    ks.push_back(k);
+    ks.push_back(std::stoi(tok));
+    if (comma == text.size()) return ks;
+    start = comma + 1;
   }
-  return ks;
 }
 
 }  // namespace

@@ -31,8 +31,8 @@ std::optional<bool> flag_word(const std::string& v) {
 
 // The line of each key of the top-level object in JSON `text` that nlohmann already parsed (so well formed, with
 // // and /* */ comments allowed). A key is recorded as written between its quotes.
-std::map<std::string, int> top_level_key_lines(const std::string& text) {
-  std::map<std::string, int> lines;
+std::map<std::string, std::vector<int>> top_level_key_lines(const std::string& text) {
+  std::map<std::string, std::vector<int>> lines;
   int line = 1, depth = 0;
   const size_t n = text.size();
   for (size_t i = 0; i < n; ++i) {
@@ -54,10 +54,30 @@ std::map<std::string, int> top_level_key_lines(const std::string& text) {
       while (i < n && text[i] != '"') i += text[i] == '\\' ? 2 : 1;  // a JSON string holds no raw newline
       size_t next = i + 1;
       while (next < n && std::isspace(static_cast<unsigned char>(text[next]))) ++next;
-      if (depth == 1 && next < n && text[next] == ':') lines[text.substr(start, i - start)] = line;
+      if (depth == 1 && next < n && text[next] == ':') lines[text.substr(start, i - start)].push_back(line);
     }
   }
   return lines;
+}
+
+// A number as written by hand: an optional sign and digits, for a real also a point and an exponent; nothing around
+// it. strtoll and strtod alone also take leading spaces, and strtod hexadecimal ("0x10" is 16) and "0x1p-10".
+bool decimal_text(const std::string& v, bool real) {
+  const auto digits_from = [&](size_t& i) {
+    const size_t start = i;
+    while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i]))) ++i;
+    return i - start;
+  };
+  size_t i = 0;
+  if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+  size_t digits = digits_from(i);
+  if (real && i < v.size() && v[i] == '.') digits += digits_from(++i);
+  if (digits == 0) return false;
+  if (real && i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    if (++i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (digits_from(i) == 0) return false;
+  }
+  return i == v.size();
 }
 
 // "config file 'F', line L" (without the line when it is not known).
@@ -151,7 +171,13 @@ bool Options::parse(int argc, char** argv, int first) {
     } else if (!inline_value) {
       if (i + 1 >= argc) SGML_FAIL("sgml ", command_, ": option --", name, " needs a value (", s.help, ")");
       value = argv[++i];
+      // "--out --resume": the value is missing, not "--resume" (write --out=--x for a value that starts so).
+      if (value.rfind("--", 0) == 0 && value.size() > 2)
+        SGML_FAIL("sgml ", command_, ": option --", name, " needs a value (", s.help, "), got the option ", value);
     }
+    if (const auto before = given.find(name); before != given.end() && before->second != value)
+      std::fprintf(stderr, "note: --%s is given twice (%s, then %s): the last is used\n", name.c_str(),
+                   before->second.c_str(), value.c_str());
     given[name] = value;
   }
   if (config_allowed_ && given.count("config") && !given["config"].empty()) load_config(given["config"], false);
@@ -176,13 +202,20 @@ void Options::load_config(const std::string& path, bool only_unset) {
     SGML_FAIL("config file '", path, "' is not valid JSON: ", e.what());  // nlohmann's message gives line and column
   }
   if (!j.is_object()) SGML_FAIL("config file '", path, "' must hold one JSON object of option names and values");
-  const std::map<std::string, int> key_lines = top_level_key_lines(text);
+  const std::map<std::string, std::vector<int>> key_lines = top_level_key_lines(text);
+  std::map<std::string, std::string> key_of;  // option name -> the file's key ("frozen-bn", "frozen_bn")
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key().rfind("_", 0) == 0) continue;  // "_comment" keys document a config file
     const auto line = key_lines.find(it.key());
-    const Origin origin{path, line == key_lines.end() ? 0 : line->second};
+    const Origin origin{path, line == key_lines.end() ? 0 : line->second.back()};
     const std::string where = origin_text(path, origin.line);
     const std::string name = canonical(it.key());
+    // A key given twice: JSON keeps the last, which the writer may not have meant (as on the command line, where
+    // a repeated option gets a note; a file is edited at leisure, so here it is an error).
+    if (line != key_lines.end() && line->second.size() > 1)
+      SGML_FAIL(where, ": key \"", it.key(), "\" is given twice (also on line ", line->second.front(), ")");
+    if (const auto [other, added] = key_of.emplace(name, it.key()); !added)
+      SGML_FAIL(where, ": key \"", it.key(), "\" names the option of key \"", other->second, "\" again");
     if (!specs_.count(name) || name == "config") {
       std::string valid;
       for (const auto& n : order_)
@@ -198,6 +231,10 @@ void Options::load_config(const std::string& path, bool only_unset) {
     if (specs_.at(name).auto_allowed && v.is_boolean() && !v.get<bool>())
       SGML_FAIL(where, ": \"", it.key(), "\": false is ambiguous (runs before \"auto\" existed wrote "
                 "false for \"not given\"): write \"auto\" for the dataset's default or \"false\" to say no");
+    if (!v.is_string() && !v.is_boolean() && !v.is_number())
+      SGML_FAIL(where, ": \"", it.key(), "\" must be a string, a number or true/false, got ", v.dump());
+    if (specs_.at(name).is_flag && v.is_number())
+      SGML_FAIL(where, ": \"", it.key(), "\" is a flag: write true or false, got ", v.dump());
     values_[name] = v.is_string() ? v.get<std::string>() : v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.dump();
     source_[name] = origin;
     if (!only_unset) set_[name] = true;
@@ -236,7 +273,8 @@ long long Options::parse_integer(const std::string& name) const {
   errno = 0;
   char* end = nullptr;
   const long long x = v.empty() ? 0 : std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || end != v.c_str() + v.size()) SGML_FAIL(describe(name), " expects an integer, got '", v, "'");
+  if (v.empty() || end != v.c_str() + v.size() || !decimal_text(v, false))
+    SGML_FAIL(describe(name), " expects an integer, got '", v, "'");
   if (errno == ERANGE) SGML_FAIL(describe(name), " is out of range, got '", v, "'");
   return x;
 }
@@ -255,6 +293,7 @@ double Options::get_double(const std::string& name, RealRange range) const {
   // nan and inf parse as numbers but poison training (a NaN model is saved without a word).
   if (!std::isfinite(x))
     SGML_FAIL(describe(name), " expects a finite number, got '", v, "'");
+  if (!decimal_text(v, true)) SGML_FAIL(describe(name), " expects a decimal number, got '", v, "'");
   check_real_range(x, range, describe(name));
   return x;
 }
