@@ -334,6 +334,9 @@ TEST(CliOptions, RepeatedOptionsAndKeysAreSaid) {
       {"{\"out\": {\"a\": 1}}\n", "line 1: \"out\" must be a string, a number or true/false, got {\"a\":1}"},
       {"{\"metrics\": [1]}\n", "\"metrics\" must be a string, a number or true/false, got [1]"},
       {"{\"frozen-bn\": 1}\n", "\"frozen-bn\" is a flag: write true or false, got 1"},
+      // Values checked where they were set, before the dataset is read (they named neither option nor file).
+      {"{\"model\": \"resnet19\"}\n", "--model (set in config file"},
+      {"{\"device\": \"gpu\"}\n", "--device (set in config file"},
   };
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string path = dir + "/c" + std::to_string(i) + ".json";

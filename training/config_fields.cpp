@@ -47,7 +47,8 @@ std::vector<ConfigField> make_fields() {
           "cars whole) | true (--crop-boxes alone) | false (whole images, as Divide & Conquer's authors read cub); "
           "sop and deepfashion have no boxes; eval crops as the checkpoint's run did unless given either way")
           .style(FieldStyle::AutoFlag).choices({"auto", "true", "false"}),
-      Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152"),
+      Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152")
+          .choices({"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"}),
       Row("weights", &C::weights, "pretrained backbone, safetensors with torchvision names")
           .style(kPath).shown_default("weights/MODEL.safetensors"),
       Row("no-pretrained", &C::no_pretrained,

@@ -8,6 +8,7 @@
 
 #include "data/project_paths.h"
 #include "engine/check.h"
+#include "engine/device.h"
 #include "training/config_fields.h"
 
 namespace sgml {
@@ -155,6 +156,14 @@ void declare_train_options(Options& o) {
 TrainConfig train_config_from_options(const Options& o) {
   TrainConfig c;
   read_config_options(o, c, train_option_names());
+  // The device's spelling now, naming where it was set (the trainer opens the device after the dataset is read).
+  if (c.device != "cpu" && c.device != "auto") {
+    try {
+      parse_cuda_index(c.device);
+    } catch (const Error& e) {
+      SGML_FAIL(o.describe("device"), ": ", e.what());
+    }
+  }
   check_train_config(c);
   return c;
 }
