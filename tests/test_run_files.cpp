@@ -180,6 +180,25 @@ std::map<std::string, std::string> files_in(const std::string& dir) {
   return out;
 }
 
+// A resumed run takes its model from its checkpoint: the --init file that started it may be gone (it was loaded
+// again, and a missing one stopped the resume), and config.json keeps the file that started it, not an --init given
+// with --resume (which is not used).
+TEST(RunFiles, AResumedRunNeedsNotItsInitAndKeepsItsOrigin) {
+  const std::string dir = test::scratch_dir("resume_init");
+  std::string out;
+  ASSERT_EQ(test::run_command(small_demo_training(dir, dir + "/a") + " --steps 1 --eval-every -1 2>&1", &out), 0) << out;
+  const std::string init = dir + "/init.safetensors";
+  fs::rename(dir + "/a/last.safetensors", init);
+  const std::string b = small_demo_training(dir, dir + "/b") + " --eval-every -1 --init ";
+  ASSERT_EQ(test::run_command(b + init + " --steps 1 2>&1", &out), 0) << out;
+  fs::remove(init);
+  ASSERT_EQ(test::run_command(b + dir + "/other.safetensors --steps 2 --resume 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
+  EXPECT_EQ(steps_of(dir + "/b/metrics.jsonl"), (std::vector<int64_t>{1, 2}));
+  const auto config = nlohmann::json::parse(read_all(dir + "/b/config.json"));
+  EXPECT_EQ(config["init"], init) << config.dump();
+}
+
 TEST(RunFiles, ANewRunSetsTheEarlierRunAside) {
   const std::string dir = test::scratch_dir("earlier"), run = dir + "/run";
   const std::string base = small_demo_training(dir, run);

@@ -112,7 +112,10 @@ void Trainer::initialise_model() {
   }
   model_ = std::make_unique<SgmlModel>(mc);
   // Through load_checkpoint, so that a training checkpoint (model + optimiser state) works as --init / --weights.
-  if (!config_.init.empty()) {
+  // Not when resuming: the checkpoint replaces every parameter and buffer, and the files that started the run may
+  // be gone by now.
+  if (config_.resume) {
+  } else if (!config_.init.empty()) {
     model_->load_weights(load_checkpoint(config_.init).model, config_.init, /*require_head=*/true);
   } else if (!config_.weights.empty()) {
     model_->load_weights(load_checkpoint(config_.weights).model, config_.weights, /*require_head=*/false);
@@ -150,9 +153,16 @@ void Trainer::initialise_model() {
 void Trainer::resume_from(const std::string& path) {
   Checkpoint c = load_checkpoint(path);
   SGML_CHECK(c.is_training_checkpoint, "'", path, "' is not a training checkpoint (no optimiser state)");
-  TrainConfig::from_json(c.config, "checkpoint '" + path + "'");  // every stored field has the right type
+  const TrainConfig stored = TrainConfig::from_json(c.config, "checkpoint '" + path + "'");
   for (const std::string& note : check_resume_compatible(c.config, config_, path))
     std::fprintf(stderr, "--resume: %s\n", note.c_str());
+  // How the run began is the checkpoint's to say: the resumed run's config.json and checkpoints keep it, whatever
+  // these options say now (they are not used).
+  config_.init = stored.init;
+  config_.weights = stored.weights;
+  config_.no_pretrained = stored.no_pretrained;
+  config_.embedding_init = stored.embedding_init;
+  config_.mask_init = stored.mask_init;
   model_->store().load(c.model, path, [](const std::string&) { return false; },
                        [](const std::string&) { return false; });
   optimizer_->load_state(c.optimizer);

@@ -22,7 +22,8 @@ namespace {
 
 // Pretrained weights: --weights, else weights/MODEL.safetensors when present; else an explanation.
 void resolve_weights(TrainConfig& c) {
-  if (!c.init.empty() || !c.weights.empty() || c.no_pretrained) return;
+  // A resumed run takes its model from the checkpoint.
+  if (c.resume || !c.init.empty() || !c.weights.empty() || c.no_pretrained) return;
   const std::string default_path = project_path("weights/" + c.model + ".safetensors");
   if (std::filesystem::exists(default_path)) {
     c.weights = default_path;
