@@ -492,6 +492,31 @@ TEST(CliOptions, OptionsWithoutEffectAreNoted) {
   EXPECT_EQ(notes, expected);  // not --lr-gamma (the schedule is step), nor the config file's rank-tau and learners
 }
 
+// The loss's own parameters and the other sampling's sizes, noted when the run does not use them (they ran
+// without a word). losses/sgml_objective.cpp says which loss reads which.
+TEST(CliOptions, LossAndSamplingOptionsWithoutEffectAreNoted) {
+  const auto notes_of = [](std::vector<std::string> args) {
+    args.insert(args.begin(), {"sgml", "train", "demo"});
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    Options o("train", "", "");
+    declare_train_options(o);
+    EXPECT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
+    return unused_option_notes(o, train_config_from_options(o));
+  };
+  const std::string only = " changes nothing in this run: it is used only with ";
+  EXPECT_EQ(notes_of({"--loss", "metric", "--lambda", "3", "--sgs-grad", "off", "--triplets-per-batch", "10",
+                      "--alpha", "3", "--images-per-class", "3"}),
+            (std::vector<std::string>{"note: --triplets-per-batch" + only + "--sampling image",
+                                      "note: --lambda" + only + "--loss sgml, multitask or rank-multitask",
+                                      "note: --sgs-grad" + only + "--loss sgml"}));
+  EXPECT_EQ(notes_of({"--loss", "attribute", "--sampling", "image", "--classes-per-batch", "3", "--beta", "0.3",
+                      "--triplets-per-batch", "10"}),
+            (std::vector<std::string>{"note: --classes-per-batch" + only + "--sampling batch",
+                                      "note: --beta" + only + "--loss sgml, multitask or metric"}));
+  EXPECT_TRUE(notes_of({"--loss", "sgml", "--lambda", "2", "--alpha", "3", "--sgs-grad", "off"}).empty());
+}
+
 // --eval-resize is in pixels: a config's 256 (chosen for 224 px) under a command-line --image-size gets a note with
 // the value at the same ratio; none when the command line gives --eval-resize too, or keeps the default size.
 TEST(CliOptions, AnAbsoluteEvalResizeUnderAnotherImageSizeIsNoted) {

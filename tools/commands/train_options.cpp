@@ -91,6 +91,15 @@ bool linear_head(const TrainConfig& c) { return c.head == "linear"; }
 bool step_schedule(const TrainConfig& c) { return c.lr_schedule == "step"; }
 bool augmented(const TrainConfig& c) { return c.augment; }
 bool sampled_batch_wise(const TrainConfig& c) { return c.sampling == Sampling::BatchWise && c.batch_plan.empty(); }
+bool batch_wise(const TrainConfig& c) { return c.sampling == Sampling::BatchWise; }
+bool image_wise(const TrainConfig& c) { return c.sampling == Sampling::ImageWise; }
+// The losses whose metric term is the (soft-)binomial deviance (losses/sgml_objective.cpp).
+bool binomial_deviance(const TrainConfig& c) {
+  return c.loss == LossMode::Sgml || c.loss == LossMode::Multitask || c.loss == LossMode::Metric;
+}
+// The losses that weigh a BCE term by lambda (--loss attribute is the BCE alone, weight 1).
+bool weighted_bce(const TrainConfig& c) { return uses_bce(c.loss) && c.loss != LossMode::Attribute; }
+bool sgml_loss(const TrainConfig& c) { return c.loss == LossMode::Sgml; }
 
 const UsedOnlyWith kUsedOnlyWith[] = {
     {"margin", margin_loss, "--loss margin"},
@@ -115,6 +124,13 @@ const UsedOnlyWith kUsedOnlyWith[] = {
     {"lr-gamma", step_schedule, "--lr-schedule step"},
     {"train-crop", augmented, "--augment on"},
     {"class-balance", sampled_batch_wise, "--sampling batch and no --batch-plan"},
+    {"classes-per-batch", batch_wise, "--sampling batch"},
+    {"images-per-class", batch_wise, "--sampling batch"},
+    {"triplets-per-batch", image_wise, "--sampling image"},
+    {"alpha", binomial_deviance, "--loss sgml, multitask or metric"},
+    {"beta", binomial_deviance, "--loss sgml, multitask or metric"},
+    {"lambda", weighted_bce, "--loss sgml, multitask or rank-multitask"},
+    {"sgs-grad", sgml_loss, "--loss sgml"},
 };
 
 }  // namespace
