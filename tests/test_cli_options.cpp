@@ -472,19 +472,23 @@ TEST(CliOptions, OnOffOptionsTakeTheFlagWords) {
 
 // Options that the run's other settings leave without effect are noted when given on the command line, naming what
 // they need; those in a --config file (a run's own config.json holds every field) and those that take effect are not.
-TEST(CliOptions, OptionsWithoutEffectAreNoted) {
-  const std::string dir = test::scratch_dir("cli_options_unused");
-  std::ofstream(dir + "/c.json") << R"({"rank-tau": 0.1, "learners": 3})";
-  std::vector<std::string> args = {"sgml",          "train", "demo",          "--loss",      "sgml",
-                                   "--margin",      "0.3",   "--beta-lr",     "0.01",        "--lr-gamma",
-                                   "0.5",           "--lr-schedule", "step",  "--augment",   "off",
-                                   "--train-crop",  "random-resized", "--config", dir + "/c.json"};
+// The notes of `sgml train demo ARGS...`.
+std::vector<std::string> unused_notes_of(std::vector<std::string> args) {
+  args.insert(args.begin(), {"sgml", "train", "demo"});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   Options o("train", "", "");
   declare_train_options(o);
-  ASSERT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
-  const std::vector<std::string> notes = unused_option_notes(o, train_config_from_options(o));
+  EXPECT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
+  return unused_option_notes(o, train_config_from_options(o));
+}
+
+TEST(CliOptions, OptionsWithoutEffectAreNoted) {
+  const std::string dir = test::scratch_dir("cli_options_unused");
+  std::ofstream(dir + "/c.json") << R"({"rank-tau": 0.1, "learners": 3})";
+  const std::vector<std::string> notes =
+      unused_notes_of({"--loss", "sgml", "--margin", "0.3", "--beta-lr", "0.01", "--lr-gamma", "0.5", "--lr-schedule",
+                       "step", "--augment", "off", "--train-crop", "random-resized", "--config", dir + "/c.json"});
   const std::vector<std::string> expected = {
       "note: --margin changes nothing in this run: it is used only with --loss margin",
       "note: --beta-lr changes nothing in this run: it is used only with --learn-beta",
@@ -495,15 +499,7 @@ TEST(CliOptions, OptionsWithoutEffectAreNoted) {
 // The loss's own parameters and the other sampling's sizes, noted when the run does not use them (they ran
 // without a word). losses/sgml_objective.cpp says which loss reads which.
 TEST(CliOptions, LossAndSamplingOptionsWithoutEffectAreNoted) {
-  const auto notes_of = [](std::vector<std::string> args) {
-    args.insert(args.begin(), {"sgml", "train", "demo"});
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    Options o("train", "", "");
-    declare_train_options(o);
-    EXPECT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
-    return unused_option_notes(o, train_config_from_options(o));
-  };
+  const auto notes_of = unused_notes_of;
   const std::string only = " changes nothing in this run: it is used only with ";
   EXPECT_EQ(notes_of({"--loss", "metric", "--lambda", "3", "--sgs-grad", "off", "--triplets-per-batch", "10",
                       "--alpha", "3", "--images-per-class", "3"}),
