@@ -232,9 +232,9 @@ void Options::load_config(const std::string& path, bool only_unset) {
       SGML_FAIL(where, ": \"", it.key(), "\": false is ambiguous (runs before \"auto\" existed wrote "
                 "false for \"not given\"): write \"auto\" for the dataset's default or \"false\" to say no");
     if (!v.is_string() && !v.is_boolean() && !v.is_number())
-      SGML_FAIL(where, ": \"", it.key(), "\" must be a string, a number or true/false, got ", v.dump());
+      SGML_FAIL("--", name, " (set in ", where, ") must be a string, a number or true/false, got ", v.dump());
     if (specs_.at(name).is_flag && v.is_number())
-      SGML_FAIL(where, ": \"", it.key(), "\" is a flag: write true or false, got ", v.dump());
+      SGML_FAIL("--", name, " (set in ", where, ") is a flag: write true or false, got ", v.dump());
     values_[name] = v.is_string() ? v.get<std::string>() : v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.dump();
     source_[name] = origin;
     if (!only_unset) set_[name] = true;
