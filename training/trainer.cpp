@@ -114,14 +114,15 @@ void Trainer::initialise_model() {
   // Through load_checkpoint, so that a training checkpoint (model + optimiser state) works as --init / --weights.
   // Not when resuming: the checkpoint replaces every parameter and buffer, and the files that started the run may
   // be gone by now.
-  if (config_.resume) {
-  } else if (!config_.init.empty()) {
-    model_->load_weights(load_checkpoint(config_.init).model, config_.init, /*require_head=*/true);
-  } else if (!config_.weights.empty()) {
-    model_->load_weights(load_checkpoint(config_.weights).model, config_.weights, /*require_head=*/false);
-  } else {
-    SGML_CHECK(config_.no_pretrained, "no pretrained weights given (--weights FILE, see weights/README.md); "
-               "pass --no-pretrained to train from a random initialisation");
+  if (!config_.resume) {
+    if (!config_.init.empty()) {
+      model_->load_weights(load_checkpoint(config_.init).model, config_.init, /*require_head=*/true);
+    } else if (!config_.weights.empty()) {
+      model_->load_weights(load_checkpoint(config_.weights).model, config_.weights, /*require_head=*/false);
+    } else {
+      SGML_CHECK(config_.no_pretrained, "no pretrained weights given (--weights FILE, see weights/README.md); "
+                 "pass --no-pretrained to train from a random initialisation");
+    }
   }
   model_->to(device_);
   model_->store().flatten();

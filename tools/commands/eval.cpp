@@ -47,9 +47,9 @@ std::vector<int> parse_ks(const std::string& text) {
     const std::string tok = text.substr(start, comma - start);
     const bool digits = !tok.empty() && tok.size() <= 9 &&
                         std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || std::stoi(tok) < 1)
-      SGML_FAIL("--k expects positive integers separated by commas (e.g. 1,10,20), got '", text, "'");
-    ks.push_back(std::stoi(tok));
+    const int k = digits ? std::stoi(tok) : 0;
+    if (k < 1) SGML_FAIL("--k expects positive integers separated by commas (e.g. 1,10,20), got '", text, "'");
+    ks.push_back(k);
     if (comma == text.size()) return ks;
     start = comma + 1;
   }

@@ -19,7 +19,8 @@ int run_info(int argc, char** argv) {
               "generated into demo_data/ on first use.");
   declare_dataset_options(opt);
   opt.add_flag("json", "print one JSON object");
-  opt.add_flag("verify-images", "decode every image (and check its bounding box) instead of checking that it exists (slow on the real datasets)");
+  opt.add_flag("verify-images", "decode every image (and check its bounding box) instead of checking that it "
+                                 "exists (slow on the real datasets)");
   opt.add("workers", "0", "threads for --verify-images (0: the machine's cores)");
   opt.add("cache-size", "0", "also report whether a decoded-image cache of this side is present (0: the image-size "
                              "of configs/DATASET.json)");
