@@ -453,6 +453,34 @@ TEST(CliOptions, SavedConfigRoundTripsThroughTheTable) {
   EXPECT_TRUE(resume_rules_without_field().empty());
 }
 
+// --resume lets a field differ that the run does not read (a default that changed since the run started, --margin
+// of an SGML run), with a note saying so; the same field is refused where the run reads it.
+TEST(CliOptions, ResumeLetsAFieldTheRunDoesNotReadDiffer) {
+  TrainConfig stored;
+  stored.loss = LossMode::Sgml;
+  stored.margin = 0.2;
+  stored.beta_lr = 0.001;
+  TrainConfig now = stored;
+  now.margin = 0.3;
+  now.beta_lr = 0.01;
+  ResumeDifferences d = compare_for_resume(stored.to_json(), now);
+  EXPECT_TRUE(d.refused.empty());
+  EXPECT_EQ(d.notes, (std::vector<std::string>{
+                         "--margin: 0.2 in the checkpoint, 0.3 now (not used by this run: only with --loss margin)",
+                         "--beta-lr: 0.001 in the checkpoint, 0.01 now (not used by this run: only with --learn-beta)"}));
+  stored.loss = now.loss = LossMode::Margin;
+  d = compare_for_resume(stored.to_json(), now);
+  EXPECT_EQ(d.refused, (std::vector<std::string>{"--margin: 0.2 in the checkpoint, 0.3 now"}));
+  // What decides whether a field is read is itself refused: the loss and its parameter are both listed.
+  now.loss = LossMode::Sgml;
+  now.margin = 0.2;
+  now.alpha = stored.alpha + 1;
+  d = compare_for_resume(stored.to_json(), now);
+  ASSERT_EQ(d.refused.size(), 2u);
+  EXPECT_EQ(d.refused[0].rfind("--loss: 'margin' in the checkpoint, 'sgml' now", 0), 0u) << d.refused[0];
+  EXPECT_EQ(d.refused[1].rfind("--alpha: ", 0), 0u) << d.refused[1];
+}
+
 // An on/off option (--augment) takes the flags' words, and any other word is an error that says on or off.
 TEST(CliOptions, OnOffOptionsTakeTheFlagWords) {
   auto augment = [](const std::string& word) {

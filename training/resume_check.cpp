@@ -2,6 +2,7 @@
 
 #include "engine/check.h"
 #include "training/config_fields.h"
+#include "training/option_use.h"
 
 namespace sgml {
 
@@ -123,7 +124,11 @@ ResumeDifferences compare_for_resume(const nlohmann::json& stored, const TrainCo
     if (was == is) continue;  // numbers compare by value (2 == 2.0)
     const FieldRule& rule = rule_of(f);
     std::string line = "--" + f.name + ": " + shown(was) + " in the checkpoint, " + shown(is) + " now";
-    if (rule.change == Change::Refused) {
+    // A field this run does not read (--margin of an SGML run, a default that changed since) changes nothing. What
+    // decides whether it is read (the loss, the method, the sampling) is refused when it differs.
+    if (!option_used(f.name, now)) {
+      d.notes.push_back(line + " (not used by this run: only with " + option_needs(f.name) + ")");
+    } else if (rule.change == Change::Refused) {
       d.refused.push_back(line);
     } else {
       if (*rule.note) line += " (" + std::string(rule.note) + ")";

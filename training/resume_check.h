@@ -1,7 +1,8 @@
 // --resume with options other than the checkpoint's: which differences a resumed run can take and which it cannot.
 // A resumed run continues the stored one exactly, so what defines the model, the batches or the objective must be
 // the same (model, image size, dataset, loss and its parameters, sampling and batch composition, seed,
-// augmentation); what only says how long to go on, where to run or what to report may change, with a note.
+// augmentation); what only says how long to go on, where to run or what to report may change, with a note. So may
+// a field the run does not read (training/option_use.h: --margin of an SGML run).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
