@@ -79,6 +79,32 @@ TEST(CliOptions, EachOptionShowsOneDefault) {
     }
 }
 
+// `sgml train DATASET --help` shows the defaults of a run on DATASET: each key of configs/DATASET.json (then of
+// configs/dnc-DATASET.json with --method dnc) with its file's value and name; `sgml train --help` the built-in ones.
+TEST(CliOptions, TrainHelpForADatasetShowsItsConfigDefaults) {
+  const auto expect_file_defaults = [](const std::map<std::string, std::string>& lines, const std::string& file,
+                                       const std::set<std::string>& except) {
+    const nlohmann::json j = read_json(test::source_dir() + "/" + file);
+    for (const auto& [key, value] : j.items()) {
+      if (key.rfind("_", 0) == 0 || except.count(key)) continue;
+      const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+      ASSERT_TRUE(lines.count(key)) << key;
+      EXPECT_NE(lines.at(key).find("(default: " + text + ", from " + file + ")"), std::string::npos)
+          << file << ": " << lines.at(key);
+    }
+  };
+  const std::map<std::string, std::string> deepfashion = help_lines("train deepfashion");
+  expect_file_defaults(deepfashion, "configs/deepfashion.json", {});
+  const std::map<std::string, std::string> dnc = help_lines("train cub --method dnc");
+  expect_file_defaults(dnc, "configs/dnc-cub.json", {});
+  // The dataset's own keys that the D&C file does not set keep the dataset file's value.
+  std::set<std::string> dnc_keys;
+  const nlohmann::json dnc_file = read_json(test::source_dir() + "/configs/dnc-cub.json");
+  for (const auto& item : dnc_file.items()) dnc_keys.insert(item.key());
+  expect_file_defaults(dnc, "configs/cub.json", dnc_keys);
+  for (const auto& [name, line] : help_lines("train")) EXPECT_EQ(line.find(", from configs/"), std::string::npos) << line;
+}
+
 // The option groups: commands that run a stored model (eval, search, embed) take the same model and feature flags,
 // commands that build a model (train, bench) the same model and batch flags, and every command that reads a dataset
 // the same --data: each with the same help and default, line for line.

@@ -140,11 +140,12 @@ const Options::Spec& Options::spec(const std::string& name) const {
 
 bool Options::parse(int argc, char** argv, int first) {
   std::map<std::string, std::string> given;
+  bool help = false;  // the rest is read first: the dataset (`sgml train cub --help`) decides the defaults shown
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::fputs(usage().c_str(), stdout);
-      return false;
+      help = true;
+      continue;
     }
     if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
       positional_.push_back(arg);
@@ -180,6 +181,11 @@ bool Options::parse(int argc, char** argv, int first) {
                    before->second.c_str(), value.c_str());
     given[name] = value;
   }
+  if (help) {
+    if (help_hook_) help_hook_(*this, given);
+    std::fputs(usage().c_str(), stdout);
+    return false;
+  }
   if (config_allowed_ && given.count("config") && !given["config"].empty()) load_config(given["config"], false);
   for (const auto& [name, value] : given) {
     values_[name] = value;
@@ -189,9 +195,11 @@ bool Options::parse(int argc, char** argv, int first) {
   return true;
 }
 
-void Options::apply_defaults_file(const std::string& path) { load_config(path, true); }
+void Options::apply_defaults_file(const std::string& path, const std::string& shown_as) {
+  load_config(path, true, shown_as);
+}
 
-void Options::load_config(const std::string& path, bool only_unset) {
+void Options::load_config(const std::string& path, bool only_unset, const std::string& shown_as) {
   std::ifstream in(path, std::ios::binary);
   if (!in) SGML_FAIL("cannot open config file '", path, "'");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -207,7 +215,7 @@ void Options::load_config(const std::string& path, bool only_unset) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key().rfind("_", 0) == 0) continue;  // "_comment" keys document a config file
     const auto line = key_lines.find(it.key());
-    const Origin origin{path, line == key_lines.end() ? 0 : line->second.back()};
+    const Origin origin{path, line == key_lines.end() ? 0 : line->second.back(), shown_as.empty() ? path : shown_as};
     const std::string where = origin_text(path, origin.line);
     const std::string name = canonical(it.key());
     // A key given twice: JSON keeps the last, which the writer may not have meant (as on the command line, where
@@ -352,7 +360,10 @@ std::string Options::usage() const {
     std::string left = "  --" + name + (s.is_flag ? "" : " VALUE");
     if (left.size() < 28) left.resize(28, ' ');
     os << left << " " << s.help;
-    if (!s.is_flag || s.auto_allowed)
+    const auto from_file = source_.find(name);  // a defaults file's value (on --help: only a hook sets one)
+    if (from_file != source_.end())
+      os << " (default: " << values_.at(name) << ", from " << from_file->second.shown_as << ")";
+    else if (!s.is_flag || s.auto_allowed)
       os << " (default: " << (!s.shown_default.empty() ? s.shown_default : s.default_value.empty() ? "none" : s.default_value)
          << ")";
     os << "\n";

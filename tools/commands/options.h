@@ -3,6 +3,7 @@
 // (--config FILE, where a command allows it) sets the same options by name.
 #pragma once
 #include <climits>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +31,12 @@ class Options {
   void add_alias(const std::string& alias, const std::string& target);
   // Allows --config FILE.json whose keys are option names (without dashes, '-' or '_' alike).
   void allow_config_file();
+
+  // Called on --help before the usage is printed, with the positional arguments read and the options given (name
+  // -> value, not yet applied): `sgml train DATASET --help` applies that run's defaults files (apply_defaults_file),
+  // so that the usage shows the defaults the run would have.
+  using HelpHook = std::function<void(Options&, const std::map<std::string, std::string>& given)>;
+  void on_help(HelpHook hook) { help_hook_ = std::move(hook); }
 
   // Parses argv[first..]. Returns false when --help was asked for (the usage was printed).
   // Positional arguments are collected in positional(). Throws sgml::Error on a bad option.
@@ -67,8 +74,9 @@ class Options {
   std::string flag_value_hint(size_t index) const;
 
   // Sets, from a JSON file of option names and values, every option not given on the command line or in --config
-  // (used for the shipped per-dataset defaults in configs/).
-  void apply_defaults_file(const std::string& path);
+  // (used for the shipped per-dataset defaults in configs/). The usage names the file `shown_as` (default: path)
+  // beside each default it set.
+  void apply_defaults_file(const std::string& path, const std::string& shown_as = "");
 
   std::string usage() const;
   // The resolved values, "  name = value", one per line (every command prints them at its start).
@@ -90,18 +98,20 @@ class Options {
   struct Origin {
     std::string path;
     int line = 0;  // 0: not known (a key written with escapes, or a comment between key and ':')
+    std::string shown_as;  // a defaults file's name in the usage (configs/cub.json)
   };
   std::map<std::string, Origin> source_;  // the file a value came from; absent: command line or default
   std::map<std::string, std::string> aliases_;  // alias -> option
   std::vector<std::string> positional_;
   std::map<size_t, std::string> flag_before_positional_;  // positional index -> the flag right before it
   bool config_allowed_ = false;
+  HelpHook help_hook_;
 
   const Spec& spec(const std::string& name) const;
   bool flag_value(const Spec& s, const std::string& v) const;  // a word a flag's value may be
   std::string canonical(const std::string& name) const;  // '_' as '-', an alias as its option
   long long parse_integer(const std::string& name) const;  // any 64-bit integer; the callers bound it
-  void load_config(const std::string& path, bool only_unset);
+  void load_config(const std::string& path, bool only_unset, const std::string& shown_as = "");
 };
 
 }  // namespace sgml

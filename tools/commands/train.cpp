@@ -1,6 +1,8 @@
 // sgml train DATASET: train an SGML model (paper Sec. III-V) on demo, deepfashion, cub, sop or cars.
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <optional>
 
 #include "engine/check.h"
 #include "retrieval/plot.h"
@@ -49,14 +51,31 @@ void plot_curves(const std::string& out, const std::vector<StepMetrics>& steps, 
                         PlotOptions{640, 400, "Recall@1 on the test set", "epoch", "Recall@1", false, {}});
 }
 
+// The shipped defaults of a run on `dataset_kind`: configs/DATASET.json, then with --method dnc (`method`: as given,
+// else as that file says) configs/dnc-DATASET.json, Divide & Conquer's settings, over them.
+void apply_dataset_defaults(Options& opt, const std::string& dataset_kind, std::optional<std::string> method) {
+  for (const std::string& name : {dataset_kind, "dnc-" + dataset_kind}) {
+    if (name != dataset_kind && method.value_or(opt.get("method")) != "dnc") continue;
+    const std::string path = project_path("configs/" + name + ".json");
+    if (std::filesystem::exists(path)) opt.apply_defaults_file(path, "configs/" + name + ".json");
+  }
+}
+
+// `sgml train DATASET --help`: the usage shows the defaults that run would have.
+void apply_defaults_for_help(Options& opt, const std::map<std::string, std::string>& given) {
+  if (opt.positional().empty()) return;
+  try {
+    const std::string kind = dataset_kind_name(parse_dataset_kind(opt.positional()[0]));
+    const auto method = given.find("method");
+    apply_dataset_defaults(opt, kind, method == given.end() ? std::nullopt : std::optional(method->second));
+  } catch (const Error&) {  // not a dataset (or a shipped file that does not read): the built-in defaults
+  }
+}
+
 // Everything after the options were parsed.
 int train_with_options(Options& opt) {
   const std::string dataset_kind = read_dataset_options(opt, "sgml train cub|deepfashion|sop|cars|demo|demo-cub").kind;
-  const std::string defaults = project_path("configs/" + dataset_kind + ".json");
-  if (std::filesystem::exists(defaults)) opt.apply_defaults_file(defaults);
-  // --method dnc: configs/dnc-DATASET.json (Divide & Conquer's settings) over the dataset's defaults.
-  const std::string dnc_defaults = project_path("configs/dnc-" + dataset_kind + ".json");
-  if (opt.get("method") == "dnc" && std::filesystem::exists(dnc_defaults)) opt.apply_defaults_file(dnc_defaults);
+  apply_dataset_defaults(opt, dataset_kind, std::nullopt);
   TrainConfig config = train_config_from_options(opt);
   for (const std::string& note : unused_option_notes(opt, config)) std::fprintf(stderr, "%s\n", note.c_str());
   if (const std::string note = eval_resize_note(opt, config); !note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
@@ -127,8 +146,10 @@ int run_train(int argc, char** argv) {
               "configs/dnc-DATASET.json, Divide & Conquer's), then\n"
               "--config FILE, then the command line. Writes checkpoints (last, best), metrics.jsonl, config.json\n"
               "and loss/Recall@1 plots to the run directory (default runs/DATASET); an earlier run's files there\n"
-              "are moved into its subfolder earlier-N first, unless --resume continues that run.");
+              "are moved into its subfolder earlier-N first, unless --resume continues that run.\n"
+              "`sgml train DATASET --help` shows the defaults of a run on DATASET.");
   declare_train_options(opt);
+  opt.on_help(apply_defaults_for_help);
   if (!opt.parse(argc, argv, 2)) return 0;
   // An error about options that a config file set (--config, or configs/ for the dataset) says where they were set.
   try {
