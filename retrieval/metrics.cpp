@@ -42,7 +42,7 @@ RetrievalMetrics evaluate(const Tensor& query_features, const std::vector<int64_
   m.num_gallery = gallery_features.dim(0);
   const std::vector<int64_t> relevant = relevant_counts(query_labels, gallery_labels, leave_one_out);
   m.queries_without_match = std::count(relevant.begin(), relevant.end(), 0);
-  const int64_t candidates = leave_one_out ? m.num_gallery - 1 : m.num_gallery;
+  const int64_t candidates = m.candidates();
   const int64_t largest_r = relevant.empty() ? 0 : *std::max_element(relevant.begin(), relevant.end());
   const int64_t wanted = std::max<int64_t>(*std::max_element(ks.begin(), ks.end()), largest_r);
   const int k_search = int(std::min(wanted, candidates));

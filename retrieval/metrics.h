@@ -50,6 +50,10 @@ struct RetrievalMetrics {
   int64_t queries_without_match = 0;  // queries whose label is nowhere else in the gallery (R = 0)
   KnnResult neighbours;               // the top lists the metrics were computed from (k = max(max K, max R))
 
+  // The images each query is ranked against: the gallery, less the query itself in leave-one-out. A Recall@K with K
+  // above it equals Recall@candidates().
+  int64_t candidates() const { return leave_one_out ? num_gallery - 1 : num_gallery; }
+
   // {"recall@1": .., "recall@10": .., "map@r": .., "nmi": .. (when computed), "num_queries", "num_gallery",
   //  "queries_without_match", "protocol": "query-gallery" | "leave-one-out"}
   nlohmann::json to_json() const;

@@ -205,6 +205,36 @@ TEST(CliDataRobustness, EvalAndSearchNameADirectoryGivenAsAnImage) {
   expect_clear_failure(search + " --gallery " + dir + "/nowhere " + query, "'" + dir + "/nowhere' does not exist");
 }
 
+// A Recall@K or a --top beyond the images ranked is computed over all of them, and a note says so (a Recall@50 of
+// 100% over 8 gallery images is no figure of the model's).
+TEST(CliDataRobustness, RanksBeyondTheGalleryAreNoted) {
+  const std::string dir = small_inshop("cli_beyond_gallery");
+  const Dataset d = read(dir);
+  const std::string weights = tiny_weights(dir);
+  const std::string eval = sgml_program() + " eval deepfashion --data " + dir + " --checkpoint " + weights +
+                           " --image-size 32 --device cpu --no-nmi --workers 2 --json";
+  const std::string gallery = std::to_string(d.gallery.size());
+  std::string out;
+  ASSERT_EQ(run(eval + " --k 1," + gallery + ",1000 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("note: Recall@1000 counts all " + gallery + " images each query is ranked against: it is Recall@" +
+                     gallery + "\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("note: Recall@" + gallery + " "), std::string::npos) << out;
+  const nlohmann::json metrics = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_EQ(metrics["recall@1000"], metrics["recall@" + gallery]) << out;
+  ASSERT_EQ(run(eval + " --k 1," + gallery + " 2>&1", &out), 0) << out;
+  EXPECT_EQ(out.find("note: Recall@"), std::string::npos) << out;
+
+  const std::string search = sgml_program() + " search --device cpu --image-size 32 --json --checkpoint " + weights +
+                             " --gallery " + dir + "/list.txt " + d.query[0].path;
+  write_text(dir + "/list.txt", d.gallery[0].path + "\n" + d.gallery[1].path + "\n");
+  ASSERT_EQ(run(search + " --top 3 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("note: --top 3 is more than the gallery's 2 images: each query lists all of them"),
+            std::string::npos) << out;
+  EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('[')))[0]["results"].size(), 2u) << out;
+  ASSERT_EQ(run(search + " --top 2 2>&1", &out), 0) << out;
+  EXPECT_EQ(out.find("note:"), std::string::npos) << out;
+}
+
 TEST(CliDataRobustness, PrepareNamesAnOutputFolderThatCannotBeMade) {
   const std::string dir = small_inshop("prepare_out");
   write_text(dir + "/file", "a file where a folder should be");

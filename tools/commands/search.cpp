@@ -97,6 +97,9 @@ int run_search(int argc, char** argv) {
   const Tensor gf = extract_features(*loaded.model, image_records(gallery), s).features;
   const int top = std::min<int>(top_requested, int(gallery.size()));
   SGML_CHECK(top >= 1, "--top must be positive");
+  if (top < top_requested)
+    std::fprintf(stderr, "note: --top %d is more than the gallery's %zu images: each query lists all of them\n",
+                 top_requested, gallery.size());
   const KnnResult knn = knn_search(device.is_cuda() ? qf.to(device) : qf, device.is_cuda() ? gf.to(device) : gf, top);
   nlohmann::json j = nlohmann::json::array();
   for (size_t q = 0; q < queries.size(); ++q) {
