@@ -82,6 +82,9 @@ TEST(CliValidation, NonFiniteAndOutOfRangeHyperParametersAreRefused) {
   expect_clear_failure(base + "--lr 0", "--lr must be positive");
   expect_clear_failure(base + "--weight-decay -0.1", "--weight-decay must be zero or more");
   expect_clear_failure(base + "--lr-gamma 2", "--lr-gamma must be at most 1");
+  // A value a float cannot hold (it would become 0 or lose its digits): refused, as one above FLT_MAX is.
+  expect_clear_failure(base + "--lr 1e-50", "--lr must fit a float: 1e-50 is nonzero but below the smallest normal");
+  expect_clear_failure(base + "--weight-decay 1e-320", "--weight-decay must fit a float");
   // The same through --config: the message names the file too.
   std::ofstream(dir + "/bad.json") << R"({"alpha": "nan"})";
   expect_clear_failure(base + "--config " + dir + "/bad.json", "--alpha (set in config file '" + dir + "/bad.json', line 1)");

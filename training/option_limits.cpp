@@ -24,6 +24,10 @@ void check_real_range(double value, RealRange range, const std::string& what) {
     if (range.max == FLT_MAX) SGML_FAIL(what, " must fit a float (at most ", FLT_MAX, "), got ", value);
     SGML_FAIL(what, " must be at most ", range.max, ", got ", value);
   }
+  // A float keeps full precision down to FLT_MIN; below it a value loses digits and under about 1e-45 becomes 0
+  // (--lr 1e-50 would train with a learning rate of 0).
+  if (value != 0 && std::fabs(value) < FLT_MIN)
+    SGML_FAIL(what, " must fit a float: ", value, " is nonzero but below the smallest normal float ", FLT_MIN);
   if (range.min_exclusive ? value > range.min : value >= range.min) return;
   if (range.min == -FLT_MAX) SGML_FAIL(what, " must fit a float (at least ", -FLT_MAX, "), got ", value);
   if (range.min == 0.0) SGML_FAIL(what, range.min_exclusive ? " must be positive" : " must be zero or more", ", got ", value);
