@@ -38,9 +38,9 @@ void max_pool2d_forward(float* y, int32_t* argmax, const float* x, const Pool2dG
             for (int q = first; q < end; ++q) {
               const int w = q * g.stride - g.pad + j;
               const float v = row[w];
-              // First maximum wins; a NaN wins as in PyTorch, so it propagates. (| and &, not || and &&: no
-              // short-circuit branches in the vector loop.)
-              const bool take = (bi[q] < 0) | (v > b[q]) | ((v != v) & (b[q] == b[q]));
+              // First maximum wins; a NaN always wins, as in PyTorch (`val > maxval || isnan(val)`), so it
+              // propagates and a window's last NaN takes the gradient. (|, not ||: no branches in the vector loop.)
+              const bool take = (bi[q] < 0) | (v > b[q]) | (v != v);
               b[q] = take ? v : b[q];
               bi[q] = take ? h * g.w + w : bi[q];
             }

@@ -27,8 +27,9 @@ __global__ void max_pool2d_forward_kernel(float* y, int32_t* argmax, const float
         const int w = q * g.stride - g.pad + j;
         if (w < 0 || w >= g.w) continue;
         const float v = in[h * g.w + w];
-        // First maximum wins (strict >); a NaN wins, as in PyTorch, so it propagates.
-        if (best_index < 0 || v > best || (v != v && best == best)) {
+        // First maximum wins (strict >); a NaN always wins, as in PyTorch (`val > maxval || isnan(val)`), so it
+        // propagates and a window's last NaN takes the gradient.
+        if (best_index < 0 || v > best || v != v) {
           best = v;
           best_index = h * g.w + w;
         }

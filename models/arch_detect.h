@@ -11,7 +11,8 @@ namespace sgml {
 std::string detect_resnet_arch(const TensorMap& tensors, const std::string& source);
 // K of head.attr.weight (K, 1024), or 0 when the file has no head.
 int detect_num_attributes(const TensorMap& tensors);
-// Whether the file holds Divide & Conquer's linear head (models/sgml_model.h): head.emb with no head.fc before it.
+// Whether the file holds Divide & Conquer's linear head (models/sgml_model.h): head.emb with no head.fc before it
+// and no head.attr beside it.
 bool holds_linear_head(const TensorMap& tensors);
 
 }  // namespace sgml

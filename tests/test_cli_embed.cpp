@@ -4,9 +4,11 @@
 // search) fails with a message naming the file.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "engine/npy.h"
+#include "engine/safetensors.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;
@@ -64,6 +66,44 @@ TEST_F(CliEmbed, BadInputNamesTheFile) {
   }
   EXPECT_NE(test::run_command(sgml_binary() + " embed --bogus 1", &out), 0);
   EXPECT_NE(out.find("unknown option"), std::string::npos) << out;
+}
+
+// The converter takes what training scripts save (an nn.Module under 'model') and refuses, in one line naming the
+// file, what is not a plain torchvision ResNet; the engine refuses a grouped (ResNeXt-like) block the same way.
+TEST(WeightsConverter, TakesCheckpointsAndRefusesWhatIsNoPlainResNet) {
+  SGML_SKIP_WITHOUT_TORCH();
+  const std::string dir = test::scratch_dir("converter");
+  test::run_reference("converter_inputs.py", {dir});
+  const std::string convert = test::reference_python() + " " + test::source_dir() + "/tools/convert_torchvision.py ";
+  std::string out;
+  for (const char* name : {"plain", "nested"})
+    ASSERT_EQ(test::run_command(convert + dir + "/" + name + ".pth " + dir + "/" + name + ".safetensors", &out), 0)
+        << name << ": " << out;
+  const TensorMap plain = load_safetensors(dir + "/plain.safetensors"), nested = load_safetensors(dir + "/nested.safetensors");
+  ASSERT_EQ(plain.size(), nested.size());
+  for (const auto& [name, t] : plain) {
+    ASSERT_TRUE(nested.count(name)) << name;
+    EXPECT_EQ(t.shape(), nested.at(name).shape()) << name;
+    if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), nested.at(name).to_vector()) << name;
+  }
+  const auto expect_refused = [&](const std::string& input, const std::string& output, const std::string& needle) {
+    EXPECT_EQ(test::run_command(convert + input + " " + output, &out), 1) << out;
+    EXPECT_NE(out.find("error: "), std::string::npos) << out;
+    EXPECT_NE(out.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << out;
+    EXPECT_EQ(out.find("Traceback"), std::string::npos) << out;
+  };
+  expect_refused(dir + "/not_tensor.pth", dir + "/x.safetensors",
+                 dir + "/not_tensor.pth: the state_dict (under 'state_dict') holds 'extra', a list");
+  expect_refused(dir + "/prefixed.pth", dir + "/x.safetensors", "no conv1.weight among its 122 tensors (backbone.");
+  expect_refused(dir + "/grouped.pth", dir + "/x.safetensors", "a ResNet variant (layer1.0.conv1.weight [128, 64, 1, 1]");
+  expect_refused(dir + "/plain.pth", dir + "/nowhere/x.safetensors", "the folder " + dir + "/nowhere does not exist");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x.safetensors"));
+
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir + "/grouped.safetensors --image-size 32 --out " +
+                                  dir + "/x.npy " + dir + "/none.png", &out), 0);
+  EXPECT_NE(out.find("'" + dir + "/grouped.safetensors' holds a ResNet variant: its first block has "
+                     "layer1.0.conv1.weight [128, 64, 1, 1] and layer1.0.conv2.weight [128, 4, 3, 3]"),
+            std::string::npos) << out;
 }
 
 }  // namespace

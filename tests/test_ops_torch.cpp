@@ -241,6 +241,7 @@ TEST(OpsVsTorch, NanInfinityAndSignedZeroAsTorch) {
   // Edge values first, random values after, in a (2,3,2,5) batch (60 values: each channel gets some edges).
   Tensor x = test::random_tensor({2, 3, 2, 5}, 51);
   for (size_t i = 0; i < edges.size(); ++i) x.data()[i * 6] = edges[i];
+  x.data()[5] = nan;  // a second NaN in the first pooling windows: the last one takes the gradient, as in PyTorch
   const std::vector<OpCase> cases{
       simple_case("relu_edges", "relu", {{"x", x.shape()}}, {"x"}, [](auto& v) { return fn::relu(v[0]); }),
       bn_case("bn_eval_relu_edges", false, x.shape(), false, true),

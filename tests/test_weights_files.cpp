@@ -5,6 +5,7 @@
 
 #include "engine/check.h"
 #include "engine/safetensors.h"
+#include "models/arch_detect.h"
 #include "models/sgml_model.h"
 #include "tests/support/test_support.h"
 
@@ -121,6 +122,33 @@ TEST_F(WeightsFiles, PartialHeadIsAnErrorAndWholeHeadMayBeAbsent) {
   EXPECT_GE(lo, -bound);
   EXPECT_GT(hi, 0.9f * bound);  // spread over the whole range, not a constant
   expect_load_error(dir_ + "/backbone.safetensors", {"missing key", "head."}, /*require_head=*/true);
+
+  // An SGML head without head.fc is a damaged SGML head, not Divide & Conquer's linear head (head.emb alone).
+  TensorMap no_fc = tensors_;
+  no_fc.erase("head.fc.weight");
+  no_fc.erase("head.fc.bias");
+  EXPECT_FALSE(holds_linear_head(no_fc));
+  save_safetensors(dir_ + "/no_fc.safetensors", no_fc);
+  expect_load_error(dir_ + "/no_fc.safetensors", {"missing key", "head.fc.weight"});
+}
+
+// Which ResNet a file holds, from its keys: a missing key is named, and ResNeXt / Wide ResNet (the same names, a
+// grouped or wider first block) are said to be variants rather than failing on the first shape that differs.
+TEST_F(WeightsFiles, ArchitectureDetectionNamesWhatItLacks) {
+  EXPECT_EQ(detect_resnet_arch(tensors_, "good"), "resnet18");
+  for (const char* key : {"conv1.weight", "layer1.0.conv1.weight", "layer1.0.conv2.weight"}) {
+    TensorMap t = tensors_;
+    t.erase(key);
+    EXPECT_NE(test::error_of([&] { detect_resnet_arch(t, "f.safetensors"); })
+                  .find(std::string("'f.safetensors' does not hold ResNet weights with torchvision names (no ") + key),
+              std::string::npos) << key;
+  }
+  TensorMap wide = tensors_;
+  wide["layer1.0.conv1.weight"] = Tensor::zeros({128, 64, 3, 3});
+  wide["layer1.0.conv2.weight"] = Tensor::zeros({128, 128, 3, 3});
+  EXPECT_NE(test::error_of([&] { detect_resnet_arch(wide, "w.safetensors"); })
+                .find("'w.safetensors' holds a ResNet variant: its first block has layer1.0.conv1.weight [128, 64, 3, 3]"),
+            std::string::npos);
 }
 
 TEST_F(WeightsFiles, HalfPrecisionFilesAreWidened) {

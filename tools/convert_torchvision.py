@@ -4,8 +4,8 @@
 usage: /usr/bin/python3 tools/convert_torchvision.py IN.pth OUT.safetensors [--keep-fc]
 
 IN.pth is what torch.save wrote: a state_dict (as torchvision's download cache holds it, e.g.
-~/.cache/torch/hub/checkpoints/resnet101-cd907fc2.pth), a dict holding one under 'state_dict' or 'model', or a
-whole nn.Module. A 'module.' prefix (DataParallel) is stripped. The ImageNet classifier (fc.*) is dropped unless
+~/.cache/torch/hub/checkpoints/resnet101-cd907fc2.pth), a dict holding one (or an nn.Module) under 'state_dict',
+'model' or 'model_state_dict', or a whole nn.Module. The file is a pickle: convert only files you trust. A 'module.' prefix (DataParallel) is stripped. The ImageNet classifier (fc.*) is dropped unless
 --keep-fc is given (the engine ignores it either way). Needs torch (Debian: apt-get install python3-torch); no network.
 """
 import argparse
@@ -17,17 +17,40 @@ import safetensors_np  # noqa: E402
 
 
 def extract_state_dict(obj, path):
+    """The {name: tensor} that `obj` (what torch.load returned) holds, or an error naming `path`."""
     import torch
-    if isinstance(obj, torch.nn.Module):
-        return obj.state_dict()
+    where = ""
     if isinstance(obj, dict):
         for key in ("state_dict", "model", "model_state_dict"):
-            if key in obj and isinstance(obj[key], dict):
-                return obj[key]
-        if all(isinstance(v, torch.Tensor) for v in obj.values()):
-            return obj
+            if key in obj and isinstance(obj[key], (dict, torch.nn.Module)):
+                obj, where = obj[key], f" (under '{key}')"
+                break
+    if isinstance(obj, torch.nn.Module):
+        return obj.state_dict()
+    if isinstance(obj, dict) and obj:
+        for name, value in obj.items():
+            if not isinstance(value, torch.Tensor):
+                raise SystemExit(f"error: {path}: the state_dict{where} holds {name!r}, a {type(value).__name__}, "
+                                 f"where a tensor was expected")
+        return obj
     raise SystemExit(f"error: {path}: not a state_dict, a checkpoint dict holding one, or an nn.Module "
-                     f"(found {type(obj).__name__})")
+                     f"(found {'an empty ' if obj == {} else ''}{type(obj).__name__})")
+
+
+def check_plain_resnet(tensors, path):
+    """Refuses what is no torchvision ResNet-18/34/50/101/152, naming what it found."""
+    names = sorted(tensors)
+    for key in ("conv1.weight", "layer1.0.conv1.weight", "layer1.0.conv2.weight"):
+        if key not in tensors:
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            raise SystemExit(f"error: {path}: does not look like a torchvision ResNet: no {key} among its "
+                             f"{len(names)} tensors ({shown}); a prefix such as 'backbone.' must be removed first")
+    # ResNeXt and Wide ResNet share the names; their first block is grouped or wider (models/arch_detect.cpp).
+    conv1, conv2 = tensors["layer1.0.conv1.weight"].shape, tensors["layer1.0.conv2.weight"].shape
+    if len(conv1) != 4 or len(conv2) != 4 or conv1[0] != 64 or tuple(conv2[:2]) != (64, 64):
+        raise SystemExit(f"error: {path}: a ResNet variant (layer1.0.conv1.weight {list(conv1)}, layer1.0.conv2.weight "
+                         f"{list(conv2)}; a plain ResNet has [64, C, k, k] and [64, 64, 3, 3]): wider or grouped "
+                         f"blocks (Wide ResNet, ResNeXt) are not supported")
 
 
 def main():
@@ -43,8 +66,13 @@ def main():
                          "'apt-get install python3-torch'")
     if not os.path.isfile(args.input):
         raise SystemExit(f"error: {args.input}: no such file")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise SystemExit(f"error: {args.output}: the folder {out_dir} does not exist")
     try:
-        obj = torch.load(args.input, map_location="cpu")
+        # A whole nn.Module is a pickle, which torch >= 2.6 loads only with weights_only=False (torch 1.13, Debian's,
+        # has the argument and loaded pickles by default): convert only files you trust.
+        obj = torch.load(args.input, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
         raise SystemExit(f"error: {args.input}: cannot be read by torch.load: {e}")
     state = extract_state_dict(obj, args.input)
@@ -58,10 +86,11 @@ def main():
         if value.is_floating_point():
             value = value.float()
         tensors[name] = value.contiguous().numpy()
-    if "conv1.weight" not in tensors or "layer1.0.conv1.weight" not in tensors:
-        raise SystemExit(f"error: {args.input}: does not look like a torchvision ResNet (no conv1.weight / "
-                         f"layer1.0.conv1.weight)")
-    safetensors_np.save(args.output, tensors, {"source": os.path.basename(args.input), "format": "torchvision"})
+    check_plain_resnet(tensors, args.input)
+    try:
+        safetensors_np.save(args.output, tensors, {"source": os.path.basename(args.input), "format": "torchvision"})
+    except OSError as e:
+        raise SystemExit(f"error: {args.output}: cannot be written: {e}")
     print(f"wrote {args.output}: {len(tensors)} tensors")
 
 
