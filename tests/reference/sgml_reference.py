@@ -11,7 +11,8 @@ usage:
                                              seeded, as safetensors
   sgml_reference.py make-plan DIR MODE STEPS OUT    a batch plan (batch-wise: 4 items x 2 images; image-wise: 3 triplets)
   sgml_reference.py train DATA INIT PLAN CONFIG.json OUT_DIR
-        runs the steps; writes OUT_DIR/metrics.jsonl and OUT_DIR/final.safetensors
+        runs the steps; writes OUT_DIR/metrics.jsonl, OUT_DIR/final.safetensors and OUT_DIR/adam.safetensors (Adam's
+        moments exp_avg and exp_avg_sq of each parameter as adam_m.NAME and adam_v.NAME)
 """
 import json
 import os
@@ -320,6 +321,16 @@ def train(data, init, plan, config_path, out_dir):
     if class_beta is not None:
         state["loss.margin_beta"] = class_beta.detach().numpy()
     safetensors_np.save(os.path.join(out_dir, "final.safetensors"), state)
+    # Adam's moments, by the engine's names: they scale with the gradients, which the updates (m / sqrt(v)) hardly do.
+    moments = {}
+    for name, p in net.named_parameters():
+        name = name.replace("backbone.", "", 1)
+        moments["adam_m." + name] = opt.state[p]["exp_avg"].numpy()
+        moments["adam_v." + name] = opt.state[p]["exp_avg_sq"].numpy()
+    if class_beta is not None:
+        moments["adam_m.loss.margin_beta"] = opt.state[class_beta]["exp_avg"].numpy()
+        moments["adam_v.loss.margin_beta"] = opt.state[class_beta]["exp_avg_sq"].numpy()
+    safetensors_np.save(os.path.join(out_dir, "adam.safetensors"), moments)
 
 
 def main():
