@@ -24,6 +24,7 @@ struct OpCase {
   std::map<std::string, Shape> inputs;
   Runner run;
   float lo = -1.0f, hi = 1.0f;
+  std::map<std::string, std::pair<float, float>> ranges = {};  // an input's own range, instead of lo..hi
 };
 
 // Runs a one-output op on leaf variables named like the inputs, then backward with dy; grads come back as "d"+name.
@@ -137,6 +138,14 @@ std::vector<OpCase> op_cases() {
   cases.push_back(bn_case("bn_train_add_relu", true, {3, 5, 4, 4}, true, true));
   cases.push_back(bn_case("bn_train_add_relu_odd", true, {2, 3, 5, 3}, true, true));
   cases.push_back(bn_case("bn_eval_add_relu", false, {3, 4, 5, 5}, true, true));
+  // Variances near epsilon (1e-5), where it counts: a wrong or missing epsilon moves the outputs by tens of percent,
+  // while with variances near 1 it moves them by 1e-5, under the tolerance.
+  OpCase small_batch_variance = bn_case("bn_train_small_variance", true, {3, 4, 5, 5}, false, true);
+  small_batch_variance.ranges = {{"x", {-0.01f, 0.01f}}};  // a variance of 3e-5
+  cases.push_back(small_batch_variance);
+  OpCase small_running_variance = bn_case("bn_eval_small_running_variance", false, {3, 4, 5, 5});
+  small_running_variance.ranges = {{"rv", {1e-5f, 4e-5f}}};
+  cases.push_back(small_running_variance);
   // Running statistics after several training steps on different inputs.
   cases.push_back({"bn_running_stats_3_steps", "bn_running_stats", {}, {{"x0", {4, 3, 5, 5}}, {"x1", {2, 3, 6, 4}}, {"x2", {3, 3, 2, 2}}},
                    [](const TensorMap& in, bool) {
@@ -165,10 +174,12 @@ std::vector<OpCase> op_cases() {
 }
 
 float range_lo(const OpCase& c, const std::string& input) {
+  if (c.ranges.count(input)) return c.ranges.at(input).first;
   if (input == "gamma" || input == "rv") return 0.5f;
   return c.lo;
 }
 float range_hi(const OpCase& c, const std::string& input) {
+  if (c.ranges.count(input)) return c.ranges.at(input).second;
   if (input == "gamma" || input == "rv") return 1.5f;
   return c.hi;
 }
