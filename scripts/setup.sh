@@ -2,6 +2,7 @@
 # Installs the Debian packages the project needs (when run as root), or names the exact command otherwise.
 #   scripts/setup.sh build   what building and running ./sgml needs
 #   scripts/setup.sh test    that, plus the PyTorch reference the tests compare against
+#   scripts/setup.sh fuzz    that, plus clang (libFuzzer, for scripts/fuzz.sh and CI's fuzz replay)
 set -euo pipefail
 profile="${1:-build}"
 
@@ -9,8 +10,15 @@ build_packages=(cmake g++ make libdnnl-dev libstb-dev libjpeg62-turbo-dev libmat
                 libgtest-dev)
 test_packages=(python3-torch python3-torchvision python3-numpy python3-scipy python3-sklearn python3-pil)
 
+fuzz_packages=(clang)
+
+case "$profile" in
+  build|test|fuzz) ;;
+  *) echo "sgml setup: unknown profile '$profile' (build, test or fuzz)" >&2; exit 2 ;;
+esac
 wanted=("${build_packages[@]}")
-if [ "$profile" = "test" ]; then wanted+=("${test_packages[@]}"); fi
+if [ "$profile" = "test" ] || [ "$profile" = "fuzz" ]; then wanted+=("${test_packages[@]}"); fi
+if [ "$profile" = "fuzz" ]; then wanted+=("${fuzz_packages[@]}"); fi
 
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -21,6 +21,9 @@ for arg in "$@"; do
 done
 
 "$root/scripts/setup.sh" test
+# setup.sh installed the references' interpreter modules (torch, torchvision, scipy): a test that finds one missing
+# fails rather than skips (tests/support/test_support.h).
+export SGML_REQUIRE_REFERENCE="${SGML_REQUIRE_REFERENCE:-1}"
 
 if [ "$sanitize" = 0 ]; then
   build="${SGML_BUILD_DIR:-$root/build}"

@@ -182,9 +182,7 @@ TEST(DataCarsReader, CropBoxesIsRefusedForKindsWithoutBoxes) {
 // The file our writer makes, read by scipy.io.loadmat (an independent MAT reader): the official file's shapes and
 // types, every value; and our reader's split agrees with scipy's records.
 TEST(DataCarsReader, WrittenFileAndReaderAgreeWithScipy) {
-  std::string why;
-  if (test::run_command(test::reference_python() + " -c 'import scipy.io' 2>&1", &why) != 0)
-    GTEST_SKIP() << "no scipy: " << why;
+  SGML_SKIP_WITHOUT_MODULE("scipy.io", "SciPy");
   const CarsTree tree;
   const std::string dir = tree.write(test::scratch_dir("cars_scipy")), json = dir + "/scipy.json";
   test::run_reference("cars_mat_ref.py", {dir + "/cars_annos.mat", json});

@@ -252,10 +252,17 @@ TEST(TorchSkip, Probe) {
 TEST(TorchSkip, WithoutTorchTestsSkipSayingWhy) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   std::string out;
-  EXPECT_EQ(test::run_command("env SGML_PYTHON=/bin/false '" + self + "' --gtest_filter=TorchSkip.Probe", &out), 0)
+  EXPECT_EQ(test::run_command("env SGML_PYTHON=/bin/false SGML_REQUIRE_REFERENCE=0 '" + self +
+                                  "' --gtest_filter=TorchSkip.Probe", &out), 0)
       << out;
   EXPECT_TRUE(contains(out, "[  SKIPPED ] TorchSkip.Probe")) << out;
   EXPECT_TRUE(contains(out, "no PyTorch: /bin/false -c 'import torch' failed")) << out;
+  // Where the suite requires its references (scripts/test.sh), the same test fails saying why.
+  EXPECT_NE(test::run_command("env SGML_PYTHON=/bin/false SGML_REQUIRE_REFERENCE=1 '" + self +
+                                  "' --gtest_filter=TorchSkip.Probe", &out), 0)
+      << out;
+  EXPECT_TRUE(contains(out, "SGML_REQUIRE_REFERENCE is set, but no PyTorch: /bin/false -c 'import torch' failed"))
+      << out;
 }
 
 }  // namespace

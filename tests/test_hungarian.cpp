@@ -72,7 +72,7 @@ void expect_valid_matching(const Assignment& a, int rows, int cols) {
 }
 
 TEST(HungarianVsScipy, OptimalOnRandomSquareNonSquareAndTiedCosts) {
-  SGML_SKIP_WITHOUT_TORCH();  // the reference interpreter (it has scipy beside torch)
+  SGML_SKIP_WITHOUT_MODULE("scipy.optimize", "SciPy");
   const std::string dir = test::scratch_dir("hungarian");
   const auto cases = assignment_cases();
   nlohmann::json manifest = nlohmann::json::array();

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -90,13 +92,25 @@ const char* const kSmallLossRun =
     " --model resnet18 --image-size 32 --no-pretrained --steps 3 --classes-per-batch 4 --images-per-class 3"
     " --eval-every -1 --device cpu --workers 1 --seed 3";
 
-bool torch_available(std::string* why) {
-  static std::string output;
-  static const bool available = [] {
-    return run_command(reference_python() + " -c 'import torch'", &output) == 0;
-  }();
-  if (!available && why) *why = reference_python() + " -c 'import torch' failed: " + output;
-  return available;
+bool python_module_available(const std::string& module, std::string* why) {
+  static std::mutex mutex;
+  static std::map<std::string, std::pair<bool, std::string>> checked;  // module -> (available, output)
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = checked.find(module);
+  if (it == checked.end()) {
+    std::string output;
+    const bool available = run_command(reference_python() + " -c 'import " + module + "'", &output) == 0;
+    it = checked.emplace(module, std::make_pair(available, output)).first;
+  }
+  if (!it->second.first && why) *why = reference_python() + " -c 'import " + module + "' failed: " + it->second.second;
+  return it->second.first;
+}
+
+bool torch_available(std::string* why) { return python_module_available("torch", why); }
+
+bool reference_required() {
+  const char* v = std::getenv("SGML_REQUIRE_REFERENCE");
+  return v && std::string(v) == "1";
 }
 
 void run_reference(const std::string& script, const std::vector<std::string>& args) {

@@ -34,11 +34,18 @@
 #define SGML_ASSERT_ON_GPU(tensor) ASSERT_TRUE(::sgml::test::gpu_stand_in() || (tensor).is_cuda())
 
 // First statement of every test that runs a PyTorch reference: skips, with the import error, where the
-// reference interpreter has no torch.
-#define SGML_SKIP_WITHOUT_TORCH()                                                                          \
+// reference interpreter has no torch. With SGML_REQUIRE_REFERENCE=1 (scripts/test.sh sets it: its setup installs
+// torch) it fails instead, so that a suite whose references went missing cannot pass by skipping.
+#define SGML_SKIP_WITHOUT_TORCH() SGML_SKIP_WITHOUT_MODULE("torch", "PyTorch")
+// The same for another module of the reference interpreter ("scipy.io", "SciPy").
+#define SGML_SKIP_WITHOUT_MODULE(module, what)                                                             \
   do {                                                                                                     \
-    std::string sgml_why_no_torch_;                                                                        \
-    if (!::sgml::test::torch_available(&sgml_why_no_torch_)) GTEST_SKIP() << "no PyTorch: " << sgml_why_no_torch_; \
+    std::string sgml_why_missing_;                                                                         \
+    if (!::sgml::test::python_module_available(module, &sgml_why_missing_)) {                              \
+      if (::sgml::test::reference_required())                                                              \
+        FAIL() << "SGML_REQUIRE_REFERENCE is set, but no " << (what) << ": " << sgml_why_missing_;         \
+      GTEST_SKIP() << "no " << (what) << ": " << sgml_why_missing_;                                        \
+    }                                                                                                      \
   } while (0)
 
 namespace sgml::test {
@@ -66,6 +73,10 @@ struct RemovedAtExit {
 std::string reference_python();
 // Whether reference_python() can import torch (checked once); when not, *why says what the import printed.
 bool torch_available(std::string* why = nullptr);
+// Whether reference_python() can import `module` (checked once per module); when not, *why says what it printed.
+bool python_module_available(const std::string& module, std::string* why = nullptr);
+// SGML_REQUIRE_REFERENCE is 1: a missing reference module fails its tests instead of skipping them.
+bool reference_required();
 // Runs `python tests/reference/SCRIPT ARGS...`; throws with the script's output when it fails.
 void run_reference(const std::string& script, const std::vector<std::string>& args);
 // Runs a shell command and returns its exit status; its stdout+stderr go to *output when given.
