@@ -49,6 +49,59 @@ TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
   }
 }
 
+std::vector<nlohmann::json> step_rows(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && nlohmann::json::parse(line).contains("loss")) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+// The trainer's schedule in a real run: the rate of every step (metrics.jsonl's "lr") is torch's warm-up (LinearLR)
+// then StepLR with a step size of --lr-step-epochs epochs in optimiser steps; a run interrupted mid-epoch, before a
+// drop, and resumed logs the same rates and losses as the uninterrupted one.
+TEST(TrainSchedule, RunFollowsTorchsSchedulersAndResumesAcrossADrop) {
+  const std::string dir = test::scratch_dir("schedule"), data = dir + "/data";
+  test::run_reference("sgml_reference.py", {"make-data", data});
+  const double base_lr = 1e-3, gamma = 0.5;
+  const int warmup = 2, epochs = 3;
+  const std::string base = std::string(SGML_BINARY_DIR) + "/sgml train deepfashion --data " + data +
+                           " --model resnet18 --image-size 32 --device cpu --no-pretrained --classes-per-batch 2"
+                           " --images-per-class 2 --eval-every -1 --workers 2 --seed 5 --lr 1e-3 --lr-schedule step"
+                           " --lr-step-epochs 1 --lr-gamma 0.5 --warmup-steps 2 --epochs 3";
+  std::string out;
+  ASSERT_EQ(test::run_command(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> full = step_rows(dir + "/full/metrics.jsonl");
+  int64_t steps_per_epoch = 0;
+  for (const auto& row : full) steps_per_epoch += row["epoch"] == 1;
+  ASSERT_GE(steps_per_epoch, 3) << "the test needs a drop inside the run, past the warm-up";
+  ASSERT_EQ(int64_t(full.size()), epochs * steps_per_epoch);
+
+  nlohmann::json spec = nlohmann::json::array();
+  spec.push_back({{"name", "run"}, {"kind", "step"}, {"base_lr", base_lr}, {"step_size", steps_per_epoch},
+                  {"gamma", gamma}, {"total_steps", 0}, {"min_lr", 0.0}, {"warmup_steps", warmup},
+                  {"warmup_start_factor", 1e-3}, {"steps", full.size()}});
+  std::ofstream(dir + "/cases.json") << spec.dump();
+  test::run_reference("adam_ref.py", {"lr", dir + "/cases.json", dir + "/lrs.json"});
+  std::ifstream f(dir + "/lrs.json");
+  const nlohmann::json torch_lrs = nlohmann::json::parse(f).at("run");
+  ASSERT_EQ(torch_lrs.size(), full.size());
+  for (size_t t = 0; t < full.size(); ++t)
+    EXPECT_NEAR(full[t]["lr"].get<double>(), torch_lrs[t].get<double>(), 1e-12 * base_lr) << "step " << t + 1;
+
+  // Stopped one step before the first drop (mid-epoch), resumed to the end.
+  const int64_t stop = warmup + steps_per_epoch - 1;
+  ASSERT_EQ(test::run_command(base + " --steps " + std::to_string(stop) + " --out " + dir + "/split 2>&1", &out), 0)
+      << out;
+  ASSERT_EQ(test::run_command(base + " --resume --out " + dir + "/split 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> split = step_rows(dir + "/split/metrics.jsonl");
+  ASSERT_EQ(split.size(), full.size());
+  for (size_t t = 0; t < full.size(); ++t) {
+    EXPECT_EQ(split[t]["lr"], full[t]["lr"]) << "step " << t + 1;
+    EXPECT_EQ(split[t]["loss"], full[t]["loss"]) << "step " << t + 1;
+  }
+}
+
 }  // namespace
 
 namespace {
