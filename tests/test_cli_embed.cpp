@@ -1,5 +1,6 @@
 // `sgml embed` end to end: torchvision weights converted with the tool, PNG images decoded, normalised and run in
-// eval mode; the .npy must equal torchvision's pooled features (PIL decoding, same normalisation) within 1e-4.
+// eval mode; the .npy must equal torchvision's pooled features (PIL decoding, same normalisation) within 2e-5
+// (measured: 4.6e-7 with oneDNN's AVX-512 kernels, 1.2e-6 with its AVX2 ones).
 // Bad input (missing image, corrupt image, missing weights, a head's feature from a file without one, in embed and
 // search) fails with a message naming the file.
 #include <gtest/gtest.h>
@@ -39,7 +40,7 @@ TEST_F(CliEmbed, FeaturesMatchTorchvision) {
   ASSERT_EQ(ours.shape(), (Shape{3, 512}));
   const double err = test::relative_error(ours, ref);
   std::printf("embed vs torchvision: relative error %.3g\n", err);
-  EXPECT_LT(err, 1e-4);
+  EXPECT_LT(err, 2e-5);
 }
 
 TEST_F(CliEmbed, BadInputNamesTheFile) {
