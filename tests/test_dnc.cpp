@@ -340,6 +340,11 @@ TEST(LinearHead, OneLayerOnThePooledFeatureWithXavierRowsPerLearner) {
     const double mean = sum / n, std = std::sqrt(sq / n - mean * mean);
     EXPECT_NEAR(std / expected, 1.0, 0.02) << "learner " << k;
     EXPECT_NEAR(mean, 0.0, 4 * expected / std::sqrt(double(n))) << "learner " << k;
+    // Normal, not uniform with the same std (Xavier uniform, whose values stop at sqrt(3) std): 4.55% of normal
+    // draws lie beyond 2 std, within 4 standard errors (0.16%) here.
+    int64_t beyond = 0;
+    for (int64_t i = k * n; i < (k + 1) * n; ++i) beyond += std::fabs(w.data()[i]) > 2 * expected;
+    EXPECT_NEAR(double(beyond) / n, 0.0455, 4 * std::sqrt(0.0455 * 0.9545 / n)) << "learner " << k;
   }
 
   const Tensor images = test::random_tensor({2, 3, 32, 32}, 5);
@@ -427,6 +432,10 @@ TEST(LearnerMasks, NormalInitIsOneDrawSharedByEveryLearner) {
   const double mean = sum / 2048, std = std::sqrt(sq / 2048 - mean * mean);
   EXPECT_NEAR(mean, 0.9, 4 * 0.7 / std::sqrt(2048.0));
   EXPECT_NEAR(std / 0.7, 1.0, 0.07);
+  // Normal, not uniform: 4.55% of the draws beyond 2 std of the mean, within 4 standard errors (0.46%).
+  int beyond = 0;
+  for (int j = 0; j < 2048; ++j) beyond += std::fabs(m[size_t(j)] - 0.9) > 2 * 0.7;
+  EXPECT_NEAR(beyond / 2048.0, 0.0455, 4 * std::sqrt(0.0455 * 0.9545 / 2048));
   config.mask_init = MaskInit::Ones;
   EXPECT_EQ(SgmlModel(config).learner_masks().value().to_vector(), std::vector<float>(4 * 2048, 1.0f));
   EXPECT_NE(test::error_of([] { parse_mask_init("zeros"); }).find("expected ones or normal"), std::string::npos);
