@@ -198,7 +198,10 @@ TEST(DataTransformResizeCrop, MatchesTorchvisionResizeThenCenterCrop) {
     EXPECT_LT(e.mean, 0.3) << k.name;
     if (k.name == "square_equal") EXPECT_LT(e.max_border, 1e-3);  // no resampling at all
   }
-  // The geometry itself, as torchvision computes it.
+  // The geometry itself, as torchvision computes it: Resize(72) sets the short side to 72 and the long one to
+  // int(72 * long / short); CenterCrop(64) starts at int(round((side - 64) / 2)), Python's round halving to even.
+  //   253 x 200: width int(72 * 253 / 200) = int(91.08) = 91; x round(13.5) = 14, y round(4.0) = 4.
+  //   200 x 248: height int(72 * 248 / 200) = int(89.28) = 89; y round(12.5) = 12 (to even, not 13).
   const ResizeCentreCrop wide = resize_centre_crop_geometry(253, 200, 72, 64);
   EXPECT_EQ(wide.resized_width, 91);
   EXPECT_EQ(wide.resized_height, 72);
