@@ -62,16 +62,10 @@ const std::vector<OptionUse>& option_uses() {
   return uses;
 }
 
-bool option_used(const std::string& name, const TrainConfig& c) {
+const OptionUse* find_option_use(const std::string& name) {
   for (const OptionUse& use : option_uses())
-    if (name == use.option) return use.used(c);
-  return true;
-}
-
-std::string option_needs(const std::string& name) {
-  for (const OptionUse& use : option_uses())
-    if (name == use.option) return use.needs;
-  return "";
+    if (name == use.option) return &use;
+  return nullptr;
 }
 
 }  // namespace sgml

@@ -18,9 +18,7 @@ struct OptionUse {
 
 // Every option that some runs leave without effect, in the order the notes list them.
 const std::vector<OptionUse>& option_uses();
-// Whether a run with configuration `c` reads option `name`; true for an option every run uses.
-bool option_used(const std::string& name, const TrainConfig& c);
-// What option `name` is used with ("--loss margin"); empty for an option every run uses.
-std::string option_needs(const std::string& name);
+// The rule of option `name`; nullptr for an option every run uses.
+const OptionUse* find_option_use(const std::string& name);
 
 }  // namespace sgml

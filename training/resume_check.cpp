@@ -126,8 +126,8 @@ ResumeDifferences compare_for_resume(const nlohmann::json& stored, const TrainCo
     std::string line = "--" + f.name + ": " + shown(was) + " in the checkpoint, " + shown(is) + " now";
     // A field this run does not read (--margin of an SGML run, a default that changed since) changes nothing. What
     // decides whether it is read (the loss, the method, the sampling) is refused when it differs.
-    if (!option_used(f.name, now)) {
-      d.notes.push_back(line + " (not used by this run: only with " + option_needs(f.name) + ")");
+    if (const OptionUse* use = find_option_use(f.name); use && !use->used(now)) {
+      d.notes.push_back(line + " (not used by this run: only with " + use->needs + ")");
     } else if (rule.change == Change::Refused) {
       d.refused.push_back(line);
     } else {
