@@ -4,7 +4,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <cctype>
+#include <cstring>
+#include <utility>
 
 #include "engine/check.h"
 #include "engine/safetensors.h"
@@ -34,19 +36,123 @@ void save_npy(const std::string& path, const Tensor& tensor) {
 }
 
 namespace {
-// The dimensions of a "(2, 3)" shape tuple; each must fit in int64 (Tensor::empty then checks the product).
-Shape parse_npy_shape(const std::string& dims, const std::string& path) {
+
+// The header of a .npy file: a Python dict literal, as numpy writes it, e.g.
+// "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }". Read by hand, strictly: the three keys, each once,
+// a string, a boolean and a tuple of non-negative integers ("(3,)" for one dimension, "()" for a scalar).
+struct NpyHeader {
+  std::string descr;
+  bool fortran_order = false;
   Shape shape;
-  std::regex num("[0-9]+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it) {
-    const std::string d = it->str();
-    errno = 0;
-    const long long v = std::strtoll(d.c_str(), nullptr, 10);
-    if (errno == ERANGE) SGML_FAIL("'", path, "': dimension ", d, " of the shape is too large");
-    shape.push_back(v);
+};
+
+class NpyHeaderParser {
+ public:
+  NpyHeaderParser(const std::string& text, const std::string& path) : text_(text), path_(path) {}
+
+  NpyHeader parse() {
+    NpyHeader h;
+    bool has_descr = false, has_order = false, has_shape = false;
+    expect('{');
+    while (!accept('}')) {
+      const std::string key = string_literal();
+      expect(':');
+      if (key == "descr" && !has_descr) {
+        if (accept('[')) fail("'descr' is a structured dtype (a list of fields); only '<f4' is supported");
+        h.descr = string_literal();
+        has_descr = true;
+      } else if (key == "fortran_order" && !has_order) {
+        h.fortran_order = boolean();
+        has_order = true;
+      } else if (key == "shape" && !has_shape) {
+        h.shape = tuple_of_dimensions();
+        has_shape = true;
+      } else {
+        fail(str_cat("the key '", key, "' is unexpected or repeated"));
+      }
+      if (!accept(',')) {
+        expect('}');
+        break;
+      }
+    }
+    skip_spaces();
+    if (pos_ != text_.size()) fail("text after the closing '}'");
+    if (!has_descr || !has_order || !has_shape) fail("it lacks one of 'descr', 'fortran_order' and 'shape'");
+    return h;
   }
-  return shape;
-}
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    std::string shown = text_.substr(0, text_.find_last_not_of(" \n") + 1);  // without the padding
+    if (shown.size() > 160) shown = shown.substr(0, 160) + "...";
+    SGML_FAIL("'", path_, "': the .npy header is not numpy's dict of descr, fortran_order and shape: ", what,
+              " at character ", pos_, " (header ", shown, ")");
+  }
+  void skip_spaces() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n')) ++pos_;
+  }
+  bool accept(char c) {
+    skip_spaces();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void expect(char c) {
+    if (!accept(c)) fail(str_cat("expected '", std::string(1, c), "'"));
+  }
+  std::string string_literal() {
+    skip_spaces();
+    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"')) fail("expected a quoted string");
+    const char quote = text_[pos_++];
+    const size_t end = text_.find(quote, pos_);
+    if (end == std::string::npos) fail("an unterminated string");
+    std::string s = text_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return s;
+  }
+  bool boolean() {
+    skip_spaces();
+    for (const auto& [word, value] : {std::pair<const char*, bool>{"True", true}, {"False", false}})
+      if (text_.compare(pos_, std::strlen(word), word) == 0) {
+        pos_ += std::strlen(word);
+        return value;
+      }
+    fail("expected True or False");
+  }
+  // "(2, 3)", "(3,)", "()": a one-element tuple needs its comma ("(3)" is the number 3 in Python).
+  Shape tuple_of_dimensions() {
+    Shape shape;
+    expect('(');
+    bool comma_after_last = false;
+    while (!accept(')')) {
+      skip_spaces();
+      const size_t begin = pos_;
+      while (pos_ < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+      if (pos_ == begin) fail("expected a dimension (a non-negative integer)");
+      const std::string digits = text_.substr(begin, pos_ - begin);
+      errno = 0;
+      const long long v = std::strtoll(digits.c_str(), nullptr, 10);
+      if (errno == ERANGE) SGML_FAIL("'", path_, "': dimension ", digits, " of the shape is too large");
+      shape.push_back(v);
+      if (shape.size() > kMaxDims) fail(str_cat("more than ", kMaxDims, " dimensions"));
+      comma_after_last = accept(',');
+      if (!comma_after_last) {
+        expect(')');
+        break;
+      }
+    }
+    if (shape.size() == 1 && !comma_after_last) fail("a one-dimensional shape is written '(N,)'");
+    return shape;
+  }
+
+  static constexpr size_t kMaxDims = 64;  // numpy's own limit (NPY_MAXDIMS of numpy 2)
+  const std::string& text_;
+  const std::string& path_;
+  size_t pos_ = 0;
+};
+
 }  // namespace
 
 Tensor load_npy(const std::string& path) {
@@ -59,23 +165,25 @@ Tensor load_npy(const std::string& path) {
   char magic[12];
   in.read(magic, 10);
   if (!in || std::string(magic, 6) != "\x93NUMPY") SGML_FAIL("'", path, "' is not a .npy file");
+  const int major = uint8_t(magic[6]), minor = uint8_t(magic[7]);
+  if (major < 1 || major > 3 || minor != 0)
+    SGML_FAIL("'", path, "': .npy format version ", major, ".", minor, " is not one of 1.0, 2.0 and 3.0");
   uint64_t header_len = uint8_t(magic[8]) | (uint64_t(uint8_t(magic[9])) << 8), prefix = 10;
-  if (magic[6] != 1) {  // versions 2 and 3: a 4-byte header length
+  if (major != 1) {  // versions 2 and 3: a 4-byte header length
     in.read(magic + 10, 2);
     if (!in) SGML_FAIL("'", path, "' is truncated in its .npy header");
     header_len |= (uint64_t(uint8_t(magic[10])) << 16) | (uint64_t(uint8_t(magic[11])) << 24);
     prefix = 12;
   }
   if (header_len > file_size - prefix) SGML_FAIL("'", path, "' is truncated: header length ", header_len, " in a file of ", file_size, " bytes");
-  std::string header(header_len, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_len));
+  std::string text(header_len, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_len));
   if (!in) SGML_FAIL("'", path, "' is truncated in its .npy header");
-  if (header.find("'<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
-    SGML_FAIL("'", path, "': only little-endian float32 C-order arrays are supported (header ", header, ")");
-  std::smatch m;
-  if (!std::regex_search(header, m, std::regex("'shape': \\(([0-9, ]*)\\)")))
-    SGML_FAIL("'", path, "': no shape in header ", header);
-  const Shape shape = parse_npy_shape(m[1], path);
+  const NpyHeader header = NpyHeaderParser(text, path).parse();
+  if (header.descr != "<f4" || header.fortran_order)
+    SGML_FAIL("'", path, "': only little-endian float32 C-order arrays are supported (descr '<f4', fortran_order "
+              "False); this one has descr '", header.descr, "', fortran_order ", header.fortran_order ? "True" : "False");
+  const Shape& shape = header.shape;
   // Sized against the file before allocating: a crafted shape cannot ask for more memory than the file holds.
   const uint64_t data_size = file_size - prefix - header_len;
   uint64_t numel = 1, bytes = 0;

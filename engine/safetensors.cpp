@@ -64,12 +64,17 @@ struct Entry {
   uint64_t begin = 0, end = 0;  // byte range in the data section
 };
 
-// The header as JSON; a key that occurs twice in one object (the parser would silently keep one) is an error.
+// The header as JSON; a key that occurs twice in one object (the parser would silently keep one) is an error, and
+// so is nesting deeper than a header has (entries hold arrays of numbers): printing or walking a value nested 100,000
+// deep, as an error message would, overflows the stack.
 json parse_header(const std::string& header, const std::string& path) {
+  constexpr int kMaxDepth = 16;
+  struct TooDeep {};
   std::vector<std::set<std::string>> seen;  // keys of each open object
   std::vector<std::string> owner;           // the latest key of each open object, to name where a duplicate is
   std::string duplicate;
-  json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
+  json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth > kMaxDepth) throw TooDeep{};
     if (event == json::parse_event_t::object_start) {
       seen.emplace_back();
       owner.emplace_back();
@@ -88,6 +93,9 @@ json parse_header(const std::string& header, const std::string& path) {
   json j;
   try {
     j = json::parse(header, callback);
+  } catch (const TooDeep&) {
+    SGML_FAIL("'", path, "': the safetensors header nests deeper than ", kMaxDepth,
+              " levels; a header is an object of entries holding arrays of numbers");
   } catch (const std::exception& e) {
     SGML_FAIL("'", path, "': the safetensors header is not valid JSON: ", e.what());
   }

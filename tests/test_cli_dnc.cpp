@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "data/dataset.h"
 #include "engine/safetensors.h"
 #include "tests/support/test_support.h"
 
@@ -178,6 +179,25 @@ TEST(CliDnc, EpochsOfTheLargestClusterResumeExactly) {
   EXPECT_NE(run_cli(base + " --method sgml --loss metric --out " + dir + "/bad 2>&1", &out), 0);
   EXPECT_NE(out.find("--batches-per-epoch max sets the length of Divide & Conquer's clustered epochs"),
             std::string::npos) << out;
+}
+
+// Every dataset has Divide & Conquer's defaults: `--method dnc` without them would train SGML's loss with one learner
+// and no word (demo-cub once did). `sgml train DATASET --method dnc --help` names the file each default came from.
+TEST(CliDnc, EveryDatasetHasItsDivideAndConquerDefaults) {
+  for (DatasetKind kind : {DatasetKind::Cub, DatasetKind::DeepFashion, DatasetKind::Demo, DatasetKind::DemoCub,
+                           DatasetKind::Sop, DatasetKind::Cars}) {
+    const std::string name = dataset_kind_name(kind);
+    SCOPED_TRACE(name);
+    std::string out;
+    ASSERT_EQ(run_cli(sgml() + " train " + name + " --method dnc --help 2>&1", &out), 0) << out;
+    const std::string from = "from configs/dnc-" + name + ".json)";
+    for (const std::string option : {"--loss", "--learners", "--recluster-every", "--embedding-dim"}) {
+      const size_t at = out.find("\n  " + option + " ");
+      ASSERT_NE(at, std::string::npos) << option << " in\n" << out;
+      const std::string line = out.substr(at + 1, out.find('\n', at + 1) - at - 1);
+      EXPECT_NE(line.find(from), std::string::npos) << line;
+    }
+  }
 }
 
 // `sgml train deepfashion --method dnc` applies configs/dnc-deepfashion.json (the authors' values: their head and

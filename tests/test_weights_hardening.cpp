@@ -164,6 +164,15 @@ TEST_F(WeightsHardening, HeaderAndMetadataShapes) {
   expect_load_error(craft(dir_, "u8.safetensors", R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "x"),
                     {"entry 'a'", "dtype U8"});
   expect_load_error(craft(dir_, "not_utf8.safetensors", "{\"\xff\":1}", ""), {"not valid JSON"});
+  // A dtype nested 100,000 arrays deep: once a stack overflow in printing it for the error message.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  expect_load_error(craft(dir_, "deep.safetensors", R"({"a":{"dtype":)" + deep + R"(,"shape":[1],"data_offsets":[0,4]}})",
+                          std::string(4, '\0')),
+                    {"nests deeper than 16 levels"});
+  // Shallow nesting where a number belongs is still the entry's own error.
+  expect_load_error(craft(dir_, "nested_shape.safetensors", R"({"a":{"dtype":"F32","shape":[[[1]]],"data_offsets":[0,4]}})",
+                          std::string(4, '\0')),
+                    {"entry 'a'", "bad shape [[[1]]]"});
 }
 
 TEST_F(WeightsHardening, DirectoryAndMissingPath) {
@@ -259,6 +268,65 @@ TEST_F(WeightsHardening, NpyWithAHugeOrLyingShape) {
   expect_contains(error_of([&] { load_npy(npy("big.npy", "(1099511627776,)", 16)); }), {"big.npy", "16 bytes of data"});
   expect_contains(error_of([&] { load_npy(npy("long.npy", "(99999999999999999999999,)", 16)); }), {"long.npy", "too large"});
   expect_contains(error_of([&] { load_npy(npy("short.npy", "(2, 3)", 20)); }), {"short.npy", "20 bytes of data"});
+  // Not a tuple as numpy writes it: refused, not read as some other shape.
+  expect_contains(error_of([&] { load_npy(npy("spaces.npy", "(2 3)", 24)); }), {"spaces.npy", "expected ')'"});
+  expect_contains(error_of([&] { load_npy(npy("no_comma.npy", "(6)", 24)); }), {"no_comma.npy", "'(N,)'"});
+  expect_contains(error_of([&] { load_npy(npy("negative.npy", "(-2, 3)", 24)); }), {"negative.npy", "a dimension"});
+  // A shape of 20,000 dimensions (a stack overflow in the std::regex that once read it) is refused at numpy's limit.
+  std::string many = "(";
+  for (int i = 0; i < 20000; ++i) many += "1, ";
+  expect_contains(error_of([&] { load_npy(npy("many_dims.npy", many + ")", 4)); }), {"many_dims.npy", "more than 64 dimensions"});
+}
+
+// A header that is not numpy's dict (a key twice or missing, another version, text after it) is refused.
+TEST_F(WeightsHardening, NpyHeaderIsReadStrictly) {
+  auto npy = [&](const std::string& name, const std::string& version, const std::string& header_text) {
+    std::string header = header_text;
+    header.append(63 - (10 + header.size()) % 64, ' ');
+    header.push_back('\n');
+    std::string bytes = "\x93NUMPY" + version;
+    bytes.push_back(char(header.size() & 0xff));
+    bytes.push_back(char(header.size() >> 8));
+    write_all(dir_ + "/" + name, bytes + header + std::string(8, '\0'));
+    return dir_ + "/" + name;
+  };
+  const std::string v1("\x01\x00", 2);
+  EXPECT_EQ(load_npy(npy("ok.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")).shape(), (Shape{2}));
+  expect_contains(error_of([&] { load_npy(npy("v4.npy", std::string("\x04\x00", 2), "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")); }),
+                  {"v4.npy", "version 4.0"});
+  expect_contains(error_of([&] { load_npy(npy("twice.npy", v1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")); }),
+                  {"twice.npy", "'descr' is unexpected or repeated"});
+  expect_contains(error_of([&] { load_npy(npy("other_key.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}")); }),
+                  {"other_key.npy", "'x' is unexpected"});
+  expect_contains(error_of([&] { load_npy(npy("no_shape.npy", v1, "{'descr': '<f4', 'fortran_order': False}")); }),
+                  {"no_shape.npy", "lacks one of"});
+  expect_contains(error_of([&] { load_npy(npy("after.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x")); }),
+                  {"after.npy", "after the closing '}'"});
+  expect_contains(error_of([&] { load_npy(npy("maybe.npy", v1, "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}")); }),
+                  {"maybe.npy", "True or False"});
+  expect_contains(error_of([&] { load_npy(npy("open.npy", v1, "{'descr': '<f4, 'fortran_order': False}")); }),
+                  {"open.npy", "expected '}' at character 17"});
+}
+
+// Files numpy itself writes (tests/reference/npy_files.py): float32 in C order is read in every format version and
+// shape, with its values; another byte order, dtype or memory order, or a structured dtype, is refused by name.
+TEST_F(WeightsHardening, NpyFilesWrittenByNumpy) {
+  SGML_SKIP_WITHOUT_MODULE("numpy", "NumPy");
+  test::run_reference("npy_files.py", {dir_});
+  const std::vector<std::pair<std::string, Shape>> readable = {
+      {"f4_v1_2x3.npy", {2, 3}}, {"f4_v2_4.npy", {4}}, {"f4_v3_2x1x2.npy", {2, 1, 2}}, {"f4_scalar.npy", {}},
+      {"f4_empty_0x3.npy", {0, 3}}};
+  for (const auto& [name, shape] : readable) {
+    SCOPED_TRACE(name);
+    const Tensor t = load_npy(dir_ + "/" + name);
+    EXPECT_EQ(t.shape(), shape);
+    const std::vector<float> v = t.to_vector();
+    for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], 0.5f * float(i));
+  }
+  expect_contains(error_of([&] { load_npy(dir_ + "/f4_big_endian.npy"); }), {"f4_big_endian.npy", "descr '>f4'"});
+  expect_contains(error_of([&] { load_npy(dir_ + "/f8.npy"); }), {"f8.npy", "descr '<f8'"});
+  expect_contains(error_of([&] { load_npy(dir_ + "/f4_fortran.npy"); }), {"f4_fortran.npy", "fortran_order True"});
+  expect_contains(error_of([&] { load_npy(dir_ + "/structured.npy"); }), {"structured.npy", "structured dtype"});
 }
 
 }  // namespace
