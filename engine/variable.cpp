@@ -132,6 +132,9 @@ void Variable::backward(const Tensor& seed) {
   seen.insert(node_.get());
   while (!stack.empty()) {
     auto& [n, next] = stack.back();
+    if (n->released)
+      SGML_FAIL("backward() through a graph that an earlier backward() already consumed (each op's backward runs "
+                "once and is then freed): run the forward again for another backward");
     if (next < n->inputs.size()) {
       std::shared_ptr<Node> child = n->inputs[next++].node_;
       if (child && child->requires_grad && !seen.count(child.get())) {
@@ -157,6 +160,7 @@ void Variable::backward(const Tensor& seed) {
     if (n->grad.defined()) n->backward(n->inputs, n->grad);
     // An intermediate is done: free its closure (and the tensors it saved) and its gradient.
     n->backward = nullptr;
+    n->released = true;
     n->inputs.clear();
     n->grad = Tensor();
   }

@@ -49,7 +49,8 @@ class Variable {
   void clear_grad();
 
   // Seeds this variable's gradient with `seed` (ones of a one-element value when undefined) and runs the tape.
-  // The graph is released as it is consumed, so backward runs once per forward.
+  // The graph is released as it is consumed, so backward runs once per forward: a second backward through any
+  // node of a consumed graph is an error, not gradients that silently stop there.
   void backward(const Tensor& seed = Tensor());
 
  private:
@@ -72,6 +73,9 @@ class Variable {
     bool requires_grad = false;
     std::vector<Variable> inputs;
     BackwardFn backward;
+    // An op's node whose backward has run (and whose closure and inputs are gone): a second backward through it
+    // would stop here without a word, as at a leaf.
+    bool released = false;
   };
   // The graph's edge to this value: the node without the value.
   Variable edge() const;

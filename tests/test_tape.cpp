@@ -42,6 +42,37 @@ TEST(Tape, IntermediatesOwnedOnlyByTheGraphSurviveBackward) {
   for (float v : x.grad().to_vector()) EXPECT_TRUE(std::isfinite(v));
 }
 
+// The tape frees each closure as it runs it: a second backward through a consumed graph, from the same output or
+// from a new op on one of its intermediates, is an error rather than gradients that silently stop at it.
+TEST(Tape, ASecondBackwardThroughAConsumedGraphIsAnError) {
+  Variable x(test::random_tensor({3, 4}, 5), true);
+  Variable r = fn::relu(x);
+  Variable y = fn::add(r, r);
+  y.backward(Tensor::full({3, 4}, 1.0f));
+  const std::vector<float> after_first = x.grad().to_vector();
+  auto expect_refused = [&](Variable out) {
+    try {
+      out.backward(Tensor::full({3, 4}, 1.0f));
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("already consumed"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(x.grad().to_vector(), after_first) << "nothing half-done";
+  };
+  expect_refused(y);
+  expect_refused(fn::relu(r));  // a new op on an intermediate of the consumed graph
+  // A fresh forward from the same leaf backpropagates again, adding to the gradient.
+  Variable y2 = fn::add(fn::relu(x), fn::relu(x));
+  y2.backward(Tensor::full({3, 4}, 1.0f));
+  const std::vector<float> g = x.grad().to_vector();
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_FLOAT_EQ(g[i], 2 * after_first[i]);
+  // A leaf has no closure to consume: its backward adds the seed each time.
+  Variable leaf(Tensor::zeros({2}), true);
+  leaf.backward(Tensor::full({2}, 1.0f));
+  leaf.backward(Tensor::full({2}, 1.0f));
+  EXPECT_EQ(leaf.grad().to_vector(), (std::vector<float>{2.0f, 2.0f}));
+}
+
 TEST(Tape, NoGradRecordsNothing) {
   Variable x(test::random_tensor({2, 3}, 1), true);
   Variable y;
