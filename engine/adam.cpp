@@ -129,28 +129,32 @@ TensorMap AdamOptimizer::state() const {
   return state;
 }
 
-void AdamOptimizer::load_state(const TensorMap& state) {
+void AdamOptimizer::load_state(const TensorMap& state, const std::string& source) {
+  const std::string where = str_cat("'", source, "': the optimiser state");
   for (const char* key : {"adam.m", "adam.v", "adam.step"})
-    SGML_CHECK(state.count(key), "Adam state without '", key, "'");
+    if (!state.count(key)) SGML_FAIL(where, " lacks '", key, "'");
   const Tensor& m = state.at("adam.m");
   const Tensor& v = state.at("adam.v");
   const Tensor& step = state.at("adam.step");
-  check_shape(m, m_.shape(), "Adam state adam.m");
-  check_shape(v, v_.shape(), "Adam state adam.v");
-  SGML_CHECK(step.dtype() == DType::I64 && step.numel() == 1, "Adam state adam.step must be one int64, got ",
-             step.str());
+  for (const auto& [key, t] : {std::pair<const char*, const Tensor*>{"adam.m", &m}, {"adam.v", &v}})
+    if (t->shape() != m_.shape() || t->dtype() != DType::F32)
+      SGML_FAIL(where, " has ", key, " of ", t->str(), "; this model's optimiser needs float32 ", shape_str(m_.shape()),
+                " (one value per parameter: is it a checkpoint of another model?)");
+  if (step.dtype() != DType::I64 || step.numel() != 1)
+    SGML_FAIL(where, " has adam.step of ", step.str(), "; expected one int64");
   const int64_t t = step.to(Device::cpu()).data_i64()[0];
-  SGML_CHECK(t >= 0, "Adam state with step ", t);
+  if (t < 0) SGML_FAIL(where, " has adam.step ", t, "; expected a count of steps (>= 0)");
   std::vector<int64_t> group_steps(groups_.size(), t);
   if (state.count("adam.group_steps")) {
     const Tensor steps = state.at("adam.group_steps").to(Device::cpu());
-    SGML_CHECK(steps.dtype() == DType::I64 && steps.ndim() == 1 && steps.numel() == int64_t(groups_.size()),
-               "Adam state adam.group_steps must be ", groups_.size(), " int64 (one per parameter group), got ",
-               steps.str());
+    if (steps.dtype() != DType::I64 || steps.ndim() != 1 || steps.numel() != int64_t(groups_.size()))
+      SGML_FAIL(where, " has adam.group_steps of ", steps.str(), "; this run's optimiser has ", groups_.size(),
+                " parameter group(s) and needs one int64 step count for each");
     for (size_t g = 0; g < groups_.size(); ++g) {
       group_steps[g] = steps.data_i64()[g];
-      SGML_CHECK(group_steps[g] >= 0 && group_steps[g] <= t, "Adam state with group step ", group_steps[g],
-                 " (total steps ", t, ")");
+      if (group_steps[g] < 0 || group_steps[g] > t)
+        SGML_FAIL(where, " has group step ", group_steps[g], " for group ", g, ", outside [0, ", t,
+                  "] (adam.step, the total)");
     }
   }
   m_.copy_from(m);

@@ -67,9 +67,10 @@ class AdamOptimizer {
   // Checkpoint state: "adam.m" (P) F32, "adam.v" (P) F32, "adam.step" () I64, and with groups "adam.group_steps"
   // (G) I64 (the groups' counts, by begin), on the CPU.
   TensorMap state() const;
-  // Restores state() output (any device); throws when P or G differs or a key is missing. A state without
+  // Restores state() output (any device) read from `source` (a checkpoint's path, named in every error); throws
+  // when P or G differs or a key is missing, changing nothing. A state without
   // "adam.group_steps" (written before groups counted their own steps) gives every group "adam.step".
-  void load_state(const TensorMap& state);
+  void load_state(const TensorMap& state, const std::string& source);
 
  private:
   AdamConfig config_;

@@ -8,12 +8,16 @@ namespace sgml {
 
 Variable ParameterStore::add_parameter(const std::string& name, Tensor value) {
   SGML_CHECK(!flattened(), "parameter '", name, "' added after flatten()");
+  SGML_CHECK(names_.insert(name).second, "parameter '", name, "' registered twice in the model");
   Variable v(std::move(value), /*requires_grad=*/true);
   parameters_.emplace_back(name, v);
   return v;
 }
 
-void ParameterStore::add_buffer(const std::string& name, Tensor* buffer) { buffers_.emplace_back(name, buffer); }
+void ParameterStore::add_buffer(const std::string& name, Tensor* buffer) {
+  SGML_CHECK(names_.insert(name).second, "buffer '", name, "' registered twice in the model");
+  buffers_.emplace_back(name, buffer);
+}
 
 int64_t ParameterStore::parameter_count() const {
   int64_t n = 0;
@@ -46,7 +50,9 @@ std::vector<std::string> ParameterStore::load_impl(const TensorMap& tensors, con
   if (!unexpected.empty())
     SGML_FAIL("'", source, "': unexpected key(s) not in the model: ", list(unexpected),
               " (is this a checkpoint of another architecture?)");
-  auto copy_in = [&](const std::string& name, Tensor& dst) {
+  // Every key is checked before any is copied: a bad file leaves the model as it was.
+  std::vector<std::pair<const Tensor*, Tensor*>> copies;  // (source, destination)
+  auto check = [&](const std::string& name, Tensor& dst) {
     auto it = tensors.find(name);
     if (it == tensors.end()) {
       (optional(name) ? absent : missing).push_back(name);
@@ -59,11 +65,12 @@ std::vector<std::string> ParameterStore::load_impl(const TensorMap& tensors, con
     if (src.dtype() != dst.dtype())
       SGML_FAIL("'", source, "': key '", name, "' has dtype ", dtype_name(src.dtype()), ", the model expects ",
                 dtype_name(dst.dtype()));
-    dst.copy_from(src);
+    copies.emplace_back(&src, &dst);
   };
-  for (auto& [name, v] : parameters_) copy_in(name, v.value());
-  for (auto& [name, b] : buffers_) copy_in(name, *b);
+  for (auto& [name, v] : parameters_) check(name, v.value());
+  for (auto& [name, b] : buffers_) check(name, *b);
   if (!missing.empty()) SGML_FAIL("'", source, "': missing key(s): ", list(missing));
+  for (auto& [src, dst] : copies) dst->copy_from(*src);
   return absent;
 }
 

@@ -4,6 +4,7 @@
 // is one kernel and zeroing the gradients is one memset.
 #pragma once
 #include <functional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,7 +16,8 @@ namespace sgml {
 
 class ParameterStore {
  public:
-  // Registers a parameter (requires_grad) and returns it; the store and the caller share the same node.
+  // Registers a parameter (requires_grad) and returns it; the store and the caller share the same node. A name
+  // already taken by a parameter or buffer is an error (state_dict would keep only one of them).
   Variable add_parameter(const std::string& name, Tensor value);
   // Registers a buffer; `buffer` must outlive the store (modules are heap-allocated and never move).
   void add_buffer(const std::string& name, Tensor* buffer);
@@ -30,7 +32,8 @@ class ParameterStore {
 
   // Copies values in by name. Every key of `tensors` must be known, except those for which `ignore(key)` is true;
   // every parameter and buffer must be present except those for which `optional(key)` is true. Errors name the
-  // keys and, for shape mismatches, both shapes. Returns the names that were absent (and kept their values).
+  // keys and, for shape mismatches, both shapes; on an error nothing is copied. Returns the names that were absent
+  // (and kept their values).
   template <class Ignore, class Optional>
   std::vector<std::string> load(const TensorMap& tensors, const std::string& source, Ignore ignore, Optional optional);
 
@@ -48,6 +51,7 @@ class ParameterStore {
  private:
   std::vector<std::pair<std::string, Variable>> parameters_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::set<std::string> names_;  // of parameters and buffers, to refuse a second registration
   Tensor flat_params_, flat_grads_;
   Device device_ = Device::cpu();
 

@@ -174,7 +174,7 @@ TEST(Adam, StateRoundTripResumesExactly) {
   ASSERT_EQ(loaded.size(), 3u);
   EXPECT_EQ(loaded.at("adam.step").dtype(), DType::I64);
   AdamOptimizer c(n, Device::cpu(), config);
-  c.load_state(loaded);
+  c.load_state(loaded, "the saved state");
   EXPECT_EQ(c.steps_taken(), 3);
   for (int t = 4; t <= 6; ++t) c.step(resumed, grad_of_step(t), 1e-2);
   // Same inputs, same order of operations: bitwise equal, bias correction included (it depends on the step).
@@ -187,9 +187,27 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
   AdamOptimizer a(10, Device::cpu());
   TensorMap state = a.state();
   AdamOptimizer wrong_size(11, Device::cpu());
-  EXPECT_THROW(wrong_size.load_state(state), Error);
+  // Errors name where the state came from (the checkpoint) and what is wrong.
+  auto error_of = [](AdamOptimizer& o, const TensorMap& s) -> std::string {
+    try {
+      o.load_state(s, "run/last.safetensors");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  const std::string size_error = error_of(wrong_size, state);
+  EXPECT_NE(size_error.find("'run/last.safetensors': the optimiser state has adam.m of"), std::string::npos) << size_error;
+  EXPECT_NE(size_error.find("[11]"), std::string::npos) << size_error;
+  TensorMap bad_step = state;
+  bad_step["adam.step"] = Tensor::zeros({2}, Device::cpu(), DType::I64);
+  const std::string step_error = error_of(a, bad_step);
+  EXPECT_NE(step_error.find("'run/last.safetensors'"), std::string::npos) << step_error;
+  EXPECT_NE(step_error.find("expected one int64"), std::string::npos) << step_error;
   state.erase("adam.v");
-  EXPECT_THROW(a.load_state(state), Error);
+  const std::string missing_error = error_of(a, state);
+  EXPECT_NE(missing_error.find("'run/last.safetensors': the optimiser state lacks 'adam.v'"), std::string::npos)
+      << missing_error;
   Tensor params = Tensor::zeros({10}), grads = Tensor::zeros({9});
   EXPECT_THROW(a.step(params, grads, 1e-3), Error);
   EXPECT_EQ(a.steps_taken(), 0) << "a failed step must not count";
@@ -250,7 +268,7 @@ TEST(Adam, GroupRateChangesRestartsAndTheirState) {
   // Through a checkpoint: the restarted group's count comes back and the run goes on bitwise.
   AdamOptimizer b(6, Device::cpu());
   b.add_group({2, 4, 1.0, 0.0});
-  b.load_state(state);
+  b.load_state(state, "the saved state");
   Tensor resumed = params.clone();
   a.step(params, grads, 1e-2);
   b.step(resumed, grads, 1e-2);
@@ -260,13 +278,13 @@ TEST(Adam, GroupRateChangesRestartsAndTheirState) {
   old.erase("adam.group_steps");
   AdamOptimizer c(6, Device::cpu());
   c.add_group({2, 4, 1.0, 0.0});
-  c.load_state(old);
+  c.load_state(old, "the saved state");
   EXPECT_EQ(c.state().at("adam.group_steps").data_i64()[0], 3);
   TensorMap wrong = state;
   wrong["adam.group_steps"] = Tensor::zeros({2}, Device::cpu(), DType::I64);
-  EXPECT_THROW(c.load_state(wrong), Error);
+  EXPECT_THROW(c.load_state(wrong, "the saved state"), Error);
   AdamOptimizer no_groups(6, Device::cpu());
-  EXPECT_THROW(no_groups.load_state(state), Error) << "a group count where the optimiser has none";
+  EXPECT_THROW(no_groups.load_state(state, "the saved state"), Error) << "a group count where the optimiser has none";
 }
 
 // ---------------------------------------------------------------- CUDA twin vs CPU
@@ -304,7 +322,7 @@ TEST(AdamCuda, MatchesCpu) {
   // State from the GPU resumes on the CPU.
   AdamOptimizer moved(n, Device::cpu(), config);
   moved.add_group({n / 3, n / 3 + 1001, 20.0, 0.0});
-  moved.load_state(gpu.state());
+  moved.load_state(gpu.state(), "the saved state");
   EXPECT_EQ(moved.steps_taken(), 5);
   EXPECT_EQ(moved.state().at("adam.group_steps").data_i64()[0], 2) << "the restarted group's own count";
 }

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "engine/check.h"
+#include "engine/parameter_store.h"
 #include "engine/safetensors.h"
 #include "models/arch_detect.h"
 #include "models/sgml_model.h"
@@ -89,6 +90,39 @@ TEST_F(WeightsFiles, WrongShape) {
   t["layer1.0.conv1.weight"] = Tensor::zeros({64, 64, 1, 1});
   save_safetensors(dir_ + "/shape.safetensors", t);
   expect_load_error(dir_ + "/shape.safetensors", {"shape.safetensors", "layer1.0.conv1.weight", "[64, 64, 1, 1]", "[64, 64, 3, 3]"});
+}
+
+// A file that fails on a late key (a wrong shape, a missing key) changes nothing: every key is checked before any
+// value is copied, so a caller that goes on after the error still has the model it had.
+TEST_F(WeightsFiles, AFailedLoadLeavesTheModelAsItWas) {
+  SgmlModel model({"resnet18", 3, 1024, 512, 7});
+  ASSERT_TRUE(model.load_weights(good_, /*require_head=*/true));
+  TensorMap zeros;
+  for (const auto& [name, t] : tensors_) zeros[name] = Tensor::zeros(t.shape(), Device::cpu(), t.dtype());
+  TensorMap late_shape = zeros, late_missing = zeros;
+  late_shape["layer4.1.bn2.running_var"] = Tensor::zeros({3});
+  late_missing.erase("head.emb.bias");
+  save_safetensors(dir_ + "/late_shape.safetensors", late_shape);
+  save_safetensors(dir_ + "/late_missing.safetensors", late_missing);
+  for (const char* bad : {"late_shape.safetensors", "late_missing.safetensors"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THROW(model.load_weights(dir_ + "/" + bad, /*require_head=*/true), Error);
+    const TensorMap now = model.store().state_dict();
+    for (const auto& [name, t] : tensors_)
+      if (t.dtype() == DType::F32) EXPECT_EQ(now.at(name).to_vector(), t.to_vector()) << name;
+  }
+}
+
+// Two registrations under one name would leave one of them out of state_dict, and so out of every checkpoint.
+TEST(ParameterStoreNames, ANameRegisteredTwiceIsAnError) {
+  ParameterStore store;
+  store.add_parameter("fc.weight", Tensor::zeros({2}));
+  EXPECT_THROW(store.add_parameter("fc.weight", Tensor::zeros({2})), Error);
+  Tensor buffer = Tensor::zeros({2});
+  EXPECT_THROW(store.add_buffer("fc.weight", &buffer), Error);
+  store.add_buffer("bn.running_mean", &buffer);
+  EXPECT_THROW(store.add_buffer("bn.running_mean", &buffer), Error);
+  EXPECT_EQ(store.state_dict().size(), 2u);
 }
 
 TEST_F(WeightsFiles, UnexpectedKey) {

@@ -166,7 +166,7 @@ void Trainer::resume_from(const std::string& path) {
   config_.mask_init = stored.mask_init;
   model_->store().load(c.model, path, [](const std::string&) { return false; },
                        [](const std::string&) { return false; });
-  optimizer_->load_state(c.optimizer);
+  optimizer_->load_state(c.optimizer, path);
   progress_ = c.progress;
   bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only
 }
