@@ -144,9 +144,10 @@ void* Tensor::raw_data() const {
 
 Tensor Tensor::view(int64_t offset, const Shape& shape) const {
   check_defined(*this, "view");
-  SGML_CHECK(offset >= 0 && offset_ + offset + shape_numel(shape) <=
-                                 static_cast<int64_t>(storage_->bytes() / dtype_size(dtype_)),
-             "view at ", offset, " of shape ", shape_str(shape), " outside ", str());
+  // Compared by subtraction: offset_ + offset + numel could overflow int64 for an offset near its limit.
+  const int64_t room = static_cast<int64_t>(storage_->bytes() / dtype_size(dtype_)) - offset_;
+  SGML_CHECK(offset >= 0 && offset <= room && shape_numel(shape) <= room - offset, "view at ", offset, " of shape ",
+             shape_str(shape), " outside ", str());
   Tensor t = *this;
   t.offset_ = offset_ + offset;
   t.shape_ = shape;
