@@ -342,6 +342,32 @@ TEST(CliOptions, NumbersAreDecimalAndValuesAreNotOptions) {
   }
 }
 
+// A mistyped option names the options it may have meant instead of listing all seventy, and the message says
+// "sgml train: error:" once; a name near none points to --help. Config file keys get the same suggestion.
+TEST(CliOptions, AMistypedOptionNamesTheNearestOptions) {
+  const std::string dir = test::scratch_dir("cli_options_typos");
+  const std::string train = sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run ";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--lrr 3", "unknown option '--lrr' (did you mean --lr?); sgml train --help lists them all"},
+      {"--learner 4", "unknown option '--learner' (did you mean --learners or --learner-masks?)"},
+      {"--epoch 4", "unknown option '--epoch' (did you mean --epochs?)"},
+      {"--zzzzzz 1", "unknown option '--zzzzzz'; sgml train --help lists them all"},
+  };
+  std::string out;
+  for (const auto& [args, message] : cases) {
+    EXPECT_NE(run_cli(train + args + " 2>&1", &out), 0) << args;
+    EXPECT_NE(out.find(message), std::string::npos) << args << ": " << out;
+    EXPECT_EQ(out.find("sgml train: error: sgml train"), std::string::npos) << out;
+    EXPECT_EQ(out.find("--checkpoint-every"), std::string::npos) << "no list of every option: " << out;
+  }
+  const std::string config = dir + "/typo.json";
+  std::ofstream(config) << "{\n  \"epoch\": 3\n}\n";
+  EXPECT_NE(run_cli(train + "--config " + config + " 2>&1", &out), 0);
+  EXPECT_NE(out.find("unknown key \"epoch\" (sgml train has no option --epoch (did you mean --epochs?)"),
+            std::string::npos)
+      << out;
+}
+
 // An option given twice on the command line gets a note saying which value is used (the last, as before, when it
 // was silent); a key given twice in a config file, also as its other spelling, is an error naming both lines, since
 // JSON keeps the last without a word. A value of the wrong JSON kind is refused, naming the key.

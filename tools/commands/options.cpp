@@ -1,5 +1,6 @@
 #include "tools/commands/options.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -16,6 +17,22 @@
 namespace sgml {
 
 namespace {
+// Levenshtein distance, for suggesting the option a typo meant.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
 std::string normalise(std::string name) {
   for (char& c : name)
     if (c == '_') c = '-';
@@ -128,13 +145,22 @@ void Options::allow_config_file() {
   add("config", "", "JSON file of options (keys are option names); command-line options override it");
 }
 
+std::string Options::did_you_mean(const std::string& name) const {
+  // The options a typo of `name` could be: one or two edits away (one for short names), or `name` cut short.
+  std::vector<std::string> near;
+  const size_t allowed = name.size() <= 4 ? 1 : 2;
+  for (const auto& n : order_)
+    if (edit_distance(name, n) <= allowed || (name.size() >= 3 && n.rfind(name, 0) == 0)) near.push_back("--" + n);
+  if (near.empty()) return "";
+  std::string s = " (did you mean " + near[0];
+  for (size_t i = 1; i < near.size(); ++i) s += (i + 1 == near.size() ? " or " : ", ") + near[i];
+  return s + "?)";
+}
+
 const Options::Spec& Options::spec(const std::string& name) const {
   auto it = specs_.find(name);
-  if (it == specs_.end()) {
-    std::string valid;
-    for (const auto& n : order_) valid += " --" + n;
-    SGML_FAIL("sgml ", command_, ": unknown option '--", name, "'. Valid options:", valid, " (see sgml ", command_, " --help)");
-  }
+  if (it == specs_.end())
+    SGML_FAIL("unknown option '--", name, "'", did_you_mean(name), "; sgml ", command_, " --help lists them all");
   return it->second;
 }
 
@@ -170,11 +196,11 @@ bool Options::parse(int argc, char** argv, int first) {
         if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) flag_before_positional_[positional_.size()] = name;
       }
     } else if (!inline_value) {
-      if (i + 1 >= argc) SGML_FAIL("sgml ", command_, ": option --", name, " needs a value (", s.help, ")");
+      if (i + 1 >= argc) SGML_FAIL("option --", name, " needs a value (", s.help, ")");
       value = argv[++i];
       // "--out --resume": the value is missing, not "--resume" (write --out=--x for a value that starts so).
       if (value.rfind("--", 0) == 0 && value.size() > 2)
-        SGML_FAIL("sgml ", command_, ": option --", name, " needs a value (", s.help, "), got the option ", value);
+        SGML_FAIL("option --", name, " needs a value (", s.help, "), got the option ", value);
     }
     if (const auto before = given.find(name); before != given.end() && before->second != value)
       std::fprintf(stderr, "note: --%s is given twice (%s, then %s): the last is used\n", name.c_str(),
@@ -229,7 +255,7 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
       for (const auto& n : order_)
         if (n != "config") valid += " " + n;
       const std::string why = name == "config" ? "a config file cannot name another one"
-                                               : "sgml " + command_ + " has no option --" + name;
+                                               : "sgml " + command_ + " has no option --" + name + did_you_mean(name);
       SGML_FAIL(where, ": unknown key \"", it.key(), "\" (", why, "; valid keys:", valid, ")");
     }
     if (only_unset && was_set(name)) continue;

@@ -107,6 +107,8 @@ class Options {
   bool config_allowed_ = false;
   HelpHook help_hook_;
 
+  // " (did you mean --lr?)" for a mistyped name: the options near it; "" when none is.
+  std::string did_you_mean(const std::string& name) const;
   const Spec& spec(const std::string& name) const;
   bool flag_value(const Spec& s, const std::string& v) const;  // a word a flag's value may be
   std::string canonical(const std::string& name) const;  // '_' as '-', an alias as its option

@@ -69,7 +69,7 @@ int run_search(int argc, char** argv) {
   declare_inference_options(opt);
   opt.add("gallery", "", "a folder of JPEG/PNG images (searched recursively) or a file with one path per line");
   opt.add("top", "10", "results per query");
-  opt.add_flag("json", "print one JSON object");
+  opt.add_flag("json", "print a JSON array, one object per query: {\"query\": PATH, \"results\": [{\"path\": PATH, \"score\": COSINE}, ...]}");
   if (!opt.parse(argc, argv, 2)) return 0;
   // Numbers are checked before the checkpoint is read and the features extracted.
   const InferenceArgs in = read_inference_options(opt);
