@@ -1,6 +1,6 @@
 // Command-line options for the sgml commands: every option is declared with its default and help text, so the
-// usage screen shows every default, unknown options are errors that name the options near them, and a JSON config file
-// (--config FILE, where a command allows it) sets the same options by name.
+// usage screen shows every default, unknown options are errors that name the options near them, and a JSON config
+// file (--config FILE, where a command allows it) sets the same options by name.
 #pragma once
 #include <climits>
 #include <functional>
