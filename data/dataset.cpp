@@ -85,13 +85,9 @@ bool crops_to_boxes(DatasetKind kind, std::optional<bool> requested) {
   return requested.value_or(kind == DatasetKind::Cub || kind == DatasetKind::DemoCub);
 }
 
-Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, std::optional<bool> crop_boxes) {
+std::string dataset_dir(const std::string& kind_name, const std::string& dir_given) {
   const DatasetKind kind = parse_dataset_kind(kind_name);
-  if (crop_boxes.value_or(false) && !has_bounding_boxes(kind))
-    SGML_FAIL("--crop-boxes: dataset ", kind_name, " has no bounding boxes (only cub, demo-cub and cars can be "
-              "cropped to their boxes)");
-  const bool crop = crops_to_boxes(kind, crop_boxes);
-  std::string dir = dir_given.empty() ? default_data_dir(kind_name) : dir_given;
+  const std::string dir = dir_given.empty() ? default_data_dir(kind_name) : dir_given;
   if (dir.empty())
     SGML_FAIL("dataset ", kind_name, " needs --data DIR (",
               kind == DatasetKind::Cub   ? "the extracted CUB_200_2011/ folder"
@@ -99,6 +95,16 @@ Dataset load_dataset(const std::string& kind_name, const std::string& dir_given,
               : kind == DatasetKind::Cars ? "the folder holding car_ims/ and cars_annos.mat"
                                           : "the In-shop root with Img/, Eval/ and Anno/",
               ")");
+  return dir;
+}
+
+Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, std::optional<bool> crop_boxes) {
+  const DatasetKind kind = parse_dataset_kind(kind_name);
+  if (crop_boxes.value_or(false) && !has_bounding_boxes(kind))
+    SGML_FAIL("--crop-boxes: dataset ", kind_name, " has no bounding boxes (only cub, demo-cub and cars can be "
+              "cropped to their boxes)");
+  const bool crop = crops_to_boxes(kind, crop_boxes);
+  const std::string dir = dataset_dir(kind_name, dir_given);
   ensure_demo_data(kind_name, dir);
   Dataset d;
   switch (kind) {

@@ -65,6 +65,9 @@ inline bool is_demo(DatasetKind kind) { return kind == DatasetKind::Demo || kind
 // Where a kind's data is when --data is not given: demo_data/inshop (demo) and demo_data/cub (demo-cub) under the
 // project root; empty for cub, deepfashion, sop and cars (they need --data).
 std::string default_data_dir(const std::string& kind);
+// The folder a dataset of `kind` is read from: `dir_given`, else default_data_dir(kind); for cub, deepfashion, sop
+// and cars without --data, an error that says what --data must name.
+std::string dataset_dir(const std::string& kind, const std::string& dir_given);
 
 // For the demo kinds: generates the demo dataset into `dir` unless a complete one of the current generator version
 // is there (atomically: written beside it, then renamed); a non-empty folder that the generator did not write is

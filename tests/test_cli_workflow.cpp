@@ -80,6 +80,10 @@ TEST(CliWorkflow, ErrorsAUserMeetsAreClear) {
   expect_clear("train demo --bogus-flag 1", "unknown option '--bogus-flag'");
   expect_clear("train deepfashion --data " + dir + "/nowhere --no-pretrained", "nowhere");
   expect_clear("train cub --data " + dir, "weights/README.md");  // no pretrained weights
+  // The conversion it shows is the model's own (D&C on CUB trains ResNet-50), and a missing --data comes first.
+  expect_clear("train cub --method dnc --data " + dir,
+               "tools/convert_torchvision.py resnet50-0676ba61.pth weights/resnet50.safetensors");
+  expect_clear("train cub", "dataset cub needs --data DIR");
   expect_clear("train demo --lr abc", "--lr expects a number");
   expect_clear("train demo --lr -1", "--lr must be positive, got -1");
   std::ofstream(dir + "/corrupt.safetensors") << "garbage that is not a checkpoint";

@@ -22,6 +22,16 @@ namespace sgml {
 
 namespace {
 
+// The file torchvision downloads for a model's ImageNet weights (IMAGENET1K_V1), named in the explanation below.
+std::string torchvision_weights_file(const std::string& model) {
+  static const std::map<std::string, std::string> files = {
+      {"resnet18", "resnet18-f37072fd.pth"},   {"resnet34", "resnet34-b627a593.pth"},
+      {"resnet50", "resnet50-0676ba61.pth"},   {"resnet101", "resnet101-63fe2227.pth"},
+      {"resnet152", "resnet152-394f9c45.pth"}};
+  const auto it = files.find(model);
+  return it == files.end() ? "torchvision's " + model + " .pth" : it->second;
+}
+
 // Pretrained weights: --weights, else weights/MODEL.safetensors when present; else an explanation.
 void resolve_weights(TrainConfig& c) {
   // A resumed run takes its model from the checkpoint.
@@ -33,7 +43,8 @@ void resolve_weights(TrainConfig& c) {
   }
   SGML_FAIL("no pretrained weights for ", c.model, ": expected ", default_path,
             ".\nGet torchvision's ImageNet weights on a machine with internet and convert them:\n"
-            "  /usr/bin/python3 tools/convert_torchvision.py resnet101-63fe2227.pth weights/resnet101.safetensors\n"
+            "  /usr/bin/python3 tools/convert_torchvision.py ", torchvision_weights_file(c.model), " weights/", c.model,
+            ".safetensors\n"
             "(details in weights/README.md), pass --weights FILE, or --no-pretrained to train from scratch.");
 }
 
@@ -81,6 +92,7 @@ int train_with_options(Options& opt) {
   if (const std::string note = eval_resize_note(opt, config); !note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
   config.dataset = dataset_kind;
   if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);
+  dataset_dir(dataset_kind, config.data_dir);  // a missing --data is said before missing weights
   resolve_weights(config);
   // Before the dataset is read: a run folder that cannot be made is the user's to fix, in plain words.
   create_output_folder(config.out_dir, "run folder");
