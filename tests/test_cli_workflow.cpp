@@ -89,10 +89,21 @@ TEST(CliWorkflow, ErrorsAUserMeetsAreClear) {
   std::ofstream(dir + "/corrupt.safetensors") << "garbage that is not a checkpoint";
   expect_clear("eval demo --checkpoint " + dir + "/corrupt.safetensors", "corrupt.safetensors");
   expect_clear("nonsense", "unknown command");
-  // Every command's --help lists its options with their defaults.
+  // A required option is named with what it takes, in the error and in the usage.
+  expect_clear("eval demo", "--checkpoint FILE is required (a checkpoint written by training");
+  expect_clear("search --checkpoint " + dir + "/corrupt.safetensors " + dir + "/q.jpg", "--gallery DIR_OR_LIST is required");
+  expect_clear("embed --checkpoint " + dir + "/corrupt.safetensors " + dir + "/q.jpg", "--out FEATURES.npy is required");
+  // Every command's --help lists its options with their defaults, or says that one is required.
   for (const char* cmd : {"train", "eval", "search", "embed", "info", "prepare", "bench"}) {
     ASSERT_EQ(test::run_command(sgml() + " " + cmd + " --help", &out), 0) << cmd << "\n" << out;
     EXPECT_NE(out.find("default"), std::string::npos) << cmd;
+    if (std::string(cmd) == "eval" || std::string(cmd) == "search" || std::string(cmd) == "embed") {
+      const size_t at = out.find("  --checkpoint FILE ");
+      ASSERT_NE(at, std::string::npos) << cmd << "\n" << out;
+      const std::string line = out.substr(at, out.find('\n', at) - at);
+      EXPECT_NE(line.find("(required)"), std::string::npos) << line;
+      EXPECT_EQ(line.find("default"), std::string::npos) << line;
+    }
   }
 }
 

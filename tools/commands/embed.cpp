@@ -17,11 +17,10 @@ int run_embed(int argc, char** argv) {
               "already that size passes unchanged), normalises it with the ImageNet mean/std, runs the model in\n"
               "eval mode and writes the features as a float32 .npy of shape (images, feature dim), in input order.");
   declare_inference_options(opt);
-  opt.add("out", "", "output .npy file");
+  opt.add_required("out", "FEATURES.npy", "the .npy file the features are written to");
   if (!opt.parse(argc, argv, 2)) return 0;
   const InferenceArgs in = read_inference_options(opt);
-  const std::string weights = in.checkpoint, out = opt.get("out");
-  if (out.empty()) SGML_FAIL("--out FEATURES.npy is required");
+  const std::string weights = in.checkpoint, out = opt.get_required("out");
   const std::vector<std::string>& images = opt.positional();
   if (images.empty()) SGML_FAIL("no images given (sgml embed --checkpoint FILE --out FILE.npy IMAGE...)");
   const int batch = in.batch_size;

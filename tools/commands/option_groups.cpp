@@ -24,7 +24,9 @@ DatasetArgs read_dataset_options(const Options& o, const std::string& usage) {
 }
 
 void declare_inference_options(Options& o) {
-  o.add("checkpoint", "", "a checkpoint written by training, or a bare safetensors weights file (torchvision names)");
+  o.add_required("checkpoint", "FILE",
+                 "a checkpoint written by training (e.g. runs/demo/best.safetensors), or a bare safetensors weights "
+                 "file with torchvision's names (see weights/README.md)");
   o.add_alias("weights", "checkpoint");
   o.add("model", "auto", "resnet18 | resnet34 | resnet50 | resnet101 | resnet152 | auto (the checkpoint's, else "
                          "detected from the weights' keys)");
@@ -42,10 +44,7 @@ void declare_inference_options(Options& o) {
 
 InferenceArgs read_inference_options(const Options& o) {
   InferenceArgs a;
-  a.checkpoint = o.get("checkpoint");
-  if (a.checkpoint.empty())
-    SGML_FAIL("--checkpoint FILE is required (a training checkpoint, e.g. runs/demo/best.safetensors, or a weights "
-              "file, see weights/README.md)");
+  a.checkpoint = o.get_required("checkpoint");
   a.model = o.get("model");
   a.image_size = o.get_image_size("image-size", /*zero_means_auto=*/true);
   if (o.get("eval-resize") != "auto") a.eval_resize = o.get_int("eval-resize", limits::kEvalResize);

@@ -118,6 +118,19 @@ void Options::add(const std::string& name, const std::string& default_value, con
   values_[name] = default_value;
 }
 
+void Options::add_required(const std::string& name, const std::string& value_name, const std::string& help) {
+  add(name, "", help);
+  specs_[name].required_as = value_name;
+}
+
+std::string Options::get_required(const std::string& name) const {
+  const Spec& s = spec(name);
+  SGML_CHECK(!s.required_as.empty(), "option --", name, " is not declared with add_required");
+  const std::string value = get(name);
+  if (value.empty()) SGML_FAIL("--", name, " ", s.required_as, " is required (", s.help, ")");
+  return value;
+}
+
 void Options::add_flag(const std::string& name, const std::string& help, bool auto_allowed) {
   order_.push_back(name);
   const std::string default_value = auto_allowed ? "auto" : "false";
@@ -383,11 +396,13 @@ std::string Options::usage() const {
   os << "usage: sgml " << command_ << " " << usage_line_ << "\n\n" << summary_ << "\n\noptions:\n";
   for (const auto& name : order_) {
     const Spec& s = specs_.at(name);
-    std::string left = "  --" + name + (s.is_flag ? "" : " VALUE");
+    std::string left = "  --" + name + (s.is_flag ? "" : " " + (s.required_as.empty() ? "VALUE" : s.required_as));
     if (left.size() < 28) left.resize(28, ' ');
     os << left << " " << s.help;
     const auto from_file = source_.find(name);  // a defaults file's value (on --help: only a hook sets one)
-    if (from_file != source_.end())
+    if (!s.required_as.empty() && from_file == source_.end())
+      os << " (required)";
+    else if (from_file != source_.end())
       os << " (default: " << values_.at(name) << ", from " << from_file->second.shown_as << ")";
     else if (!s.is_flag || s.auto_allowed)
       os << " (default: " << (!s.shown_default.empty() ? s.shown_default : s.default_value.empty() ? "none" : s.default_value)

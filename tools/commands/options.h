@@ -24,6 +24,9 @@ class Options {
   // argument stays positional: `--crop-boxes cars` still means the dataset cars).
   void add(const std::string& name, const std::string& default_value, const std::string& help,
            const std::string& shown_default = "");
+  // Declares an option the command cannot run without (no default): the usage says "(required)", and
+  // get_required names it with `value_name` ("--checkpoint FILE is required (HELP)") when it is missing.
+  void add_required(const std::string& name, const std::string& value_name, const std::string& help);
   // With `auto_allowed` the flag is three-valued: not given (or `--name auto`) is auto, which the command resolves
   // (get_flag_or_auto); a --config file must then say "auto" or "false" in words, a JSON false being ambiguous.
   void add_flag(const std::string& name, const std::string& help, bool auto_allowed = false);
@@ -43,6 +46,8 @@ class Options {
   bool parse(int argc, char** argv, int first = 1);
 
   std::string get(const std::string& name) const;
+  // The value of an option declared with add_required; an error when it was not given (or given empty).
+  std::string get_required(const std::string& name) const;
   // Numbers are checked here, so that no command sees a wrapped or non-finite value: an integer must be a whole
   // number within int (then within `range`), a real must be finite (then within `range`). Errors name the option
   // and, when it came from a file, the file.
@@ -89,6 +94,7 @@ class Options {
     bool is_flag = false;
     std::string shown_default;
     bool auto_allowed = false;  // a three-valued flag: auto | true | false
+    std::string required_as;    // add_required's value name ("FILE"); empty for an option with a default
   };
   std::string command_, usage_line_, summary_;
   std::vector<std::string> order_;

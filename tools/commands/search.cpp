@@ -67,13 +67,14 @@ int run_search(int argc, char** argv) {
   Options opt("search", "--checkpoint FILE --gallery DIR_OR_LIST [options] IMAGE...",
               "Ranks the gallery images against each query image by cosine similarity of the model's features.");
   declare_inference_options(opt);
-  opt.add("gallery", "", "a folder of JPEG/PNG images (searched recursively) or a file with one path per line");
+  opt.add_required("gallery", "DIR_OR_LIST",
+                   "a folder of JPEG/PNG images (searched recursively) or a file with one path per line");
   opt.add("top", "10", "results per query");
   opt.add_flag("json", "print a JSON array, one object per query: {\"query\": PATH, \"results\": [{\"path\": PATH, \"score\": COSINE}, ...]}");
   if (!opt.parse(argc, argv, 2)) return 0;
   // Numbers are checked before the checkpoint is read and the features extracted.
   const InferenceArgs in = read_inference_options(opt);
-  SGML_CHECK(!opt.get("gallery").empty(), "--gallery DIR_OR_LIST is required");
+  const std::string gallery_source = opt.get_required("gallery");
   SGML_CHECK(!opt.positional().empty(), "no query images given");
   const Device device = in.device;
   set_math_precision(in.precision);
@@ -91,7 +92,7 @@ int run_search(int argc, char** argv) {
   s.batch_size = batch_size;
   s.workers = in.workers;
   s.bad_image_hint = "";  // search has no --skip-bad-images: every query and gallery image must be readable
-  const std::vector<std::string> gallery = gallery_paths(opt.get("gallery"));
+  const std::vector<std::string> gallery = gallery_paths(gallery_source);
   const std::vector<std::string>& queries = opt.positional();
   const Tensor qf = extract_features(*loaded.model, image_records(queries), s).features;
   const Tensor gf = extract_features(*loaded.model, image_records(gallery), s).features;
