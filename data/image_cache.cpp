@@ -26,6 +26,7 @@
 #include "data/path_text.h"
 #include "data/worker_errors.h"
 #include "engine/check.h"
+#include "engine/json_depth.h"
 
 namespace sgml {
 
@@ -54,6 +55,8 @@ nlohmann::json read_index(const std::string& json_path) {
   if (!in) index_error(json_path, "cannot be opened (" + std::string(std::strerror(errno)) + ")");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (text.empty()) index_error(json_path, "is empty (an interrupted sgml prepare?)");
+  if (json_nesting_depth(text) > kMaxJsonDepth)
+    index_error(json_path, str_cat("nests deeper than ", kMaxJsonDepth, " levels (not an index sgml prepare wrote)"));
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) index_error(json_path, "is not valid JSON (an interrupted or damaged write?)");
   if (!j.is_object()) index_error(json_path, "is not a JSON object");

@@ -16,6 +16,7 @@
 #include <tuple>
 
 #include "engine/check.h"
+#include "engine/json_depth.h"
 
 namespace sgml {
 
@@ -65,16 +66,13 @@ struct Entry {
 };
 
 // The header as JSON; a key that occurs twice in one object (the parser would silently keep one) is an error, and
-// so is nesting deeper than a header has (entries hold arrays of numbers): printing or walking a value nested 100,000
-// deep, as an error message would, overflows the stack.
+// so is nesting deeper than kMaxJsonDepth (engine/json_depth.h).
 json parse_header(const std::string& header, const std::string& path) {
-  constexpr int kMaxDepth = 16;
-  struct TooDeep {};
+  check_json_depth(header, str_cat("'", path, "': the safetensors header"));
   std::vector<std::set<std::string>> seen;  // keys of each open object
   std::vector<std::string> owner;           // the latest key of each open object, to name where a duplicate is
   std::string duplicate;
-  json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (depth > kMaxDepth) throw TooDeep{};
+  json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
     if (event == json::parse_event_t::object_start) {
       seen.emplace_back();
       owner.emplace_back();
@@ -93,9 +91,6 @@ json parse_header(const std::string& header, const std::string& path) {
   json j;
   try {
     j = json::parse(header, callback);
-  } catch (const TooDeep&) {
-    SGML_FAIL("'", path, "': the safetensors header nests deeper than ", kMaxDepth,
-              " levels; a header is an object of entries holding arrays of numbers");
   } catch (const std::exception& e) {
     SGML_FAIL("'", path, "': the safetensors header is not valid JSON: ", e.what());
   }

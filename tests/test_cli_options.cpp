@@ -368,6 +368,21 @@ TEST(CliOptions, AMistypedOptionNamesTheNearestOptions) {
       << out;
 }
 
+// A config file nested 100,000 deep is refused in words (printing its value in an error overflowed the stack).
+TEST(CliOptions, ADeeplyNestedConfigFileIsRefused) {
+  const std::string dir = test::scratch_dir("cli_options_deep");
+  const std::string config = dir + "/deep.json";
+  std::ofstream(config) << R"({"lr": )" << std::string(100000, '[') << std::string(100000, ']') << "}";
+  std::string out;
+  EXPECT_EQ(run_cli(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run --config " + config + " 2>&1",
+                    &out),
+            1)
+      << out;
+  EXPECT_NE(out.find("config file '" + config + "' nests 100001 levels of arrays and objects; at most 32 are read"),
+            std::string::npos)
+      << out;
+}
+
 // An option given twice on the command line gets a note saying which value is used (the last, as before, when it
 // was silent); a key given twice in a config file, also as its other spelling, is an error naming both lines, since
 // JSON keeps the last without a word. A value of the wrong JSON kind is refused, naming the key.

@@ -310,6 +310,12 @@ TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
     EXPECT_FALSE(find_image_cache(d, 32, &why));
     EXPECT_NE(why.find("run sgml prepare again"), std::string::npos) << why;
   }
+  {  // nested 100,000 deep: refused before the parser's value is walked or printed
+    write_text(index, R"({"bad":)" + std::string(100000, '[') + std::string(100000, ']') + "}");
+    std::string why;
+    EXPECT_FALSE(find_image_cache(d, 32, &why));
+    EXPECT_NE(why.find("nests deeper than 32 levels"), std::string::npos) << why;
+  }
   // Training goes on without it and says why (it used to stop with "unexpected error: stoi").
   nlohmann::json j = good;
   j["bad"]["x1"] = "why";

@@ -168,7 +168,7 @@ TEST_F(WeightsHardening, HeaderAndMetadataShapes) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   expect_load_error(craft(dir_, "deep.safetensors", R"({"a":{"dtype":)" + deep + R"(,"shape":[1],"data_offsets":[0,4]}})",
                           std::string(4, '\0')),
-                    {"nests deeper than 16 levels"});
+                    {"the safetensors header nests 100002 levels", "at most 32 are read"});
   // Shallow nesting where a number belongs is still the entry's own error.
   expect_load_error(craft(dir_, "nested_shape.safetensors", R"({"a":{"dtype":"F32","shape":[[[1]]],"data_offsets":[0,4]}})",
                           std::string(4, '\0')),
@@ -240,6 +240,11 @@ TEST_F(WeightsHardening, CheckpointMetadataOfTheWrongTypeNamesTheField) {
   expect_contains(error_of([&] { load_checkpoint(path); }), {"bad_progress.safetensors", "'step'"});
   save_safetensors(path, {{"w", Tensor::zeros({1})}}, {{"sgml_checkpoint", "1"}, {"config", "[1"}, {"progress", "{}"}});
   expect_contains(error_of([&] { load_checkpoint(path); }), {"bad_progress.safetensors", "'config'", "not valid JSON"});
+  // Nested 100,000 deep: refused before anything prints it (that overflowed the stack).
+  const std::string deep = R"({"lr":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  save_safetensors(path, {{"w", Tensor::zeros({1})}}, {{"sgml_checkpoint", "1"}, {"config", deep}, {"progress", "{}"}});
+  expect_contains(error_of([&] { load_checkpoint(path); }),
+                  {"bad_progress.safetensors", "metadata field 'config' nests 100001 levels", "at most 32 are read"});
 }
 
 TEST_F(WeightsHardening, HugeShapesAreErrorsNotBadAlloc) {

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "engine/check.h"
+#include "engine/json_depth.h"
 
 namespace sgml {
 
@@ -34,6 +35,7 @@ T progress_field(const nlohmann::json& j, const char* field, T fallback, const s
 nlohmann::json parse_metadata_json(const Metadata& meta, const char* field, const std::string& path) {
   auto it = meta.find(field);
   if (it == meta.end()) SGML_FAIL("checkpoint '", path, "' has no '", field, "' in its metadata");
+  check_json_depth(it->second, str_cat("checkpoint '", path, "': metadata field '", field, "'"));
   try {
     nlohmann::json j = nlohmann::json::parse(it->second);
     if (!j.is_object()) SGML_FAIL("checkpoint '", path, "': metadata field '", field, "' is not a JSON object");

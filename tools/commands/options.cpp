@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "engine/check.h"
+#include "engine/json_depth.h"
 
 namespace sgml {
 
@@ -242,6 +243,7 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
   std::ifstream in(path, std::ios::binary);
   if (!in) SGML_FAIL("cannot open config file '", path, "'");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  check_json_depth(text, "config file '" + path + "'");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
