@@ -52,16 +52,29 @@ AdamOptimizer::AdamOptimizer(int64_t num_params, Device device, AdamConfig confi
 
 void AdamOptimizer::add_group(const AdamGroup& group) {
   SGML_CHECK(step_ == 0, "an Adam parameter group is added before the first step");
-  SGML_CHECK(group.begin >= 0 && group.begin < group.end && group.end <= m_.numel(), "Adam parameter group [",
-             group.begin, ", ", group.end, ") outside the buffer of ", m_.numel(), " parameters");
+  check_range_is_free(group.begin, group.end, "Adam parameter group");
   SGML_CHECK(group.lr_scale >= 0.0 && group.weight_decay >= 0.0,
              "an Adam parameter group's lr scale and weight decay must be >= 0");
-  for (const AdamGroup& g : groups_)
-    SGML_CHECK(group.end <= g.begin || group.begin >= g.end, "Adam parameter group [", group.begin, ", ", group.end,
-               ") overlaps [", g.begin, ", ", g.end, ")");
   groups_.push_back(group);
   std::sort(groups_.begin(), groups_.end(), [](const AdamGroup& x, const AdamGroup& y) { return x.begin < y.begin; });
   group_steps_.assign(groups_.size(), 0);  // no step taken yet
+}
+
+void AdamOptimizer::exclude(int64_t begin, int64_t end) {
+  SGML_CHECK(step_ == 0, "Adam parameters are excluded before the first step");
+  check_range_is_free(begin, end, "excluded Adam range");
+  excluded_.emplace_back(begin, end);
+}
+
+void AdamOptimizer::check_range_is_free(int64_t begin, int64_t end, const char* what) const {
+  SGML_CHECK(begin >= 0 && begin < end && end <= m_.numel(), what, " [", begin, ", ", end,
+             ") outside the buffer of ", m_.numel(), " parameters");
+  for (const AdamGroup& g : groups_)
+    SGML_CHECK(end <= g.begin || begin >= g.end, what, " [", begin, ", ", end, ") overlaps the group [", g.begin,
+               ", ", g.end, ")");
+  for (const auto& [b, e] : excluded_)
+    SGML_CHECK(end <= b || begin >= e, what, " [", begin, ", ", end, ") overlaps the excluded range [", b, ", ", e,
+               ")");
 }
 
 void AdamOptimizer::set_group_lr_scale(int64_t begin, double lr_scale) {
@@ -89,12 +102,22 @@ void AdamOptimizer::restart_group(int64_t begin) {
 void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double lr) {
   SGML_CHECK(params_flat.device() == device_, "Adam state on ", device_.str(), ", parameters on ",
              params_flat.device().str());
-  if (groups_.empty()) {
+  if (groups_.empty() && excluded_.empty()) {
     adam_step(params_flat, m_, v_, grads_flat, lr, step_ + 1, config_);
   } else {
     check_shape(params_flat, m_.shape(), "Adam parameters");
     check_shape(grads_flat, m_.shape(), "Adam gradients");
-    // The ranges in order: the default group (config_) fills the gaps between the added ones.
+    // The groups and the excluded ranges in order; the default group (config_) fills the gaps between them.
+    struct Range {
+      int64_t begin, end;
+      const AdamGroup* group;  // null: excluded, no step
+      int64_t steps;
+    };
+    std::vector<Range> ranges;
+    for (size_t g = 0; g < groups_.size(); ++g)
+      ranges.push_back({groups_[g].begin, groups_[g].end, &groups_[g], group_steps_[g]});
+    for (const auto& [begin, end] : excluded_) ranges.push_back({begin, end, nullptr, 0});
+    std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) { return x.begin < y.begin; });
     auto step_range = [&](int64_t begin, int64_t end, double group_lr, double weight_decay, int64_t steps) {
       if (begin == end) return;
       const Shape range{end - begin};
@@ -104,11 +127,10 @@ void AdamOptimizer::step(Tensor& params_flat, const Tensor& grads_flat, double l
       adam_step(p, m, v, grads_flat.view(begin, range), group_lr, steps + 1, c);
     };
     int64_t done = 0;
-    for (size_t g = 0; g < groups_.size(); ++g) {
-      step_range(done, groups_[g].begin, lr, config_.weight_decay, step_);
-      step_range(groups_[g].begin, groups_[g].end, lr * groups_[g].lr_scale, groups_[g].weight_decay,
-                 group_steps_[g]);
-      done = groups_[g].end;
+    for (const Range& r : ranges) {
+      step_range(done, r.begin, lr, config_.weight_decay, step_);
+      if (r.group) step_range(r.begin, r.end, lr * r.group->lr_scale, r.group->weight_decay, r.steps);
+      done = r.end;
     }
     step_range(done, m_.numel(), lr, config_.weight_decay, step_);
   }

@@ -3,6 +3,7 @@
 // parameter as a view into one flat buffer, and its gradients likewise, so a step is one fused kernel over P values.
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "engine/safetensors.h"
@@ -55,6 +56,11 @@ class AdamOptimizer {
   // zero, as torch's for a param group removed and added again with new tensors (Divide & Conquer's learner masks,
   // made anew at each division). Throws when no group starts there.
   void restart_group(int64_t begin);
+  // Parameters [begin, end) that no term of the loss reaches (head.attr under a loss without attributes): they never
+  // step, as torch.optim.Adam skips a parameter whose .grad is None; stepping them with a zero gradient would let
+  // weight decay shrink them and fill their moments. Before the first step; may not overlap a group. Not part of
+  // state(): the trainer excludes the same ranges again when it resumes.
+  void exclude(int64_t begin, int64_t end);
 
   // One step with learning rate `lr` (from the schedule); grads are left unchanged.
   void step(Tensor& params_flat, const Tensor& grads_flat, double lr);
@@ -73,9 +79,13 @@ class AdamOptimizer {
   void load_state(const TensorMap& state, const std::string& source);
 
  private:
+  // Throws unless [begin, end) lies in the buffer and overlaps no group and no excluded range.
+  void check_range_is_free(int64_t begin, int64_t end, const char* what) const;
+
   AdamConfig config_;
   std::vector<AdamGroup> groups_;  // those of add_group, by begin; the rest of the buffer is the default group
   std::vector<int64_t> group_steps_;  // steps taken by groups_[g] since it was added or restarted
+  std::vector<std::pair<int64_t, int64_t>> excluded_;  // [begin, end) ranges of exclude()
   Device device_;
   Tensor m_, v_;  // (P) each
   int64_t step_ = 0;  // steps taken by the default group

@@ -31,6 +31,8 @@ struct AdamCase {
     std::vector<int> restart_at = {};  // steps before which the group holds new tensors (torch: a new param group)
   };
   std::vector<Group> groups;
+  // Parameter tensors no loss reaches: excluded from our steps, given no .grad in torch (which skips them).
+  std::vector<size_t> excluded = {};
 };
 
 // Parameter tensors of the cases: a conv-like weight, a bias, a tensor whose gradients are ~1e-9 (sqrt(v) below
@@ -82,7 +84,10 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
                                        {"groups_wd_0.01", wd, lrs, {{{1}, 50.0, 0.0}, {{3}, 0.5, 0.2}}},
                                        // the same groups made anew during the run: moments and bias correction
                                        // start again for them alone
-                                       {"groups_restarted", wd, lrs, {{{1}, 50.0, 0.0, {3}}, {{2}, 0.5, 0.2, {2, 5}}}}};
+                                       {"groups_restarted", wd, lrs, {{{1}, 50.0, 0.0, {3}}, {{2}, 0.5, 0.2, {2, 5}}}},
+                                       // the bias (random gradients in our buffer, none in torch's) and the
+                                       // zero-gradient tensor, which weight decay alone would move, never step
+                                       {"excluded_between_groups", other, lrs, {{{2}, 0.5, 0.2}}, {1, 3}}};
   nlohmann::json manifest = nlohmann::json::array();
   std::vector<TensorMap> inputs;
   for (size_t ci = 0; ci < cases.size(); ++ci) {
@@ -103,7 +108,7 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
     manifest.push_back({{"name", c.name}, {"input", input}, {"output", dir + "/" + c.name + "_ref.safetensors"},
                         {"params", {{"lrs", c.lrs}, {"betas", {c.config.beta1, c.config.beta2}},
                                     {"eps", c.config.eps}, {"weight_decay", c.config.weight_decay},
-                                    {"groups", groups}}}});
+                                    {"groups", groups}, {"excluded", c.excluded}}}});
     inputs.push_back(in);
   }
   write_file_atomically(dir + "/manifest.json", manifest.dump(1));
@@ -125,6 +130,11 @@ TEST(AdamVsTorch, SeveralStepsOnAFlatBuffer) {
       for (size_t k = 0; k < g.tensors[0]; ++k) begin += shape_numel(kParamShapes[k]);
       adam.add_group({begin, begin + shape_numel(kParamShapes[g.tensors[0]]), g.lr_scale, g.weight_decay});
       begins.push_back(begin);
+    }
+    for (size_t k : c.excluded) {
+      int64_t begin = 0;
+      for (size_t j = 0; j < k; ++j) begin += shape_numel(kParamShapes[j]);
+      adam.exclude(begin, begin + shape_numel(kParamShapes[k]));
     }
     double worst_params = 0, worst_delta = 0;
     for (size_t t = 1; t <= c.lrs.size(); ++t) {
@@ -221,8 +231,16 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
   EXPECT_THROW(a.add_group({3, 6, 1.0, 0.0}), Error);
   EXPECT_THROW(a.add_group({0, 3, 1.0, 0.0}), Error);
   a.add_group({4, 6, 1.0, 0.0});
-  a.step(params, Tensor::zeros({10}), 1e-3);
+  // Excluded ranges likewise: inside, overlapping neither a group nor each other, before the first step.
+  EXPECT_THROW(a.exclude(9, 11), Error);
+  EXPECT_THROW(a.exclude(7, 7), Error);
+  EXPECT_THROW(a.exclude(5, 7), Error);
+  a.exclude(7, 9);
+  EXPECT_THROW(a.exclude(8, 10), Error);
   EXPECT_THROW(a.add_group({6, 8, 1.0, 0.0}), Error);
+  a.step(params, Tensor::zeros({10}), 1e-3);
+  EXPECT_THROW(a.add_group({9, 10, 1.0, 0.0}), Error);
+  EXPECT_THROW(a.exclude(9, 10), Error);
 }
 
 // A group's rate changed between steps (0 freezes its values while the rest learns), a group restarted (its

@@ -129,6 +129,16 @@ void Trainer::initialise_model() {
   AdamConfig adam;
   adam.weight_decay = config_.weight_decay;
   optimizer_ = std::make_unique<AdamOptimizer>(model_->store().parameter_count(), device_, adam);
+  // The branch this loss never reaches does not step (as torch skips a parameter without a gradient): the attribute
+  // branch under the losses without the BCE, the embedding under the attribute loss alone.
+  const std::string unreached = !uses_bce(config_.loss)               ? "head.attr."
+                                : config_.loss == LossMode::Attribute ? "head.emb."
+                                                                      : "";
+  for (const auto& [name, p] : model_->store().parameters())
+    if (!unreached.empty() && name.rfind(unreached, 0) == 0) {
+      const int64_t offset = model_->store().flat_offset_of(name);
+      optimizer_->exclude(offset, offset + p.value().numel());
+    }
   if (model_->margin_beta().defined()) {
     // The learned boundaries in their own group (the D&C authors' optimiser): --beta-lr, no weight decay.
     const int64_t offset = model_->store().flat_offset_of("loss.margin_beta");

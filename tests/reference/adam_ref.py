@@ -8,7 +8,8 @@ usage: adam_ref.py adam MANIFEST.json
   authors do with their masks at each division). The input holds the initial parameters p0,
   p1, ... (any shapes) and the gradient of parameter k at step t (from 1) as grad.T.K. torch.optim.Adam (single-
   tensor path) takes len(lrs) steps, lr set from lrs before each; written out, each flat (parameters concatenated
-  in order k = 0, 1, ...):
+  in order k = 0, 1, ...). Tensors listed in params.excluded (optional) get no .grad, so torch skips them; their
+  moments, which torch never makes, are written as zeros:
     params.T        float32 run: parameters after step T
     m, v            float32 run: exp_avg and exp_avg_sq after the last step
     delta64.T       float64 run: parameters after step T minus the initial ones (the update, computed in float64)
@@ -53,12 +54,15 @@ def run_adam(inp, p, dtype):
         for group in opt.param_groups:
             group["lr"] = lr * group["lr_scale"]
         for k, x in enumerate(params):
-            x.grad = torch.tensor(inp[f"grad.{t}.{k}"], dtype=dtype)
+            x.grad = None if k in p.get("excluded", []) else torch.tensor(inp[f"grad.{t}.{k}"], dtype=dtype)
         opt.step()
         flat = torch.cat([x.detach().flatten() for x in params])
         out[t] = (flat, flat - start)
-    m = torch.cat([opt.state[x]["exp_avg"].flatten() for x in params])
-    v = torch.cat([opt.state[x]["exp_avg_sq"].flatten() for x in params])
+    def moment(x, key):
+        return opt.state[x][key].flatten() if x in opt.state else torch.zeros_like(x).flatten()
+
+    m = torch.cat([moment(x, "exp_avg") for x in params])
+    v = torch.cat([moment(x, "exp_avg_sq") for x in params])
     return out, m, v
 
 

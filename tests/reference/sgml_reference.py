@@ -235,7 +235,7 @@ def objective_terms(emb, logits, targets, labels, cfg):
         assert cfg["sampling"] == "batch"
         metric, _, _ = rank_approximation_loss(s, list(labels), cfg["rank_tau"], cfg["rank_rho"])
         total = metric if cfg["loss"] == "rank" else metric + lam * bce
-        return total + 0.0 * (metric + bce), metric, bce
+        return total, metric, bce
     if cfg["loss"] == "margin":
         # The margin loss of Wu et al. 2017 with its negative samplers (losses/margin_loss.h), batch-wise only.
         from margin_loss_ref import margin_loss, triplet_anchors_positives, uniform_draws
@@ -252,7 +252,7 @@ def objective_terms(emb, logits, targets, labels, cfg):
             # Wu et al.'s L1 penalty on the learned boundaries: the anchor's boundary of every triplet.
             anchors = torch.tensor([i for i, _ in triplet_anchors_positives(list(labels))])
             metric = metric + nu * beta[anchors].abs().sum() / count
-        return metric + 0.0 * (metric + bce), metric, bce
+        return metric, metric, bce
     ii, jj, pos = pairs_of(labels, cfg["sampling"])
     sp, gp = s[ii, jj], g[ii, jj]
     alpha, beta = cfg["alpha"], cfg["beta"]
@@ -266,9 +266,8 @@ def objective_terms(emb, logits, targets, labels, cfg):
     l_neg = mean_or_zero(F.softplus(alpha * (sp[~pos] - gterm[~pos] - beta)))
     metric = l_pos + l_neg
     total = {"sgml": metric + lam * bce, "multitask": metric + lam * bce, "metric": metric, "attribute": bce}[cfg["loss"]]
-    # Every parameter takes part (with a zero gradient where its branch is unused), as in the engine, whose Adam
-    # updates one flat buffer: torch would otherwise skip parameters whose .grad is None.
-    total = total + 0.0 * (metric + bce)
+    # A branch the loss does not use (head.attr under metric, head.emb under attribute) gets no .grad, and
+    # torch.optim.Adam skips it: no weight decay, no moments. The engine must do the same.
     return total, metric, bce
 
 
@@ -325,8 +324,10 @@ def train(data, init, plan, config_path, out_dir):
     moments = {}
     for name, p in net.named_parameters():
         name = name.replace("backbone.", "", 1)
-        moments["adam_m." + name] = opt.state[p]["exp_avg"].numpy()
-        moments["adam_v." + name] = opt.state[p]["exp_avg_sq"].numpy()
+        # A parameter Adam skipped every step has no state: its moments never left 0.
+        state = opt.state.get(p, {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)})
+        moments["adam_m." + name] = state["exp_avg"].detach().numpy()
+        moments["adam_v." + name] = state["exp_avg_sq"].detach().numpy()
     if class_beta is not None:
         moments["adam_m.loss.margin_beta"] = opt.state[class_beta]["exp_avg"].numpy()
         moments["adam_v.loss.margin_beta"] = opt.state[class_beta]["exp_avg_sq"].numpy()
