@@ -158,20 +158,23 @@ ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const s
       kept.push_back(i);
       kept_labels.push_back(labels[size_t(i)]);
     }
-    kept_[size_t(c)] = int(kept.size());
     const int classes = classes_with_pairs(kept_labels);
-    if (classes < 2) continue;  // no negatives: nothing to learn from this cluster this round
+    if (classes < 2) continue;  // no negatives: nothing to learn from this cluster this round (none kept)
+    kept_[size_t(c)] = int(kept.size());
     const uint64_t part_seed = mix_seed(seed, uint64_t(c), kClusterSampler);
     const int cluster_classes = balance == ClassBalance::Fixed ? std::min(classes_per_batch, classes)
                                                                : classes_per_batch;  // Adaptive keeps the size
     parts_.push_back({c, kept, BatchWiseSampler(kept_labels, cluster_classes, images_per_class, part_seed, balance)});
   }
   SGML_CHECK(!parts_.empty(), "cluster-wise sampling: no cluster has two classes with two images each");
-  if (length != BatchesPerEpoch::Plain) {  // rounds of one batch per usable cluster
-    int64_t rounds = parts_.front().sampler.steps_per_epoch();
+  if (length != BatchesPerEpoch::Plain) {
+    // Rounds of one batch per usable cluster, as many as the largest (smallest) cluster has batches: the authors
+    // count a cluster's batches as its images over the batch size, rounded down (their loader's length), at least 1.
+    const int64_t batch_size = int64_t(classes_per_batch) * images_per_class;
+    auto batches_of = [&](const Part& p) { return std::max<int64_t>(1, int64_t(p.images.size()) / batch_size); };
+    int64_t rounds = batches_of(parts_.front());
     for (const Part& p : parts_)
-      rounds = length == BatchesPerEpoch::Max ? std::max(rounds, p.sampler.steps_per_epoch())
-                                              : std::min(rounds, p.sampler.steps_per_epoch());
+      rounds = length == BatchesPerEpoch::Max ? std::max(rounds, batches_of(p)) : std::min(rounds, batches_of(p));
     steps_per_epoch_ = rounds * int64_t(parts_.size());
   }
 }
@@ -184,16 +187,21 @@ std::pair<int64_t, int64_t> ClusterBatchSampler::epoch_of(int64_t step) const {
 }
 
 int ClusterBatchSampler::cluster_of(int64_t step) const {
-  return parts_[size_t(epoch_of(step).second % int64_t(parts_.size()))].cluster;
+  (void)epoch_of(step);  // refuses a step before the anchor
+  return parts_[size_t((step - anchor_.step) % int64_t(parts_.size()))].cluster;
 }
 
 std::vector<int> ClusterBatchSampler::batch(int64_t step) const {
-  const auto [epoch, in_epoch] = epoch_of(step);
-  const int64_t parts = int64_t(parts_.size());
-  const Part& part = parts_[size_t(in_epoch % parts)];
-  // The cluster's own sampler moves on by the rounds of each epoch, so its epochs follow one another.
-  const int64_t rounds = (steps_per_epoch_ + parts - 1) / parts;
-  std::vector<int> out = part.sampler.batch(epoch * rounds + in_epoch / parts);
+  // The clusters take turns from the anchor on, across epochs: a plain epoch (whose length need not be a multiple of
+  // the clusters) ends wherever it ends and the next one goes on with the next cluster, so every cluster gets its
+  // share of the steps. Each cluster's own sampler moves on by one batch per turn, starting where the anchor's epoch
+  // would have started had every epoch before it had this length (so that clusterings made at different epochs draw
+  // different batches, and an anchor at a whole number of rounds changes nothing).
+  (void)epoch_of(step);  // refuses a step before the anchor
+  const int64_t since = step - anchor_.step, parts = int64_t(parts_.size());
+  const Part& part = parts_[size_t(since % parts)];
+  const int64_t turns_before = (anchor_.epoch * steps_per_epoch_ + parts - 1) / parts;
+  std::vector<int> out = part.sampler.batch(turns_before + since / parts);
   for (int& i : out) i = part.images[size_t(i)];
   return out;
 }

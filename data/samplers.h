@@ -105,7 +105,8 @@ class ClusterBatchSampler {
   std::vector<int> batch(int64_t step) const;  // indices into the training list
   int cluster_of(int64_t step) const;          // the cluster step's batch comes from
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
-  // Per cluster: images it holds, and images kept (in classes with >= 2 of its images); -1-free clusters only.
+  // Per cluster: images it holds, and images kept (in classes with >= 2 of its images, in a cluster with two such
+  // classes: 0 for a cluster that is never sampled).
   const std::vector<int>& cluster_sizes() const { return sizes_; }
   const std::vector<int>& kept_images() const { return kept_; }
 

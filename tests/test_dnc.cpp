@@ -83,22 +83,31 @@ TEST(DncMatching, OptimalOverEveryRelabellingAndRecoversAPermutation) {
   EXPECT_THROW(match_clusters({0, 3}, {0, 1}, 2), Error);
 }
 
+// The authors count epochs from 0 and switch at e >= E: full embedding 4 and fine-tuning 6 mean 4 epochs on slices,
+// 2 on the whole embedding with clusters, then none; their re-clusterings at e = 0, 2, 4 are our epochs 1, 3, 5, so
+// the last clustering lasts its two epochs, as each of theirs.
 TEST(DncPhases, ClusteredThenFullEmbeddingThenFineTune) {
   TrainConfig c;
   c.method = "dnc";
+  c.learners = 4;
   c.recluster_every = 2;
   c.full_embedding_epoch = 4;
   c.finetune_epoch = 6;
-  const int want_clustering[] = {0, 1, 1, 3, 3, 5, 0, 0};
-  for (int epoch = 1; epoch <= 7; ++epoch) {
+  //                          epoch:  1  2  3  4  5  6  7  8
+  const int want_clustering[] = {0, 1, 1, 3, 3, 5, 5, 0, 0};
+  for (int epoch = 1; epoch <= 8; ++epoch) {
     const DncPhase p = dnc_phase(c, epoch);
-    EXPECT_EQ(p.clustered, epoch < 6) << epoch;
-    EXPECT_EQ(p.full_embedding, epoch >= 4) << epoch;
+    EXPECT_EQ(p.clustered, epoch <= 6) << epoch;
+    EXPECT_EQ(p.full_embedding, epoch > 4) << epoch;
     EXPECT_EQ(p.clustering_epoch, want_clustering[epoch]) << epoch;
   }
   c.full_embedding_epoch = c.finetune_epoch = 0;  // never
   EXPECT_TRUE(dnc_phase(c, 1000).clustered);
   EXPECT_FALSE(dnc_phase(c, 1000).full_embedding);
+  c.learners = 1;  // the plain margin-loss baseline: no clusters, whole embedding
+  EXPECT_FALSE(dnc_phase(c, 1).clustered);
+  EXPECT_TRUE(dnc_phase(c, 1).full_embedding);
+  c.learners = 4;
   c.method = "sgml";
   EXPECT_FALSE(dnc_phase(c, 1).clustered);
 }
@@ -216,11 +225,12 @@ TEST(ClusterBatchSampler, BatchesComeFromOneClusterRoundRobin) {
   // Cluster 0: classes 0, 3, 6, 9 less class 0's image 4 (in cluster 1) and image 3 (left out); cluster 1: classes 1,
   // 4, 7, 10 and that image, which is alone of its class there; cluster 2: classes 2, 5, 8; cluster 3: class 11.
   EXPECT_EQ(s.cluster_sizes(), (std::vector<int>{4 * 5 - 2, 4 * 5 + 1, 3 * 5, 5}));
-  EXPECT_EQ(s.kept_images(), (std::vector<int>{4 * 5 - 2, 4 * 5, 3 * 5, 5}));
+  EXPECT_EQ(s.kept_images(), (std::vector<int>{4 * 5 - 2, 4 * 5, 3 * 5, 0})) << "cluster 3 is never sampled";
   for (int64_t step = 0; step < 30; ++step) {
     const std::vector<int> b = s.batch(step);
     const int cluster = s.cluster_of(step);
-    EXPECT_EQ(cluster, int((step % 7) % 3)) << "clusters 0, 1, 2 in turn, restarting each epoch";
+    // Epochs of 7 steps: restarting the turns at each epoch would give cluster 0 three steps of every 7.
+    EXPECT_EQ(cluster, int(step % 3)) << "clusters 0, 1, 2 in turn, going on across epochs";
     EXPECT_EQ(b, s.batch(step)) << "a pure function of the step";
     std::set<int> classes;
     for (int i : b) {
@@ -235,8 +245,9 @@ TEST(ClusterBatchSampler, BatchesComeFromOneClusterRoundRobin) {
 }
 
 TEST(ClusterBatchSampler, EpochsOfTheLargestOrSmallestClusterAndAnchoredEpochs) {
-  // Cluster 0 holds 7 classes, cluster 1 three, cluster 2 two; 4 images each; batches of 3 classes x 2 images. In its
-  // own epoch a cluster has ceil(classes / min(3, classes)) batches: 3, 1 and 1.
+  // Cluster 0 holds 7 classes, cluster 1 three, cluster 2 two; 4 images each; batches of 3 classes x 2 images. The
+  // authors' loader counts a cluster's batches as its images over the batch size, rounded down: 28 / 6 = 4, 12 / 6 =
+  // 2 and 8 / 6 = 1.
   std::vector<int> labels, clusters;
   const int cluster_of_class[12] = {0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2};
   for (int c = 0; c < 12; ++c)
@@ -248,32 +259,35 @@ TEST(ClusterBatchSampler, EpochsOfTheLargestOrSmallestClusterAndAnchoredEpochs) 
   const ClusterBatchSampler max(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max);
   const ClusterBatchSampler min(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Min);
   const ClusterBatchSampler same(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Plain);
-  EXPECT_EQ(max.steps_per_epoch(), 3 * 3) << "3 rounds (cluster 0's batches) of one batch per cluster";
-  EXPECT_EQ(min.steps_per_epoch(), 3 * 1);
+  EXPECT_EQ(max.steps_per_epoch(), 4 * 3) << "4 rounds (cluster 0's batches) of one batch per cluster";
+  EXPECT_EQ(min.steps_per_epoch(), 1 * 3);
   EXPECT_EQ(same.steps_per_epoch(), plain);
-  for (int64_t epoch = 0; epoch < 3; ++epoch) {
-    std::set<int> classes_of_cluster0;
-    for (int64_t t = 0; t < 9; ++t) {
-      const int64_t step = epoch * 9 + t;
-      EXPECT_EQ(max.cluster_of(step), int(t % 3)) << "round-robin within the epoch";
-      for (int i : max.batch(step)) {
-        EXPECT_EQ(clusters[size_t(i)], max.cluster_of(step));
-        if (max.cluster_of(step) == 0) classes_of_cluster0.insert(labels[size_t(i)]);
-      }
+  // Cluster 0's own sampler visits its 7 classes in ceil(7 / 3) = 3 batches: its first 3 turns cover them all.
+  std::set<int> classes_of_cluster0;
+  for (int64_t step = 0; step < 3 * 12; ++step) {
+    EXPECT_EQ(max.cluster_of(step), int(step % 3)) << "round-robin";
+    for (int i : max.batch(step)) {
+      EXPECT_EQ(clusters[size_t(i)], max.cluster_of(step));
+      if (max.cluster_of(step) == 0 && step < 9) classes_of_cluster0.insert(labels[size_t(i)]);
     }
-    EXPECT_EQ(classes_of_cluster0.size(), 7u) << "epoch " << epoch << ": the largest cluster's every class";
   }
-  // An anchor only moves where the epochs are counted from: epoch 4 starting at step 40 gives the batches that
-  // epoch 4 starting at step 4 x 9 does; an anchor at a whole number of plain epochs changes nothing.
-  const ClusterBatchSampler at40(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {40, 4});
-  const ClusterBatchSampler at36(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {36, 4});
-  const ClusterBatchSampler plain_at8(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Plain, {8, 2});
+  EXPECT_EQ(classes_of_cluster0.size(), 7u) << "the largest cluster's every class";
+  // The turns go on across plain epochs (4 steps, 3 clusters): over 12 steps each cluster has 4.
+  int turns[3] = {0, 0, 0};
+  for (int64_t step = 0; step < 12; ++step) ++turns[same.cluster_of(step)];
+  EXPECT_EQ(std::vector<int>(turns, turns + 3), (std::vector<int>{4, 4, 4}));
+  // An anchor only moves where the epochs are counted from: epoch 4 starting at step 50 gives the batches that
+  // epoch 4 starting at step 4 x 12 does; an anchor at a whole number of rounds changes nothing.
+  const ClusterBatchSampler at50(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {50, 4});
+  const ClusterBatchSampler at48(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {48, 4});
+  const ClusterBatchSampler plain_at12(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Plain, {12, 3});
   for (int64_t t = 0; t < 20; ++t) {
-    EXPECT_EQ(at40.batch(40 + t), at36.batch(36 + t)) << t;
-    EXPECT_EQ(at40.cluster_of(40 + t), at36.cluster_of(36 + t)) << t;
-    EXPECT_EQ(plain_at8.batch(8 + t), same.batch(8 + t)) << t;
+    EXPECT_EQ(at50.batch(50 + t), at48.batch(48 + t)) << t;
+    EXPECT_EQ(at50.cluster_of(50 + t), at48.cluster_of(48 + t)) << t;
+    EXPECT_EQ(at48.batch(48 + t), max.batch(48 + t)) << t;
+    EXPECT_EQ(plain_at12.batch(12 + t), same.batch(12 + t)) << t;
   }
-  EXPECT_NE(test::error_of([&] { at40.batch(39); }).find("comes before these clusters' first step 40"),
+  EXPECT_NE(test::error_of([&] { at50.batch(49); }).find("comes before these clusters' first step 50"),
             std::string::npos);
 
   // Cluster 2's two classes give batches of 2 x 2 images (fixed), or keep 3 x 2 = 6 as 2 classes x 3 images
@@ -282,7 +296,7 @@ TEST(ClusterBatchSampler, EpochsOfTheLargestOrSmallestClusterAndAnchoredEpochs) 
   const ClusterBatchSampler adaptive(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {},
                                      ClassBalance::Adaptive);
   EXPECT_EQ(adaptive.steps_per_epoch(), max.steps_per_epoch());
-  for (int64_t step = 0; step < 18; ++step) {
+  for (int64_t step = 0; step < 24; ++step) {
     const std::vector<int> b = adaptive.batch(step);
     EXPECT_EQ(b.size(), 6u) << "step " << step;
     EXPECT_EQ(std::set<int>(b.begin(), b.end()).size(), b.size()) << "no image twice";

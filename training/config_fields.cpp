@@ -120,15 +120,18 @@ std::vector<ConfigField> make_fields() {
       Row("recluster-every", &C::recluster_every, "--method dnc: epochs between k-means re-clusterings")
           .ints(L::kPositive),
       Row("full-embedding-epoch", &C::full_embedding_epoch,
-          "--method dnc: from this epoch on the loss uses the whole embedding (batches still from clusters; 0: never)")
+          "--method dnc: after this many epochs the loss uses the whole embedding (the authors' e >= E, epochs from "
+          "0; batches still from clusters; 0: never)")
           .ints(L::kNonNegative),
       Row("finetune-epoch", &C::finetune_epoch,
-          "--method dnc: from this epoch on no clusters: plain batch-wise sampling, whole embedding (0: never)")
+          "--method dnc: after this many epochs no clusters: plain batch-wise sampling, whole embedding (the "
+          "authors' e >= F, epochs from 0; 0: never)")
           .ints(L::kNonNegative),
       Row("batches-per-epoch", &C::batches_per_epoch,
           "--method dnc: the length of a clustered epoch: plain (the batch-wise epoch, ceil(classes / N') steps, "
           "as without clusters) | max or min (the authors': rounds of one batch from each cluster, as many as the "
-          "largest or smallest cluster has batches; needs --lr-schedule constant)").choices({"plain", "max", "min"}),
+          "largest or smallest cluster has batches, its kept images over the batch size, rounded down; needs "
+          "--lr-schedule constant)").choices({"plain", "max", "min"}),
       Row("learner-masks", &C::learner_masks,
           "--method dnc: how the learners divide the embedding: slices (the CVPR 2019 paper: learner k owns d/K "
           "dimensions) | learned (the authors' TPAMI 2021 follow-up: learner k weights all d dimensions by relu(mask "

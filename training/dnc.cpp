@@ -13,8 +13,10 @@ namespace sgml {
 DncPhase dnc_phase(const TrainConfig& c, int epoch) {
   DncPhase p;
   if (c.method != "dnc") return p;
-  p.clustered = c.finetune_epoch == 0 || epoch < c.finetune_epoch;
-  p.full_embedding = !p.clustered || (c.full_embedding_epoch > 0 && epoch >= c.full_embedding_epoch);
+  // The authors count epochs from 0 and switch at e >= 80 and e >= 190: after that many epochs, so from our 1-based
+  // epoch E + 1 on. One learner is the plain margin-loss baseline: no clusters at all.
+  p.clustered = c.learners > 1 && (c.finetune_epoch == 0 || epoch <= c.finetune_epoch);
+  p.full_embedding = !p.clustered || (c.full_embedding_epoch > 0 && epoch > c.full_embedding_epoch);
   if (!p.clustered) return p;
   const bool hierarchical = c.division == "hierarchical";
   p.clustering_epoch = epoch - (epoch - 1) % c.recluster_every;

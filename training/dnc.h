@@ -1,15 +1,16 @@
 // Divide & Conquer (Sanakoyeu, Tschernezki, Buechler, Ommer, CVPR 2019; issue 12) on our trainer: the schedule of
 // its phases, the clustering of the training images and the matching of new clusters to the learners.
 //
-// Epochs are 1-based. With K = --learners:
-// - clustered phase (epochs before --finetune-epoch, or all when it is 0): at the start of epochs 1, 1 + R,
+// Epochs are 1-based; --full-embedding-epoch E and --finetune-epoch F count as the authors' (from 0, switching at
+// e >= E), so they switch after E and F epochs. With K = --learners (K = 1: the plain baseline, no clusters):
+// - clustered phase (the first F epochs, or all when F is 0): at the start of epochs 1, 1 + R,
 //   1 + 2R, ... (R = --recluster-every) the training images are clustered into K groups by k-means (100 Lloyd
 //   iterations at most, k-means++ seeding from the run's seed and the epoch) on their L2-normalised pooled backbone
 //   features (evaluation transform); the new clusters are matched to the previous ones by the Hungarian algorithm
 //   on the L1 distance between membership vectors, so learner k keeps roughly the same images. Each step's batch
 //   comes from one cluster (round-robin, data/samplers.h ClusterBatchSampler) and the metric loss sees only that
-//   cluster's learner slice, until --full-embedding-epoch, from which it sees the whole embedding.
-// - fine-tune phase (from --finetune-epoch): plain batch-wise sampling over all images, whole embedding.
+//   cluster's learner slice for the first E epochs (all of them when E is 0), then the whole embedding.
+// - fine-tune phase (after F epochs): plain batch-wise sampling over all images, whole embedding.
 // With --division hierarchical (the authors' TPAMI follow-up, their top-down hierarchy) the learners grow: 1 at the
 // first clustering, then each re-clustering clusters into the current count (k-means, Hungarian matching as above)
 // and, while that count is below K, divides every cluster in two by 2-means of its own images, children 2c and
@@ -19,7 +20,8 @@
 // one that reaches K learners (hierarchical); from then on the backbone is not frozen either.
 // Clustered epochs keep the length of plain batch-wise sampling (ceil(classes / N') steps; --batches-per-epoch
 // plain, so epochs, schedules and comparisons mean the same with and without clusters), or take the authors' length
-// from the clusters (max or min: data/samplers.h ClusterBatchSampler); the trainer counts epochs as they end.
+// from the clusters (max or min: data/samplers.h ClusterBatchSampler); the trainer counts epochs as they end. The
+// clusters take turns across epochs either way.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -44,8 +44,8 @@ struct TrainConfig {
   std::string method = "sgml";       // sgml | dnc
   int learners = 1;
   int recluster_every = 2;
-  int full_embedding_epoch = 0;      // 0: never (epochs are 1-based: from this epoch on)
-  int finetune_epoch = 0;            // 0: never
+  int full_embedding_epoch = 0;      // 0: never; else after this many epochs (training/dnc.h)
+  int finetune_epoch = 0;            // 0: never; else after this many epochs
   std::string batches_per_epoch = "plain";  // plain | max | min: clustered epochs' length (data/samplers.h)
   // How the learners divide the embedding: slices (the CVPR paper) | learned (the TPAMI follow-up's masks, one per
   // learner over all d dimensions, with their own learning rate and an orthogonality term; losses/mask_orthogonality.h)
