@@ -186,22 +186,25 @@ std::pair<int64_t, int64_t> ClusterBatchSampler::epoch_of(int64_t step) const {
   return {anchor_.epoch + since / steps_per_epoch_, since % steps_per_epoch_};
 }
 
+int64_t ClusterBatchSampler::turn_of(int64_t step) const {
+  // The clusters take turns across epochs: a plain epoch (whose length need not be a multiple of the clusters) ends
+  // wherever it ends and the next one goes on with the next cluster, so every cluster gets its share of the steps.
+  // Turns are counted from epoch 0 as if every epoch had this length, so that anchoring the same clusters at any
+  // epoch's start (a resumed run anchors at its own first epoch) gives the same batches; with max or min, whose
+  // epochs are whole rounds, each epoch starts again at the first cluster.
+  const auto [epoch, in_epoch] = epoch_of(step);
+  return epoch * steps_per_epoch_ + in_epoch;
+}
+
 int ClusterBatchSampler::cluster_of(int64_t step) const {
-  (void)epoch_of(step);  // refuses a step before the anchor
-  return parts_[size_t((step - anchor_.step) % int64_t(parts_.size()))].cluster;
+  return parts_[size_t(turn_of(step) % int64_t(parts_.size()))].cluster;
 }
 
 std::vector<int> ClusterBatchSampler::batch(int64_t step) const {
-  // The clusters take turns from the anchor on, across epochs: a plain epoch (whose length need not be a multiple of
-  // the clusters) ends wherever it ends and the next one goes on with the next cluster, so every cluster gets its
-  // share of the steps. Each cluster's own sampler moves on by one batch per turn, starting where the anchor's epoch
-  // would have started had every epoch before it had this length (so that clusterings made at different epochs draw
-  // different batches, and an anchor at a whole number of rounds changes nothing).
-  (void)epoch_of(step);  // refuses a step before the anchor
-  const int64_t since = step - anchor_.step, parts = int64_t(parts_.size());
-  const Part& part = parts_[size_t(since % parts)];
-  const int64_t turns_before = (anchor_.epoch * steps_per_epoch_ + parts - 1) / parts;
-  std::vector<int> out = part.sampler.batch(turns_before + since / parts);
+  // Each cluster's own sampler moves on by one batch per turn it gets, so its epochs follow one another.
+  const int64_t turn = turn_of(step), parts = int64_t(parts_.size());
+  const Part& part = parts_[size_t(turn % parts)];
+  std::vector<int> out = part.sampler.batch(turn / parts);
   for (int& i : out) i = part.images[size_t(i)];
   return out;
 }

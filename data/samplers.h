@@ -118,6 +118,8 @@ class ClusterBatchSampler {
   };
   // The (0-based) epoch of `step` and its position in that epoch.
   std::pair<int64_t, int64_t> epoch_of(int64_t step) const;
+  // The clusters' turn at `step`: epoch x steps per epoch + position (cluster turn % parts, its turn / parts).
+  int64_t turn_of(int64_t step) const;
   std::vector<Part> parts_;  // the usable clusters, in cluster order
   std::vector<int> sizes_, kept_;
   int64_t steps_per_epoch_;

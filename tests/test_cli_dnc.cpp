@@ -254,7 +254,7 @@ TEST(CliDnc, LinearHeadTrainsAndEvaluates) {
 
 // The learned masks of the authors' TPAMI follow-up (--learner-masks learned): the masks start at ones (so the first
 // step's orthogonality term is lambda, every cosine 1), learn during the clustered epoch, each learner's its own, and
-// stay frozen from --full-embedding-epoch (no term logged then); a run stopped mid-epoch or at the epoch's end and
+// stay frozen after --full-embedding-epoch epochs (no term logged then); a run stopped mid-epoch or at the epoch's end and
 // resumed is bitwise the uninterrupted one; eval reads the checkpoint without the masks; options that a run does
 // not use say so.
 TEST(CliDnc, LearnedMasksLearnFreezeResumeAndEvaluate) {
@@ -262,7 +262,7 @@ TEST(CliDnc, LearnedMasksLearnFreezeResumeAndEvaluate) {
   const test::RemovedAtExit remove{dir};
   const std::string data = demo_data(dir),
                     base = small_run(data, " --head linear --learner-masks learned --mask-lambda 0.1"
-                                           " --full-embedding-epoch 2");
+                                           " --full-embedding-epoch 1");  // after 1 epoch
   std::string out;
   ASSERT_EQ(run_cli(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
   const std::vector<nlohmann::json> steps = test::jsonl_records(dir + "/full/metrics.jsonl", "loss");
@@ -273,7 +273,7 @@ TEST(CliDnc, LearnedMasksLearnFreezeResumeAndEvaluate) {
   EXPECT_LT(steps[per_epoch - 1].at("mask_loss").get<double>(), steps[0].at("mask_loss").get<double>())
       << "the term pushes the masks apart";
   for (size_t i = per_epoch; i < steps.size(); ++i)
-    EXPECT_EQ(steps[i].at("mask_loss").get<double>(), 0.0) << "whole embedding from epoch 2: no term";
+    EXPECT_EQ(steps[i].at("mask_loss").get<double>(), 0.0) << "whole embedding after epoch 1: no term";
 
   expect_resume_is_exact(base, int64_t(per_epoch), "", dir, dir + "/full");      // at the freeze
   expect_resume_is_exact(base, int64_t(per_epoch) - 2, "", dir, dir + "/full");  // mid-epoch, masks learning

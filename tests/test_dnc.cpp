@@ -277,15 +277,17 @@ TEST(ClusterBatchSampler, EpochsOfTheLargestOrSmallestClusterAndAnchoredEpochs) 
   for (int64_t step = 0; step < 12; ++step) ++turns[same.cluster_of(step)];
   EXPECT_EQ(std::vector<int>(turns, turns + 3), (std::vector<int>{4, 4, 4}));
   // An anchor only moves where the epochs are counted from: epoch 4 starting at step 50 gives the batches that
-  // epoch 4 starting at step 4 x 12 does; an anchor at a whole number of rounds changes nothing.
+  // epoch 4 starting at step 4 x 12 does; the same clusters anchored at any epoch's start give the same batches (a
+  // resumed run anchors at its first epoch), also where the plain epoch's 4 steps are no multiple of the 3 clusters.
   const ClusterBatchSampler at50(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {50, 4});
   const ClusterBatchSampler at48(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Max, {48, 4});
-  const ClusterBatchSampler plain_at12(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Plain, {12, 3});
+  const ClusterBatchSampler plain_at4(labels, clusters, 3, 3, 2, 5, plain, BatchesPerEpoch::Plain, {4, 1});
   for (int64_t t = 0; t < 20; ++t) {
     EXPECT_EQ(at50.batch(50 + t), at48.batch(48 + t)) << t;
     EXPECT_EQ(at50.cluster_of(50 + t), at48.cluster_of(48 + t)) << t;
     EXPECT_EQ(at48.batch(48 + t), max.batch(48 + t)) << t;
-    EXPECT_EQ(plain_at12.batch(12 + t), same.batch(12 + t)) << t;
+    EXPECT_EQ(plain_at4.batch(4 + t), same.batch(4 + t)) << t;
+    EXPECT_EQ(plain_at4.cluster_of(4 + t), same.cluster_of(4 + t)) << t;
   }
   EXPECT_NE(test::error_of([&] { at50.batch(49); }).find("comes before these clusters' first step 50"),
             std::string::npos);
