@@ -1,9 +1,11 @@
 // The caching GPU allocator and the explicit copies. All work of a device is ordered on its one stream, so a
 // block freed by one op can be handed to the next op at once: the stream orders the reuse after the last use.
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
 
+#include "engine/check.h"
 #include "engine/cuda_check.h"
 #include "engine/cuda_context.h"
 #include "engine/gpu_memory.h"
@@ -28,6 +30,7 @@ CachingAllocator& allocator() {
 // Small blocks round to 512 B, large ones to 2 MiB, so that slightly different sizes share blocks.
 size_t round_size(size_t bytes) {
   const size_t small = 512, large = size_t(2) << 20;
+  SGML_CHECK(bytes <= SIZE_MAX - large, "a GPU allocation of ", bytes, " bytes");  // the rounding would wrap
   if (bytes < large) return (bytes + small - 1) / small * small;
   return (bytes + large - 1) / large * large;
 }

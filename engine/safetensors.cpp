@@ -1,5 +1,6 @@
 #include "engine/safetensors.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -324,6 +325,16 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
     std::remove(tmp.c_str());
     SGML_FAIL("cannot rename '", tmp, "' to '", path, "': ", std::strerror(errno));
   }
+  // The rename is in the folder's entry: without syncing the folder too, a power loss could undo it (a checkpoint
+  // back to the previous one, a first one gone).
+  const fs::path target(path);
+  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) SGML_FAIL("wrote '", path, "' but cannot open its folder to sync it: ", std::strerror(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  ::close(fd);
+  if (!synced) SGML_FAIL("wrote '", path, "' but syncing its folder failed: ", std::strerror(sync_errno));
 }
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {

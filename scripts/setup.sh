@@ -8,7 +8,10 @@ profile="${1:-build}"
 
 build_packages=(cmake g++ make libdnnl-dev libstb-dev libjpeg62-turbo-dev libmatio-dev nlohmann-json3-dev
                 libgtest-dev)
-test_packages=(python3-torch python3-torchvision python3-numpy python3-scipy python3-sklearn python3-pil)
+# libopenblas0-pthread: Debian's torch, numpy and scipy take BLAS from the libblas.so.3 alternative, which without it
+# is the unoptimised reference BLAS (slow references, and a handicapped PyTorch in bench/cpu_side_by_side.sh).
+test_packages=(python3-torch python3-torchvision python3-numpy python3-scipy python3-sklearn python3-pil
+               libopenblas0-pthread)
 
 fuzz_packages=(clang)
 

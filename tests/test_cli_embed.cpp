@@ -77,15 +77,18 @@ TEST(WeightsConverter, TakesCheckpointsAndRefusesWhatIsNoPlainResNet) {
   test::run_reference("converter_inputs.py", {dir});
   const std::string convert = test::reference_python() + " " + test::source_dir() + "/tools/convert_torchvision.py ";
   std::string out;
-  for (const char* name : {"plain", "nested"})
+  for (const char* name : {"plain", "nested", "module"})
     ASSERT_EQ(test::run_command(convert + dir + "/" + name + ".pth " + dir + "/" + name + ".safetensors", &out), 0)
         << name << ": " << out;
-  const TensorMap plain = load_safetensors(dir + "/plain.safetensors"), nested = load_safetensors(dir + "/nested.safetensors");
-  ASSERT_EQ(plain.size(), nested.size());
-  for (const auto& [name, t] : plain) {
-    ASSERT_TRUE(nested.count(name)) << name;
-    EXPECT_EQ(t.shape(), nested.at(name).shape()) << name;
-    if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), nested.at(name).to_vector()) << name;
+  const TensorMap plain = load_safetensors(dir + "/plain.safetensors");
+  for (const char* other : {"nested", "module"}) {  // a training script's checkpoint; DataParallel's prefix
+    const TensorMap same = load_safetensors(dir + "/" + other + ".safetensors");
+    ASSERT_EQ(plain.size(), same.size()) << other;
+    for (const auto& [name, t] : plain) {
+      ASSERT_TRUE(same.count(name)) << other << ": " << name;
+      EXPECT_EQ(t.shape(), same.at(name).shape()) << name;
+      if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), same.at(name).to_vector()) << name;
+    }
   }
   const auto expect_refused = [&](const std::string& input, const std::string& output, const std::string& needle) {
     EXPECT_EQ(test::run_command(convert + input + " " + output, &out), 1) << out;
@@ -98,7 +101,14 @@ TEST(WeightsConverter, TakesCheckpointsAndRefusesWhatIsNoPlainResNet) {
   expect_refused(dir + "/prefixed.pth", dir + "/x.safetensors", "no conv1.weight among its 122 tensors (backbone.");
   expect_refused(dir + "/grouped.pth", dir + "/x.safetensors", "a ResNet variant (layer1.0.conv1.weight [128, 64, 1, 1]");
   expect_refused(dir + "/plain.pth", dir + "/nowhere/x.safetensors", "the folder " + dir + "/nowhere does not exist");
+  expect_refused(dir + "/doubled.pth", dir + "/x.safetensors",
+                 "the keys 'conv1.weight' and 'module.conv1.weight' both give 'conv1.weight'");
   EXPECT_FALSE(std::filesystem::exists(dir + "/x.safetensors"));
+  // An output that cannot be written (a folder) is an error, and no temporary file is left beside it.
+  std::filesystem::create_directories(dir + "/taken.safetensors");
+  expect_refused(dir + "/plain.pth", dir + "/taken.safetensors", dir + "/taken.safetensors: cannot be written");
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
 
   EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir + "/grouped.safetensors --image-size 32 --out " +
                                   dir + "/x.npy " + dir + "/none.png", &out), 0);

@@ -76,10 +76,13 @@ def main():
     except Exception as e:  # noqa: BLE001 - any unreadable file is reported the same way
         raise SystemExit(f"error: {args.input}: cannot be read by torch.load: {e}")
     state = extract_state_dict(obj, args.input)
-    tensors = {}
-    for name, value in state.items():
-        if name.startswith("module."):
-            name = name[len("module."):]
+    tensors, source_key = {}, {}
+    for key, value in state.items():
+        name = key[len("module."):] if key.startswith("module.") else key
+        if name in source_key:  # e.g. "conv1.weight" beside "module.conv1.weight": which one is meant is unknowable
+            raise SystemExit(f"error: {args.input}: the keys '{source_key[name]}' and '{key}' both give '{name}' "
+                             "(a state dict saved with and without DataParallel's 'module.' prefix?)")
+        source_key[name] = key
         if name.startswith("fc.") and not args.keep_fc:
             continue
         value = value.detach().cpu()
@@ -89,7 +92,7 @@ def main():
     check_plain_resnet(tensors, args.input)
     try:
         safetensors_np.save(args.output, tensors, {"source": os.path.basename(args.input), "format": "torchvision"})
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a dtype safetensors_np does not write (int16, quantized)
         raise SystemExit(f"error: {args.output}: cannot be written: {e}")
     print(f"wrote {args.output}: {len(tensors)} tensors")
 

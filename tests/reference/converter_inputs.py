@@ -7,6 +7,8 @@ usage: converter_inputs.py OUT_DIR   writes, from one seeded torchvision ResNet-
   prefixed.pth      its state_dict with every key under 'backbone.'
   grouped.pth       its state_dict with layer1.0's first convolutions shaped as ResNeXt-50 32x4d's
   grouped.safetensors  the same tensors as a weights file (the engine's own check, past the converter)
+  doubled.pth       its state_dict with conv1.weight also under 'module.conv1.weight' (zeros)
+  module.pth        its state_dict with every key under 'module.' (DataParallel's)
 """
 import os
 import sys
@@ -31,6 +33,9 @@ def main():
     grouped["layer1.0.conv1.weight"] = torch.zeros(128, 64, 1, 1)
     grouped["layer1.0.conv2.weight"] = torch.zeros(128, 4, 3, 3)
     torch.save(grouped, os.path.join(out, "grouped.pth"))
+    torch.save({**state, "module.conv1.weight": torch.zeros_like(state["conv1.weight"])},
+               os.path.join(out, "doubled.pth"))
+    torch.save({"module." + k: v for k, v in state.items()}, os.path.join(out, "module.pth"))
     safetensors_np.save(os.path.join(out, "grouped.safetensors"),
                         {k: v.numpy() for k, v in grouped.items() if not k.startswith("fc.")})
 
