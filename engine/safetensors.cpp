@@ -311,6 +311,9 @@ std::vector<std::string> remove_stale_temporaries(const std::string& path) {
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
+  // Every output (checkpoints, --save weights, .npy features, reports) gets the partial copies of an earlier writer
+  // killed mid-write (kill -9, power loss) removed here, once the same target is written again: one scan of the folder.
+  remove_stale_temporaries(path);
   const std::string tmp = path + kTempInfix + std::to_string(::getpid());
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) SGML_FAIL("cannot write '", tmp, "': ", std::strerror(errno));

@@ -25,7 +25,8 @@ void check_all_finite(const TensorMap& tensors, const std::string& path);
 TensorMap load_weights_file(const std::string& path, Metadata* metadata = nullptr);
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata = {});
 
-// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed over `path`.
+// Writes `bytes` to `path` atomically: a temporary file beside it, flushed, then renamed over `path`. First removes
+// the stale temporaries of `path` (remove_stale_temporaries).
 void write_file_atomically(const std::string& path, const std::string& bytes);
 // Removes the temporaries of `path` that an interrupted write_file_atomically left (PATH.tmp.<pid> whose process is
 // gone, e.g. after kill -9); nothing else is touched. Returns the files removed.

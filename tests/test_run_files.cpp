@@ -14,6 +14,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "engine/npy.h"
 #include "engine/safetensors.h"
 #include "tests/support/test_support.h"
 #include "training/checkpoint.h"
@@ -109,6 +110,19 @@ TEST(RunFiles, OnlyStaleTemporariesOfTheTargetAreRemoved) {
   save_checkpoint(target, {{"w", Tensor::zeros({2})}}, {}, nlohmann::json::object(), TrainProgress{});
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(target + ".tmp.1"));
+
+  // Every atomic writer does the same for its own target: features (.npy), --save weights, reports.
+  const std::string features = dir + "/features.npy", features_stale = features + ".tmp." + std::to_string(gone);
+  write_all(features_stale, std::string(4096, 'p'));
+  save_npy(features, Tensor::zeros({2, 3}));
+  EXPECT_FALSE(fs::exists(features_stale));
+  EXPECT_EQ(load_npy(features).shape(), (std::vector<int64_t>{2, 3}));
+  const std::string report = dir + "/report.html", report_stale = report + ".tmp." + std::to_string(gone);
+  write_all(report_stale, "p");
+  write_file_atomically(report, "<p>");
+  EXPECT_FALSE(fs::exists(report_stale));
+  EXPECT_TRUE(fs::exists(target + ".tmp.1"));  // another target's temporaries are not touched
+  EXPECT_EQ(read_all(report), "<p>");
 }
 
 std::vector<int64_t> steps_of(const std::string& path) {

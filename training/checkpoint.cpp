@@ -79,7 +79,6 @@ TrainProgress TrainProgress::from_json(const nlohmann::json& j, const std::strin
 
 void save_checkpoint(const std::string& path, const TensorMap& model, const TensorMap& optimizer,
                      const nlohmann::json& config, const TrainProgress& progress) {
-  remove_stale_temporaries(path);  // partial writes of earlier runs killed mid-save (about 100 MB each)
   TensorMap all = model;
   for (const auto& [name, t] : optimizer) all[kOptimizerPrefix + name] = t;
   save_safetensors(path, all,
