@@ -272,6 +272,27 @@ TEST(CliOptions, AnUnknownConfigKeyIsAnErrorNamingKeyAndFile) {
       << out;
 }
 
+// A string value is read as the command line reads the option's text ("lr": "1e-3" is --lr 1e-3), with the same
+// checks; the error names the file and the key's line.
+TEST(CliOptions, ConfigStringValuesReadAsOnTheCommandLine) {
+  const std::string dir = test::scratch_dir("cli_options_config_strings");
+  const std::string train = sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run --config ";
+  const std::pair<const char*, const char*> cases[] = {
+      {"{\"lr\": \"1e-3x\"}", "--lr (set in config file 'PATH', line 1) expects a number, got '1e-3x'"},
+      {"{\"epochs\": 2,\n\"image-size\": \"ten\"}",
+       "--image-size (set in config file 'PATH', line 2) expects an integer, got 'ten'"},
+      {"{\"image_size\": \"4096\"}", "--image-size (set in config file 'PATH', line 1) must be between"}};
+  int i = 0;
+  for (const auto& [text, expected] : cases) {
+    const std::string path = dir + "/c" + std::to_string(i++) + ".json";
+    std::ofstream(path) << text;
+    std::string want = expected, out;
+    want.replace(want.find("PATH"), 4, path);
+    EXPECT_NE(run_cli(train + path + " 2>&1", &out), 0) << text;
+    EXPECT_NE(out.find(want), std::string::npos) << out;
+  }
+}
+
 // An error about a value from a config file names the file and the line of its key, wherever the value is checked:
 // one option's value (a choice here), or several options at once (a rule between them), where only those the file
 // set are traced to it. Keys in comments and in strings are not keys.
