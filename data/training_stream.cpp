@@ -17,6 +17,11 @@ TrainingStream::TrainingStream(const Dataset& dataset, const TrainingStreamConfi
   } else {
     batch_wise_.emplace(labels, config.classes_per_batch, config.images_per_class, config.seed,
                         config.class_balance);
+    // The D&C authors' plain loader has len(dataset) // batch_size batches (their fine-tuning and K = 1 baseline).
+    const int64_t batch_size = int64_t(config.classes_per_batch) * config.images_per_class;
+    plain_steps_per_epoch_ = config.dnc_epoch_length == BatchesPerEpoch::Plain
+                                 ? batch_wise_->steps_per_epoch()
+                                 : std::max<int64_t>(1, int64_t(labels.size()) / batch_size);
   }
   if (config.use_cache) {
     cache_ = find_image_cache(dataset, config.image_size, &cache_note_);
@@ -65,18 +70,18 @@ void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clus
   next_step_ = -1;
   cluster_wise_.reset();
   if (clusters.empty()) {
-    plain_step_shift_ = anchor.epoch * batch_wise_->steps_per_epoch() - anchor.step;
+    plain_step_shift_ = anchor.epoch * plain_steps_per_epoch_ - anchor.step;
     return;
   }
   cluster_wise_.emplace(labels_of(dataset_.train), clusters, num_clusters, config_.classes_per_batch,
-                        config_.images_per_class, config_.seed, batch_wise_->steps_per_epoch(),
-                        config_.clustered_epoch_length, anchor, config_.class_balance);
+                        config_.images_per_class, config_.seed, plain_steps_per_epoch_,
+                        config_.dnc_epoch_length, anchor, config_.class_balance);
 }
 
 int64_t TrainingStream::steps_per_epoch() const {
   if (!plan_.empty()) return int64_t(plan_.size());
   if (cluster_wise_) return cluster_wise_->steps_per_epoch();
-  return image_wise_ ? image_wise_->steps_per_epoch() : batch_wise_->steps_per_epoch();
+  return image_wise_ ? image_wise_->steps_per_epoch() : plain_steps_per_epoch_;
 }
 
 Batch TrainingStream::batch(int64_t step) {

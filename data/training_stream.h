@@ -30,7 +30,10 @@ struct TrainingStreamConfig {
   int workers = 0, prefetch = 2;
   bool skip_bad_images = false;
   bool use_cache = true;
-  BatchesPerEpoch clustered_epoch_length = BatchesPerEpoch::Plain;  // Divide & Conquer's (set_clusters)
+  // Divide & Conquer's epochs (set_clusters). Plain: the batch-wise epoch, with and without clusters. Max or Min: the
+  // authors' loaders' lengths: clustered epochs as ClusterBatchSampler's, epochs without clusters (fine-tuning, one
+  // learner) of the training images over the batch size N' x M', rounded down, at least 1 (batch-wise only).
+  BatchesPerEpoch dnc_epoch_length = BatchesPerEpoch::Plain;
 };
 
 class TrainingStream {
@@ -42,7 +45,7 @@ class TrainingStream {
   // The length of the current epochs: the plain one, or the clusters' (set_clusters).
   int64_t steps_per_epoch() const;
   // Divide & Conquer: from `anchor` on, batches come from clusters (data/samplers.h, ClusterBatchSampler) of the
-  // batch-wise configuration, in epochs of config.clustered_epoch_length; an empty `clusters` goes back to plain
+  // batch-wise configuration, in epochs of config.dnc_epoch_length; an empty `clusters` goes back to plain
   // batch-wise sampling, whose epochs then start at `anchor`. Batch-wise streams only (no batch plan). The loader
   // restarts at the next batch asked for.
   void set_clusters(const std::vector<int>& clusters, int num_clusters, EpochAnchor anchor);
@@ -64,6 +67,9 @@ class TrainingStream {
   std::optional<BatchWiseSampler> batch_wise_;
   std::optional<ImageWiseSampler> image_wise_;
   std::optional<ClusterBatchSampler> cluster_wise_;
+  // The length of a batch-wise epoch without clusters (config.dnc_epoch_length); the sampler's own passes over the
+  // classes (ceil(classes / N') batches) need not coincide with it: they go on across epochs.
+  int64_t plain_steps_per_epoch_ = 0;
   // Added to a step for the plain batch-wise sampler, so that its epochs start where the trainer's do after
   // clustered epochs of other lengths (0 while every epoch has the plain length).
   int64_t plain_step_shift_ = 0;

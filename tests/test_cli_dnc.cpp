@@ -181,6 +181,37 @@ TEST(CliDnc, EpochsOfTheLargestClusterResumeExactly) {
             std::string::npos) << out;
 }
 
+// With the authors' epoch lengths (--batches-per-epoch max), an epoch without clusters (fine-tuning, one learner) has
+// the training images over the batch size, rounded down, as their plain loader: the 700 demo images in batches of
+// 6 x 2 give 58 steps, where the batch-wise epoch has ceil(100 classes / 6) = 17. A run stopped in the fine-tuning
+// epoch and resumed is bitwise the uninterrupted one.
+TEST(CliDnc, EpochsWithoutClustersHaveTheAuthorsLength) {
+  const std::string dir = test::scratch_dir("cli_dnc_plain_epochs");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir);
+  const auto steps_in_epoch = [](const std::string& run, int epoch) {
+    int64_t n = 0;
+    for (const nlohmann::json& r : test::jsonl_records(run + "/metrics.jsonl", "loss")) n += r.at("epoch") == epoch;
+    return n;
+  };
+  const std::string finetune = small_run(data, " --batches-per-epoch max --finetune-epoch 1");
+  std::string out;
+  ASSERT_EQ(run_cli(finetune + " --out " + dir + "/full 2>&1", &out), 0) << out;
+  const Log full = read_log(dir + "/full/metrics.jsonl");
+  ASSERT_EQ(full.reclusterings.size(), 1u) << "epoch 1 clustered, epoch 2 fine-tunes";
+  const int64_t clustered = full.reclusterings[0].at("epoch_steps");
+  EXPECT_EQ(steps_in_epoch(dir + "/full", 1), clustered);
+  EXPECT_EQ(steps_in_epoch(dir + "/full", 2), 58);
+  expect_resume_is_exact(finetune, clustered + 5, "", dir, dir + "/full");
+
+  ASSERT_EQ(run_cli(small_run(data, " --batches-per-epoch max --learners 1 --epochs 1") + " --out " + dir +
+                        "/one 2>&1", &out), 0) << out;
+  EXPECT_EQ(steps_in_epoch(dir + "/one", 1), 58);
+  EXPECT_TRUE(test::jsonl_records(dir + "/one/metrics.jsonl", "recluster").empty());
+  ASSERT_EQ(run_cli(small_run(data, " --learners 1 --epochs 1") + " --out " + dir + "/plain 2>&1", &out), 0) << out;
+  EXPECT_EQ(steps_in_epoch(dir + "/plain", 1), 17);
+}
+
 // Every dataset has Divide & Conquer's defaults: `--method dnc` without them would train SGML's loss with one learner
 // and no word (demo-cub once did). `sgml train DATASET --method dnc --help` names the file each default came from.
 TEST(CliDnc, EveryDatasetHasItsDivideAndConquerDefaults) {

@@ -297,6 +297,35 @@ TEST(DataLoader, TrainingStreamResumesWithTheSameBatches) {
   EXPECT_NE(cached.cache_note().find("images_32.json"), std::string::npos) << cached.cache_note();
 }
 
+// Divide & Conquer with the authors' epoch lengths (--batches-per-epoch max|min): an epoch without clusters
+// (fine-tuning, one learner) has the training images over the batch size, rounded down, as their plain loader,
+// not ceil(classes / N'); the batches are the batch-wise sampler's, whose passes over the classes go on across
+// epochs, and after clustered epochs of another length they go on from the anchor's epoch.
+TEST(DataLoader, DivideAndConquerEpochsWithoutClustersCountImages) {
+  const Dataset d = small_demo("dnc_epochs");
+  ASSERT_EQ(d.train.size(), 32u);  // 8 items x 4 views
+  TrainingStreamConfig c;
+  c.classes_per_batch = 2;
+  c.images_per_class = 2;
+  c.image_size = 32;
+  c.seed = 3;
+  TrainingStream plain(d, c);
+  EXPECT_EQ(plain.steps_per_epoch(), 4);  // 8 classes, 2 per batch
+  for (BatchesPerEpoch length : {BatchesPerEpoch::Max, BatchesPerEpoch::Min}) {
+    c.dnc_epoch_length = length;
+    TrainingStream authors(d, c);
+    EXPECT_EQ(authors.steps_per_epoch(), 8);  // 32 images, 4 per batch
+    for (int64_t t = 0; t < 12; ++t) EXPECT_EQ(authors.indices(t), plain.indices(t)) << "step " << t;
+    // Clustered epochs before it ended at step 7: epoch 1 (0-based) starts there and draws the sampler's steps 8 on.
+    authors.set_clusters({}, 0, EpochAnchor{7, 1});
+    EXPECT_EQ(authors.steps_per_epoch(), 8);
+    for (int64_t t = 7; t < 12; ++t) EXPECT_EQ(authors.indices(t), plain.indices(t + 1)) << "step " << t;
+  }
+  c.classes_per_batch = 8;  // a batch of 40 from 32 images: still one step per epoch
+  c.images_per_class = 5;
+  EXPECT_EQ(TrainingStream(d, c).steps_per_epoch(), 1);
+}
+
 TEST(DataLoader, DivideAndConquerTransformsAndTheCache) {
   // --train-crop random-resized and --eval-resize: each row is transform_image's, with the crop kind and the
   // evaluation resize passed through; the cache (squashed squares) is refused by the loader and left unused, with

@@ -20,7 +20,7 @@ TrainingStreamConfig DatasetBatchSource::stream_config(const TrainConfig& c) {
   s.seed = c.seed;
   s.workers = c.workers;
   s.skip_bad_images = c.skip_bad_images;
-  s.clustered_epoch_length = parse_batches_per_epoch(c.batches_per_epoch);
+  s.dnc_epoch_length = parse_batches_per_epoch(c.batches_per_epoch);
   return s;
 }
 
