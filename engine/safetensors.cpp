@@ -214,6 +214,17 @@ uint64_t regular_file_size(const std::string& path) {
   return size;
 }
 
+// What a file that is no safetensors file most likely is, from its first bytes, as advice for the message; "" when
+// nothing is recognised. A PyTorch file given where our weights are expected is the likely mistake.
+std::string foreign_file_advice(const uint8_t* b, size_t n) {
+  const auto starts = [&](const char* magic, size_t m) { return n >= m && std::memcmp(b, magic, m) == 0; };
+  if (starts("PK\x03\x04", 4) || (n >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5))
+    return ": it looks like a PyTorch file (torch.save); convert it first: /usr/bin/python3 "
+           "tools/convert_torchvision.py FILE.pth OUT.safetensors (weights/README.md)";
+  if (starts("\x89PNG", 4) || starts("\xff\xd8\xff", 3)) return ": it is an image (PNG or JPEG), not a weights file";
+  return "";
+}
+
 }  // namespace
 
 TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
@@ -225,9 +236,12 @@ TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
   read_exact(in, 0, len_bytes, 8, path, "the header length");
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
-  if (header_len > file_size - 8 || header_len > (uint64_t(100) << 20))
+  if (header_len > file_size - 8 || header_len > (uint64_t(100) << 20)) {
+    const std::string advice = foreign_file_advice(len_bytes, 8);
+    if (!advice.empty()) SGML_FAIL("'", path, "' is not a safetensors file", advice);
     SGML_FAIL("'", path, "' is not a safetensors file or is truncated: header length ", header_len,
               " does not fit in a file of ", file_size, " bytes");
+  }
   std::string header(header_len, '\0');
   read_exact(in, 8, header.data(), header_len, path, "the header");
   const json j = parse_header(header, path);

@@ -78,6 +78,26 @@ TEST_F(WeightsFiles, WrongHeader) {
   expect_load_error(dir_ + "/does_not_exist.safetensors", {"does_not_exist.safetensors", "cannot open"});
 }
 
+// A PyTorch file (torch.save's zip archive, or a legacy pickle) or an image given as weights: the message says what
+// it is and how to convert, instead of a nonsensical header length.
+TEST_F(WeightsFiles, ForeignFilesAreNamedWithAdvice) {
+  const std::string padding(64, '\0');
+  const std::pair<std::string, std::vector<std::string>> cases[] = {
+      {std::string("PK\x03\x04", 4) + padding, {"torch.save", "tools/convert_torchvision.py"}},
+      {std::string("\x80\x02\x8a\x0a", 4) + padding, {"torch.save", "tools/convert_torchvision.py"}},
+      {std::string("\x89PNG\r\n\x1a\n") + padding, {"an image"}},
+      {std::string("\xff\xd8\xff\xe0", 4) + padding, {"an image"}}};
+  int i = 0;
+  for (const auto& [bytes, words] : cases) {
+    const std::string path = dir_ + "/foreign" + std::to_string(i++) + ".pth";
+    write_all(path, bytes);
+    std::vector<std::string> expected = words;
+    expected.push_back(path);
+    expected.push_back("is not a safetensors file");
+    expect_load_error(path, expected);
+  }
+}
+
 TEST_F(WeightsFiles, MissingKey) {
   TensorMap t = tensors_;
   t.erase("layer3.1.bn2.weight");
