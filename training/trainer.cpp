@@ -353,6 +353,11 @@ std::vector<StepMetrics> Trainer::run() {
 
   install_interrupt_handler();
   ProgressBar bar(total_steps(), progress_.step);
+  if (finished() && progress_.step > 0)  // a resumed run already as long as asked (--steps below the checkpoint's)
+    bar.message(str_cat("nothing to train: the checkpoint is at step ", progress_.step, " (epochs done: ",
+                        progress_.epoch, "), which already reaches ",
+                        config_.steps > 0 ? str_cat("--steps ", config_.steps) : str_cat("--epochs ", config_.epochs),
+                        "; the run is evaluated and its files are written again"));
   std::vector<StepMetrics> history;
   ObjectiveConfig objective_config = objective();
   bool ended_epoch = false;  // the last step closed an epoch (and ran end_epoch)

@@ -13,9 +13,10 @@ namespace sgml {
 
 int run_embed(int argc, char** argv) {
   Options opt("embed", "--checkpoint FILE --out FEATURES.npy [options] IMAGE...",
-              "Decodes each image (JPEG/PNG, as RGB), resizes it to image-size x image-size (bilinear; an image\n"
-              "already that size passes unchanged), normalises it with the ImageNet mean/std, runs the model in\n"
-              "eval mode and writes the features as a float32 .npy of shape (images, feature dim), in input order.");
+              "Decodes each image (JPEG/PNG, as RGB), applies the evaluation transform (--eval-resize: the\n"
+              "training run's; 0 resizes straight to image-size x image-size, bilinear), normalises it with the\n"
+              "ImageNet mean/std, runs the model in eval mode and writes the features as a float32 .npy of shape\n"
+              "(images, feature dim), in input order.");
   declare_inference_options(opt);
   opt.add_required("out", "FEATURES.npy", "the .npy file the features are written to");
   if (!opt.parse(argc, argv, 2)) return 0;

@@ -60,8 +60,9 @@ std::vector<int> parse_ks(const std::string& text) {
 int run_eval(int argc, char** argv) {
   Options opt("eval", "cub|deepfashion|sop|cars|demo|demo-cub --checkpoint FILE [options]",
               "Extracts features of the test images with the evaluation transform, ranks by cosine similarity and\n"
-              "reports Recall@K (In-shop: each query against the gallery, K = 1,10,20,30,40,50; CUB: leave-one-out\n"
-              "over the test set, K = 1,2,4,8,16,32), MAP@R and NMI (k-means with as many clusters as classes).");
+              "reports Recall@K (In-shop: each query against the gallery, K = 1,10,20,30,40,50; the others\n"
+              "leave-one-out over the test set: CUB K = 1,2,4,8,16,32, SOP K = 1,10,100,1000, Cars196 K = 1,2,4,8),\n"
+              "MAP@R and NMI (k-means with as many clusters as classes).");
   declare_dataset_options(opt);
   declare_inference_options(opt);
   opt.add("k", "", "comma-separated K for Recall@K", "the dataset's standard");
