@@ -5,7 +5,10 @@
 namespace sgml {
 
 namespace {
-[[noreturn]] void no_cuda() { SGML_FAIL("this build of the engine has no CUDA backend (it was built with SGML_CUDA=OFF, or where no nvcc was found: build again with SGML_CUDA=ON)"); }
+const char* const kNoCuda =
+    "this build of the engine has no CUDA backend (it was built with SGML_CUDA=OFF, or where no nvcc was found: "
+    "build again with SGML_CUDA=ON)";
+[[noreturn]] void no_cuda() { SGML_FAIL(kNoCuda); }
 }  // namespace
 
 void* gpu_alloc(size_t, int) { no_cuda(); }
@@ -19,7 +22,7 @@ void gpu_copy_device_to_device(void*, const void*, size_t, int) { no_cuda(); }
 void gpu_memset_zero(void*, size_t, int) { no_cuda(); }
 void gpu_synchronize(int) {}
 int gpu_device_count(std::string* why) {
-  if (why) *why = "this build of the engine has no CUDA backend (it was built with SGML_CUDA=OFF, or where no nvcc was found: build again with SGML_CUDA=ON)";
+  if (why) *why = kNoCuda;
   return 0;
 }
 GpuProperties gpu_device_properties(int) { no_cuda(); }

@@ -34,8 +34,8 @@ void declare_inference_options(Options& o) {
   o.add("eval-resize", "auto", "the evaluation transform: auto (the training run's; 0 for a bare file) | 0 (resized "
                                "straight to the image size) | R (Resize(R) then the centre square, torchvision's "
                                "Resize + CenterCrop)");
-  o.add("feature", "auto", "emb (the embedding, --embedding-dim wide) | fc (1024-d) | conv (pooled backbone) | auto (what the training run "
-                           "evaluated, else emb; conv for a file without an SGML head)");
+  o.add("feature", "auto", "emb (the embedding, --embedding-dim wide) | fc (1024-d) | conv (pooled backbone) | "
+                           "auto (what the training run evaluated, else emb; conv for a file without an SGML head)");
   o.add("device", "auto", "cpu | cuda | cuda:N | auto");
   declare_config_options(o, {"precision"});
   o.add("batch-size", "64", "images per forward pass");
