@@ -48,13 +48,15 @@ void check_margin_arguments(const char* op, const Tensor& S, const std::vector<i
 }  // namespace
 
 const char* negative_sampler_name(NegativeSampler s) {
-  return s == NegativeSampler::Distance ? "distance" : "nearest";
+  return s == NegativeSampler::Distance ? "distance" : s == NegativeSampler::DistanceDistinct ? "distance-distinct"
+                                                                                              : "nearest";
 }
 
 NegativeSampler parse_negative_sampler(const std::string& s) {
   if (s == "distance") return NegativeSampler::Distance;
+  if (s == "distance-distinct") return NegativeSampler::DistanceDistinct;
   if (s == "nearest") return NegativeSampler::Nearest;
-  SGML_FAIL("unknown --sampler '", s, "': expected distance or nearest");
+  SGML_FAIL("unknown --sampler '", s, "': expected distance, distance-distinct or nearest");
 }
 
 int64_t margin_triplet_count(const std::vector<int64_t>& labels) {
@@ -111,7 +113,7 @@ MarginLossResult margin_loss(const Tensor& S, const std::vector<int64_t>& labels
     row_start.push_back(static_cast<int32_t>(r.anchors.size()));
   }
   const int draws = static_cast<int>(r.anchors.size());
-  if (config.sampler == NegativeSampler::Distance) {
+  if (draws_uniforms(config.sampler)) {
     SGML_CHECK(static_cast<int64_t>(uniforms.size()) == draws, "margin_loss: ", uniforms.size(),
                " uniform draws for ", draws, " triplets (margin_triplet_count)");
     for (float u : uniforms)
@@ -119,12 +121,17 @@ MarginLossResult margin_loss(const Tensor& S, const std::vector<int64_t>& labels
     Tensor W = Tensor::empty(S.shape(), S.device());
     SGML_DISPATCH(S, margin_negative_weights, W.data(), S.data(), device_ids, beta.data(), n, config.dim,
                   config.margin);
-    const Tensor rows = int32_tensor(r.anchors, S.device());
     const Tensor u = Tensor::from_vector(uniforms, {draws}, S.device());
     Tensor chosen = Tensor::empty({draws}, S.device(), DType::I32);
-    if (draws > 0)
+    if (draws > 0 && config.sampler == NegativeSampler::Distance) {
+      const Tensor rows = int32_tensor(r.anchors, S.device());
       SGML_DISPATCH(S, margin_sample_negatives, static_cast<int32_t*>(chosen.raw_data()), W.data(),
                     static_cast<const int32_t*>(rows.raw_data()), u.data(), draws, n);
+    } else if (draws > 0) {
+      const Tensor starts = int32_tensor(row_start, S.device());
+      SGML_DISPATCH(S, margin_sample_negatives_distinct, static_cast<int32_t*>(chosen.raw_data()), W.data(),
+                    static_cast<const int32_t*>(starts.raw_data()), u.data(), n);
+    }
     r.negatives = draws > 0 ? int32_values(chosen) : std::vector<int32_t>();
   } else {
     Tensor order = Tensor::empty(S.shape(), S.device(), DType::I32);

@@ -20,12 +20,15 @@
 //   close, uniform over all negatives (as Wu et al.'s code). Triplet t draws its negative by inverting row i's
 //   cumulative weights at a uniform u_t in [0, 1): the first k whose running sum exceeds u_t times the row's sum.
 //   The draws are an argument, so a test can give the reference the same ones.
+// - distance-distinct (the D&C follow-up's sampler, torch.multinomial without replacement): the same weights and
+//   draws, but anchor i's triplets draw in order without replacement: draw t inverts the cumulative weights of the
+//   negatives not drawn before it; once every candidate of the row is drawn, they are all put back.
 // - nearest (the D&C authors' simpler variant, deterministic): anchor i's negatives ordered by distance, nearest
 //   first (ties by index), those at D < 0.5 moved behind the others (same order among them); anchor i's j-th
 //   triplet takes the (j mod count)-th.
 // Gradient (by hand): an active positive term adds -1/D_ip to dS_ip and -1 to dbeta_i, an active negative term
 // +1/D_in to dS_in and +1 to dbeta_i (dD/ds = -1/D; zero where 2 - 2s < 0), all times grad_scale / count.
-// Negatives drawn twice count twice. Rows are independent, so a thread (CPU) or a thread (CUDA) owns each row and
+// Negatives drawn twice (distance) count twice. Rows are independent, so a thread (CPU) or a thread (CUDA) owns each row and
 // every sum has a fixed order: each twin is reproducible bit for bit. The twins agree with each other to rounding:
 // distances and the nearest order bit for bit (2 - 2s is exact, sqrt correctly rounded), the distance sampler's
 // weights to a few float ulps (the GPU's logf and expf are not glibc's, and nvcc fuses multiply-adds), so a draw
@@ -38,9 +41,10 @@
 
 namespace sgml {
 
-enum class NegativeSampler { Distance, Nearest };
+enum class NegativeSampler { Distance, DistanceDistinct, Nearest };
 const char* negative_sampler_name(NegativeSampler s);
-NegativeSampler parse_negative_sampler(const std::string& s);  // "distance" | "nearest"
+NegativeSampler parse_negative_sampler(const std::string& s);  // "distance" | "distance-distinct" | "nearest"
+inline bool draws_uniforms(NegativeSampler s) { return s != NegativeSampler::Nearest; }
 
 struct MarginLossConfig {
   float margin = 0.2f;  // m
@@ -61,7 +65,7 @@ int64_t margin_triplet_count(const std::vector<int64_t>& labels);
 std::vector<float> margin_uniform_draws(uint64_t seed, int64_t count);
 
 // S: (B, B) F32; labels (B); beta (B) F32 on S's device, each anchor's boundary; uniforms: one per triplet for the
-// distance sampler (ignored by nearest). B <= 4096, margin >= 0 and finite.
+// distance samplers (ignored by nearest). B <= 4096, margin >= 0 and finite.
 MarginLossResult margin_loss(const Tensor& S, const std::vector<int64_t>& labels, const Tensor& beta,
                              const MarginLossConfig& config, const std::vector<float>& uniforms,
                              float grad_scale = 1.0f);
@@ -77,6 +81,9 @@ void margin_negative_weights(float* W, const float* S, const int32_t* labels, co
                              float margin);
 // chosen (draws): for draw t, the column of row rows[t] of W found by inverting its cumulative sum at u[t].
 void margin_sample_negatives(int32_t* chosen, const float* W, const int32_t* rows, const float* u, int draws, int n);
+// chosen (draws) for the triplets grouped by anchor (row i's are [row_start[i], row_start[i + 1])): row i's draws in
+// order without replacement (margin_sample_row_distinct); W is used as scratch and left as it was.
+void margin_sample_negatives_distinct(int32_t* chosen, float* W, const int32_t* row_start, const float* u, int n);
 // order (B, B): row i's negatives in the nearest sampler's order, then -1.
 void margin_nearest_order(int32_t* order, const float* S, const int32_t* labels, int n);
 // Triplets grouped by anchor: row i's are [row_start[i], row_start[i + 1]). terms (4), dS (B, B), dbeta (B).
@@ -88,6 +95,7 @@ namespace cuda {
 void margin_negative_weights(float* W, const float* S, const int32_t* labels, const float* beta, int n, int dim,
                              float margin);
 void margin_sample_negatives(int32_t* chosen, const float* W, const int32_t* rows, const float* u, int draws, int n);
+void margin_sample_negatives_distinct(int32_t* chosen, float* W, const int32_t* row_start, const float* u, int n);
 void margin_nearest_order(int32_t* order, const float* S, const int32_t* labels, int n);
 void margin_loss(float* terms, float* dS, float* dbeta, const float* S, const int32_t* row_start,
                  const int32_t* positives, const int32_t* negatives, const float* beta, int n, float margin,

@@ -21,6 +21,13 @@ void margin_sample_negatives(int32_t* chosen, const float* W, const int32_t* row
   for (int t = 0; t < draws; ++t) chosen[t] = margin_sample_row(W + int64_t(rows[t]) * n, n, u[t]);
 }
 
+void margin_sample_negatives_distinct(int32_t* chosen, float* W, const int32_t* row_start, const float* u, int n) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < n; ++i)
+    margin_sample_row_distinct(chosen + row_start[i], W + int64_t(i) * n, n, u + row_start[i],
+                               row_start[i + 1] - row_start[i]);
+}
+
 void margin_nearest_order(int32_t* order, const float* S, const int32_t* labels, int n) {
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < n; ++i) {

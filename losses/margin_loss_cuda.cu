@@ -25,6 +25,15 @@ __global__ void sample_negatives_kernel(int32_t* chosen, const float* W, const i
   if (t < draws) chosen[t] = margin_sample_row(W + int64_t(rows[t]) * n, n, u[t]);
 }
 
+// One thread per anchor row: its draws in order, without replacement (the row of W is the thread's scratch).
+__global__ void sample_negatives_distinct_kernel(int32_t* chosen, float* W, const int32_t* row_start, const float* u,
+                                                 int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n)
+    margin_sample_row_distinct(chosen + row_start[i], W + int64_t(i) * n, n, u + row_start[i],
+                               row_start[i + 1] - row_start[i]);
+}
+
 // One thread per (row i, column k): k's position among row i's negatives, by counting.
 __global__ void nearest_order_kernel(int32_t* order, const float* S, const int32_t* labels, int n) {
   const int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -96,6 +105,13 @@ void margin_sample_negatives(int32_t* chosen, const float* W, const int32_t* row
   if (draws == 0) return;
   sample_negatives_kernel<<<blocks_for(draws), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(
       chosen, W, rows, u, draws, n);
+  SGML_CUDA_CHECK_LAUNCH();
+}
+
+void margin_sample_negatives_distinct(int32_t* chosen, float* W, const int32_t* row_start, const float* u, int n) {
+  if (n == 0) return;
+  sample_negatives_distinct_kernel<<<blocks_for(n), kThreadsPerBlock, 0, CudaContext::current().stream()>>>(
+      chosen, W, row_start, u, n);
   SGML_CUDA_CHECK_LAUNCH();
 }
 

@@ -65,10 +65,12 @@ SGML_HOST_DEVICE inline void margin_weights_row(float* w, const float* s, const 
 }
 
 // The column of weights w (n) found by inverting their cumulative sum at u in [0, 1): the first k whose running sum
-// exceeds u times the total (the last positive one if rounding leaves the target at the very end; -1: all zero).
+// exceeds u times the total (the last positive one if rounding leaves the target at the very end; -1: none
+// positive). Weights <= 0 take no part (margin_sample_row_distinct marks drawn columns by negating them).
 SGML_HOST_DEVICE inline int margin_sample_row(const float* w, int n, float u) {
   float total = 0.0f;
-  for (int k = 0; k < n; ++k) total += w[k];
+  for (int k = 0; k < n; ++k)
+    if (w[k] > 0.0f) total += w[k];
   const float target = u * total;
   float running = 0.0f;
   int pick = -1;
@@ -79,6 +81,23 @@ SGML_HOST_DEVICE inline int margin_sample_row(const float* w, int n, float u) {
     if (running > target) break;
   }
   return pick;
+}
+
+// Anchor row's `count` draws u without replacement (the D&C follow-up's torch.multinomial(..., replacement=False)):
+// draw t inverts the cumulative sum of the weights not drawn before (margin_sample_row), a drawn column's weight is
+// negated to take it out, and once every candidate is drawn they are all put back and the draws go on. w, the row
+// of W (n), is as it was on return. chosen[t] = -1 only for a row without candidates.
+SGML_HOST_DEVICE inline void margin_sample_row_distinct(int32_t* chosen, float* w, int n, const float* u, int count) {
+  for (int t = 0; t < count; ++t) {
+    int pick = margin_sample_row(w, n, u[t]);
+    if (pick < 0) {  // every candidate drawn: put them back
+      for (int k = 0; k < n; ++k) w[k] = fabsf(w[k]);
+      pick = margin_sample_row(w, n, u[t]);
+    }
+    chosen[t] = pick;
+    if (pick >= 0) w[pick] = -w[pick];
+  }
+  for (int k = 0; k < n; ++k) w[k] = fabsf(w[k]);
 }
 
 // Position of negative k among anchor i's negatives in the nearest sampler's order.

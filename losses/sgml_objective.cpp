@@ -70,7 +70,7 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
       row_beta[i] = class_values[labels[i]];
     }
     const Tensor beta = Tensor::from_vector(row_beta, {n}, emb.value().device());
-    const std::vector<float> draws = config.sampler == NegativeSampler::Distance
+    const std::vector<float> draws = draws_uniforms(config.sampler)
                                          ? margin_uniform_draws(config.draw_seed, margin_triplet_count(labels))
                                          : std::vector<float>();
     MarginLossResult m = margin_loss(s.value(), labels, beta, margin, draws, 1.0f);

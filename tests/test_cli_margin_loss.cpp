@@ -22,16 +22,16 @@ using test::sgml;
 using test::run_cli;
 using test::kSmallLossRun;
 
-TEST(CliMarginLoss, TrainsTheDemoWithBothSamplers) {
+TEST(CliMarginLoss, TrainsTheDemoWithEverySampler) {
   const std::string dir = test::scratch_dir("cli_margin_loss"), data = dir + "/data";
   const test::RemovedAtExit remove{dir};
   std::string out;
   ASSERT_EQ(run_cli(sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;  // generates the demo data
 
   std::vector<double> distance_losses;
-  for (const std::string run_name : {"nearest", "distance", "distance_again"}) {
+  for (const std::string run_name : {"nearest", "distance", "distance_again", "distance-distinct"}) {
     SCOPED_TRACE(run_name);
-    const std::string sampler = run_name == "nearest" ? "nearest" : "distance";
+    const std::string sampler = run_name == "distance_again" ? "distance" : run_name;
     const std::string run_dir = dir + "/" + run_name;
     ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + run_dir + " --loss margin --sampler " +
                       sampler + " --margin 0.25 --margin-beta 1.1" + kSmallLossRun + " 2>&1", &out), 0) << out;

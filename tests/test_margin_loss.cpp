@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "engine/check.h"
 #include "engine/device.h"
@@ -45,7 +46,7 @@ std::vector<int64_t> classes_of(int classes, int per_class) {
 }
 
 std::vector<MarginCase> margin_cases() {
-  const NegativeSampler kNear = NegativeSampler::Nearest;
+  const NegativeSampler kNear = NegativeSampler::Nearest, kDistinct = NegativeSampler::DistanceDistinct;
   std::vector<int64_t> odd = classes_of(4, 3);
   odd.push_back(42);  // a class of one image: an anchor without positives, still a negative for the others
   std::vector<float> varied;
@@ -71,6 +72,13 @@ std::vector<MarginCase> margin_cases() {
       {"all_different_no_triplets", {0, 1, 2, 3}, NegativeSampler::Distance, 8},
       {"batch_of_1", {3}, kNear, 8},
       {"large_labels", {int64_t(1) << 40, 7, int64_t(1) << 40, 7, -3, -3}, NegativeSampler::Distance, 8},
+      // Without replacement: 3 draws per anchor among many candidates; more draws than negatives, so the row runs
+      // out and is put back; none within the cutoff (uniform).
+      {"distinct_8x4_dim128", classes_of(8, 4), kDistinct, 128},
+      {"distinct_nearby_dim8", classes_of(5, 3), kDistinct, 8, 0.2f, {}, EmbKind::NearbyClasses},
+      {"distinct_runs_out_dim16", {0, 0, 0, 0, 0, 1, 1}, kDistinct, 16},  // class 0: 4 draws, 2 negatives
+      {"distinct_cutoff_excludes_all_uniform", classes_of(3, 5), kDistinct, 64, 0.1f, std::vector<float>(15, 0.3f)},
+      {"distinct_odd_class_of_one", odd, kDistinct, 16},
   };
 }
 
@@ -267,28 +275,62 @@ TEST(MarginLoss, RejectsBadArgumentsNamingThem) {
             std::string::npos);
   EXPECT_NE(test::error_of([&] { margin_loss(S, labels, beta, {0.2f, ok.sampler, 1}, u); }).find("dimension"),
             std::string::npos);
-  EXPECT_NE(test::error_of([] { parse_negative_sampler("semihard"); }).find("distance or nearest"),
+  EXPECT_NE(test::error_of([] { parse_negative_sampler("semihard"); }).find("distance, distance-distinct or nearest"),
             std::string::npos);
+}
+
+// distance-distinct: an anchor's draws are distinct while it has candidates left (here 3 draws among 70 or more),
+// and its first draw is the with-replacement sampler's at the same u (nothing is excluded yet).
+TEST(MarginSampler, DistinctDrawsRepeatNoNegativeOfAnAnchor) {
+  const MarginCase c{"distinct", classes_of(20, 4), NegativeSampler::DistanceDistinct, 128};
+  const Tensor S = make_similarities(c, 5), beta = beta_of(c);
+  const std::vector<float> u = margin_uniform_draws(9, margin_triplet_count(c.labels));
+  const MarginLossResult distinct = margin_loss(S, c.labels, beta, {0.2f, c.sampler, c.dim}, u);
+  const MarginLossResult plain = margin_loss(S, c.labels, beta, {0.2f, NegativeSampler::Distance, c.dim}, u);
+  ASSERT_EQ(distinct.anchors, plain.anchors);
+  size_t repeats_with_replacement = 0;
+  for (size_t t = 0; t < distinct.anchors.size(); t += 3) {
+    const int i = distinct.anchors[t];
+    ASSERT_EQ(distinct.anchors[t + 2], i) << "3 positives per anchor";
+    std::set<int32_t> mine(distinct.negatives.begin() + long(t), distinct.negatives.begin() + long(t) + 3);
+    EXPECT_EQ(mine.size(), 3u) << "anchor " << i;
+    for (int32_t k : mine) EXPECT_NE(c.labels[size_t(k)], c.labels[size_t(i)]) << "a negative";
+    EXPECT_EQ(distinct.negatives[t], plain.negatives[t]) << "anchor " << i << ": the first draw";
+    const std::set<int32_t> theirs(plain.negatives.begin() + long(t), plain.negatives.begin() + long(t) + 3);
+    repeats_with_replacement += theirs.size() < 3;
+  }
+  // The point of the option: at d = 128 the weights are peaked, so with replacement anchors repeat a negative.
+  EXPECT_GT(repeats_with_replacement, 0u);
 }
 
 // Moves each draw of the distance sampler that lies within `margin` (a share of the row's total) of a boundary of
 // its row's cumulative weights W (B, B) to the middle of the negative's cell it falls in. The twins' weights differ
 // in the last float bits (margin_loss.h), so a draw on a boundary may pick either neighbour; moved, it picks the
 // same negative on both unless the weights differ by far more than rounding. Returns how many draws moved.
+// With `drawn` (distance-distinct: the negatives the CPU drew, triplets grouped by anchor), each draw's row leaves
+// out the anchor's earlier negatives as the sampler does, all put back once every candidate is drawn.
 int move_draws_off_boundaries(std::vector<float>& uniforms, const Tensor& W, const std::vector<int32_t>& anchors,
-                              double margin) {
+                              double margin, const std::vector<int32_t>* drawn = nullptr) {
   const int64_t n = W.dim(1);
   const float* w = W.data();
   int moved = 0;
+  std::vector<char> taken(size_t(n), 0);
   for (size_t t = 0; t < anchors.size(); ++t) {
     const float* row = w + int64_t(anchors[t]) * n;
+    if (drawn && (t == 0 || anchors[t] != anchors[t - 1])) std::fill(taken.begin(), taken.end(), 0);
+    const auto live = [&](int64_t k) { return row[k] > 0.0f && !taken[size_t(k)]; };
     double total = 0.0;
-    for (int64_t k = 0; k < n; ++k) total += row[k] > 0.0f ? double(row[k]) : 0.0;
+    for (int64_t k = 0; k < n; ++k) total += live(k) ? double(row[k]) : 0.0;
+    if (drawn && total <= 0.0) {  // every candidate drawn: put back
+      std::fill(taken.begin(), taken.end(), 0);
+      for (int64_t k = 0; k < n; ++k) total += live(k) ? double(row[k]) : 0.0;
+    }
+    if (drawn && (*drawn)[t] >= 0) taken[size_t((*drawn)[t])] = 1;
     if (total <= 0.0) continue;  // no negative: the draw is not used
     const double target = double(uniforms[t]) * total;
     double below = 0.0;
     for (int64_t k = 0; k < n; ++k) {
-      if (row[k] <= 0.0f) continue;
+      if (!live(k)) continue;
       const double above = below + double(row[k]);
       if (target < above || above >= total) {
         if (std::min(target - below, above - target) < margin * total) {
@@ -316,6 +358,8 @@ TEST(MarginLossCuda, MatchesCpuAndIsDeterministic) {
       {"single", with_single, NegativeSampler::Distance, 8},
       {"one_class", classes_of(1, 6), NegativeSampler::Nearest, 8},
       {"tiny", {0, 1}, NegativeSampler::Distance, 8},
+      {"80d", classes_of(20, 4), NegativeSampler::DistanceDistinct, 128},
+      {"7d_runs_out", {0, 0, 0, 0, 0, 1, 1}, NegativeSampler::DistanceDistinct, 16},
   };
   for (const MarginCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -323,9 +367,10 @@ TEST(MarginLossCuda, MatchesCpuAndIsDeterministic) {
     std::vector<float> u = margin_uniform_draws(5, margin_triplet_count(c.labels));
     const MarginLossConfig config{c.margin, c.sampler, c.dim};
     const Tensor W_cpu = margin_negative_weights(S, c.labels, beta, config);
-    if (c.sampler == NegativeSampler::Distance) {
+    if (draws_uniforms(c.sampler)) {
       const MarginLossResult before = margin_loss(S, c.labels, beta, config, u);
-      const int moved = move_draws_off_boundaries(u, W_cpu, before.anchors, 1e-4);
+      const bool distinct = c.sampler == NegativeSampler::DistanceDistinct;
+      const int moved = move_draws_off_boundaries(u, W_cpu, before.anchors, 1e-4, distinct ? &before.negatives : nullptr);
       EXPECT_LE(moved * 20, int(u.size())) << "most draws lie away from every boundary";
       EXPECT_EQ(margin_loss(S, c.labels, beta, config, u).negatives, before.negatives)
           << "a draw moved within its cell keeps its negative";

@@ -107,8 +107,10 @@ std::vector<ConfigField> make_fields() {
           "division by the count of non-zero terms (Wu et al.'s nu; 0 in their and the D&C authors' defaults)")
           .reals(L::kNonNegativeFloat),
       Row("sampler", &C::sampler,
-          "negatives of --loss margin: distance (weighted by 1/q(d), Wu et al.) | nearest (the nearest at distance "
-          ">= 0.5); not --sampling, which builds the batches").choices({"distance", "nearest"}),
+          "negatives of --loss margin: distance (weighted by 1/q(d), each drawn on its own, Wu et al.) | "
+          "distance-distinct (the same weights, an anchor's negatives drawn without replacement, the D&C "
+          "follow-up's) | nearest (the nearest at distance >= 0.5, the D&C CVPR code's); not --sampling, which "
+          "builds the batches").choices({"distance", "distance-distinct", "nearest"}),
       Row("method", &C::method,
           "sgml (one embedding, the paper's training) | dnc (Divide & Conquer, Sanakoyeu et al. 2019: --learners "
           "slices of the embedding, each trained on one k-means cluster of the training images)")

@@ -35,7 +35,7 @@ struct TrainConfig {
   // The margin loss of Wu et al. 2017 (--loss margin; losses/margin_loss.h): margin m, boundary beta, and the
   // negative sampler (distance-weighted or nearest).
   double margin = 0.2, margin_beta = 1.2;
-  std::string sampler = "distance";  // distance | nearest
+  std::string sampler = "distance";  // distance | distance-distinct | nearest
   bool learn_beta = false;           // one learned beta per training class (a parameter of the model's store)
   double beta_lr = 5e-4;             // their Adam rate (their own group, no weight decay; see config_fields.cpp)
   double beta_nu = 0.0;              // their L1 penalty (losses/sgml_objective.h)

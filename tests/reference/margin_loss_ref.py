@@ -9,6 +9,8 @@ gradient by autograd (the engine's is derived by hand).
     triplets: each anchor i, each positive p != i in index order, one negative per triplet
     distance sampler: w_ik ~ d^(2-n) (max(1 - d^2/4, 1e-8))^(-(n-3)/2), d = max(D_ik, 0.5), over negatives with
                       D_ik < beta_i + m (none: uniform over negatives); draw = first k with cumsum_k > u * sum
+    distance-distinct: the same, but anchor i's draws in triplet order exclude the negatives it drew before (all
+                      put back once every one with weight > 0 is drawn)
     nearest sampler:  negatives sorted by (D < 0.5, D, index); the j-th triplet of i takes the (j mod count)-th
     L = (sum relu(D_ip - beta_i + m) + sum relu(beta_i - D_in + m)) / #(non-zero terms)   (0 if none)
 
@@ -95,13 +97,27 @@ def margin_loss(S, labels, beta, margin, dim, sampler, uniforms):
     triplets = triplet_anchors_positives(labels)
     negatives, fragile = [], []
     counters = {}
+    drawn = {}  # distance-distinct: anchor -> negatives drawn so far, and the smallest gap of its draws so far
     for t, (i, p) in enumerate(triplets):
-        if sampler == "distance":
+        if sampler in ("distance", "distance-distinct"):
             if W[i].sum() == 0:
                 negatives.append(-1)
                 fragile.append(1.0)
-            else:
+            elif sampler == "distance":
                 k, gap = draw(W[i], float(uniforms[t]))
+                negatives.append(k)
+                fragile.append(gap)
+            else:
+                taken, earlier_gap = drawn.get(i, (set(), 1.0))
+                row = W[i].clone()
+                row[list(taken)] = 0.0
+                if row.sum() == 0:  # every candidate drawn: all put back
+                    taken, row = set(), W[i].clone()
+                k, gap = draw(row, float(uniforms[t]))
+                taken.add(k)
+                # a draw that may flip changes what the anchor's later draws can take: they are as fragile
+                gap = min(gap, earlier_gap)
+                drawn[i] = (taken, gap)
                 negatives.append(k)
                 fragile.append(gap)
         else:

@@ -241,7 +241,7 @@ def objective_terms(emb, logits, targets, labels, cfg):
         from margin_loss_ref import margin_loss, triplet_anchors_positives, uniform_draws
         assert cfg["sampling"] == "batch"
         triplets = len(triplet_anchors_positives(list(labels)))
-        draws = uniform_draws(cfg["draw_seed"], triplets) if cfg["sampler"] == "distance" else []
+        draws = uniform_draws(cfg["draw_seed"], triplets) if cfg["sampler"] != "nearest" else []
         if cfg.get("class_beta") is not None:  # --learn-beta: each anchor's class's boundary, a leaf tensor
             beta = cfg["class_beta"][torch.tensor(list(labels))]
         else:
