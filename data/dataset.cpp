@@ -88,10 +88,11 @@ bool crops_to_boxes(DatasetKind kind, std::optional<bool> requested) {
 std::string dataset_dir(const std::string& kind_name, const std::string& dir_given) {
   const DatasetKind kind = parse_dataset_kind(kind_name);
   const std::string dir = dir_given.empty() ? default_data_dir(kind_name) : dir_given;
-  const char* wanted = kind == DatasetKind::Cub    ? "the extracted CUB_200_2011/ folder"
-                       : kind == DatasetKind::Sop  ? "the extracted Stanford_Online_Products/ folder with Ebay_train.txt"
-                       : kind == DatasetKind::Cars ? "the folder holding car_ims/ and cars_annos.mat"
-                                                   : "the In-shop root with Img/, Eval/ and Anno/";
+  const char* wanted =
+      kind == DatasetKind::Cub    ? "the extracted CUB_200_2011/ folder"
+      : kind == DatasetKind::Sop  ? "the extracted Stanford_Online_Products/ folder with Ebay_train.txt"
+      : kind == DatasetKind::Cars ? "the folder holding car_ims/ and cars_annos.mat"
+                                  : "the In-shop root with Img/, Eval/ and Anno/";
   if (dir.empty()) SGML_FAIL("dataset ", kind_name, " needs --data DIR (", wanted, ")");
   // Said here, before anything else is looked for (the pretrained weights): the demo's folder is written when missing.
   std::error_code ec;

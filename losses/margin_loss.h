@@ -28,11 +28,11 @@
 //   triplet takes the (j mod count)-th.
 // Gradient (by hand): an active positive term adds -1/D_ip to dS_ip and -1 to dbeta_i, an active negative term
 // +1/D_in to dS_in and +1 to dbeta_i (dD/ds = -1/D; zero where 2 - 2s < 0), all times grad_scale / count.
-// Negatives drawn twice (distance) count twice. Rows are independent, so a thread (CPU) or a thread (CUDA) owns each row and
-// every sum has a fixed order: each twin is reproducible bit for bit. The twins agree with each other to rounding:
-// distances and the nearest order bit for bit (2 - 2s is exact, sqrt correctly rounded), the distance sampler's
-// weights to a few float ulps (the GPU's logf and expf are not glibc's, and nvcc fuses multiply-adds), so a draw
-// within that of a cumulative boundary may pick the neighbouring negative on the other device.
+// Negatives drawn twice (distance) count twice. Rows are independent, so a thread (CPU) or a thread (CUDA) owns each
+// row and every sum has a fixed order: each twin is reproducible bit for bit. The twins agree with each other to
+// rounding: distances and the nearest order bit for bit (2 - 2s is exact, sqrt correctly rounded), the distance
+// sampler's weights to a few float ulps (the GPU's logf and expf are not glibc's, and nvcc fuses multiply-adds), so a
+// draw within that of a cumulative boundary may pick the neighbouring negative on the other device.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -85,7 +85,8 @@ TEST(CliWorkflow, ErrorsAUserMeetsAreClear) {
                "tools/convert_torchvision.py resnet50-0676ba61.pth weights/resnet50.safetensors");
   expect_clear("train cub", "dataset cub needs --data DIR");
   // A --data folder that does not exist is said before the missing weights.
-  expect_clear("train cub --data " + dir + "/nowhere", "dataset cub: the --data folder '" + dir + "/nowhere' does not exist");
+  expect_clear("train cub --data " + dir + "/nowhere",
+               "dataset cub: the --data folder '" + dir + "/nowhere' does not exist");
   expect_clear("train demo --lr abc", "--lr expects a number");
   expect_clear("train demo --lr -1", "--lr must be positive, got -1");
   std::ofstream(dir + "/corrupt.safetensors") << "garbage that is not a checkpoint";

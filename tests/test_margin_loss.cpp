@@ -370,7 +370,8 @@ TEST(MarginLossCuda, MatchesCpuAndIsDeterministic) {
     if (draws_uniforms(c.sampler)) {
       const MarginLossResult before = margin_loss(S, c.labels, beta, config, u);
       const bool distinct = c.sampler == NegativeSampler::DistanceDistinct;
-      const int moved = move_draws_off_boundaries(u, W_cpu, before.anchors, 1e-4, distinct ? &before.negatives : nullptr);
+      const int moved =
+          move_draws_off_boundaries(u, W_cpu, before.anchors, 1e-4, distinct ? &before.negatives : nullptr);
       EXPECT_LE(moved * 20, int(u.size())) << "most draws lie away from every boundary";
       EXPECT_EQ(margin_loss(S, c.labels, beta, config, u).negatives, before.negatives)
           << "a draw moved within its cell keeps its negative";
