@@ -7,7 +7,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "data/demo_generator.h"
@@ -24,11 +23,6 @@ const char* kSmallRun =
     " --model resnet18 --image-size 32 --no-pretrained --steps 2 --classes-per-batch 4 --images-per-class 2"
     " --eval-every 0 --device cpu --workers 2 --loss metric";
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // `sgml eval cub` of `checkpoint` with `options`: the crop it used, as its JSON result says; its printed
 // configuration says the same and the note on whole images appears exactly when `expect_note`.
 bool eval_crop(const std::string& data, const std::string& checkpoint, const std::string& options,
@@ -38,14 +32,14 @@ bool eval_crop(const std::string& data, const std::string& checkpoint, const std
   const std::string eval = sgml() + " eval cub --data " + data + " --checkpoint " + checkpoint +
                            " --json --device cpu --no-nmi" + options;
   // In a subshell: the configuration (stderr) goes to the log, the JSON alone to `json`.
-  EXPECT_EQ(test::run_command("(" + eval + " 2>" + log + ")", &json), 0) << json << read_text(log);
+  EXPECT_EQ(test::run_command("(" + eval + " 2>" + log + ")", &json), 0) << json << test::file_text(log);
   const nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
   if (!j.is_object() || !j.contains("crop_boxes")) {
     ADD_FAILURE() << json;
     return false;
   }
   const bool crop = j.at("crop_boxes");
-  const std::string err = read_text(log);
+  const std::string err = test::file_text(log);
   EXPECT_NE(err.find(std::string("\n  crop-boxes = ") + (crop ? "true" : "false") + "\n"), std::string::npos) << err;
   EXPECT_EQ(err.find("although the run trained on images cropped") != std::string::npos, expect_note) << err;
   return crop;
@@ -120,9 +114,9 @@ TEST(CliCubCrop, WholeImagesTrainRecordResumeAndEvaluate) {
   // A cache prepared cropped (CUB's default) is not used for whole images, and says why.
   ASSERT_EQ(test::run_command(test::sgml() + " prepare cub --data " + data + " --size 32 2>&1", &out), 0) << out;
   eval_crop(data, last, "", log);
-  EXPECT_NE(read_text(log).find("other bounding boxes"), std::string::npos) << read_text(log);
+  EXPECT_NE(test::file_text(log).find("other bounding boxes"), std::string::npos) << test::file_text(log);
   eval_crop(data, last, " --crop-boxes", log);
-  EXPECT_NE(read_text(log).find("decoded-image cache: "), std::string::npos) << read_text(log);
+  EXPECT_NE(test::file_text(log).find("decoded-image cache: "), std::string::npos) << test::file_text(log);
 }
 
 // In a --config file a bare false is ambiguous (older runs' config.json wrote it for "not given", when CUB was

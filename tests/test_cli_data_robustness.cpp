@@ -7,16 +7,15 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "data/dataset.h"
 #include "data/demo_generator.h"
 #include "data/image_cache.h"
-#include "data/inshop_reader.h"
 #include "data/path_text.h"
 #include "models/sgml_model.h"
+#include "tests/support/small_inshop.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;
@@ -26,42 +25,10 @@ namespace {
 
 std::string sgml_program() { return std::string(SGML_BINARY_DIR) + "/sgml"; }
 
-// A small In-shop dataset in the official layout (read as `deepfashion`, so that nothing regenerates it).
-std::string small_inshop(const std::string& name) {
-  const std::string dir = test::scratch_dir(name);
-  DemoSpec s;
-  s.train_items = 6;
-  s.test_items = 4;
-  s.views_per_item = 4;
-  s.query_views = 2;
-  s.width = s.height = 40;
-  write_demo_dataset(dir, DemoLayout::InShop, s);
-  return dir;
-}
-
-Dataset read(const std::string& dir) {
-  Dataset d = read_inshop(dir);
-  d.kind = "deepfashion";
-  return d;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-// Replaces an image file by a folder of the same name.
-void make_directory_of(const std::string& path) {
-  fs::remove(path);
-  fs::create_directories(path);
-}
-
 // Renames the first image of `status` (train, query or gallery) to a name holding byte 0xff (not UTF-8), in the
 // file system and in every list file; returns the new name relative to Img/.
 std::string rename_to_non_utf8(const std::string& dir, const std::string& status) {
-  std::istringstream lines(read_text(dir + "/Eval/list_eval_partition.txt"));
+  std::istringstream lines(test::file_text(dir + "/Eval/list_eval_partition.txt"));
   std::string line, name;
   while (std::getline(lines, line)) {
     std::istringstream fields(line);
@@ -75,11 +42,11 @@ std::string rename_to_non_utf8(const std::string& dir, const std::string& status
   const std::string renamed = name.substr(0, name.size() - 4) + "_\xff\xfe.jpg";
   fs::rename(dir + "/Img/" + name, dir + "/Img/" + renamed);
   for (const char* list : {"/Eval/list_eval_partition.txt", "/Anno/list_bbox_inshop.txt"}) {
-    std::string text = read_text(dir + list);
+    std::string text = test::file_text(dir + list);
     const size_t at = text.find(name + " ");
     EXPECT_NE(at, std::string::npos) << list;
     if (at != std::string::npos) text.replace(at, name.size(), renamed);
-    write_text(dir + list, text);
+    test::write_file_text(dir + list, text);
   }
   return renamed;
 }
@@ -138,7 +105,7 @@ TEST(CliDataRobustness, KilledPrepareNeverBreaksTheNextOne) {
 }
 
 TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
-  const std::string dir = small_inshop("non_utf8"), data = dir + "/data", run_dir = dir + "/run";
+  const std::string dir = test::small_inshop("non_utf8"), data = dir + "/data", run_dir = dir + "/run";
   fs::rename(dir, dir + ".tmp");
   fs::create_directories(dir);
   fs::rename(dir + ".tmp", data);
@@ -150,7 +117,7 @@ TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
 
   // prepare: the index round-trips the names, so training finds every image in the cache.
   ASSERT_EQ(run(sgml_program() + " prepare deepfashion --data " + data + " --size 32 --workers 2 2>&1", &out), 0) << out;
-  const Dataset d = read(data);
+  const Dataset d = test::read_small_inshop(data);
   std::string why;
   const auto cache = find_image_cache(d, 32, &why);
   ASSERT_TRUE(cache) << why;
@@ -180,10 +147,10 @@ TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
 }
 
 TEST(CliDataRobustness, EvalAndSearchNameADirectoryGivenAsAnImage) {
-  const std::string dir = small_inshop("cli_directories");
-  const Dataset d = read(dir);
+  const std::string dir = test::small_inshop("cli_directories");
+  const Dataset d = test::read_small_inshop(dir);
   const std::string weights = tiny_weights(dir);
-  make_directory_of(d.gallery[1].path);
+  test::replace_with_directory(d.gallery[1].path);
   const std::string eval = sgml_program() + " eval deepfashion --data " + dir + " --checkpoint " + weights +
                            " --image-size 32 --device cpu --no-nmi --workers 2 --json";
   expect_clear_failure(eval, d.gallery[1].path);
@@ -194,10 +161,10 @@ TEST(CliDataRobustness, EvalAndSearchNameADirectoryGivenAsAnImage) {
   const std::string search = sgml_program() + " search --device cpu --image-size 32 --checkpoint " + weights;
   const std::string query = d.query[0].path;
   expect_clear_failure(search + " --gallery " + dir + "/Img " + dir + "/Img", "'" + dir + "/Img': it is a directory");
-  write_text(dir + "/list.txt", d.gallery[0].path + "\n" + d.gallery[1].path + "\n");
+  test::write_file_text(dir + "/list.txt", d.gallery[0].path + "\n" + d.gallery[1].path + "\n");
   expect_clear_failure(search + " --gallery " + dir + "/list.txt " + query, "'" + d.gallery[1].path + "'");
   // A list saved on Windows (byte-order mark, CRLF) names the same images.
-  write_text(dir + "/windows.txt", "\xEF\xBB\xBF" + d.gallery[0].path + "\r\n" + d.query[1].path + "\r\n");
+  test::write_file_text(dir + "/windows.txt", "\xEF\xBB\xBF" + d.gallery[0].path + "\r\n" + d.query[1].path + "\r\n");
   std::string out_list;
   ASSERT_EQ(run(search + " --json --gallery " + dir + "/windows.txt " + query + " 2>&1", &out_list), 0) << out_list;
   EXPECT_NE(out_list.find("\"" + d.gallery[0].path + "\""), std::string::npos) << out_list;
@@ -208,8 +175,8 @@ TEST(CliDataRobustness, EvalAndSearchNameADirectoryGivenAsAnImage) {
 // A Recall@K or a --top beyond the images ranked is computed over all of them, and a note says so (a Recall@50 of
 // 100% over 8 gallery images is no figure of the model's).
 TEST(CliDataRobustness, RanksBeyondTheGalleryAreNoted) {
-  const std::string dir = small_inshop("cli_beyond_gallery");
-  const Dataset d = read(dir);
+  const std::string dir = test::small_inshop("cli_beyond_gallery");
+  const Dataset d = test::read_small_inshop(dir);
   const std::string weights = tiny_weights(dir);
   const std::string eval = sgml_program() + " eval deepfashion --data " + dir + " --checkpoint " + weights +
                            " --image-size 32 --device cpu --no-nmi --workers 2 --json";
@@ -226,7 +193,7 @@ TEST(CliDataRobustness, RanksBeyondTheGalleryAreNoted) {
 
   const std::string search = sgml_program() + " search --device cpu --image-size 32 --json --checkpoint " + weights +
                              " --gallery " + dir + "/list.txt " + d.query[0].path;
-  write_text(dir + "/list.txt", d.gallery[0].path + "\n" + d.gallery[1].path + "\n");
+  test::write_file_text(dir + "/list.txt", d.gallery[0].path + "\n" + d.gallery[1].path + "\n");
   ASSERT_EQ(run(search + " --top 3 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("note: --top 3 is more than the gallery's 2 images: each query lists all of them"),
             std::string::npos) << out;
@@ -236,8 +203,8 @@ TEST(CliDataRobustness, RanksBeyondTheGalleryAreNoted) {
 }
 
 TEST(CliDataRobustness, PrepareNamesAnOutputFolderThatCannotBeMade) {
-  const std::string dir = small_inshop("prepare_out");
-  write_text(dir + "/file", "a file where a folder should be");
+  const std::string dir = test::small_inshop("prepare_out");
+  test::write_file_text(dir + "/file", "a file where a folder should be");
   const std::string prepare = sgml_program() + " prepare deepfashion --data " + dir + " --size 32 --out ";
   expect_clear_failure(prepare + dir + "/file/cache", "cannot create the cache folder '" + dir + "/file/cache': '" +
                                                           dir + "/file' is a file, not a folder");

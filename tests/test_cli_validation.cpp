@@ -52,11 +52,6 @@ void expect_clear_failure(const std::string& command, const std::string& needle)
   EXPECT_EQ(out.find("unexpected error"), std::string::npos) << command << "\n" << out;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 size_t count_lines(const std::string& path) {
   std::ifstream in(path);
   size_t n = 0;
@@ -175,14 +170,14 @@ TEST(CliValidation, ResumeRefusesWhatCannotBeContinuedAndNotesTheRest) {
   const std::string dir = test::scratch_dir("resume"), run_dir = dir + "/run";
   std::string out;
   ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
-  const std::string log_before = read_text(run_dir + "/metrics.jsonl");
+  const std::string log_before = test::file_text(run_dir + "/metrics.jsonl");
   // Architecture-, batch- and objective-defining options: refused, every difference listed, nothing trained.
   ASSERT_NE(run(tiny_train(run_dir, "--resume --steps 2 --image-size 64 --seed 7 --alpha 3 --loss multitask"), &out), 0);
   for (const char* line : {"--image-size: 32 in the checkpoint, 64 now", "--seed: 0 in the checkpoint, 7 now",
                            "--alpha: 2", "--loss: 'sgml' in the checkpoint, 'multitask' now", "--init"})
     EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
   EXPECT_EQ(out.find("--steps:"), std::string::npos) << "an allowed change listed as refused:\n" << out;
-  EXPECT_EQ(read_text(run_dir + "/metrics.jsonl"), log_before);
+  EXPECT_EQ(test::file_text(run_dir + "/metrics.jsonl"), log_before);
   // Length, threads and evaluation: allowed, with a note; the run goes on to step 2.
   ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 2 --workers 2"), &out), 0) << out;
   EXPECT_NE(out.find("--resume: --steps: 1 in the checkpoint, 2 now"), std::string::npos) << out;

@@ -14,15 +14,14 @@
 #include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
-#include "data/demo_generator.h"
 #include "data/image_cache.h"
-#include "data/inshop_reader.h"
 #include "data/loader.h"
 #include "data/path_text.h"
 #include "data/training_stream.h"
 #include "data/worker_errors.h"
 #include "engine/check.h"
 #include "models/sgml_model.h"
+#include "tests/support/small_inshop.h"
 #include "tests/support/test_support.h"
 #include "training/feature_extraction.h"
 
@@ -38,38 +37,6 @@ using namespace sgml;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A small In-shop dataset in the official layout (read as `deepfashion`, so that nothing regenerates it).
-std::string small_inshop(const std::string& name) {
-  const std::string dir = test::scratch_dir(name);
-  DemoSpec s;
-  s.train_items = 6;
-  s.test_items = 4;
-  s.views_per_item = 4;
-  s.query_views = 2;
-  s.width = s.height = 40;
-  write_demo_dataset(dir, DemoLayout::InShop, s);
-  return dir;
-}
-
-Dataset read(const std::string& dir) {
-  Dataset d = read_inshop(dir);
-  d.kind = "deepfashion";
-  return d;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
-void write_text(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-// Replaces an image file by a folder of the same name.
-void make_directory_of(const std::string& path) {
-  fs::remove(path);
-  fs::create_directories(path);
-}
 
 std::string message_of(const std::function<void()>& f) {
   try {
@@ -106,9 +73,9 @@ TEST(DataRobustness, LibraryExceptionsOfAnImageNameTheFile) {
 }
 
 TEST(DataRobustness, EvaluationReportsUnreadablePathsInsteadOfAborting) {
-  const std::string dir = small_inshop("eval_paths");
-  Dataset d = read(dir);
-  make_directory_of(d.gallery[1].path);
+  const std::string dir = test::small_inshop("eval_paths");
+  Dataset d = test::read_small_inshop(dir);
+  test::replace_with_directory(d.gallery[1].path);
   SgmlModelConfig mc;
   mc.arch = "resnet18";
   mc.num_attributes = 29;
@@ -131,7 +98,7 @@ TEST(DataRobustness, EvaluationReportsUnreadablePathsInsteadOfAborting) {
     if (i != 1) kept.push_back(i);
   EXPECT_EQ(f.kept, kept);
   // The first bad image by position is the one reported, whatever the thread timing.
-  make_directory_of(d.gallery[2].path);
+  test::replace_with_directory(d.gallery[2].path);
   fs::remove_all(d.gallery[1].path);
   s.skip_bad_images = false;
   s.workers = 3;
@@ -144,9 +111,9 @@ TEST(DataRobustness, EvaluationReportsUnreadablePathsInsteadOfAborting) {
 }
 
 TEST(DataRobustness, EveryLoaderPolicyCoversUnreadablePaths) {
-  const std::string dir = small_inshop("loader_paths");
-  const Dataset d = read(dir);
-  make_directory_of(d.train[5].path);
+  const std::string dir = test::small_inshop("loader_paths");
+  const Dataset d = test::read_small_inshop(dir);
+  test::replace_with_directory(d.train[5].path);
   auto source = [](int64_t step) { return step == 0 ? std::vector<int>{1, 5, 6} : std::vector<int>{}; };
   LoaderConfig c;
   c.image_size = 32;
@@ -180,9 +147,9 @@ TEST(DataRobustness, EveryLoaderPolicyCoversUnreadablePaths) {
 }
 
 TEST(DataRobustness, CacheBuildCoversUnreadablePaths) {
-  const std::string dir = small_inshop("cache_paths");
-  const Dataset d = read(dir);
-  make_directory_of(d.query[0].path);
+  const std::string dir = test::small_inshop("cache_paths");
+  const Dataset d = test::read_small_inshop(dir);
+  test::replace_with_directory(d.query[0].path);
   const std::string message = message_of([&] { build_image_cache(d, default_cache_dir(d), 32, 2, false); });
   EXPECT_NE(message.find(d.query[0].path), std::string::npos) << message;
   EXPECT_EQ(build_image_cache(d, default_cache_dir(d), 32, 2, true).bad, 1);
@@ -195,8 +162,8 @@ TEST(DataRobustness, WorkersThatCannotStartAreAnErrorSayingHowMany) {
 #ifdef SGML_TEST_SANITIZED
   GTEST_SKIP() << "an address-space limit breaks the sanitizer's own mappings";
 #else
-  const std::string dir = small_inshop("huge_workers");
-  const Dataset d = read(dir);
+  const std::string dir = test::small_inshop("huge_workers");
+  const Dataset d = test::read_small_inshop(dir);
   rlimit old{};
   ASSERT_EQ(::getrlimit(RLIMIT_AS, &old), 0);
   long pages = 0;
@@ -236,8 +203,8 @@ TEST(DataRobustness, WorkersThatCannotStartAreAnErrorSayingHowMany) {
 // ---- the decoded-image cache: interrupted and damaged ----
 
 TEST(DataRobustness, InterruptedPrepareIsReportedAndCleanedUp) {
-  const std::string dir = small_inshop("interrupted");
-  const Dataset d = read(dir);
+  const std::string dir = test::small_inshop("interrupted");
+  const Dataset d = test::read_small_inshop(dir);
   const std::string cache_dir = default_cache_dir(d), index = cache_index_path(cache_dir, 32);
   const std::string data = cache_dir + "/images_32.u8";
   build_image_cache(d, cache_dir, 32, 2, false);
@@ -257,7 +224,7 @@ TEST(DataRobustness, InterruptedPrepareIsReportedAndCleanedUp) {
   // Killed while decoding: only a staging file of a process that is gone.
   fs::remove(data);
   const std::string stale = data + ".tmp-999999999";
-  write_text(stale, "partial");
+  test::write_file_text(stale, "partial");
   EXPECT_FALSE(find_image_cache(d, 32, &why));
   EXPECT_NE(why.find(stale), std::string::npos) << why;
   EXPECT_NE(why.find("run sgml prepare again"), std::string::npos) << why;
@@ -268,11 +235,11 @@ TEST(DataRobustness, InterruptedPrepareIsReportedAndCleanedUp) {
 }
 
 TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
-  const std::string dir = small_inshop("damaged_index");
-  const Dataset d = read(dir);
+  const std::string dir = test::small_inshop("damaged_index");
+  const Dataset d = test::read_small_inshop(dir);
   build_image_cache(d, default_cache_dir(d), 32, 2, true);
   const std::string index = cache_index_path(default_cache_dir(d), 32);
-  const nlohmann::json good = nlohmann::json::parse(read_text(index));
+  const nlohmann::json good = nlohmann::json::parse(test::file_text(index));
   struct Damage {
     std::string what, expected;
     std::function<void(nlohmann::json&)> apply;
@@ -297,7 +264,7 @@ TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
   for (const Damage& damage : damages) {
     nlohmann::json j = good;
     damage.apply(j);
-    write_text(index, j.dump());
+    test::write_file_text(index, j.dump());
     std::string why;
     EXPECT_FALSE(find_image_cache(d, 32, &why)) << damage.what;
     EXPECT_NE(why.find(index), std::string::npos) << damage.what << ": " << why;
@@ -305,13 +272,13 @@ TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
     EXPECT_NE(why.find("run sgml prepare again"), std::string::npos) << damage.what << ": " << why;
   }
   for (const std::string& text : {std::string(""), good.dump().substr(0, 40)}) {  // empty, cut off
-    write_text(index, text);
+    test::write_file_text(index, text);
     std::string why;
     EXPECT_FALSE(find_image_cache(d, 32, &why));
     EXPECT_NE(why.find("run sgml prepare again"), std::string::npos) << why;
   }
   {  // nested 100,000 deep: refused before the parser's value is walked or printed
-    write_text(index, R"({"bad":)" + std::string(100000, '[') + std::string(100000, ']') + "}");
+    test::write_file_text(index, R"({"bad":)" + std::string(100000, '[') + std::string(100000, ']') + "}");
     std::string why;
     EXPECT_FALSE(find_image_cache(d, 32, &why));
     EXPECT_NE(why.find("nests deeper than 32 levels"), std::string::npos) << why;
@@ -319,7 +286,7 @@ TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
   // Training goes on without it and says why (it used to stop with "unexpected error: stoi").
   nlohmann::json j = good;
   j["bad"]["x1"] = "why";
-  write_text(index, j.dump());
+  test::write_file_text(index, j.dump());
   TrainingStreamConfig tc;
   tc.image_size = 32;
   tc.classes_per_batch = 2;

@@ -4,7 +4,6 @@
 // too, so a fuzz finding stays fixed even where clang/libFuzzer is not installed.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 
 #include <gtest/gtest.h>
@@ -41,11 +40,6 @@ std::vector<fs::path> inputs_of(const std::string& target) {
   return files;
 }
 
-std::string bytes_of(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 class FuzzRegressions : public ::testing::TestWithParam<fuzz::Target> {};
 
 TEST_P(FuzzRegressions, EveryInputIsReadOrRejectedCleanly) {
@@ -55,7 +49,7 @@ TEST_P(FuzzRegressions, EveryInputIsReadOrRejectedCleanly) {
   ASSERT_FALSE(files.empty()) << "no seeds in fuzz/corpus/" << target.name;
   for (const fs::path& file : files) {
     SCOPED_TRACE(file.string());
-    const std::string bytes = bytes_of(file);
+    const std::string bytes = test::file_text(file);
     try {
       target.read(bytes);
     } catch (const std::exception& e) {
@@ -68,12 +62,14 @@ TEST_P(FuzzRegressions, EveryInputIsReadOrRejectedCleanly) {
 // parser (a seed that is rejected at its first byte teaches the fuzzer little).
 TEST(FuzzSeeds, DatasetSeedsAreValid) {
   fuzz::set_scratch_dir(test::scratch_dir("inputs"));
-  for (const fs::path& file : seeds_of("cub")) EXPECT_NO_THROW(read_cub(fuzz::write_cub_input(bytes_of(file)))) << file;
+  for (const fs::path& file : seeds_of("cub"))
+    EXPECT_NO_THROW(read_cub(fuzz::write_cub_input(test::file_text(file)))) << file;
   for (const fs::path& file : seeds_of("inshop"))
-    EXPECT_NO_THROW(read_inshop(fuzz::write_inshop_input(bytes_of(file)))) << file;
-  for (const fs::path& file : seeds_of("sop")) EXPECT_NO_THROW(read_sop(fuzz::write_sop_input(bytes_of(file)))) << file;
+    EXPECT_NO_THROW(read_inshop(fuzz::write_inshop_input(test::file_text(file)))) << file;
+  for (const fs::path& file : seeds_of("sop"))
+    EXPECT_NO_THROW(read_sop(fuzz::write_sop_input(test::file_text(file)))) << file;
   for (const fs::path& file : seeds_of("cars"))
-    EXPECT_NO_THROW(read_cars(fuzz::write_cars_input(bytes_of(file)), CarsOptions{true})) << file;
+    EXPECT_NO_THROW(read_cars(fuzz::write_cars_input(test::file_text(file)), CarsOptions{true})) << file;
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzRegressions, ::testing::ValuesIn(fuzz::all_targets()),

@@ -4,9 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "engine/check.h"
 #include "data/image_io.h"
@@ -18,13 +16,6 @@
 using namespace sgml;
 
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 int count(const std::string& haystack, const std::string& needle) {
   int n = 0;
@@ -116,7 +107,7 @@ TEST(RetrievalReport, SelfContainedPageWithTheRightFrames) {
   options.title = "Test <report>";
   const ReportSummary s = write_report(dir + "/out", m, images, labels, images, labels, options);
 
-  const std::string html = read_text(dir + "/out/index.html");
+  const std::string html = test::file_text(dir + "/out/index.html");
   // By construction: 2 class mates (green) then 3 others (red) for each of the 6 shown queries.
   EXPECT_EQ(count(html, "class=\"hit\""), 6 * 2);
   EXPECT_EQ(count(html, "class=\"miss\""), 6 * 3);
@@ -133,7 +124,7 @@ TEST(RetrievalReport, SelfContainedPageWithTheRightFrames) {
   EXPECT_EQ(count(html, "url("), 0);
   EXPECT_EQ(count(html, "Test &lt;report&gt;"), 2);  // escaped in <title> and <h1>
   // The curve beside the page decodes to its size and is the one embedded.
-  const std::string png = read_text(dir + "/out/recall_at_k.png");
+  const std::string png = test::file_text(dir + "/out/recall_at_k.png");
   const RgbImage curve = decode_image_rgb(std::vector<uint8_t>(png.begin(), png.end()));
   EXPECT_EQ(curve.width, 560);
   EXPECT_EQ(curve.height, 360);

@@ -10,7 +10,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -25,12 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
-
 // The pid of a process that has exited (a child reaped at once): what a run killed with -9 leaves in a file name.
 long dead_pid() {
   const pid_t child = fork();
@@ -41,15 +34,15 @@ long dead_pid() {
 
 TEST(RunFiles, MetricsLogIsCutAtTheCheckpointStep) {
   const std::string dir = test::scratch_dir("metrics"), path = dir + "/metrics.jsonl";
-  write_all(path,
-            "{\"step\":1,\"loss\":0.9}\n"
-            "{\"step\":2,\"loss\":0.8}\n"
-            "{\"epoch\":1,\"recall@1\":0.5,\"step\":2}\n"
-            "\n"
-            "{\"step\":3,\"loss\":0.7}\n"
-            "{\"step\":4,\"loss\":0.6}\n"
-            "{\"epoch\":2,\"recall@1\":0.6,\"step\":4}\n"
-            "{\"step\":5,\"lo");  // cut by the kill
+  test::write_file_text(path,
+                        "{\"step\":1,\"loss\":0.9}\n"
+                        "{\"step\":2,\"loss\":0.8}\n"
+                        "{\"epoch\":1,\"recall@1\":0.5,\"step\":2}\n"
+                        "\n"
+                        "{\"step\":3,\"loss\":0.7}\n"
+                        "{\"step\":4,\"loss\":0.6}\n"
+                        "{\"epoch\":2,\"recall@1\":0.6,\"step\":4}\n"
+                        "{\"step\":5,\"lo");  // cut by the kill
   const std::string up_to_3 =
       "{\"step\":1,\"loss\":0.9}\n"
       "{\"step\":2,\"loss\":0.8}\n"
@@ -57,15 +50,15 @@ TEST(RunFiles, MetricsLogIsCutAtTheCheckpointStep) {
       "\n"
       "{\"step\":3,\"loss\":0.7}\n";
   EXPECT_EQ(truncate_metrics_log(path, 3), 3u);
-  EXPECT_EQ(read_all(path), up_to_3);
+  EXPECT_EQ(test::file_text(path), up_to_3);
   // Nothing after the step: the file stays as it is.
   EXPECT_EQ(truncate_metrics_log(path, 3), 0u);
   EXPECT_EQ(truncate_metrics_log(path, 100), 0u);
-  EXPECT_EQ(read_all(path), up_to_3);
+  EXPECT_EQ(test::file_text(path), up_to_3);
   // A whole last record without its newline is kept and gets one, so that appending starts a new line.
-  write_all(path, "{\"step\":1}\n{\"step\":2}");
+  test::write_file_text(path, "{\"step\":1}\n{\"step\":2}");
   EXPECT_EQ(truncate_metrics_log(path, 5), 0u);
-  EXPECT_EQ(read_all(path), "{\"step\":1}\n{\"step\":2}\n");
+  EXPECT_EQ(test::file_text(path), "{\"step\":1}\n{\"step\":2}\n");
   // No log yet (a new --metrics file): nothing is created.
   EXPECT_EQ(truncate_metrics_log(dir + "/absent.jsonl", 3), 0u);
   EXPECT_FALSE(fs::exists(dir + "/absent.jsonl"));
@@ -75,7 +68,7 @@ TEST(RunFiles, MetricsLogIsCutAtTheCheckpointStep) {
     log.resume(path, 1);
     log.write({{"step", 2}, {"loss", 0.5}});
   }
-  EXPECT_EQ(read_all(path), "{\"step\":1}\n{\"loss\":0.5,\"step\":2}\n");
+  EXPECT_EQ(test::file_text(path), "{\"step\":1}\n{\"loss\":0.5,\"step\":2}\n");
 }
 
 TEST(RunFiles, OnlyStaleTemporariesOfTheTargetAreRemoved) {
@@ -91,9 +84,9 @@ TEST(RunFiles, OnlyStaleTemporariesOfTheTargetAreRemoved) {
       dir + "/other.bin.tmp." + std::to_string(gone),       // another target
       dir + "/last.safetensors.bak",
   };
-  for (const auto& f : kept) write_all(f, "x");
-  write_all(stale, std::string(4096, 'p'));
-  write_all(own, "p");
+  for (const auto& f : kept) test::write_file_text(f, "x");
+  test::write_file_text(stale, std::string(4096, 'p'));
+  test::write_file_text(own, "p");
   std::vector<std::string> removed = remove_stale_temporaries(target);
   std::sort(removed.begin(), removed.end());
   std::vector<std::string> expected = {stale, own};
@@ -104,25 +97,25 @@ TEST(RunFiles, OnlyStaleTemporariesOfTheTargetAreRemoved) {
 
   // The run folder's other files, and the cleaning a checkpoint save does by itself.
   for (const char* f : {"best.safetensors", "config.json", "metrics.jsonl"})
-    write_all(dir + "/" + f + ".tmp." + std::to_string(gone), "p");
+    test::write_file_text(dir + "/" + f + ".tmp." + std::to_string(gone), "p");
   EXPECT_EQ(remove_stale_run_temporaries(dir).size(), 3u);
-  write_all(stale, "p");
+  test::write_file_text(stale, "p");
   save_checkpoint(target, {{"w", Tensor::zeros({2})}}, {}, nlohmann::json::object(), TrainProgress{});
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(target + ".tmp.1"));
 
   // Every atomic writer does the same for its own target: features (.npy), --save weights, reports.
   const std::string features = dir + "/features.npy", features_stale = features + ".tmp." + std::to_string(gone);
-  write_all(features_stale, std::string(4096, 'p'));
+  test::write_file_text(features_stale, std::string(4096, 'p'));
   save_npy(features, Tensor::zeros({2, 3}));
   EXPECT_FALSE(fs::exists(features_stale));
   EXPECT_EQ(load_npy(features).shape(), (std::vector<int64_t>{2, 3}));
   const std::string report = dir + "/report.html", report_stale = report + ".tmp." + std::to_string(gone);
-  write_all(report_stale, "p");
+  test::write_file_text(report_stale, "p");
   write_file_atomically(report, "<p>");
   EXPECT_FALSE(fs::exists(report_stale));
   EXPECT_TRUE(fs::exists(target + ".tmp.1"));  // another target's temporaries are not touched
-  EXPECT_EQ(read_all(report), "<p>");
+  EXPECT_EQ(test::file_text(report), "<p>");
 }
 
 std::vector<int64_t> steps_of(const std::string& path) {
@@ -152,20 +145,21 @@ TEST(RunFiles, ResumeAfterKillKeepsOneRecordPerStepAndRemovesPartialCheckpoints)
   ASSERT_EQ(test::run_command(base + " --steps 3", &out), 0) << out;
   ASSERT_EQ(steps_of(run + "/metrics.jsonl"), (std::vector<int64_t>{1, 2, 3}));
 
-  std::string log = read_all(run + "/metrics.jsonl");
+  std::string log = test::file_text(run + "/metrics.jsonl");
   log += "{\"step\":4,\"loss\":1.0}\n{\"epoch\":1,\"recall@1\":0.5,\"step\":4}\n{\"step\":5,\"loss\":1.0}\n{\"step\":6,\"lo";
-  write_all(run + "/metrics.jsonl", log);
+  test::write_file_text(run + "/metrics.jsonl", log);
   const long gone = dead_pid();
   const std::string partial_last = run + "/last.safetensors.tmp." + std::to_string(gone);
   const std::string partial_best = run + "/best.safetensors.tmp." + std::to_string(gone);
-  write_all(partial_last, std::string(1 << 20, 'p'));
-  write_all(partial_best, std::string(1 << 20, 'p'));
+  test::write_file_text(partial_last, std::string(1 << 20, 'p'));
+  test::write_file_text(partial_best, std::string(1 << 20, 'p'));
 
   ASSERT_EQ(test::run_command(base + " --steps 5 --resume", &out), 0) << out;
   EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
   EXPECT_NE(out.find("left by an interrupted write"), std::string::npos) << out;
   EXPECT_EQ(steps_of(run + "/metrics.jsonl"), (std::vector<int64_t>{1, 2, 3, 4, 5}));
-  EXPECT_EQ(read_all(run + "/metrics.jsonl").find("recall@1"), std::string::npos);  // the step-4 evaluation is gone
+  // The step-4 evaluation is gone.
+  EXPECT_EQ(test::file_text(run + "/metrics.jsonl").find("recall@1"), std::string::npos);
   EXPECT_FALSE(fs::exists(partial_last));
   EXPECT_FALSE(fs::exists(partial_best));
   EXPECT_FALSE(fs::exists(run + "/earlier-1"));  // a resumed run is the same run
@@ -190,7 +184,7 @@ TEST(RunFiles, ResumeAfterKillKeepsOneRecordPerStepAndRemovesPartialCheckpoints)
 std::map<std::string, std::string> files_in(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file()) out[e.path().filename().string()] = read_all(e.path().string());
+    if (e.is_regular_file()) out[e.path().filename().string()] = test::file_text(e.path().string());
   return out;
 }
 
@@ -209,7 +203,7 @@ TEST(RunFiles, AResumedRunNeedsNotItsInitAndKeepsItsOrigin) {
   ASSERT_EQ(test::run_command(b + dir + "/other.safetensors --steps 2 --resume 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("resumed from"), std::string::npos) << out;
   EXPECT_EQ(steps_of(dir + "/b/metrics.jsonl"), (std::vector<int64_t>{1, 2}));
-  const auto config = nlohmann::json::parse(read_all(dir + "/b/config.json"));
+  const auto config = nlohmann::json::parse(test::file_text(dir + "/b/config.json"));
   EXPECT_EQ(config["init"], init) << config.dump();
 }
 

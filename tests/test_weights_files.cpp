@@ -1,7 +1,6 @@
 // Weights files: round trip, and every kind of bad file gives a clear sgml::Error naming the file and the problem.
 #include <gtest/gtest.h>
 
-#include <fstream>
 
 #include "engine/check.h"
 #include "engine/parameter_store.h"
@@ -13,12 +12,6 @@
 using namespace sgml;
 
 namespace {
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-void write_all(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 // Expects load_weights(path) to throw an sgml::Error whose message contains every one of `parts`.
 void expect_load_error(const std::string& path, const std::vector<std::string>& parts, bool require_head = false) {
@@ -61,19 +54,19 @@ TEST_F(WeightsFiles, RoundTripKeepsEveryValue) {
 }
 
 TEST_F(WeightsFiles, TruncatedFile) {
-  const std::string bytes = read_all(good_);
-  write_all(dir_ + "/truncated.safetensors", bytes.substr(0, bytes.size() / 2));
+  const std::string bytes = test::file_text(good_);
+  test::write_file_text(dir_ + "/truncated.safetensors", bytes.substr(0, bytes.size() / 2));
   expect_load_error(dir_ + "/truncated.safetensors", {"truncated.safetensors", "truncated"});
-  write_all(dir_ + "/tiny.safetensors", bytes.substr(0, 5));
+  test::write_file_text(dir_ + "/tiny.safetensors", bytes.substr(0, 5));
   expect_load_error(dir_ + "/tiny.safetensors", {"tiny.safetensors", "not a safetensors file"});
 }
 
 TEST_F(WeightsFiles, WrongHeader) {
-  std::string bytes = read_all(good_);
+  std::string bytes = test::file_text(good_);
   bytes[8] = '#';  // the JSON header's first character
-  write_all(dir_ + "/badjson.safetensors", bytes);
+  test::write_file_text(dir_ + "/badjson.safetensors", bytes);
   expect_load_error(dir_ + "/badjson.safetensors", {"badjson.safetensors", "not valid JSON"});
-  write_all(dir_ + "/huge.safetensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}");
+  test::write_file_text(dir_ + "/huge.safetensors", std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}");
   expect_load_error(dir_ + "/huge.safetensors", {"huge.safetensors", "header length"});
   expect_load_error(dir_ + "/does_not_exist.safetensors", {"does_not_exist.safetensors", "cannot open"});
 }
@@ -90,7 +83,7 @@ TEST_F(WeightsFiles, ForeignFilesAreNamedWithAdvice) {
   int i = 0;
   for (const auto& [bytes, words] : cases) {
     const std::string path = dir_ + "/foreign" + std::to_string(i++) + ".pth";
-    write_all(path, bytes);
+    test::write_file_text(path, bytes);
     std::vector<std::string> expected = words;
     expected.push_back(path);
     expected.push_back("is not a safetensors file");
@@ -214,7 +207,7 @@ TEST_F(WeightsFiles, HalfPrecisionFilesAreWidened) {
   bytes += header;
   bytes += std::string("\x00\x3c\x00\xc0", 4);  // F16 1.0, -2.0
   bytes += std::string("\x40\x40", 2);          // BF16 3.0
-  write_all(path, bytes);
+  test::write_file_text(path, bytes);
   const TensorMap t = load_safetensors(path);
   EXPECT_EQ(t.at("a").to_vector(), (std::vector<float>{1.0f, -2.0f}));
   EXPECT_EQ(t.at("b").to_vector(), (std::vector<float>{3.0f}));

@@ -61,6 +61,10 @@ Device gpu(int index = 0);            // Device::cuda(index), or the CPU in a st
 const char* gpu_device_flag();        // what `sgml --device` is given for it: "cuda" or "cpu"
 
 std::string source_dir();   // the repository root
+// The whole file, byte for byte; empty when it cannot be read (the test's check of the content then fails).
+std::string file_text(const std::string& path);
+// Writes `text` to path byte for byte, replacing what was there.
+void write_file_text(const std::string& path, const std::string& text);
 std::string scratch_dir(const std::string& name);  // a fresh, empty folder under the build tree
 std::string scratch_root(const ::testing::TestInfo* info);  // the folder of a test's scratch_dir()s
 // Removes a folder (a scratch dataset or run) when it goes out of scope, the test passed or not: for the large ones.
