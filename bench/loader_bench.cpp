@@ -43,8 +43,10 @@ double measure(const Dataset& d, int size, int workers, std::shared_ptr<const Im
   c.workers = workers;
   c.prefetch = 2;
   const auto start = std::chrono::steady_clock::now();
-  Loader loader(d, d.train, [&](int64_t step) { return step < per_pass * passes ? order.batch(step % per_pass) : std::vector<int>{}; },
-                c, std::move(cache));
+  Loader loader(
+      d, d.train,
+      [&](int64_t step) { return step < per_pass * passes ? order.batch(step % per_pass) : std::vector<int>{}; }, c,
+      std::move(cache));
   int64_t images = 0;
   for (Batch b = loader.next(); b.size() > 0; b = loader.next()) images += b.size();
   return double(images) / seconds_since(start);
@@ -71,8 +73,10 @@ int main(int argc, char** argv) {
     Dataset d = read_inshop(data);
     t = std::chrono::steady_clock::now();
     const CacheBuildReport r = build_image_cache(d, default_cache_dir(d), v.model_size, cores, false);
-    std::printf("{\"variant\": \"%s\", \"train_images\": %zu, \"generate_s\": %.2f, \"prepare_s\": %.2f, \"prepare_images_per_s\": %.0f}\n",
-                v.name, d.train.size(), generate, r.seconds, r.images / r.seconds);
+    std::printf(
+        "{\"variant\": \"%s\", \"train_images\": %zu, \"generate_s\": %.2f, \"prepare_s\": %.2f, "
+        "\"prepare_images_per_s\": %.0f}\n",
+        v.name, d.train.size(), generate, r.seconds, r.images / r.seconds);
     std::shared_ptr<const ImageCache> cache = find_image_cache(d, v.model_size);
     for (int workers = 1; workers <= max_workers; ++workers)
       for (bool cached : {false, true}) {

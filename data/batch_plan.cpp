@@ -16,7 +16,8 @@ BatchPlan read_batch_plan(const std::string& path, int num_train_images, int gro
     for (std::string_view t : tokens) {
       const long long v = parse_integer(t, path, n, "image index");
       if (v < 0 || v >= num_train_images)
-        SGML_FAIL("'", path, "' line ", n, ": image index ", v, " is outside the ", num_train_images, " training images");
+        SGML_FAIL("'", path, "' line ", n, ": image index ", v, " is outside the ", num_train_images,
+                  " training images");
       step.push_back(int(v));
     }
     if (step.size() < 2) SGML_FAIL("'", path, "' line ", n, ": a batch needs at least 2 images");

@@ -148,7 +148,8 @@ Var read_variable(mat_t* mat, const std::string& path, const char* name, matio_c
   if (!v)
     SGML_FAIL("'", path, "': no variable '", name, "' (expected ", expected, "; a truncated or different file? ",
               kLayoutHint, ")");
-  if (v->class_type != wanted) SGML_FAIL("'", path, "': variable '", name, "' is ", type_of(v.get()), ", expected ", expected);
+  if (v->class_type != wanted)
+    SGML_FAIL("'", path, "': variable '", name, "' is ", type_of(v.get()), ", expected ", expected);
   return v;
 }
 
@@ -177,10 +178,12 @@ Dataset read_cars(const std::string& root, const CarsOptions& options) {
   if (!holds_its_members(names.get(), 1))
     SGML_FAIL("'", path, "': class_names is ", type_of(names.get()), " but holds fewer cells (a damaged file?)");
   std::vector<std::string> class_names(element_count(names.get()));
-  if (class_names.size() < 2) SGML_FAIL("'", path, "': class_names holds ", class_names.size(), " names, expected at least 2");
+  if (class_names.size() < 2)
+    SGML_FAIL("'", path, "': class_names holds ", class_names.size(), " names, expected at least 2");
   for (size_t c = 0; c < class_names.size(); ++c)
     if (!char_text(Mat_VarGetCell(names.get(), int(c)), &class_names[c]))
-      SGML_FAIL("'", path, "': class_names{", c + 1, "} is ", type_of(Mat_VarGetCell(names.get(), int(c))), ", expected a string");
+      SGML_FAIL("'", path, "': class_names{", c + 1, "} is ", type_of(Mat_VarGetCell(names.get(), int(c))),
+                ", expected a string");
   const int num_classes = int(class_names.size());
 
   const Var annotations = read_variable(file.mat, path, "annotations", MAT_C_STRUCT, "a 1 x N struct array");
@@ -213,8 +216,8 @@ Dataset read_cars(const std::string& root, const CarsOptions& options) {
     double v[6];
     for (int f = 0; f < 6; ++f)
       if (!numeric_scalar(field(kNumberFields[f]), &v[f]))
-        SGML_FAIL("'", path, "' annotations record ", i + 1, ": ", kNumberFields[f], " is ", type_of(field(kNumberFields[f])),
-                  ", expected a finite number (a 1 x 1 numeric matrix)");
+        SGML_FAIL("'", path, "' annotations record ", i + 1, ": ", kNumberFields[f], " is ",
+                  type_of(field(kNumberFields[f])), ", expected a finite number (a 1 x 1 numeric matrix)");
     if (v[4] != std::floor(v[4]) || v[4] < 1 || v[4] > num_classes)
       SGML_FAIL("'", path, "' annotations record ", i + 1, ": class ", v[4], " is out of range (1 to ", num_classes,
                 ", the entries of class_names)");
@@ -226,7 +229,8 @@ Dataset read_cars(const std::string& root, const CarsOptions& options) {
     a.path = (fs::path(root) / relative).string();
     a.class_id = int(v[4]);
     // MATLAB pixels are 1-based and the corners inclusive: x1 = 1 is the image's first column.
-    a.box = {float(std::max(0.0, v[0] - 1)), float(std::max(0.0, v[1] - 1)), float(v[2] - v[0] + 1), float(v[3] - v[1] + 1)};
+    a.box = {float(std::max(0.0, v[0] - 1)), float(std::max(0.0, v[1] - 1)), float(v[2] - v[0] + 1),
+             float(v[3] - v[1] + 1)};
   }
   size_t missing = 0, first_missing = 0;
   for (size_t i = 0; i < n; ++i)

@@ -10,8 +10,9 @@
 // leave-one-out test set (8,131 images); labels dense per split in class order; the item of an image is its class id.
 // The bounding boxes are kept only when asked (CarsOptions::crop; most metric-learning work does not crop).
 // No attributes. Errors name the file and the record (1-based): the file is not a MAT file, a variable or a field
-// is missing or has the wrong type or size or holds less data than its dimensions claim, a class outside 1..C, a box outside the order x1 <= x2, y1 <= y2, a path
-// listed twice, an image that is not on disk (the first such record, and how many there are).
+// is missing or has the wrong type or size or holds less data than its dimensions claim, a class outside 1..C, a box
+// outside the order x1 <= x2, y1 <= y2, a path listed twice, an image that is not on disk (the first such record, and
+// how many there are).
 #pragma once
 #include <string>
 

@@ -76,26 +76,29 @@ void read_image_attributes(const TextFile& file, const std::unordered_map<int, i
     }
     if (count == 0) continue;
     if (count < 4)
-      SGML_FAIL("'", file.path(), "' line ", n, ": expected '<image_id> <attribute_id> <is_present> <certainty_id> <time>', got '",
-                line, "'");
+      SGML_FAIL("'", file.path(), "' line ", n,
+                ": expected '<image_id> <attribute_id> <is_present> <certainty_id> <time>', got '", line, "'");
     if (count > 5) ++extra_token_lines;
     const int id = positive_id(tok[0], file, n, "image id");
     const auto it = image_index.find(id);
     if (it == image_index.end()) SGML_FAIL("'", file.path(), "' line ", n, ": image id ", id, " is not in images.txt");
     const int attribute = positive_id(tok[1], file, n, "attribute id");
     if (attribute > k)
-      SGML_FAIL("'", file.path(), "' line ", n, ": attribute id ", attribute, " is beyond the ", k, " attributes of attributes.txt");
+      SGML_FAIL("'", file.path(), "' line ", n, ": attribute id ", attribute, " is beyond the ", k,
+                " attributes of attributes.txt");
     if (tok[2] != "0" && tok[2] != "1")
       SGML_FAIL("'", file.path(), "' line ", n, ": is_present '", tok[2], "' is not 0 or 1");
     parse_integer(tok[3], file.path(), n, "certainty id");
     std::vector<float>& row = rows[size_t(it->second)];
     float& value = row[size_t(attribute - 1)];
-    if (value >= 0) SGML_FAIL("'", file.path(), "' line ", n, ": image ", id, " attribute ", attribute, " is given twice");
+    if (value >= 0)
+      SGML_FAIL("'", file.path(), "' line ", n, ": image ", id, " attribute ", attribute, " is given twice");
     value = tok[2] == "1" ? 1.0f : 0.0f;
     ++images[size_t(it->second)].attributes_seen;
   }
   if (extra_token_lines > 0)
-    d.tolerated_defects["attributes/image_attribute_labels.txt: lines with extra tokens (first four read)"] = extra_token_lines;
+    d.tolerated_defects["attributes/image_attribute_labels.txt: lines with extra tokens (first four read)"] =
+        extra_token_lines;
 }
 
 }  // namespace
@@ -133,7 +136,8 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
   auto image_of = [&](const TextFile& file, int line, std::string_view token) -> ImageEntry& {
     const int id = positive_id(token, file, line, "image id");
     const auto it = image_index.find(id);
-    if (it == image_index.end()) SGML_FAIL("'", file.path(), "' line ", line, ": image id ", id, " is not in images.txt");
+    if (it == image_index.end())
+      SGML_FAIL("'", file.path(), "' line ", line, ": image id ", id, " is not in images.txt");
     return images[size_t(it->second)];
   };
 
@@ -148,7 +152,8 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
     if (e.class_id != 0) SGML_FAIL("'", labels_txt.path(), "' line ", n, ": image id ", t[0], " has a second class");
     e.class_id = positive_id(t[1], labels_txt, n, "class id");
     if (!classes.count(e.class_id))
-      SGML_FAIL("'", labels_txt.path(), "' line ", n, ": class id ", e.class_id, " is not in '", classes_txt.path(), "'");
+      SGML_FAIL("'", labels_txt.path(), "' line ", n, ": class id ", e.class_id, " is not in '", classes_txt.path(),
+                "'");
   }
   for (const auto& [n, t] : table(boxes_txt, 5, "<image_id> <x> <y> <width> <height>")) {
     ImageEntry& e = image_of(boxes_txt, n, t[0]);
@@ -165,7 +170,8 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
   for (const auto& [n, t] : table(names_txt, 2, "<attribute_id> <attribute_name>", /*at_least=*/true)) {
     const int id = positive_id(t[0], names_txt, n, "attribute id");
     if (id != d.num_attributes() + 1)
-      SGML_FAIL("'", names_txt.path(), "' line ", n, ": attribute id ", id, " where ", d.num_attributes() + 1, " was expected");
+      SGML_FAIL("'", names_txt.path(), "' line ", n, ": attribute id ", id, " where ", d.num_attributes() + 1,
+                " was expected");
     std::string name;
     for (size_t i = 1; i < t.size(); ++i) name += std::string(i > 1 ? " " : "") + std::string(t[i]);
     d.attribute_names.push_back(name);
@@ -178,9 +184,11 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
   std::map<int, int> images_per_class;
   for (const ImageEntry& e : images) {
     if (e.class_id == 0)
-      SGML_FAIL("'", images_txt.path(), "' line ", e.line, ": image ", e.name, " has no class in '", labels_txt.path(), "'");
+      SGML_FAIL("'", images_txt.path(), "' line ", e.line, ": image ", e.name, " has no class in '", labels_txt.path(),
+                "'");
     if (!e.box.valid())
-      SGML_FAIL("'", images_txt.path(), "' line ", e.line, ": image ", e.name, " has no bounding box in '", boxes_txt.path(), "'");
+      SGML_FAIL("'", images_txt.path(), "' line ", e.line, ": image ", e.name, " has no bounding box in '",
+                boxes_txt.path(), "'");
     if (e.attributes_seen != d.num_attributes())
       SGML_FAIL("'", images_txt.path(), "' line ", e.line, ": image ", e.name, " has ", e.attributes_seen, " of the ",
                 d.num_attributes(), " attributes in '", attributes_path, "'");

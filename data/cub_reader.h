@@ -9,10 +9,10 @@
 // (1-100) is the training split, the rest (101-200) the test split (leave-one-out retrieval); labels are dense per
 // split in class-id order. Each image keeps its bounding box (the transform crops to it) unless CubOptions::crop is
 // false (whole images, as Divide & Conquer's authors read CUB; the boxes are still read and checked), and its own
-// attribute row (312 is_present values). Tolerated and counted: lines of image_attribute_labels.txt with tokens after the fifth
-// (the official file's known defect around image 2275; the first four tokens are read).
-// Errors name the file and line: a missing file, a malformed line, a duplicate id, an image without a class,
-// a class not in classes.txt, an image without a bounding box or with missing attributes, an unknown id.
+// attribute row (312 is_present values). Tolerated and counted: lines of image_attribute_labels.txt with tokens after
+// the fifth (the official file's known defect around image 2275; the first four tokens are read). Errors name the file
+// and line: a missing file, a malformed line, a duplicate id, an image without a class, a class not in classes.txt, an
+// image without a bounding box or with missing attributes, an unknown id.
 #pragma once
 #include <string>
 

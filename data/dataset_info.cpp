@@ -85,8 +85,9 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
   j[options.verify_images ? "bad_images" : "missing_images"] = unreadable;
   if (unreadable > 0) {
     problems.push_back(std::to_string(unreadable) +
-                       (options.verify_images ? " images cannot be used (they do not decode, or their box lies outside them)"
-                                              : " image files are missing"));
+                       (options.verify_images
+                            ? " images cannot be used (they do not decode, or their box lies outside them)"
+                            : " image files are missing"));
     for (const auto& e : examples) problems.push_back("  " + printable_utf8(e));
   }
   if (d.query_gallery()) {
@@ -122,14 +123,17 @@ std::string format_dataset_info(const nlohmann::ordered_json& j) {
   os << "  train:    " << j["images_train"] << " images of " << j["classes_train"] << " classes\n";
   if (j.contains("images_query")) {
     os << "  query:    " << j["images_query"] << " images\n";
-    os << "  gallery:  " << j["images_gallery"] << " images (" << j["classes_test"] << " test classes over query and gallery)\n";
+    os << "  gallery:  " << j["images_gallery"] << " images (" << j["classes_test"]
+       << " test classes over query and gallery)\n";
   } else {
     os << "  test:     " << j["images_test"] << " images of " << j["classes_test"] << " classes (leave-one-out)\n";
   }
   os << "  attributes: " << j["attributes"] << "\n";
   if (j["tolerated_defects"].empty()) os << "  tolerated defects: none\n";
-  for (const auto& [what, count] : j["tolerated_defects"].items()) os << "  tolerated: " << what << ": " << count << "\n";
-  if (j.contains("cache") && !j["cache"].is_null()) os << "  decoded-image cache: " << j["cache"].get<std::string>() << "\n";
+  for (const auto& [what, count] : j["tolerated_defects"].items())
+    os << "  tolerated: " << what << ": " << count << "\n";
+  if (j.contains("cache") && !j["cache"].is_null())
+    os << "  decoded-image cache: " << j["cache"].get<std::string>() << "\n";
   if (j["problems"].empty()) os << "  problems: none\n";
   for (const auto& p : j["problems"]) os << "  problem: " << p.get<std::string>() << "\n";
   return os.str();

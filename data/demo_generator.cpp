@@ -44,7 +44,9 @@ std::string capitalised(std::string s) {
   return s;
 }
 
-std::string padded(const std::string& s, size_t width) { return s + std::string(s.size() < width ? width - s.size() : 1, ' '); }
+std::string padded(const std::string& s, size_t width) {
+  return s + std::string(s.size() < width ? width - s.size() : 1, ' ');
+}
 
 // The object's bounding box in a view: its outer radius around the centre, clamped to the canvas.
 void object_box(const DemoView& v, int w, int h, int box[4]) {
@@ -67,7 +69,8 @@ std::vector<View> render_all(const std::vector<DemoItem>& items, const DemoSpec&
     View& v = views[size_t(i)];
     v.item = int(i / spec.views_per_item);
     v.view = int(i % spec.views_per_item);
-    const DemoView dv = draw_demo_view(items[size_t(v.item)], spec.width, spec.height, mix_seed(spec.seed, uint64_t(v.item), uint64_t(v.view) + 1));
+    const DemoView dv = draw_demo_view(items[size_t(v.item)], spec.width, spec.height,
+                                       mix_seed(spec.seed, uint64_t(v.item), uint64_t(v.view) + 1));
     v.image = render_demo_view(items[size_t(v.item)], dv, spec.width, spec.height);
     object_box(dv, spec.width, spec.height, v.box);
   }
@@ -90,12 +93,13 @@ void write_inshop(const fs::path& dir, const DemoSpec& spec) {
   for (const View& v : views) {
     char name[128];
     std::snprintf(name, sizeof name, "img/DEMO/%s/%s/%02d_%d_view.jpg",
-                  capitalised(groups[0].values[size_t(items[size_t(v.item)].value[0])]).c_str(), item_id(v.item).c_str(),
-                  v.view + 1, v.view + 1);
+                  capitalised(groups[0].values[size_t(items[size_t(v.item)].value[0])]).c_str(),
+                  item_id(v.item).c_str(), v.view + 1, v.view + 1);
     write_bytes(dir / "Img" / name, encode_jpeg(v.image, spec.jpeg_quality));
     const bool train = v.item < spec.train_items;
     const char* status = train ? "train" : v.view < spec.query_views ? "query" : "gallery";
-    partition << padded(name, 54) << padded(item_id(v.item), 22) << status << "\n";  // runs of spaces, as the official file
+    partition << padded(name, 54) << padded(item_id(v.item), 22) << status
+              << "\n";  // runs of spaces, as the official file
     char coords[64];
     std::snprintf(coords, sizeof coords, "1  1  %03d  %03d  %03d  %03d", v.box[0], v.box[1], v.box[2], v.box[3]);
     bbox << padded(name, 54) << coords << "\n";
@@ -108,7 +112,8 @@ void write_inshop(const fs::path& dir, const DemoSpec& spec) {
   for (int i = 0; i < n_items; ++i) {
     RandomStream unknown(mix_seed(spec.seed, uint64_t(i), 0xA77));
     attrs << item_id(i);
-    for (float a : items[size_t(i)].attribute_vector()) attrs << (a > 0 ? " 1" : unknown.uniform() < 0.05 ? " 0" : " -1");
+    for (float a : items[size_t(i)].attribute_vector())
+      attrs << (a > 0 ? " 1" : unknown.uniform() < 0.05 ? " 0" : " -1");
     attrs << "\n";
     item_list << item_id(i) << "\n";
   }
@@ -130,13 +135,15 @@ void write_cub(const fs::path& dir, const DemoSpec& spec) {
     const DemoItem& it = items[size_t(c)];
     char b[160];
     std::snprintf(b, sizeof b, "%03d.%s_%s_%s", c + 1, capitalised(groups[1].values[size_t(it.value[1])]).c_str(),
-                  capitalised(groups[2].values[size_t(it.value[2])]).c_str(), capitalised(groups[0].values[size_t(it.value[0])]).c_str());
+                  capitalised(groups[2].values[size_t(it.value[2])]).c_str(),
+                  capitalised(groups[0].values[size_t(it.value[0])]).c_str());
     class_names.push_back(b);
     classes << c + 1 << " " << b << "\n";
   }
   int attribute_id = 0;
   for (const auto& g : groups)
-    for (const char* value : g.values) names << ++attribute_id << " has_" << g.name << "::" << capitalised(value) << "\n";
+    for (const char* value : g.values)
+      names << ++attribute_id << " has_" << g.name << "::" << capitalised(value) << "\n";
   const int defect_image = int(views.size()) / 2 + 1;  // the official file's extra-token lines are mid-file too
   for (size_t i = 0; i < views.size(); ++i) {
     const View& v = views[i];
@@ -206,7 +213,8 @@ void write_shots(const fs::path& dir, std::vector<Shot>& shots, const DemoSpec& 
   for (int64_t i = 0; i < int64_t(shots.size()); ++i) {
     Shot& s = shots[size_t(i)];
     const DemoItem& item = items[size_t(s.cls)];
-    const DemoView dv = draw_demo_view(item, spec.width, spec.height, mix_seed(spec.seed, uint64_t(s.cls), uint64_t(s.view) + 1));
+    const DemoView dv =
+        draw_demo_view(item, spec.width, spec.height, mix_seed(spec.seed, uint64_t(s.cls), uint64_t(s.view) + 1));
     object_box(dv, spec.width, spec.height, s.box);
     write_bytes(dir / s.name, encode_jpeg(render_demo_view(item, dv, spec.width, spec.height), spec.jpeg_quality));
   }
@@ -304,19 +312,22 @@ const char* demo_layout_name(DemoLayout layout) {
 }
 
 std::string DemoSpec::description(DemoLayout layout) const {
-  return str_cat("sgml demo generator v", kGeneratorVersion, ": ", demo_layout_name(layout), " layout, ", train_items,
-                 " train + ", test_items, " test items, ",
-                 train_images > 0 ? str_cat(train_images, " + ", test_images, " images") : str_cat(views_per_item, " views"),
-                 " of ", width, "x", height, shared_image ? " (one image shared)" : "", ", ", query_views,
-                 " query views, JPEG quality ", jpeg_quality, ", seed ", seed);
+  return str_cat(
+      "sgml demo generator v", kGeneratorVersion, ": ", demo_layout_name(layout), " layout, ", train_items, " train + ",
+      test_items, " test items, ",
+      train_images > 0 ? str_cat(train_images, " + ", test_images, " images") : str_cat(views_per_item, " views"),
+      " of ", width, "x", height, shared_image ? " (one image shared)" : "", ", ", query_views,
+      " query views, JPEG quality ", jpeg_quality, ", seed ", seed);
 }
 
 void write_demo_dataset(const std::string& dir, DemoLayout layout, const DemoSpec& spec) {
   // Query views split an item's views in the In-shop layout only.
-  const bool views_split = layout != DemoLayout::InShop || (spec.query_views >= 1 && spec.query_views < spec.views_per_item);
-  SGML_CHECK(spec.train_items >= 2 && spec.test_items >= 2 && spec.views_per_item >= 2 && spec.width >= 16 &&
-                 spec.height >= 16 && views_split,
-             "a demo needs at least 2 train and 2 test items, 2 views each, a query and a gallery view, 16 x 16 images");
+  const bool views_split =
+      layout != DemoLayout::InShop || (spec.query_views >= 1 && spec.query_views < spec.views_per_item);
+  SGML_CHECK(
+      spec.train_items >= 2 && spec.test_items >= 2 && spec.views_per_item >= 2 && spec.width >= 16 &&
+          spec.height >= 16 && views_split,
+      "a demo needs at least 2 train and 2 test items, 2 views each, a query and a gallery view, 16 x 16 images");
   fs::create_directories(dir);
   switch (layout) {
     case DemoLayout::InShop: write_inshop(dir, spec); break;

@@ -14,9 +14,11 @@ namespace {
 constexpr float kPi = 3.14159265358979f;
 enum Group { kShape, kColour, kPattern, kSize, kBackground };
 
-const float kColours[8][3] = {{0.85f, 0.15f, 0.15f}, {0.95f, 0.55f, 0.10f}, {0.95f, 0.88f, 0.20f}, {0.20f, 0.70f, 0.25f},
-                              {0.10f, 0.65f, 0.65f}, {0.15f, 0.30f, 0.85f}, {0.55f, 0.20f, 0.75f}, {0.95f, 0.50f, 0.70f}};
-const float kBackgrounds[4][3] = {{0.82f, 0.82f, 0.82f}, {0.90f, 0.84f, 0.70f}, {0.72f, 0.82f, 0.92f}, {0.30f, 0.30f, 0.32f}};
+const float kColours[8][3] = {{0.85f, 0.15f, 0.15f}, {0.95f, 0.55f, 0.10f}, {0.95f, 0.88f, 0.20f},
+                              {0.20f, 0.70f, 0.25f}, {0.10f, 0.65f, 0.65f}, {0.15f, 0.30f, 0.85f},
+                              {0.55f, 0.20f, 0.75f}, {0.95f, 0.50f, 0.70f}};
+const float kBackgrounds[4][3] = {
+    {0.82f, 0.82f, 0.82f}, {0.90f, 0.84f, 0.70f}, {0.72f, 0.82f, 0.92f}, {0.30f, 0.30f, 0.32f}};
 const float kSizes[3] = {0.20f, 0.27f, 0.34f};  // object radius / the canvas's shorter side
 
 // Is the point (u, v), in object radii, inside the shape?
@@ -90,7 +92,8 @@ std::vector<DemoItem> make_demo_items(int count, uint64_t seed) {
   const auto& groups = demo_attribute_groups();
   int combinations = 1;
   for (const auto& g : groups) combinations *= int(g.values.size());
-  SGML_CHECK(count >= 0 && count <= combinations, "the demo has ", combinations, " attribute combinations; asked for ", count, " items");
+  SGML_CHECK(count >= 0 && count <= combinations, "the demo has ", combinations, " attribute combinations; asked for ",
+             count, " items");
   RandomStream rng(mix_seed(seed, 0xD3E0, 1));
   std::vector<int> combo(static_cast<size_t>(combinations));
   std::iota(combo.begin(), combo.end(), 0);
@@ -117,7 +120,8 @@ DemoView draw_demo_view(const DemoItem& item, int width, int height, uint64_t se
   RandomStream rng(seed);
   DemoView v;
   v.radius = kSizes[item.value[kSize]] * float(std::min(width, height)) * float(rng.uniform(0.88, 1.12));
-  const float room_x = std::max(0.0f, width / 2.0f - v.radius - 1), room_y = std::max(0.0f, height / 2.0f - v.radius - 1);
+  const float room_x = std::max(0.0f, width / 2.0f - v.radius - 1),
+              room_y = std::max(0.0f, height / 2.0f - v.radius - 1);
   v.center_x = width / 2.0f + float(rng.uniform(-1, 1)) * std::min(room_x, 0.14f * width);
   v.center_y = height / 2.0f + float(rng.uniform(-1, 1)) * std::min(room_y, 0.14f * height);
   v.rotation = float(rng.uniform(-0.5, 0.5));  // about +-29 degrees

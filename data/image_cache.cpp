@@ -82,10 +82,11 @@ const std::string& index_string(const nlohmann::json& j, const char* key, const 
 
 // A slot number written as a JSON key: decimal digits only, below `count`.
 int parse_slot(const std::string& key, size_t count, const std::string& json_path) {
-  const bool digits = !key.empty() && key.size() <= 9 && std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits = !key.empty() && key.size() <= 9 &&
+                      std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || std::stoul(key) >= count)
-    index_error(json_path, str_cat("field 'bad' has the key '", printable_utf8(key), "', expected an image number 0 to ",
-                                   int64_t(count) - 1));
+    index_error(json_path, str_cat("field 'bad' has the key '", printable_utf8(key),
+                                   "', expected an image number 0 to ", int64_t(count) - 1));
   return int(std::stoul(key));
 }
 
@@ -96,8 +97,8 @@ std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path)
   if (index_string(j, "format", json_path) != kFormat) index_error(json_path, str_cat("is not a ", kFormat, " index"));
   const int64_t version = index_int(j, "version", 0, INT32_MAX, json_path);
   if (version < kVersion)
-    index_error(json_path, str_cat("was prepared by an older sgml (index version ", version, ", this sgml reads version ",
-                                   kVersion, ")"));
+    index_error(json_path, str_cat("was prepared by an older sgml (index version ", version,
+                                   ", this sgml reads version ", kVersion, ")"));
   if (version != kVersion)
     index_error(json_path, str_cat("is version ", version, ", this sgml reads version ", kVersion));
   index_string(j, "kind", json_path);
@@ -122,7 +123,8 @@ std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path)
   if (!boxes_error.empty()) index_error(json_path, boxes_error);
   if (!j.contains("bad") || !j["bad"].is_object()) index_error(json_path, "has no object 'bad'");
   for (const auto& [key, why] : j["bad"].items()) {
-    if (!why.is_string()) index_error(json_path, str_cat("field 'bad' entry '", printable_utf8(key), "' is not a string"));
+    if (!why.is_string())
+      index_error(json_path, str_cat("field 'bad' entry '", printable_utf8(key), "' is not a string"));
     c->bad_[parse_slot(key, c->paths_.size(), json_path)] = why.get<std::string>();
   }
   c->map_data();

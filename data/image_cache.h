@@ -1,6 +1,7 @@
 // The optional decoded-image cache (`sgml prepare DATASET --data DIR`): every image of the dataset decoded, cropped
-// to its bounding box (CUB unless --crop-boxes false; Cars196 with --crop-boxes) and resized once to C x C (stb triangle filter, as the transform), stored as raw RGB in
-// one file that training memory-maps, so that no JPEG is decoded during training.
+// to its bounding box (CUB unless --crop-boxes false; Cars196 with --crop-boxes) and resized once to C x C (stb
+// triangle filter, as the transform), stored as raw RGB in one file that training memory-maps, so that no JPEG is
+// decoded during training.
 //
 //   DIR/sgml_cache/images_C.u8     N x C x C x 3 bytes, image i at i * C * C * 3, in the dataset's order
 //   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 2, "kind", "size": C, "count": N,
@@ -21,7 +22,8 @@
 // taken from the cached image instead of the original, which differs only by resampling (the crop keeps the
 // aspect ratio of what it crops, and the result is S x S either way). A cache is used only when its list of paths
 // and its boxes equal the dataset's (a changed dataset needs a new `sgml prepare`): a cache prepared cropped
-// (CUB's default, Cars196 with --crop-boxes) is not used by an uncropped run and vice versa, nor a CUB cache after bounding_boxes.txt changed.
+// (CUB's default, Cars196 with --crop-boxes) is not used by an uncropped run and vice versa, nor a CUB cache after
+// bounding_boxes.txt changed.
 #pragma once
 #include <memory>
 #include <string>

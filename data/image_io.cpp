@@ -106,8 +106,8 @@ RgbImage decode_image_rgb(const std::vector<uint8_t>& bytes) {
     SGML_FAIL("cannot decode ", what, ": ", stbi_failure_reason());
   }
   if (int64_t(w) * h > kMaxImagePixels)
-    SGML_FAIL("cannot decode ", what, ": declared size ", w, "x", h, " (", int64_t(w) * h, " pixels) is over the limit of ",
-              kMaxImagePixels, " pixels (2^28)");
+    SGML_FAIL("cannot decode ", what, ": declared size ", w, "x", h, " (", int64_t(w) * h,
+              " pixels) is over the limit of ", kMaxImagePixels, " pixels (2^28)");
   unsigned char* data = stbi_load_from_memory(bytes.data(), int(bytes.size()), &w, &h, &channels, 3);
   return take_decoded(data, w, h, what);
 }
@@ -143,7 +143,8 @@ std::string base64_encode(const std::vector<uint8_t>& bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   for (size_t i = 0; i < bytes.size(); i += 3) {
-    const uint32_t b0 = bytes[i], b1 = i + 1 < bytes.size() ? bytes[i + 1] : 0, b2 = i + 2 < bytes.size() ? bytes[i + 2] : 0;
+    const uint32_t b0 = bytes[i], b1 = i + 1 < bytes.size() ? bytes[i + 1] : 0,
+                   b2 = i + 2 < bytes.size() ? bytes[i + 2] : 0;
     const uint32_t triple = (b0 << 16) | (b1 << 8) | b2;
     out += kAlphabet[(triple >> 18) & 63];
     out += kAlphabet[(triple >> 12) & 63];

@@ -1,4 +1,5 @@
-// 8-bit RGB images for datasets, reports and plots: read and decode, fit into a box, encode to JPEG/PNG in memory, data URIs.
+// 8-bit RGB images for datasets, reports and plots: read and decode, fit into a box, encode to JPEG/PNG in memory, data
+// URIs.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -73,7 +73,8 @@ void resize_window(uint8_t* out, const RgbImage& image, const PixelWindow& w, in
   SGML_CHECK(width >= 1 && height >= 1, "resize to ", width, "x", height);
   SGML_CHECK(w.x >= 0 && w.y >= 0 && w.width >= 1 && w.height >= 1 && w.x + w.width <= image.width &&
                  w.y + w.height <= image.height,
-             "window ", w.x, ",", w.y, " ", w.width, "x", w.height, " outside a ", image.width, "x", image.height, " image");
+             "window ", w.x, ",", w.y, " ", w.width, "x", w.height, " outside a ", image.width, "x", image.height,
+             " image");
   const uint8_t* src = image.pixels.data() + (size_t(w.y) * image.width + w.x) * 3;
   const size_t src_stride = size_t(image.width) * 3, row = size_t(width) * 3;
   if (w.width == width && w.height == height) {

@@ -79,7 +79,8 @@ PixelWindow random_resized_window(const PixelWindow& region, Draws& draws) {
     const double target_area = area * draws.uniform(kResizedCropAreaMin, kResizedCropAreaMax);
     const double aspect = std::exp(draws.uniform(log_min, log_max));
     // Python's round: halves to even, as std::nearbyint in the default rounding mode.
-    const double w = std::nearbyint(std::sqrt(target_area * aspect)), h = std::nearbyint(std::sqrt(target_area / aspect));
+    const double w = std::nearbyint(std::sqrt(target_area * aspect)),
+                 h = std::nearbyint(std::sqrt(target_area / aspect));
     if (w > 0 && w <= region.width && h > 0 && h <= region.height) {
       const int top = int(draws.below(int64_t(region.height - h + 1)));
       const int left = int(draws.below(int64_t(region.width - w + 1)));

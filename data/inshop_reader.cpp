@@ -21,7 +21,8 @@ const char* kLayoutHint =
 // The In-shop lists: line 1 the number of entries, line 2 the column names, then the entries. Returns the entry
 // line numbers (blank lines skipped) after checking the count.
 std::vector<int> counted_body(const TextFile& file, const char* what) {
-  if (file.num_lines() < 2) SGML_FAIL("'", file.path(), "': expected the number of ", what, " on line 1 and the column names on line 2");
+  if (file.num_lines() < 2)
+    SGML_FAIL("'", file.path(), "': expected the number of ", what, " on line 1 and the column names on line 2");
   const std::vector<std::string_view> first = split_tokens(file.line(1));
   long long count = 0;
   if (first.size() != 1 || !try_parse_integer(first[0], &count) || count < 0)
@@ -83,9 +84,12 @@ Dataset read_inshop(const std::string& root) {
   Dataset d;
   d.kind = "deepfashion";
   d.root = root;
-  const TextFile partition(find_dataset_file(root, {"Eval/list_eval_partition.txt", "list_eval_partition.txt"}, kLayoutHint));
-  const TextFile cloth(find_dataset_file(root, {"Anno/list_attr_cloth.txt", "Anno/attributes/list_attr_cloth.txt"}, kLayoutHint));
-  const TextFile items(find_dataset_file(root, {"Anno/list_attr_items.txt", "Anno/attributes/list_attr_items.txt"}, kLayoutHint));
+  const TextFile partition(
+      find_dataset_file(root, {"Eval/list_eval_partition.txt", "list_eval_partition.txt"}, kLayoutHint));
+  const TextFile cloth(
+      find_dataset_file(root, {"Anno/list_attr_cloth.txt", "Anno/attributes/list_attr_cloth.txt"}, kLayoutHint));
+  const TextFile items(
+      find_dataset_file(root, {"Anno/list_attr_items.txt", "Anno/attributes/list_attr_items.txt"}, kLayoutHint));
 
   d.attribute_names = read_attribute_names(cloth);
   const size_t k = d.attribute_names.size();

@@ -186,7 +186,8 @@ bool run_encode(Encoder& e, const RgbImage& image, int quality) {
   jpeg_set_defaults(&e.cinfo);
   jpeg_set_quality(&e.cinfo, quality, TRUE);
   if (quality > 90)
-    for (int c = 0; c < e.cinfo.num_components; ++c) e.cinfo.comp_info[c].h_samp_factor = e.cinfo.comp_info[c].v_samp_factor = 1;
+    for (int c = 0; c < e.cinfo.num_components; ++c)
+      e.cinfo.comp_info[c].h_samp_factor = e.cinfo.comp_info[c].v_samp_factor = 1;
   jpeg_start_compress(&e.cinfo, TRUE);
   while (e.cinfo.next_scanline < e.cinfo.image_height) {
     // libjpeg's API takes non-const rows but only reads them.
@@ -226,12 +227,14 @@ RgbImage decode_jpeg(const uint8_t* data, size_t size) {
 
 std::vector<uint8_t> encode_jpeg_libjpeg(const RgbImage& image, int quality) {
   SGML_CHECK(quality >= 1 && quality <= 100, "JPEG quality must be 1..100, got ", quality);
-  SGML_CHECK(image.width >= 1 && image.height >= 1 && image.width <= JPEG_MAX_DIMENSION && image.height <= JPEG_MAX_DIMENSION,
-             "cannot encode a ", image.width, "x", image.height, " image as JPEG (1..", JPEG_MAX_DIMENSION, " per side)");
+  SGML_CHECK(
+      image.width >= 1 && image.height >= 1 && image.width <= JPEG_MAX_DIMENSION && image.height <= JPEG_MAX_DIMENSION,
+      "cannot encode a ", image.width, "x", image.height, " image as JPEG (1..", JPEG_MAX_DIMENSION, " per side)");
   SGML_CHECK(image.pixels.size() == size_t(image.width) * size_t(image.height) * 3, "RGB image of ", image.width, "x",
              image.height, " holds ", image.pixels.size(), " bytes");
   auto e = std::make_unique<Encoder>();
-  if (!run_encode(*e, image, quality)) SGML_FAIL("JPEG encoding of a ", image.width, "x", image.height, " image failed: ", e->error.message);
+  if (!run_encode(*e, image, quality))
+    SGML_FAIL("JPEG encoding of a ", image.width, "x", image.height, " image failed: ", e->error.message);
   return std::vector<uint8_t>(e->sink.data, e->sink.data + e->sink.used);
 }
 

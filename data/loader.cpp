@@ -23,7 +23,8 @@ struct Loader::Slot {
 };
 
 Loader::Loader(const std::vector<ImageRecord>& images, const std::vector<std::vector<float>>& attributes,
-               int num_attributes, IndexSource source, const LoaderConfig& config, std::shared_ptr<const ImageCache> cache)
+               int num_attributes, IndexSource source, const LoaderConfig& config,
+               std::shared_ptr<const ImageCache> cache)
     : images_(images),
       attributes_(attributes),
       num_attributes_(num_attributes),
@@ -81,7 +82,8 @@ void Loader::start_workers(int count) {
     } catch (const std::system_error& e) {  // the system's limit on threads (or on memory for their stacks)
       failure = thread_start_error("loader worker threads", w, count, e);
     } catch (...) {                         // e.g. std::bad_alloc growing the vector
-      failure = str_cat("could not start ", count - w, " of ", count, " loader worker threads: ", current_error_message());
+      failure =
+          str_cat("could not start ", count - w, " of ", count, " loader worker threads: ", current_error_message());
     }
   }
   if (failure.empty()) return;
@@ -107,7 +109,8 @@ void Loader::request(int64_t step) {
     return;
   }
   for (int i : indices)
-    SGML_CHECK(i >= 0 && i < int(images_.size()), "step ", step, " asks for image ", i, " of a list of ", images_.size());
+    SGML_CHECK(i >= 0 && i < int(images_.size()), "step ", step, " asks for image ", i, " of a list of ",
+               images_.size());
   auto slot = std::make_unique<Slot>();
   const int b = int(indices.size()), s = config_.image_size;
   slot->step = step;
@@ -166,7 +169,8 @@ void Loader::load_one(Slot& slot, int position) {
   auto load = [&](int index) {
     const ImageRecord& r = images_[size_t(index)];
     const int cached = cache_ ? cache_->find(r.path) : -1;
-    if (cached >= 0) transform_image(out, cache_->image(cached), BoundingBox{}, s, aug, config_.eval_resize);  // cropped when cached
+    if (cached >= 0)
+      transform_image(out, cache_->image(cached), BoundingBox{}, s, aug, config_.eval_resize);  // cropped when cached
     else transform_image(out, decode_image_file(r.path), r.box, s, aug, config_.eval_resize);
   };
   int index = slot.batch.indices[size_t(position)];
@@ -213,7 +217,8 @@ void Loader::load_one(Slot& slot, int position) {
   slot.batch.labels[size_t(position)] = r.label;
   if (num_attributes_ > 0) {
     const std::vector<float>& row = attributes_.at(size_t(r.attribute_row));
-    SGML_CHECK(int(row.size()) == num_attributes_, "attribute row of ", r.path, " has ", row.size(), " values, not ", num_attributes_);
+    SGML_CHECK(int(row.size()) == num_attributes_, "attribute row of ", r.path, " has ", row.size(), " values, not ",
+               num_attributes_);
     std::copy(row.begin(), row.end(), slot.batch.attributes.data() + size_t(position) * size_t(num_attributes_));
   }
 }
@@ -223,7 +228,9 @@ void Loader::finish(Slot& slot, Batch& out) {
   for (size_t p = 0; p < slot.failed.size(); ++p) {
     if (!slot.failed[p]) continue;
     const std::string& e = slot.error[p];
-    SGML_FAIL(e.empty() ? str_cat("image ", slot.batch.indices[p], " of step ", slot.step, " could not be loaded (out of memory?)") : e,
+    SGML_FAIL(e.empty() ? str_cat("image ", slot.batch.indices[p], " of step ", slot.step,
+                                  " could not be loaded (out of memory?)")
+                        : e,
               config_.on_bad_image == BadImagePolicy::Fail && !slot.bad[p].empty() ? config_.bad_image_hint : "");
   }
   for (const auto& paths : slot.bad) {

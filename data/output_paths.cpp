@@ -42,7 +42,8 @@ std::string reason_of(int error) {
 
 std::string cannot_create_message(const std::string& path, const std::string& what, int error) {
   const std::string in_the_way = error == ENOTDIR ? file_in_the_way(fs::path(path).parent_path()) : "";
-  if (!in_the_way.empty()) return str_cat("cannot create the ", what, " '", path, "': '", in_the_way, "' is a file, not a folder");
+  if (!in_the_way.empty())
+    return str_cat("cannot create the ", what, " '", path, "': '", in_the_way, "' is a file, not a folder");
   return str_cat("cannot create the ", what, " '", path, "': ", reason_of(error));
 }
 
@@ -57,7 +58,8 @@ void create_output_folder(const std::string& dir, const std::string& what) {
     if (ec) SGML_FAIL("cannot create the ", what, " '", dir, "': ", reason_of(ec.value()));
   }
   // Exists: can files be made in it? (access() answers for the read-only file system too, also for root.)
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) SGML_FAIL("cannot write into the ", what, " '", dir, "': ", reason_of(errno));
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    SGML_FAIL("cannot write into the ", what, " '", dir, "': ", reason_of(errno));
 }
 
 }  // namespace sgml

@@ -83,7 +83,8 @@ nlohmann::json path_to_json(const std::string& path) {
 
 std::optional<std::string> path_from_json(const nlohmann::json& value) {
   if (value.is_string()) return value.get<std::string>();
-  if (!value.is_object() || value.size() != 1 || !value.contains("hex") || !value["hex"].is_string()) return std::nullopt;
+  if (!value.is_object() || value.size() != 1 || !value.contains("hex") || !value["hex"].is_string())
+    return std::nullopt;
   const std::string& hex = value["hex"].get_ref<const std::string&>();
   if (hex.size() % 2 != 0) return std::nullopt;
   std::string path;

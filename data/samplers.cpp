@@ -83,7 +83,8 @@ std::vector<int> BatchWiseSampler::batch(int64_t step) const {
   std::vector<int> out;
   out.reserve(size_t(batch_size_));
   for (int c = 0; c < classes_per_batch_; ++c) {
-    std::vector<int> pick = members_[size_t(order[size_t((in_epoch * classes_per_batch_ + c) % int64_t(order.size()))])];
+    std::vector<int> pick =
+        members_[size_t(order[size_t((in_epoch * classes_per_batch_ + c) % int64_t(order.size()))])];
     shuffle(pick, rng);
     const size_t wanted = size_t(images_per_class_ + larger[size_t(c)]);
     out.insert(out.end(), pick.begin(), pick.begin() + std::min(wanted, pick.size()));
@@ -251,13 +252,15 @@ std::vector<int> ImageWiseSampler::batch(int64_t step) const {
   return out;
 }
 
-SequentialBatches::SequentialBatches(int num_images, int batch_size) : num_images_(num_images), batch_size_(batch_size) {
+SequentialBatches::SequentialBatches(int num_images, int batch_size)
+    : num_images_(num_images), batch_size_(batch_size) {
   SGML_CHECK(num_images >= 0 && batch_size >= 1, num_images, " images in batches of ", batch_size);
 }
 
 std::vector<int> SequentialBatches::batch(int64_t step) const {
   std::vector<int> out;
-  for (int64_t i = step * batch_size_; i < std::min<int64_t>(num_images_, (step + 1) * batch_size_); ++i) out.push_back(int(i));
+  for (int64_t i = step * batch_size_; i < std::min<int64_t>(num_images_, (step + 1) * batch_size_); ++i)
+    out.push_back(int(i));
   return out;
 }
 

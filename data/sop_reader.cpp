@@ -54,7 +54,8 @@ SopList read_list(const std::string& root, const std::string& path, UniqueImageP
       SGML_FAIL("'", path, "' line ", n, ": expected '", kLineFormat, "' (4 columns), got ", t.size(), ": '",
                 file.line(n), "'");
     const long long image_id = positive(t[0], file, n, "image id", kMostId);
-    if (!image_ids.insert(image_id).second) SGML_FAIL("'", path, "' line ", n, ": image id ", image_id, " is listed twice");
+    if (!image_ids.insert(image_id).second)
+      SGML_FAIL("'", path, "' line ", n, ": image id ", image_id, " is listed twice");
     const int class_id = int(positive(t[1], file, n, "class id", kMostId));
     const int super_class = int(positive(t[2], file, n, "super-class id", kSuperClasses));
     const auto [it, added] = list.super_class_of.emplace(class_id, super_class);
@@ -105,7 +106,8 @@ const std::vector<std::string>& sop_super_class_folders() {
 
 Dataset read_sop(const std::string& root) {
   std::error_code ec;
-  if (!fs::is_directory(root, ec)) SGML_FAIL("Stanford Online Products folder '", root, "' does not exist (", kLayoutHint, ")");
+  if (!fs::is_directory(root, ec))
+    SGML_FAIL("Stanford Online Products folder '", root, "' does not exist (", kLayoutHint, ")");
   Dataset d;
   d.kind = "sop";
   d.root = root;

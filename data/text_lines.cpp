@@ -58,7 +58,8 @@ bool try_parse_integer(std::string_view token, long long* out) {
 
 long long parse_integer(std::string_view token, const std::string& file, int line, const char* what) {
   long long v = 0;
-  if (!try_parse_integer(token, &v)) SGML_FAIL("'", file, "' line ", line, ": ", what, " '", token, "' is not an integer");
+  if (!try_parse_integer(token, &v))
+    SGML_FAIL("'", file, "' line ", line, ": ", what, " '", token, "' is not an integer");
   return v;
 }
 
@@ -82,7 +83,8 @@ std::string find_dataset_file(const std::string& root, const std::vector<std::st
     if (fs::is_regular_file(p, ec)) return p.string();
     tried += "\n  " + p.string();
   }
-  SGML_FAIL("missing file: ", fs::path(candidates.front()).filename().string(), " not found; looked for:", tried, "\n(", hint, ")");
+  SGML_FAIL("missing file: ", fs::path(candidates.front()).filename().string(), " not found; looked for:", tried, "\n(",
+            hint, ")");
 }
 
 }  // namespace sgml

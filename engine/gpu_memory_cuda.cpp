@@ -146,10 +146,11 @@ int gpu_device_count(std::string* why) {
       if (err == cudaErrorInsufficientDriver) {
         int driver = 0;
         if (cudaDriverGetVersion(&driver) != cudaSuccess) (void)cudaGetLastError();
-        const std::string needs = str_cat("this build needs CUDA ", CUDART_VERSION / 1000, ".", CUDART_VERSION % 1000 / 10);
-        *why += driver == 0 ? str_cat(" (no NVIDIA driver is installed; ", needs, ")")
-                            : str_cat(" (the driver supports CUDA ", driver / 1000, ".", driver % 1000 / 10, "; ", needs,
-                                      ")");
+        const std::string needs =
+            str_cat("this build needs CUDA ", CUDART_VERSION / 1000, ".", CUDART_VERSION % 1000 / 10);
+        *why += driver == 0
+                    ? str_cat(" (no NVIDIA driver is installed; ", needs, ")")
+                    : str_cat(" (the driver supports CUDA ", driver / 1000, ".", driver % 1000 / 10, "; ", needs, ")");
       }
     }
     (void)cudaGetLastError();

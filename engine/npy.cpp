@@ -175,20 +175,24 @@ Tensor load_npy(const std::string& path) {
     header_len |= (uint64_t(uint8_t(magic[10])) << 16) | (uint64_t(uint8_t(magic[11])) << 24);
     prefix = 12;
   }
-  if (header_len > file_size - prefix) SGML_FAIL("'", path, "' is truncated: header length ", header_len, " in a file of ", file_size, " bytes");
+  if (header_len > file_size - prefix)
+    SGML_FAIL("'", path, "' is truncated: header length ", header_len, " in a file of ", file_size, " bytes");
   std::string text(header_len, '\0');
   in.read(text.data(), static_cast<std::streamsize>(header_len));
   if (!in) SGML_FAIL("'", path, "' is truncated in its .npy header");
   const NpyHeader header = NpyHeaderParser(text, path).parse();
   if (header.descr != "<f4" || header.fortran_order)
-    SGML_FAIL("'", path, "': only little-endian float32 C-order arrays are supported (descr '<f4', fortran_order "
-              "False); this one has descr '", header.descr, "', fortran_order ", header.fortran_order ? "True" : "False");
+    SGML_FAIL("'", path,
+              "': only little-endian float32 C-order arrays are supported (descr '<f4', fortran_order "
+              "False); this one has descr '",
+              header.descr, "', fortran_order ", header.fortran_order ? "True" : "False");
   const Shape& shape = header.shape;
   // Sized against the file before allocating: a crafted shape cannot ask for more memory than the file holds.
   const uint64_t data_size = file_size - prefix - header_len;
   uint64_t numel = 1, bytes = 0;
   for (int64_t d : shape)
-    if (__builtin_mul_overflow(numel, uint64_t(d), &numel)) SGML_FAIL("'", path, "': shape ", shape_str(shape), " overflows");
+    if (__builtin_mul_overflow(numel, uint64_t(d), &numel))
+      SGML_FAIL("'", path, "': shape ", shape_str(shape), " overflows");
   const bool overflow = __builtin_mul_overflow(numel, uint64_t(4), &bytes);
   if (overflow || bytes != data_size)
     SGML_FAIL("'", path, "' holds ", data_size, " bytes of data, shape ", shape_str(shape), " needs ",

@@ -168,8 +168,8 @@ void check_layout(std::vector<Entry>& entries, uint64_t data_size, const std::st
       SGML_FAIL("'", path, "': entry '", e.name, "' (bytes ", e.begin, " to ", e.end, ") overlaps entry '",
                 previous->name, "' (bytes ", previous->begin, " to ", previous->end, ")");
     if (e.begin > pos)
-      SGML_FAIL("'", path, "': bytes ", pos, " to ", e.begin, " of the data section belong to no tensor (a hole before entry '",
-                e.name, "')");
+      SGML_FAIL("'", path, "': bytes ", pos, " to ", e.begin,
+                " of the data section belong to no tensor (a hole before entry '", e.name, "')");
     pos = e.end;
     previous = &e;
   }
@@ -179,7 +179,8 @@ void check_layout(std::vector<Entry>& entries, uint64_t data_size, const std::st
 }
 
 // Reads exactly `n` bytes at `offset`; a short or failed read (e.g. the file shrank) is an error, never data.
-void read_exact(std::ifstream& in, uint64_t offset, void* dst, uint64_t n, const std::string& path, const std::string& what) {
+void read_exact(std::ifstream& in, uint64_t offset, void* dst, uint64_t n, const std::string& path,
+                const std::string& what) {
   if (n == 0) return;
   in.seekg(static_cast<std::streamoff>(offset));
   in.read(static_cast<char*>(dst), static_cast<std::streamsize>(n));
@@ -190,7 +191,10 @@ void read_exact(std::ifstream& in, uint64_t offset, void* dst, uint64_t n, const
 Tensor read_tensor(std::ifstream& in, uint64_t data_start, const Entry& e, const std::string& path) {
   const std::string what = str_cat("entry '", e.name, "'");
   if (e.dtype == "F32" || e.dtype == "I32" || e.dtype == "I64") {
-    Tensor t = Tensor::empty(e.shape, Device::cpu(), e.dtype == "F32" ? DType::F32 : e.dtype == "I64" ? DType::I64 : DType::I32);
+    Tensor t = Tensor::empty(e.shape, Device::cpu(),
+                             e.dtype == "F32"   ? DType::F32
+                             : e.dtype == "I64" ? DType::I64
+                                                : DType::I32);
     read_exact(in, data_start + e.begin, t.raw_data(), e.end - e.begin, path, what);
     return t;
   }
@@ -231,7 +235,8 @@ TensorMap load_safetensors(const std::string& path, Metadata* metadata) {
   const uint64_t file_size = regular_file_size(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) SGML_FAIL("cannot open weights file '", path, "'");
-  if (file_size < 8) SGML_FAIL("'", path, "' is not a safetensors file: ", file_size, " bytes, shorter than the 8-byte header length");
+  if (file_size < 8)
+    SGML_FAIL("'", path, "' is not a safetensors file: ", file_size, " bytes, shorter than the 8-byte header length");
   uint8_t len_bytes[8];
   read_exact(in, 0, len_bytes, 8, path, "the header length");
   uint64_t header_len = 0;
@@ -361,7 +366,10 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
   std::vector<std::pair<const Tensor*, Tensor>> host;  // host copies of device tensors
   for (const auto& [name, t] : tensors) {
     check_defined(t, name.c_str());
-    const char* dtype = t.dtype() == DType::F32 ? "F32" : t.dtype() == DType::I64 ? "I64" : t.dtype() == DType::I32 ? "I32" : nullptr;
+    const char* dtype = t.dtype() == DType::F32   ? "F32"
+                        : t.dtype() == DType::I64 ? "I64"
+                        : t.dtype() == DType::I32 ? "I32"
+                                                  : nullptr;
     if (!dtype) SGML_FAIL("cannot save '", name, "': unsupported dtype ", dtype_name(t.dtype()));
     header[name] = {{"dtype", dtype}, {"shape", t.shape()}, {"data_offsets", {offset, offset + t.nbytes()}}};
     offset += t.nbytes();

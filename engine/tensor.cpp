@@ -68,7 +68,8 @@ Storage::Storage(size_t bytes, Device device) : bytes_(bytes), device_(device) {
   } else {
     const uint64_t memory = physical_memory_bytes();
     if (bytes > memory - 64)
-      SGML_FAIL("host allocation of ", bytes, " bytes (", gib(bytes), ") exceeds this machine's memory (", gib(memory), ")");
+      SGML_FAIL("host allocation of ", bytes, " bytes (", gib(bytes), ") exceeds this machine's memory (", gib(memory),
+                ")");
     keep_freed_host_memory();
     // 64-byte alignment for vector loads; aligned_alloc needs a multiple of the alignment.
     size_t rounded = (bytes + 63) / 64 * 64;

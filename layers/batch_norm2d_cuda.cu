@@ -1,7 +1,8 @@
 // CUDA batch norm, handwritten (not cuDNN's) so that its arithmetic is the CPU twin's: per-channel sums in double,
-// y and dx in float with the same formulas, the same per-channel factors and the same rounding of each operation. Reductions are deterministic: each channel is split into a number of
-// blocks that depends only on the shape, each block sums its share in a fixed tree, and one thread per channel
-// adds the block partials in order (no float atomics anywhere).
+// y and dx in float with the same formulas, the same per-channel factors and the same rounding of each operation.
+// Reductions are deterministic: each channel is split into a number of blocks that depends only on the shape, each
+// block sums its share in a fixed tree, and one thread per channel adds the block partials in order (no float atomics
+// anywhere).
 //
 // Speed: all of these passes are memory-bound (ResNet-101 at batch 164 moves about 10 GB per pass over its batch-norm
 // activations). The reductions keep kUnroll loads in flight per thread (a thread's values are still added in the

@@ -87,8 +87,8 @@ const ConvPlan& plan_for(const Conv2dGeometry& g) {
   try {
     return *plans->emplace(key, std::make_unique<ConvPlan>(make_plan(g))).first->second;
   } catch (const dnnl::error& e) {
-    SGML_FAIL(conv_geometry_text(g), ": oneDNN could not create the convolution (", e.what(), ", status ", int(e.status),
-              ")");
+    SGML_FAIL(conv_geometry_text(g), ": oneDNN could not create the convolution (", e.what(), ", status ",
+              int(e.status), ")");
   }
 }
 

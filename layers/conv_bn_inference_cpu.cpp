@@ -181,7 +181,8 @@ void conv_bn_chain_inference(float* y, const float* x, const std::vector<FoldedC
                   const_cast<float*>(x));
     memory y_user(memory::desc({last.n, last.k, last.p(), last.q()}, f32, Tag::nchw), onednn_engine(), y);
     const memory h = run_chain(x_user, /*x_writable=*/false, chain, shortcut, downsample, s, &y_user);
-    if (h.get_data_handle() != y_user.get_data_handle()) dnnl::reorder(h, y_user).execute(s, const_cast<memory&>(h), y_user);
+    if (h.get_data_handle() != y_user.get_data_handle())
+      dnnl::reorder(h, y_user).execute(s, const_cast<memory&>(h), y_user);
     s.wait();
   } catch (const dnnl::error& e) {
     SGML_FAIL("conv_bn_chain_inference from ", conv_geometry_text(first), ": oneDNN failed (", e.what(), ", status ",

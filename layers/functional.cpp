@@ -83,9 +83,10 @@ Variable max_pool2d(const Variable& x, int kernel, int stride, int pad) {
   MaxPool2dResult r = max_pool2d_forward(x.value(), kernel, stride, pad);
   Tensor argmax = r.argmax;
   Shape x_shape = x.value().shape();
-  return Variable(std::move(r.y), {x}, [argmax, x_shape, kernel, stride, pad](std::vector<Variable>& in, const Tensor& dy) {
-    in[0].add_grad(max_pool2d_backward(dy, argmax, x_shape, kernel, stride, pad));
-  });
+  return Variable(std::move(r.y), {x},
+                  [argmax, x_shape, kernel, stride, pad](std::vector<Variable>& in, const Tensor& dy) {
+                    in[0].add_grad(max_pool2d_backward(dy, argmax, x_shape, kernel, stride, pad));
+                  });
 }
 
 Variable global_avg_pool(const Variable& x) {
@@ -100,7 +101,8 @@ Variable linear(const Variable& x, const Variable& w, const Variable& b) {
   const Tensor& xv = x.value();
   const Tensor& wv = w.value();
   SGML_CHECK(xv.ndim() == 2 && wv.ndim() == 2 && xv.dim(1) == wv.dim(1), "linear: input ", shape_str(xv.shape()),
-             " does not match weight ", shape_str(wv.shape()), " (expected input (N,", wv.ndim() == 2 ? wv.dim(1) : -1, "))");
+             " does not match weight ", shape_str(wv.shape()), " (expected input (N,", wv.ndim() == 2 ? wv.dim(1) : -1,
+             "))");
   Tensor y = matmul(xv, false, wv, true);  // (N,Out)
   if (b.defined()) add_row_bias(y, b.value());
   Tensor xs = xv, ws = wv;
@@ -146,13 +148,16 @@ Variable l2_normalize(const Variable& x) {
 Variable matmul(const Variable& a, bool transpose_a, const Variable& b, bool transpose_b) {
   Tensor av = a.value(), bv = b.value();
   Tensor c = sgml::matmul(av, transpose_a, bv, transpose_b);
-  return Variable(std::move(c), {a, b}, [av, bv, transpose_a, transpose_b](std::vector<Variable>& in, const Tensor& dc) {
-    // C = op(A) op(B): dop(A) = dC · op(B)ᵀ, dop(B) = op(A)ᵀ · dC; transposing back gives dA and dB.
-    if (in[0].requires_grad())
-      in[0].add_grad(transpose_a ? sgml::matmul(bv, transpose_b, dc, true) : sgml::matmul(dc, false, bv, !transpose_b));
-    if (in[1].requires_grad())
-      in[1].add_grad(transpose_b ? sgml::matmul(dc, true, av, transpose_a) : sgml::matmul(av, !transpose_a, dc, false));
-  });
+  return Variable(std::move(c), {a, b},
+                  [av, bv, transpose_a, transpose_b](std::vector<Variable>& in, const Tensor& dc) {
+                    // C = op(A) op(B): dop(A) = dC · op(B)ᵀ, dop(B) = op(A)ᵀ · dC; transposing back gives dA and dB.
+                    if (in[0].requires_grad())
+                      in[0].add_grad(transpose_a ? sgml::matmul(bv, transpose_b, dc, true)
+                                                 : sgml::matmul(dc, false, bv, !transpose_b));
+                    if (in[1].requires_grad())
+                      in[1].add_grad(transpose_b ? sgml::matmul(dc, true, av, transpose_a)
+                                                 : sgml::matmul(av, !transpose_a, dc, false));
+                  });
 }
 
 }  // namespace sgml::fn

@@ -106,8 +106,9 @@ ObjectiveResult sgml_objective(const Variable& emb, const Variable& attr_logits,
     dg = metric.dG;
   }
   // The BCE is logged in every mode where there is an attribute branch (0 without one).
-  BceResult bce = attr_logits.defined() ? bce_with_logits(attr_logits.value(), attr_targets, use_bce ? bce_weight : 0.0f)
-                                        : BceResult();
+  BceResult bce = attr_logits.defined()
+                      ? bce_with_logits(attr_logits.value(), attr_targets, use_bce ? bce_weight : 0.0f)
+                      : BceResult();
   r.bce_loss = attr_logits.defined() ? bce.value.item() : 0.0;
   r.loss = (use_metric ? r.metric_loss : 0.0) + (use_bce ? bce_weight * r.bce_loss : 0.0);
 

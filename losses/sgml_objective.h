@@ -28,7 +28,8 @@ inline bool uses_bce(LossMode m) { return m != LossMode::Metric && m != LossMode
 inline bool uses_margin_loss(LossMode m) { return m == LossMode::Margin; }
 // Whether the loss needs batch-wise sampling (it looks at every image of the batch for every anchor).
 inline bool needs_batch_sampling(LossMode m) { return uses_rank_loss(m) || uses_margin_loss(m); }
-// How a batch becomes pairs: every pair within a class-balanced batch (Sec. V-B), or (anchor, positive, negative) triplets at consecutive positions.
+// How a batch becomes pairs: every pair within a class-balanced batch (Sec. V-B), or (anchor, positive, negative)
+// triplets at consecutive positions.
 enum class Sampling { BatchWise, ImageWise };
 
 struct ObjectiveConfig {

@@ -6,7 +6,8 @@ namespace sgml {
 
 std::string detect_resnet_arch(const TensorMap& tensors, const std::string& source) {
   for (const char* key : {"conv1.weight", "layer1.0.conv1.weight", "layer1.0.conv2.weight"})
-    if (!tensors.count(key)) SGML_FAIL("'", source, "' does not hold ResNet weights with torchvision names (no ", key, ")");
+    if (!tensors.count(key))
+      SGML_FAIL("'", source, "' does not hold ResNet weights with torchvision names (no ", key, ")");
   const bool bottleneck = tensors.count("layer1.0.conv3.weight") > 0;
   // ResNeXt and Wide ResNet have the same names; their first block is wider (128 channels) or grouped, which the
   // plain ResNets are not: said here, rather than as the first shape that differs.

@@ -17,7 +17,8 @@ void check_finite(const Tensor& t, const char* what) {
   // One host pass; a NaN would make the ranking order undefined (every comparison false).
   const std::vector<float> v = t.to_vector();
   for (size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i])) SGML_FAIL(what, " has a non-finite value at row ", i / t.dim(1), ", column ", i % t.dim(1));
+    if (!std::isfinite(v[i]))
+      SGML_FAIL(what, " has a non-finite value at row ", i / t.dim(1), ", column ", i % t.dim(1));
 }
 
 // Copies one block's (rows, k) lists into the result at row `first_query`.

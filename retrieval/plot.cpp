@@ -36,7 +36,8 @@ void draw_line(RgbImage& img, double x0, double y0, double x1, double y1, Rgb c,
   const int steps = std::max(1, int(std::ceil(std::max(std::fabs(x1 - x0), std::fabs(y1 - y0)))));
   for (int s = 0; s <= steps; ++s) {
     const int x = int(std::lround(x0 + (x1 - x0) * s / steps)), y = int(std::lround(y0 + (y1 - y0) * s / steps));
-    fill_rect(img, x - thickness / 2, y - thickness / 2, x - thickness / 2 + thickness, y - thickness / 2 + thickness, c);
+    fill_rect(img, x - thickness / 2, y - thickness / 2, x - thickness / 2 + thickness, y - thickness / 2 + thickness,
+              c);
   }
 }
 
@@ -64,7 +65,10 @@ int text_width(const std::string& text, int scale = 1) {
 // Ticks at 1, 2 or 5 times a power of ten, about `target` of them across [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   const double raw = (hi - lo) / target, magnitude = std::pow(10.0, std::floor(std::log10(raw)));
-  const double step = magnitude * (raw / magnitude < 1.5 ? 1 : raw / magnitude < 3.5 ? 2 : raw / magnitude < 7.5 ? 5 : 10);
+  const double step = magnitude * (raw / magnitude < 1.5   ? 1
+                                   : raw / magnitude < 3.5 ? 2
+                                   : raw / magnitude < 7.5 ? 5
+                                                           : 10);
   std::vector<double> ticks;
   for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) ticks.push_back(t);
   return ticks;
@@ -149,7 +153,8 @@ RgbImage render_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (o.log_x && s.x[i] <= 0)) continue;
       const double x = px(s.x[i]), y = py(s.y[i]);
       if (have_previous) draw_line(img, prev_x, prev_y, x, y, c, 2);
-      fill_rect(img, int(std::lround(x)) - 2, int(std::lround(y)) - 2, int(std::lround(x)) + 3, int(std::lround(y)) + 3, c);
+      fill_rect(img, int(std::lround(x)) - 2, int(std::lround(y)) - 2, int(std::lround(x)) + 3, int(std::lround(y)) + 3,
+                c);
       prev_x = x, prev_y = y, have_previous = true;
     }
   }

@@ -207,7 +207,8 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
     return "no error";
   };
   const std::string size_error = error_of(wrong_size, state);
-  EXPECT_NE(size_error.find("'run/last.safetensors': the optimiser state has adam.m of"), std::string::npos) << size_error;
+  EXPECT_NE(size_error.find("'run/last.safetensors': the optimiser state has adam.m of"), std::string::npos)
+      << size_error;
   EXPECT_NE(size_error.find("[11]"), std::string::npos) << size_error;
   TensorMap bad_step = state;
   bad_step["adam.step"] = Tensor::zeros({2}, Device::cpu(), DType::I64);

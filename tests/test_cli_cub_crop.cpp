@@ -70,14 +70,20 @@ TEST(CliCubCrop, WholeImagesTrainRecordResumeAndEvaluate) {
   write_small_cub(data);
 
   std::string out;
-  ASSERT_EQ(test::run_command(test::sgml() + " train cub --crop-boxes false --data " + data + " --out " + run + kSmallRun +
-                                  " 2>&1", &out), 0) << out;
+  ASSERT_EQ(
+      test::run_command(
+          test::sgml() + " train cub --crop-boxes false --data " + data + " --out " + run + kSmallRun + " 2>&1", &out),
+      0)
+      << out;
   EXPECT_NE(out.find("\n  crop-boxes = false\n"), std::string::npos) << out;
   EXPECT_EQ(nlohmann::json::parse(std::ifstream(run + "/config.json")).at("crop_boxes"), "false");
 
   // Resumed without the option the images would be cropped: refused, saying both settings.
-  EXPECT_NE(test::run_command(test::sgml() + " train cub --resume --steps 3 --data " + data + " --out " + run + kSmallRun +
-                                  " 2>&1", &out), 0) << out;
+  EXPECT_NE(
+      test::run_command(
+          test::sgml() + " train cub --resume --steps 3 --data " + data + " --out " + run + kSmallRun + " 2>&1", &out),
+      0)
+      << out;
   EXPECT_NE(out.find("--crop-boxes: 'false' in the checkpoint, 'auto' now"), std::string::npos) << out;
 
   const std::string last = run + "/last.safetensors", log = dir + "/eval_stderr.txt";
@@ -106,8 +112,10 @@ TEST(CliCubCrop, WholeImagesTrainRecordResumeAndEvaluate) {
   EXPECT_EQ(test::jsonl_records(old_run + "/metrics.jsonl", "loss").size(), 1u) << "step 3 alone";
 
   rewrite_crop_boxes(last, other, "maybe");
-  EXPECT_NE(test::run_command(test::sgml() + " eval cub --data " + data + " --checkpoint " + other + " --device cpu 2>&1",
-                              &out), 0) << out;
+  EXPECT_NE(test::run_command(
+                test::sgml() + " eval cub --data " + data + " --checkpoint " + other + " --device cpu 2>&1", &out),
+            0)
+      << out;
   for (const std::string part : {other, std::string("'maybe'"), std::string("expected auto, true or false")})
     EXPECT_NE(out.find(part), std::string::npos) << "'" << part << "' not in:\n" << out;
 

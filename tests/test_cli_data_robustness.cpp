@@ -91,7 +91,8 @@ TEST(CliDataRobustness, KilledPrepareNeverBreaksTheNextOne) {
   for (const char* delay : {"0.05", "0.1", "0.2", "0.4"}) {
     std::string out;
     test::run_command("timeout -s KILL " + std::string(delay) + " " + prepare, &out);
-    ASSERT_EQ(run(sgml_program() + " info deepfashion --json --cache-size 32 --data " + dir + " 2>/dev/null", &out), 0) << out;
+    ASSERT_EQ(run(sgml_program() + " info deepfashion --json --cache-size 32 --data " + dir + " 2>/dev/null", &out), 0)
+        << out;
     const nlohmann::json info = nlohmann::json::parse(out.substr(out.find('{')));
     const std::string problems = info["problems"].dump();
     if (info["cache"].is_null() && problems.find("image cache") != std::string::npos)
@@ -116,7 +117,8 @@ TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
   EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["missing_images"], 0) << out;
 
   // prepare: the index round-trips the names, so training finds every image in the cache.
-  ASSERT_EQ(run(sgml_program() + " prepare deepfashion --data " + data + " --size 32 --workers 2 2>&1", &out), 0) << out;
+  ASSERT_EQ(run(sgml_program() + " prepare deepfashion --data " + data + " --size 32 --workers 2 2>&1", &out), 0)
+      << out;
   const Dataset d = test::read_small_inshop(data);
   std::string why;
   const auto cache = find_image_cache(d, 32, &why);
@@ -124,16 +126,23 @@ TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
   EXPECT_GE(cache->find(data + "/Img/" + train_name), 0);
 
   // train (with the cache and an evaluation at the end), eval, search.
-  ASSERT_EQ(run(sgml_program() + " train deepfashion --data " + data + " --out " + run_dir + " --no-pretrained --model resnet18"
+  ASSERT_EQ(run(sgml_program() + " train deepfashion --data " + data + " --out " + run_dir +
+                    " --no-pretrained --model resnet18"
                     " --image-size 32 --classes-per-batch 2 --images-per-class 2 --steps 2 --eval-every 0"
-                    " --device cpu --workers 1 2>&1", &out), 0) << out;
+                    " --device cpu --workers 1 2>&1",
+                &out),
+            0)
+      << out;
   EXPECT_NE(out.find("decoded-image cache: " + cache->json_path()), std::string::npos) << out;
   ASSERT_EQ(run(sgml_program() + " eval deepfashion --data " + data + " --checkpoint " + run_dir + "/last.safetensors"
                     " --device cpu --no-nmi --json 2>/dev/null", &out), 0) << out;
   EXPECT_EQ(nlohmann::json::parse(out.substr(out.find('{')))["images_dropped"], 0) << out;
   const std::string query = "'" + data + "/Img/" + train_name + "'";
-  ASSERT_EQ(run(sgml_program() + " search --device cpu --checkpoint " + run_dir + "/last.safetensors --gallery " + data +
-                    "/Img --top 100 --json " + query + " 2>/dev/null", &out), 0) << out;
+  ASSERT_EQ(run(sgml_program() + " search --device cpu --checkpoint " + run_dir + "/last.safetensors --gallery " +
+                    data + "/Img --top 100 --json " + query + " 2>/dev/null",
+                &out),
+            0)
+      << out;
   const nlohmann::json results = nlohmann::json::parse(out.substr(out.find('[')));
   EXPECT_EQ(results[0]["query"], printable_utf8(data + "/Img/" + train_name));
   EXPECT_NE(results.dump().find("\\\\xff\\\\xfe.jpg"), std::string::npos) << out;  // the gallery's odd name, shown

@@ -285,8 +285,8 @@ TEST(CliDnc, LinearHeadTrainsAndEvaluates) {
 
 // The learned masks of the authors' TPAMI follow-up (--learner-masks learned): the masks start at ones (so the first
 // step's orthogonality term is lambda, every cosine 1), learn during the clustered epoch, each learner's its own, and
-// stay frozen after --full-embedding-epoch epochs (no term logged then); a run stopped mid-epoch or at the epoch's end and
-// resumed is bitwise the uninterrupted one; eval reads the checkpoint without the masks; options that a run does
+// stay frozen after --full-embedding-epoch epochs (no term logged then); a run stopped mid-epoch or at the epoch's end
+// and resumed is bitwise the uninterrupted one; eval reads the checkpoint without the masks; options that a run does
 // not use say so.
 TEST(CliDnc, LearnedMasksLearnFreezeResumeAndEvaluate) {
   const std::string dir = test::scratch_dir("cli_dnc_masks");

@@ -52,16 +52,24 @@ TEST_F(CliEmbed, BadInputNamesTheFile) {
   EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --out " + dir_ + "/x.npy " +
                                   dir_ + "/missing.png", &out), 0);
   EXPECT_NE(out.find("missing.png"), std::string::npos) << out;
-  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/nope.safetensors --out " + dir_ + "/x.npy " +
-                                  images(), &out), 0);
+  EXPECT_NE(
+      test::run_command(
+          sgml_binary() + " embed --weights " + dir_ + "/nope.safetensors --out " + dir_ + "/x.npy " + images(), &out),
+      0);
   EXPECT_NE(out.find("nope.safetensors"), std::string::npos) << out;
-  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --feature emb --out " + dir_ +
-                                  "/x.npy " + images(), &out), 0);
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir_ + "/w.safetensors --feature emb --out " +
+                                  dir_ + "/x.npy " + images(),
+                              &out),
+            0);
   EXPECT_NE(out.find("head"), std::string::npos) << out;
   // search refuses a head's features from a file without one as embed does (it used to rank with an untrained head).
   for (const char* feature : {"emb", "fc"}) {
-    EXPECT_NE(test::run_command(sgml_binary() + " search --weights " + dir_ + "/w.safetensors --image-size 64 --gallery " +
-                                    dir_ + " --feature " + feature + " " + dir_ + "/img_0.png", &out), 0) << out;
+    EXPECT_NE(
+        test::run_command(sgml_binary() + " search --weights " + dir_ + "/w.safetensors --image-size 64 --gallery " +
+                              dir_ + " --feature " + feature + " " + dir_ + "/img_0.png",
+                          &out),
+        0)
+        << out;
     EXPECT_NE(out.find("holds no SGML head"), std::string::npos) << out;
     EXPECT_NE(out.find("w.safetensors"), std::string::npos) << out;
   }
@@ -99,7 +107,8 @@ TEST(WeightsConverter, TakesCheckpointsAndRefusesWhatIsNoPlainResNet) {
   expect_refused(dir + "/not_tensor.pth", dir + "/x.safetensors",
                  dir + "/not_tensor.pth: the state_dict (under 'state_dict') holds 'extra', a list");
   expect_refused(dir + "/prefixed.pth", dir + "/x.safetensors", "no conv1.weight among its 122 tensors (backbone.");
-  expect_refused(dir + "/grouped.pth", dir + "/x.safetensors", "a ResNet variant (layer1.0.conv1.weight [128, 64, 1, 1]");
+  expect_refused(dir + "/grouped.pth", dir + "/x.safetensors",
+                 "a ResNet variant (layer1.0.conv1.weight [128, 64, 1, 1]");
   expect_refused(dir + "/plain.pth", dir + "/nowhere/x.safetensors", "the folder " + dir + "/nowhere does not exist");
   expect_refused(dir + "/doubled.pth", dir + "/x.safetensors",
                  "the keys 'conv1.weight' and 'module.conv1.weight' both give 'conv1.weight'");
@@ -110,8 +119,10 @@ TEST(WeightsConverter, TakesCheckpointsAndRefusesWhatIsNoPlainResNet) {
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos) << entry.path();
 
-  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir + "/grouped.safetensors --image-size 32 --out " +
-                                  dir + "/x.npy " + dir + "/none.png", &out), 0);
+  EXPECT_NE(test::run_command(sgml_binary() + " embed --weights " + dir +
+                                  "/grouped.safetensors --image-size 32 --out " + dir + "/x.npy " + dir + "/none.png",
+                              &out),
+            0);
   EXPECT_NE(out.find("'" + dir + "/grouped.safetensors' holds a ResNet variant: its first block has "
                      "layer1.0.conv1.weight [128, 64, 1, 1] and layer1.0.conv2.weight [128, 4, 3, 3]"),
             std::string::npos) << out;

@@ -53,7 +53,8 @@ void train_and_evaluate(const std::string& kind, DemoLayout layout, const std::v
   EXPECT_EQ(j["num_queries"], spec.test_items * spec.views_per_item) << j.dump();
   // Recall@K never falls as K grows (a property of the protocol, whatever the model learnt).
   for (size_t i = 1; i < ks.size(); ++i)
-    EXPECT_LE(j["recall@" + std::to_string(ks[i - 1])].get<double>(), j["recall@" + std::to_string(ks[i])].get<double>());
+    EXPECT_LE(j["recall@" + std::to_string(ks[i - 1])].get<double>(),
+              j["recall@" + std::to_string(ks[i])].get<double>());
 
   // The attribute losses refuse: the dataset, the loss and the way out are named.
   for (const char* loss : {"sgml", "multitask", "attribute"}) {
@@ -67,7 +68,9 @@ void train_and_evaluate(const std::string& kind, DemoLayout layout, const std::v
 
 }  // namespace
 
-TEST(CliSopCars, SopTrainsAndEvaluatesLeaveOneOut) { train_and_evaluate("sop", DemoLayout::Sop, {1, 10, 100, 1000}, 2); }
+TEST(CliSopCars, SopTrainsAndEvaluatesLeaveOneOut) {
+  train_and_evaluate("sop", DemoLayout::Sop, {1, 10, 100, 1000}, 2);
+}
 
 TEST(CliSopCars, CarsTrainsAndEvaluatesLeaveOneOut) { train_and_evaluate("cars", DemoLayout::Cars, {1, 2, 4, 8}, 16); }
 
@@ -135,8 +138,8 @@ TEST(CliSopCars, CropBoxesIsRefusedWithoutBoxes) {
   const std::string kSgml = std::string(SGML_BINARY_DIR) + "/sgml";
   const std::string dir = test::scratch_dir("cli_crop_refused");
   const test::RemovedAtExit remove{dir};
-  for (const std::string command : {"train sop --loss metric --no-pretrained --out " + dir + "/run", std::string("info deepfashion"),
-                                     "prepare sop --out " + dir + "/cache"}) {
+  for (const std::string command : {"train sop --loss metric --no-pretrained --out " + dir + "/run",
+                                    std::string("info deepfashion"), "prepare sop --out " + dir + "/cache"}) {
     std::string out;
     EXPECT_NE(test::run_command(kSgml + " " + command + " --crop-boxes --data " + dir + " 2>&1", &out), 0) << command;
     for (const std::string part : {std::string("--crop-boxes: dataset "), std::string("has no bounding boxes")})
@@ -155,10 +158,15 @@ TEST(CliSopCars, DivideAndConquerConfigsTrain) {
     const test::RemovedAtExit remove{dir};
     write_small_tree(data, layout);
     std::string out;
-    ASSERT_EQ(test::run_command(test::sgml() + " train " + kind + " --method dnc --data " + data + " --out " + dir + "/run"
-                                " --model resnet18 --image-size 32 --eval-resize 37 --no-pretrained --steps 2"
-                                " --classes-per-batch 3 --images-per-class 2 --eval-every -1 --device cpu --workers 2"
-                                " 2>&1", &out), 0) << out;
+    ASSERT_EQ(
+        test::run_command(test::sgml() + " train " + kind + " --method dnc --data " + data + " --out " + dir +
+                              "/run"
+                              " --model resnet18 --image-size 32 --eval-resize 37 --no-pretrained --steps 2"
+                              " --classes-per-batch 3 --images-per-class 2 --eval-every -1 --device cpu --workers 2"
+                              " 2>&1",
+                          &out),
+        0)
+        << out;
     for (const std::string line : {"  learners = " + std::to_string(learners) + "\n", std::string("  loss = margin\n"),
                                    std::string("  head = linear\n"), std::string("  embedding-dim = 128\n"),
                                    std::string("  train-crop = random-resized\n"), std::string("  crop-boxes = auto\n"),

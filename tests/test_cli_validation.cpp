@@ -82,7 +82,8 @@ TEST(CliValidation, NonFiniteAndOutOfRangeHyperParametersAreRefused) {
   expect_clear_failure(base + "--weight-decay 1e-320", "--weight-decay must fit a float");
   // The same through --config: the message names the file too.
   std::ofstream(dir + "/bad.json") << R"({"alpha": "nan"})";
-  expect_clear_failure(base + "--config " + dir + "/bad.json", "--alpha (set in config file '" + dir + "/bad.json', line 1)");
+  expect_clear_failure(base + "--config " + dir + "/bad.json",
+                       "--alpha (set in config file '" + dir + "/bad.json', line 1)");
   EXPECT_FALSE(fs::exists(run_dir + "/last.safetensors"));
 }
 
@@ -97,7 +98,8 @@ TEST(CliValidation, IntegersNeverWrapAndCountsAreBounded) {
   expect_clear_failure(train + "--workers 100000", "--workers must be between 0 and 256");
   expect_clear_failure(train + "--workers -1", "--workers must be between 0 and 256");
   expect_clear_failure(train + "--classes-per-batch 0", "--classes-per-batch must be between 2 and");
-  expect_clear_failure(train + "--classes-per-batch 4096 --images-per-class 1024", "must hold between 1 and 4096 images");
+  expect_clear_failure(train + "--classes-per-batch 4096 --images-per-class 1024",
+                       "must hold between 1 and 4096 images");
   expect_clear_failure(train + "--seed -3", "--seed must be zero or more");
   expect_clear_failure(train + "--no-pretrained=maybe", "--no-pretrained is a flag");
   // eval and search: the checks come before the checkpoint is read, so none is needed here.
@@ -114,14 +116,16 @@ TEST(CliValidation, IntegersNeverWrapAndCountsAreBounded) {
   expect_clear_failure(sgml() + " embed --weights w --out o.npy --batch-size -1 x.jpg", "--batch-size must be between");
   expect_clear_failure(sgml() + " bench eval --batch-size -1 --device cpu", "--batch-size must be between 1 and 4096");
   expect_clear_failure(sgml() + " bench eval --image-size 100000 --device cpu", "--image-size must be between");
-  expect_clear_failure(sgml() + " bench train --classes-per-batch 100000 --device cpu", "--classes-per-batch must be between");
+  expect_clear_failure(sgml() + " bench train --classes-per-batch 100000 --device cpu",
+                       "--classes-per-batch must be between");
   expect_clear_failure(sgml() + " bench train --classes-per-batch 1000 --images-per-class 1000 --device cpu",
                        "must hold between 1 and 4096 images");
   expect_clear_failure(sgml() + " bench eval --steps 0 --device cpu", "--steps must be positive");
   expect_clear_failure(sgml() + " info demo --data " + nowhere + " --workers 99999", "--workers must be between");
   // --config values go through the same checks and name the file.
   std::ofstream(dir + "/c.json") << R"({"epochs": "ten"})";
-  expect_clear_failure(train + "--config " + dir + "/c.json", "--epochs (set in config file '" + dir + "/c.json', line 1) expects an integer");
+  expect_clear_failure(train + "--config " + dir + "/c.json",
+                       "--epochs (set in config file '" + dir + "/c.json', line 1) expects an integer");
   std::ofstream(dir + "/d.json") << R"({"image-size": [64]})";
   expect_clear_failure(train + "--config " + dir + "/d.json", "--image-size (set in config file");
 }
@@ -172,7 +176,8 @@ TEST(CliValidation, ResumeRefusesWhatCannotBeContinuedAndNotesTheRest) {
   ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
   const std::string log_before = test::file_text(run_dir + "/metrics.jsonl");
   // Architecture-, batch- and objective-defining options: refused, every difference listed, nothing trained.
-  ASSERT_NE(run(tiny_train(run_dir, "--resume --steps 2 --image-size 64 --seed 7 --alpha 3 --loss multitask"), &out), 0);
+  ASSERT_NE(run(tiny_train(run_dir, "--resume --steps 2 --image-size 64 --seed 7 --alpha 3 --loss multitask"), &out),
+            0);
   for (const char* line : {"--image-size: 32 in the checkpoint, 64 now", "--seed: 0 in the checkpoint, 7 now",
                            "--alpha: 2", "--loss: 'sgml' in the checkpoint, 'multitask' now", "--init"})
     EXPECT_NE(out.find(line), std::string::npos) << line << "\n" << out;
@@ -231,10 +236,13 @@ TEST(CliValidation, WronglyTypedStoredConfigurationNamesFileAndField) {
   }
   // eval and search read the architecture and the image size from it.
   const std::string bad_model = checkpoint_with_config_field(last, dir + "/model.safetensors", "model", 5);
-  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_model, bad_model);
-  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_model, "model");
+  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_model,
+                       bad_model);
+  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_model,
+                       "model");
   const std::string bad_size = checkpoint_with_config_field(last, dir + "/size.safetensors", "image_size", 100000);
-  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_size, "image_size");
+  expect_clear_failure(sgml() + " eval demo --device cpu --data " + demo_data() + " --checkpoint " + bad_size,
+                       "image_size");
 }
 
 TEST(CliValidation, OutputFoldersThatCannotBeMadeAreNamed) {
@@ -244,7 +252,8 @@ TEST(CliValidation, OutputFoldersThatCannotBeMadeAreNamed) {
   const std::string in_the_way = "'" + dir + "/file' is a file, not a folder";
   // The run folder is checked before the dataset is read.
   expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + blocked, in_the_way);
-  expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/file", "cannot create the run folder");
+  expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/file",
+                       "cannot create the run folder");
   // The demo dataset is generated on first use: into a folder below a file, it cannot be.
   expect_clear_failure(sgml() + " info demo --data " + blocked, in_the_way);
   expect_clear_failure(sgml() + " train demo --data " + blocked + " --out " + run_dir, in_the_way);
@@ -253,7 +262,8 @@ TEST(CliValidation, OutputFoldersThatCannotBeMadeAreNamed) {
   const std::string checkpoint = run_dir + "/last.safetensors";
   expect_clear_failure(tiny_train(dir + "/r2", "--save " + blocked + "/w.safetensors"), in_the_way);
   expect_clear_failure(tiny_train(dir + "/r3", "--metrics " + blocked + "/m.jsonl"), in_the_way);
-  const std::string eval = sgml() + " eval demo --device cpu --no-nmi --data " + demo_data() + " --checkpoint " + checkpoint;
+  const std::string eval =
+      sgml() + " eval demo --device cpu --no-nmi --data " + demo_data() + " --checkpoint " + checkpoint;
   expect_clear_failure(eval + " --export " + blocked + "/f.npy", in_the_way);
   expect_clear_failure(eval + " --report " + blocked, in_the_way);
   expect_clear_failure(sgml() + " embed --device cpu --weights " + checkpoint + " --image-size 32 --out " + blocked +
@@ -263,7 +273,8 @@ TEST(CliValidation, OutputFoldersThatCannotBeMadeAreNamed) {
   if (::geteuid() != 0) {
     fs::create_directories(dir + "/locked");
     fs::permissions(dir + "/locked", fs::perms::owner_read | fs::perms::owner_exec);
-    expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/locked/run", "permission denied");
+    expect_clear_failure(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/locked/run",
+                         "permission denied");
     fs::permissions(dir + "/locked", fs::perms::owner_all);
   }
 }
@@ -291,7 +302,8 @@ TEST(CliValidation, NonFiniteLossStopsTrainingNamingStepAndTerm) {
     const char* loss;
     const char* culprit;
   };
-  for (const Case& c : {Case{"head.emb.weight", "sgml", "the metric loss"}, Case{"head.attr.weight", "multitask", "the BCE"}}) {
+  for (const Case& c :
+       {Case{"head.emb.weight", "sgml", "the metric loss"}, Case{"head.attr.weight", "multitask", "the BCE"}}) {
     const std::string init = weights_with(dir + "/init.safetensors", dir + "/huge.safetensors",
                                           {{"head.fc.bias", 100.0f}, {c.prefix, 1e38f}});
     const std::string run_dir = dir + "/diverged_" + c.loss;

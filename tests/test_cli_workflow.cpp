@@ -1,6 +1,7 @@
 // The user's workflow end to end on the built-in demo dataset, through the sgml program: train for a few epochs on
-// the CPU (the demo configuration: ResNet-18 at 64 px, 8 epochs, about a minute), evaluate the checkpoint, and require Recall@1 well above the untrained model's (the figure, not a
-// timing); then the report, the feature export and the search command; and the errors a user meets.
+// the CPU (the demo configuration: ResNet-18 at 64 px, 8 epochs, about a minute), evaluate the checkpoint, and require
+// Recall@1 well above the untrained model's (the figure, not a timing); then the report, the feature export and the
+// search command; and the errors a user meets.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -34,14 +35,20 @@ TEST(CliWorkflow, DemoTrainsWellAboveUntrainedAndEvaluates) {
   for (const char* f : {"last.safetensors", "best.safetensors", "metrics.jsonl", "config.json", "loss.png"})
     EXPECT_TRUE(std::filesystem::exists(run + "/" + f)) << f;
 
-  ASSERT_EQ(test::run_command(sgml() + " eval demo --data " + data + " --checkpoint " + run + "/last.safetensors --json"
-                                  " --device cpu --report " + dir + "/report --export " + dir + "/feats.npy 2>/dev/null", &out), 0) << out;
+  ASSERT_EQ(test::run_command(sgml() + " eval demo --data " + data + " --checkpoint " + run +
+                                  "/last.safetensors --json"
+                                  " --device cpu --report " +
+                                  dir + "/report --export " + dir + "/feats.npy 2>/dev/null",
+                              &out),
+            0)
+      << out;
   const nlohmann::json after = nlohmann::json::parse(out.substr(out.find('{')));
   const double r1_before = before["recall@1"], r1_after = after["recall@1"];
   std::printf("demo Recall@1: untrained %.3f, trained %.3f; MAP@R %.3f -> %.3f\n", r1_before, r1_after,
               double(before["map@r"]), double(after["map@r"]));
   EXPECT_GT(r1_after, r1_before + 0.15);
-  for (const char* key : {"recall@1", "recall@10", "recall@50", "map@r", "nmi"}) EXPECT_TRUE(after.contains(key)) << key;
+  for (const char* key : {"recall@1", "recall@10", "recall@50", "map@r", "nmi"})
+    EXPECT_TRUE(after.contains(key)) << key;
   EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
   EXPECT_EQ(load_npy(dir + "/feats.npy").dim(0), int64_t(after["num_queries"]));
 
@@ -94,8 +101,10 @@ TEST(CliWorkflow, ErrorsAUserMeetsAreClear) {
   expect_clear("nonsense", "unknown command");
   // A required option is named with what it takes, in the error and in the usage.
   expect_clear("eval demo", "--checkpoint FILE is required (a checkpoint written by training");
-  expect_clear("search --checkpoint " + dir + "/corrupt.safetensors " + dir + "/q.jpg", "--gallery DIR_OR_LIST is required");
-  expect_clear("embed --checkpoint " + dir + "/corrupt.safetensors " + dir + "/q.jpg", "--out FEATURES.npy is required");
+  expect_clear("search --checkpoint " + dir + "/corrupt.safetensors " + dir + "/q.jpg",
+               "--gallery DIR_OR_LIST is required");
+  expect_clear("embed --checkpoint " + dir + "/corrupt.safetensors " + dir + "/q.jpg",
+               "--out FEATURES.npy is required");
   // Every command's --help lists its options with their defaults, or says that one is required.
   for (const char* cmd : {"train", "eval", "search", "embed", "info", "prepare", "bench"}) {
     ASSERT_EQ(test::run_command(sgml() + " " + cmd + " --help", &out), 0) << cmd << "\n" << out;

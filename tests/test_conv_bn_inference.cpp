@@ -63,16 +63,18 @@ TEST(ConvBnInference, StemAsOneStage) {
 }
 
 TEST(ConvBnInference, BottleneckWithIdentity) {
-  expect_same_as_ops({2, 64, 9, 9},
-                     {StageTensors(64, 16, 1, 1, 0, 20), StageTensors(16, 16, 3, 1, 1, 30), StageTensors(16, 64, 1, 1, 0, 40)},
-                     Shortcut::Identity);
+  expect_same_as_ops(
+      {2, 64, 9, 9},
+      {StageTensors(64, 16, 1, 1, 0, 20), StageTensors(16, 16, 3, 1, 1, 30), StageTensors(16, 64, 1, 1, 0, 40)},
+      Shortcut::Identity);
 }
 
 TEST(ConvBnInference, BottleneckWithStridedDownsample) {
   StageTensors down(32, 64, 1, 2, 0, 90);
-  expect_same_as_ops({1, 32, 11, 11},
-                     {StageTensors(32, 16, 1, 1, 0, 50), StageTensors(16, 16, 3, 2, 1, 60), StageTensors(16, 64, 1, 1, 0, 70)},
-                     Shortcut::Downsample, &down);
+  expect_same_as_ops(
+      {1, 32, 11, 11},
+      {StageTensors(32, 16, 1, 1, 0, 50), StageTensors(16, 16, 3, 2, 1, 60), StageTensors(16, 64, 1, 1, 0, 70)},
+      Shortcut::Downsample, &down);
 }
 
 TEST(ConvBnInference, ChannelsOffTheBlocksOf16) {

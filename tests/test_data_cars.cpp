@@ -40,7 +40,8 @@ struct CarsTree {
     for (int i = 0; i < 7; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "car_ims/%06d.jpg", i + 1);
-      annotations.push_back({name, 3 + i, 4, 10 + i, 300 + i, classes[i], i % 2});  // y2 > 255: uint16, as the official file
+      annotations.push_back(
+          {name, 3 + i, 4, 10 + i, 300 + i, classes[i], i % 2});  // y2 > 255: uint16, as the official file
     }
   }
 
@@ -165,7 +166,8 @@ TEST(DataCarsReader, AnIndexOfTheOldVersionSaysPrepareAgain) {
   std::ofstream(index) << j.dump();
   std::string why_not;
   EXPECT_FALSE(find_image_cache(d, 16, &why_not));
-  for (const std::string part : {index, std::string("prepared by an older sgml"), std::string("run sgml prepare again")})
+  for (const std::string part :
+       {index, std::string("prepared by an older sgml"), std::string("run sgml prepare again")})
     EXPECT_NE(why_not.find(part), std::string::npos) << "'" << part << "' not in: " << why_not;
   EXPECT_NE(test::error_of([&] { ImageCache::open(index); }).find("prepared by an older sgml"), std::string::npos);
 }
@@ -174,7 +176,8 @@ TEST(DataCarsReader, AnIndexOfTheOldVersionSaysPrepareAgain) {
 TEST(DataCarsReader, CropBoxesIsRefusedForKindsWithoutBoxes) {
   for (const char* kind : {"sop", "deepfashion", "demo"}) {
     const std::string message = test::error_of([&] { load_dataset(kind, "/nonexistent", true); });
-    for (const std::string part : {std::string("--crop-boxes"), std::string("dataset ") + kind, std::string("no bounding boxes")})
+    for (const std::string part :
+         {std::string("--crop-boxes"), std::string("dataset ") + kind, std::string("no bounding boxes")})
       EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
   }
 }
@@ -206,7 +209,8 @@ TEST(DataCarsReader, WrittenFileAndReaderAgreeWithScipy) {
     EXPECT_EQ(r["bbox_x1"][1], "uint8");
     EXPECT_EQ(r["bbox_y2"][1], "uint16");  // 300 and more
     EXPECT_EQ(r["class"][2], nlohmann::json::array({1, 1}));
-    (r["class"][0].get<int>() <= 2 ? train_paths : test_paths).insert(dir + "/" + r["relative_im_path"].get<std::string>());
+    (r["class"][0].get<int>() <= 2 ? train_paths : test_paths)
+        .insert(dir + "/" + r["relative_im_path"].get<std::string>());
   }
   const Dataset d = read_cars(dir);
   std::multiset<std::string> read_train, read_test;
@@ -256,30 +260,42 @@ TEST(DataCarsReader, EachDefectNamesFileAndRecord) {
   const std::vector<CarsDefect> defects = {
       {"no mat file", [](CarsTree& t) { t.no_mat_file = true; }, {"cars_annos.mat not found", "car_ims/"}},
       {"not a mat file", [](CarsTree& t) { t.not_a_mat_file = true; }, {"cars_annos.mat' is not a MATLAB .mat file"}},
-      {"no class_names", [](CarsTree& t) { t.defects.omit_class_names = true; },
+      {"no class_names",
+       [](CarsTree& t) { t.defects.omit_class_names = true; },
        {"cars_annos.mat': no variable 'class_names'"}},
-      {"class_names a matrix", [](CarsTree& t) { t.defects.names_as_matrix = true; },
+      {"class_names a matrix",
+       [](CarsTree& t) { t.defects.names_as_matrix = true; },
        {"variable 'class_names' is a numeric matrix of 1 x 4", "expected a 1 x C cell array"}},
       {"no bbox_y2", [](CarsTree& t) { t.defects.omit_field = "bbox_y2"; }, {"has no field 'bbox_y2'"}},
-      {"no relative_im_path", [](CarsTree& t) { t.defects.omit_field = "relative_im_path"; },
+      {"no relative_im_path",
+       [](CarsTree& t) { t.defects.omit_field = "relative_im_path"; },
        {"has no field 'relative_im_path'"}},
-      {"class as text", [](CarsTree& t) { t.defects.text_field = "class"; },
+      {"class as text",
+       [](CarsTree& t) { t.defects.text_field = "class"; },
        {"annotations record 1: class is a char array of 1 x 4", "expected a finite number"}},
-      {"class out of range", [](CarsTree& t) { t.annotations[4].class_id = 5; },
+      {"class out of range",
+       [](CarsTree& t) { t.annotations[4].class_id = 5; },
        {"annotations record 5: class 5 is out of range (1 to 4"}},
       {"class zero", [](CarsTree& t) { t.annotations[0].class_id = 0; }, {"record 1: class 0 is out of range"}},
       {"test flag 2", [](CarsTree& t) { t.annotations[2].test = 2; }, {"record 3: test 2 is not 0 or 1"}},
       {"box inverted", [](CarsTree& t) { t.annotations[3].x2 = 1; }, {"record 4: the box", "x1 <= x2"}},
-      {"path twice", [](CarsTree& t) { t.annotations[6].relative_im_path = t.annotations[1].relative_im_path; },
+      {"path twice",
+       [](CarsTree& t) { t.annotations[6].relative_im_path = t.annotations[1].relative_im_path; },
        {"record 7: image 'car_ims/000002.jpg' is listed twice (also at", "annotations record 2)"}},
-      {"path twice, written differently", [](CarsTree& t) { t.annotations[6].relative_im_path = "car_ims/./000002.jpg"; },
+      {"path twice, written differently",
+       [](CarsTree& t) { t.annotations[6].relative_im_path = "car_ims/./000002.jpg"; },
        {"record 7: image 'car_ims/./000002.jpg' is listed twice", "annotations record 2)"}},
-      {"missing images", [](CarsTree& t) { t.not_on_disk = {"car_ims/000003.jpg", "car_ims/000006.jpg"}; },
+      {"missing images",
+       [](CarsTree& t) {
+         t.not_on_disk = {"car_ims/000003.jpg", "car_ims/000006.jpg"};
+       },
        {"record 3: image", "car_ims/000003.jpg' is not on disk", "2 listed images are missing"}},
-      {"one class", [](CarsTree& t) {
+      {"one class",
+       [](CarsTree& t) {
          t.class_names.resize(1);
          for (auto& a : t.annotations) a.class_id = 1;
-       }, {"class_names holds 1 names, expected at least 2"}},
+       },
+       {"class_names holds 1 names, expected at least 2"}},
   };
   for (const CarsDefect& defect : defects) {
     CarsTree t;

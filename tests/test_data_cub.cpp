@@ -30,7 +30,8 @@ struct CubTree {
   std::string names_at = "parent";  // attributes.txt in "parent" (as the official archive), "attributes" or "root"
 
   CubTree() {
-    files["classes.txt"] = {"20 020.Gray_Catbird", "5 005.Crested_Auklet", "40 040.Olive_sided_Flycatcher", "10 010.Red_winged_Blackbird"};
+    files["classes.txt"] = {"20 020.Gray_Catbird", "5 005.Crested_Auklet", "40 040.Olive_sided_Flycatcher",
+                            "10 010.Red_winged_Blackbird"};
     files["images.txt"] = {
         "1 005.Crested_Auklet/Crested_Auklet_0001.jpg",  "2 005.Crested_Auklet/Crested_Auklet_0002.jpg",
         "3 010.Red_winged_Blackbird/Red_0003.jpg",       "4 020.Gray_Catbird/Gray_Catbird_0004.jpg",
@@ -41,12 +42,14 @@ struct CubTree {
     files["train_test_split.txt"] = {"1 1", "2 0", "3 1", "4 0", "5 1", "6 0", "7 1"};
     files["bounding_boxes.txt"] = {"1 60.0 27.0 325.0 304.0", "2 1.5 2.5 10.0 12.0", "3 0 0 8 8",  "4 3.0 4.0 5.0 6.0",
                                    "5 1.0 1.0 7.0 7.0",      "6 2.0 2.0 4.0 4.0",     "7 0.0 0.0 9.0 9.0"};
-    files["names"] = {"1 has_bill_shape::curved_(up_or_down)", "2 has_wing_color::blue", "3 has_size::small_(5_-_9_in)"};
+    files["names"] = {"1 has_bill_shape::curved_(up_or_down)", "2 has_wing_color::blue",
+                      "3 has_size::small_(5_-_9_in)"};
     std::vector<std::string>& labels = files["attributes/image_attribute_labels.txt"];
     for (int image = 1; image <= 7; ++image)
       for (int a = 1; a <= 3; ++a) {
         const int present = (image + a) % 2;
-        labels.push_back(std::to_string(image) + " " + std::to_string(a) + " " + std::to_string(present) + " 3 27.7080");
+        labels.push_back(std::to_string(image) + " " + std::to_string(a) + " " + std::to_string(present) +
+                         " 3 27.7080");
       }
     labels[10] = "4 2 1 0 4 16.7640";  // the official file's defect: an extra token (image 4, attribute 2)
     labels[13] = "5 2 1 3 0 10.1230";  // and again
@@ -114,7 +117,9 @@ void expect_content(const Dataset& d) {
   EXPECT_NE(d.tolerated_defects.begin()->first.find("image_attribute_labels.txt"), std::string::npos);
 }
 
-TEST(DataCubReader, AttributeNamesNextToTheFolder) { expect_content(read_cub(CubTree().write(test::scratch_dir("cub")))); }
+TEST(DataCubReader, AttributeNamesNextToTheFolder) {
+  expect_content(read_cub(CubTree().write(test::scratch_dir("cub"))));
+}
 
 TEST(DataCubReader, AttributeNamesInAttributesFolderOrRoot) {
   for (const char* where : {"attributes", "root"}) {
@@ -157,7 +162,8 @@ TEST(DataCubReader, CroppedByDefaultWholeImagesOnRequest) {
   // The boxes are still read: a defect in bounding_boxes.txt is reported for whole images too.
   CubTree broken;
   broken.files["bounding_boxes.txt"].pop_back();
-  const std::string message = test::error_of([&] { load_dataset("cub", broken.write(test::scratch_dir("cub_nobox")), false); });
+  const std::string message =
+      test::error_of([&] { load_dataset("cub", broken.write(test::scratch_dir("cub_nobox")), false); });
   EXPECT_NE(message.find("has no bounding box"), std::string::npos) << message;
 }
 
@@ -183,48 +189,68 @@ struct Defect {
 TEST(DataCubReader, EachDefectNamesFileAndLine) {
   const std::vector<Defect> defects = {
       {"missing classes", [](CubTree& t) { t.files.erase("classes.txt"); }, {"classes.txt", "not found"}},
-      {"missing attribute names", [](CubTree& t) { t.files.erase("names"); },
+      {"missing attribute names",
+       [](CubTree& t) { t.files.erase("names"); },
        {"attributes.txt", "not found", "attributes/attributes.txt"}},
-      {"one token", [](CubTree& t) { t.files["images.txt"][2] = "3"; }, {"images.txt' line 3", "<image_id> <image_name>"}},
-      {"id not a number", [](CubTree& t) { t.files["images.txt"][1] = "two 005.Crested_Auklet/x.jpg"; },
+      {"one token",
+       [](CubTree& t) { t.files["images.txt"][2] = "3"; },
+       {"images.txt' line 3", "<image_id> <image_name>"}},
+      {"id not a number",
+       [](CubTree& t) { t.files["images.txt"][1] = "two 005.Crested_Auklet/x.jpg"; },
        {"images.txt' line 2", "image id 'two' is not an integer"}},
-      {"duplicate image", [](CubTree& t) { t.files["images.txt"][6] = "1 040.Olive_sided_Flycatcher/Olive_0007.jpg"; },
+      {"duplicate image",
+       [](CubTree& t) { t.files["images.txt"][6] = "1 040.Olive_sided_Flycatcher/Olive_0007.jpg"; },
        {"images.txt' line 7", "listed twice"}},
-      {"same image path twice", [](CubTree& t) { t.files["images.txt"][6] = "7 040.Olive_sided_Flycatcher/./Olive_0006.jpg"; },
-       {"images.txt' line 7: image '040.Olive_sided_Flycatcher/./Olive_0006.jpg' is listed twice", "images.txt' line 6)"}},
-      {"image without class", [](CubTree& t) { t.files["image_class_labels.txt"].erase(t.files["image_class_labels.txt"].begin() + 2); },
+      {"same image path twice",
+       [](CubTree& t) { t.files["images.txt"][6] = "7 040.Olive_sided_Flycatcher/./Olive_0006.jpg"; },
+       {"images.txt' line 7: image '040.Olive_sided_Flycatcher/./Olive_0006.jpg' is listed twice",
+        "images.txt' line 6)"}},
+      {"image without class",
+       [](CubTree& t) { t.files["image_class_labels.txt"].erase(t.files["image_class_labels.txt"].begin() + 2); },
        {"images.txt' line 3", "has no class", "image_class_labels.txt"}},
-      {"class not in classes.txt", [](CubTree& t) { t.files["image_class_labels.txt"][4] = "5 77"; },
+      {"class not in classes.txt",
+       [](CubTree& t) { t.files["image_class_labels.txt"][4] = "5 77"; },
        {"image_class_labels.txt' line 5", "class id 77", "classes.txt"}},
-      {"unknown image id", [](CubTree& t) { t.files["bounding_boxes.txt"][3] = "99 1 1 2 2"; },
+      {"unknown image id",
+       [](CubTree& t) { t.files["bounding_boxes.txt"][3] = "99 1 1 2 2"; },
        {"bounding_boxes.txt' line 4", "image id 99 is not in images.txt"}},
-      {"bad box number", [](CubTree& t) { t.files["bounding_boxes.txt"][0] = "1 60.0 27.0 wide 304.0"; },
+      {"bad box number",
+       [](CubTree& t) { t.files["bounding_boxes.txt"][0] = "1 60.0 27.0 wide 304.0"; },
        {"bounding_boxes.txt' line 1", "width 'wide' is not a number"}},
-      {"box without area", [](CubTree& t) { t.files["bounding_boxes.txt"][1] = "2 1 1 0 5"; },
+      {"box without area",
+       [](CubTree& t) { t.files["bounding_boxes.txt"][1] = "2 1 1 0 5"; },
        {"bounding_boxes.txt' line 2", "no area"}},
-      {"image without box", [](CubTree& t) { t.files["bounding_boxes.txt"].pop_back(); },
+      {"image without box",
+       [](CubTree& t) { t.files["bounding_boxes.txt"].pop_back(); },
        {"images.txt' line 7", "no bounding box"}},
-      {"short attribute line", [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][4] = "2 2 1"; },
+      {"short attribute line",
+       [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][4] = "2 2 1"; },
        {"image_attribute_labels.txt' line 5", "expected '<image_id> <attribute_id> <is_present>"}},
-      {"is_present not 0/1", [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][0] = "1 1 2 3 1.0"; },
+      {"is_present not 0/1",
+       [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][0] = "1 1 2 3 1.0"; },
        {"image_attribute_labels.txt' line 1", "is_present '2'"}},
-      {"attribute id too large", [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][2] = "1 4 0 3 1.0"; },
+      {"attribute id too large",
+       [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][2] = "1 4 0 3 1.0"; },
        {"image_attribute_labels.txt' line 3", "attribute id 4"}},
-      {"attribute twice", [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][2] = "1 1 0 3 1.0"; },
+      {"attribute twice",
+       [](CubTree& t) { t.files["attributes/image_attribute_labels.txt"][2] = "1 1 0 3 1.0"; },
        {"image_attribute_labels.txt' line 3", "given twice"}},
-      {"image without attributes", [](CubTree& t) {
+      {"image without attributes",
+       [](CubTree& t) {
          auto& l = t.files["attributes/image_attribute_labels.txt"];
          l.erase(l.begin() + 18, l.end());  // image 7 has none
        },
        {"images.txt' line 7", "has 0 of the 3 attributes", "image_attribute_labels.txt"}},
-      {"attribute names out of order", [](CubTree& t) { t.files["names"][1] = "3 has_wing_color::blue"; },
+      {"attribute names out of order",
+       [](CubTree& t) { t.files["names"][1] = "3 has_wing_color::blue"; },
        {"attributes.txt' line 2", "attribute id 3 where 2 was expected"}},
   };
   for (const Defect& d : defects) {
     CubTree t;
     d.edit(t);
     const std::string message = error_of(t.write(test::scratch_dir(d.name)));
-    for (const std::string& part : d.expected) EXPECT_NE(message.find(part), std::string::npos) << d.name << ": " << message;
+    for (const std::string& part : d.expected)
+      EXPECT_NE(message.find(part), std::string::npos) << d.name << ": " << message;
   }
 }
 
@@ -267,7 +293,8 @@ TEST(DataImageDecode, CorruptedBytesGiveErrorsNotCrashes) {
       std::vector<uint8_t> bytes = clean;
       for (int k = 0; k < 1 + int(rng() % 8); ++k) bytes[rng() % bytes.size()] = uint8_t(rng());
       const std::string path = dir + "/x.img";
-      std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+      std::ofstream(path, std::ios::binary)
+          .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
       try {
         const RgbImage out = decode_image_file(path);
         EXPECT_EQ(out.pixels.size(), size_t(out.width) * out.height * 3);
@@ -312,7 +339,8 @@ TEST(DataImageDecode, BadFilesNameTheFile) {
   for (size_t i = 0; i < im.pixels.size(); ++i) im.pixels[i] = uint8_t(i * 7 % 251);
   const std::vector<uint8_t> jpg = encode_jpeg(im, 90), png = encode_png(im);
   auto write = [&](const std::string& name, const std::vector<uint8_t>& bytes, size_t n) {
-    std::ofstream(dir + "/" + name, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(n));
+    std::ofstream(dir + "/" + name, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(n));
     return dir + "/" + name;
   };
   EXPECT_NO_THROW(decode_image_file(write("whole.jpg", jpg, jpg.size())));

@@ -43,7 +43,8 @@ TEST(DataDemo, DefaultInshopIsFastAndReadsBack) {
   const auto start = std::chrono::steady_clock::now();
   write_demo_dataset(dir, DemoLayout::InShop, spec);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("default In-shop demo: %d images in %.2f s\n", (spec.train_items + spec.test_items) * spec.views_per_item, seconds);
+  std::printf("default In-shop demo: %d images in %.2f s\n", (spec.train_items + spec.test_items) * spec.views_per_item,
+              seconds);
   EXPECT_LT(seconds, 10.0);
 
   const Dataset d = read_inshop(dir);
@@ -206,7 +207,8 @@ TEST(DataDemo, InfoOnTheDemos) {
   EXPECT_EQ(j["bad_images"], 1);
   const std::string report = format_dataset_info(j);
   EXPECT_NE(report.find("1 images cannot be used"), std::string::npos) << report;
-  EXPECT_NE(report.find("its bounding box (x 5000, y 10, width 5, height 5) lies outside"), std::string::npos) << report;
+  EXPECT_NE(report.find("its bounding box (x 5000, y 10, width 5, height 5) lies outside"), std::string::npos)
+      << report;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The In-shop reader on small trees in the official layout, written here: its quirks (count and header lines, runs
-// of spaces, CRLF, a byte-order mark, img/ at the root or under Img/, attribute files in Anno/ or Anno/attributes/, names with spaces,
-// a type column) and, for each kind of defect, the error naming the file and the line.
+// of spaces, CRLF, a byte-order mark, img/ at the root or under Img/, attribute files in Anno/ or Anno/attributes/,
+// names with spaces, a type column) and, for each kind of defect, the error naming the file and the line.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -136,7 +136,8 @@ TEST(DataInshopReader, ImgAtRootAttributesSubfolderCrlfByteOrderMark) {
 
 TEST(DataInshopReader, TypeColumnIsDropped) {
   InshopTree t;
-  t.files["attr/list_attr_cloth.txt"] = {"3", "attribute_name  attribute_type", "Multi-color   1", "long sleeve  2", "a line  3"};
+  t.files["attr/list_attr_cloth.txt"] = {"3", "attribute_name  attribute_type", "Multi-color   1", "long sleeve  2",
+                                         "a line  3"};
   expect_official_content(read_inshop(t.write(test::scratch_dir("inshop"))));
 }
 
@@ -155,29 +156,43 @@ struct Defect {
 
 TEST(DataInshopReader, EachDefectNamesFileAndLine) {
   const std::vector<Defect> defects = {
-      {"missing attribute file", [](InshopTree& t) { t.files.erase("attr/list_attr_items.txt"); },
+      {"missing attribute file",
+       [](InshopTree& t) { t.files.erase("attr/list_attr_items.txt"); },
        {"list_attr_items.txt", "not found", "Anno/attributes/list_attr_items.txt"}},
-      {"missing partition", [](InshopTree& t) { t.files.erase("Eval/list_eval_partition.txt"); },
+      {"missing partition",
+       [](InshopTree& t) { t.files.erase("Eval/list_eval_partition.txt"); },
        {"list_eval_partition.txt", "not found"}},
-      {"two tokens", [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][4] = "img/MEN/Denim/id_00000007/01_1_front.jpg id_00000007"; },
+      {"two tokens",
+       [](InshopTree& t) {
+         t.files["Eval/list_eval_partition.txt"][4] = "img/MEN/Denim/id_00000007/01_1_front.jpg id_00000007";
+       },
        {"list_eval_partition.txt' line 5", "expected '<image_name> <item_id> <status>'"}},
-      {"unknown status", [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][3] = "img/a.jpg id_00000002 validation"; },
+      {"unknown status",
+       [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][3] = "img/a.jpg id_00000002 validation"; },
        {"list_eval_partition.txt' line 4", "status 'validation'"}},
-      {"item without attributes", [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][6] = "img/b.jpg id_00000099 gallery"; },
+      {"item without attributes",
+       [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][6] = "img/b.jpg id_00000099 gallery"; },
        {"list_eval_partition.txt' line 7", "id_00000099 has no attributes", "list_attr_items.txt"}},
-      {"item in train and test", [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][5] = "img/c.jpg id_00000002 query"; },
+      {"item in train and test",
+       [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][5] = "img/c.jpg id_00000002 query"; },
        {"list_eval_partition.txt' line 6", "both the train and the test"}},
-      {"count disagrees", [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][0] = "52712"; },
+      {"count disagrees",
+       [](InshopTree& t) { t.files["Eval/list_eval_partition.txt"][0] = "52712"; },
        {"list_eval_partition.txt' line 1", "says 52712"}},
-      {"no count line", [](InshopTree& t) { t.files["attr/list_attr_cloth.txt"][0] = "attribute_name"; },
+      {"no count line",
+       [](InshopTree& t) { t.files["attr/list_attr_cloth.txt"][0] = "attribute_name"; },
        {"list_attr_cloth.txt' line 1", "number of attributes"}},
-      {"value not 1/-1/0", [](InshopTree& t) { t.files["attr/list_attr_items.txt"][3] = "id_00000007 -1 2 1"; },
+      {"value not 1/-1/0",
+       [](InshopTree& t) { t.files["attr/list_attr_items.txt"][3] = "id_00000007 -1 2 1"; },
        {"list_attr_items.txt' line 4", "'2' is not 1, -1 or 0"}},
-      {"too few values", [](InshopTree& t) { t.files["attr/list_attr_items.txt"][2] = "id_00000002 1 -1"; },
+      {"too few values",
+       [](InshopTree& t) { t.files["attr/list_attr_items.txt"][2] = "id_00000002 1 -1"; },
        {"list_attr_items.txt' line 3", "expected an item id and 3 attribute values", "got 3 tokens"}},
-      {"item twice", [](InshopTree& t) { t.files["attr/list_attr_items.txt"][5] = "id_00000002 1 1 1"; },
+      {"item twice",
+       [](InshopTree& t) { t.files["attr/list_attr_items.txt"][5] = "id_00000002 1 1 1"; },
        {"list_attr_items.txt' line 6", "listed twice"}},
-      {"image twice", [](InshopTree& t) {
+      {"image twice",
+       [](InshopTree& t) {
          t.files["Eval/list_eval_partition.txt"][8] = "img/MEN/Tees/id_00000011/01_1_front.jpg id_00000011 query";
        },
        {"list_eval_partition.txt' line 9: image 'img/MEN/Tees/id_00000011/01_1_front.jpg' is listed twice",
@@ -187,7 +202,8 @@ TEST(DataInshopReader, EachDefectNamesFileAndLine) {
     InshopTree t;
     d.edit(t);
     const std::string message = error_of(t.write(test::scratch_dir(d.name)));
-    for (const std::string& part : d.expected) EXPECT_NE(message.find(part), std::string::npos) << d.name << ": " << message;
+    for (const std::string& part : d.expected)
+      EXPECT_NE(message.find(part), std::string::npos) << d.name << ": " << message;
   }
 }
 

@@ -85,7 +85,8 @@ TEST(DataLoader, BatchHoldsTheSampledImages) {
       EXPECT_EQ(std::vector<float>(attributes.begin() + i * 29, attributes.begin() + (i + 1) * 29), d.attributes_of(r));
       // The row is this image's transform with the draw of (seed, step, position).
       std::vector<float> expected(3 * 32 * 32);
-      transform_image(expected.data(), decode_image_file(r.path), r.box, 32, {true, mix_seed(5, uint64_t(b.step), uint64_t(i))});
+      transform_image(expected.data(), decode_image_file(r.path), r.box, 32,
+                      {true, mix_seed(5, uint64_t(b.step), uint64_t(i))});
       EXPECT_EQ(std::memcmp(expected.data(), b.images.data() + size_t(i) * expected.size(), expected.size() * 4), 0);
     }
   }
@@ -161,7 +162,12 @@ TEST(DataLoader, BadImageReplacedWithinItsClass) {
   c.image_size = 32;
   c.on_bad_image = BadImagePolicy::ReplaceWithinClass;
   c.workers = 3;
-  Loader loader(d, d.train, [](int64_t step) { return step < 2 ? std::vector<int>{1, 5, 6, 5} : std::vector<int>{}; }, c);
+  Loader loader(
+      d, d.train,
+      [](int64_t step) {
+        return step < 2 ? std::vector<int>{1, 5, 6, 5} : std::vector<int>{};
+      },
+      c);
   const Batch b = loader.next();
   EXPECT_EQ(b.indices, (std::vector<int>{1, 6, 6, 6}));  // the next image of the same item, deterministically
   EXPECT_EQ(b.labels[1], d.train[5].label);
@@ -367,7 +373,10 @@ TEST(DataLoader, DivideAndConquerTransformsAndTheCache) {
   c.eval_resize = 40;
   EXPECT_NE(cache_unusable_for(c).find("--eval-resize"), std::string::npos);
   c.eval_resize = 31;  // below the image size
-  const std::string too_small = test::error_of([&] { Loader(d, d.train, [&](int64_t s) { return sampler.batch(s); }, c); });
+  const std::string too_small = test::error_of([&] {
+    Loader(
+        d, d.train, [&](int64_t s) { return sampler.batch(s); }, c);
+  });
   EXPECT_NE(too_small.find("below the image size"), std::string::npos) << too_small;
 
   TrainingStreamConfig sc;
@@ -376,7 +385,8 @@ TEST(DataLoader, DivideAndConquerTransformsAndTheCache) {
   sc.image_size = 32;
   sc.train_crop = TrainCrop::RandomResized;
   TrainingStream stream(d, sc);
-  EXPECT_NE(stream.cache_note().find("not used: --train-crop random-resized"), std::string::npos) << stream.cache_note();
+  EXPECT_NE(stream.cache_note().find("not used: --train-crop random-resized"), std::string::npos)
+      << stream.cache_note();
   EXPECT_EQ(stream.batch(0).size(), 8);
 }
 

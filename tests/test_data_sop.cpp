@@ -105,32 +105,47 @@ struct SopDefect {
 TEST(DataSopReader, EachDefectNamesFileAndLine) {
   const std::vector<SopDefect> defects = {
       {"missing test list", [](SopTree& t) { t.files.erase("Ebay_test.txt"); }, {"Ebay_test.txt not found"}},
-      {"no header", [](SopTree& t) { t.files["Ebay_train.txt"].erase(t.files["Ebay_train.txt"].begin()); },
+      {"no header",
+       [](SopTree& t) { t.files["Ebay_train.txt"].erase(t.files["Ebay_train.txt"].begin()); },
        {"Ebay_train.txt' line 1", "expected the header 'image_id class_id super_class_id path'", "without its header"}},
-      {"other header", [](SopTree& t) { t.files["Ebay_test.txt"][0] = "image_id class_id path"; },
+      {"other header",
+       [](SopTree& t) { t.files["Ebay_test.txt"][0] = "image_id class_id path"; },
        {"Ebay_test.txt' line 1", "expected the header"}},
-      {"empty file", [](SopTree& t) { t.files["Ebay_test.txt"].clear(); }, {"Ebay_test.txt' line 1", "expected the header"}},
+      {"empty file",
+       [](SopTree& t) { t.files["Ebay_test.txt"].clear(); },
+       {"Ebay_test.txt' line 1", "expected the header"}},
       {"only a header", [](SopTree& t) { t.files["Ebay_test.txt"].resize(1); }, {"Ebay_test.txt'", "no images"}},
-      {"three columns", [](SopTree& t) { t.files["Ebay_train.txt"][3] = "3 3 fan_final/121000000003_0.JPG"; },
+      {"three columns",
+       [](SopTree& t) { t.files["Ebay_train.txt"][3] = "3 3 fan_final/121000000003_0.JPG"; },
        {"Ebay_train.txt' line 4", "4 columns", "got 3"}},
-      {"five columns", [](SopTree& t) { t.files["Ebay_test.txt"][2] = "2 12 12 toaster_final/a b.JPG"; },
+      {"five columns",
+       [](SopTree& t) { t.files["Ebay_test.txt"][2] = "2 12 12 toaster_final/a b.JPG"; },
        {"Ebay_test.txt' line 3", "4 columns", "got 5"}},
-      {"id not a number", [](SopTree& t) { t.files["Ebay_train.txt"][2] = "two 7 1 bicycle_final/x.JPG"; },
+      {"id not a number",
+       [](SopTree& t) { t.files["Ebay_train.txt"][2] = "two 7 1 bicycle_final/x.JPG"; },
        {"Ebay_train.txt' line 3", "image id 'two' is not an integer"}},
-      {"class id zero", [](SopTree& t) { t.files["Ebay_train.txt"][1] = "1 0 1 bicycle_final/111085122871_0.JPG"; },
+      {"class id zero",
+       [](SopTree& t) { t.files["Ebay_train.txt"][1] = "1 0 1 bicycle_final/111085122871_0.JPG"; },
        {"Ebay_train.txt' line 2", "class id 0 is out of range"}},
-      {"super-class 13", [](SopTree& t) { t.files["Ebay_test.txt"][4] = "4 15 13 chair_final/141000000015_1.JPG"; },
+      {"super-class 13",
+       [](SopTree& t) { t.files["Ebay_test.txt"][4] = "4 15 13 chair_final/141000000015_1.JPG"; },
        {"Ebay_test.txt' line 5", "super-class id 13 is out of range (1 to 12)"}},
-      {"duplicate image id", [](SopTree& t) { t.files["Ebay_train.txt"][5] = "4 3 5 fan_final/121000000003_2.JPG"; },
+      {"duplicate image id",
+       [](SopTree& t) { t.files["Ebay_train.txt"][5] = "4 3 5 fan_final/121000000003_2.JPG"; },
        {"Ebay_train.txt' line 6", "image id 4 is listed twice"}},
-      {"image in both lists", [](SopTree& t) { t.files["Ebay_test.txt"][4] = "4 15 3 fan_final//121000000003_0.JPG"; },
+      {"image in both lists",
+       [](SopTree& t) { t.files["Ebay_test.txt"][4] = "4 15 3 fan_final//121000000003_0.JPG"; },
        {"Ebay_test.txt' line 5: image 'fan_final//121000000003_0.JPG' is listed twice", "Ebay_train.txt' line 4)"}},
-      {"two super-classes", [](SopTree& t) { t.files["Ebay_train.txt"][2] = "2 7 2 bicycle_final/111085122871_1.JPG"; },
+      {"two super-classes",
+       [](SopTree& t) { t.files["Ebay_train.txt"][2] = "2 7 2 bicycle_final/111085122871_1.JPG"; },
        {"Ebay_train.txt' line 3", "class 7 has super-class 2 here and 1"}},
-      {"class in both", [](SopTree& t) { t.files["Ebay_test.txt"][3] = "3 7 3 chair_final/141000000015_0.JPG"; },
+      {"class in both",
+       [](SopTree& t) { t.files["Ebay_test.txt"][3] = "3 7 3 chair_final/141000000015_0.JPG"; },
        {"Ebay_test.txt' line 4", "class 7 is also in", "Ebay_train.txt"}},
       {"missing images",
-       [](SopTree& t) { t.not_on_disk = {"fan_final/121000000003_1.JPG", "fan_final/121000000003_2.JPG"}; },
+       [](SopTree& t) {
+         t.not_on_disk = {"fan_final/121000000003_1.JPG", "fan_final/121000000003_2.JPG"};
+       },
        {"Ebay_train.txt' line 5", "fan_final/121000000003_1.JPG' is not on disk", "2 listed images are missing"}},
   };
   for (const SopDefect& defect : defects) {
@@ -152,7 +167,8 @@ TEST(DataSopReader, ReadsTheGeneratedLayout) {
   EXPECT_EQ(d.num_train_classes(), spec.train_items);
   EXPECT_EQ(d.num_test_classes(), spec.test_items);
   // Every super-class folder of the official archive is used, every image decodes.
-  for (const std::string& folder : sop_super_class_folders()) EXPECT_TRUE(fs::is_directory(fs::path(dir) / folder)) << folder;
+  for (const std::string& folder : sop_super_class_folders())
+    EXPECT_TRUE(fs::is_directory(fs::path(dir) / folder)) << folder;
   EXPECT_EQ(load_image_rgb(d.test.back().path).width, spec.width);
 }
 

@@ -121,8 +121,10 @@ TEST_F(DataTransform, CropFlipNormaliseWithoutResamplingIsExact) {
     const std::vector<float> mine = ours(k);
     for (const char* path : {"pil_", "tensor_"}) {
       double worst = 0;
-      for (size_t i = 0; i < mine.size(); ++i) worst = std::max(worst, double(std::fabs(mine[i] - ref[path + k.name][i])));
-      std::printf("%s vs %s%s: max |difference| %.3g (normalised units)\n", k.name.c_str(), path, k.name.c_str(), worst);
+      for (size_t i = 0; i < mine.size(); ++i)
+        worst = std::max(worst, double(std::fabs(mine[i] - ref[path + k.name][i])));
+      std::printf("%s vs %s%s: max |difference| %.3g (normalised units)\n", k.name.c_str(), path, k.name.c_str(),
+                  worst);
       EXPECT_LT(worst, 1e-5) << k.name << " vs " << path;
     }
   }
@@ -249,7 +251,8 @@ TEST(DataTransformRandomResized, WindowsMatchTorchvisionGivenTheSameDraws) {
                   w.y + w.height <= region.height) << shapes[s].first << "x" << shapes[s].second;
       nlohmann::json belows = nlohmann::json::array();
       for (const auto& [n, r] : d.belows) belows.push_back({n, r});
-      cases.push_back({{"width", region.width}, {"height", region.height}, {"uniforms", d.uniforms}, {"belows", belows}});
+      cases.push_back(
+          {{"width", region.width}, {"height", region.height}, {"uniforms", d.uniforms}, {"belows", belows}});
     }
   std::printf("%zu windows, %d of them from the fallback centre crop\n", ours.size(), fallbacks);
   EXPECT_GT(fallbacks, 150);  // the strips always fall back; the ordinary shapes sometimes do

@@ -114,15 +114,32 @@ TEST(CudaArchitectures, CompatibilityRules) {
     int major, minor;
     bool supported;
   };
-  for (const Case& c : std::vector<Case>{{"80,90", 8, 0, true},   {"80,90", 8, 6, true},    {"80,90", 8, 9, true},
-                                         {"80,90", 9, 0, true},   {"80,90", 7, 5, false},   {"80,90", 7, 0, false},
-                                         {"80,90", 10, 0, true},  {"90", 8, 0, false},      {"90", 8, 6, false},
-                                         {"90", 9, 0, true},      {"90", 12, 0, true},      {"80-real,90-real", 10, 0, false},
-                                         {"80-real,90-real", 8, 6, true}, {"80-real", 9, 0, false},
-                                         {"75-virtual", 7, 5, true}, {"75-virtual", 8, 0, true}, {"75-virtual", 7, 0, false},
-                                         {"90a", 9, 0, true},     {"90a", 10, 0, false},    {"90a-real,80", 8, 6, true},
-                                         {"100f", 10, 3, true},   {"100f", 12, 0, false},   {"120", 12, 0, true},
-                                         {"native", 5, 0, true},  {"all-major", 5, 0, true}, {"", 5, 0, true}})
+  for (const Case& c : std::vector<Case>{{"80,90", 8, 0, true},
+                                         {"80,90", 8, 6, true},
+                                         {"80,90", 8, 9, true},
+                                         {"80,90", 9, 0, true},
+                                         {"80,90", 7, 5, false},
+                                         {"80,90", 7, 0, false},
+                                         {"80,90", 10, 0, true},
+                                         {"90", 8, 0, false},
+                                         {"90", 8, 6, false},
+                                         {"90", 9, 0, true},
+                                         {"90", 12, 0, true},
+                                         {"80-real,90-real", 10, 0, false},
+                                         {"80-real,90-real", 8, 6, true},
+                                         {"80-real", 9, 0, false},
+                                         {"75-virtual", 7, 5, true},
+                                         {"75-virtual", 8, 0, true},
+                                         {"75-virtual", 7, 0, false},
+                                         {"90a", 9, 0, true},
+                                         {"90a", 10, 0, false},
+                                         {"90a-real,80", 8, 6, true},
+                                         {"100f", 10, 3, true},
+                                         {"100f", 12, 0, false},
+                                         {"120", 12, 0, true},
+                                         {"native", 5, 0, true},
+                                         {"all-major", 5, 0, true},
+                                         {"", 5, 0, true}})
     EXPECT_EQ(cuda_architectures_support(c.archs, c.major, c.minor), c.supported)
         << "'" << c.archs << "' on compute capability " << c.major << "." << c.minor;
 }

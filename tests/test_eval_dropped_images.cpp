@@ -89,8 +89,9 @@ Tensor labels_tensor(const std::vector<int64_t>& labels) {
 }
 
 // Recall@K (for settings().ks) and MAP@R by the NumPy reference; gallery undefined: leave-one-out.
-nlohmann::json reference_metrics(const std::string& dir, const Tensor& queries, const std::vector<int64_t>& query_labels,
-                                 const Tensor& gallery, const std::vector<int64_t>& gallery_labels) {
+nlohmann::json reference_metrics(const std::string& dir, const Tensor& queries,
+                                 const std::vector<int64_t>& query_labels, const Tensor& gallery,
+                                 const std::vector<int64_t>& gallery_labels) {
   const bool loo = !gallery.defined();
   TensorMap in{{"queries", queries}, {"query_labels", labels_tensor(query_labels)},
                {"gallery_labels", labels_tensor(gallery_labels)}};
@@ -239,8 +240,9 @@ TEST(CliEval, DroppedImagesGiveTheMetricsOfTheDatasetWithoutThem) {
   ASSERT_EQ(count, int(d.train.size() + d.query.size() + d.gallery.size()) - 2);
   std::ofstream(list, std::ios::trunc) << count << "\n" << header << "\n" << body;
 
-  const std::string eval = sgml_program() + " eval deepfashion --checkpoint " + weights +
-                           " --image-size 32 --device cpu --no-nmi --workers 2 --batch-size 3 --k 1,2,4,8 --json --data ";
+  const std::string eval =
+      sgml_program() + " eval deepfashion --checkpoint " + weights +
+      " --image-size 32 --device cpu --no-nmi --workers 2 --batch-size 3 --k 1,2,4,8 --json --data ";
   std::string out_bad, out_without, printed;
   ASSERT_NE(test::run_command(eval + dir + " 2>&1", &out_bad), 0) << out_bad;
   EXPECT_NE(out_bad.find(d.query[1].path), std::string::npos) << out_bad;

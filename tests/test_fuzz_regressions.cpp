@@ -73,7 +73,9 @@ TEST(FuzzSeeds, DatasetSeedsAreValid) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Targets, FuzzRegressions, ::testing::ValuesIn(fuzz::all_targets()),
-                         [](const ::testing::TestParamInfo<fuzz::Target>& info) { return std::string(info.param.name); });
+                         [](const ::testing::TestParamInfo<fuzz::Target>& info) {
+                           return std::string(info.param.name);
+                         });
 
 }  // namespace
 }  // namespace sgml

@@ -32,7 +32,8 @@ Bytes read_bytes(const std::string& path) {
 }
 
 void write_bytes(const std::string& path, const Bytes& bytes) {
-  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
 // Offset of the first marker FF `code` in the header part (before the first scan's data), or npos.
@@ -222,7 +223,8 @@ TEST(ImageDecodeFiles, BytesAfterTheEndAreIgnoredCutFilesRefused) {
   png_trailer.insert(png_trailer.end(), trailer.begin(), trailer.end());
   write_bytes(dir + "/trailer.png", png_trailer);
   RgbImage decoded;
-  ASSERT_NO_THROW(decoded = decode_image_file(dir + "/trailer.png")) << error_of([&] { decode_image_file(dir + "/trailer.png"); });
+  ASSERT_NO_THROW(decoded = decode_image_file(dir + "/trailer.png"))
+      << error_of([&] { decode_image_file(dir + "/trailer.png"); });
   EXPECT_EQ(decoded.pixels, im.pixels);
 
   const std::string jpeg_path = corpus_dir() + "/rgb.jpg";
@@ -230,11 +232,13 @@ TEST(ImageDecodeFiles, BytesAfterTheEndAreIgnoredCutFilesRefused) {
   Bytes jpeg_trailer = jpeg;
   jpeg_trailer.insert(jpeg_trailer.end(), trailer.begin(), trailer.end());
   write_bytes(dir + "/trailer.jpg", jpeg_trailer);
-  ASSERT_NO_THROW(decoded = decode_image_file(dir + "/trailer.jpg")) << error_of([&] { decode_image_file(dir + "/trailer.jpg"); });
+  ASSERT_NO_THROW(decoded = decode_image_file(dir + "/trailer.jpg"))
+      << error_of([&] { decode_image_file(dir + "/trailer.jpg"); });
   EXPECT_EQ(decoded.pixels, decode_image_file(jpeg_path).pixels);
 
   // Cut: inside the image data, and just before the end chunk or marker.
-  const size_t idat = size_t(std::search(png.begin(), png.end(), std::begin("IDAT"), std::end("IDAT") - 1) - png.begin());
+  const size_t idat =
+      size_t(std::search(png.begin(), png.end(), std::begin("IDAT"), std::end("IDAT") - 1) - png.begin());
   const std::vector<std::pair<std::string, Bytes>> cut = {
       {"cut_in_data.png", Bytes(png.begin(), png.begin() + long(idat + 10))},
       {"cut_before_iend.png", Bytes(png.begin(), png.end() - 12)},
@@ -350,7 +354,8 @@ TEST(ImageDecodeEncoder, JpegEncoderIsDeterministicAndReadByPil) {
   RgbImage im(75, 50);
   for (int y = 0; y < im.height; ++y)
     for (int x = 0; x < im.width; ++x)
-      for (int c = 0; c < 3; ++c) im.at(x, y)[c] = uint8_t(std::min(255, x * 2 + y + c * 30 + (x / 5 + y / 5) % 2 * 12));
+      for (int c = 0; c < 3; ++c)
+        im.at(x, y)[c] = uint8_t(std::min(255, x * 2 + y + c * 30 + (x / 5 + y / 5) % 2 * 12));
   for (int quality : {92, 85}) {
     const Bytes a = encode_jpeg(im, quality), b = encode_jpeg(im, quality);
     EXPECT_EQ(a, b);

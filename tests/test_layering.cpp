@@ -79,7 +79,8 @@ TEST(Layering, NoUpwardIncludeInTheTree) {
 TEST(Layering, CheckerNamesFileAndLineOfEachUpwardInclude) {
   const fs::path root = sgml::test::scratch_dir("layering_checker");
   write_file(root / "engine/tensor.h", "#pragma once\n#include <vector>\n#include \"engine/check.h\"\n");
-  write_file(root / "engine/variable.cpp", "// tape\n#include \"engine/tensor.h\"\n  #include \"layers/elementwise.h\"\n");
+  write_file(root / "engine/variable.cpp",
+             "// tape\n#include \"engine/tensor.h\"\n  #include \"layers/elementwise.h\"\n");
   write_file(root / "losses/objective.h", "#include \"layers/gemm.h\"\n#include \"models/resnet.h\"\n");
   write_file(root / "training/step.cpp", "#include \"losses/objective.h\"\n#include \"tools/commands/options.h\"\n");
   write_file(root / "tools/commands/train.cpp", "#include \"training/step.h\"\n#include \"unknown/thing.h\"\n");

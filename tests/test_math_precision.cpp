@@ -63,7 +63,8 @@ TEST(MathPrecisionCuda, Tf32ConvolutionsStayWithinTf32Tolerance) {
   const Tensor gy = conv2d_forward(x.to(gpu), w.to(gpu), 1, 1).to(Device::cpu());
   const Tensor gdx = conv2d_backward_data(dy.to(gpu), w.to(gpu), x.shape(), 1, 1).to(Device::cpu());
   const Tensor gdw = conv2d_backward_filter(dy.to(gpu), x.to(gpu), w.shape(), 1, 1).to(Device::cpu());
-  const double ey = test::relative_error(gy, y), edx = test::relative_error(gdx, dx), edw = test::relative_error(gdw, dw);
+  const double ey = test::relative_error(gy, y), edx = test::relative_error(gdx, dx),
+               edw = test::relative_error(gdw, dw);
   std::printf("conv2d 8x64x28x28 w64x64x3x3 under tf32: relative error forward %.3g, data %.3g, filter %.3g\n", ey,
               edx, edw);
   EXPECT_LT(ey, 5e-3);

@@ -340,7 +340,8 @@ OpCase l2_normalize_case(int rows, int cols, bool zero_row) {
             const Tensor y = r.y, norms = r.norms;
             Outputs out{{"y", y}, {"norms", norms}, {"dx", l2_normalize_backward(dy, y, norms)}};
             if (d.is_cuda()) {
-              Tensor y2 = nan_tensor({rows, cols}, d), norms2 = nan_tensor({rows}, d), dx2 = nan_tensor({rows, cols}, d);
+              Tensor y2 = nan_tensor({rows, cols}, d), norms2 = nan_tensor({rows}, d),
+                     dx2 = nan_tensor({rows, cols}, d);
               SGML_CUDA_TWIN(cuda::l2_normalize_forward(y2.data(), norms2.data(), x.data(), rows, cols));
               SGML_CUDA_TWIN(cuda::l2_normalize_backward(dx2.data(), dy.data(), y.data(), norms.data(), rows, cols));
               out.insert(out.end(), {{"y", y2}, {"norms", norms2}, {"dx", dx2}});

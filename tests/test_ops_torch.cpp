@@ -50,9 +50,13 @@ fn::BatchNormBuffers buffers_from(const TensorMap& in, int64_t channels) {
 }
 
 OpCase conv_case(const std::string& name, Shape x, Shape w, int stride, int pad) {
-  return {name, "conv2d", {{"stride", stride}, {"pad", pad}}, {{"x", x}, {"w", w}},
+  return {name,
+          "conv2d",
+          {{"stride", stride}, {"pad", pad}},
+          {{"x", x}, {"w", w}},
           [stride, pad](const TensorMap& in, bool bw) {
-            return run_unary_style(in, bw, {"x", "w"}, [&](std::vector<Variable>& v) { return fn::conv2d(v[0], v[1], stride, pad); });
+            return run_unary_style(in, bw, {"x", "w"},
+                                   [&](std::vector<Variable>& v) { return fn::conv2d(v[0], v[1], stride, pad); });
           }};
 }
 
@@ -79,16 +83,20 @@ OpCase bn_case(const std::string& name, bool training, Shape x, bool residual = 
 OpCase bn_train_case(const std::string& name, Shape x) { return bn_case(name, true, x); }
 
 OpCase pool_case(const std::string& name, Shape x, int k, int s, int p) {
-  return {name, "max_pool2d", {{"kernel", k}, {"stride", s}, {"pad", p}}, {{"x", x}},
+  return {name,
+          "max_pool2d",
+          {{"kernel", k}, {"stride", s}, {"pad", p}},
+          {{"x", x}},
           [k, s, p](const TensorMap& in, bool bw) {
-            return run_unary_style(in, bw, {"x"}, [&](std::vector<Variable>& v) { return fn::max_pool2d(v[0], k, s, p); });
+            return run_unary_style(in, bw, {"x"},
+                                   [&](std::vector<Variable>& v) { return fn::max_pool2d(v[0], k, s, p); });
           }};
 }
 
 OpCase matmul_case(const std::string& name, Shape a, bool ta, Shape b, bool tb) {
-  return {name, "matmul", {{"ta", ta}, {"tb", tb}}, {{"a", a}, {"b", b}},
-          [ta, tb](const TensorMap& in, bool bw) {
-            return run_unary_style(in, bw, {"a", "b"}, [&](std::vector<Variable>& v) { return fn::matmul(v[0], ta, v[1], tb); });
+  return {name, "matmul", {{"ta", ta}, {"tb", tb}}, {{"a", a}, {"b", b}}, [ta, tb](const TensorMap& in, bool bw) {
+            return run_unary_style(in, bw, {"a", "b"},
+                                   [&](std::vector<Variable>& v) { return fn::matmul(v[0], ta, v[1], tb); });
           }};
 }
 
@@ -112,16 +120,21 @@ std::vector<OpCase> op_cases() {
       pool_case("maxpool_3_2_1_batch1_small", {1, 1, 4, 4}, 3, 2, 1),
       pool_case("maxpool_2_2_0", {2, 2, 6, 5}, 2, 2, 0),
       simple_case("relu", "relu", {{"x", {3, 4, 5}}}, {"x"}, [](auto& v) { return fn::relu(v[0]); }),
-      simple_case("sigmoid_extreme", "sigmoid", {{"x", {4, 33}}}, {"x"}, [](auto& v) { return fn::sigmoid(v[0]); }, -40.f, 40.f),
+      simple_case(
+          "sigmoid_extreme", "sigmoid", {{"x", {4, 33}}}, {"x"}, [](auto& v) { return fn::sigmoid(v[0]); }, -40.f,
+          40.f),
       simple_case("global_avg_pool", "global_avg_pool", {{"x", {3, 5, 4, 7}}}, {"x"},
                   [](auto& v) { return fn::global_avg_pool(v[0]); }),
       simple_case("linear", "linear", {{"x", {5, 7}}, {"w", {3, 7}}, {"b", {3}}}, {"x", "w", "b"},
                   [](auto& v) { return fn::linear(v[0], v[1], v[2]); }),
       simple_case("linear_batch1", "linear", {{"x", {1, 9}}, {"w", {4, 9}}, {"b", {4}}}, {"x", "w", "b"},
                   [](auto& v) { return fn::linear(v[0], v[1], v[2]); }),
-      simple_case("add", "add", {{"a", {2, 3, 4}}, {"b", {2, 3, 4}}}, {"a", "b"}, [](auto& v) { return fn::add(v[0], v[1]); }),
-      simple_case("l2_normalize", "l2_normalize", {{"x", {6, 17}}}, {"x"}, [](auto& v) { return fn::l2_normalize(v[0]); }),
-      simple_case("l2_normalize_batch1", "l2_normalize", {{"x", {1, 5}}}, {"x"}, [](auto& v) { return fn::l2_normalize(v[0]); }),
+      simple_case("add", "add", {{"a", {2, 3, 4}}, {"b", {2, 3, 4}}}, {"a", "b"},
+                  [](auto& v) { return fn::add(v[0], v[1]); }),
+      simple_case("l2_normalize", "l2_normalize", {{"x", {6, 17}}}, {"x"},
+                  [](auto& v) { return fn::l2_normalize(v[0]); }),
+      simple_case("l2_normalize_batch1", "l2_normalize", {{"x", {1, 5}}}, {"x"},
+                  [](auto& v) { return fn::l2_normalize(v[0]); }),
       matmul_case("matmul_nn", {4, 5}, false, {5, 3}, false),
       matmul_case("matmul_nt", {4, 5}, false, {3, 5}, true),
       matmul_case("matmul_tn", {5, 4}, true, {5, 3}, false),
@@ -147,15 +160,21 @@ std::vector<OpCase> op_cases() {
   small_running_variance.ranges = {{"rv", {1e-5f, 4e-5f}}};
   cases.push_back(small_running_variance);
   // Running statistics after several training steps on different inputs.
-  cases.push_back({"bn_running_stats_3_steps", "bn_running_stats", {}, {{"x0", {4, 3, 5, 5}}, {"x1", {2, 3, 6, 4}}, {"x2", {3, 3, 2, 2}}},
+  cases.push_back({"bn_running_stats_3_steps",
+                   "bn_running_stats",
+                   {},
+                   {{"x0", {4, 3, 5, 5}}, {"x1", {2, 3, 6, 4}}, {"x2", {3, 3, 2, 2}}},
                    [](const TensorMap& in, bool) {
                      Variable gamma(Tensor::full({3}, 1.0f), true), beta(Tensor::zeros({3}), true);
                      fn::BatchNormBuffers b = buffers_from({}, 3);
                      Variable y;
-                     for (const char* k : {"x0", "x1", "x2"}) y = fn::batch_norm2d(Variable(in.at(k)), gamma, beta, b, true);
+                     for (const char* k : {"x0", "x1", "x2"})
+                       y = fn::batch_norm2d(Variable(in.at(k)), gamma, beta, b, true);
                      return TensorMap{{"y", y.value()}, {"rm_out", b.running_mean}, {"rv_out", b.running_var},
                                       {"num_batches_tracked", b.num_batches_tracked}};
-                   }, 0.0f, 3.0f});
+                   },
+                   0.0f,
+                   3.0f});
   // Gradients summed where values fan out, as in a ResNet block: x feeds two convolutions and the residual, w serves
   // two convolutions. The convolutions add into the gradients that exist (the tape's add_grad_with): x's first
   // gradient is the batch norm's masked one, no longer referenced by anything else (adopted and added into), and
@@ -215,7 +234,8 @@ TEST(OpsVsTorch, ForwardAndGradientsOfEveryOp) {
   const std::vector<TensorMap> inputs = run_references(dir, cases, [](size_t i, const OpCase& c) {
     TensorMap in;
     unsigned seed = 1000 + unsigned(i) * 17;
-    for (const auto& [name, shape] : c.inputs) in[name] = test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
+    for (const auto& [name, shape] : c.inputs)
+      in[name] = test::random_tensor(shape, seed++, range_lo(c, name), range_hi(c, name));
     TensorMap fwd = c.run(in, false);
     in["dy"] = test::random_tensor(fwd.at("y").shape(), seed++);
     return in;

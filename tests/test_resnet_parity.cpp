@@ -50,7 +50,9 @@ void expect_torchvision_features(const ParityCase& c, Device device) {
   EXPECT_LT(err, device.type == DeviceType::CPU ? 2e-5 : 1e-4);
 }
 
-TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeatures) { expect_torchvision_features(GetParam(), Device::cpu()); }
+TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeatures) {
+  expect_torchvision_features(GetParam(), Device::cpu());
+}
 
 TEST_P(ResNetParity, ConvertedWeightsGiveTorchvisionFeaturesOnTheGpu) {
   SGML_SKIP_WITHOUT_GPU();

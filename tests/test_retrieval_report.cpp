@@ -25,7 +25,8 @@ int count(const std::string& haystack, const std::string& needle) {
 
 int pixels_of_colour(const RgbImage& img, uint8_t r, uint8_t g, uint8_t b) {
   int n = 0;
-  for (size_t i = 0; i < img.pixels.size(); i += 3) n += img.pixels[i] == r && img.pixels[i + 1] == g && img.pixels[i + 2] == b;
+  for (size_t i = 0; i < img.pixels.size(); i += 3)
+    n += img.pixels[i] == r && img.pixels[i + 1] == g && img.pixels[i + 2] == b;
   return n;
 }
 

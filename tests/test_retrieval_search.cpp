@@ -326,7 +326,8 @@ TEST(RetrievalMetricsJson, HasTheDocumentedKeys) {
   EXPECT_DOUBLE_EQ(j["recall@4"].get<double>(), m.recall.at(4));
   EvalOptions no_nmi;
   no_nmi.compute_nmi = false;
-  EXPECT_FALSE(evaluate_leave_one_out(x, random_labels(20, 4, 5), {1}, Device::cpu(), no_nmi).to_json().contains("nmi"));
+  EXPECT_FALSE(
+      evaluate_leave_one_out(x, random_labels(20, 4, 5), {1}, Device::cpu(), no_nmi).to_json().contains("nmi"));
 }
 
 // ---------------------------------------------------------------- CUDA against CPU

@@ -146,7 +146,9 @@ TEST(RunFiles, ResumeAfterKillKeepsOneRecordPerStepAndRemovesPartialCheckpoints)
   ASSERT_EQ(steps_of(run + "/metrics.jsonl"), (std::vector<int64_t>{1, 2, 3}));
 
   std::string log = test::file_text(run + "/metrics.jsonl");
-  log += "{\"step\":4,\"loss\":1.0}\n{\"epoch\":1,\"recall@1\":0.5,\"step\":4}\n{\"step\":5,\"loss\":1.0}\n{\"step\":6,\"lo";
+  log +=
+      "{\"step\":4,\"loss\":1.0}\n{\"epoch\":1,\"recall@1\":0.5,\"step\":4}\n{\"step\":5,\"loss\":1.0}\n{\"step\":6,"
+      "\"lo";
   test::write_file_text(run + "/metrics.jsonl", log);
   const long gone = dead_pid();
   const std::string partial_last = run + "/last.safetensors.tmp." + std::to_string(gone);
@@ -194,7 +196,8 @@ std::map<std::string, std::string> files_in(const std::string& dir) {
 TEST(RunFiles, AResumedRunNeedsNotItsInitAndKeepsItsOrigin) {
   const std::string dir = test::scratch_dir("resume_init");
   std::string out;
-  ASSERT_EQ(test::run_command(small_demo_training(dir, dir + "/a") + " --steps 1 --eval-every -1 2>&1", &out), 0) << out;
+  ASSERT_EQ(test::run_command(small_demo_training(dir, dir + "/a") + " --steps 1 --eval-every -1 2>&1", &out), 0)
+      << out;
   const std::string init = dir + "/init.safetensors";
   fs::rename(dir + "/a/last.safetensors", init);
   const std::string b = small_demo_training(dir, dir + "/b") + " --eval-every -1 --init ";
@@ -218,7 +221,8 @@ TEST(RunFiles, ANewRunSetsTheEarlierRunAside) {
   // A new run, not evaluated: every file of the first is in earlier-1, unchanged, and none is left beside the new
   // run's (a stale best.safetensors would be another run's model).
   ASSERT_EQ(test::run_command(base + " --steps 1 --eval-every -1", &out), 0) << out;
-  EXPECT_NE(out.find(run + " held an earlier run: its files are now in " + run + "/earlier-1"), std::string::npos) << out;
+  EXPECT_NE(out.find(run + " held an earlier run: its files are now in " + run + "/earlier-1"), std::string::npos)
+      << out;
   EXPECT_EQ(files_in(run + "/earlier-1"), first);
   const std::map<std::string, std::string> second = files_in(run);
   EXPECT_FALSE(second.count("best.safetensors"));

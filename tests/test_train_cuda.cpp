@@ -40,10 +40,10 @@ TEST(TrainCuda, CudaTrainerMatchesCpuTrainer) {
     const std::string precision = run == "cuda-tf32" ? "tf32" : "fp32";
     std::string out;
     const std::string cmd = std::string(SGML_BINARY_DIR) + "/sgml train deepfashion --data " + data +
-                            " --model resnet18 --image-size 64 --init " + dir + "/init.safetensors --batch-plan " + dir +
-                            "/plan.txt --augment off --steps 10 --lr 2e-5 --eval-every 0 --device " + device +
-                            " --precision " + precision +
-                            " --out " + dir + "/" + run + " --metrics " + dir + "/" + run + ".jsonl";
+                            " --model resnet18 --image-size 64 --init " + dir + "/init.safetensors --batch-plan " +
+                            dir + "/plan.txt --augment off --steps 10 --lr 2e-5 --eval-every 0 --device " + device +
+                            " --precision " + precision + " --out " + dir + "/" + run + " --metrics " + dir + "/" +
+                            run + ".jsonl";
     ASSERT_EQ(test::run_command(cmd, &out), 0) << out;
     losses[run] = step_losses(dir + "/" + run + ".jsonl");
   }
@@ -57,9 +57,9 @@ TEST(TrainCuda, CudaTrainerMatchesCpuTrainer) {
 }
 
 // Divide & Conquer's follow-up on the GPU (learned masks: fn::scale_columns and column_dots, the masks' Adam group;
-// the hierarchy's division at the start of epoch 2: 2-means, mask copies and the masks' Adam restart on the device) against the
-// same run on the CPU: the first 10 steps (one cluster) within the test above's 1e-3; after the division the
-// clusters may differ by a borderline image (features from cuDNN), so the rest is only checked to be finite.
+// the hierarchy's division at the start of epoch 2: 2-means, mask copies and the masks' Adam restart on the device)
+// against the same run on the CPU: the first 10 steps (one cluster) within the test above's 1e-3; after the division
+// the clusters may differ by a borderline image (features from cuDNN), so the rest is only checked to be finite.
 TEST(TrainCuda, DivideAndConquerWithLearnedMasksAndDivisionMatchesCpu) {
   SGML_SKIP_WITHOUT_GPU();
   const std::string dir = test::scratch_dir("train_cuda_dnc"), data = dir + "/data";

@@ -3,8 +3,8 @@
 // 64x64 on the CPU), for every loss mode and both samplings, and for the margin loss with frozen BN with each
 // negative sampler (the distance sampler's draws: the reference derives them from the step as the engine does) and
 // with Divide & Conquer's linear head. Every step's loss (total, metric and BCE) must agree within 1e-5 relative at
-// the first step and 1e-3 after it, and so must every BN running statistic. Trainable parameters are compared by their update
-// (final - init): Adam divides each element's gradient by its own running magnitude, so float32 rounding in
+// the first step and 1e-3 after it, and so must every BN running statistic. Trainable parameters are compared by their
+// update (final - init): Adam divides each element's gradient by its own running magnitude, so float32 rounding in
 // cancellation-heavy gradients (BN biases: sums of thousands of terms of both signs) is amplified into a few percent
 // of those elements' updates within ten steps. Measured: after one step every tensor agrees to ~1e-7; after ten,
 // the worst tensor's update differs by 2.7% (BN), the whole model's by under 2%. A wrong gradient moves a tensor the
@@ -129,17 +129,18 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
                         {"margin_beta", 1.2}, {"sampler", c.sampler}, {"head", c.head},
                         {"learn_beta", c.learn_beta}, {"beta_lr", 3e-3}, {"beta_nu", c.learn_beta ? 0.02 : 0.0}};
   std::ofstream(dir + "/config.json") << cfg.dump();
-  test::run_reference(ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
+  test::run_reference(
+      ref, {"train", data, dir + "/init.safetensors", dir + "/plan.txt", dir + "/config.json", dir + "/torch"});
 
   std::ostringstream cmd;
   cmd << sgml_binary() << " train deepfashion --data " << data << " --model resnet18 --image-size 64 --device cpu"
       << " --init " << dir << "/init.safetensors --batch-plan " << dir << "/plan.txt --augment off --steps " << steps
       << " --loss " << c.loss << " --sampling " << c.sampling << " --alpha " << alpha << " --beta " << beta
       << " --lambda 0.7 --rank-tau 0.1 --rank-rho 0.3 --margin 0.2 --margin-beta 1.2 --sampler " << c.sampler
-      << " --head " << c.head << (c.learn_beta ? " --learn-beta --beta-lr 3e-3 --beta-nu 0.02" : "")
-      << " --lr " << lr << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
-      << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir << "/ours.jsonl --save " << dir
-      << "/ours_final.safetensors";
+      << " --head " << c.head << (c.learn_beta ? " --learn-beta --beta-lr 3e-3 --beta-nu 0.02" : "") << " --lr " << lr
+      << " --weight-decay " << c.weight_decay << " --sgs-grad " << (c.sgs_grad ? "on" : "off")
+      << (c.frozen_bn ? " --frozen-bn" : "") << " --eval-every 0 --workers 2 --out " << dir << "/run --metrics " << dir
+      << "/ours.jsonl --save " << dir << "/ours_final.safetensors";
   std::string output;
   ASSERT_EQ(test::run_command(cmd.str(), &output), 0) << cmd.str() << "\n" << output;
 
@@ -203,11 +204,12 @@ TEST_P(TrainParity, EveryStepLossAndFinalParametersMatchPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllModes, TrainParity,
-    ::testing::Values(ParityCase{"sgml", "batch"}, ParityCase{"sgml", "batch", false, 0.0}, ParityCase{"multitask", "batch"},
+    ::testing::Values(ParityCase{"sgml", "batch"}, ParityCase{"sgml", "batch", false, 0.0},
+                      ParityCase{"multitask", "batch"},
                       // weight decay, which must not reach the branch the loss leaves unused (head.attr, head.emb)
                       ParityCase{"metric", "batch", true, 1e-4}, ParityCase{"attribute", "batch", true, 1e-4},
-                      ParityCase{"sgml", "image"},
-                      ParityCase{"sgml", "batch", true, 0.0, true}, ParityCase{"rank-multitask", "batch"},
+                      ParityCase{"sgml", "image"}, ParityCase{"sgml", "batch", true, 0.0, true},
+                      ParityCase{"rank-multitask", "batch"},
                       ParityCase{"margin", "batch", true, 0.0, true},  // the nearest sampler, frozen BN
                       ParityCase{"margin", "batch", true, 0.0, true, "distance"},
                       ParityCase{"margin", "batch", true, 0.0, true, "nearest", "linear"},

@@ -45,7 +45,8 @@ TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
             std::string::npos) << out;
   EXPECT_EQ(losses_of(dir + "/split/metrics.jsonl"), split);
 
-  const TensorMap a = load_safetensors(dir + "/full/last.safetensors"), b = load_safetensors(dir + "/split/last.safetensors");
+  const TensorMap a = load_safetensors(dir + "/full/last.safetensors"),
+                  b = load_safetensors(dir + "/split/last.safetensors");
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, t] : a) {
     ASSERT_TRUE(b.count(name)) << name;
@@ -120,8 +121,11 @@ TEST(TrainInterrupt, SigintSavesACheckpointAndExitsCleanly) {
                            " --images-per-class 2 --eval-every 0 --workers 2 --out " + dir + "/run";
   std::string out;
   // Interrupt after the first steps have logged, then wait for the exit status.
-  const std::string script = "(" + base + " --steps 100000 > " + dir + "/log.txt 2>&1 & pid=$!; "
-                             "for i in $(seq 1 600); do [ -s " + dir + "/run/metrics.jsonl ] && break; sleep 0.1; done; "
+  const std::string script = "(" + base + " --steps 100000 > " + dir +
+                             "/log.txt 2>&1 & pid=$!; "
+                             "for i in $(seq 1 600); do [ -s " +
+                             dir +
+                             "/run/metrics.jsonl ] && break; sleep 0.1; done; "
                              "kill -INT $pid; wait $pid; echo status=$?)";
   ASSERT_EQ(test::run_command("bash -c '" + script + "'", &out), 0) << out;
   EXPECT_NE(out.find("status=0"), std::string::npos) << out;

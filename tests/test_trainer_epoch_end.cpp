@@ -19,7 +19,8 @@ namespace {
 // Two classes of two random images per batch, three attributes; `bad_per_batch` images "skipped" per batch asked.
 class CountingBatches : public BatchSource {
  public:
-  CountingBatches(int64_t steps_per_epoch, int bad_per_batch) : per_epoch_(steps_per_epoch), bad_per_batch_(bad_per_batch) {}
+  CountingBatches(int64_t steps_per_epoch, int bad_per_batch)
+      : per_epoch_(steps_per_epoch), bad_per_batch_(bad_per_batch) {}
   TrainBatch batch(int64_t step) override {
     skipped_ += bad_per_batch_;
     TrainBatch b;

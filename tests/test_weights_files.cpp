@@ -20,7 +20,8 @@ void expect_load_error(const std::string& path, const std::vector<std::string>& 
     model.load_weights(path, require_head);
     FAIL() << "no error for " << path;
   } catch (const Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\nlacks: " << p;
+    for (const auto& p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << "\nlacks: " << p;
   }
 }
 
@@ -102,7 +103,8 @@ TEST_F(WeightsFiles, WrongShape) {
   TensorMap t = tensors_;
   t["layer1.0.conv1.weight"] = Tensor::zeros({64, 64, 1, 1});
   save_safetensors(dir_ + "/shape.safetensors", t);
-  expect_load_error(dir_ + "/shape.safetensors", {"shape.safetensors", "layer1.0.conv1.weight", "[64, 64, 1, 1]", "[64, 64, 3, 3]"});
+  expect_load_error(dir_ + "/shape.safetensors",
+                    {"shape.safetensors", "layer1.0.conv1.weight", "[64, 64, 1, 1]", "[64, 64, 3, 3]"});
 }
 
 // A file that fails on a late key (a wrong shape, a missing key) changes nothing: every key is checked before any
@@ -193,15 +195,18 @@ TEST_F(WeightsFiles, ArchitectureDetectionNamesWhatItLacks) {
   TensorMap wide = tensors_;
   wide["layer1.0.conv1.weight"] = Tensor::zeros({128, 64, 3, 3});
   wide["layer1.0.conv2.weight"] = Tensor::zeros({128, 128, 3, 3});
-  EXPECT_NE(test::error_of([&] { detect_resnet_arch(wide, "w.safetensors"); })
-                .find("'w.safetensors' holds a ResNet variant: its first block has layer1.0.conv1.weight [128, 64, 3, 3]"),
-            std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] {
+        detect_resnet_arch(wide, "w.safetensors");
+      }).find("'w.safetensors' holds a ResNet variant: its first block has layer1.0.conv1.weight [128, 64, 3, 3]"),
+      std::string::npos);
 }
 
 TEST_F(WeightsFiles, HalfPrecisionFilesAreWidened) {
   // BF16 and F16 files (as some hubs ship them) load as float32.
   const std::string path = dir_ + "/half.safetensors";
-  std::string header = R"({"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}})";
+  std::string header =
+      R"({"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}})";
   std::string bytes(8, '\0');
   bytes[0] = char(header.size());
   bytes += header;

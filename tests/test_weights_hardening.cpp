@@ -119,9 +119,10 @@ TEST_F(WeightsHardening, DuplicateKeys) {
   const std::string entry = R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
   expect_load_error(craft(dir_, "dup.safetensors", "{\"a\":" + entry + ",\"a\":" + entry + "}", std::string(4, '\0')),
                     {"entry 'a' occurs twice"});
-  expect_load_error(craft(dir_, "dup_field.safetensors",
-                          R"({"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')),
-                    {"entry 'a'", "field 'dtype' twice"});
+  expect_load_error(
+      craft(dir_, "dup_field.safetensors", R"({"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]}})",
+            std::string(4, '\0')),
+      {"entry 'a'", "field 'dtype' twice"});
   expect_load_error(craft(dir_, "dup_meta.safetensors",
                           R"({"__metadata__":{"k":"1","k":"2"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
                           std::string(4, '\0')),
@@ -159,19 +160,20 @@ TEST_F(WeightsHardening, HeaderAndMetadataShapes) {
                           std::string(4, '\0')),
                     {"__metadata__ field 'format'", "must be a string"});
   expect_load_error(craft(dir_, "meta_list.safetensors", R"({"__metadata__":[1]})", ""), {"__metadata__"});
-  expect_load_error(craft(dir_, "no_dtype.safetensors", R"({"a":{"shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')),
-                    {"entry 'a'", "lacks the field 'dtype'"});
+  expect_load_error(
+      craft(dir_, "no_dtype.safetensors", R"({"a":{"shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')),
+      {"entry 'a'", "lacks the field 'dtype'"});
   expect_load_error(craft(dir_, "u8.safetensors", R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}})", "x"),
                     {"entry 'a'", "dtype U8"});
   expect_load_error(craft(dir_, "not_utf8.safetensors", "{\"\xff\":1}", ""), {"not valid JSON"});
   // A dtype nested 100,000 arrays deep: once a stack overflow in printing it for the error message.
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
-  expect_load_error(craft(dir_, "deep.safetensors", R"({"a":{"dtype":)" + deep + R"(,"shape":[1],"data_offsets":[0,4]}})",
-                          std::string(4, '\0')),
+  expect_load_error(craft(dir_, "deep.safetensors",
+                          R"({"a":{"dtype":)" + deep + R"(,"shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')),
                     {"the safetensors header nests 100002 levels", "at most 32 are read"});
   // Shallow nesting where a number belongs is still the entry's own error.
-  expect_load_error(craft(dir_, "nested_shape.safetensors", R"({"a":{"dtype":"F32","shape":[[[1]]],"data_offsets":[0,4]}})",
-                          std::string(4, '\0')),
+  expect_load_error(craft(dir_, "nested_shape.safetensors",
+                          R"({"a":{"dtype":"F32","shape":[[[1]]],"data_offsets":[0,4]}})", std::string(4, '\0')),
                     {"entry 'a'", "bad shape [[[1]]]"});
 }
 
@@ -191,11 +193,11 @@ TEST_F(WeightsHardening, ValidLayoutsStillLoad) {
   const int64_t seven = 7;
   std::memcpy(&data[0], &seven, 8);
   std::memcpy(&data[8], &two, 4);
-  const TensorMap t = load_safetensors(
-      craft(dir_, "order.safetensors",
-            R"({"z":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},)"
-            R"("e":{"dtype":"F32","shape":[0,3],"data_offsets":[12,12]}})",
-            data));
+  const TensorMap t = load_safetensors(craft(
+      dir_, "order.safetensors",
+      R"({"z":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},)"
+      R"("e":{"dtype":"F32","shape":[0,3],"data_offsets":[12,12]}})",
+      data));
   EXPECT_EQ(t.at("a").to_vector(), std::vector<float>{2.0f});
   EXPECT_EQ(t.at("z").data_i64()[0], 7);
   EXPECT_EQ(t.at("e").shape(), (Shape{0, 3}));
@@ -269,9 +271,11 @@ TEST_F(WeightsHardening, NpyWithAHugeOrLyingShape) {
     return dir_ + "/" + name;
   };
   EXPECT_EQ(load_npy(npy("ok.npy", "(2, 3)", 24)).shape(), (Shape{2, 3}));
-  expect_contains(error_of([&] { load_npy(npy("huge.npy", "(4611686018427387904, 4)", 16)); }), {"huge.npy", "overflows"});
+  expect_contains(error_of([&] { load_npy(npy("huge.npy", "(4611686018427387904, 4)", 16)); }),
+                  {"huge.npy", "overflows"});
   expect_contains(error_of([&] { load_npy(npy("big.npy", "(1099511627776,)", 16)); }), {"big.npy", "16 bytes of data"});
-  expect_contains(error_of([&] { load_npy(npy("long.npy", "(99999999999999999999999,)", 16)); }), {"long.npy", "too large"});
+  expect_contains(error_of([&] { load_npy(npy("long.npy", "(99999999999999999999999,)", 16)); }),
+                  {"long.npy", "too large"});
   expect_contains(error_of([&] { load_npy(npy("short.npy", "(2, 3)", 20)); }), {"short.npy", "20 bytes of data"});
   // Not a tuple as numpy writes it: refused, not read as some other shape.
   expect_contains(error_of([&] { load_npy(npy("spaces.npy", "(2 3)", 24)); }), {"spaces.npy", "expected ')'"});
@@ -280,7 +284,8 @@ TEST_F(WeightsHardening, NpyWithAHugeOrLyingShape) {
   // A shape of 20,000 dimensions (a stack overflow in the std::regex that once read it) is refused at numpy's limit.
   std::string many = "(";
   for (int i = 0; i < 20000; ++i) many += "1, ";
-  expect_contains(error_of([&] { load_npy(npy("many_dims.npy", many + ")", 4)); }), {"many_dims.npy", "more than 64 dimensions"});
+  expect_contains(error_of([&] { load_npy(npy("many_dims.npy", many + ")", 4)); }),
+                  {"many_dims.npy", "more than 64 dimensions"});
 }
 
 // A header that is not numpy's dict (a key twice or missing, another version, text after it) is refused.
@@ -296,19 +301,31 @@ TEST_F(WeightsHardening, NpyHeaderIsReadStrictly) {
     return dir_ + "/" + name;
   };
   const std::string v1("\x01\x00", 2);
-  EXPECT_EQ(load_npy(npy("ok.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")).shape(), (Shape{2}));
-  expect_contains(error_of([&] { load_npy(npy("v4.npy", std::string("\x04\x00", 2), "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")); }),
+  EXPECT_EQ(load_npy(npy("ok.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")).shape(),
+            (Shape{2}));
+  expect_contains(error_of([&] {
+                    load_npy(npy("v4.npy", std::string("\x04\x00", 2),
+                                 "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"));
+                  }),
                   {"v4.npy", "version 4.0"});
-  expect_contains(error_of([&] { load_npy(npy("twice.npy", v1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")); }),
-                  {"twice.npy", "'descr' is unexpected or repeated"});
-  expect_contains(error_of([&] { load_npy(npy("other_key.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}")); }),
-                  {"other_key.npy", "'x' is unexpected"});
+  expect_contains(
+      error_of([&] {
+        load_npy(npy("twice.npy", v1, "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"));
+      }),
+      {"twice.npy", "'descr' is unexpected or repeated"});
+  expect_contains(
+      error_of([&] {
+        load_npy(npy("other_key.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}"));
+      }),
+      {"other_key.npy", "'x' is unexpected"});
   expect_contains(error_of([&] { load_npy(npy("no_shape.npy", v1, "{'descr': '<f4', 'fortran_order': False}")); }),
                   {"no_shape.npy", "lacks one of"});
-  expect_contains(error_of([&] { load_npy(npy("after.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x")); }),
-                  {"after.npy", "after the closing '}'"});
-  expect_contains(error_of([&] { load_npy(npy("maybe.npy", v1, "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}")); }),
-                  {"maybe.npy", "True or False"});
+  expect_contains(
+      error_of([&] { load_npy(npy("after.npy", v1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x")); }),
+      {"after.npy", "after the closing '}'"});
+  expect_contains(
+      error_of([&] { load_npy(npy("maybe.npy", v1, "{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}")); }),
+      {"maybe.npy", "True or False"});
   expect_contains(error_of([&] { load_npy(npy("open.npy", v1, "{'descr': '<f4, 'fortran_order': False}")); }),
                   {"open.npy", "expected '}' at character 17"});
 }

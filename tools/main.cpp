@@ -17,7 +17,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"train", sgml::run_train, "train an SGML model on cub, deepfashion, sop, cars, demo or demo-cub"},
-    {"eval", sgml::run_eval, "Recall@K, MAP@R and NMI of a checkpoint on cub, deepfashion, sop, cars, demo or demo-cub"},
+    {"eval", sgml::run_eval,
+     "Recall@K, MAP@R and NMI of a checkpoint on cub, deepfashion, sop, cars, demo or demo-cub"},
     {"search", sgml::run_search, "visual search: rank a gallery folder against query images"},
     {"info", sgml::run_info, "what a dataset folder holds (images, classes, attributes, defects)"},
     {"prepare", sgml::run_prepare, "decode and resize a dataset once into a memory-mapped cache"},

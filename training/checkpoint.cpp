@@ -23,7 +23,8 @@ T progress_field(const nlohmann::json& j, const char* field, T fallback, const s
   if (!j.contains(field)) return fallback;
   const nlohmann::json& v = j[field];
   if constexpr (std::is_floating_point_v<T>) {
-    if (!v.is_number()) SGML_FAIL("checkpoint '", path, "': progress field '", field, "' must be a number, got ", v.dump());
+    if (!v.is_number())
+      SGML_FAIL("checkpoint '", path, "': progress field '", field, "' must be a number, got ", v.dump());
     return v.get<T>();
   } else {
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > int64_t(std::numeric_limits<T>::max()))

@@ -39,28 +39,35 @@ const FieldStyle kPath = FieldStyle::Path, kFlag = FieldStyle::Flag, kOnOff = Fi
 
 std::vector<ConfigField> make_fields() {
   return {
-      Row("dataset", &C::dataset, "demo | deepfashion | cub | sop | cars | demo-cub (the command's argument)").positional(),
-      Row("data", &C::data_dir, "dataset folder").style(kPath).shown_default(
-          "demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion, cub, sop and cars need it, see README"),
+      Row("dataset", &C::dataset, "demo | deepfashion | cub | sop | cars | demo-cub (the command's argument)")
+          .positional(),
+      Row("data", &C::data_dir, "dataset folder")
+          .style(kPath)
+          .shown_default("demo_data/inshop for demo, demo_data/cub for demo-cub; deepfashion, cub, sop and cars need "
+                         "it, see README"),
       Row("crop-boxes", &C::crop_boxes,
           "crop every image to its bounding box: auto (the dataset's protocol: cub cropped as in the SGML paper, "
           "cars whole) | true (--crop-boxes alone) | false (whole images, as Divide & Conquer's authors read cub); "
           "sop and deepfashion have no boxes; eval crops as the checkpoint's run did unless given either way")
-          .style(FieldStyle::AutoFlag).choices({"auto", "true", "false"}),
+          .style(FieldStyle::AutoFlag)
+          .choices({"auto", "true", "false"}),
       Row("model", &C::model, "resnet18 | resnet34 | resnet50 | resnet101 | resnet152")
           .choices({"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"}),
       Row("weights", &C::weights, "pretrained backbone, safetensors with torchvision names")
-          .style(kPath).shown_default("weights/MODEL.safetensors"),
-      Row("no-pretrained", &C::no_pretrained,
-          "train from a random initialisation when no pretrained weights are given").style(kFlag),
+          .style(kPath)
+          .shown_default("weights/MODEL.safetensors"),
+      Row("no-pretrained", &C::no_pretrained, "train from a random initialisation when no pretrained weights are given")
+          .style(kFlag),
       Row("init", &C::init,
-          "every parameter and buffer by name, head included (deterministic mode; overrides --weights)").style(kPath),
+          "every parameter and buffer by name, head included (deterministic mode; overrides --weights)")
+          .style(kPath),
       Row("image-size", &C::image_size, "side of the square model input in pixels (32 to 1024)")
           .style(FieldStyle::ImageSize),
       Row("device", &C::device, "cpu | cuda | cuda:N | auto"),
       Row("precision", &C::precision,
           "fp32 (strict float32) | tf32 (TF32 tensor cores for CUDA convolutions and matrix products; the CPU "
-          "always computes in fp32)").choices({"fp32", "tf32"}),
+          "always computes in fp32)")
+          .choices({"fp32", "tf32"}),
       Row("loss", &C::loss,
           "sgml (SBDL + lambda*BCE) | multitask (BDL + lambda*BCE) | metric (BDL) | attribute (BCE) | rank (RANK) | "
           "rank-multitask (RANK + lambda*BCE); RANK is our reconstruction, from the abstract only, of the "
@@ -74,7 +81,8 @@ std::vector<ConfigField> make_fields() {
           "batch-wise sampling where classes fall short: fixed (a class with fewer than M' images repeats some; a "
           "Divide & Conquer cluster with fewer than N' classes gives smaller batches) | adaptive (the D&C authors' "
           "'adaptbalanced': every batch keeps N' x M' images, none twice: with fewer than N' classes each gives "
-          "more images, and the places a short class leaves go to other images)").choices({"fixed", "adaptive"}),
+          "more images, and the places a short class leaves go to other images)")
+          .choices({"fixed", "adaptive"}),
       Row("triplets-per-batch", &C::triplets_per_batch, "triplets per batch of image-wise sampling")
           .ints(L::kTripletsPerBatch),
       // alpha scales the similarities inside the deviance (0 flattens it, < 0 inverts it); lambda weighs the BCE
@@ -86,17 +94,21 @@ std::vector<ConfigField> make_fields() {
           .style(kOnOff),
       Row("rank-tau", &C::rank_tau,
           "temperature tau of the smoothed rank r_ij = mean over k != i,j of sigmoid((s_ik - s_ij)/tau) of "
-          "--loss rank and rank-multitask (0.001 to 1)").reals(L::kRankTau),
+          "--loss rank and rank-multitask (0.001 to 1)")
+          .reals(L::kRankTau),
       Row("rank-rho", &C::rank_rho,
           "scale rho of the rank loss's transfer f = exp(-r/rho); loss (1-f)^2 on positives, f^2 on negatives "
-          "(0.01 to 10)").reals(L::kRankRho),
+          "(0.01 to 10)")
+          .reals(L::kRankRho),
       Row("margin", &C::margin,
           "margin m of --loss margin (Wu et al. 2017): relu(D_ap - beta + m) on positive pairs, relu(beta - D_an + m) "
-          "on sampled negatives, D the distance of the normalised embeddings (0 to 2)").reals(L::kMargin),
+          "on sampled negatives, D the distance of the normalised embeddings (0 to 2)")
+          .reals(L::kMargin),
       Row("margin-beta", &C::margin_beta, "boundary beta of --loss margin (0 to 2)").reals(L::kMarginBeta),
       Row("learn-beta", &C::learn_beta,
           "--loss margin: learn one beta per training class (starting at --margin-beta; Adam at --beta-lr, "
-          "without weight decay)").style(kFlag),
+          "without weight decay)")
+          .style(kFlag),
       Row("beta-lr", &C::beta_lr,
           "Adam learning rate of the --learn-beta boundaries (their own group, as in the D&C authors' code: no "
           "weight decay, scaled by --lr-schedule as --lr is). Distances lie in 0 to 2, and Adam moves a value by "
@@ -110,7 +122,8 @@ std::vector<ConfigField> make_fields() {
           "negatives of --loss margin: distance (weighted by 1/q(d), each drawn on its own, Wu et al.) | "
           "distance-distinct (the same weights, an anchor's negatives drawn without replacement, the D&C "
           "follow-up's) | nearest (the nearest at distance >= 0.5, the D&C CVPR code's); not --sampling, which "
-          "builds the batches").choices({"distance", "distance-distinct", "nearest"}),
+          "builds the batches")
+          .choices({"distance", "distance-distinct", "nearest"}),
       Row("method", &C::method,
           "sgml (one embedding, the paper's training) | dnc (Divide & Conquer, Sanakoyeu et al. 2019: --learners "
           "slices of the embedding, each trained on one k-means cluster of the training images)")
@@ -134,12 +147,14 @@ std::vector<ConfigField> make_fields() {
           "clusters as without) | max or min (the authors' loaders': a clustered epoch has rounds of one batch from "
           "each cluster, as many as the largest or smallest cluster has batches, its kept images over the batch "
           "size, rounded down; an epoch without clusters (fine-tuning, --learners 1) the training images over the "
-          "batch size, rounded down; needs --lr-schedule constant)").choices({"plain", "max", "min"}),
+          "batch size, rounded down; needs --lr-schedule constant)")
+          .choices({"plain", "max", "min"}),
       Row("learner-masks", &C::learner_masks,
           "--method dnc: how the learners divide the embedding: slices (the CVPR 2019 paper: learner k owns d/K "
           "dimensions) | learned (the authors' TPAMI 2021 follow-up: learner k weights all d dimensions by relu(mask "
           "k), masks starting at ones, learned at --mask-lr-mult x --lr with an orthogonality term, frozen from "
-          "--full-embedding-epoch; evaluation uses the unmasked embedding)").choices({"slices", "learned"}),
+          "--full-embedding-epoch; evaluation uses the unmasked embedding)")
+          .choices({"slices", "learned"}),
       Row("division", &C::division,
           "--method dnc: flat (K clusters from the first clustering on) | hierarchical (the authors' TPAMI 2021 "
           "follow-up: 1 learner, then each re-clustering divides every cluster in two by 2-means of its images, "
@@ -152,25 +167,31 @@ std::vector<ConfigField> make_fields() {
       Row("freeze-backbone-epochs", &C::freeze_backbone_epochs,
           "--method dnc: the backbone does not learn in the first N epochs after each re-clustering, only the "
           "embedding layer (and masks) adapt to the new clusters (the follow-up's --mod-epoch-freeze; below "
-          "--recluster-every; 0: never)").ints(L::kNonNegative),
+          "--recluster-every; 0: never)")
+          .ints(L::kNonNegative),
       Row("mask-lr-mult", &C::mask_lr_mult,
           "--learner-masks learned: the masks' learning rate is this times --lr (scaled by --lr-schedule as --lr is; "
-          "weight decay as --weight-decay)").reals(L::kNonNegativeFloat),
+          "weight decay as --weight-decay)")
+          .reals(L::kNonNegativeFloat),
       Row("mask-lambda", &C::mask_lambda,
           "--learner-masks learned: weight of the masks' mean pairwise cosine similarity, added to the loss while "
-          "the learners train on their clusters").reals(L::kNonNegativeFloat),
+          "the learners train on their clusters")
+          .reals(L::kNonNegativeFloat),
       Row("mask-init", &C::mask_init,
           "--learner-masks learned: ones (the follow-up's default) | normal (one draw of N(0.9, 0.7) per dimension, "
-          "the same for every learner: their --masking-init normal)").choices({"ones", "normal"}),
+          "the same for every learner: their --masking-init normal)")
+          .choices({"ones", "normal"}),
       Row("embedding-dim", &C::embedding_dim, "width d of the embedding layer head.emb").ints(L::kEmbeddingDim),
       Row("head", &C::head,
           "sgml (the paper's head: fc 1024 + ReLU, then the embedding and attribute layers) | linear (Divide & "
           "Conquer's: one embedding layer on the pooled feature, each learner's rows Xavier-initialised; no "
-          "attribute branch, so --loss metric, rank or margin)").choices({"sgml", "linear"}),
+          "attribute branch, so --loss metric, rank or margin)")
+          .choices({"sgml", "linear"}),
       Row("embedding-init", &C::embedding_init,
           "--head linear: how the embedding layer starts: xavier (each learner's rows Xavier normal, gain 1: the D&C "
           "CVPR code) | torch (PyTorch's nn.Linear default, weight and bias uniform in +-1/sqrt(F): the TPAMI "
-          "follow-up's)").choices({"xavier", "torch"}),
+          "follow-up's)")
+          .choices({"xavier", "torch"}),
       Row("dropout", &C::dropout,
           "dropout probability on the pooled backbone feature in training (Divide & Conquer: 0.01; 0 to 0.95)")
           .reals(L::kDropout),
@@ -191,12 +212,13 @@ std::vector<ConfigField> make_fields() {
       Row("resume", &C::resume, "continue from the last checkpoint in the run directory").style(kFlag).not_saved(),
       Row("batch-plan", &C::batch_plan, "file of training-image indices, one line per step (deterministic mode)")
           .style(kPath),
-      Row("augment", &C::augment,
-          "on: a random crop (--train-crop) and horizontal flip; off: the evaluation transform").style(kOnOff),
+      Row("augment", &C::augment, "on: a random crop (--train-crop) and horizontal flip; off: the evaluation transform")
+          .style(kOnOff),
       Row("train-crop", &C::train_crop,
           "the augmentation's crop: sgml (the SGML paper's: 0.9-1.0 of the area at the image's aspect ratio) | "
           "random-resized (torchvision's RandomResizedCrop, the Divide & Conquer authors': 0.08-1.0 of the area, "
-          "aspect ratio 3/4-4/3)").choices({"sgml", "random-resized"}),
+          "aspect ratio 3/4-4/3)")
+          .choices({"sgml", "random-resized"}),
       Row("eval-resize", &C::eval_resize,
           "the evaluation transform: 0 (the image, or its box, resized to --image-size squared, the SGML paper's) "
           "| R >= --image-size (torchvision's Resize(R) + CenterCrop: shorter side to R, then the centre square; "
@@ -204,11 +226,15 @@ std::vector<ConfigField> make_fields() {
           .ints(L::kEvalResize),
       Row("frozen-bn", &C::frozen_bn,
           "freeze batch norm: every BN layer normalises with its running statistics and never updates them "
-          "(gradients still flow; gamma and beta still learn), as Divide & Conquer fine-tunes").style(kFlag),
+          "(gradients still flow; gamma and beta still learn), as Divide & Conquer fine-tunes")
+          .style(kFlag),
       Row("metrics", &C::metrics_file, "JSON-lines file of per-step metrics")
-          .style(kPath).shown_default("RUN/metrics.jsonl").not_saved(),
+          .style(kPath)
+          .shown_default("RUN/metrics.jsonl")
+          .not_saved(),
       Row("save", &C::save_file, "write all parameters and buffers after the last step to this safetensors file")
-          .style(kPath).not_saved(),
+          .style(kPath)
+          .not_saved(),
       Row("workers", &C::workers, "data loader threads (0: the machine's cores; at most 256)").ints(L::kWorkers),
       Row("eval-every", &C::eval_every, "epochs between evaluations on the test set (0: only at the end; -1: never)")
           .ints(L::kEvalEvery),
@@ -217,7 +243,8 @@ std::vector<ConfigField> make_fields() {
       Row("eval-feature", &C::eval_feature, "feature evaluated during training: emb | fc | conv")
           .choices({"emb", "fc", "conv"}),
       Row("checkpoint-every", &C::checkpoint_every,
-          "steps between checkpoints besides the epoch ends (0: epoch ends only)").ints(L::kNonNegative),
+          "steps between checkpoints besides the epoch ends (0: epoch ends only)")
+          .ints(L::kNonNegative),
   };
 }
 

@@ -13,7 +13,8 @@ namespace {
 std::string config_string(const Checkpoint& c, const char* field, const std::string& path) {
   if (!c.config.contains(field)) return "";
   const nlohmann::json& v = c.config[field];
-  if (!v.is_string()) SGML_FAIL("checkpoint '", path, "': stored configuration field '", field, "' must be a string, got ", v.dump());
+  if (!v.is_string())
+    SGML_FAIL("checkpoint '", path, "': stored configuration field '", field, "' must be a string, got ", v.dump());
   return v.get<std::string>();
 }
 

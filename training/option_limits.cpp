@@ -30,7 +30,8 @@ void check_real_range(double value, RealRange range, const std::string& what) {
     SGML_FAIL(what, " must fit a float: ", value, " is nonzero but below the smallest normal float ", FLT_MIN);
   if (range.min_exclusive ? value > range.min : value >= range.min) return;
   if (range.min == -FLT_MAX) SGML_FAIL(what, " must fit a float (at least ", -FLT_MAX, "), got ", value);
-  if (range.min == 0.0) SGML_FAIL(what, range.min_exclusive ? " must be positive" : " must be zero or more", ", got ", value);
+  if (range.min == 0.0)
+    SGML_FAIL(what, range.min_exclusive ? " must be positive" : " must be zero or more", ", got ", value);
   SGML_FAIL(what, " must be ", range.min_exclusive ? "above " : "at least ", range.min, ", got ", value);
 }
 

@@ -62,8 +62,10 @@ void check_train_config(const TrainConfig& c) {
     SGML_FAIL("--loss margin needs --sampling batch: its --sampler picks each anchor's negatives from the whole "
               "class-balanced batch");
   if ((uses_rank_loss(c.loss) || uses_margin_loss(c.loss)) && c.images_per_class < 2)
-    SGML_FAIL("--loss ", loss_mode_name(c.loss), " needs --images-per-class 2 or more: it learns from each anchor's "
-              "positives in the batch, and with one image per class there are none (the loss would be 0 at every step)");
+    SGML_FAIL(
+        "--loss ", loss_mode_name(c.loss),
+        " needs --images-per-class 2 or more: it learns from each anchor's "
+        "positives in the batch, and with one image per class there are none (the loss would be 0 at every step)");
   parse_negative_sampler(c.sampler);
   parse_train_crop(c.train_crop);
   parse_crop_boxes(c.crop_boxes);

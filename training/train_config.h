@@ -60,7 +60,7 @@ struct TrainConfig {
   double mask_lr_mult = 100.0;       // the masks' learning rate is this times --lr (their README's command: 100)
   double mask_lambda = 0.01;         // weight of the masks' orthogonality term (their README's command: 0.01)
   int embedding_dim = 512;
-  std::string head = "sgml";         // sgml (fc 1024 + ReLU, emb, attr) | linear (one layer F -> d; models/sgml_model.h)
+  std::string head = "sgml";  // sgml (fc 1024 + ReLU, emb, attr) | linear (one layer F -> d; models/sgml_model.h)
   std::string embedding_init = "xavier";  // xavier | torch: the linear head's (models/sgml_model.h EmbeddingInit)
   double dropout = 0.0;              // on the pooled backbone feature in training (models/sgml_model.h)
   double lr = 1e-4, weight_decay = 0.0;

@@ -53,8 +53,8 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   // A dataset without attributes (SOP, Cars196) has batches with no attribute columns and a one-output head: its
   // targets are zeros, and only the metric loss trains (the trainer refuses the other losses for such a dataset).
   // Without an attribute branch (the linear head) there are no targets to compare.
-  const Tensor targets = !out.attr_logits.defined()              ? Tensor()
-                         : batch.attributes.numel() == 0         ? Tensor::zeros(out.attr_logits.value().shape(), device)
+  const Tensor targets = !out.attr_logits.defined()            ? Tensor()
+                         : batch.attributes.numel() == 0       ? Tensor::zeros(out.attr_logits.value().shape(), device)
                          : batch.attributes.device() == device ? batch.attributes
                                                                : batch.attributes.to(device);
   // The distance sampler's draws depend on the run's seed and the step only: a resumed run draws the same ones.

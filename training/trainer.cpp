@@ -186,8 +186,9 @@ void Trainer::check_finite_state(const std::string& path) const {
   const std::string bad_optimizer = non_finite_tensors(optimizer_->state());
   if (!bad_optimizer.empty()) bad += (bad.empty() ? "the optimiser state " : "; the optimiser state ") + bad_optimizer;
   if (bad.empty()) return;
-  SGML_FAIL("training stopped after step ", progress_.step, ": an update made the model non-finite (NaN or infinity in ",
-            bad, "). '", path, "' was not written: the checkpoints on disk hold the last finite state. Lower --lr, "
+  SGML_FAIL("training stopped after step ", progress_.step,
+            ": an update made the model non-finite (NaN or infinity in ", bad, "). '", path,
+            "' was not written: the checkpoints on disk hold the last finite state. Lower --lr, "
             "or check --init/--weights for huge values.");
 }
 
@@ -374,7 +375,8 @@ std::vector<StepMetrics> Trainer::run() {
     const TrainBatch batch = data_->batch(progress_.step);
     StepMetrics m;
     try {
-      m = train_step(*model_, *optimizer_, objective_config, batch, schedule_.lr_at(progress_.step), progress_.step + 1);
+      m = train_step(*model_, *optimizer_, objective_config, batch, schedule_.lr_at(progress_.step),
+                     progress_.step + 1);
     } catch (...) {
       bar.finish();  // the error goes on a line of its own
       throw;

@@ -13,7 +13,8 @@ namespace sgml {
 int run_info(int argc, char** argv) {
   Options opt("info", "cub|deepfashion|sop|cars|demo|demo-cub [--data DIR] [options]",
               "Reads a dataset with the same readers as training and prints what it found: images and classes per\n"
-              "split (CUB, SOP, Cars196: train/test by class; In-shop: train/query/gallery), the number of attributes, the defects\n"
+              "split (CUB, SOP, Cars196: train/test by class; In-shop: train/query/gallery), the number of attributes, "
+              "the defects\n"
               "the reader tolerated (with counts) and the problems found (missing image files, unretrievable test\n"
               "classes). A malformed file stops it with an error naming the file and line. demo and demo-cub are\n"
               "generated into demo_data/ on first use.");
@@ -33,7 +34,8 @@ int run_info(int argc, char** argv) {
   const std::string dir = args.data.empty() ? default_data_dir(kind) : args.data;
   opt.set("data", dir);
   print_configuration("info", opt);
-  if (ensure_demo_data(kind, dir)) std::fprintf(stderr, "sgml info: generated the %s dataset into %s\n", kind.c_str(), dir.c_str());
+  if (ensure_demo_data(kind, dir))
+    std::fprintf(stderr, "sgml info: generated the %s dataset into %s\n", kind.c_str(), dir.c_str());
 
   const Dataset dataset = load_dataset(kind, dir, args.crop_boxes);
   DatasetInfoOptions options;

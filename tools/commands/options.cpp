@@ -207,7 +207,8 @@ bool Options::parse(int argc, char** argv, int first) {
       } else if (!inline_value) {
         value = "true";
         // The next argument is positional or another option; remembered for flag_value_hint.
-        if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) flag_before_positional_[positional_.size()] = name;
+        if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
+          flag_before_positional_[positional_.size()] = name;
       }
     } else if (!inline_value) {
       if (i + 1 >= argc) SGML_FAIL("option --", name, " needs a value (", s.help, ")");
@@ -284,7 +285,9 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
       SGML_FAIL("--", name, " (set in ", where, ") must be a string, a number or true/false, got ", v.dump());
     if (specs_.at(name).is_flag && v.is_number())
       SGML_FAIL("--", name, " (set in ", where, ") is a flag: write true or false, got ", v.dump());
-    values_[name] = v.is_string() ? v.get<std::string>() : v.is_boolean() ? (v.get<bool>() ? "true" : "false") : v.dump();
+    values_[name] = v.is_string()    ? v.get<std::string>()
+                    : v.is_boolean() ? (v.get<bool>() ? "true" : "false")
+                                     : v.dump();
     source_[name] = origin;
     if (!only_unset) set_[name] = true;
   }
@@ -407,7 +410,10 @@ std::string Options::usage() const {
     else if (from_file != source_.end())
       os << " (default: " << values_.at(name) << ", from " << from_file->second.shown_as << ")";
     else if (!s.is_flag || s.auto_allowed)
-      os << " (default: " << (!s.shown_default.empty() ? s.shown_default : s.default_value.empty() ? "none" : s.default_value)
+      os << " (default: "
+         << (!s.shown_default.empty()  ? s.shown_default
+             : s.default_value.empty() ? "none"
+                                       : s.default_value)
          << ")";
     os << "\n";
   }

@@ -21,8 +21,10 @@ int run_prepare(int argc, char** argv) {
   opt.add("size", "0", "side of the cached images in pixels (0: the image-size of configs/DATASET.json)");
   opt.add("out", "", "cache folder", "DIR/sgml_cache, where training looks");
   opt.add("workers", "0", "decoding threads (0: the machine's cores)");
-  opt.add_flag("skip-bad-images", "record unreadable images as bad in the index instead of stopping (train and eval then "
-               "stop on them, or with their own --skip-bad-images replace them within the class / leave them out of the ranking)");
+  opt.add_flag("skip-bad-images",
+               "record unreadable images as bad in the index instead of stopping (train and eval then "
+               "stop on them, or with their own --skip-bad-images replace them within the class / leave them out of "
+               "the ranking)");
   if (!opt.parse(argc, argv, 2)) return 0;
   const DatasetArgs args = read_dataset_options(opt, "sgml prepare cub|deepfashion|sop|cars|demo|demo-cub");
   const int requested_size = opt.get_image_size("size", /*zero_means_auto=*/true);

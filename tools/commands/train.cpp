@@ -142,7 +142,9 @@ int train_with_options(Options& opt) {
   std::fprintf(stderr, "done: %lld steps%s; checkpoints in %s%s\n", (long long)p.step,
                p.best_recall_at_1 >= 0 ? (", best Recall@1 " + std::to_string(p.best_recall_at_1)).c_str() : "",
                config.out_dir.c_str(),
-               p.bad_images_skipped ? (" (" + std::to_string(p.bad_images_skipped) + " unreadable images skipped)").c_str() : "");
+               p.bad_images_skipped
+                   ? (" (" + std::to_string(p.bad_images_skipped) + " unreadable images skipped)").c_str()
+                   : "");
   return 0;
 }
 
