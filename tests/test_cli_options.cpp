@@ -102,7 +102,8 @@ TEST(CliOptions, TrainHelpForADatasetShowsItsConfigDefaults) {
   const nlohmann::json dnc_file = read_json(test::source_dir() + "/configs/dnc-cub.json");
   for (const auto& item : dnc_file.items()) dnc_keys.insert(item.key());
   expect_file_defaults(dnc, "configs/cub.json", dnc_keys);
-  for (const auto& [name, line] : help_lines("train")) EXPECT_EQ(line.find(", from configs/"), std::string::npos) << line;
+  for (const auto& [name, line] : help_lines("train"))
+    EXPECT_EQ(line.find(", from configs/"), std::string::npos) << line;
 }
 
 // The option groups: commands that run a stored model (eval, search, embed) take the same model and feature flags,
@@ -115,7 +116,8 @@ TEST(CliOptions, SharedFlagsHaveTheSameHelpAndDefault) {
     std::vector<std::string> commands, flags;
   };
   const Group groups[] = {
-      {{"eval", "search", "embed"}, {"checkpoint", "model", "image-size", "feature", "device", "batch-size", "workers"}},
+      {{"eval", "search", "embed"},
+       {"checkpoint", "model", "image-size", "feature", "device", "batch-size", "workers"}},
       {{"train", "bench"}, {"model", "image-size", "device", "classes-per-batch", "images-per-class"}},
       {{"train", "eval", "info", "prepare"}, {"data"}},
       {{"train", "bench", "eval", "search", "embed"}, {"precision"}},
@@ -356,7 +358,8 @@ TEST(CliOptions, NumbersAreDecimalAndValuesAreNotOptions) {
     run_cli(train + fine + " --epochs 0 2>&1", &out);  // parsed, then refused for its length alone
     EXPECT_NE(out.find("--epochs or --steps must be positive"), std::string::npos) << fine << ": " << out;
   }
-  const std::string eval = sgml() + " eval demo --data " + dir + "/nowhere --checkpoint " + dir + "/none.safetensors --k ";
+  const std::string eval =
+      sgml() + " eval demo --data " + dir + "/nowhere --checkpoint " + dir + "/none.safetensors --k ";
   for (const char* k : {"1,10,", "' 1'", "+1", "1,,2", "0", "1e3"}) {
     EXPECT_NE(run_cli(eval + k + " 2>&1", &out), 0) << k;
     EXPECT_NE(out.find("--k expects positive integers separated by commas"), std::string::npos) << k << ": " << out;
@@ -395,9 +398,10 @@ TEST(CliOptions, ADeeplyNestedConfigFileIsRefused) {
   const std::string config = dir + "/deep.json";
   std::ofstream(config) << R"({"lr": )" << std::string(100000, '[') << std::string(100000, ']') << "}";
   std::string out;
-  EXPECT_EQ(run_cli(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run --config " + config + " 2>&1",
-                    &out),
-            1)
+  EXPECT_EQ(
+      run_cli(sgml() + " train demo --data " + dir + "/nowhere --out " + dir + "/run --config " + config + " 2>&1",
+              &out),
+      1)
       << out;
   EXPECT_NE(out.find("config file '" + config + "' nests 100001 levels of arrays and objects; at most 32 are read"),
             std::string::npos)
@@ -414,7 +418,8 @@ TEST(CliOptions, RepeatedOptionsAndKeysAreSaid) {
   run_cli(train + "--lr 0.5 --lr 0.001 --epochs 0 --steps 0 2>&1", &out);
   EXPECT_NE(out.find("note: --lr is given twice (0.5, then 0.001): the last is used"), std::string::npos) << out;
   run_cli(sgml() + " embed --checkpoint a.safetensors --weights b.safetensors --out " + dir + "/x.npy 2>&1", &out);
-  EXPECT_NE(out.find("note: --checkpoint is given twice (a.safetensors, then b.safetensors)"), std::string::npos) << out;
+  EXPECT_NE(out.find("note: --checkpoint is given twice (a.safetensors, then b.safetensors)"), std::string::npos)
+      << out;
 
   const std::vector<std::pair<std::string, std::string>> files = {
       {"{\n \"seed\": 1,\n \"seed\": 2\n}\n", "line 3: key \"seed\" is given twice (also on line 2)"},
@@ -553,9 +558,10 @@ TEST(CliOptions, ResumeLetsAFieldTheRunDoesNotReadDiffer) {
   now.beta_lr = 0.01;
   ResumeDifferences d = compare_for_resume(stored.to_json(), now);
   EXPECT_TRUE(d.refused.empty());
-  EXPECT_EQ(d.notes, (std::vector<std::string>{
-                         "--margin: 0.2 in the checkpoint, 0.3 now (not used by this run: only with --loss margin)",
-                         "--beta-lr: 0.001 in the checkpoint, 0.01 now (not used by this run: only with --learn-beta)"}));
+  EXPECT_EQ(d.notes,
+            (std::vector<std::string>{
+                "--margin: 0.2 in the checkpoint, 0.3 now (not used by this run: only with --loss margin)",
+                "--beta-lr: 0.001 in the checkpoint, 0.01 now (not used by this run: only with --learn-beta)"}));
   stored.loss = now.loss = LossMode::Margin;
   d = compare_for_resume(stored.to_json(), now);
   EXPECT_EQ(d.refused, (std::vector<std::string>{"--margin: 0.2 in the checkpoint, 0.3 now"}));
@@ -680,17 +686,23 @@ TEST(CliOptions, EveryCommandPrintsItsResolvedConfiguration) {
   const std::string demo_size =
       std::to_string(read_json(test::source_dir() + "/configs/demo.json").at("image-size").get<int>());
   const std::pair<std::string, std::vector<std::string>> commands[] = {
-      {"eval demo --data " + data + " --no-nmi --checkpoint " + checkpoint, {"image-size = 32", "feature = fc"}},
+      // The inference commands print what their "auto" resolved to: the checkpoint's model, size and feature, the
+      // device that runs.
+      {"eval demo --data " + data + " --no-nmi --checkpoint " + checkpoint,
+       {"image-size = 32", "feature = fc", "model = resnet18", "device = cpu"}},
       {"search --top 2 --gallery " + image + " --checkpoint " + checkpoint + " " + query,
-       {"image-size = 32", "feature = fc"}},
-      {"embed --out " + dir + "/f.npy --checkpoint " + checkpoint + " " + query, {"image-size = 32", "feature = fc"}},
+       {"image-size = 32", "feature = fc", "model = resnet18", "device = cpu"}},
+      {"embed --out " + dir + "/f.npy --checkpoint " + checkpoint + " " + query,
+       {"image-size = 32", "feature = fc", "model = resnet18", "device = cpu"}},
+      {"embed --device auto --out " + dir + "/g.npy --checkpoint " + checkpoint + " " + query,
+       {"device = " + std::string(cuda_available() ? "cuda:0" : "cpu")}},
       {"info demo --data " + data, {"data = " + data, "cache-size = " + demo_size}},
       {"prepare demo --size 32 --data " + data + " --out " + dir + "/cache", {"size = 32", "out = " + dir + "/cache"}},
       {"bench eval --model resnet18 --image-size 32 --batch-size 2 --warmup 0 --steps 1", {"model = resnet18"}},
   };
   for (const auto& [command, lines] : commands) {
     const std::string name = command.substr(0, command.find(' '));
-    const bool has_device = name != "info" && name != "prepare";
+    const bool has_device = name != "info" && name != "prepare" && command.find("--device") == std::string::npos;
     ASSERT_EQ(run_cli(sgml() + " " + command + (has_device ? " --device cpu" : "") + " 2>&1", &out), 0)
         << command << "\n" << out;
     EXPECT_NE(out.find("sgml " + name + ": configuration:\n"), std::string::npos) << command << "\n" << out;

@@ -27,7 +27,8 @@ struct ExportPaths {
 
 ExportPaths export_paths(const std::string& path) {
   const std::string suffix = ".npy";
-  const bool has_suffix = path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  const bool has_suffix =
+      path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
   const std::string base = has_suffix ? path.substr(0, path.size() - suffix.size()) : path;
   return {base + suffix, base + "_gallery" + suffix};
 }
@@ -67,30 +68,25 @@ int run_eval(int argc, char** argv) {
   declare_inference_options(opt);
   opt.add("k", "", "comma-separated K for Recall@K", "the dataset's standard");
   opt.add_flag("no-nmi", "skip the k-means NMI (costly for In-shop's 3,985 classes on a CPU)");
-  opt.add_flag("skip-bad-images", "leave unreadable images out of the ranking (neither query nor candidate; counted) instead of stopping");
+  opt.add_flag("skip-bad-images",
+               "leave unreadable images out of the ranking (neither query nor candidate; counted) instead of stopping");
   opt.add_flag("json", "print one JSON object with the metrics");
   opt.add("export", "", "write the query features (rows in evaluation order) to PATH (.npy appended when missing) and "
           "the gallery's beside it (a/f.npy: a/f_gallery.npy), each with its labels in FILE.labels.txt");
   opt.add("report", "", "write a retrieval report (HTML with top-5 results, Recall@K curve) to this folder");
   if (!opt.parse(argc, argv, 2)) return 0;
-  const DatasetArgs dataset_args = read_dataset_options(opt, "sgml eval cub|deepfashion|sop|cars|demo|demo-cub --checkpoint FILE");
+  const DatasetArgs dataset_args =
+      read_dataset_options(opt, "sgml eval cub|deepfashion|sop|cars|demo|demo-cub --checkpoint FILE");
   const std::string& kind = dataset_args.kind;
   // Every number is checked before the (long) feature extraction starts.
   const InferenceArgs in = read_inference_options(opt);
-  const Device device = in.device;
   set_math_precision(in.precision);
-  const int image_size = in.image_size, batch_size = in.batch_size, workers = in.workers;
   const std::string export_path = opt.get("export"), report_dir = opt.get("report");
   const std::vector<int> ks = opt.get("k").empty() ? std::vector<int>() : parse_ks(opt.get("k"));
   if (!export_path.empty()) create_parent_folder(export_paths(export_path).queries, "feature export");
   if (!report_dir.empty()) create_output_folder(report_dir, "report folder");
-  LoadedModel loaded = load_model_for_inference(opt.get("checkpoint"), opt.get("model"), image_size, in.eval_resize,
-                                                device);
-  const std::string feature_name = resolve_feature(loaded, opt.get("feature"), opt.get("checkpoint"));
-  const FeatureKind feature = parse_feature(feature_name);
-  opt.set("image-size", std::to_string(loaded.image_size));
-  opt.set("eval-resize", std::to_string(loaded.eval_resize));
-  opt.set("feature", feature_name);
+  const InferenceModel m = load_inference_model(opt, in);
+  const LoadedModel& loaded = m.loaded;
   // As the image size, the run's own setting unless the user says either way: a run trained cropped (by --crop-boxes,
   // or on cub by its protocol) is evaluated cropped, `--crop-boxes false` evaluates it on whole images (to compare
   // with papers that do not crop) and `--crop-boxes` crops a run's evaluation that did not. The run's setting is
@@ -108,11 +104,7 @@ int run_eval(int argc, char** argv) {
   const Dataset dataset = load_dataset(kind, opt.get("data"), dataset_args.crop_boxes.value_or(crop_boxes));
 
   EvaluationSettings s;
-  s.image_size = loaded.image_size;
-  s.eval_resize = loaded.eval_resize;
-  s.feature = feature;
-  s.batch_size = batch_size;
-  s.workers = workers;
+  static_cast<FeatureExtractionSettings&>(s) = m.settings;
   s.skip_bad_images = opt.get_flag("skip-bad-images");
   s.compute_nmi = !opt.get_flag("no-nmi");
   s.ks = ks;
@@ -127,12 +119,12 @@ int run_eval(int argc, char** argv) {
   for (const std::string& path : e.dropped) std::fprintf(stderr, "dropped unreadable image %s\n", path.c_str());
 
   nlohmann::json j = e.to_json();
-  j["feature"] = feature_name;
+  j["feature"] = m.feature;
   j["crop_boxes"] = crop_boxes;
   if (opt.get_flag("json")) {
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%s on %s (%s feature, %s%s):\n", opt.get("checkpoint").c_str(), kind.c_str(), feature_name.c_str(),
+    std::printf("%s on %s (%s feature, %s%s):\n", opt.get("checkpoint").c_str(), kind.c_str(), m.feature.c_str(),
                 e.metrics.leave_one_out ? "leave-one-out" : "query vs gallery",
                 crop_boxes ? ", images cropped to their boxes" : "");
     for (const auto& [k, r] : e.metrics.recall) std::printf("  Recall@%-3d %6.2f%%\n", k, 100 * r);

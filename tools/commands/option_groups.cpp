@@ -57,6 +57,23 @@ InferenceArgs read_inference_options(const Options& o) {
   return a;
 }
 
+InferenceModel load_inference_model(Options& o, const InferenceArgs& in) {
+  InferenceModel m;
+  m.loaded = load_model_for_inference(in.checkpoint, in.model, in.image_size, in.eval_resize, in.device);
+  m.feature = resolve_feature(m.loaded, in.feature, in.checkpoint);
+  m.settings.image_size = m.loaded.image_size;
+  m.settings.eval_resize = m.loaded.eval_resize;
+  m.settings.feature = parse_feature(m.feature);
+  m.settings.batch_size = in.batch_size;
+  m.settings.workers = in.workers;
+  o.set("model", m.loaded.model->config().arch);
+  o.set("image-size", std::to_string(m.loaded.image_size));
+  o.set("eval-resize", std::to_string(m.loaded.eval_resize));
+  o.set("feature", m.feature);
+  o.set("device", in.device.str());
+  return m;
+}
+
 int default_image_size(const std::string& kind) { return dataset_config_defaults(kind).image_size; }
 
 void print_configuration(const std::string& command, const Options& o) {

@@ -4,7 +4,7 @@
 //              training table)
 //   inference: --checkpoint (alias --weights), --model auto, --image-size 0 (auto), --feature auto, --device auto,
 //              --precision fp32 (the training table's row), --batch-size 64, --workers 0: eval, search and embed run
-//              a stored model the same way
+//              a stored model the same way (load_inference_model)
 #pragma once
 #include <optional>
 #include <string>
@@ -13,6 +13,8 @@
 #include "engine/device.h"
 #include "engine/math_precision.h"
 #include "tools/commands/options.h"
+#include "training/feature_extraction.h"
+#include "training/model_loading.h"
 
 namespace sgml {
 
@@ -43,6 +45,16 @@ struct InferenceArgs {
 };
 // Every value checked; --checkpoint must be given.
 InferenceArgs read_inference_options(const Options& options);
+
+// The model of eval, search and embed, loaded as `in` says (NaN/inf refused), its feature resolved. What "auto" and 0
+// resolved to (model, image size, evaluation resize, feature, device) is set in `options`, so that
+// print_configuration shows what runs.
+struct InferenceModel {
+  LoadedModel loaded;
+  std::string feature;                 // the resolved name: emb | fc | conv
+  FeatureExtractionSettings settings;  // image size, resize and feature as resolved; batch size and workers of `in`
+};
+InferenceModel load_inference_model(Options& options, const InferenceArgs& in);
 
 // The image size a training run on `kind` uses by default (configs/KIND.json, e.g. 64 for the demos).
 int default_image_size(const std::string& kind);

@@ -36,8 +36,9 @@ std::vector<std::string> images_under(const std::string& folder) {
     if (it->is_regular_file(type_ec) && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
       paths.push_back(it->path().string());
   }
-  if (ec) SGML_FAIL("cannot list the --gallery folder '", folder, "'", last.empty() ? "" : " (after '" + last + "')", ": ",
-                    ec.message());
+  if (ec)
+    SGML_FAIL("cannot list the --gallery folder '", folder, "'", last.empty() ? "" : " (after '" + last + "')", ": ",
+              ec.message());
   std::sort(paths.begin(), paths.end());
   return paths;
 }
@@ -50,7 +51,8 @@ std::vector<std::string> gallery_paths(const std::string& where) {
   if (fs::is_directory(st)) {
     paths = images_under(where);
   } else {
-    if (!fs::exists(st)) SGML_FAIL("--gallery '", where, "' does not exist (expected a folder of images or a list file)");
+    if (!fs::exists(st))
+      SGML_FAIL("--gallery '", where, "' does not exist (expected a folder of images or a list file)");
     if (!fs::is_regular_file(st) || !std::ifstream(where))
       SGML_FAIL("--gallery '", where, "' is neither a folder nor a readable list file");
     const TextFile list(where);  // a list written on Windows reads the same (CRLF, byte-order mark)
@@ -70,37 +72,29 @@ int run_search(int argc, char** argv) {
   opt.add_required("gallery", "DIR_OR_LIST",
                    "a folder of JPEG/PNG images (searched recursively) or a file with one path per line");
   opt.add("top", "10", "results per query");
-  opt.add_flag("json", "print a JSON array, one object per query: {\"query\": PATH, \"results\": [{\"path\": PATH, \"score\": COSINE}, ...]}");
+  opt.add_flag("json",
+               "print a JSON array, one object per query: {\"query\": PATH, \"results\": [{\"path\": PATH, \"score\": "
+               "COSINE}, ...]}");
   if (!opt.parse(argc, argv, 2)) return 0;
   // Numbers are checked before the checkpoint is read and the features extracted.
   const InferenceArgs in = read_inference_options(opt);
   const std::string gallery_source = opt.get_required("gallery");
   SGML_CHECK(!opt.positional().empty(), "no query images given");
-  const Device device = in.device;
   set_math_precision(in.precision);
-  const int batch_size = in.batch_size, top_requested = opt.get_int("top", limits::kTop);
-  LoadedModel loaded = load_model_for_inference(in.checkpoint, in.model, in.image_size, in.eval_resize, device);
-  const std::string feature_name = resolve_feature(loaded, in.feature, in.checkpoint);
-  opt.set("image-size", std::to_string(loaded.image_size));
-  opt.set("eval-resize", std::to_string(loaded.eval_resize));
-  opt.set("feature", feature_name);
+  const int top_requested = opt.get_int("top", limits::kTop);
+  InferenceModel m = load_inference_model(opt, in);
   print_configuration("search", opt);
-  FeatureExtractionSettings s;
-  s.image_size = loaded.image_size;
-  s.eval_resize = loaded.eval_resize;
-  s.feature = parse_feature(feature_name);
-  s.batch_size = batch_size;
-  s.workers = in.workers;
-  s.bad_image_hint = "";  // search has no --skip-bad-images: every query and gallery image must be readable
+  m.settings.bad_image_hint = "";  // search has no --skip-bad-images: every query and gallery image must be readable
   const std::vector<std::string> gallery = gallery_paths(gallery_source);
   const std::vector<std::string>& queries = opt.positional();
-  const Tensor qf = extract_features(*loaded.model, image_records(queries), s).features;
-  const Tensor gf = extract_features(*loaded.model, image_records(gallery), s).features;
+  const Tensor qf = extract_features(*m.loaded.model, image_records(queries), m.settings).features;
+  const Tensor gf = extract_features(*m.loaded.model, image_records(gallery), m.settings).features;
   const int top = std::min<int>(top_requested, int(gallery.size()));
   SGML_CHECK(top >= 1, "--top must be positive");
   if (top < top_requested)
     std::fprintf(stderr, "note: --top %d is more than the gallery's %zu images: each query lists all of them\n",
                  top_requested, gallery.size());
+  const Device device = in.device;
   const KnnResult knn = knn_search(device.is_cuda() ? qf.to(device) : qf, device.is_cuda() ? gf.to(device) : gf, top);
   nlohmann::json j = nlohmann::json::array();
   for (size_t q = 0; q < queries.size(); ++q) {
