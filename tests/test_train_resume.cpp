@@ -112,30 +112,37 @@ TEST(TrainSchedule, RunFollowsTorchsSchedulersAndResumesAcrossADrop) {
 
 namespace {
 
-// Ctrl-C: the run saves a checkpoint and exits cleanly (status 0), and --resume continues from it.
-TEST(TrainInterrupt, SigintSavesACheckpointAndExitsCleanly) {
+// Ctrl-C, or SIGTERM (what a batch scheduler sends): the run saves a checkpoint and exits with the status of a
+// process ended by that signal (130, 143: `train && eval` must not go on), and --resume continues from it.
+TEST(TrainInterrupt, SigintAndSigtermSaveACheckpointAndStop) {
   const std::string dir = test::scratch_dir("sigint"), data = dir + "/data";
   test::run_reference("sgml_reference.py", {"make-data", data});
   const std::string base = std::string(SGML_BINARY_DIR) + "/sgml train deepfashion --data " + data +
                            " --model resnet18 --image-size 64 --device cpu --no-pretrained --classes-per-batch 3"
                            " --images-per-class 2 --eval-every 0 --workers 2 --out " + dir + "/run";
+  const std::string metrics = dir + "/run/metrics.jsonl";
+  size_t done = 0;
+  for (const auto& [signal, status] : {std::pair<std::string, int>{"INT", 130}, {"TERM", 143}}) {
+    SCOPED_TRACE("SIG" + signal);
+    // Interrupt after a step more than the checkpoint's has logged, then wait for the exit status.
+    const std::string script = "(" + base + " --steps 100000" + (done ? " --resume" : "") + " > " + dir +
+                               "/log.txt 2>&1 & pid=$!; for i in $(seq 1 600); do [ $(cat " + metrics +
+                               " 2>/dev/null | wc -l) -gt " + std::to_string(done) + " ] && break; sleep 0.1; done; "
+                               "kill -" + signal + " $pid; wait $pid; echo status=$?)";
+    std::string out;
+    ASSERT_EQ(test::run_command("bash -c '" + script + "'", &out), 0) << out;
+    EXPECT_NE(out.find("status=" + std::to_string(status)), std::string::npos) << out;
+    const std::string text = test::file_text(dir + "/log.txt");
+    EXPECT_NE(text.find("interrupted (SIG" + signal + "): checkpoint saved"), std::string::npos) << text;
+    EXPECT_NE(text.find("stopped: "), std::string::npos) << text;
+    const size_t logged = losses_of(metrics).size();
+    ASSERT_GT(logged, done);
+    done = logged;
+  }
   std::string out;
-  // Interrupt after the first steps have logged, then wait for the exit status.
-  const std::string script = "(" + base + " --steps 100000 > " + dir +
-                             "/log.txt 2>&1 & pid=$!; "
-                             "for i in $(seq 1 600); do [ -s " +
-                             dir +
-                             "/run/metrics.jsonl ] && break; sleep 0.1; done; "
-                             "kill -INT $pid; wait $pid; echo status=$?)";
-  ASSERT_EQ(test::run_command("bash -c '" + script + "'", &out), 0) << out;
-  EXPECT_NE(out.find("status=0"), std::string::npos) << out;
-  std::ifstream log(dir + "/log.txt");
-  const std::string text((std::istreambuf_iterator<char>(log)), {});
-  EXPECT_NE(text.find("interrupted: checkpoint saved"), std::string::npos) << text;
-  const size_t done = losses_of(dir + "/run/metrics.jsonl").size();
-  ASSERT_GT(done, 0u);
-  ASSERT_EQ(test::run_command(base + " --steps " + std::to_string(done + 2) + " --resume", &out), 0) << out;
-  EXPECT_EQ(losses_of(dir + "/run/metrics.jsonl").size(), done + 2);
+  ASSERT_EQ(test::run_command(base + " --steps " + std::to_string(done + 2) + " --resume 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("done: "), std::string::npos) << out;
+  EXPECT_EQ(losses_of(metrics).size(), done + 2);
 }
 
 }  // namespace

@@ -18,8 +18,11 @@
 namespace sgml {
 
 namespace {
-std::atomic<bool> g_interrupted{false};
-void on_sigint(int) { g_interrupted = true; }
+std::atomic<int> g_interrupt_signal{0};  // the first SIGINT or SIGTERM that arrived; 0: none
+void on_interrupt(int signal) {
+  int none = 0;
+  g_interrupt_signal.compare_exchange_strong(none, signal);
+}
 }  // namespace
 
 namespace {
@@ -44,9 +47,12 @@ std::string non_finite_tensors(const TensorMap& tensors) {
 
 }  // namespace
 
-void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
-bool interrupt_requested() { return g_interrupted; }
-void clear_interrupt_request() { g_interrupted = false; }
+void install_interrupt_handler() {
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);  // what batch schedulers (SLURM, Kubernetes) send before they kill
+}
+bool interrupt_requested() { return g_interrupt_signal != 0; }
+int interrupt_signal() { return g_interrupt_signal; }
 
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator)
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
@@ -364,10 +370,12 @@ std::vector<StepMetrics> Trainer::run() {
   bool ended_epoch = false;  // the last step closed an epoch (and ran end_epoch)
   while (!finished()) {
     if (interrupt_requested()) {
+      stopped_by_signal_ = true;
       bar.finish();
       if (!out.empty()) {
         write_checkpoint(out + "/last.safetensors");
-        bar.message("interrupted: checkpoint saved to " + out + "/last.safetensors (continue with --resume)");
+        bar.message(str_cat("interrupted (", interrupt_signal() == SIGTERM ? "SIGTERM" : "SIGINT",
+                            "): checkpoint saved to ", out, "/last.safetensors (continue with --resume)"));
       }
       break;
     }
@@ -398,7 +406,7 @@ std::vector<StepMetrics> Trainer::run() {
   }
   bar.finish();
   // A run that stops mid-epoch (--steps), or a resumed run that had already finished, ends as an epoch does.
-  if (!interrupt_requested() && !ended_epoch) end_epoch(log, bar, /*evaluate=*/finished());
+  if (!stopped_by_signal_ && !ended_epoch) end_epoch(log, bar, /*evaluate=*/finished());
   record_counters();
   if (!config_.save_file.empty()) {
     check_finite_state(config_.save_file);

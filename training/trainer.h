@@ -65,11 +65,13 @@ class Trainer {
   void initialise_model();
   // Restores model, optimiser and progress from a checkpoint written by this trainer.
   void resume_from(const std::string& checkpoint_path);
-  // Runs until the configured steps/epochs are done or SIGINT arrives; returns the per-step metrics of this run.
+  // Runs until the configured steps/epochs are done or SIGINT/SIGTERM arrives; returns the per-step metrics of this run.
   std::vector<StepMetrics> run();
 
   SgmlModel& model() { return *model_; }
   const TrainProgress& progress() const { return progress_; }
+  // Whether run() stopped at a SIGINT or SIGTERM before the run was done (its checkpoint saved).
+  bool stopped_by_signal() const { return stopped_by_signal_; }
   // The run's steps: --steps, or --epochs of the current epoch length (an estimate while Divide & Conquer's
   // clusters set the epochs' lengths: --batches-per-epoch max or min).
   int64_t total_steps() const;
@@ -114,11 +116,13 @@ class Trainer {
   int bad_images_before_ = 0;  // skipped before this run's data stream started (a resumed run's checkpoint)
   bool clusters_active_ = false;  // the data source has progress_.clusters (dnc)
   bool plain_anchored_ = false;   // the data source's plain epochs start at the fine-tune phase's (dnc)
+  bool stopped_by_signal_ = false;
 };
 
-// True once SIGINT (Ctrl-C) arrived after install_interrupt_handler(); the loop then checkpoints and stops.
+// True once SIGINT (Ctrl-C) or SIGTERM (a batch scheduler's stop) arrived after install_interrupt_handler(); the
+// loop then checkpoints and stops. interrupt_signal() is the first that arrived (0: none).
 void install_interrupt_handler();
 bool interrupt_requested();
-void clear_interrupt_request();
+int interrupt_signal();
 
 }  // namespace sgml

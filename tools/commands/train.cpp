@@ -139,12 +139,16 @@ int train_with_options(Options& opt) {
   const std::vector<StepMetrics> steps = trainer.run();
   plot_curves(config.out_dir, steps, eval_epochs, eval_recalls);
   const TrainProgress& p = trainer.progress();
-  std::fprintf(stderr, "done: %lld steps%s; checkpoints in %s%s\n", (long long)p.step,
+  std::fprintf(stderr, "%s: %lld steps%s; checkpoints in %s%s\n", trainer.stopped_by_signal() ? "stopped" : "done",
+               (long long)p.step,
                p.best_recall_at_1 >= 0 ? (", best Recall@1 " + std::to_string(p.best_recall_at_1)).c_str() : "",
                config.out_dir.c_str(),
                p.bad_images_skipped
                    ? (" (" + std::to_string(p.bad_images_skipped) + " unreadable images skipped)").c_str()
                    : "");
+  // Interrupted: saved, but not done. The shell's status of a process ended by the signal (130 for Ctrl-C, 143 for
+  // SIGTERM), so that `sgml train ... && sgml eval ...` stops there.
+  if (trainer.stopped_by_signal()) return 128 + interrupt_signal();
   return 0;
 }
 
