@@ -190,6 +190,34 @@ std::map<std::string, std::string> files_in(const std::string& dir) {
   return out;
 }
 
+// The metrics log holds each evaluation whole (MAP@R and every Recall@K, not only Recall@1), the untrained model's
+// as epoch 0 and one after --steps ended an epoch midway labelled with that epoch; the plots' curves come from the
+// whole log, so that a resumed run's show it from its first step.
+TEST(RunFiles, EvaluationsAreLoggedWholeAndThePlotsCoverAResumedRun) {
+  const std::string dir = test::scratch_dir("evaluations"), run = dir + "/run";
+  const std::string base = small_demo_training(dir, run) + " --eval-every 1";
+  std::string out;
+  ASSERT_EQ(test::run_command(base + " --steps 2 2>&1", &out), 0) << out;
+  ASSERT_EQ(test::run_command(base + " --steps 4 --resume 2>&1", &out), 0) << out;
+  const std::vector<nlohmann::json> evaluations = test::jsonl_records(run + "/metrics.jsonl", "recall@1");
+  ASSERT_EQ(evaluations.size(), 3u);
+  const int64_t steps[] = {0, 2, 4}, epochs[] = {0, 1, 1};
+  for (size_t i = 0; i < evaluations.size(); ++i) {
+    const nlohmann::json& e = evaluations[i];
+    EXPECT_EQ(e.at("step"), steps[i]) << e;
+    EXPECT_EQ(e.at("epoch"), epochs[i]) << e;
+    for (const char* key : {"map@r", "recall@10", "recall@50", "num_queries", "num_gallery", "images_dropped"})
+      EXPECT_TRUE(e.contains(key)) << key << " missing in " << e;
+  }
+  EXPECT_NE(out.find("epoch 1: {"), std::string::npos) << out;
+  const TrainingCurves c = read_training_curves(run + "/metrics.jsonl");
+  EXPECT_EQ(c.steps, (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(c.epochs, (std::vector<double>{0, 1, 1}));
+  ASSERT_EQ(c.recalls.size(), 3u);
+  EXPECT_EQ(c.recalls[2], evaluations[2].at("recall@1").get<double>());
+  EXPECT_TRUE(fs::exists(run + "/loss.png") && fs::exists(run + "/recall_at_1.png"));
+}
+
 // A resumed run takes its model from its checkpoint: the --init file that started it may be gone (it was loaded
 // again, and a missing one stopped the resume), and config.json keeps the file that started it, not an --init given
 // with --resume (which is not used).

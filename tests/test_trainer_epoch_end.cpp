@@ -61,7 +61,7 @@ TEST(TrainerEpochEnd, BestRecallTrackedWithoutAnOutputFolder) {
     int evaluations = 0;
     Trainer trainer(tiny_config("", steps), std::make_unique<CountingBatches>(2, 0), [&](SgmlModel&, int) {
       ++evaluations;
-      return 0.25;
+      return nlohmann::json{{"recall@1", 0.25}};
     });
     trainer.initialise_model();
     trainer.run();
@@ -73,7 +73,8 @@ TEST(TrainerEpochEnd, BestRecallTrackedWithoutAnOutputFolder) {
 TEST(TrainerEpochEnd, CheckpointsCarryTheSkippedImagesOfTheirStep) {
   const std::string dir = test::scratch_dir("epoch_end_counts");
   double recall = 0.1;
-  auto evaluator = [&](SgmlModel&, int) { return recall += 0.1; };  // improves every time: best written each time
+  // Improves every time: best written each time.
+  auto evaluator = [&](SgmlModel&, int) { return nlohmann::json{{"recall@1", recall += 0.1}}; };
   TrainConfig c = tiny_config(dir, 3);
   c.eval_every = 1;
   Trainer trainer(c, std::make_unique<CountingBatches>(1, 2), evaluator);  // 2 per batch, one batch per epoch

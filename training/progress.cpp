@@ -126,4 +126,22 @@ void MetricsLog::write(const nlohmann::json& record) {
     SGML_FAIL("writing the metrics log '", path_, "' failed (disk full?)");
 }
 
+TrainingCurves read_training_curves(const std::string& metrics_path) {
+  TrainingCurves c;
+  std::ifstream in(metrics_path);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json r = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!r.is_object() || !r.contains("step") || !r["step"].is_number()) continue;
+    if (r.contains("loss") && r["loss"].is_number()) {
+      c.steps.push_back(r["step"].get<double>());
+      c.losses.push_back(r["loss"].get<double>());
+    }
+    if (r.contains("recall@1") && r["recall@1"].is_number() && r.contains("epoch") && r["epoch"].is_number()) {
+      c.epochs.push_back(r["epoch"].get<double>());
+      c.recalls.push_back(r["recall@1"].get<double>());
+    }
+  }
+  return c;
+}
+
 }  // namespace sgml

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace sgml {
 
@@ -49,5 +50,14 @@ class MetricsLog {
 // records alike) and a last record cut midway; other lines are kept as they are. Returns the lines dropped; a
 // missing file is left missing.
 size_t truncate_metrics_log(const std::string& path, int64_t step);
+
+// The curves of the plots, read from a whole metrics log (a resumed run's too: its log was cut back to the
+// checkpoint's step before the resumed process appended to it). Lines that are not step or evaluation records (a
+// re-clustering's, a cut last line) are passed over.
+struct TrainingCurves {
+  std::vector<double> steps, losses;     // the step records', in log order
+  std::vector<double> epochs, recalls;  // the evaluations' Recall@1 (epoch 0: before training)
+};
+TrainingCurves read_training_curves(const std::string& metrics_path);
 
 }  // namespace sgml

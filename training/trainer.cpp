@@ -47,6 +47,10 @@ std::string non_finite_tensors(const TensorMap& tensors) {
 
 }  // namespace
 
+std::string metrics_log_path(const TrainConfig& c) {
+  return !c.metrics_file.empty() ? c.metrics_file : c.out_dir.empty() ? std::string() : c.out_dir + "/metrics.jsonl";
+}
+
 void install_interrupt_handler() {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);  // what batch schedulers (SLURM, Kubernetes) send before they kill
@@ -227,8 +231,12 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
   const std::string& out = config_.out_dir;
   if (evaluate && evaluator_) {
     bar.finish();
-    const double r1 = evaluator_(*model_, progress_.epoch);
-    log.write({{"epoch", progress_.epoch}, {"step", progress_.step}, {"recall@1", r1}});
+    // An evaluation after --steps ended an epoch midway is labelled with that epoch, as its steps are.
+    nlohmann::json record = evaluator_(*model_, progress_.epoch + (progress_.step_in_epoch > 0 ? 1 : 0));
+    const double r1 = record.at("recall@1");
+    record["epoch"] = progress_.epoch + (progress_.step_in_epoch > 0 ? 1 : 0);
+    record["step"] = progress_.step;
+    log.write(record);
     if (r1 > progress_.best_recall_at_1) {  // tracked with or without an output folder
       progress_.best_recall_at_1 = r1;
       if (!out.empty()) write_checkpoint(out + "/best.safetensors");
@@ -334,7 +342,7 @@ void Trainer::freeze_learner_masks(bool frozen) {
                                  frozen ? 0.0 : config_.mask_lr_mult);
 }
 
-std::vector<StepMetrics> Trainer::run() {
+std::vector<StepMetrics> Trainer::run(bool evaluate_first) {
   SGML_CHECK(model_, "initialise_model() before run()");
   const std::string out = config_.out_dir;
   if (!out.empty()) create_output_folder(out, "run folder");
@@ -348,15 +356,20 @@ std::vector<StepMetrics> Trainer::run() {
     if (const std::string aside = set_aside_earlier_run(out); !aside.empty())
       std::fprintf(stderr, "%s held an earlier run: its files are now in %s (to continue a run, train with --resume)\n",
                    out.c_str(), aside.c_str());
-  const std::string metrics_path = !config_.metrics_file.empty() ? config_.metrics_file
-                                   : out.empty()                ? std::string()
-                                                                : out + "/metrics.jsonl";
+  const std::string metrics_path = metrics_log_path(config_);
   MetricsLog log;
   if (!metrics_path.empty() && progress_.step > 0)
     log.resume(metrics_path, progress_.step);  // drops records of steps after the checkpoint (a kill -9)
   else if (!metrics_path.empty())
     log.open(metrics_path, /*append=*/false);
   if (!out.empty()) write_file_atomically(out + "/config.json", config_.to_json().dump(2) + "\n");
+
+  if (evaluate_first && evaluator_ && progress_.step == 0) {
+    nlohmann::json record = evaluator_(*model_, 0);
+    record["epoch"] = 0;
+    record["step"] = 0;
+    log.write(record);
+  }
 
   install_interrupt_handler();
   ProgressBar bar(total_steps(), progress_.step);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/adam.h"
 #include "engine/check.h"
 #include "data/samplers.h"  // EpochAnchor
@@ -56,8 +58,9 @@ class BatchSource {
 
 class Trainer {
  public:
-  // Evaluation callback: returns Recall@1 (and writes whatever it reports) for the model at the end of an epoch.
-  using Evaluator = std::function<double(SgmlModel& model, int epoch)>;
+  // Evaluation callback: the metrics of the model (an object that holds "recall@1": best.safetensors follows it),
+  // which the trainer logs with the epoch and step; epoch 0 is the model before training.
+  using Evaluator = std::function<nlohmann::json(SgmlModel& model, int epoch)>;
 
   Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator = nullptr);
 
@@ -65,8 +68,10 @@ class Trainer {
   void initialise_model();
   // Restores model, optimiser and progress from a checkpoint written by this trainer.
   void resume_from(const std::string& checkpoint_path);
-  // Runs until the configured steps/epochs are done or SIGINT/SIGTERM arrives; returns the per-step metrics of this run.
-  std::vector<StepMetrics> run();
+  // Runs until the configured steps/epochs are done or SIGINT/SIGTERM arrives; returns the per-step metrics of this
+  // run. With evaluate_first, a run that has not trained yet is evaluated first and logged as epoch 0 (the untrained
+  // model's figure, to compare the trained one with; it does not compete for best.safetensors).
+  std::vector<StepMetrics> run(bool evaluate_first = false);
 
   SgmlModel& model() { return *model_; }
   const TrainProgress& progress() const { return progress_; }
@@ -118,6 +123,9 @@ class Trainer {
   bool plain_anchored_ = false;   // the data source's plain epochs start at the fine-tune phase's (dnc)
   bool stopped_by_signal_ = false;
 };
+
+// The run's metrics log: --metrics FILE, else OUT/metrics.jsonl ("" without either).
+std::string metrics_log_path(const TrainConfig& config);
 
 // True once SIGINT (Ctrl-C) or SIGTERM (a batch scheduler's stop) arrived after install_interrupt_handler(); the
 // loop then checkpoints and stops. interrupt_signal() is the first that arrived (0: none).

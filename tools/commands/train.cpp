@@ -15,6 +15,7 @@
 #include "data/output_paths.h"
 #include "training/config_fields.h"
 #include "training/evaluation.h"
+#include "training/progress.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
 
@@ -48,17 +49,15 @@ void resolve_weights(TrainConfig& c) {
             "(details in weights/README.md), pass --weights FILE, or --no-pretrained to train from scratch.");
 }
 
-void plot_curves(const std::string& out, const std::vector<StepMetrics>& steps, const std::vector<double>& epochs,
-                 const std::vector<double>& recalls) {
-  if (out.empty() || steps.empty()) return;
-  PlotSeries loss{"loss", {}, {}};
-  for (const auto& s : steps) {
-    loss.x.push_back(double(s.step));
-    loss.y.push_back(s.loss);
-  }
-  write_line_plot_png(out + "/loss.png", {loss}, PlotOptions{640, 400, "Training loss", "step", "loss", false, {}});
-  if (!recalls.empty())
-    write_line_plot_png(out + "/recall_at_1.png", {PlotSeries{"Recall@1", epochs, recalls}},
+// loss.png and recall_at_1.png in `out`, from the whole metrics log (a resumed run's from its first step).
+void plot_curves(const std::string& out, const std::string& metrics_path) {
+  if (out.empty() || metrics_path.empty()) return;
+  const TrainingCurves c = read_training_curves(metrics_path);
+  if (!c.steps.empty())
+    write_line_plot_png(out + "/loss.png", {PlotSeries{"loss", c.steps, c.losses}},
+                        PlotOptions{640, 400, "Training loss", "step", "loss", false, {}});
+  if (!c.epochs.empty())
+    write_line_plot_png(out + "/recall_at_1.png", {PlotSeries{"Recall@1", c.epochs, c.recalls}},
                         PlotOptions{640, 400, "Recall@1 on the test set", "epoch", "Recall@1", false, {}});
 }
 
@@ -109,17 +108,14 @@ int train_with_options(Options& opt) {
   eval.workers = config.workers;
   eval.skip_bad_images = config.skip_bad_images;
   eval.compute_nmi = false;  // during training only Recall@K; `sgml eval` reports NMI
-  std::vector<double> eval_epochs, eval_recalls;
   const bool has_test = !dataset.query.empty() || dataset.test.size() >= 2;
   Trainer::Evaluator evaluator;
   if (has_test && config.eval_every >= 0 && config.batch_plan.empty()) {
     evaluator = [&](SgmlModel& model, int epoch) {
-      const Evaluation e = evaluate_model(model, dataset, eval);
-      const double r1 = e.metrics.recall.at(1);
-      eval_epochs.push_back(epoch);
-      eval_recalls.push_back(r1);
-      std::fprintf(stderr, "epoch %d: %s\n", epoch, e.to_json().dump().c_str());
-      return r1;
+      const nlohmann::json metrics = evaluate_model(model, dataset, eval).to_json();
+      const std::string when = epoch == 0 ? std::string("before training") : "epoch " + std::to_string(epoch);
+      std::fprintf(stderr, "%s: %s\n", when.c_str(), metrics.dump().c_str());
+      return metrics;
     };
   }
   auto batches = std::make_unique<DatasetBatchSource>(dataset, config);
@@ -132,12 +128,8 @@ int train_with_options(Options& opt) {
     trainer.resume_from(last);
     std::fprintf(stderr, "resumed from %s at step %lld\n", last.c_str(), (long long)trainer.progress().step);
   }
-  if (evaluator && !config.resume) {  // the untrained model's figure, to compare the trained one with
-    const Evaluation e = evaluate_model(trainer.model(), dataset, eval);
-    std::fprintf(stderr, "before training: %s\n", e.to_json().dump().c_str());
-  }
-  const std::vector<StepMetrics> steps = trainer.run();
-  plot_curves(config.out_dir, steps, eval_epochs, eval_recalls);
+  trainer.run(/*evaluate_first=*/true);  // the untrained model's figure first, to compare the trained one with
+  plot_curves(config.out_dir, metrics_log_path(config));
   const TrainProgress& p = trainer.progress();
   std::fprintf(stderr, "%s: %lld steps%s; checkpoints in %s%s\n", trainer.stopped_by_signal() ? "stopped" : "done",
                (long long)p.step,
