@@ -202,6 +202,10 @@ TEST(CliDnc, EpochsWithoutClustersHaveTheAuthorsLength) {
   const int64_t clustered = full.reclusterings[0].at("epoch_steps");
   EXPECT_EQ(steps_in_epoch(dir + "/full", 1), clustered);
   EXPECT_EQ(steps_in_epoch(dir + "/full", 2), 58);
+  // The progress lines' total follows the fine-tuning epoch's length: the last says step N/N.
+  const int64_t total = clustered + 58;
+  const std::string last_line = "step " + std::to_string(total) + "/" + std::to_string(total) + " ";
+  EXPECT_NE(out.find(last_line), std::string::npos) << last_line << " in\n" << out;
   expect_resume_is_exact(finetune, clustered + 5, "", dir, dir + "/full");
 
   ASSERT_EQ(run_cli(small_run(data, " --batches-per-epoch max --learners 1 --epochs 1") + " --out " + dir +

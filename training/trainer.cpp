@@ -250,7 +250,11 @@ void Trainer::prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfi
   const DncPhase phase = dnc_phase(config_, epoch);
   objective.learners = config_.learners;
   if (!phase.clustered) {  // fine-tuning: all images, whole embedding, plain epochs from the phase's first on
-    if (clusters_active_ || !plain_anchored_) data_->set_clusters({}, 0, epoch_anchor());
+    if (clusters_active_ || !plain_anchored_) {
+      const int64_t length_before = data_->steps_per_epoch();
+      data_->set_clusters({}, 0, epoch_anchor());
+      if (data_->steps_per_epoch() != length_before) bar.set_total(total_steps());  // --batches-per-epoch max|min
+    }
     clusters_active_ = false;
     plain_anchored_ = true;
     objective.learner = -1;
