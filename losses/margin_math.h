@@ -36,6 +36,12 @@ SGML_HOST_DEVICE inline bool margin_nearer(float da, int a, float db, int b) {
 // rounded on both (distances, the nearest order): logf and expf differ in the last bits between the GPU and glibc,
 // and nvcc fuses multiply-adds (margin_loss.h).
 
+// The least weight, relative to the row's largest, of a negative below the cutoff. At 512 dimensions the log weights
+// of two such negatives can differ by hundreds (d = 0.6 against 1.35: about 283), and expf of that is 0 in float32:
+// the sampler without replacement would find the row used up after its first draw and draw the hardest again. Far
+// below any weight float32 holds otherwise, so it only orders the draws that are left after every other.
+constexpr float kMarginLeastWeight = 1e-30f;
+
 // Row i of the distance sampler's weights w (n): normalised over the negatives with distance below `cutoff`, or
 // uniform over all negatives when none is that close; zero elsewhere (all zero without negatives).
 SGML_HOST_DEVICE inline void margin_weights_row(float* w, const float* s, const int32_t* labels, int i, int n, int dim,
@@ -58,7 +64,7 @@ SGML_HOST_DEVICE inline void margin_weights_row(float* w, const float* s, const 
     if (labels[k] == labels[i]) continue;
     const float d = margin_distance(s[k]);
     if (candidates == 0) w[k] = 1.0f;
-    else if (d < cutoff) w[k] = expf(margin_log_inverse_density(d, dim) - top);
+    else if (d < cutoff) w[k] = fmaxf(expf(margin_log_inverse_density(d, dim) - top), kMarginLeastWeight);
     sum += w[k];
   }
   for (int k = 0; k < n; ++k) w[k] /= sum;

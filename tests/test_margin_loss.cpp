@@ -4,6 +4,7 @@
 // float64). Then the statistics of the distance sampler, argument checks, and the CUDA twins against the CPU ones.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,9 @@ enum class EmbKind {
   Random,         // uniform directions: distances near sqrt(2) in high dimension
   NearbyClasses,  // every class centre close to one direction: many negatives at D < 0.5
   Duplicates,     // rows 1 = 0 and 4 = 2 (different classes): exact distance ties and a positive at D ~ 0
+  // Row r = cos(t_r) e_0 + sin(t_r) e_(r+1), t_r spread over [0.3, 1.2]: distances from 0.4 to 1.3, all below the
+  // cutoff, whose weights at 512 dimensions span hundreds of orders of magnitude (float32's exp gives 0).
+  Graded,
 };
 
 struct MarginCase {
@@ -79,6 +83,9 @@ std::vector<MarginCase> margin_cases() {
       {"distinct_runs_out_dim16", {0, 0, 0, 0, 0, 1, 1}, kDistinct, 16},  // class 0: 4 draws, 2 negatives
       {"distinct_cutoff_excludes_all_uniform", classes_of(3, 5), kDistinct, 64, 0.1f, std::vector<float>(15, 0.3f)},
       {"distinct_odd_class_of_one", odd, kDistinct, 16},
+      // 3 draws per anchor where all but the nearest negatives weigh less than float32's exp can hold.
+      {"distinct_graded_dim512", classes_of(4, 4), kDistinct, 512, 0.2f, {}, EmbKind::Graded},
+      {"distance_graded_dim512", classes_of(4, 4), NegativeSampler::Distance, 512, 0.2f, {}, EmbKind::Graded},
   };
 }
 
@@ -98,6 +105,12 @@ Tensor make_similarities(const MarginCase& c, unsigned seed) {
     }
     for (int k = 0; k < dim; ++k)
       E[size_t(r) * dim + k] = c.emb == EmbKind::NearbyClasses ? centre[c.labels[r]][k] + 0.08 * u(rng) : u(rng);
+    if (c.emb == EmbKind::Graded) {
+      const double t = 0.3 + 0.9 * double((r * 7) % n) / double(std::max(n - 1, 1));
+      for (int k = 0; k < dim; ++k) E[size_t(r) * dim + k] = 0.0;
+      E[size_t(r) * dim] = std::cos(t);
+      if (r + 1 < dim) E[size_t(r) * dim + r + 1] = std::sin(t);
+    }
   }
   if (c.emb == EmbKind::Duplicates) {
     for (int k = 0; k < dim; ++k) {

@@ -8,7 +8,8 @@ gradient by autograd (the engine's is derived by hand).
     D_ij = sqrt(max(2 - 2 S_ij, 0) + 1e-6)
     triplets: each anchor i, each positive p != i in index order, one negative per triplet
     distance sampler: w_ik ~ d^(2-n) (max(1 - d^2/4, 1e-8))^(-(n-3)/2), d = max(D_ik, 0.5), over negatives with
-                      D_ik < beta_i + m (none: uniform over negatives); draw = first k with cumsum_k > u * sum
+                      D_ik < beta_i + m (none: uniform over negatives), each at least 1e-30 of the row's largest;
+                      draw = first k with cumsum_k > u * sum
     distance-distinct: the same, but anchor i's draws in triplet order exclude the negatives it drew before (all
                       put back once every one with weight > 0 is drawn)
     nearest sampler:  negatives sorted by (D < 0.5, D, index); the j-th triplet of i takes the (j mod count)-th
@@ -64,7 +65,10 @@ def sampling_weights(D, labels, beta, margin, dim):
     for i in range(n):
         cand = negative[i] & (D[i] < beta[i] + margin)
         if cand.any():
-            row = torch.where(cand, torch.exp(log_w[i] - log_w[i][cand].max()), torch.zeros(n, dtype=torch.float64))
+            # Each candidate weighs at least 1e-30 of the largest (the engine's floor: float32's exp is 0 below
+            # about 1e-45, and a candidate of weight 0 could never be drawn without replacement).
+            relative = torch.clamp(torch.exp(log_w[i] - log_w[i][cand].max()), min=1e-30)
+            row = torch.where(cand, relative, torch.zeros(n, dtype=torch.float64))
         else:
             row = negative[i].double()
         if row.sum() > 0:
