@@ -112,6 +112,43 @@ TEST(DncPhases, ClusteredThenFullEmbeddingThenFineTune) {
   EXPECT_FALSE(dnc_phase(c, 1).clustered);
 }
 
+// A phase that no epoch of the run reaches is noted, and only then: checked against dnc_phase over the run's epochs
+// for every schedule of up to 6 epochs (the shipped configs' 80 and 190 in a run of 20 epochs among them, scaled).
+TEST(DncPhases, PhasesThatTheRunNeverReachesAreNoted) {
+  TrainConfig c;
+  c.method = "dnc";
+  c.learners = 4;
+  c.recluster_every = 2;
+  for (c.epochs = 1; c.epochs <= 6; ++c.epochs)
+    for (c.full_embedding_epoch = 0; c.full_embedding_epoch <= 8; ++c.full_embedding_epoch)
+      for (c.finetune_epoch = 0; c.finetune_epoch <= 8; ++c.finetune_epoch) {
+        bool whole_on_clusters = false, finetunes = false;
+        for (int epoch = 1; epoch <= c.epochs; ++epoch) {
+          const DncPhase p = dnc_phase(c, epoch);
+          whole_on_clusters |= p.clustered && p.full_embedding;
+          finetunes |= !p.clustered;
+        }
+        std::string notes;
+        for (const std::string& note : dnc_schedule_notes(c)) notes += note + "\n";
+        SCOPED_TRACE(str_cat("epochs ", c.epochs, ", full ", c.full_embedding_epoch, ", finetune ", c.finetune_epoch,
+                             ":\n", notes));
+        // --full-embedding-epoch 0 means never: a choice, not a phase missed.
+        const bool wants_whole = c.full_embedding_epoch > 0, wants_finetune = c.finetune_epoch > 0;
+        EXPECT_EQ(notes.find("trains the whole embedding on clusters' batches") != std::string::npos,
+                  wants_whole && !whole_on_clusters);
+        EXPECT_EQ(notes.find("never fine-tunes") != std::string::npos, wants_finetune && !finetunes);
+      }
+  c.epochs = 20;
+  c.full_embedding_epoch = 80;
+  c.finetune_epoch = 190;
+  EXPECT_EQ(dnc_schedule_notes(c).size(), 2u);
+  c.steps = 100;  // epochs not known in advance
+  EXPECT_TRUE(dnc_schedule_notes(c).empty());
+  c.steps = 0;
+  c.learners = 1;  // no clusters: the phases do not apply
+  EXPECT_TRUE(dnc_schedule_notes(c).empty());
+}
+
 // The follow-up's top-down hierarchy: 1 learner at the first clustering, twice as many at each re-clustering (the
 // k-means into the previous count, then each cluster divided), up to K; the backbone frozen in the first epochs
 // after each re-clustering.

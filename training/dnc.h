@@ -24,6 +24,7 @@
 // clusters take turns across epochs either way.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -43,6 +44,11 @@ struct DncPhase {
   bool backbone_frozen = false;
 };
 DncPhase dnc_phase(const TrainConfig& c, int epoch);
+
+// Notes on a --method dnc schedule whose phases the run never reaches: --full-embedding-epoch or --finetune-epoch
+// at or beyond --epochs (configs/dnc-*.json set the authors' 80 and 190 of 200), or fine-tuning before the whole
+// embedding's phase. None for a run of --steps (its epochs are not known before the clusters are) or one learner.
+std::vector<std::string> dnc_schedule_notes(const TrainConfig& c);
 
 // L1 distance between the membership vectors of cluster a of `previous` and cluster b of `fresh`: the images in
 // exactly one of the two. Both assign each image to [0, k) or -1 (in neither).

@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "data/output_paths.h"
 #include "training/config_fields.h"
+#include "training/dnc.h"
 #include "training/evaluation.h"
 #include "training/progress.h"
 #include "training/train_config.h"
@@ -88,6 +89,8 @@ int train_with_options(Options& opt) {
   apply_dataset_defaults(opt, dataset_kind, std::nullopt);
   TrainConfig config = train_config_from_options(opt);
   for (const std::string& note : unused_option_notes(opt, config)) std::fprintf(stderr, "%s\n", note.c_str());
+  for (const std::string& note : dnc_schedule_notes(config))
+    std::fprintf(stderr, "%s%s\n", note.c_str(), opt.config_origins(note).c_str());
   if (const std::string note = eval_resize_note(opt, config); !note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
   config.dataset = dataset_kind;
   if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);
