@@ -63,6 +63,11 @@ std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, boo
 
 }  // namespace
 
+MissingImages missing_images(const Dataset& d) {
+  const auto [count, examples] = unreadable_images(d, /*decode=*/false, 1);
+  return {count, examples};
+}
+
 nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& options) {
   nlohmann::ordered_json j;
   j["kind"] = d.kind;

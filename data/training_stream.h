@@ -56,6 +56,7 @@ class TrainingStream {
   std::vector<std::string> bad_image_paths() const;
   // One line for the start of a run: "decoded-image cache: PATH", or why a present one is not used, or "".
   const std::string& cache_note() const { return cache_note_; }
+  bool uses_cache() const { return cache_ != nullptr; }  // images come from the cache, not their files
 
  private:
   void retire_loader();  // counts its bad images, then stops it

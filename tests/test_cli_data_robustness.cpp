@@ -105,6 +105,27 @@ TEST(CliDataRobustness, KilledPrepareNeverBreaksTheNextOne) {
   }
 }
 
+// A missing image file stops training before any work, naming the file and the count (it stopped the run where the
+// image was first drawn, perhaps epochs in); with --skip-bad-images the run notes it and trains.
+TEST(CliDataRobustness, TrainingRefusesMissingImagesBeforeItStarts) {
+  const std::string dir = test::small_inshop("train_missing");
+  const Dataset d = test::read_small_inshop(dir);
+  fs::remove(d.train[3].path);
+  fs::remove(d.gallery[0].path);
+  const std::string train = sgml_program() + " train deepfashion --data " + dir + " --out " + dir + "/run" +
+                            " --no-pretrained --model resnet18 --image-size 32 --classes-per-batch 2"
+                            " --images-per-class 2 --steps 2 --eval-every -1 --device cpu --workers 1 2>&1";
+  expect_clear_failure(train, "2 image files of the dataset in '" + dir + "' are missing");
+  expect_clear_failure(train, "missing image '" + d.train[3].path + "'");
+  expect_clear_failure(train, "--skip-bad-images");
+  EXPECT_FALSE(fs::exists(dir + "/run/metrics.jsonl"));
+  std::string out;
+  ASSERT_EQ(run(train.substr(0, train.size() - 5) + " --skip-bad-images 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("note: 2 image files of the dataset are missing; --skip-bad-images leaves them out:"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find("done: 2 steps"), std::string::npos) << out;
+}
+
 TEST(CliDataRobustness, NonUtf8FileNamesWorkEndToEnd) {
   const std::string dir = test::small_inshop("non_utf8"), data = dir + "/data", run_dir = dir + "/run";
   fs::rename(dir, dir + ".tmp");

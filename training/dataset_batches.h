@@ -17,6 +17,7 @@ class DatasetBatchSource : public BatchSource {
   int num_classes() const override { return num_classes_; }
   int bad_images_skipped() const override { return stream_.bad_images_skipped(); }
   const std::string& cache_note() const { return stream_.cache_note(); }
+  bool uses_cache() const { return stream_.uses_cache(); }
   Tensor clustering_features(SgmlModel& model, std::vector<int>* rows) override;
   int num_images() const override { return int(dataset_.train.size()); }
   void set_clusters(const std::vector<int>& clusters, int k, EpochAnchor anchor) override {

@@ -12,6 +12,8 @@
 #include "data/project_paths.h"
 #include "training/dataset_batches.h"
 #include "data/dataset.h"
+#include "data/dataset_info.h"
+#include "data/path_text.h"
 #include "data/output_paths.h"
 #include "training/config_fields.h"
 #include "training/dnc.h"
@@ -123,6 +125,20 @@ int train_with_options(Options& opt) {
   }
   auto batches = std::make_unique<DatasetBatchSource>(dataset, config);
   if (!batches->cache_note().empty()) std::fprintf(stderr, "%s\n", batches->cache_note().c_str());
+  // Before any work: a missing file would otherwise stop the run when first drawn, perhaps epochs in. (From a
+  // decoded-image cache the training images need no files.)
+  if (const MissingImages missing = batches->uses_cache() ? MissingImages{} : missing_images(dataset);
+      missing.count > 0) {
+    std::string first;
+    for (const std::string& e : missing.examples) first += "\n  " + printable_utf8(e);
+    if (!config.skip_bad_images)
+      SGML_FAIL(missing.count, " image file", missing.count > 1 ? "s" : "", " of the dataset in '", dataset.root,
+                "' ", missing.count > 1 ? "are" : "is", " missing (`sgml info ", dataset_kind,
+                " --data DIR` lists them):", first,
+                "\nRestore them, or train with --skip-bad-images to leave them out where they are drawn.");
+    std::fprintf(stderr, "note: %d image file%s of the dataset %s missing; --skip-bad-images leaves them out:%s\n",
+                 missing.count, missing.count > 1 ? "s" : "", missing.count > 1 ? "are" : "is", first.c_str());
+  }
   Trainer trainer(config, std::move(batches), evaluator);
   trainer.initialise_model();
   const std::string last = config.out_dir + "/last.safetensors";
@@ -139,7 +155,7 @@ int train_with_options(Options& opt) {
                p.best_recall_at_1 >= 0 ? (", best Recall@1 " + std::to_string(p.best_recall_at_1)).c_str() : "",
                config.out_dir.c_str(),
                p.bad_images_skipped
-                   ? (" (" + std::to_string(p.bad_images_skipped) + " unreadable images skipped)").c_str()
+                   ? (" (unreadable images skipped at " + std::to_string(p.bad_images_skipped) + " draws)").c_str()
                    : "");
   // Interrupted: saved, but not done. The shell's status of a process ended by the signal (130 for Ctrl-C, 143 for
   // SIGTERM), so that `sgml train ... && sgml eval ...` stops there.
