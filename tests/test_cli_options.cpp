@@ -7,6 +7,7 @@
 // each.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -660,6 +661,27 @@ TEST(CliOptions, AnAbsoluteEvalResizeUnderAnotherImageSizeIsNoted) {
 
 // A run's config.json holds the table's saved fields with the values given, and the run prints every field's
 // resolved value; eval, search, embed, info, prepare and bench print theirs too, with "auto" values resolved.
+// A run's config.json serves as --config for another run of its dataset (its "dataset" key is the command's
+// argument, not an option: it was refused as an unknown key); for another dataset the key is an error naming its line.
+TEST(CliOptions, ARunsConfigFileServesAnotherRun) {
+  const std::string dir = test::scratch_dir("config_of_a_run"), data = demo_data();
+  std::string out;
+  ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + dir + "/first --lr 0.0007" +
+                        test::kSmallLossRun + " 2>&1", &out), 0) << out;
+  const std::string config = dir + "/first/config.json";
+  ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --config " + config + " --out " + dir + "/second" +
+                        test::kSmallLossRun + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("\n  lr = 0.0007\n"), std::string::npos) << out;
+  EXPECT_NE(run_cli(sgml() + " train demo-cub --config " + config + " --out " + dir + "/third" + test::kSmallLossRun +
+                        " 2>&1", &out), 0) << out;
+  const std::string text = test::file_text(config);
+  const size_t key = text.find("\"dataset\"");
+  ASSERT_NE(key, std::string::npos) << text;
+  const int line = int(std::count(text.begin(), text.begin() + long(key), '\n')) + 1;
+  EXPECT_NE(out.find("config file '" + config + "', line " + std::to_string(line) +
+                     ": \"dataset\" is demo, the command's is demo-cub"), std::string::npos) << out;
+}
+
 TEST(CliOptions, EveryCommandPrintsItsResolvedConfiguration) {
   const std::string dir = test::scratch_dir("cli_options_print"), run_dir = dir + "/run", data = demo_data();
   std::string out;

@@ -19,6 +19,18 @@ DatasetArgs read_dataset_options(const Options& o, const std::string& usage) {
     SGML_FAIL("say which dataset: ", usage, " (see --help)");
   }
   DatasetArgs a{dataset_kind_name(parse_dataset_kind(o.positional()[0])), o.get("data"), std::nullopt};
+  // A run's config.json given as --config names the dataset it trained: the same one, or the file was not meant.
+  if (const auto& from_file = o.config_dataset(); from_file) {
+    DatasetKind kind;
+    try {
+      kind = parse_dataset_kind(from_file->value);
+    } catch (const Error& e) {
+      SGML_FAIL(from_file->where, ": \"dataset\": ", e.what());
+    }
+    if (dataset_kind_name(kind) != a.kind)
+      SGML_FAIL(from_file->where, ": \"dataset\" is ", dataset_kind_name(kind), ", the command's is ", a.kind,
+                " (give ", dataset_kind_name(kind), " as the command's dataset, or remove the key)");
+  }
   a.crop_boxes = o.get_flag_or_auto("crop-boxes");
   return a;
 }

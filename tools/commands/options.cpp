@@ -266,6 +266,10 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
       SGML_FAIL(where, ": key \"", it.key(), "\" is given twice (also on line ", line->second.front(), ")");
     if (const auto [other, added] = key_of.emplace(name, it.key()); !added)
       SGML_FAIL(where, ": key \"", it.key(), "\" names the option of key \"", other->second, "\" again");
+    if (name == "dataset" && !specs_.count(name) && it.value().is_string()) {
+      config_dataset_ = ConfigDataset{it.value().get<std::string>(), where};  // the command checks it
+      continue;
+    }
     if (!specs_.count(name) || name == "config") {
       std::string valid;
       for (const auto& n : order_)

@@ -64,6 +64,13 @@ class Options {
   // Replaces a value by what it resolved to (e.g. --image-size 0 by the checkpoint's size) for resolved().
   void set(const std::string& name, const std::string& value);
   const std::vector<std::string>& positional() const { return positional_; }
+  // A run's config.json names its dataset ("dataset": "cub"), which the command line gives as its argument: a
+  // --config file may hold that key (it is not an option); this is its value and where ("config file 'F', line L"),
+  // for the command to check against its argument. nullopt when the file has none.
+  struct ConfigDataset {
+    std::string value, where;
+  };
+  const std::optional<ConfigDataset>& config_dataset() const { return config_dataset_; }
   // "--name", and where a config file set it: "--name (set in config file 'F', line L)". For every error about the
   // value of one option.
   std::string describe(const std::string& name) const;
@@ -111,6 +118,7 @@ class Options {
   std::vector<std::string> positional_;
   std::map<size_t, std::string> flag_before_positional_;  // positional index -> the flag right before it
   bool config_allowed_ = false;
+  std::optional<ConfigDataset> config_dataset_;
   HelpHook help_hook_;
 
   // " (did you mean --lr?)" for a mistyped name: the options near it; "" when none is.
