@@ -211,7 +211,15 @@ uint64_t regular_file_size(const std::string& path) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) SGML_FAIL("cannot open weights file '", path, "': it does not exist or is not readable");
-  if (fs::is_directory(st)) SGML_FAIL("cannot read weights file '", path, "': it is a directory");
+  if (fs::is_directory(st)) {
+    // A run's folder: its checkpoints are inside.
+    std::string inside;
+    for (const char* name : {"best.safetensors", "last.safetensors"})
+      if (fs::is_regular_file(fs::path(path) / name, ec)) inside += str_cat(inside.empty() ? "" : " or ", "'",
+                                                                            (fs::path(path) / name).string(), "'");
+    SGML_FAIL("cannot read weights file '", path, "': it is a directory",
+              inside.empty() ? std::string() : str_cat(" (a run's folder: give ", inside, ")"));
+  }
   if (!fs::is_regular_file(st)) SGML_FAIL("cannot read weights file '", path, "': it is not a regular file");
   const uint64_t size = fs::file_size(path, ec);
   if (ec) SGML_FAIL("cannot read weights file '", path, "': ", ec.message());

@@ -682,6 +682,29 @@ TEST(CliOptions, ARunsConfigFileServesAnotherRun) {
                      ": \"dataset\" is demo, the command's is demo-cub"), std::string::npos) << out;
 }
 
+// eval, embed and search given a run's folder name its checkpoints, and given a --model that is not the file's say
+// so in those words (the loader's first mismatched key shape was all they said); a bare weights file's ResNet is
+// detected from its keys.
+TEST(CliOptions, InferenceNamesARunFolderAndAWrongModel) {
+  const std::string dir = test::scratch_dir("wrong_model"), data = demo_data(), run = dir + "/run";
+  std::string out;
+  ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + run + test::kSmallLossRun + " 2>&1", &out), 0)
+      << out;
+  const std::string eval = sgml() + " eval demo --data " + data + " --no-nmi --device cpu --checkpoint ";
+  EXPECT_NE(run_cli(eval + run + " 2>&1", &out), 0);
+  EXPECT_NE(out.find("it is a directory (a run's folder: give '" + run + "/last.safetensors')"), std::string::npos)
+      << out;
+  EXPECT_NE(run_cli(eval + run + "/last.safetensors --model resnet34 2>&1", &out), 0);
+  EXPECT_NE(out.find("--model resnet34: '" + run + "/last.safetensors' is a resnet18 checkpoint"), std::string::npos)
+      << out;
+  // The same weights without the run's configuration (`sgml train --save`'s kind of file).
+  ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --out " + dir + "/bare_run --save " + dir +
+                        "/bare.safetensors" + test::kSmallLossRun + " 2>&1", &out), 0) << out;
+  EXPECT_NE(run_cli(eval + dir + "/bare.safetensors --model resnet50 2>&1", &out), 0);
+  EXPECT_NE(out.find("--model resnet50: '" + dir + "/bare.safetensors' holds resnet18 weights"), std::string::npos)
+      << out;
+}
+
 TEST(CliOptions, EveryCommandPrintsItsResolvedConfiguration) {
   const std::string dir = test::scratch_dir("cli_options_print"), run_dir = dir + "/run", data = demo_data();
   std::string out;
