@@ -192,6 +192,36 @@ TEST(CliValidation, ResumeRefusesWhatCannotBeContinuedAndNotesTheRest) {
   ASSERT_EQ(run(tiny_train(dir + "/new", "--init " + run_dir + "/last.safetensors --image-size 64"), &out), 0) << out;
 }
 
+// --resume checks the training images: the same list in a moved folder goes on (--data given with a final '/'),
+// another list (an image fewer) is refused before anything is trained, naming both.
+TEST(CliValidation, ResumeRefusesOtherTrainingData) {
+  const std::string dir = test::scratch_dir("resume_data"), run_dir = dir + "/run";
+  std::string out;
+  ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
+  const std::string moved = dir + "/moved", fewer = dir + "/fewer";
+  fs::copy(demo_data(), moved, fs::copy_options::recursive);
+  fs::copy(demo_data(), fewer, fs::copy_options::recursive);
+  const std::string list = fewer + "/Eval/list_eval_partition.txt";
+  std::string text = test::file_text(list);
+  const size_t first_train = text.find(" train\n");
+  ASSERT_NE(first_train, std::string::npos);
+  const size_t line_start = text.rfind('\n', first_train) + 1;
+  text.erase(line_start, first_train + 7 - line_start);
+  const size_t count_end = text.find('\n');
+  text.replace(0, count_end, std::to_string(std::stoi(text.substr(0, count_end)) - 1));
+  test::write_file_text(list, text);
+
+  const std::string log_before = test::file_text(run_dir + "/metrics.jsonl");
+  expect_clear_failure(tiny_train(run_dir, "--resume --steps 2 --data " + fewer),
+                       "a run cannot go on on other data");
+  expect_clear_failure(tiny_train(run_dir, "--resume --steps 2 --data " + fewer), "trained on 700 images of 100 "
+                       "classes, list ");
+  EXPECT_EQ(test::file_text(run_dir + "/metrics.jsonl"), log_before);
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 2 --data " + moved + "/"), &out), 0) << out;
+  EXPECT_NE(out.find("--resume: --data: "), std::string::npos) << out;
+  EXPECT_EQ(count_lines(run_dir + "/metrics.jsonl"), 2u);
+}
+
 TEST(CliValidation, RunFolderNamedInLatin1TrainsAndResumes) {
   // The stored configuration is JSON, which holds only UTF-8: a run folder named with byte 0xff made it throw.
   const std::string dir = test::scratch_dir("latin1");

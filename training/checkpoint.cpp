@@ -50,6 +50,7 @@ nlohmann::json parse_metadata_json(const Metadata& meta, const char* field, cons
 nlohmann::json TrainProgress::to_json() const {
   nlohmann::json j = {{"step", step}, {"epoch", epoch}, {"step_in_epoch", step_in_epoch},
                       {"best_recall_at_1", best_recall_at_1}, {"bad_images_skipped", bad_images_skipped}};
+  if (!training_data.empty()) j["training_data"] = training_data;
   if (clustered_epoch > 0) {
     j["clusters"] = clusters;
     j["clustered_epoch"] = clustered_epoch;
@@ -66,6 +67,11 @@ TrainProgress TrainProgress::from_json(const nlohmann::json& j, const std::strin
   p.best_recall_at_1 = progress_field(j, "best_recall_at_1", -1.0, path);
   p.bad_images_skipped = progress_field(j, "bad_images_skipped", 0, path);
   p.clustered_epoch = progress_field(j, "clustered_epoch", 0, path);
+  if (j.contains("training_data")) {
+    if (!j.at("training_data").is_string())
+      SGML_FAIL("checkpoint '", path, "': the stored description of the training data is not a string");
+    p.training_data = j.at("training_data").get<std::string>();
+  }
   if (j.contains("clusters")) {
     const nlohmann::json& c = j.at("clusters");
     if (!c.is_array()) SGML_FAIL("checkpoint '", path, "': the stored cluster assignment is not a JSON array");

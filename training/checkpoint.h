@@ -22,6 +22,9 @@ struct TrainProgress {
   // whose start computed it; empty and 0 before the first clustering and for other methods.
   std::vector<int> clusters;
   int clustered_epoch = 0;
+  // What the run trains on (BatchSource::training_data: counts and a fingerprint of the list); "" in checkpoints
+  // written before it was kept.
+  std::string training_data;
   nlohmann::json to_json() const;
   // `path` names the checkpoint in errors (a field of the wrong type or range).
   static TrainProgress from_json(const nlohmann::json& j, const std::string& path);

@@ -1,5 +1,7 @@
 #include "training/dataset_batches.h"
 
+#include <cstdio>
+
 #include "engine/check.h"
 #include "training/feature_extraction.h"
 
@@ -30,6 +32,24 @@ DatasetBatchSource::DatasetBatchSource(const Dataset& dataset, const TrainConfig
       stream_(dataset, stream_config(config)),
       num_attributes_(dataset.num_attributes()),
       num_classes_(dataset.num_train_classes()) {}
+
+std::string DatasetBatchSource::training_data() const {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
+  const auto mix = [&](const std::string& bytes) {
+    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+    hash = (hash ^ 0xffu) * 1099511628211ull;  // a separator no path holds
+  };
+  for (const ImageRecord& r : dataset_.train) {
+    const bool below_root = !dataset_.root.empty() && r.path.rfind(dataset_.root, 0) == 0;
+    std::string name = below_root ? r.path.substr(dataset_.root.size()) : r.path;
+    if (below_root) name.erase(0, name.find_first_not_of('/'));  // --data given with or without a final '/'
+    mix(name);
+    mix(std::to_string(r.label));
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return str_cat(dataset_.train.size(), " images of ", dataset_.num_train_classes(), " classes, list ", hex);
+}
 
 Tensor DatasetBatchSource::clustering_features(SgmlModel& model, std::vector<int>* rows) {
   FeatureExtractionSettings s;

@@ -27,6 +27,9 @@ class DatasetBatchSource : public BatchSource {
   std::vector<int> cluster_sizes() const override;
   std::vector<int> cluster_kept() const override;
   std::vector<int> image_labels() const override { return labels_of(dataset_.train); }
+  // The fingerprint hashes each training image's path below the dataset's folder and its class, in list order: a
+  // moved folder is the same data, another copy with other images or labels is not.
+  std::string training_data() const override;
 
  private:
   static TrainingStreamConfig stream_config(const TrainConfig& config);

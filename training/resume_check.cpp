@@ -72,7 +72,7 @@ const FieldRule kRules[] = {
     {"lr-step-epochs", Change::Allowed, "the learning rate follows the new schedule from here on"},
     {"lr-gamma", Change::Allowed, "the learning rate follows the new schedule from here on"},
     {"warmup-steps", Change::Allowed, "the learning rate follows the new schedule from here on"},
-    {"data", Change::Allowed, "make sure the folder holds the same dataset: batches are drawn by image index"},
+    {"data", Change::Allowed, "the dataset's folder was moved: its training images must be the run's"},
     {"weights", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"init", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"no-pretrained", Change::Allowed, "not used: the model comes from the checkpoint"},

@@ -61,6 +61,7 @@ int interrupt_signal() { return g_interrupt_signal; }
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator)
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
+  progress_.training_data = data_->training_data();
   check_loss_fits_dataset(config, data_->num_attributes());
   if (config.method == "dnc" && config.sampling != Sampling::BatchWise)
     SGML_FAIL("--method dnc needs --sampling batch: its batches are class-balanced within one cluster");
@@ -186,8 +187,16 @@ void Trainer::resume_from(const std::string& path) {
   config_.mask_init = stored.mask_init;
   model_->store().load(c.model, path, [](const std::string&) { return false; },
                        [](const std::string&) { return false; });
+  // Batches are drawn by image index: on other data the run would go on with other images, and a clustered run's
+  // assignment or learned boundaries would not fit. A moved folder (--data changed) holding the same list is fine.
+  const std::string data_now = data_->training_data();
+  if (!c.progress.training_data.empty() && !data_now.empty() && c.progress.training_data != data_now)
+    SGML_FAIL("--resume: '", path, "' trained on ", c.progress.training_data, "; the data now holds ", data_now,
+              ": a run cannot go on on other data (its batches are drawn by image index). Give --data the run's "
+              "dataset, or start a new run without --resume");
   optimizer_->load_state(c.optimizer, path);
   progress_ = c.progress;
+  if (!data_now.empty()) progress_.training_data = data_now;  // an older checkpoint's run is described from here on
   bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only
 }
 

@@ -54,6 +54,9 @@ class BatchSource {
   virtual std::vector<int> cluster_kept() const { return {}; }
   // The class of each training image (num_images), for --division hierarchical; empty: unknown.
   virtual std::vector<int> image_labels() const { return {}; }
+  // What the batches are drawn from, for --resume to check it is the same ("700 images of 100 classes, list
+  // 0123456789abcdef"); "": not known (the resumed run is then not checked).
+  virtual std::string training_data() const { return ""; }
 };
 
 class Trainer {
