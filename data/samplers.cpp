@@ -167,7 +167,9 @@ ClusterBatchSampler::ClusterBatchSampler(const std::vector<int>& labels, const s
                                                                : classes_per_batch;  // Adaptive keeps the size
     parts_.push_back({c, kept, BatchWiseSampler(kept_labels, cluster_classes, images_per_class, part_seed, balance)});
   }
-  SGML_CHECK(!parts_.empty(), "cluster-wise sampling: no cluster has two classes with two images each");
+  SGML_CHECK(!parts_.empty(), "cluster-wise sampling: none of the ", num_clusters, " clusters of the ", labels.size(),
+             " training images has two classes with two images each, so no batch has a positive and a negative "
+             "(fewer --learners, or more images per class)");
   if (length != BatchesPerEpoch::Plain) {
     // Rounds of one batch per usable cluster, as many as the largest (smallest) cluster has batches: the authors
     // count a cluster's batches as its images over the batch size, rounded down (their loader's length), at least 1.

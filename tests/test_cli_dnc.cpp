@@ -6,12 +6,14 @@
 // `sgml eval` reads the run's checkpoint; wrong combinations are refused with clear messages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
 #include "data/dataset.h"
 #include "engine/safetensors.h"
+#include "tests/support/small_inshop.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;
@@ -214,6 +216,30 @@ TEST(CliDnc, EpochsWithoutClustersHaveTheAuthorsLength) {
   EXPECT_TRUE(test::jsonl_records(dir + "/one/metrics.jsonl", "recluster").empty());
   ASSERT_EQ(run_cli(small_run(data, " --learners 1 --epochs 1") + " --out " + dir + "/plain 2>&1", &out), 0) << out;
   EXPECT_EQ(steps_in_epoch(dir + "/plain", 1), 17);
+}
+
+// A learner whose cluster keeps no images (no two classes with two images each) is said on stderr at that
+// re-clustering, and only then: checked against the images_kept of each logged re-clustering. 4 learners on 6
+// classes of 4 images leave some idle at most clusterings.
+TEST(CliDnc, IdleLearnersAreNoted) {
+  const std::string data = test::small_inshop("cli_dnc_idle"), run = data + "/run";
+  std::string out;
+  ASSERT_EQ(run_cli(sgml() + " train deepfashion --method dnc --data " + data + " --out " + run +
+                        " --model resnet18 --image-size 32 --no-pretrained --learners 4 --embedding-dim 16"
+                        " --recluster-every 1 --classes-per-batch 2 --images-per-class 2 --eval-every -1 --device cpu"
+                        " --workers 2 --epochs 4 --lr-schedule constant --full-embedding-epoch 0 --finetune-epoch 0"
+                        " --frozen-bn false 2>&1",
+                    &out),
+            0)
+      << out;
+  const std::vector<nlohmann::json> reclusterings = test::jsonl_records(run + "/metrics.jsonl", "recluster");
+  ASSERT_EQ(reclusterings.size(), 4u) << out;
+  for (const nlohmann::json& r : reclusterings) {
+    const std::vector<int> kept = r.at("images_kept");
+    const bool idle = std::count(kept.begin(), kept.end(), 0) > 0;
+    const std::string note = "note: epoch " + std::to_string(r.at("epoch").get<int>()) + ": learner";
+    EXPECT_EQ(out.find(note) != std::string::npos, idle) << r << "\n" << out;
+  }
 }
 
 // Every dataset has Divide & Conquer's defaults: `--method dnc` without them would train SGML's loss with one learner

@@ -279,6 +279,11 @@ TEST(ClusterBatchSampler, BatchesComeFromOneClusterRoundRobin) {
     EXPECT_EQ(classes.size(), 3u);
   }
   EXPECT_THROW(ClusterBatchSampler(labels, std::vector<int>(labels.size(), -1), 2, 3, 2, 0, 5), Error);
+  // Every cluster a single class: the error says what is missing and what to change.
+  const std::string why = test::error_of([&] { ClusterBatchSampler(labels, labels, 12, 3, 2, 0, 5); });
+  EXPECT_NE(why.find("none of the 12 clusters of the " + std::to_string(labels.size()) +
+                     " training images has two classes with two images each"), std::string::npos) << why;
+  EXPECT_NE(why.find("fewer --learners"), std::string::npos) << why;
 }
 
 TEST(ClusterBatchSampler, EpochsOfTheLargestOrSmallestClusterAndAnchoredEpochs) {

@@ -326,6 +326,16 @@ void Trainer::recluster(MetricsLog& log, ProgressBar& bar, const DncPhase& phase
   record["images_kept"] = data_->cluster_kept();
   record["epoch_steps"] = data_->steps_per_epoch();
   log.write(record);
+  // A learner whose cluster keeps no images trains nothing until the next re-clustering: said, not only logged.
+  std::string idle;
+  const std::vector<int> kept = data_->cluster_kept();
+  for (size_t learner = 0; learner < kept.size(); ++learner)
+    if (kept[learner] == 0) idle += str_cat(idle.empty() ? "" : ", ", learner);
+  if (!idle.empty())
+    bar.message(str_cat("note: epoch ", epoch, ": learner", idle.find(',') == std::string::npos ? " " : "s ", idle,
+                        " get", idle.find(',') == std::string::npos ? "s" : "", " no batches until the next "
+                        "re-clustering: no two classes have two images each in ", idle.find(',') == std::string::npos
+                        ? "its cluster" : "their clusters", " (images_kept in metrics.jsonl)"));
 }
 
 void Trainer::split_learner_masks(int parents) {
