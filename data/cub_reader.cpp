@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -117,8 +118,15 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
   const TextFile labels_txt(find_dataset_file(root, {"image_class_labels.txt"}, kLayoutHint));
   const TextFile classes_txt(find_dataset_file(root, {"classes.txt"}, kLayoutHint));
   const TextFile boxes_txt(find_dataset_file(root, {"bounding_boxes.txt"}, kLayoutHint));
-  const TextFile names_txt(find_dataset_file(root, cub_attribute_name_candidates(), kLayoutHint));
-  const std::string attributes_path = find_dataset_file(root, {"attributes/image_attribute_labels.txt"}, kLayoutHint);
+  std::string names_path, attributes_path;
+  try {
+    names_path = find_dataset_file(root, cub_attribute_name_candidates(), kLayoutHint);
+    attributes_path = find_dataset_file(root, {"attributes/image_attribute_labels.txt"}, kLayoutHint);
+  } catch (const Error& e) {
+    if (!options.attributes_optional) throw;
+    d.tolerated_defects[str_cat("attribute files missing, none read (not needed here): ", e.what())] = 1;
+    names_path.clear();
+  }
 
   std::vector<ImageEntry> images;
   std::unordered_map<int, int> image_index;  // image id -> position in images.txt
@@ -167,7 +175,10 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
   }
 
   // Attribute names: "<id> <name>", ids 1..K in order.
-  for (const auto& [n, t] : table(names_txt, 2, "<attribute_id> <attribute_name>", /*at_least=*/true)) {
+  const std::optional<TextFile> names = names_path.empty() ? std::nullopt : std::optional<TextFile>(names_path);
+  for (const auto& [n, t] :
+       names ? table(*names, 2, "<attribute_id> <attribute_name>", /*at_least=*/true) : std::vector<Numbered>{}) {
+    const TextFile& names_txt = *names;
     const int id = positive_id(t[0], names_txt, n, "attribute id");
     if (id != d.num_attributes() + 1)
       SGML_FAIL("'", names_txt.path(), "' line ", n, ": attribute id ", id, " where ", d.num_attributes() + 1,
@@ -177,7 +188,7 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
     d.attribute_names.push_back(name);
   }
   std::vector<std::vector<float>> rows(images.size(), std::vector<float>(size_t(d.num_attributes()), -1.0f));
-  read_image_attributes(TextFile(attributes_path), image_index, images, rows, d);
+  if (names) read_image_attributes(TextFile(attributes_path), image_index, images, rows, d);
 
   // Split by class: the first half of the sorted class ids trains, the rest tests; dense labels per split over the
   // classes that have images.

@@ -22,6 +22,9 @@ namespace sgml {
 
 struct CubOptions {
   bool crop = true;  // crop each image to its bounding box before any other transform (the SGML paper's protocol)
+  // A copy without attributes.txt or attributes/image_attribute_labels.txt (the official archive keeps the first
+  // outside CUB_200_2011/) is read without attributes, noted in tolerated_defects, instead of refused.
+  bool attributes_optional = false;
 };
 
 Dataset read_cub(const std::string& root, const CubOptions& options = {});

@@ -101,7 +101,8 @@ std::string dataset_dir(const std::string& kind_name, const std::string& dir_giv
   return dir;
 }
 
-Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, std::optional<bool> crop_boxes) {
+Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, std::optional<bool> crop_boxes,
+                     bool attributes_needed) {
   const DatasetKind kind = parse_dataset_kind(kind_name);
   if (crop_boxes.value_or(false) && !has_bounding_boxes(kind))
     SGML_FAIL("--crop-boxes: dataset ", kind_name, " has no bounding boxes (only cub, demo-cub and cars can be "
@@ -111,7 +112,7 @@ Dataset load_dataset(const std::string& kind_name, const std::string& dir_given,
   ensure_demo_data(kind_name, dir);
   Dataset d;
   switch (kind) {
-    case DatasetKind::Cub: case DatasetKind::DemoCub: d = read_cub(dir, CubOptions{crop}); break;
+    case DatasetKind::Cub: case DatasetKind::DemoCub: d = read_cub(dir, CubOptions{crop, !attributes_needed}); break;
     case DatasetKind::Sop: d = read_sop(dir); break;
     case DatasetKind::Cars: d = read_cars(dir, CarsOptions{crop}); break;
     default: d = read_inshop(dir);

@@ -77,8 +77,10 @@ bool ensure_demo_data(const std::string& kind, const std::string& dir);
 // Reads a dataset of `kind` from `dir` (empty: default_data_dir(kind); demo data is generated first when missing).
 // Errors (sgml::Error) name the file and the line of what is wrong. `crop_boxes` (--crop-boxes): nullopt crops as
 // the kind's protocol does (crops_to_boxes), true or false say either way; true is refused for kinds without boxes.
+// Without `attributes_needed` (a loss without the BCE term, evaluation, a cache) a CUB copy that lacks its
+// attribute files is read without attributes (said in tolerated_defects) instead of refused.
 Dataset load_dataset(const std::string& kind, const std::string& dir = "",
-                     std::optional<bool> crop_boxes = std::nullopt);
+                     std::optional<bool> crop_boxes = std::nullopt, bool attributes_needed = true);
 // Whether a kind's images have bounding boxes (cub, demo-cub, cars): --crop-boxes means something there.
 bool has_bounding_boxes(DatasetKind kind);
 // Whether images of `kind` are cropped to their boxes when --crop-boxes is `requested` (nullopt: not given, the

@@ -129,6 +129,25 @@ TEST(DataCubReader, AttributeNamesInAttributesFolderOrRoot) {
   }
 }
 
+// A copy without its attribute files (attributes.txt stays outside CUB_200_2011/ in the official archive) serves a
+// run that needs no attributes: read without them, said in tolerated_defects; refused where they are needed.
+TEST(DataCubReader, AttributeFilesMissWhereNoneAreNeeded) {
+  for (const char* missing : {"names", "attributes/image_attribute_labels.txt"}) {
+    SCOPED_TRACE(missing);
+    CubTree t;
+    t.files.erase(missing);
+    const std::string root = t.write(test::scratch_dir(std::string("no_") + (missing[0] == 'n' ? "names" : "labels")));
+    EXPECT_NE(test::error_of([&] { load_dataset("cub", root); }).find("not found"), std::string::npos);
+    const Dataset d = load_dataset("cub", root, std::nullopt, /*attributes_needed=*/false);
+    EXPECT_EQ(d.num_attributes(), 0);
+    EXPECT_EQ(d.train.size() + d.test.size(), 7u);
+    ASSERT_EQ(d.tolerated_defects.size(), 1u);
+    EXPECT_NE(d.tolerated_defects.begin()->first.find("attribute files missing, none read"), std::string::npos);
+  }
+  // With the files there, they are read whether needed or not (a run's attribute head keeps its width).
+  EXPECT_EQ(load_dataset("cub", CubTree().write(test::scratch_dir("all")), std::nullopt, false).num_attributes(), 3);
+}
+
 TEST(DataCubReader, LoadDatasetByKind) {
   const Dataset d = load_dataset("cub", CubTree().write(test::scratch_dir("cub")));
   EXPECT_EQ(d.kind, "cub");

@@ -101,7 +101,8 @@ int run_eval(int argc, char** argv) {
     std::fprintf(stderr, "sgml eval: whole images (--crop-boxes false), although the run trained on images cropped to "
                          "their boxes\n");
   // The user's own `--crop-boxes` on a kind without boxes is refused there, in plain words.
-  const Dataset dataset = load_dataset(kind, opt.get("data"), dataset_args.crop_boxes.value_or(crop_boxes));
+  const Dataset dataset = load_dataset(kind, opt.get("data"), dataset_args.crop_boxes.value_or(crop_boxes),
+                                       /*attributes_needed=*/false);
 
   EvaluationSettings s;
   static_cast<FeatureExtractionSettings&>(s) = m.settings;

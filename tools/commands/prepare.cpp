@@ -29,7 +29,7 @@ int run_prepare(int argc, char** argv) {
   const DatasetArgs args = read_dataset_options(opt, "sgml prepare cub|deepfashion|sop|cars|demo|demo-cub");
   const int requested_size = opt.get_image_size("size", /*zero_means_auto=*/true);
   const int workers = opt.get_int("workers", limits::kWorkers);
-  const Dataset dataset = load_dataset(args.kind, args.data, args.crop_boxes);
+  const Dataset dataset = load_dataset(args.kind, args.data, args.crop_boxes, /*attributes_needed=*/false);
   const int size = requested_size > 0 ? requested_size : default_image_size(args.kind);
   const std::string out = opt.get("out").empty() ? default_cache_dir(dataset) : opt.get("out");
   opt.set("data", dataset.root);

@@ -101,7 +101,8 @@ int train_with_options(Options& opt) {
   // Before the dataset is read: a run folder that cannot be made is the user's to fix, in plain words.
   create_output_folder(config.out_dir, "run folder");
 
-  const Dataset dataset = load_dataset(dataset_kind, config.data_dir, parse_crop_boxes(config.crop_boxes));
+  const Dataset dataset =
+      load_dataset(dataset_kind, config.data_dir, parse_crop_boxes(config.crop_boxes), uses_bce(config.loss));
   std::fprintf(stderr, "sgml train %s: %zu training images of %d classes, %d attributes; configuration:\n%s",
                dataset_kind.c_str(), dataset.train.size(), dataset.num_train_classes(), dataset.num_attributes(),
                format_config(config).c_str());
