@@ -705,6 +705,19 @@ TEST(CliOptions, InferenceNamesARunFolderAndAWrongModel) {
       << out;
 }
 
+// Batch norm frozen in a run from scratch keeps its initial statistics: noted (configs/sop.json and cars.json freeze
+// it for pretrained weights), and not for a run that learns them.
+TEST(CliOptions, FrozenBatchNormFromScratchIsNoted) {
+  const std::string dir = test::scratch_dir("frozen_from_scratch"), data = demo_data();
+  const std::string train = sgml() + " train demo --data " + data + test::kSmallLossRun + " --steps 1 --out " + dir;
+  std::string out;
+  ASSERT_EQ(run_cli(train + "/frozen --frozen-bn 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("note: --frozen-bn from scratch (--no-pretrained): batch norm keeps its initial statistics"),
+            std::string::npos) << out;
+  ASSERT_EQ(run_cli(train + "/learning 2>&1", &out), 0) << out;
+  EXPECT_EQ(out.find("note: --frozen-bn"), std::string::npos) << out;
+}
+
 TEST(CliOptions, EveryCommandPrintsItsResolvedConfiguration) {
   const std::string dir = test::scratch_dir("cli_options_print"), run_dir = dir + "/run", data = demo_data();
   std::string out;

@@ -93,6 +93,11 @@ int train_with_options(Options& opt) {
   for (const std::string& note : unused_option_notes(opt, config)) std::fprintf(stderr, "%s\n", note.c_str());
   for (const std::string& note : dnc_schedule_notes(config))
     std::fprintf(stderr, "%s%s\n", note.c_str(), opt.config_origins(note).c_str());
+  if (config.frozen_bn && config.no_pretrained && config.init.empty() && config.weights.empty() && !config.resume) {
+    const std::string note = "note: --frozen-bn from scratch (--no-pretrained): batch norm keeps its initial "
+                             "statistics (mean 0, variance 1) for the whole run; --frozen-bn false learns them";
+    std::fprintf(stderr, "%s%s\n", note.c_str(), opt.config_origins(note).c_str());
+  }
   if (const std::string note = eval_resize_note(opt, config); !note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
   config.dataset = dataset_kind;
   if (config.out_dir.empty()) config.out_dir = project_path("runs/" + dataset_kind);
