@@ -220,6 +220,13 @@ TEST(CliDataRobustness, RanksBeyondTheGalleryAreNoted) {
   EXPECT_EQ(metrics["recall@1000"], metrics["recall@" + gallery]) << out;
   ASSERT_EQ(run(eval + " --k 1," + gallery + " 2>&1", &out), 0) << out;
   EXPECT_EQ(out.find("note: Recall@"), std::string::npos) << out;
+  // Training's evaluations (In-shop's K up to 50): noted once, not at every evaluation.
+  ASSERT_EQ(run(sgml_program() + " train deepfashion --data " + dir + " --out " + dir + "/run --no-pretrained"
+                    " --model resnet18 --image-size 32 --classes-per-batch 2 --images-per-class 2 --steps 1"
+                    " --eval-every 1 --device cpu --workers 1 2>&1", &out), 0) << out;
+  const std::string note50 = "note: Recall@50 counts all " + gallery + " images each query is ranked against";
+  EXPECT_NE(out.find(note50), std::string::npos) << out;
+  EXPECT_EQ(out.find(note50), out.rfind(note50)) << "once:\n" << out;
 
   const std::string search = sgml_program() + " search --device cpu --image-size 32 --json --checkpoint " + weights +
                              " --gallery " + dir + "/list.txt " + d.query[0].path;

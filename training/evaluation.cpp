@@ -43,6 +43,16 @@ std::vector<int> default_ks(const Dataset& dataset) {
   return {1, 2, 4, 8, 16, 32};
 }
 
+std::vector<std::string> Evaluation::recall_notes() const {
+  std::vector<std::string> notes;
+  const int64_t candidates = metrics.candidates();
+  for (const auto& [k, r] : metrics.recall)
+    if (k > candidates)
+      notes.push_back(str_cat("note: Recall@", k, " counts all ", candidates,
+                              " images each query is ranked against: it is Recall@", candidates));
+  return notes;
+}
+
 Evaluation evaluate_model(SgmlModel& model, const Dataset& dataset, const EvaluationSettings& s) {
   Evaluation e;
   const std::vector<int> ks = s.ks.empty() ? default_ks(dataset) : s.ks;

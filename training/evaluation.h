@@ -32,6 +32,9 @@ struct Evaluation {
   int images_dropped() const { return int(dropped.size()); }
   // The metrics' JSON (retrieval/metrics.h) with "images_dropped".
   nlohmann::json to_json() const;
+  // A note per K beyond the images each query is ranked against (such a Recall@K counts them all: said, lest its
+  // figure be read as the model's); none when every K fits.
+  std::vector<std::string> recall_notes() const;
 };
 
 std::vector<int> default_ks(const Dataset& dataset);

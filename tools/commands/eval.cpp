@@ -111,12 +111,7 @@ int run_eval(int argc, char** argv) {
   s.ks = ks;
   const Evaluation e = evaluate_model(*loaded.model, dataset, s);
   if (!e.cache_note.empty()) std::fprintf(stderr, "%s\n", e.cache_note.c_str());
-  // A K beyond the images a query is ranked against counts them all: said, lest its figure be read as the model's.
-  const int64_t candidates = e.metrics.candidates();
-  for (const auto& [k, r] : e.metrics.recall)
-    if (k > candidates)
-      std::fprintf(stderr, "note: Recall@%d counts all %lld images each query is ranked against: it is Recall@%lld\n",
-                   k, (long long)candidates, (long long)candidates);
+  for (const std::string& note : e.recall_notes()) std::fprintf(stderr, "%s\n", note.c_str());
   for (const std::string& path : e.dropped) std::fprintf(stderr, "dropped unreadable image %s\n", path.c_str());
 
   nlohmann::json j = e.to_json();

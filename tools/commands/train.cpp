@@ -122,10 +122,14 @@ int train_with_options(Options& opt) {
   const bool has_test = !dataset.query.empty() || dataset.test.size() >= 2;
   Trainer::Evaluator evaluator;
   if (has_test && config.eval_every >= 0 && config.batch_plan.empty()) {
-    evaluator = [&](SgmlModel& model, int epoch) {
-      const nlohmann::json metrics = evaluate_model(model, dataset, eval).to_json();
+    evaluator = [&, noted = false](SgmlModel& model, int epoch) mutable {
+      const Evaluation e = evaluate_model(model, dataset, eval);
+      const nlohmann::json metrics = e.to_json();
       const std::string when = epoch == 0 ? std::string("before training") : "epoch " + std::to_string(epoch);
       std::fprintf(stderr, "%s: %s\n", when.c_str(), metrics.dump().c_str());
+      if (!noted)  // the same at every evaluation: once
+        for (const std::string& note : e.recall_notes()) std::fprintf(stderr, "%s\n", note.c_str());
+      noted = true;
       return metrics;
     };
   }
