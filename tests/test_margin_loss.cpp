@@ -373,6 +373,7 @@ TEST(MarginLossCuda, MatchesCpuAndIsDeterministic) {
       {"tiny", {0, 1}, NegativeSampler::Distance, 8},
       {"80d", classes_of(20, 4), NegativeSampler::DistanceDistinct, 128},
       {"7d_runs_out", {0, 0, 0, 0, 0, 1, 1}, NegativeSampler::DistanceDistinct, 16},
+      {"16d_graded_dim512", classes_of(4, 4), NegativeSampler::DistanceDistinct, 512, 0.2f, {}, EmbKind::Graded},
   };
   for (const MarginCase& c : cases) {
     SCOPED_TRACE(c.name);
