@@ -1,6 +1,7 @@
 #include "data/training_stream.h"
 
 #include <algorithm>
+#include <map>
 
 #include "data/image_cache.h"
 #include "engine/check.h"
@@ -17,11 +18,16 @@ TrainingStream::TrainingStream(const Dataset& dataset, const TrainingStreamConfi
   } else {
     batch_wise_.emplace(labels, config.classes_per_batch, config.images_per_class, config.seed,
                         config.class_balance);
-    // The D&C authors' plain loader has len(dataset) // batch_size batches (their fine-tuning and K = 1 baseline).
+    // The D&C authors' loader without clusters (their fine-tuning and K = 1 baseline: one cluster) has its images
+    // over the batch size batches, rounded down, after dropping the classes of a single image, as for a cluster.
     const int64_t batch_size = int64_t(config.classes_per_batch) * config.images_per_class;
+    std::map<int, int64_t> images_of_class;
+    for (int label : labels) ++images_of_class[label];
+    int64_t kept = 0;
+    for (const auto& [label, count] : images_of_class) kept += count >= 2 ? count : 0;
     plain_steps_per_epoch_ = config.dnc_epoch_length == BatchesPerEpoch::Plain
                                  ? batch_wise_->steps_per_epoch()
-                                 : std::max<int64_t>(1, int64_t(labels.size()) / batch_size);
+                                 : std::max<int64_t>(1, kept / batch_size);
   }
   if (config.use_cache) {
     cache_ = find_image_cache(dataset, config.image_size, &cache_note_);

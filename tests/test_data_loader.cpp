@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 
 #include "data/cub_reader.h"
@@ -330,6 +331,18 @@ TEST(DataLoader, DivideAndConquerEpochsWithoutClustersCountImages) {
   c.classes_per_batch = 8;  // a batch of 40 from 32 images: still one step per epoch
   c.images_per_class = 5;
   EXPECT_EQ(TrainingStream(d, c).steps_per_epoch(), 1);
+  // Classes of a single image are dropped first, as the authors' one-cluster loader does: 3 of the 8 classes keep
+  // one image, 23 images of which 20 count, in batches of 3: 6 steps (7 with the singles).
+  Dataset singles = d;
+  std::vector<ImageRecord> kept;
+  std::map<int, int> seen;
+  for (const ImageRecord& r : d.train)
+    if (r.label >= 3 || seen[r.label]++ == 0) kept.push_back(r);
+  singles.train = kept;
+  ASSERT_EQ(singles.train.size(), 23u);
+  c.classes_per_batch = 1;
+  c.images_per_class = 3;
+  EXPECT_EQ(TrainingStream(singles, c).steps_per_epoch(), 6);
 }
 
 TEST(DataLoader, DivideAndConquerTransformsAndTheCache) {

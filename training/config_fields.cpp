@@ -146,8 +146,8 @@ std::vector<ConfigField> make_fields() {
           "--method dnc: the length of an epoch: plain (the batch-wise epoch, ceil(classes / N') steps, with "
           "clusters as without) | max or min (the authors' loaders': a clustered epoch has rounds of one batch from "
           "each cluster, as many as the largest or smallest cluster has batches, its kept images over the batch "
-          "size, rounded down; an epoch without clusters (fine-tuning, --learners 1) the training images over the "
-          "batch size, rounded down; needs --lr-schedule constant)")
+          "size, rounded down; an epoch without clusters (fine-tuning, --learners 1) the training images of classes "
+          "with two or more over the batch size, rounded down; needs --lr-schedule constant)")
           .choices({"plain", "max", "min"}),
       Row("learner-masks", &C::learner_masks,
           "--method dnc: how the learners divide the embedding: slices (the CVPR 2019 paper: learner k owns d/K "
