@@ -349,12 +349,16 @@ TEST(CliOptions, NumbersAreDecimalAndValuesAreNotOptions) {
       {"--out --resume", "option --out needs a value (run directory), got the option --resume"},
       {"--loss margin --images-per-class 1", "--loss margin needs --images-per-class 2 or more"},
       {"--loss rank --images-per-class 1", "--loss rank needs --images-per-class 2 or more"},
+      {"--loss metric --images-per-class 1", "--loss metric needs --images-per-class 2 or more"},
+      {"--images-per-class 1", "--loss sgml needs --images-per-class 2 or more"},
   };
   std::string out;
   for (const auto& [args, message] : cases) {
     EXPECT_NE(run_cli(train + args + " 2>&1", &out), 0) << args;
     EXPECT_NE(out.find(message), std::string::npos) << args << ": " << out;
   }
+  run_cli(train + "--loss attribute --images-per-class 1 2>&1", &out);  // the attributes' BCE needs no pairs
+  EXPECT_EQ(out.find("needs --images-per-class"), std::string::npos) << out;
   for (const char* fine : {"--lr 1e-3 --steps 0", "--lr 5E+1 --steps 0", "--lr .5 --steps 0", "--lr +2 --steps 0"}) {
     run_cli(train + fine + " --epochs 0 2>&1", &out);  // parsed, then refused for its length alone
     EXPECT_NE(out.find("--epochs or --steps must be positive"), std::string::npos) << fine << ": " << out;

@@ -61,11 +61,12 @@ void check_train_config(const TrainConfig& c) {
   if (uses_margin_loss(c.loss) && c.sampling != Sampling::BatchWise)
     SGML_FAIL("--loss margin needs --sampling batch: its --sampler picks each anchor's negatives from the whole "
               "class-balanced batch");
-  if ((uses_rank_loss(c.loss) || uses_margin_loss(c.loss)) && c.images_per_class < 2)
-    SGML_FAIL(
-        "--loss ", loss_mode_name(c.loss),
-        " needs --images-per-class 2 or more: it learns from each anchor's "
-        "positives in the batch, and with one image per class there are none (the loss would be 0 at every step)");
+  // Every loss but the attributes' learns from pairs of one class in the batch: batch-wise with one image per class
+  // has none (the rank and margin losses would be 0 at every step; the deviance would only push classes apart).
+  if (c.sampling == Sampling::BatchWise && c.loss != LossMode::Attribute && c.images_per_class < 2)
+    SGML_FAIL("--loss ", loss_mode_name(c.loss),
+              " needs --images-per-class 2 or more: it learns from each anchor's positives in the batch, and with "
+              "one image per class there are none");
   parse_negative_sampler(c.sampler);
   parse_train_crop(c.train_crop);
   parse_crop_boxes(c.crop_boxes);
