@@ -101,6 +101,13 @@ std::string dataset_dir(const std::string& kind_name, const std::string& dir_giv
   return dir;
 }
 
+std::string path_below_root(const std::string& path, const std::string& root) {
+  if (root.empty() || path.rfind(root, 0) != 0) return path;
+  std::string name = path.substr(root.size());
+  name.erase(0, name.find_first_not_of('/'));  // a root given with or without its final '/'
+  return name;
+}
+
 Dataset load_dataset(const std::string& kind_name, const std::string& dir_given, std::optional<bool> crop_boxes,
                      bool attributes_needed) {
   const DatasetKind kind = parse_dataset_kind(kind_name);

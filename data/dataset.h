@@ -74,6 +74,11 @@ std::string dataset_dir(const std::string& kind, const std::string& dir_given);
 // left alone (and read as it is). Returns true when it generated. No-op for other kinds.
 bool ensure_demo_data(const std::string& kind, const std::string& dir);
 
+// An image's path below its dataset's folder ("images/001.Black_footed_Albatross/x.jpg"), however that folder was
+// spelled ("data/cub", "./data/cub/", an absolute path): the name that identifies the image in a decoded-image
+// cache and in a checkpoint's fingerprint of the training data. A path outside `root` is returned whole.
+std::string path_below_root(const std::string& path, const std::string& root);
+
 // Reads a dataset of `kind` from `dir` (empty: default_data_dir(kind); demo data is generated first when missing).
 // Errors (sgml::Error) name the file and the line of what is wrong. `crop_boxes` (--crop-boxes): nullopt crops as
 // the kind's protocol does (crops_to_boxes), true or false say either way; true is refused for kinds without boxes.

@@ -35,7 +35,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "sgml-image-cache";
-constexpr int kVersion = 2;  // 2: the bounding box of every image ("boxes")
+constexpr int kVersion = 3;  // 2: the bounding box of every image ("boxes"); 3: paths below the dataset's folder
 constexpr const char* kRerun = "run sgml prepare again";
 
 std::string data_path_of(const std::string& json_path) {
@@ -92,7 +92,7 @@ int parse_slot(const std::string& key, size_t count, const std::string& json_pat
 
 }  // namespace
 
-std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path) {
+std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path, const std::string& dataset_root) {
   const nlohmann::json j = read_index(json_path);
   if (index_string(j, "format", json_path) != kFormat) index_error(json_path, str_cat("is not a ", kFormat, " index"));
   const int64_t version = index_int(j, "version", 0, INT32_MAX, json_path);
@@ -105,6 +105,7 @@ std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path)
   std::shared_ptr<ImageCache> c(new ImageCache());
   c->json_path_ = json_path;
   c->data_path_ = data_path_of(json_path);
+  c->root_ = dataset_root;
   c->size_ = int(index_int(j, "size", 1, 4096, json_path));
   const int64_t count = index_int(j, "count", 0, INT32_MAX, json_path);
   if (!j.contains("paths") || !j["paths"].is_array()) index_error(json_path, "has no list 'paths'");
@@ -158,14 +159,16 @@ ImageCache::~ImageCache() {
 }
 
 int ImageCache::find(const std::string& path) const {
-  const auto it = slot_of_.find(path);
+  const auto it = slot_of_.find(path_below_root(path, root_));
   return it == slot_of_.end() ? -1 : it->second;
 }
 
 RgbImage ImageCache::image(int slot) const {
   SGML_CHECK(slot >= 0 && slot < count(), "image cache slot ", slot, " of ", count());
   const auto bad = bad_.find(slot);
-  if (bad != bad_.end()) SGML_FAIL("bad image '", paths_[size_t(slot)], "' (found by sgml prepare: ", bad->second, ")");
+  if (bad != bad_.end())
+    SGML_FAIL("bad image '", root_.empty() ? paths_[size_t(slot)] : (fs::path(root_) / paths_[size_t(slot)]).string(),
+              "' (found by sgml prepare: ", bad->second, ")");
   RgbImage image;
   image.width = image.height = size_;
   const size_t bytes = size_t(size_) * size_t(size_) * 3;
@@ -177,7 +180,7 @@ bool ImageCache::holds_all(const Dataset& dataset) const {
   const std::vector<const ImageRecord*> order = cache_order(dataset);
   if (order.size() != paths_.size()) return false;
   for (size_t i = 0; i < order.size(); ++i)
-    if (order[i]->path != paths_[i]) return false;
+    if (path_below_root(order[i]->path, root_) != paths_[i]) return false;
   return true;
 }
 
@@ -282,7 +285,7 @@ std::string index_text(const Dataset& dataset, int size, const std::vector<const
   j["paths"] = nlohmann::json::array();
   j["boxes"] = nlohmann::json::array();
   for (const ImageRecord* r : order) {
-    j["paths"].push_back(path_to_json(r->path));
+    j["paths"].push_back(path_to_json(path_below_root(r->path, dataset.root)));
     j["boxes"].push_back(box_to_json(r->box));
   }
   j["bad"] = nlohmann::json::object();
@@ -395,7 +398,7 @@ std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int i
     return nullptr;
   }
   try {
-    std::shared_ptr<const ImageCache> cache = ImageCache::open(index);
+    std::shared_ptr<const ImageCache> cache = ImageCache::open(index, dataset.root);
     const bool same_images = cache->holds_all(dataset);
     if (same_images && cache->same_boxes(dataset)) return cache;
     if (why_not)

@@ -4,11 +4,13 @@
 // decoded during training.
 //
 //   DIR/sgml_cache/images_C.u8     N x C x C x 3 bytes, image i at i * C * C * 3, in the dataset's order
-//   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 2, "kind", "size": C, "count": N,
+//   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 3, "kind", "size": C, "count": N,
 //                                   "paths": [...], "boxes": [null | [x, y, width, height], ...],
 //                                   "bad": {"i": "why", ...}}
-// "boxes" holds the bounding box each image was cropped to (null: not cropped), one per path; version 1 had none,
-// and such an index is reported as prepared by an older sgml ("run sgml prepare again").
+// "paths" are below the dataset's folder (path_below_root), so that the cache serves that folder however it is
+// spelled (relative, absolute, with './' or a final '/'); "boxes" holds the bounding box each image was cropped to
+// (null: not cropped), one per path. Versions 1 (no boxes) and 2 (paths as the dataset's folder was spelled) are
+// reported as prepared by an older sgml ("run sgml prepare again").
 //
 // A path that is not valid UTF-8 (JSON holds only UTF-8) is stored as {"hex": "<its bytes>"} (data/path_text.h),
 // so that any file name round-trips. `sgml prepare` writes both files under temporary names (NAME.tmp-PID) and
@@ -37,8 +39,9 @@ namespace sgml {
 
 class ImageCache {
  public:
-  // Maps the cache whose index is `json_path`; errors name the file.
-  static std::shared_ptr<const ImageCache> open(const std::string& json_path);
+  // Maps the cache whose index is `json_path`, for the dataset in the folder `dataset_root` (the images' paths
+  // are looked up below it); errors name the file.
+  static std::shared_ptr<const ImageCache> open(const std::string& json_path, const std::string& dataset_root = "");
   ~ImageCache();
   ImageCache(const ImageCache&) = delete;
   ImageCache& operator=(const ImageCache&) = delete;
@@ -56,7 +59,7 @@ class ImageCache {
  private:
   ImageCache() = default;
   void map_data();  // maps data_path_ after checking that its size matches the index
-  std::string json_path_, data_path_;
+  std::string json_path_, data_path_, root_;
   int size_ = 0;
   std::vector<std::string> paths_;
   std::vector<BoundingBox> boxes_;  // one per path; invalid: not cropped

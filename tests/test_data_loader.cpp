@@ -230,6 +230,26 @@ TEST(DataLoader, CacheOfCroppedImagesEqualsDecodingAtModelSize) {
   expect_same(plain.next(), cached.next());
 }
 
+// The cache serves its dataset's folder however a later command spells it: relative, absolute, with './', a final
+// '/' or a '..' (it was found only under the spelling of `sgml prepare`).
+TEST(DataLoader, CacheServesItsFolderUnderAnySpelling) {
+  const Dataset d = small_demo("demo");
+  build_image_cache(d, default_cache_dir(d), 40, 1, false);
+  const fs::path root = fs::path(d.root), cwd = fs::current_path();
+  const std::string relative = fs::relative(root, cwd).string();
+  for (const std::string& spelling :
+       {root.string() + "/", root.string() + "/.", (root.parent_path() / ".." / root.parent_path().filename() /
+                                                    root.filename()).string(), relative, "./" + relative}) {
+    SCOPED_TRACE(spelling);
+    const Dataset again = read_inshop(spelling);
+    std::string why_not;
+    const std::shared_ptr<const ImageCache> cache = find_image_cache(again, 40, &why_not);
+    ASSERT_TRUE(cache) << why_not;
+    EXPECT_EQ(cache->find(again.train[3].path), 3);
+    EXPECT_EQ(cache->find(again.train[3].path + "x"), -1);
+  }
+}
+
 TEST(DataLoader, StaleCacheIsNotUsed) {
   Dataset d = small_demo("demo");
   build_image_cache(d, default_cache_dir(d), 40, 1, false);

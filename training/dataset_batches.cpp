@@ -40,10 +40,7 @@ std::string DatasetBatchSource::training_data() const {
     hash = (hash ^ 0xffu) * 1099511628211ull;  // a separator no path holds
   };
   for (const ImageRecord& r : dataset_.train) {
-    const bool below_root = !dataset_.root.empty() && r.path.rfind(dataset_.root, 0) == 0;
-    std::string name = below_root ? r.path.substr(dataset_.root.size()) : r.path;
-    if (below_root) name.erase(0, name.find_first_not_of('/'));  // --data given with or without a final '/'
-    mix(name);
+    mix(path_below_root(r.path, dataset_.root));
     mix(std::to_string(r.label));
   }
   char hex[17];
