@@ -684,6 +684,24 @@ TEST(CliOptions, ARunsConfigFileServesAnotherRun) {
   const int line = int(std::count(text.begin(), text.begin() + long(key), '\n')) + 1;
   EXPECT_NE(out.find("config file '" + config + "', line " + std::to_string(line) +
                      ": \"dataset\" is demo, the command's is demo-cub"), std::string::npos) << out;
+  // Where that run's files went, and whether it resumed, are not taken: a new run into its folder would set its
+  // files aside. A config file of settings alone (no "dataset") keeps all its keys.
+  for (const bool of_a_run : {true, false}) {
+    test::write_file_text(dir + "/c.json", std::string("{") + (of_a_run ? "\"dataset\": \"demo\", " : "") +
+                                               "\"out\": \"" + dir + "/first\", \"metrics\": \"m.jsonl\", "
+                                               "\"save\": \"w.safetensors\", \"lr\": 0.25}");
+    std::vector<std::string> args = {"sgml", "train", "demo", "--config", dir + "/c.json"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    Options o("train", "", "");
+    declare_train_options(o);
+    ASSERT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
+    const TrainConfig c = train_config_from_options(o);
+    EXPECT_EQ(c.lr, 0.25);
+    EXPECT_EQ(c.out_dir.empty(), of_a_run) << c.out_dir;
+    EXPECT_EQ(c.metrics_file.empty(), of_a_run) << c.metrics_file;
+    EXPECT_EQ(c.save_file.empty(), of_a_run) << c.save_file;
+  }
 }
 
 // eval, embed and search given a run's folder name its checkpoints, and given a --model that is not the file's say

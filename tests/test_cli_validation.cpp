@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "data/dataset.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
 #include "tests/support/test_support.h"
@@ -220,6 +221,26 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
   ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 2 --data " + moved + "/"), &out), 0) << out;
   EXPECT_NE(out.find("--resume: --data: "), std::string::npos) << out;
   EXPECT_EQ(count_lines(run_dir + "/metrics.jsonl"), 2u);
+}
+
+// A checkpoint whose attribute head has another width than the dataset's attributes (another dataset, or a CUB copy
+// without its attribute files) is refused by --init in words, before the loader names a shape.
+TEST(CliValidation, InitNamesAnAttributeHeadOfAnotherWidth) {
+  const std::string dir = test::scratch_dir("attribute_head"), run_dir = dir + "/run";
+  std::string out;
+  ASSERT_EQ(run(tiny_train(run_dir), &out), 0) << out;
+  TensorMap weights = load_safetensors(run_dir + "/last.safetensors");
+  ASSERT_TRUE(weights.count("head.attr.weight")) << "the run's attribute head";
+  const int64_t width = weights.at("head.attr.weight").dim(1);
+  weights["head.attr.weight"] = Tensor::zeros({5, width});
+  weights["head.attr.bias"] = Tensor::zeros({5});
+  for (auto it = weights.begin(); it != weights.end();)  // a bare weights file: the model alone
+    it = it->first.rfind("optimizer.", 0) == 0 ? weights.erase(it) : std::next(it);
+  save_safetensors(dir + "/five.safetensors", weights);
+  const int attributes = load_dataset("demo", demo_data()).num_attributes();
+  expect_clear_failure(tiny_train(dir + "/init", "--init " + dir + "/five.safetensors"),
+                       "'" + dir + "/five.safetensors' has an attribute head of 5 outputs, and this dataset has " +
+                           std::to_string(attributes) + " attributes: the head cannot be loaded");
 }
 
 TEST(CliValidation, RunFolderNamedInLatin1TrainsAndResumes) {

@@ -22,6 +22,9 @@ std::atomic<int> g_interrupt_signal{0};  // the first SIGINT or SIGTERM that arr
 void on_interrupt(int signal) {
   int none = 0;
   g_interrupt_signal.compare_exchange_strong(none, signal);
+  // The run stops at the next step, which may be an evaluation or a clustering away: a second signal of the kind
+  // ends it at once, as without the handler.
+  std::signal(signal, SIG_DFL);
 }
 }  // namespace
 
@@ -43,6 +46,21 @@ std::string non_finite_tensors(const TensorMap& tensors) {
   }
   if (listed > 5) list += str_cat(", ... (", listed, " tensors in all)");
   return list;
+}
+
+// A checkpoint's attribute head must have the dataset's width (at least 1, as initialise_model makes it): said in
+// words before the loader names the mismatched shape. A CUB copy without its attribute files reads with none.
+void check_attribute_head(const TensorMap& model, int num_attributes, const std::string& path, const char* use) {
+  const auto it = model.find("head.attr.weight");
+  if (it == model.end() || it->second.ndim() != 2) return;
+  const int64_t stored = it->second.dim(0), now = std::max(1, num_attributes);
+  if (stored == now) return;
+  SGML_FAIL(use, ": '", path, "' has an attribute head of ", stored, " outputs, and this dataset ",
+            num_attributes == 0 ? std::string("has no attributes (a CUB copy without its attribute files, or a dataset "
+                                              "without attributes?)")
+                                : str_cat("has ", num_attributes, " attributes"),
+            ": the head cannot be loaded (", use, " needs a checkpoint of a dataset with as many attributes; --weights "
+            "takes the backbone alone)");
 }
 
 }  // namespace
@@ -127,7 +145,9 @@ void Trainer::initialise_model() {
   // be gone by now.
   if (!config_.resume) {
     if (!config_.init.empty()) {
-      model_->load_weights(load_checkpoint(config_.init).model, config_.init, /*require_head=*/true);
+      const Checkpoint init = load_checkpoint(config_.init);
+      check_attribute_head(init.model, data_->num_attributes(), config_.init, "--init");
+      model_->load_weights(init.model, config_.init, /*require_head=*/true);
     } else if (!config_.weights.empty()) {
       model_->load_weights(load_checkpoint(config_.weights).model, config_.weights, /*require_head=*/false);
     } else {
@@ -178,6 +198,14 @@ void Trainer::resume_from(const std::string& path) {
   const TrainConfig stored = TrainConfig::from_json(c.config, "checkpoint '" + path + "'");
   for (const std::string& note : check_resume_compatible(c.config, config_, path))
     std::fprintf(stderr, "--resume: %s\n", note.c_str());
+  // Batches are drawn by image index: on other data the run would go on with other images, and a clustered run's
+  // assignment or learned boundaries would not fit. A moved folder (--data changed) holding the same list is fine.
+  const std::string data_now = data_->training_data();
+  if (!c.progress.training_data.empty() && !data_now.empty() && c.progress.training_data != data_now)
+    SGML_FAIL("--resume: '", path, "' trained on ", c.progress.training_data, "; the data now holds ", data_now,
+              ": a run cannot go on on other data (its batches are drawn by image index). Give --data the run's "
+              "dataset, or start a new run without --resume");
+  check_attribute_head(c.model, data_->num_attributes(), path, "--resume");
   // How the run began is the checkpoint's to say: the resumed run's config.json and checkpoints keep it, whatever
   // these options say now (they are not used).
   config_.init = stored.init;
@@ -187,13 +215,6 @@ void Trainer::resume_from(const std::string& path) {
   config_.mask_init = stored.mask_init;
   model_->store().load(c.model, path, [](const std::string&) { return false; },
                        [](const std::string&) { return false; });
-  // Batches are drawn by image index: on other data the run would go on with other images, and a clustered run's
-  // assignment or learned boundaries would not fit. A moved folder (--data changed) holding the same list is fine.
-  const std::string data_now = data_->training_data();
-  if (!c.progress.training_data.empty() && !data_now.empty() && c.progress.training_data != data_now)
-    SGML_FAIL("--resume: '", path, "' trained on ", c.progress.training_data, "; the data now holds ", data_now,
-              ": a run cannot go on on other data (its batches are drawn by image index). Give --data the run's "
-              "dataset, or start a new run without --resume");
   optimizer_->load_state(c.optimizer, path);
   progress_ = c.progress;
   if (!data_now.empty()) progress_.training_data = data_now;  // an older checkpoint's run is described from here on

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -253,6 +254,10 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
   }
   if (!j.is_object()) SGML_FAIL("config file '", path, "' must hold one JSON object of option names and values");
   const std::map<std::string, std::vector<int>> key_lines = top_level_key_lines(text);
+  // A run's config.json (it names its dataset) as --config: its settings, not where that run's files went nor
+  // whether it resumed (a new run would write into the old one's folder).
+  const bool run_config = !only_unset && j.contains("dataset");
+  const std::set<std::string> run_files = {"out", "resume", "metrics", "save"};
   std::map<std::string, std::string> key_of;  // option name -> the file's key ("frozen-bn", "frozen_bn")
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key().rfind("_", 0) == 0) continue;  // "_comment" keys document a config file
@@ -266,6 +271,7 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
       SGML_FAIL(where, ": key \"", it.key(), "\" is given twice (also on line ", line->second.front(), ")");
     if (const auto [other, added] = key_of.emplace(name, it.key()); !added)
       SGML_FAIL(where, ": key \"", it.key(), "\" names the option of key \"", other->second, "\" again");
+    if (run_config && run_files.count(name)) continue;
     if (name == "dataset" && !specs_.count(name) && it.value().is_string()) {
       config_dataset_ = ConfigDataset{it.value().get<std::string>(), where};  // the command checks it
       continue;

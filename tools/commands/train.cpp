@@ -137,7 +137,14 @@ int train_with_options(Options& opt) {
   if (!batches->cache_note().empty()) std::fprintf(stderr, "%s\n", batches->cache_note().c_str());
   // Before any work: a missing file would otherwise stop the run when first drawn, perhaps epochs in. (From a
   // decoded-image cache the training images need no files.)
-  if (const MissingImages missing = batches->uses_cache() ? MissingImages{} : missing_images(dataset);
+  // The test images only where the run evaluates.
+  Dataset needed = dataset;
+  if (!evaluator) {
+    needed.test.clear();
+    needed.query.clear();
+    needed.gallery.clear();
+  }
+  if (const MissingImages missing = batches->uses_cache() ? MissingImages{} : missing_images(needed);
       missing.count > 0) {
     std::string first;
     for (const std::string& e : missing.examples) first += "\n  " + printable_utf8(e);
