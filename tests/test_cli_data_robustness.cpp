@@ -242,6 +242,24 @@ TEST(CliDataRobustness, RanksBeyondTheGalleryAreNoted) {
   EXPECT_EQ(out.find("note:"), std::string::npos) << out;
 }
 
+// A query whose item has no gallery image left (here: removed, and skipped) is a miss at every K; the plain-text
+// result says how many such queries there are (only the JSON had it), so that a Recall below 100% at every K reads.
+TEST(CliDataRobustness, EvalSaysHowManyQueriesHaveNoMatch) {
+  const std::string dir = test::small_inshop("cli_no_match");
+  const Dataset d = test::read_small_inshop(dir);
+  for (const ImageRecord& g : d.gallery)
+    if (g.item == d.query[0].item) fs::remove(g.path);
+  const std::string eval = sgml_program() + " eval deepfashion --data " + dir + " --checkpoint " + tiny_weights(dir) +
+                           " --image-size 32 --device cpu --no-nmi --workers 2 --skip-bad-images";
+  std::string out;
+  ASSERT_EQ(run(eval + " --json", &out), 0) << out;
+  const int64_t without = nlohmann::json::parse(out.substr(out.find('{')))["queries_without_match"];
+  ASSERT_GT(without, 0) << out;
+  ASSERT_EQ(run(eval + " 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("queries without a match in the gallery: " + std::to_string(without) + " of " +
+                     std::to_string(d.query.size())), std::string::npos) << out;
+}
+
 TEST(CliDataRobustness, PrepareNamesAnOutputFolderThatCannotBeMade) {
   const std::string dir = test::small_inshop("prepare_out");
   test::write_file_text(dir + "/file", "a file where a folder should be");

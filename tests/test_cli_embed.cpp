@@ -85,7 +85,7 @@ TEST(WeightsConverter, TakesCheckpointsAndRefusesWhatIsNoPlainResNet) {
   test::run_reference("converter_inputs.py", {dir});
   const std::string convert = test::reference_python() + " " + test::source_dir() + "/tools/convert_torchvision.py ";
   std::string out;
-  for (const char* name : {"plain", "nested", "module"})
+  for (const char* name : {"plain", "nested", "module", "all_half"})
     ASSERT_EQ(test::run_command(convert + dir + "/" + name + ".pth " + dir + "/" + name + ".safetensors", &out), 0)
         << name << ": " << out;
   const TensorMap plain = load_safetensors(dir + "/plain.safetensors");
@@ -98,6 +98,10 @@ TEST(WeightsConverter, TakesCheckpointsAndRefusesWhatIsNoPlainResNet) {
       if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), same.at(name).to_vector()) << name;
     }
   }
+  // The half copy's counters come back as integers (the engine loads only I64 ones), its weights as float32.
+  const TensorMap half = load_safetensors(dir + "/all_half.safetensors");
+  EXPECT_EQ(half.at("bn1.num_batches_tracked").dtype(), plain.at("bn1.num_batches_tracked").dtype());
+  EXPECT_EQ(half.at("conv1.weight").dtype(), DType::F32);
   const auto expect_refused = [&](const std::string& input, const std::string& output, const std::string& needle) {
     EXPECT_EQ(test::run_command(convert + input + " " + output, &out), 1) << out;
     EXPECT_NE(out.find("error: "), std::string::npos) << out;

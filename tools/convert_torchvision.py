@@ -86,7 +86,9 @@ def main():
         if name.startswith("fc.") and not args.keep_fc:
             continue
         value = value.detach().cpu()
-        if value.is_floating_point():
+        if name.endswith("num_batches_tracked"):  # a counter, even where the whole state dict was .half()-ed
+            value = value.long()
+        elif value.is_floating_point():
             value = value.float()
         tensors[name] = value.contiguous().numpy()
     check_plain_resnet(tensors, args.input)

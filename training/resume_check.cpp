@@ -63,8 +63,8 @@ const FieldRule kRules[] = {
     {"train-crop", Change::Refused, ""},
     {"eval-resize", Change::Refused, ""},
     {"frozen-bn", Change::Refused, ""},
-    {"epochs", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
-    {"steps", Change::Allowed, "the run's length changes (a cosine schedule is stretched to the new end)"},
+    {"epochs", Change::Allowed, "the run's length changes (a cosine schedule is laid out to the new end)"},
+    {"steps", Change::Allowed, "the run's length changes (a cosine schedule is laid out to the new end)"},
     {"lr", Change::Allowed, "the learning rate follows the new settings from here on"},
     {"weight-decay", Change::Allowed, "the weight decay follows the new setting from here on"},
     {"beta-lr", Change::Allowed, "the learned boundaries' learning rate follows the new setting from here on"},
@@ -146,7 +146,8 @@ std::vector<std::string> check_resume_compatible(const nlohmann::json& stored, c
     for (const std::string& line : d.refused) list += "\n  " + line;
     SGML_FAIL("--resume: '", checkpoint_path, "' was trained with settings a resumed run cannot change:", list,
               "\nResume with the checkpoint's settings (its config.json), or start a new run from its weights with "
-              "--init ", checkpoint_path, " --out NEW_FOLDER.");
+              "--init ", checkpoint_path, " --out NEW_FOLDER (with the same --model, --embedding-dim and head; "
+              "--weights takes the backbone alone).");
   }
   return d.notes;
 }

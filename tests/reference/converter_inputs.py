@@ -2,6 +2,7 @@
 
 usage: converter_inputs.py OUT_DIR   writes, from one seeded torchvision ResNet-18:
   plain.pth         its state_dict (torchvision's download format)
+  all_half.pth      the same with every tensor .half()-ed (batch-norm counters too)
   nested.pth        {'model': the nn.Module itself, 'epoch': 3} (a training script's checkpoint)
   not_tensor.pth    {'state_dict': {...its tensors..., 'extra': [1, 2]}}
   prefixed.pth      its state_dict with every key under 'backbone.'
@@ -36,6 +37,8 @@ def main():
     torch.save({**state, "module.conv1.weight": torch.zeros_like(state["conv1.weight"])},
                os.path.join(out, "doubled.pth"))
     torch.save({"module." + k: v for k, v in state.items()}, os.path.join(out, "module.pth"))
+    # Every tensor .half()-ed, the batch-norm counters too (a careless cast of the whole dict).
+    torch.save({k: v.half() for k, v in state.items()}, os.path.join(out, "all_half.pth"))
     safetensors_np.save(os.path.join(out, "grouped.safetensors"),
                         {k: v.numpy() for k, v in grouped.items() if not k.startswith("fc.")})
 

@@ -127,6 +127,11 @@ int run_eval(int argc, char** argv) {
     std::printf("  MAP@R      %6.2f%%\n", 100 * e.metrics.map_at_r);
     if (e.metrics.nmi) std::printf("  NMI        %6.2f%%\n", 100 * *e.metrics.nmi);
     std::printf("  images dropped (unreadable): %d\n", e.images_dropped());
+    // Such a query counts as a miss at every K: the figures above cannot reach 100% (In-shop items whose gallery
+    // images are missing from a copy, say).
+    if (e.metrics.queries_without_match > 0)
+      std::printf("  queries without a match in the gallery: %lld of %lld (a miss at every K)\n",
+                  (long long)e.metrics.queries_without_match, (long long)e.metrics.num_queries);
   }
   if (!export_path.empty()) {
     const ExportPaths paths = export_paths(export_path);
