@@ -706,7 +706,7 @@ TEST(CliOptions, ARunsConfigFileServesAnotherRun) {
 
 // eval, embed and search given a run's folder name its checkpoints, and given a --model that is not the file's say
 // so in those words (the loader's first mismatched key shape was all they said); a bare weights file's ResNet is
-// detected from its keys.
+// detected from its keys. train's --weights of another depth too.
 TEST(CliOptions, InferenceNamesARunFolderAndAWrongModel) {
   const std::string dir = test::scratch_dir("wrong_model"), data = demo_data(), run = dir + "/run";
   std::string out;
@@ -725,6 +725,11 @@ TEST(CliOptions, InferenceNamesARunFolderAndAWrongModel) {
   EXPECT_NE(run_cli(eval + dir + "/bare.safetensors --model resnet50 2>&1", &out), 0);
   EXPECT_NE(out.find("--model resnet50: '" + dir + "/bare.safetensors' holds resnet18 weights"), std::string::npos)
       << out;
+  // Training from weights of another depth says the same (it listed the keys the model missed).
+  EXPECT_NE(run_cli(sgml() + " train demo --data " + data + " --out " + dir + "/deeper --weights " + dir +
+                        "/bare.safetensors --model resnet34 --steps 1 --eval-every -1 --device cpu 2>&1", &out), 0);
+  EXPECT_NE(out.find("--weights '" + dir + "/bare.safetensors' holds resnet18 weights, and the run's --model is "
+                     "resnet34"), std::string::npos) << out;
 }
 
 // Batch norm frozen in a run from scratch keeps its initial statistics: noted (configs/sop.json and cars.json freeze

@@ -13,6 +13,7 @@
 #include "training/output_files.h"
 #include "training/progress.h"
 #include "training/dnc.h"
+#include "models/arch_detect.h"
 #include "training/resume_check.h"
 
 namespace sgml {
@@ -149,7 +150,17 @@ void Trainer::initialise_model() {
       check_attribute_head(init.model, data_->num_attributes(), config_.init, "--init");
       model_->load_weights(init.model, config_.init, /*require_head=*/true);
     } else if (!config_.weights.empty()) {
-      model_->load_weights(load_checkpoint(config_.weights).model, config_.weights, /*require_head=*/false);
+      const Checkpoint weights = load_checkpoint(config_.weights);
+      // Another depth's file: said in those words (the loader would list the keys it misses).
+      std::string held;
+      try {
+        held = detect_resnet_arch(weights.model, config_.weights);
+      } catch (const Error&) {  // not a whole ResNet: the loader names what is wrong
+      }
+      if (!held.empty() && held != config_.model)
+        SGML_FAIL("--weights '", config_.weights, "' holds ", held, " weights, and the run's --model is ",
+                  config_.model, ": give --model ", held, " or the ", config_.model, " weights");
+      model_->load_weights(weights.model, config_.weights, /*require_head=*/false);
     } else {
       SGML_CHECK(config_.no_pretrained, "no pretrained weights given (--weights FILE, see weights/README.md); "
                  "pass --no-pretrained to train from a random initialisation");
