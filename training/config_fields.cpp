@@ -236,7 +236,8 @@ std::vector<ConfigField> make_fields() {
           .style(kPath)
           .not_saved(),
       Row("workers", &C::workers, "data loader threads (0: the machine's cores; at most 256)").ints(L::kWorkers),
-      Row("eval-every", &C::eval_every, "epochs between evaluations on the test set, after the untrained model's (epoch 0) first (0: that "
+      Row("eval-every", &C::eval_every,
+          "epochs between evaluations on the test set, after the untrained model's (epoch 0) first (0: that "
           "one and the end only; -1: never)")
           .ints(L::kEvalEvery),
       Row("skip-bad-images", &C::skip_bad_images, "skip unreadable images (counted and reported) instead of stopping")

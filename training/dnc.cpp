@@ -15,8 +15,9 @@ std::vector<std::string> dnc_schedule_notes(const TrainConfig& c) {
   if (c.method != "dnc" || c.learners < 2 || c.steps > 0) return notes;
   const int full = c.full_embedding_epoch, finetune = c.finetune_epoch;
   if (full > 0 && finetune > 0 && finetune <= full)
-    notes.push_back(str_cat("note: --finetune-epoch ", finetune, " is not after --full-embedding-epoch ", full,
-                            ": fine-tuning starts first, and no epoch trains the whole embedding on clusters' batches"));
+    notes.push_back(
+        str_cat("note: --finetune-epoch ", finetune, " is not after --full-embedding-epoch ", full,
+                ": fine-tuning starts first, and no epoch trains the whole embedding on clusters' batches"));
   else if (full >= c.epochs)
     notes.push_back(str_cat("note: --full-embedding-epoch ", full, " is not below --epochs ", c.epochs,
                             ": no epoch of this run trains the whole embedding on clusters' batches"));
