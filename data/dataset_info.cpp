@@ -26,8 +26,8 @@ std::vector<const ImageRecord*> all_images(const Dataset& d) { return cache_orde
 
 // Images that are missing (or, verifying, do not decode or have a bounding box outside them): (count, first few
 // messages).
-std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, bool decode, int workers) {
-  const std::vector<const ImageRecord*> images = all_images(d);
+std::pair<int, std::vector<std::string>> unreadable_images(const std::vector<const ImageRecord*>& images, bool decode,
+                                                           int workers) {
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::vector<std::string> bad(images.size());  // each worker writes only the entries it took
@@ -63,8 +63,11 @@ std::pair<int, std::vector<std::string>> unreadable_images(const Dataset& d, boo
 
 }  // namespace
 
-MissingImages missing_images(const Dataset& d) {
-  const auto [count, examples] = unreadable_images(d, /*decode=*/false, 1);
+MissingImages missing_images(const Dataset& d, bool training_only) {
+  std::vector<const ImageRecord*> images;
+  if (training_only)
+    for (const ImageRecord& r : d.train) images.push_back(&r);
+  const auto [count, examples] = unreadable_images(training_only ? images : all_images(d), /*decode=*/false, 1);
   return {count, examples};
 }
 
@@ -86,7 +89,7 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
   for (const auto& [what, count] : d.tolerated_defects) j["tolerated_defects"][printable_utf8(what)] = count;
 
   std::vector<std::string> problems;
-  const auto [unreadable, examples] = unreadable_images(d, options.verify_images, options.workers);
+  const auto [unreadable, examples] = unreadable_images(all_images(d), options.verify_images, options.workers);
   j[options.verify_images ? "bad_images" : "missing_images"] = unreadable;
   if (unreadable > 0) {
     problems.push_back(std::to_string(unreadable) +

@@ -29,6 +29,14 @@ std::string detect_resnet_arch(const TensorMap& tensors, const std::string& sour
             " blocks in layer3 fit no ResNet-18/34/50/101/152");
 }
 
+std::string resnet_arch_or_empty(const TensorMap& tensors) {
+  try {
+    return detect_resnet_arch(tensors, "");
+  } catch (const Error&) {
+    return "";
+  }
+}
+
 int detect_num_attributes(const TensorMap& tensors) {
   auto it = tensors.find("head.attr.weight");
   return it == tensors.end() || it->second.ndim() != 2 ? 0 : static_cast<int>(it->second.dim(0));

@@ -9,6 +9,9 @@ namespace sgml {
 
 // "resnet18" ... "resnet152"; an error naming `source` when the keys fit no ResNet.
 std::string detect_resnet_arch(const TensorMap& tensors, const std::string& source);
+// The same, or "" when the keys fit no ResNet (the loader then names what is wrong): for a check that a file is the
+// ResNet a command expects.
+std::string resnet_arch_or_empty(const TensorMap& tensors);
 // K of head.attr.weight (K, 1024), or 0 when the file has no head.
 int detect_num_attributes(const TensorMap& tensors);
 // Whether the file holds Divide & Conquer's linear head (models/sgml_model.h): head.emb with no head.fc before it

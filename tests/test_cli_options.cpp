@@ -64,6 +64,16 @@ std::string demo_data() {
   return dir;
 }
 
+// The configuration `sgml ARGS...` (args[0] "sgml", args[1] "train") trains with, as the train command reads it.
+TrainConfig parsed_train_config(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  Options o("train", "", "");
+  declare_train_options(o);
+  EXPECT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
+  return train_config_from_options(o);
+}
+
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in, nullptr, true, /*ignore_comments=*/true);
@@ -539,12 +549,7 @@ TEST(CliOptions, SavedConfigRoundTripsThroughTheTable) {
     if (f.style == FieldStyle::Flag) args.push_back("--" + f.name);
     else args.push_back("--" + f.name + "=" + f.text(c));
   }
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  Options o("train", "", "");
-  declare_train_options(o);
-  ASSERT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
-  const TrainConfig parsed = train_config_from_options(o);
+  const TrainConfig parsed = parsed_train_config(args);
   for (const ConfigField& f : config_fields())
     if (f.option) EXPECT_EQ(f.text(parsed), f.text(c)) << f.name;
   // The resume rules name fields of the table.
@@ -690,13 +695,7 @@ TEST(CliOptions, ARunsConfigFileServesAnotherRun) {
     test::write_file_text(dir + "/c.json", std::string("{") + (of_a_run ? "\"dataset\": \"demo\", " : "") +
                                                "\"out\": \"" + dir + "/first\", \"metrics\": \"m.jsonl\", "
                                                "\"save\": \"w.safetensors\", \"lr\": 0.25}");
-    std::vector<std::string> args = {"sgml", "train", "demo", "--config", dir + "/c.json"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    Options o("train", "", "");
-    declare_train_options(o);
-    ASSERT_TRUE(o.parse(int(argv.size()), argv.data(), 2));
-    const TrainConfig c = train_config_from_options(o);
+    const TrainConfig c = parsed_train_config({"sgml", "train", "demo", "--config", dir + "/c.json"});
     EXPECT_EQ(c.lr, 0.25);
     EXPECT_EQ(c.out_dir.empty(), of_a_run) << c.out_dir;
     EXPECT_EQ(c.metrics_file.empty(), of_a_run) << c.metrics_file;

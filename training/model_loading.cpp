@@ -87,15 +87,9 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
   // A --model that is not the file's: said in those words (a mismatched key's shape would be all the loader says).
   if (mc.arch != stored_arch && !stored_arch.empty())
     SGML_FAIL("--model ", mc.arch, ": '", path, "' is a ", stored_arch, " checkpoint (--model auto reads it as such)");
-  if (stored_arch.empty() && model_override != "auto" && !model_override.empty()) {
-    std::string held;
-    try {
-      held = detect_resnet_arch(c.model, path);
-    } catch (const Error&) {  // not a whole ResNet: the loader names what is wrong
-    }
-    if (!held.empty() && held != mc.arch)
+  if (stored_arch.empty() && model_override != "auto" && !model_override.empty())
+    if (const std::string held = resnet_arch_or_empty(c.model); !held.empty() && held != mc.arch)
       SGML_FAIL("--model ", mc.arch, ": '", path, "' holds ", held, " weights (--model auto reads them as such)");
-  }
   const int stored_size = c.is_training_checkpoint ? config_image_size(c, path) : 0;
   out.image_size = size_override > 0 ? size_override : stored_size > 0 ? stored_size : 224;
   const int stored_resize = c.is_training_checkpoint ? config_eval_resize(c, path) : 0;

@@ -152,12 +152,7 @@ void Trainer::initialise_model() {
     } else if (!config_.weights.empty()) {
       const Checkpoint weights = load_checkpoint(config_.weights);
       // Another depth's file: said in those words (the loader would list the keys it misses).
-      std::string held;
-      try {
-        held = detect_resnet_arch(weights.model, config_.weights);
-      } catch (const Error&) {  // not a whole ResNet: the loader names what is wrong
-      }
-      if (!held.empty() && held != config_.model)
+      if (const std::string held = resnet_arch_or_empty(weights.model); !held.empty() && held != config_.model)
         SGML_FAIL("--weights '", config_.weights, "' holds ", held, " weights, and the run's --model is ",
                   config_.model, ": give --model ", held, " or the ", config_.model, " weights");
       model_->load_weights(weights.model, config_.weights, /*require_head=*/false);
@@ -273,9 +268,10 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
   if (evaluate && evaluator_) {
     bar.finish();
     // An evaluation after --steps ended an epoch midway is labelled with that epoch, as its steps are.
-    nlohmann::json record = evaluator_(*model_, progress_.epoch + (progress_.step_in_epoch > 0 ? 1 : 0));
+    const int epoch = progress_.epoch + (progress_.step_in_epoch > 0 ? 1 : 0);
+    nlohmann::json record = evaluator_(*model_, epoch);
     const double r1 = record.at("recall@1");
-    record["epoch"] = progress_.epoch + (progress_.step_in_epoch > 0 ? 1 : 0);
+    record["epoch"] = epoch;
     record["step"] = progress_.step;
     log.write(record);
     if (r1 > progress_.best_recall_at_1) {  // tracked with or without an output folder
@@ -360,14 +356,16 @@ void Trainer::recluster(MetricsLog& log, ProgressBar& bar, const DncPhase& phase
   log.write(record);
   // A learner whose cluster keeps no images trains nothing until the next re-clustering: said, not only logged.
   std::string idle;
+  int idle_count = 0;
   const std::vector<int> kept = data_->cluster_kept();
   for (size_t learner = 0; learner < kept.size(); ++learner)
-    if (kept[learner] == 0) idle += str_cat(idle.empty() ? "" : ", ", learner);
-  if (!idle.empty())
-    bar.message(str_cat("note: epoch ", epoch, ": learner", idle.find(',') == std::string::npos ? " " : "s ", idle,
-                        " get", idle.find(',') == std::string::npos ? "s" : "", " no batches until the next "
-                        "re-clustering: no two classes have two images each in ", idle.find(',') == std::string::npos
-                        ? "its cluster" : "their clusters", " (images_kept in metrics.jsonl)"));
+    if (kept[learner] == 0) idle += str_cat(idle_count++ ? ", " : "", learner);
+  if (idle_count > 0) {
+    const bool one = idle_count == 1;
+    bar.message(str_cat("note: epoch ", epoch, ": learner", one ? " " : "s ", idle, one ? " gets" : " get",
+                        " no batches until the next re-clustering: no two classes have two images each in ",
+                        one ? "its cluster" : "their clusters", " (images_kept in metrics.jsonl)"));
+  }
 }
 
 void Trainer::split_learner_masks(int parents) {

@@ -138,13 +138,8 @@ int train_with_options(Options& opt) {
   // Before any work: a missing file would otherwise stop the run when first drawn, perhaps epochs in. (From a
   // decoded-image cache the training images need no files.)
   // The test images only where the run evaluates.
-  Dataset needed = dataset;
-  if (!evaluator) {
-    needed.test.clear();
-    needed.query.clear();
-    needed.gallery.clear();
-  }
-  if (const MissingImages missing = batches->uses_cache() ? MissingImages{} : missing_images(needed);
+  if (const MissingImages missing =
+          batches->uses_cache() ? MissingImages{} : missing_images(dataset, /*training_only=*/!evaluator);
       missing.count > 0) {
     std::string first;
     for (const std::string& e : missing.examples) first += "\n  " + printable_utf8(e);
