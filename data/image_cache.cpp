@@ -35,7 +35,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kFormat = "sgml-image-cache";
-constexpr int kVersion = 3;  // 2: the bounding box of every image ("boxes"); 3: paths below the dataset's folder
+// 2: the bounding box of every image ("boxes"); 3: paths below the dataset's folder; 4: the files' stamps
+constexpr int kVersion = 4;
 constexpr const char* kRerun = "run sgml prepare again";
 
 std::string data_path_of(const std::string& json_path) {
@@ -122,6 +123,10 @@ std::shared_ptr<const ImageCache> ImageCache::open(const std::string& json_path,
   std::string boxes_error;
   c->boxes_ = boxes_from_json(j["boxes"], c->paths_.size(), &boxes_error);
   if (!boxes_error.empty()) index_error(json_path, boxes_error);
+  if (!j.contains("stamps") || !j["stamps"].is_array()) index_error(json_path, "has no list 'stamps'");
+  std::string stamps_error;
+  c->stamps_ = stamps_from_json(j["stamps"], c->paths_.size(), &stamps_error);
+  if (!stamps_error.empty()) index_error(json_path, stamps_error);
   if (!j.contains("bad") || !j["bad"].is_object()) index_error(json_path, "has no object 'bad'");
   for (const auto& [key, why] : j["bad"].items()) {
     if (!why.is_string())
@@ -190,6 +195,21 @@ bool ImageCache::same_boxes(const Dataset& dataset) const {
   for (size_t i = 0; i < order.size(); ++i)
     if (!same_box(order[i]->box, boxes_[i])) return false;
   return true;
+}
+
+std::string ImageCache::changed_files(const Dataset& dataset) const {
+  const std::vector<const ImageRecord*> order = cache_order(dataset);
+  SGML_CHECK(order.size() == stamps_.size(), "changed_files of a cache that does not hold the dataset");
+  size_t changed = 0;
+  std::string first;
+  for (size_t i = 0; i < order.size(); ++i) {
+    const std::optional<FileStamp> now = file_stamp(order[i]->path);
+    if (!now || (stamps_[i] && *now == *stamps_[i])) continue;  // gone (the cache holds it) or unchanged
+    if (changed++ == 0) first = order[i]->path;
+  }
+  if (changed == 0) return "";
+  return str_cat("'", first, "'", changed > 1 ? str_cat(" and ", changed - 1, " other image files") : std::string(),
+                 " changed since sgml prepare wrote '", json_path_, "' (another size or modification time)");
 }
 
 std::vector<const ImageRecord*> cache_order(const Dataset& dataset) {
@@ -275,7 +295,7 @@ void write_index_file(const std::string& path, const std::string& text) {
 
 // The index of a finished build (format in image_cache.h).
 std::string index_text(const Dataset& dataset, int size, const std::vector<const ImageRecord*>& order,
-                       const std::vector<std::string>& bad) {
+                       const std::vector<std::optional<FileStamp>>& stamps, const std::vector<std::string>& bad) {
   nlohmann::json j;
   j["format"] = kFormat;
   j["version"] = kVersion;
@@ -284,9 +304,11 @@ std::string index_text(const Dataset& dataset, int size, const std::vector<const
   j["count"] = order.size();
   j["paths"] = nlohmann::json::array();
   j["boxes"] = nlohmann::json::array();
-  for (const ImageRecord* r : order) {
-    j["paths"].push_back(path_to_json(path_below_root(r->path, dataset.root)));
-    j["boxes"].push_back(box_to_json(r->box));
+  j["stamps"] = nlohmann::json::array();
+  for (size_t i = 0; i < order.size(); ++i) {
+    j["paths"].push_back(path_to_json(path_below_root(order[i]->path, dataset.root)));
+    j["boxes"].push_back(box_to_json(order[i]->box));
+    j["stamps"].push_back(stamp_to_json(stamps[i]));
   }
   j["bad"] = nlohmann::json::object();
   for (size_t slot = 0; slot < bad.size(); ++slot)
@@ -324,10 +346,13 @@ CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& ca
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::vector<std::string> bad(order.size());
+  std::vector<std::optional<FileStamp>> stamps(order.size());
   std::vector<int> write_errno(order.size(), 0);  // ints: recording one cannot throw
   auto work = [&] {
     std::vector<uint8_t> pixels;
     for (size_t i; !stop && (i = next++) < order.size();) {
+      // Stamped before it is read: a file rewritten meanwhile looks changed to the next run, never the reverse.
+      stamps[i] = file_stamp(order[i]->path);
       try {
         pixels.resize(bytes);
         const RgbImage image = decode_image_file(order[i]->path);
@@ -357,7 +382,7 @@ CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& ca
 
   // Commit: the index goes last, so an interrupted prepare never leaves an index that describes other data (the
   // old index is removed first; a data file without an index is reported by find_image_cache).
-  write_index_file(index_staging, index_text(dataset, size, order, bad));
+  write_index_file(index_staging, index_text(dataset, size, order, stamps, bad));
   std::error_code ec;
   fs::remove(index, ec);
   rename_into_place(data_staging, data);
@@ -400,11 +425,14 @@ std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int i
   try {
     std::shared_ptr<const ImageCache> cache = ImageCache::open(index, dataset.root);
     const bool same_images = cache->holds_all(dataset);
-    if (same_images && cache->same_boxes(dataset)) return cache;
+    const bool same_boxes = same_images && cache->same_boxes(dataset);
+    const std::string changed = same_boxes ? cache->changed_files(dataset) : "";
+    if (same_boxes && changed.empty()) return cache;
     if (why_not)
-      *why_not = same_images ? "'" + index + "' holds other bounding boxes than the dataset (cropped differently, "
-                               "--crop-boxes, or a changed box file: rerun sgml prepare)"
-                             : "'" + index + "' lists other images than the dataset (rerun sgml prepare)";
+      *why_not = !same_images  ? "'" + index + "' lists other images than the dataset (rerun sgml prepare)"
+                 : !same_boxes ? "'" + index + "' holds other bounding boxes than the dataset (cropped differently, "
+                                 "--crop-boxes, or a changed box file: rerun sgml prepare)"
+                               : changed + ": rerun sgml prepare";
   } catch (const Error& e) {
     if (why_not) *why_not = e.what();
   }

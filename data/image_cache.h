@@ -4,13 +4,14 @@
 // decoded during training.
 //
 //   DIR/sgml_cache/images_C.u8     N x C x C x 3 bytes, image i at i * C * C * 3, in the dataset's order
-//   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 3, "kind", "size": C, "count": N,
+//   DIR/sgml_cache/images_C.json   {"format": "sgml-image-cache", "version": 4, "kind", "size": C, "count": N,
 //                                   "paths": [...], "boxes": [null | [x, y, width, height], ...],
-//                                   "bad": {"i": "why", ...}}
+//                                   "stamps": [null | [bytes, modified_ns], ...], "bad": {"i": "why", ...}}
 // "paths" are below the dataset's folder (path_below_root), so that the cache serves that folder however it is
 // spelled (relative, absolute, with './' or a final '/'); "boxes" holds the bounding box each image was cropped to
-// (null: not cropped), one per path. Versions 1 (no boxes) and 2 (paths as the dataset's folder was spelled) are
-// reported as prepared by an older sgml ("run sgml prepare again").
+// (null: not cropped), one per path; "stamps" the size and modification time of each file as prepare read it
+// (file_stamps.h; null: unreadable). Versions 1 (no boxes), 2 (paths as the dataset's folder was spelled) and 3 (no
+// stamps) are reported as prepared by an older sgml ("run sgml prepare again").
 //
 // A path that is not valid UTF-8 (JSON holds only UTF-8) is stored as {"hex": "<its bytes>"} (data/path_text.h),
 // so that any file name round-trips. `sgml prepare` writes both files under temporary names (NAME.tmp-PID) and
@@ -25,14 +26,17 @@
 // aspect ratio of what it crops, and the result is S x S either way). A cache is used only when its list of paths
 // and its boxes equal the dataset's (a changed dataset needs a new `sgml prepare`): a cache prepared cropped
 // (CUB's default, Cars196 with --crop-boxes) is not used by an uncropped run and vice versa, nor a CUB cache after
-// bounding_boxes.txt changed.
+// bounding_boxes.txt changed, nor a cache of an image file that has changed since (another size or modification
+// time). An image file that is gone is served from the cache: its pixels are the ones prepare read.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/file_stamps.h"
 #include "data/image_io.h"
 
 namespace sgml {
@@ -55,6 +59,9 @@ class ImageCache {
   RgbImage image(int slot) const;
   bool holds_all(const Dataset& dataset) const;   // the same paths in cache_order
   bool same_boxes(const Dataset& dataset) const;  // the same bounding box for every image, in cache_order
+  // Empty when no image file of `dataset` (in cache_order) has changed since prepare read it, else what changed
+  // (the first such file and how many). Files that are gone do not count (the cache holds them).
+  std::string changed_files(const Dataset& dataset) const;
 
  private:
   ImageCache() = default;
@@ -63,6 +70,7 @@ class ImageCache {
   int size_ = 0;
   std::vector<std::string> paths_;
   std::vector<BoundingBox> boxes_;  // one per path; invalid: not cropped
+  std::vector<std::optional<FileStamp>> stamps_;  // one per path; nothing: unreadable at prepare
   std::unordered_map<std::string, int> slot_of_;
   std::unordered_map<int, std::string> bad_;
   const uint8_t* data_ = nullptr;
@@ -88,7 +96,8 @@ CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& ca
 
 // The cache for training at `image_size`: DIR/sgml_cache/images_S.json when present and matching the dataset,
 // else nullptr. `why_not` (optional) says why a present cache was not used: a damaged index (the file and field),
-// data without an index (an interrupted prepare), another dataset's list of images or other bounding boxes.
+// data without an index (an interrupted prepare), another dataset's list of images, other bounding boxes, or image
+// files changed since prepare.
 std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int image_size,
                                                    std::string* why_not = nullptr, const std::string& cache_dir = "");
 

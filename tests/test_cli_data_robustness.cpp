@@ -103,6 +103,15 @@ TEST(CliDataRobustness, KilledPrepareNeverBreaksTheNextOne) {
     std::sort(files.begin(), files.end());
     EXPECT_EQ(files, (std::vector<std::string>{"images_32.json", "images_32.u8"})) << delay;
   }
+  // An image replaced after the prepare: info says the cache is not usable and names the file.
+  const std::string replaced = test::read_small_inshop(dir).gallery[0].path;
+  test::write_file_text(replaced, test::file_text(replaced) + "more bytes");
+  std::string out;
+  ASSERT_EQ(run(sgml_program() + " info deepfashion --json --cache-size 32 --data " + dir + " 2>/dev/null", &out), 0)
+      << out;
+  const nlohmann::json info = nlohmann::json::parse(out.substr(out.find('{')));
+  EXPECT_TRUE(info["cache"].is_null()) << out;
+  EXPECT_NE(info["problems"].dump().find("'" + replaced + "' changed since sgml prepare"), std::string::npos) << out;
 }
 
 // A missing image file stops training before any work, naming the file and the count (it stopped the run where the

@@ -3,6 +3,7 @@
 // and the decoded-image cache (same batches as decoding, used only when it matches the dataset).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -257,6 +258,38 @@ TEST(DataLoader, StaleCacheIsNotUsed) {
   std::string why_not;
   EXPECT_FALSE(find_image_cache(d, 40, &why_not));
   EXPECT_NE(why_not.find("rerun sgml prepare"), std::string::npos) << why_not;
+}
+
+// An image file replaced under its name after prepare (another size, or the same size written later) stops the
+// cache from serving, naming the file; a file that is gone is still served (the cache holds its pixels).
+TEST(DataLoader, ChangedImageFileStopsTheCache) {
+  const Dataset d = small_demo("demo");
+  build_image_cache(d, default_cache_dir(d), 40, 2, false);
+  ASSERT_TRUE(find_image_cache(d, 40));
+  const std::string changed = d.gallery[1].path, gone = d.train[2].path;
+  fs::remove(gone);
+  std::string why_not;
+  EXPECT_TRUE(find_image_cache(d, 40, &why_not)) << why_not;
+
+  const std::string original = test::file_text(changed);
+  test::write_file_text(changed, test::file_text(d.train[0].path));  // another image of another size
+  ASSERT_NE(test::file_text(changed).size(), original.size());
+  EXPECT_FALSE(find_image_cache(d, 40, &why_not));
+  EXPECT_NE(why_not.find("'" + changed + "' changed since sgml prepare wrote"), std::string::npos) << why_not;
+  EXPECT_NE(why_not.find("rerun sgml prepare"), std::string::npos) << why_not;
+
+  // The same bytes again, but written after prepare: a re-encoded file of equal size looks like this.
+  test::write_file_text(changed, original);
+  const auto later = fs::last_write_time(changed) + std::chrono::seconds(5);
+  fs::last_write_time(changed, later);
+  fs::last_write_time(d.gallery[2].path, later);
+  EXPECT_FALSE(find_image_cache(d, 40, &why_not));
+  EXPECT_NE(why_not.find("'" + changed + "' and 1 other image files changed"), std::string::npos) << why_not;
+
+  // A new prepare stamps the files as they are now (the gone one as unreadable: its return counts as a change).
+  test::write_file_text(gone, original);
+  build_image_cache(d, default_cache_dir(d), 40, 2, false);
+  EXPECT_TRUE(find_image_cache(d, 40, &why_not)) << why_not;
 }
 
 TEST(DataLoader, CacheRecordsBadImages) {

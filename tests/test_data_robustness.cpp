@@ -260,6 +260,12 @@ TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
       {"no boxes", "has no list 'boxes'", [](nlohmann::json& j) { j.erase("boxes"); }},
       {"box entry", "field 'boxes' entry 1", [](nlohmann::json& j) { j["boxes"][1] = {1, 2, "3", 4}; }},
       {"box count", "boxes for", [](nlohmann::json& j) { j["boxes"].erase(0); }},
+      {"no stamps", "has no list 'stamps'", [](nlohmann::json& j) { j.erase("stamps"); }},
+      {"stamp entry", "field 'stamps' entry 1", [](nlohmann::json& j) { j["stamps"][1] = {12}; }},
+      {"stamp size negative", "field 'stamps' entry 2", [](nlohmann::json& j) { j["stamps"][2] = {-1, 5}; }},
+      {"stamp as text", "field 'stamps' entry 0", [](nlohmann::json& j) { j["stamps"][0] = {"12", 5}; }},
+      {"stamp count", "stamps for", [](nlohmann::json& j) { j["stamps"].erase(0); }},
+      {"older version", "prepared by an older sgml (index version 3", [](nlohmann::json& j) { j["version"] = 3; }},
   };
   for (const Damage& damage : damages) {
     nlohmann::json j = good;

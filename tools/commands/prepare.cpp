@@ -17,7 +17,9 @@ int run_prepare(int argc, char** argv) {
               "memory-mapped file plus a JSON index in DIR/sgml_cache/. Training and evaluation at that image size\n"
               "then read it instead of decoding (they say so when they do). Use the model's --image-size: the\n"
               "evaluation input is then identical. Training's random crops then cut the resized square instead of\n"
-              "the original image: a run with the cache sees other pixels than one without, and its figures differ.");
+              "the original image: a run with the cache sees other pixels than one without, and its figures differ.\n"
+              "The index records each file's size and modification time: once an image file changes, the cache\n"
+              "is not used (runs say which file) until prepare runs again; a file that is gone is served from it.");
   declare_dataset_options(opt);
   opt.add("size", "0", "side of the cached images in pixels (0: the image-size of configs/DATASET.json)");
   opt.add("out", "", "cache folder", "DIR/sgml_cache, where training looks");
