@@ -16,8 +16,7 @@ nlohmann::json stamp_to_json(const std::optional<FileStamp>& stamp) {
   return stamp ? nlohmann::json::array({stamp->bytes, stamp->modified_ns}) : nlohmann::json();
 }
 
-std::vector<std::optional<FileStamp>> stamps_from_json(const nlohmann::json& stamps, size_t count,
-                                                      std::string* error) {
+std::vector<std::optional<FileStamp>> stamps_from_json(const nlohmann::json& stamps, size_t count, std::string* error) {
   if (stamps.size() != count) {
     *error = str_cat("lists ", stamps.size(), " stamps for ", count, " paths");
     return {};

@@ -25,7 +25,6 @@ std::optional<FileStamp> file_stamp(const std::string& path);
 nlohmann::json stamp_to_json(const std::optional<FileStamp>& stamp);  // [bytes, modified_ns] or null
 // The `count` stamps of the array `stamps`; on a wrong count or entry, `error` says what ("field 'stamps' entry 3
 // is ...") and the result is empty.
-std::vector<std::optional<FileStamp>> stamps_from_json(const nlohmann::json& stamps, size_t count,
-                                                      std::string* error);
+std::vector<std::optional<FileStamp>> stamps_from_json(const nlohmann::json& stamps, size_t count, std::string* error);
 
 }  // namespace sgml

@@ -428,11 +428,14 @@ std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int i
     const bool same_boxes = same_images && cache->same_boxes(dataset);
     const std::string changed = same_boxes ? cache->changed_files(dataset) : "";
     if (same_boxes && changed.empty()) return cache;
-    if (why_not)
-      *why_not = !same_images  ? "'" + index + "' lists other images than the dataset (rerun sgml prepare)"
-                 : !same_boxes ? "'" + index + "' holds other bounding boxes than the dataset (cropped differently, "
-                                 "--crop-boxes, or a changed box file: rerun sgml prepare)"
-                               : changed + ": rerun sgml prepare";
+    if (!why_not) return nullptr;
+    if (!same_images)
+      *why_not = "'" + index + "' lists other images than the dataset (rerun sgml prepare)";
+    else if (!same_boxes)
+      *why_not = "'" + index + "' holds other bounding boxes than the dataset (cropped differently, --crop-boxes, or "
+                 "a changed box file: rerun sgml prepare)";
+    else
+      *why_not = changed + ": rerun sgml prepare";
   } catch (const Error& e) {
     if (why_not) *why_not = e.what();
   }
