@@ -88,7 +88,7 @@ bool holds_its_members(const matvar_t* v, size_t per_element) {
   return v->data && v->nbytes / sizeof(matvar_t*) / per_element >= n;
 }
 
-// A char array as UTF-8 (MATLAB writes UTF-16 code units, other writers bytes); false for anything else.
+// A char array as UTF-8 (MATLAB writes UTF-16 code units, other writers bytes or UTF-8); false for anything else.
 bool char_text(const matvar_t* v, std::string* out) {
   if (!v || v->class_type != MAT_C_CHAR || v->rank != 2 || v->dims[0] > 1) return false;
   const size_t n = element_count(v);
@@ -113,7 +113,9 @@ bool char_text(const matvar_t* v, std::string* out) {
     return true;
   }
   if (v->data_size != 1) return false;
-  out->assign(static_cast<const char*>(v->data), n);
+  // UTF-8 data (scipy's savemat writes it) counts characters in its dimensions, not bytes: a name with 'ö' has more
+  // bytes than characters, and all of them are the name.
+  out->assign(static_cast<const char*>(v->data), v->data_type == MAT_T_UTF8 ? v->nbytes : n);
   return true;
 }
 

@@ -220,6 +220,23 @@ TEST(DataCarsReader, WrittenFileAndReaderAgreeWithScipy) {
   EXPECT_EQ(read_test, test_paths);
 }
 
+// A file scipy.io.savemat wrote (text as UTF-8, where MATLAB writes UTF-16): a path that is not ASCII is read whole
+// (it lost a byte per accented letter, its dimensions counting characters).
+TEST(DataCarsReader, ScipysUtf8TextIsReadWhole) {
+  SGML_SKIP_WITHOUT_MODULE("scipy.io", "SciPy");
+  const std::string dir = test::scratch_dir("cars_utf8") + "/cars";
+  const std::vector<std::string> images = {"car_ims/wagen_\xC3\xB6.jpg", "car_ims/\xC3\xA9t\xC3\xA9.jpg",
+                                           "car_ims/c.jpg", "car_ims/d.jpg"};
+  fs::create_directories(dir + "/car_ims");
+  for (const std::string& image : images) write_png(dir + "/" + image, RgbImage(12, 10, 90));
+  test::run_reference("cars_mat_ref.py", {"--write", dir + "/cars_annos.mat", images[0], "1", "0", images[1], "1", "1",
+                                          images[2], "2", "0", images[3], "2", "1"});
+  const Dataset d = read_cars(dir);
+  ASSERT_EQ(d.train.size(), 2u);
+  EXPECT_EQ(d.train[0].path, dir + "/" + images[0]);
+  EXPECT_EQ(d.train[1].path, dir + "/" + images[1]);
+}
+
 // A copy cut short (an interrupted download): an error naming the file, never a crash.
 TEST(DataCarsReader, TruncatedFileIsAnError) {
   const std::string dir = CarsTree().write(test::scratch_dir("cars_cut")), mat = dir + "/cars_annos.mat";
