@@ -681,6 +681,8 @@ TEST(CliOptions, ARunsConfigFileServesAnotherRun) {
   ASSERT_EQ(run_cli(sgml() + " train demo --data " + data + " --config " + config + " --out " + dir + "/second" +
                         test::kSmallLossRun + " 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("\n  lr = 0.0007\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("key \"out\" is not used: a run's config.json as --config gives its settings"), std::string::npos)
+      << out;
   EXPECT_NE(run_cli(sgml() + " train demo-cub --config " + config + " --out " + dir + "/third" + test::kSmallLossRun +
                         " 2>&1", &out), 0) << out;
   const std::string text = test::file_text(config);

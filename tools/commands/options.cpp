@@ -271,7 +271,16 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
       SGML_FAIL(where, ": key \"", it.key(), "\" is given twice (also on line ", line->second.front(), ")");
     if (const auto [other, added] = key_of.emplace(name, it.key()); !added)
       SGML_FAIL(where, ": key \"", it.key(), "\" names the option of key \"", other->second, "\" again");
-    if (run_config && run_files.count(name)) continue;
+    if (run_config && run_files.count(name)) {
+      // Said once it matters: an edited "out" would otherwise be ignored without a word.
+      const bool set = it.value().is_string() ? !it.value().get<std::string>().empty() : it.value() == true;
+      if (set)
+        std::fprintf(stderr,
+                     "note: %s: key \"%s\" is not used: a run's config.json as --config gives its settings, "
+                     "not where its files went nor whether it resumed (give --%s on the command line)\n",
+                     where.c_str(), it.key().c_str(), name.c_str());
+      continue;
+    }
     if (name == "dataset" && !specs_.count(name) && it.value().is_string()) {
       config_dataset_ = ConfigDataset{it.value().get<std::string>(), where};  // the command checks it
       continue;
