@@ -84,6 +84,13 @@ void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clus
                         config_.dnc_epoch_length, anchor, config_.class_balance);
 }
 
+void TrainingStream::stop_using_cache() {
+  if (!cache_) return;
+  retire_loader();
+  cache_note_ = "decoded-image cache not used: " + cache_->json_path();
+  cache_.reset();
+}
+
 int64_t TrainingStream::steps_per_epoch() const {
   if (!plan_.empty()) return int64_t(plan_.size());
   if (cluster_wise_) return cluster_wise_->steps_per_epoch();

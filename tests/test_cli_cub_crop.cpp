@@ -54,11 +54,13 @@ void write_small_cub(const std::string& data) {
   write_demo_dataset(data, DemoLayout::Cub, spec);
 }
 
-// `from` with its stored --crop-boxes replaced by `value`, saved as `to`.
+// `from` with its stored --crop-boxes replaced by `value`, saved as `to`; as a checkpoint of the runs before auto
+// existed, without the description of its data (kept since).
 void rewrite_crop_boxes(const std::string& from, const std::string& to, const nlohmann::json& value) {
-  const Checkpoint c = load_checkpoint(from);
+  Checkpoint c = load_checkpoint(from);
   nlohmann::json config = c.config;
   config["crop_boxes"] = value;
+  c.progress.data = DataDescription{};
   save_checkpoint(to, c.model, c.optimizer, config, c.progress);
 }
 
@@ -110,6 +112,27 @@ TEST(CliCubCrop, WholeImagesTrainRecordResumeAndEvaluate) {
   EXPECT_NE(out.find("--crop-boxes: 'auto' in the checkpoint, 'false' now"), std::string::npos) << out;
   EXPECT_EQ(test::run_command(resume + " 2>&1", &out), 0) << out;
   EXPECT_EQ(test::jsonl_records(old_run + "/metrics.jsonl", "loss").size(), 1u) << "step 3 alone";
+  // embed reads files whole: of a run trained cropped it says so; of the whole-image run it says nothing.
+  const std::string embed = test::sgml() + " embed --device cpu --out " + dir + "/e.npy " + data + "/images/*/*.jpg";
+  ASSERT_EQ(test::run_command(embed + " --checkpoint " + old_run + "/last.safetensors 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("note: the run trained on cub images cropped to their bounding boxes; sgml embed reads each "
+                     "file whole"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(test::run_command(embed + " --checkpoint " + last + " 2>&1", &out), 0) << out;
+  EXPECT_EQ(out.find("cropped to their bounding boxes"), std::string::npos) << out;
+  // That run's checkpoint now records its boxes: a copy of the data with one box changed is refused.
+  const std::string moved_box = dir + "/moved_box";
+  std::filesystem::copy(data, moved_box, std::filesystem::copy_options::recursive);
+  std::string boxes = test::file_text(moved_box + "/bounding_boxes.txt");
+  const size_t first_end = boxes.find('\n'), height_at = boxes.rfind(' ', first_end) + 1;
+  boxes.replace(height_at, first_end - height_at, "5.0");  // the first image's box: 5 pixels high
+  test::write_file_text(moved_box + "/bounding_boxes.txt", boxes);
+  const std::string resume_moved =
+      test::sgml() + " train cub --resume --data " + moved_box + " --out " + old_run + kSmallRun + " --steps 4 2>&1";
+  EXPECT_NE(test::run_command(resume_moved, &out), 0) << out;
+  EXPECT_NE(out.find("trained on images cropped to 12 boxes, list "), std::string::npos) << out;
+  EXPECT_NE(out.find("a run cannot go on on other crops"), std::string::npos) << out;
 
   rewrite_crop_boxes(last, other, "maybe");
   EXPECT_NE(test::run_command(

@@ -218,9 +218,35 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
   expect_clear_failure(tiny_train(run_dir, "--resume --steps 2 --data " + fewer), "trained on 700 images of 100 "
                        "classes, list ");
   EXPECT_EQ(test::file_text(run_dir + "/metrics.jsonl"), log_before);
+  // The same training images with another test set: refused where the run evaluates (its evaluations would not
+  // compare with the earlier ones), not where it does not.
+  const std::string other_test = dir + "/other_test";
+  fs::copy(demo_data(), other_test, fs::copy_options::recursive);
+  const std::string other_list = other_test + "/Eval/list_eval_partition.txt";
+  std::string partition = test::file_text(other_list);
+  const size_t gallery = partition.find(" gallery\n");
+  ASSERT_NE(gallery, std::string::npos);
+  partition.replace(gallery, 9, " query\n");  // a gallery image becomes a query
+  test::write_file_text(other_list, partition);
+  expect_clear_failure(tiny_train(run_dir, "--resume --steps 2 --eval-every 0 --data " + other_test),
+                       "the resumed run's evaluations would not compare with its earlier ones");
+
   ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 2 --data " + moved + "/"), &out), 0) << out;
   EXPECT_NE(out.find("--resume: --data: "), std::string::npos) << out;
   EXPECT_EQ(count_lines(run_dir + "/metrics.jsonl"), 2u);
+
+  // A decoded-image cache prepared after the run began is not used by it: its random crops would cut other pixels.
+  ASSERT_EQ(run(sgml() + " prepare demo --data " + moved + " --size 32 --workers 1", &out), 0) << out;
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 3 --data " + moved), &out), 0) << out;
+  EXPECT_NE(out.find("--resume: the run began reading the image files: it goes on so, without the decoded-image "
+                     "cache prepared since"),
+            std::string::npos)
+      << out;
+  // Where it goes on with the other test set, without evaluations, it is not refused, and the run's test set
+  // stays the one its evaluations were on.
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 4 --data " + other_test), &out), 0) << out;
+  expect_clear_failure(tiny_train(run_dir, "--resume --steps 5 --eval-every 0 --data " + other_test),
+                       "the resumed run's evaluations would not compare with its earlier ones");
 }
 
 // A checkpoint whose attribute head has another width than the dataset's attributes (another dataset, or a CUB copy

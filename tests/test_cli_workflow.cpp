@@ -10,6 +10,7 @@
 
 #include "engine/npy.h"
 #include "tests/support/test_support.h"
+#include "training/checkpoint.h"
 
 using namespace sgml;
 
@@ -51,6 +52,21 @@ TEST(CliWorkflow, DemoTrainsWellAboveUntrainedAndEvaluates) {
     EXPECT_TRUE(after.contains(key)) << key;
   EXPECT_TRUE(std::filesystem::exists(dir + "/report/index.html"));
   EXPECT_EQ(load_npy(dir + "/feats.npy").dim(0), int64_t(after["num_queries"]));
+  // Which model gave the figures: the file and where its run was.
+  const std::vector<nlohmann::json> evaluations = test::jsonl_records(run + "/metrics.jsonl", "recall@1");
+  ASSERT_FALSE(evaluations.empty());
+  EXPECT_EQ(after["checkpoint"], run + "/last.safetensors");
+  EXPECT_EQ(after["checkpoint_dataset"], "demo");
+  EXPECT_EQ(after["checkpoint_step"], evaluations.back()["step"]);
+  EXPECT_EQ(after["checkpoint_epoch"], evaluations.back()["epoch"]);
+  // best.safetensors holds the model of the last evaluation marked best (the untrained one never is).
+  int64_t best_step = -1;
+  for (const nlohmann::json& e : evaluations)
+    if (e.value("best", false)) best_step = e["step"];
+  EXPECT_GT(best_step, 0);
+  EXPECT_EQ(load_checkpoint(run + "/best.safetensors").progress.step, best_step);
+  EXPECT_EQ(evaluations.front()["feature"], "emb");
+  EXPECT_EQ(evaluations.front()["crop_boxes"], false);
 
   // Search the gallery folder (which holds the query) with the trained model: the query itself comes first, with
   // cosine 1, then the scores never rise, and another view of its item is among the next nine. (Not "the next one":
@@ -70,6 +86,20 @@ TEST(CliWorkflow, DemoTrainsWellAboveUntrainedAndEvaluates) {
     same_item |= found[i]["path"].get<std::string>().find("id_00000001/") != std::string::npos;
   }
   EXPECT_TRUE(same_item) << out;
+
+  // The export as a user reads it (numpy.load, the labels file), ranked and scored by the NumPy reference of the
+  // retrieval tests: eval's figures again, rows and labels in line. (A near-tie ranked the other way in float32
+  // than in float64 could move one query: a tolerance of one query.)
+  SGML_SKIP_WITHOUT_MODULE("sklearn", "scikit-learn");
+  test::run_reference("exported_metrics_ref.py",
+                      {dir + "/feats.npy", dir + "/feats_gallery.npy", "1,10,50", dir + "/exported.json"});
+  const nlohmann::json exported = nlohmann::json::parse(test::file_text(dir + "/exported.json"));
+  const double queries = after["num_queries"];
+  EXPECT_EQ(exported["rows"], after["num_queries"]);
+  for (const char* k : {"1", "10", "50"})
+    EXPECT_NEAR(exported["recall"][k].get<double>(), after[std::string("recall@") + k].get<double>(), 1.01 / queries)
+        << k;
+  EXPECT_NEAR(exported["map_at_r"].get<double>(), after["map@r"].get<double>(), 1.01 / queries);
 }
 
 // As users see them: the suite sets SGML_ERROR_LOCATIONS=1 (tests/support), which adds the C++ source location to

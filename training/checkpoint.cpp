@@ -45,12 +45,23 @@ nlohmann::json parse_metadata_json(const Metadata& meta, const char* field, cons
     SGML_FAIL("checkpoint '", path, "' has corrupt metadata: field '", field, "' is not valid JSON (", e.what(), ")");
   }
 }
+// The fields of DataDescription under their keys in the stored progress ("training_data" since before the others).
+template <class Description,
+          class Field = std::conditional_t<std::is_const_v<Description>, const std::string, std::string>>
+std::vector<std::pair<const char*, Field*>> data_fields(Description& d) {
+  return {{"training_data", &d.training},
+          {"training_boxes", &d.training_boxes},
+          {"evaluation_data", &d.evaluation},
+          {"image_source", &d.image_source}};
+}
+
 }  // namespace
 
 nlohmann::json TrainProgress::to_json() const {
   nlohmann::json j = {{"step", step}, {"epoch", epoch}, {"step_in_epoch", step_in_epoch},
                       {"best_recall_at_1", best_recall_at_1}, {"bad_images_skipped", bad_images_skipped}};
-  if (!training_data.empty()) j["training_data"] = training_data;
+  for (const auto& [key, value] : data_fields(data))
+    if (!value->empty()) j[key] = *value;
   if (clustered_epoch > 0) {
     j["clusters"] = clusters;
     j["clustered_epoch"] = clustered_epoch;
@@ -67,10 +78,11 @@ TrainProgress TrainProgress::from_json(const nlohmann::json& j, const std::strin
   p.best_recall_at_1 = progress_field(j, "best_recall_at_1", -1.0, path);
   p.bad_images_skipped = progress_field(j, "bad_images_skipped", 0, path);
   p.clustered_epoch = progress_field(j, "clustered_epoch", 0, path);
-  if (j.contains("training_data")) {
-    if (!j.at("training_data").is_string())
-      SGML_FAIL("checkpoint '", path, "': the stored description of the training data is not a string");
-    p.training_data = j.at("training_data").get<std::string>();
+  for (const auto& [key, value] : data_fields(p.data)) {
+    if (!j.contains(key)) continue;
+    if (!j.at(key).is_string())
+      SGML_FAIL("checkpoint '", path, "': the stored description of the data ('", key, "') is not a string");
+    *value = j.at(key).get<std::string>();
   }
   if (j.contains("clusters")) {
     const nlohmann::json& c = j.at("clusters");

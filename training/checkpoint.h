@@ -12,6 +12,22 @@
 
 namespace sgml {
 
+// What a run trains and evaluates on, for --resume to check that it goes on with the same (BatchSource::data); a
+// field is "" when not known (a checkpoint written before it was kept, a source that cannot say).
+struct DataDescription {
+  // "700 images of 100 classes, list 0123456789abcdef": the training images' paths below the dataset's folder and
+  // their classes, in list order (a moved folder is the same data).
+  std::string training;
+  // "700 boxes, list ...": the boxes the training images are cropped to; "none" when they are not cropped.
+  std::string training_boxes;
+  // "Q queries and G gallery images, list ..." or "T test images, list ...": paths, classes and boxes of the
+  // evaluation's images, which metrics.jsonl and best.safetensors compare across the run.
+  std::string evaluation;
+  // "cache" (the decoded-image cache of sgml prepare) or "files": where the training images are read from, which
+  // the random crops depend on.
+  std::string image_source;
+};
+
 struct TrainProgress {
   int64_t step = 0;   // optimiser steps taken
   int epoch = 0;      // epochs completed
@@ -22,9 +38,7 @@ struct TrainProgress {
   // whose start computed it; empty and 0 before the first clustering and for other methods.
   std::vector<int> clusters;
   int clustered_epoch = 0;
-  // What the run trains on (BatchSource::training_data: counts and a fingerprint of the list); "" in checkpoints
-  // written before it was kept.
-  std::string training_data;
+  DataDescription data;
   nlohmann::json to_json() const;
   // `path` names the checkpoint in errors (a field of the wrong type or range).
   static TrainProgress from_json(const nlohmann::json& j, const std::string& path);

@@ -33,19 +33,70 @@ DatasetBatchSource::DatasetBatchSource(const Dataset& dataset, const TrainConfig
       num_attributes_(dataset.num_attributes()),
       num_classes_(dataset.num_train_classes()) {}
 
-std::string DatasetBatchSource::training_data() const {
-  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bits
-  const auto mix = [&](const std::string& bytes) {
-    for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
-    hash = (hash ^ 0xffu) * 1099511628211ull;  // a separator no path holds
-  };
-  for (const ImageRecord& r : dataset_.train) {
-    mix(path_below_root(r.path, dataset_.root));
-    mix(std::to_string(r.label));
+namespace {
+
+// FNV-1a, 64 bits, over whole strings.
+class Fingerprint {
+ public:
+  void mix(const std::string& bytes) {
+    for (unsigned char c : bytes) hash_ = (hash_ ^ c) * 1099511628211ull;
+    hash_ = (hash_ ^ 0xffu) * 1099511628211ull;  // a separator no path holds
   }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
-  return str_cat(dataset_.train.size(), " images of ", dataset_.num_train_classes(), " classes, list ", hex);
+  std::string hex() const {
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash_));
+    return text;
+  }
+
+ private:
+  uint64_t hash_ = 14695981039346656037ull;
+};
+
+// Floats as their shortest exact text (%.9g round-trips a float).
+std::string box_text(const BoundingBox& b) {
+  if (!b.valid()) return "-";
+  char text[80];
+  std::snprintf(text, sizeof text, "%.9g %.9g %.9g %.9g", b.x, b.y, b.width, b.height);
+  return text;
+}
+
+// Paths below the dataset's folder, classes and boxes of the evaluation's lists, each list named.
+std::string evaluation_fingerprint(const Dataset& d) {
+  Fingerprint f;
+  for (const auto& [name, list] : {std::pair<const char*, const std::vector<ImageRecord>*>{"test", &d.test},
+                                   {"query", &d.query},
+                                   {"gallery", &d.gallery}}) {
+    f.mix(name);
+    for (const ImageRecord& r : *list) {
+      f.mix(path_below_root(r.path, d.root));
+      f.mix(std::to_string(r.label));
+      f.mix(box_text(r.box));
+    }
+  }
+  return f.hex();
+}
+
+}  // namespace
+
+DataDescription DatasetBatchSource::data_description() const {
+  DataDescription out;
+  Fingerprint images, boxes;  // the images' list as before boxes were kept, so that those checkpoints still match
+  int64_t cropped = 0;
+  for (const ImageRecord& r : dataset_.train) {
+    images.mix(path_below_root(r.path, dataset_.root));
+    images.mix(std::to_string(r.label));
+    boxes.mix(box_text(r.box));
+    cropped += r.box.valid();
+  }
+  out.training =
+      str_cat(dataset_.train.size(), " images of ", dataset_.num_train_classes(), " classes, list ", images.hex());
+  out.training_boxes = cropped == 0 ? "none" : str_cat(cropped, " boxes, list ", boxes.hex());
+  out.evaluation = str_cat(dataset_.query_gallery() ? str_cat(dataset_.query.size(), " queries and ",
+                                                              dataset_.gallery.size(), " gallery images")
+                                                    : str_cat(dataset_.test.size(), " test images"),
+                           ", list ", evaluation_fingerprint(dataset_));
+  out.image_source = stream_.uses_cache() ? "cache" : "files";
+  return out;
 }
 
 Tensor DatasetBatchSource::clustering_features(SgmlModel& model, std::vector<int>* rows) {

@@ -27,9 +27,10 @@ class DatasetBatchSource : public BatchSource {
   std::vector<int> cluster_sizes() const override;
   std::vector<int> cluster_kept() const override;
   std::vector<int> image_labels() const override { return labels_of(dataset_.train); }
-  // The fingerprint hashes each training image's path below the dataset's folder and its class, in list order: a
-  // moved folder is the same data, another copy with other images or labels is not.
-  std::string training_data() const override;
+  // Fingerprints (FNV-1a) of the lists: each image's path below the dataset's folder, class and box, in list
+  // order: a moved folder is the same data, another copy with other images, labels or boxes is not.
+  DataDescription data_description() const override;
+  void stop_using_cache() override { stream_.stop_using_cache(); }
 
  private:
   static TrainingStreamConfig stream_config(const TrainConfig& config);

@@ -101,6 +101,9 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
   if (c.is_training_checkpoint) {
     out.eval_feature = config_string(c, "eval_feature", path);
     out.crop_boxes = config_crop_boxes(c, path);
+    out.run_dataset = config_string(c, "dataset", path);
+    out.step = c.progress.step;
+    out.epoch = c.progress.epoch;
   }
   const int k = detect_num_attributes(c.model);
   mc.num_attributes = k > 0 ? k : 1;

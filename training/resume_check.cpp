@@ -72,7 +72,7 @@ const FieldRule kRules[] = {
     {"lr-step-epochs", Change::Allowed, "the learning rate follows the new schedule from here on"},
     {"lr-gamma", Change::Allowed, "the learning rate follows the new schedule from here on"},
     {"warmup-steps", Change::Allowed, "the learning rate follows the new schedule from here on"},
-    {"data", Change::Allowed, "the dataset's folder was moved: its training images must be the run's"},
+    {"data", Change::Allowed, "another folder (moved, or a copy): its images must be the run's, which is checked"},
     {"weights", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"init", Change::Allowed, "not used: the model comes from the checkpoint"},
     {"no-pretrained", Change::Allowed, "not used: the model comes from the checkpoint"},

@@ -80,7 +80,7 @@ int interrupt_signal() { return g_interrupt_signal; }
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator)
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
-  progress_.training_data = data_->training_data();
+  progress_.data = data_->data_description();
   check_loss_fits_dataset(config, data_->num_attributes());
   if (config.method == "dnc" && config.sampling != Sampling::BatchWise)
     SGML_FAIL("--method dnc needs --sampling batch: its batches are class-balanced within one cluster");
@@ -198,19 +198,51 @@ void Trainer::initialise_model() {
   }
 }
 
+void Trainer::check_same_data(const DataDescription& then, const std::string& path) {
+  const DataDescription now = data_->data_description();
+  const auto differ = [](const std::string& a, const std::string& b) { return !a.empty() && !b.empty() && a != b; };
+  const std::string new_run = str_cat("start a new run without --resume (--init ", path, " starts from its weights)");
+  // Batches are drawn by image index: on other data the run would go on with other images, and a clustered run's
+  // assignment or learned boundaries would not fit. A moved folder (--data changed) holding the same list is fine.
+  if (differ(then.training, now.training))
+    SGML_FAIL("--resume: '", path, "' trained on ", then.training, "; the data now holds ", now.training,
+              ": a run cannot go on on other data (its batches are drawn by image index). Give --data the run's "
+              "dataset, or ",
+              new_run);
+  if (differ(then.training_boxes, now.training_boxes))
+    SGML_FAIL("--resume: '", path, "' trained on images cropped to ",
+              then.training_boxes == "none" ? "no boxes" : then.training_boxes, "; the dataset now gives ",
+              now.training_boxes == "none" ? "none" : now.training_boxes,
+              " (bounding_boxes.txt changed?): a run cannot go on on other crops. Restore the "
+              "boxes, or ",
+              new_run);
+  // Each evaluation is compared with the run's earlier ones (metrics.jsonl, its plot, best.safetensors).
+  if (evaluator_ && differ(then.evaluation, now.evaluation))
+    SGML_FAIL("--resume: '", path, "' was evaluated on ", then.evaluation, "; the test data now holds ", now.evaluation,
+              ": the resumed run's evaluations would not compare with its earlier ones "
+              "(metrics.jsonl, best.safetensors). Restore the test data, or ",
+              new_run);
+  // The random crops cut the cached square or the original image: a run goes on reading what it began with.
+  if (then.image_source == "files" && now.image_source == "cache") {
+    data_->stop_using_cache();
+    std::fprintf(stderr,
+                 "--resume: the run began reading the image files: it goes on so, without the "
+                 "decoded-image cache prepared since (its random crops would cut other pixels)\n");
+  } else if (then.image_source == "cache" && now.image_source == "files") {
+    std::fprintf(stderr,
+                 "--resume: note: the run began with the decoded-image cache, which is not usable now: it "
+                 "goes on reading the image files, whose random crops cut other pixels than the cache's, "
+                 "so it will not match an uninterrupted run\n");
+  }
+}
+
 void Trainer::resume_from(const std::string& path) {
   Checkpoint c = load_checkpoint(path);
   SGML_CHECK(c.is_training_checkpoint, "'", path, "' is not a training checkpoint (no optimiser state)");
   const TrainConfig stored = TrainConfig::from_json(c.config, "checkpoint '" + path + "'");
   for (const std::string& note : check_resume_compatible(c.config, config_, path))
     std::fprintf(stderr, "--resume: %s\n", note.c_str());
-  // Batches are drawn by image index: on other data the run would go on with other images, and a clustered run's
-  // assignment or learned boundaries would not fit. A moved folder (--data changed) holding the same list is fine.
-  const std::string data_now = data_->training_data();
-  if (!c.progress.training_data.empty() && !data_now.empty() && c.progress.training_data != data_now)
-    SGML_FAIL("--resume: '", path, "' trained on ", c.progress.training_data, "; the data now holds ", data_now,
-              ": a run cannot go on on other data (its batches are drawn by image index). Give --data the run's "
-              "dataset, or start a new run without --resume");
+  check_same_data(c.progress.data, path);
   check_attribute_head(c.model, data_->num_attributes(), path, "--resume");
   // How the run began is the checkpoint's to say: the resumed run's config.json and checkpoints keep it, whatever
   // these options say now (they are not used).
@@ -223,7 +255,10 @@ void Trainer::resume_from(const std::string& path) {
                        [](const std::string&) { return false; });
   optimizer_->load_state(c.optimizer, path);
   progress_ = c.progress;
-  if (!data_now.empty()) progress_.training_data = data_now;  // an older checkpoint's run is described from here on
+  // An older checkpoint's run is described from here on; a leg without evaluations keeps the test data the run's
+  // evaluations were on.
+  progress_.data = data_->data_description();
+  if (!evaluator_ && !c.progress.data.evaluation.empty()) progress_.data.evaluation = c.progress.data.evaluation;
   bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only
 }
 
@@ -273,8 +308,10 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
     const double r1 = record.at("recall@1");
     record["epoch"] = epoch;
     record["step"] = progress_.step;
+    const bool best = r1 > progress_.best_recall_at_1;
+    if (best) record["best"] = true;  // the evaluation of the model best.safetensors now holds
     log.write(record);
-    if (r1 > progress_.best_recall_at_1) {  // tracked with or without an output folder
+    if (best) {  // tracked with or without an output folder
       progress_.best_recall_at_1 = r1;
       if (!out.empty()) write_checkpoint(out + "/best.safetensors");
     }

@@ -54,9 +54,10 @@ class BatchSource {
   virtual std::vector<int> cluster_kept() const { return {}; }
   // The class of each training image (num_images), for --division hierarchical; empty: unknown.
   virtual std::vector<int> image_labels() const { return {}; }
-  // What the batches are drawn from, for --resume to check it is the same ("700 images of 100 classes, list
-  // 0123456789abcdef"); "": not known (the resumed run is then not checked).
-  virtual std::string training_data() const { return ""; }
+  // What the run trains and evaluates on, for --resume to check it is the same (fields "": not known, not checked).
+  virtual DataDescription data_description() const { return {}; }
+  // Reads the image files from here on instead of the decoded-image cache (a resumed run that began without it).
+  virtual void stop_using_cache() {}
 };
 
 class Trainer {
@@ -88,6 +89,9 @@ class Trainer {
 
  private:
   ObjectiveConfig objective() const;
+  // --resume: refuses other training images, boxes or (when evaluating) test data than the checkpoint's `then`,
+  // and keeps reading the images from where the run began (the files, though a cache was prepared since).
+  void check_same_data(const DataDescription& then, const std::string& path);
   void check_finite_state(const std::string& path) const;  // throws naming the non-finite tensors
   void record_counters();  // the data side's counters (bad images skipped) into progress_
   // record_counters(), then save(path).

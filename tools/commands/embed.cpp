@@ -28,6 +28,8 @@ int run_embed(int argc, char** argv) {
   set_math_precision(in.precision);
   InferenceModel m = load_inference_model(opt, in);
   print_configuration("embed", opt);
+  if (const std::string note = whole_image_note(m.loaded, "embed"); !note.empty())
+    std::fprintf(stderr, "%s\n", note.c_str());
   m.settings.bad_image_hint = "";  // embed has no --skip-bad-images: one row per image, in input order
   const Tensor features = extract_features(*m.loaded.model, image_records(images), m.settings).features;
   const int64_t n = features.dim(0), dim = features.dim(1);

@@ -5,6 +5,7 @@
 
 #include "data/dataset.h"
 #include "data/output_paths.h"
+#include "data/path_text.h"
 #include "engine/check.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
@@ -97,6 +98,9 @@ int run_eval(int argc, char** argv) {
   const bool crop_boxes = crops_to_boxes(dataset_kind, requested);
   opt.set("crop-boxes", crop_boxes ? "true" : "false");
   print_configuration("eval", opt);
+  if (!loaded.run_dataset.empty() && loaded.run_dataset != kind)
+    std::fprintf(stderr, "note: the checkpoint's run trained on %s; this evaluates it on %s\n",
+                 loaded.run_dataset.c_str(), kind.c_str());
   if (run_crop && !crop_boxes)
     std::fprintf(stderr, "sgml eval: whole images (--crop-boxes false), although the run trained on images cropped to "
                          "their boxes\n");
@@ -115,17 +119,31 @@ int run_eval(int argc, char** argv) {
   for (const std::string& path : e.dropped) std::fprintf(stderr, "dropped unreadable image %s\n", path.c_str());
 
   nlohmann::json j = e.to_json();
+  // Which model gave the figures: the file, and for a run's checkpoint its dataset and where the run was.
+  j["checkpoint"] = printable_utf8(opt.get("checkpoint"));
+  if (loaded.step >= 0) {
+    j["checkpoint_dataset"] = loaded.run_dataset;
+    j["checkpoint_epoch"] = loaded.epoch;
+    j["checkpoint_step"] = loaded.step;
+  }
   j["feature"] = m.feature;
   j["crop_boxes"] = crop_boxes;
   if (opt.get_flag("json")) {
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%s on %s (%s feature, %s%s):\n", opt.get("checkpoint").c_str(), kind.c_str(), m.feature.c_str(),
-                e.metrics.leave_one_out ? "leave-one-out" : "query vs gallery",
+    const std::string run =
+        loaded.step < 0 ? std::string()
+                        : str_cat(" (", loaded.run_dataset, " run, epoch ", loaded.epoch, ", step ", loaded.step, ")");
+    std::printf("%s%s on %s (%s feature, %s%s):\n", opt.get("checkpoint").c_str(), run.c_str(), kind.c_str(),
+                m.feature.c_str(), e.metrics.leave_one_out ? "leave-one-out" : "query vs gallery",
                 crop_boxes ? ", images cropped to their boxes" : "");
-    for (const auto& [k, r] : e.metrics.recall) std::printf("  Recall@%-3d %6.2f%%\n", k, 100 * r);
-    std::printf("  MAP@R      %6.2f%%\n", 100 * e.metrics.map_at_r);
-    if (e.metrics.nmi) std::printf("  NMI        %6.2f%%\n", 100 * *e.metrics.nmi);
+    // One column of figures, however wide the largest K (SOP's Recall@1000).
+    int label_width = 10;  // "Recall@" and three digits
+    for (const auto& [k, r] : e.metrics.recall) label_width = std::max(label_width, int(std::to_string(k).size()) + 7);
+    for (const auto& [k, r] : e.metrics.recall)
+      std::printf("  %-*s %6.2f%%\n", label_width, ("Recall@" + std::to_string(k)).c_str(), 100 * r);
+    std::printf("  %-*s %6.2f%%\n", label_width, "MAP@R", 100 * e.metrics.map_at_r);
+    if (e.metrics.nmi) std::printf("  %-*s %6.2f%%\n", label_width, "NMI", 100 * *e.metrics.nmi);
     std::printf("  images dropped (unreadable): %d\n", e.images_dropped());
     // Such a query counts as a miss at every K: the figures above cannot reach 100% (In-shop items whose gallery
     // images are missing from a copy, say).

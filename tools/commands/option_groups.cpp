@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "data/dataset.h"
 #include "engine/check.h"
 #include "engine/math_precision.h"
 #include "models/sgml_model.h"
@@ -84,6 +85,21 @@ InferenceModel load_inference_model(Options& o, const InferenceArgs& in) {
   o.set("feature", m.feature);
   o.set("device", in.device.str());
   return m;
+}
+
+std::string whole_image_note(const LoadedModel& loaded, const std::string& command) {
+  if (loaded.run_dataset.empty()) return "";
+  bool cropped = false;
+  try {
+    cropped = crops_to_boxes(parse_dataset_kind(loaded.run_dataset), loaded.crop_boxes);
+  } catch (const Error&) {
+    return "";  // a dataset this sgml does not know: nothing to say about its boxes
+  }
+  if (!cropped) return "";
+  return str_cat("note: the run trained on ", loaded.run_dataset, " images cropped to their bounding boxes; sgml ",
+                 command,
+                 " reads each file whole (it has no boxes), so its features differ from sgml eval's of the "
+                 "same images: give it cropped files to match");
 }
 
 int default_image_size(const std::string& kind) { return dataset_config_defaults(kind).image_size; }

@@ -55,6 +55,10 @@ struct InferenceModel {
   FeatureExtractionSettings settings;  // image size, resize and feature as resolved; batch size and workers of `in`
 };
 InferenceModel load_inference_model(Options& options, const InferenceArgs& in);
+// For embed and search, which read image files whole (they have no boxes): a note when the checkpoint's run
+// trained on images cropped to their boxes (CUB's protocol, --crop-boxes), whose features then differ from eval's
+// of the same images; "" otherwise.
+std::string whole_image_note(const LoadedModel& loaded, const std::string& command);
 
 // The image size a training run on `kind` uses by default (configs/KIND.json, e.g. 64 for the demos).
 int default_image_size(const std::string& kind);

@@ -84,6 +84,8 @@ int run_search(int argc, char** argv) {
   const int top_requested = opt.get_int("top", limits::kTop);
   InferenceModel m = load_inference_model(opt, in);
   print_configuration("search", opt);
+  if (const std::string note = whole_image_note(m.loaded, "search"); !note.empty())
+    std::fprintf(stderr, "%s\n", note.c_str());
   m.settings.bad_image_hint = "";  // search has no --skip-bad-images: every query and gallery image must be readable
   const std::vector<std::string> gallery = gallery_paths(gallery_source);
   const std::vector<std::string>& queries = opt.positional();

@@ -124,7 +124,9 @@ int train_with_options(Options& opt) {
   if (has_test && config.eval_every >= 0 && config.batch_plan.empty()) {
     evaluator = [&, noted = false](SgmlModel& model, int epoch) mutable {
       const Evaluation e = evaluate_model(model, dataset, eval);
-      const nlohmann::json metrics = e.to_json();
+      nlohmann::json metrics = e.to_json();
+      metrics["feature"] = config.eval_feature;  // what was measured, as sgml eval's result says it
+      metrics["crop_boxes"] = crops_to_boxes(parse_dataset_kind(dataset_kind), parse_crop_boxes(config.crop_boxes));
       const std::string when = epoch == 0 ? std::string("before training") : "epoch " + std::to_string(epoch);
       std::fprintf(stderr, "%s: %s\n", when.c_str(), metrics.dump().c_str());
       if (!noted)  // the same at every evaluation: once
@@ -135,11 +137,20 @@ int train_with_options(Options& opt) {
   }
   auto batches = std::make_unique<DatasetBatchSource>(dataset, config);
   if (!batches->cache_note().empty()) std::fprintf(stderr, "%s\n", batches->cache_note().c_str());
-  // Before any work: a missing file would otherwise stop the run when first drawn, perhaps epochs in. (From a
-  // decoded-image cache the training images need no files.)
+  const DatasetBatchSource* source = batches.get();
+  Trainer trainer(config, std::move(batches), evaluator);
+  trainer.initialise_model();
+  const std::string last = config.out_dir + "/last.safetensors";
+  if (config.resume) {
+    SGML_CHECK(std::filesystem::exists(last), "--resume: no checkpoint at ", last);
+    trainer.resume_from(last);
+    std::fprintf(stderr, "resumed from %s at step %lld\n", last.c_str(), (long long)trainer.progress().step);
+  }
+  // Before any work (after --resume, which decides whether the cache serves): a missing file would otherwise stop
+  // the run when first drawn, perhaps epochs in. (From a decoded-image cache the training images need no files.)
   // The test images only where the run evaluates.
   if (const MissingImages missing =
-          batches->uses_cache() ? MissingImages{} : missing_images(dataset, /*training_only=*/!evaluator);
+          source->uses_cache() ? MissingImages{} : missing_images(dataset, /*training_only=*/!evaluator);
       missing.count > 0) {
     std::string first;
     for (const std::string& e : missing.examples) first += "\n  " + printable_utf8(e);
@@ -150,14 +161,6 @@ int train_with_options(Options& opt) {
                 "\nRestore them, or train with --skip-bad-images to leave them out where they are drawn.");
     std::fprintf(stderr, "note: %d image file%s of the dataset %s missing; --skip-bad-images leaves them out:%s\n",
                  missing.count, missing.count > 1 ? "s" : "", missing.count > 1 ? "are" : "is", first.c_str());
-  }
-  Trainer trainer(config, std::move(batches), evaluator);
-  trainer.initialise_model();
-  const std::string last = config.out_dir + "/last.safetensors";
-  if (config.resume) {
-    SGML_CHECK(std::filesystem::exists(last), "--resume: no checkpoint at ", last);
-    trainer.resume_from(last);
-    std::fprintf(stderr, "resumed from %s at step %lld\n", last.c_str(), (long long)trainer.progress().step);
   }
   trainer.run(/*evaluate_first=*/true);  // the untrained model's figure first, to compare the trained one with
   plot_curves(config.out_dir, metrics_log_path(config));
