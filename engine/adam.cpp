@@ -51,24 +51,27 @@ AdamOptimizer::AdamOptimizer(int64_t num_params, Device device, AdamConfig confi
 }
 
 void AdamOptimizer::add_group(const AdamGroup& group) {
-  SGML_CHECK(step_ == 0, "an Adam parameter group is added before the first step");
+  SGML_CHECK(step_ == 0, "Adam parameter group [", group.begin, ", ", group.end, ") added after step ", step_,
+             "; groups must be added before the first step");
   check_range_is_free(group.begin, group.end, "Adam parameter group");
-  SGML_CHECK(group.lr_scale >= 0.0 && group.weight_decay >= 0.0,
-             "an Adam parameter group's lr scale and weight decay must be >= 0");
+  SGML_CHECK(group.lr_scale >= 0.0 && group.weight_decay >= 0.0, "Adam parameter group [", group.begin, ", ", group.end,
+             "): lr scale and weight decay must be >= 0, got ", group.lr_scale, " and ", group.weight_decay);
   groups_.push_back(group);
   std::sort(groups_.begin(), groups_.end(), [](const AdamGroup& x, const AdamGroup& y) { return x.begin < y.begin; });
   group_steps_.assign(groups_.size(), 0);  // no step taken yet
 }
 
 void AdamOptimizer::exclude(int64_t begin, int64_t end) {
-  SGML_CHECK(step_ == 0, "Adam parameters are excluded before the first step");
+  SGML_CHECK(step_ == 0, "excluded Adam range [", begin, ", ", end, ") added after step ", step_,
+             "; parameters must be excluded before the first step");
   check_range_is_free(begin, end, "excluded Adam range");
   excluded_.emplace_back(begin, end);
 }
 
 void AdamOptimizer::check_range_is_free(int64_t begin, int64_t end, const char* what) const {
-  SGML_CHECK(begin >= 0 && begin < end && end <= m_.numel(), what, " [", begin, ", ", end,
-             ") outside the buffer of ", m_.numel(), " parameters");
+  SGML_CHECK(begin < end, what, " [", begin, ", ", end, ") is empty: its begin must be less than its end");
+  SGML_CHECK(begin >= 0 && end <= m_.numel(), what, " [", begin, ", ", end, ") outside the buffer of ", m_.numel(),
+             " parameters");
   for (const AdamGroup& g : groups_)
     SGML_CHECK(end <= g.begin || begin >= g.end, what, " [", begin, ", ", end, ") overlaps the group [", g.begin,
                ", ", g.end, ")");

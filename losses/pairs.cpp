@@ -60,7 +60,8 @@ PairList batch_pairs(const std::vector<int64_t>& labels) {
 }
 
 PairList triplet_pairs(int64_t batch_size) {
-  SGML_CHECK(batch_size % 3 == 0, "image-wise sampling needs a batch of triplets, got ", batch_size, " images");
+  SGML_CHECK(batch_size % 3 == 0, "image-wise sampling needs a batch of triplets (a multiple of 3 images), got ",
+             batch_size, " images");
   const int32_t t = static_cast<int32_t>(batch_size / 3);
   PairList pairs;
   for (int32_t k = 0; k < t; ++k) pairs.add(3 * k, 3 * k + 1, true);

@@ -36,8 +36,9 @@ KnnResult top_k_inner_product(const Tensor& a, const Tensor& b, int k, const Knn
   OpScope op("top_k_inner_product");
   check_defined(a, "knn queries");
   check_defined(b, "knn gallery");
-  SGML_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.dim(1) == b.dim(1), "knn needs (M,D) queries and (N,D) gallery, got ",
-             shape_str(a.shape()), " and ", shape_str(b.shape()));
+  SGML_CHECK(a.ndim() == 2 && b.ndim() == 2 && a.dim(1) == b.dim(1),
+             "knn needs (M,D) queries and (N,D) gallery with the same number of columns D, got ", shape_str(a.shape()),
+             " and ", shape_str(b.shape()));
   check_same_device(a, b, "knn");
   const int64_t m = a.dim(0), n = b.dim(0), d = a.dim(1);
   SGML_CHECK(n < (int64_t(1) << 31), "gallery of ", n, " rows: indices are int32");

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "engine/adam.h"
@@ -219,29 +220,42 @@ TEST(Adam, RejectsMismatchedStateAndShapes) {
   const std::string missing_error = error_of(a, state);
   EXPECT_NE(missing_error.find("'run/last.safetensors': the optimiser state lacks 'adam.v'"), std::string::npos)
       << missing_error;
+  // The other errors name the range or tensor at fault, its values and what was expected.
+  const auto expect_error = [](const std::function<void()>& f, const std::string& fragment) {
+    const std::string what = test::error_of(f);
+    EXPECT_NE(what.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << what;
+  };
+  const auto expect_group_error = [&](const AdamGroup& group, const std::string& fragment) {
+    expect_error([&] { a.add_group(group); }, fragment);
+  };
   Tensor params = Tensor::zeros({10}), grads = Tensor::zeros({9});
-  EXPECT_THROW(a.step(params, grads, 1e-3), Error);
+  expect_error([&] { a.step(params, grads, 1e-3); }, "grads: expected shape [10], got [9]");
   EXPECT_EQ(a.steps_taken(), 0) << "a failed step must not count";
   Tensor matrix = Tensor::zeros({2, 5});
-  EXPECT_THROW(a.step(matrix, Tensor::zeros({10}), 1e-3), Error);
-  // Param groups: inside the buffer, not overlapping, added before the first step.
-  EXPECT_THROW(a.add_group({8, 11, 1.0, 0.0}), Error);
-  EXPECT_THROW(a.add_group({4, 4, 1.0, 0.0}), Error);
-  EXPECT_THROW(a.add_group({2, 4, -1.0, 0.0}), Error);
+  expect_error([&] { a.step(matrix, Tensor::zeros({10}), 1e-3); }, "a flat parameter buffer, got [2, 5]");
+  // Param groups: inside the buffer, not empty, not overlapping, added before the first step.
+  expect_group_error({8, 11, 1.0, 0.0}, "Adam parameter group [8, 11) outside the buffer of 10 parameters");
+  expect_group_error({-1, 3, 1.0, 0.0}, "Adam parameter group [-1, 3) outside the buffer of 10 parameters");
+  expect_group_error({4, 4, 1.0, 0.0}, "Adam parameter group [4, 4) is empty");
+  expect_group_error({2, 4, -1.0, 0.0},
+                     "Adam parameter group [2, 4): lr scale and weight decay must be >= 0, got -1 and 0");
+  expect_group_error({2, 4, 1.0, -0.5}, "must be >= 0, got 1 and -0.5");
   a.add_group({2, 4, 2.0, 0.0});
-  EXPECT_THROW(a.add_group({3, 6, 1.0, 0.0}), Error);
-  EXPECT_THROW(a.add_group({0, 3, 1.0, 0.0}), Error);
+  expect_group_error({3, 6, 1.0, 0.0}, "Adam parameter group [3, 6) overlaps the group [2, 4)");
+  expect_group_error({0, 3, 1.0, 0.0}, "Adam parameter group [0, 3) overlaps the group [2, 4)");
   a.add_group({4, 6, 1.0, 0.0});
   // Excluded ranges likewise: inside, overlapping neither a group nor each other, before the first step.
-  EXPECT_THROW(a.exclude(9, 11), Error);
-  EXPECT_THROW(a.exclude(7, 7), Error);
-  EXPECT_THROW(a.exclude(5, 7), Error);
+  expect_error([&] { a.exclude(9, 11); }, "excluded Adam range [9, 11) outside the buffer of 10 parameters");
+  expect_error([&] { a.exclude(7, 7); }, "excluded Adam range [7, 7) is empty");
+  expect_error([&] { a.exclude(5, 7); }, "excluded Adam range [5, 7) overlaps the group [4, 6)");
   a.exclude(7, 9);
-  EXPECT_THROW(a.exclude(8, 10), Error);
-  EXPECT_THROW(a.add_group({6, 8, 1.0, 0.0}), Error);
+  expect_error([&] { a.exclude(8, 10); }, "excluded Adam range [8, 10) overlaps the excluded range [7, 9)");
+  expect_group_error({6, 8, 1.0, 0.0}, "Adam parameter group [6, 8) overlaps the excluded range [7, 9)");
   a.step(params, Tensor::zeros({10}), 1e-3);
-  EXPECT_THROW(a.add_group({9, 10, 1.0, 0.0}), Error);
-  EXPECT_THROW(a.exclude(9, 10), Error);
+  expect_group_error({9, 10, 1.0, 0.0},
+                     "Adam parameter group [9, 10) added after step 1; groups must be added before the first step");
+  expect_error([&] { a.exclude(9, 10); },
+               "excluded Adam range [9, 10) added after step 1; parameters must be excluded before the first step");
 }
 
 // A group's rate changed between steps (0 freezes its values while the rest learns), a group restarted (its

@@ -39,7 +39,9 @@ TEST(Pairs, ImageWiseIsAnchorPositiveThenAnchorNegativePerTriplet) {
   EXPECT_EQ(p.i, (std::vector<int32_t>{0, 3, 0, 3}));
   EXPECT_EQ(p.j, (std::vector<int32_t>{1, 4, 2, 5}));
   EXPECT_EQ(p.positive, (std::vector<uint8_t>{1, 1, 0, 0}));
-  EXPECT_THROW(triplet_pairs(7), Error);
+  const std::string not_triplets = test::error_of([] { triplet_pairs(7); });
+  EXPECT_NE(not_triplets.find("a batch of triplets (a multiple of 3 images), got 7 images"), std::string::npos)
+      << not_triplets;
 }
 
 TEST(Pairs, PackedLayoutAndValidation) {
@@ -50,13 +52,17 @@ TEST(Pairs, PackedLayoutAndValidation) {
   const int32_t* d = static_cast<const int32_t*>(packed.raw_data());
   EXPECT_EQ(std::vector<int32_t>(d, d + 9), (std::vector<int32_t>{0, 0, 1, 1, 2, 2, 0, 1, 0}));
   EXPECT_NO_THROW(p.validate(3));
-  EXPECT_THROW(p.validate(2), Error);  // index 2 outside a batch of 2
+  // Each error names the pair (its place in the list and its two images) and what is wrong with it.
+  const std::string outside = test::error_of([&] { p.validate(2); });
+  EXPECT_NE(outside.find("pair 1 (0, 2) outside a batch of 2"), std::string::npos) << outside;
   PairList twice = p;
   twice.add(0, 2, true);
-  EXPECT_THROW(twice.validate(3), Error);
+  const std::string listed_twice = test::error_of([&] { twice.validate(3); });
+  EXPECT_NE(listed_twice.find("pair (0, 2) listed twice"), std::string::npos) << listed_twice;
   PairList self;
   self.add(1, 1, true);
-  EXPECT_THROW(self.validate(3), Error);
+  const std::string with_itself = test::error_of([&] { self.validate(3); });
+  EXPECT_NE(with_itself.find("pair 0 joins image 1 with itself"), std::string::npos) << with_itself;
 }
 
 // ---------------------------------------------------------------- chain rule (double, independent of the engine)
@@ -284,9 +290,16 @@ TEST(MetricLoss, GradScaleScalesBothGradientsAndNotTheValue) {
 TEST(MetricLoss, RejectsBadShapesAndPairs) {
   const Tensor S = test::random_tensor({4, 4}, 3);
   const PairList pairs = batch_pairs({0, 0, 1, 1});
-  EXPECT_THROW(binomial_deviance_loss(test::random_tensor({4, 3}, 4), Tensor(), pairs, 2.0f, 0.5f), Error);
-  EXPECT_THROW(binomial_deviance_loss(S, test::random_tensor({3, 3}, 5), pairs, 2.0f, 0.5f), Error);
-  EXPECT_THROW(binomial_deviance_loss(test::random_tensor({3, 3}, 6), Tensor(), pairs, 2.0f, 0.5f), Error);
+  const Tensor rectangle = test::random_tensor({4, 3}, 4), wrong_g = test::random_tensor({3, 3}, 5);
+  const Tensor small = test::random_tensor({3, 3}, 6);
+  const std::string not_square =
+      test::error_of([&] { binomial_deviance_loss(rectangle, Tensor(), pairs, 2.0f, 0.5f); });
+  EXPECT_NE(not_square.find("binomial_deviance_loss needs S (N, N), got [4, 3]"), std::string::npos) << not_square;
+  const std::string g_shape = test::error_of([&] { binomial_deviance_loss(S, wrong_g, pairs, 2.0f, 0.5f); });
+  EXPECT_NE(g_shape.find("binomial_deviance_loss G: expected shape [4, 4], got [3, 3]"), std::string::npos) << g_shape;
+  // Pairs of a batch of 4 on a batch of 3: the first pair that reaches image 3 is named.
+  const std::string small_batch = test::error_of([&] { binomial_deviance_loss(small, Tensor(), pairs, 2.0f, 0.5f); });
+  EXPECT_NE(small_batch.find("pair 2 (0, 3) outside a batch of 3"), std::string::npos) << small_batch;
 }
 
 // ---------------------------------------------------------------- BCE vs torch

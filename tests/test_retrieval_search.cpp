@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <unistd.h>
@@ -304,15 +305,30 @@ TEST(RetrievalKnn, BlockSizeChangesContinuousListsOnlyUpToRounding) {
 
 TEST(RetrievalKnn, RejectsBadArguments) {
   const Tensor q = test::random_tensor({4, 3}, 1), g = test::random_tensor({6, 3}, 2);
-  EXPECT_THROW(knn_search(q, g, 0), Error);
-  EXPECT_THROW(knn_search(q, g, 7), Error);
+  // Each error names the argument, the value given and what was expected.
+  const auto error_names = [](const std::function<void()>& f, const std::string& fragment) {
+    const std::string what = test::error_of(f);
+    EXPECT_NE(what.find(fragment), std::string::npos) << "expected '" << fragment << "' in: " << what;
+  };
+  error_names([&] { knn_search(q, g, 0); }, "k = 0 outside [1, 6] (6 gallery rows)");
+  error_names([&] { knn_search(q, g, 7); }, "k = 7 outside [1, 6] (6 gallery rows)");
   EXPECT_NO_THROW(knn_search(q, g, 6));
-  EXPECT_THROW(knn_search(g, g, 6, {true}), Error);  // leave-one-out: at most N - 1
-  EXPECT_THROW(knn_search(q, g, 2, {true}), Error);  // leave-one-out needs M == N
-  EXPECT_THROW(knn_search(q, test::random_tensor({6, 4}, 3), 2), Error);
+  // Leave-one-out: at most N - 1, and the queries must be the gallery.
+  error_names([&] { knn_search(g, g, 6, {true}); }, "k = 6 outside [1, 5] (6 gallery rows, leave-one-out)");
+  error_names([&] { knn_search(q, g, 2, {true}); },
+              "leave-one-out needs the query set to be the gallery, got 4 and 6 rows");
+  const Tensor wider = test::random_tensor({6, 4}, 3);
+  error_names([&] { knn_search(q, wider, 2); }, "with the same number of columns D, got [4, 3] and [6, 4]");
+  error_names([&] { knn_search(q, g, 2, {false, 0}); }, "block_rows must be positive, got 0");
+  // A NaN in the gallery, and one in the queries: the side, the row and the column.
   std::vector<float> bad = g.to_vector();
   bad[5] = NAN;
-  EXPECT_THROW(knn_search(q, Tensor::from_vector(bad, g.shape()), 2), Error);
+  error_names([&] { knn_search(q, Tensor::from_vector(bad, g.shape()), 2); },
+              "knn gallery has a non-finite value at row 1, column 2");
+  std::vector<float> bad_query = q.to_vector();
+  bad_query[9] = INFINITY;
+  error_names([&] { knn_search(Tensor::from_vector(bad_query, q.shape()), g, 2); },
+              "knn queries has a non-finite value at row 3, column 0");
 }
 
 TEST(RetrievalMetricsJson, HasTheDocumentedKeys) {

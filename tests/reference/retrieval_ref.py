@@ -23,6 +23,9 @@ kind "kmeans": input x (N, D) F32, assignment (N) I64 (the engine's clustering),
                                     point)
     scalars nmi                     normalized_mutual_info_score(labels, assignment)
     scalars sklearn_nmi             normalized_mutual_info_score(labels, the best of sklearn's ten runs)
+  With params single_runs = R (optional), also the inertias of R single runs, random_state 0 .. R-1:
+    scalars single_run_inertias     KMeans(k, n_init=1, init="k-means++"): one greedy k-means++ seeding, then Lloyd
+    scalars random_init_inertias    KMeans(k, n_init=1, init="random"): k rows drawn uniformly, then Lloyd
 """
 import json
 import os
@@ -102,6 +105,9 @@ def kmeans_case(p, inp):
                "inertia_of_assignment": float(d2[np.arange(len(x)), a].sum()),
                "nmi": float(normalized_mutual_info_score(inp["labels"], a)),
                "sklearn_nmi": float(normalized_mutual_info_score(inp["labels"], sk.labels_))}
+    for key, init in (("single_run_inertias", "k-means++"), ("random_init_inertias", "random")):
+        scalars[key] = [float(KMeans(n_clusters=k, init=init, n_init=1, random_state=s).fit(inp["x"]).inertia_)
+                        for s in range(int(p.get("single_runs", 0)))]
     return arrays, scalars
 
 
