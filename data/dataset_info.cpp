@@ -1,6 +1,7 @@
 #include "data/dataset_info.h"
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -13,6 +14,7 @@
 #include "data/image_transform.h"
 #include "data/path_text.h"
 #include "data/worker_errors.h"
+#include "engine/check.h"
 
 namespace sgml {
 
@@ -24,20 +26,38 @@ constexpr size_t kExamples = 5;  // paths named per kind of problem
 
 std::vector<const ImageRecord*> all_images(const Dataset& d) { return cache_order(d); }
 
-// Images that are missing (or, verifying, do not decode or have a bounding box outside them): (count, first few
-// messages).
-std::pair<int, std::vector<std::string>> unreadable_images(const std::vector<const ImageRecord*>& images, bool decode,
-                                                           int workers) {
+// Whether `box` reaches more than a pixel past the image: cropping clamps it to the image (annotations may reach a
+// pixel past the edge), and further than that the annotation is likely wrong or of another image size.
+bool box_past_image(const BoundingBox& box, int width, int height) {
+  if (!box.valid()) return false;
+  return box.x < -1.0f || box.y < -1.0f || double(box.x) + box.width > width + 1.0 ||
+         double(box.y) + box.height > height + 1.0;
+}
+
+struct ImageCheck {
+  int unreadable = 0;
+  std::vector<std::string> examples;  // the first few messages
+  int boxes_past_image = 0;           // verifying: images whose box reaches over a pixel past them (cropped to them)
+  std::vector<std::string> box_examples;
+};
+
+// Images that are missing (or, verifying, do not decode or have a bounding box outside them).
+ImageCheck check_images(const std::vector<const ImageRecord*>& images, bool decode, int workers) {
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::vector<std::string> bad(images.size());  // each worker writes only the entries it took
+  std::vector<std::string> past(images.size());
   auto work = [&] {
     for (size_t i; !stop && (i = next++) < images.size();) {
       const std::string& path = images[i]->path;
       try {  // nothing may escape a thread (worker_errors.h)
         if (decode) {
           const RgbImage image = decode_image_file(path);
-          region_of_interest(image.width, image.height, images[i]->box);  // a box outside the image is an error
+          const BoundingBox& b = images[i]->box;
+          region_of_interest(image.width, image.height, b);  // a box outside the image is an error
+          if (box_past_image(b, image.width, image.height))
+            past[i] = str_cat("'", path, "': box x ", b.x, ", y ", b.y, ", width ", b.width, ", height ", b.height,
+                              " on a ", image.width, "x", image.height, " image");
         } else {
           std::error_code ec;
           const fs::file_status st = fs::status(path, ec);
@@ -51,14 +71,12 @@ std::pair<int, std::vector<std::string>> unreadable_images(const std::vector<con
   };
   const int n = decode ? (workers > 0 ? workers : int(std::max(1u, std::thread::hardware_concurrency()))) : 1;
   run_threads(n, work, stop, "decoding threads");
-  std::vector<std::string> examples;
-  int count = 0;
-  for (const std::string& why : bad) {
-    if (why.empty()) continue;
-    ++count;
-    if (examples.size() < kExamples) examples.push_back(why);
+  ImageCheck out;
+  for (size_t i = 0; i < images.size(); ++i) {
+    if (!bad[i].empty() && out.unreadable++ < int(kExamples)) out.examples.push_back(bad[i]);
+    if (!past[i].empty() && out.boxes_past_image++ < int(kExamples)) out.box_examples.push_back(past[i]);
   }
-  return {count, examples};
+  return out;
 }
 
 }  // namespace
@@ -67,8 +85,8 @@ MissingImages missing_images(const Dataset& d, bool training_only) {
   std::vector<const ImageRecord*> images;
   if (training_only)
     for (const ImageRecord& r : d.train) images.push_back(&r);
-  const auto [count, examples] = unreadable_images(training_only ? images : all_images(d), /*decode=*/false, 1);
-  return {count, examples};
+  const ImageCheck c = check_images(training_only ? images : all_images(d), /*decode=*/false, 1);
+  return {c.unreadable, c.examples};
 }
 
 nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& options) {
@@ -89,8 +107,16 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
   for (const auto& [what, count] : d.tolerated_defects) j["tolerated_defects"][printable_utf8(what)] = count;
 
   std::vector<std::string> problems;
-  const auto [unreadable, examples] = unreadable_images(all_images(d), options.verify_images, options.workers);
+  const ImageCheck checked = check_images(all_images(d), options.verify_images, options.workers);
+  const int unreadable = checked.unreadable;
+  const std::vector<std::string>& examples = checked.examples;
   j[options.verify_images ? "bad_images" : "missing_images"] = unreadable;
+  if (checked.boxes_past_image > 0) {
+    j["tolerated_defects"]["bounding boxes reaching over a pixel past their image (cropped to it)"] =
+        checked.boxes_past_image;
+    j["boxes_past_image"] = nlohmann::ordered_json::array();
+    for (const std::string& e : checked.box_examples) j["boxes_past_image"].push_back(printable_utf8(e));
+  }
   if (unreadable > 0) {
     problems.push_back(std::to_string(unreadable) +
                        (options.verify_images
@@ -119,6 +145,18 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
     std::string why_not;
     if (auto cache = find_image_cache(d, options.cache_size, &why_not)) j["cache"] = printable_utf8(cache->json_path());
     else if (!why_not.empty()) j["problems"].push_back("image cache not usable: " + printable_utf8(why_not));
+    // Caches prepared at other sizes: the one asked about may simply be the wrong one.
+    std::vector<int> others;
+    std::error_code ec;
+    for (fs::directory_iterator it(default_cache_dir(d), ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();  // images_C.json
+      const std::string digits = name.size() > 12 ? name.substr(7, name.size() - 12) : "";
+      if (digits.empty() || digits.size() > 4 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+      const int side = std::stoi(digits);
+      if (name == cache_index_path("", side) && side != options.cache_size) others.push_back(side);
+    }
+    std::sort(others.begin(), others.end());
+    if (!others.empty()) j["cache_sizes_elsewhere"] = others;
   }
   j["attribute_names"] = nlohmann::ordered_json::array();
   for (const std::string& name : d.attribute_names) j["attribute_names"].push_back(printable_utf8(name));
@@ -140,8 +178,15 @@ std::string format_dataset_info(const nlohmann::ordered_json& j) {
   if (j["tolerated_defects"].empty()) os << "  tolerated defects: none\n";
   for (const auto& [what, count] : j["tolerated_defects"].items())
     os << "  tolerated: " << what << ": " << count << "\n";
+  if (j.contains("boxes_past_image"))
+    for (const auto& e : j["boxes_past_image"]) os << "    " << e.get<std::string>() << "\n";
   if (j.contains("cache") && !j["cache"].is_null())
     os << "  decoded-image cache: " << j["cache"].get<std::string>() << "\n";
+  if (j.contains("cache_sizes_elsewhere")) {
+    os << "  decoded-image caches of other sizes (--cache-size):";
+    for (const auto& side : j["cache_sizes_elsewhere"]) os << " " << side.get<int>();
+    os << "\n";
+  }
   if (j["problems"].empty()) os << "  problems: none\n";
   for (const auto& p : j["problems"]) os << "  problem: " << p.get<std::string>() << "\n";
   return os.str();

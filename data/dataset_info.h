@@ -19,7 +19,8 @@ struct DatasetInfoOptions {
 
 // Keys: kind, root, images_train, classes_train, images_test (CUB layout) or images_query and images_gallery
 // (In-shop layout), classes_test, attributes, attribute_names, tolerated_defects {what: count}, missing_images,
-// bad_images (verify_images only), problems [text], cache (index path, or null). Every string is valid UTF-8 (for
+// bad_images and boxes_past_image (verify_images only: the first few images whose box reaches over a pixel past
+// them, counted in tolerated_defects), problems [text], cache (index path, or null). Every string is valid UTF-8 (for
 // display; a byte that is not is written \xHH, data/path_text.h), so the object can always be dumped.
 nlohmann::ordered_json dataset_info(const Dataset& dataset, const DatasetInfoOptions& options = {});
 

@@ -16,6 +16,7 @@
 #include "data/dataset_info.h"
 #include "data/demo_generator.h"
 #include "data/demo_render.h"
+#include "data/image_cache.h"
 #include "data/image_decode.h"
 #include "data/inshop_reader.h"
 #include "engine/check.h"
@@ -198,7 +199,10 @@ TEST(DataDemo, InfoOnTheDemos) {
   std::ifstream in(boxes);
   std::string text((std::istreambuf_iterator<char>(in)), {}), first_line = text.substr(0, text.find('\n'));
   ASSERT_EQ(first_line.rfind("1 ", 0), 0u) << first_line;
-  std::ofstream(boxes, std::ios::binary) << "1 5000 10 5 5" << text.substr(first_line.size());
+  // Image 2's box reaches far past its image: cropped to the image, and counted as a tolerated defect with its name.
+  const size_t second_end = text.find('\n', first_line.size() + 1);
+  ASSERT_EQ(text.compare(first_line.size() + 1, 2, "2 "), 0) << text.substr(0, second_end);
+  std::ofstream(boxes, std::ios::binary) << "1 5000 10 5 5\n2 1 1 900 900" << text.substr(second_end);
   DatasetInfoOptions verify;
   verify.verify_images = true;
   verify.workers = 2;
@@ -209,6 +213,20 @@ TEST(DataDemo, InfoOnTheDemos) {
   EXPECT_NE(report.find("1 images cannot be used"), std::string::npos) << report;
   EXPECT_NE(report.find("its bounding box (x 5000, y 10, width 5, height 5) lies outside"), std::string::npos)
       << report;
+  EXPECT_EQ(j["tolerated_defects"]["bounding boxes reaching over a pixel past their image (cropped to it)"], 1) << j;
+  ASSERT_EQ(j["boxes_past_image"].size(), 1u) << j;
+  const std::string second = j["boxes_past_image"][0];
+  EXPECT_NE(second.find("box x 1, y 1, width 900, height 900 on a "), std::string::npos) << second;
+  EXPECT_NE(report.find(second), std::string::npos) << report;
+
+  // A cache of another size than the one asked about is named (the one asked about may be the wrong one).
+  build_image_cache(with_box, default_cache_dir(with_box), 16, 1, /*skip_bad_images=*/true);
+  DatasetInfoOptions at_32;
+  at_32.cache_size = 32;
+  j = dataset_info(with_box, at_32);
+  EXPECT_TRUE(j["cache"].is_null());
+  EXPECT_EQ(j["cache_sizes_elsewhere"].dump(), "[16]") << j;
+  EXPECT_NE(format_dataset_info(j).find("decoded-image caches of other sizes (--cache-size): 16"), std::string::npos);
 }
 
 }  // namespace
