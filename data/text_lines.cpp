@@ -83,8 +83,18 @@ std::string find_dataset_file(const std::string& root, const std::vector<std::st
     if (fs::is_regular_file(p, ec)) return p.string();
     tried += "\n  " + p.string();
   }
+  // A --data one level too high (the folder the archive was extracted into): name the subfolder that holds it.
+  std::string below;
+  std::error_code ec;
+  for (fs::directory_iterator it(root, ec), end; !ec && it != end && below.empty(); it.increment(ec))
+    for (const auto& c : candidates)
+      if (std::error_code e; it->is_directory(e) && fs::is_regular_file(it->path() / c, e)) {
+        below = str_cat("\n'", (it->path() / c).lexically_normal().string(), "' is there: give --data ",
+                        it->path().lexically_normal().string(), "?");
+        break;
+      }
   SGML_FAIL("missing file: ", fs::path(candidates.front()).filename().string(), " not found; looked for:", tried, "\n(",
-            hint, ")");
+            hint, ")", below);
 }
 
 }  // namespace sgml

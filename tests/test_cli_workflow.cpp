@@ -124,6 +124,17 @@ TEST(CliWorkflow, ErrorsAUserMeetsAreClear) {
   // A --data folder that does not exist is said before the missing weights.
   expect_clear("train cub --data " + dir + "/nowhere",
                "dataset cub: the --data folder '" + dir + "/nowhere' does not exist");
+  std::ofstream(dir + "/images.txt") << "1 a.jpg\n";
+  expect_clear("train cub --data " + dir + "/images.txt",
+               "dataset cub: the --data folder '" + dir + "/images.txt' is a file, not a folder");
+  // A run refused once its folder was made leaves no empty folder behind.
+  expect_clear("train demo --crop-boxes --out " + dir + "/refused_run", "dataset demo has no bounding boxes");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/refused_run"));
+  // The folder the archive was extracted into, one level above the dataset's: the subfolder is named.
+  std::filesystem::create_directories(dir + "/above/CUB_200_2011");
+  std::ofstream(dir + "/above/CUB_200_2011/images.txt") << "1 a.jpg\n";
+  expect_clear("info cub --data " + dir + "/above",
+               "'" + dir + "/above/CUB_200_2011/images.txt' is there: give --data " + dir + "/above/CUB_200_2011?");
   expect_clear("train demo --lr abc", "--lr expects a number");
   expect_clear("train demo --lr -1", "--lr must be positive, got -1");
   std::ofstream(dir + "/corrupt.safetensors") << "garbage that is not a checkpoint";

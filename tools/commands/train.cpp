@@ -26,6 +26,25 @@ namespace sgml {
 
 namespace {
 
+// Removes the run folder this run made if it is still empty when the run ends (a run refused after the folder was
+// made, for a bad dataset or option, left an empty runs/DATASET behind).
+class RemoveIfLeftEmpty {
+ public:
+  explicit RemoveIfLeftEmpty(const std::string& folder) {
+    std::error_code ec;
+    if (!std::filesystem::exists(folder, ec) && !ec) folder_ = folder;
+  }
+  ~RemoveIfLeftEmpty() {
+    std::error_code ec;
+    if (!folder_.empty() && std::filesystem::is_empty(folder_, ec) && !ec) std::filesystem::remove(folder_, ec);
+  }
+  RemoveIfLeftEmpty(const RemoveIfLeftEmpty&) = delete;
+  RemoveIfLeftEmpty& operator=(const RemoveIfLeftEmpty&) = delete;
+
+ private:
+  std::string folder_;  // empty: the folder was there before
+};
+
 // The file torchvision downloads for a model's ImageNet weights (IMAGENET1K_V1), named in the explanation below.
 std::string torchvision_weights_file(const std::string& model) {
   static const std::map<std::string, std::string> files = {
@@ -104,6 +123,7 @@ int train_with_options(Options& opt) {
   dataset_dir(dataset_kind, config.data_dir);  // a missing --data is said before missing weights
   resolve_weights(config);
   // Before the dataset is read: a run folder that cannot be made is the user's to fix, in plain words.
+  const RemoveIfLeftEmpty remove_if_refused(config.out_dir);
   create_output_folder(config.out_dir, "run folder");
 
   const Dataset dataset =
