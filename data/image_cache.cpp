@@ -197,19 +197,26 @@ bool ImageCache::same_boxes(const Dataset& dataset) const {
   return true;
 }
 
-std::string ImageCache::changed_files(const Dataset& dataset) const {
+ImageCache::FileCheck ImageCache::check_files(const Dataset& dataset) const {
   const std::vector<const ImageRecord*> order = cache_order(dataset);
-  SGML_CHECK(order.size() == stamps_.size(), "changed_files of a cache that does not hold the dataset");
-  size_t changed = 0;
-  std::string first;
+  SGML_CHECK(order.size() == stamps_.size(), "check_files of a cache that does not hold the dataset");
+  size_t changed = 0, gone = 0;
+  std::string first_changed, first_gone;
   for (size_t i = 0; i < order.size(); ++i) {
     const std::optional<FileStamp> now = file_stamp(order[i]->path);
-    if (!now || (stamps_[i] && *now == *stamps_[i])) continue;  // gone (the cache holds it) or unchanged
-    if (changed++ == 0) first = order[i]->path;
+    if (!now) {
+      if (stamps_[i] && gone++ == 0) first_gone = order[i]->path;  // read by prepare, gone since
+    } else if (!stamps_[i] || *now != *stamps_[i]) {
+      if (changed++ == 0) first_changed = order[i]->path;
+    }
   }
-  if (changed == 0) return "";
-  return str_cat("'", first, "'", changed > 1 ? str_cat(" and ", changed - 1, " other image files") : std::string(),
-                 " changed since sgml prepare wrote '", json_path_, "' (another size or modification time)");
+  const auto others = [](size_t n) { return n > 1 ? str_cat(" and ", n - 1, " other image files") : std::string(); };
+  FileCheck out;
+  if (changed > 0)
+    out.changed = str_cat("'", first_changed, "'", others(changed), " changed since sgml prepare wrote '", json_path_,
+                          "' (another size or modification time)");
+  if (gone > 0) out.gone = str_cat("it serves '", first_gone, "'", others(gone), ", gone from disk since sgml prepare");
+  return out;
 }
 
 std::vector<const ImageRecord*> cache_order(const Dataset& dataset) {
@@ -414,6 +421,10 @@ std::string why_no_index(const std::string& index) {
 
 }  // namespace
 
+std::string cache_in_use_note(const ImageCache& cache, const std::string& note) {
+  return "decoded-image cache: " + cache.json_path() + (note.empty() ? "" : " (" + note + ")");
+}
+
 std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int image_size, std::string* why_not,
                                                    const std::string& cache_dir) {
   const std::string index = cache_index_path(cache_dir.empty() ? default_cache_dir(dataset) : cache_dir, image_size);
@@ -426,8 +437,11 @@ std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int i
     std::shared_ptr<const ImageCache> cache = ImageCache::open(index, dataset.root);
     const bool same_images = cache->holds_all(dataset);
     const bool same_boxes = same_images && cache->same_boxes(dataset);
-    const std::string changed = same_boxes ? cache->changed_files(dataset) : "";
-    if (same_boxes && changed.empty()) return cache;
+    const ImageCache::FileCheck files = same_boxes ? cache->check_files(dataset) : ImageCache::FileCheck{};
+    if (same_boxes && files.changed.empty()) {
+      if (why_not) *why_not = files.gone;
+      return cache;
+    }
     if (!why_not) return nullptr;
     if (!same_images)
       *why_not = "'" + index + "' lists other images than the dataset (rerun sgml prepare)";
@@ -435,7 +449,7 @@ std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int i
       *why_not = "'" + index + "' holds other bounding boxes than the dataset (cropped differently, --crop-boxes, or "
                  "a changed box file: rerun sgml prepare)";
     else
-      *why_not = changed + ": rerun sgml prepare";
+      *why_not = files.changed + ": rerun sgml prepare";
   } catch (const Error& e) {
     if (why_not) *why_not = e.what();
   }

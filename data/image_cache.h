@@ -59,9 +59,13 @@ class ImageCache {
   RgbImage image(int slot) const;
   bool holds_all(const Dataset& dataset) const;   // the same paths in cache_order
   bool same_boxes(const Dataset& dataset) const;  // the same bounding box for every image, in cache_order
-  // Empty when no image file of `dataset` (in cache_order) has changed since prepare read it, else what changed
-  // (the first such file and how many). Files that are gone do not count (the cache holds them).
-  std::string changed_files(const Dataset& dataset) const;
+  // The image files of `dataset` (in cache_order) against what prepare read: `changed` is empty when none has
+  // changed, else what changed (the first such file and how many); `gone` says how many are no longer on disk (the
+  // cache holds them) and names the first, or is empty.
+  struct FileCheck {
+    std::string changed, gone;
+  };
+  FileCheck check_files(const Dataset& dataset) const;
 
  private:
   ImageCache() = default;
@@ -97,8 +101,11 @@ CacheBuildReport build_image_cache(const Dataset& dataset, const std::string& ca
 // The cache for training at `image_size`: DIR/sgml_cache/images_S.json when present and matching the dataset,
 // else nullptr. `why_not` (optional) says why a present cache was not used: a damaged index (the file and field),
 // data without an index (an interrupted prepare), another dataset's list of images, other bounding boxes, or image
-// files changed since prepare.
+// files changed since prepare; with a cache returned, it says which image files are gone (the cache serves them),
+// or is empty.
 std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int image_size,
                                                    std::string* why_not = nullptr, const std::string& cache_dir = "");
+// The line a run prints for the cache it uses: "decoded-image cache: PATH", with find_image_cache's note on it.
+std::string cache_in_use_note(const ImageCache& cache, const std::string& note);
 
 }  // namespace sgml

@@ -68,6 +68,20 @@ std::string cache_unusable_for(const LoaderConfig& config) {
   return "";
 }
 
+std::shared_ptr<const ImageCache> cache_for_transform(const Dataset& dataset, int image_size,
+                                                      const LoaderConfig& transform, std::string* note) {
+  std::shared_ptr<const ImageCache> cache = find_image_cache(dataset, image_size, note);
+  if (cache && !cache_unusable_for(transform).empty()) {
+    *note = cache_unusable_for(transform);
+    cache.reset();
+  }
+  if (cache)
+    *note = cache_in_use_note(*cache, *note);
+  else if (!note->empty())
+    *note = "decoded-image cache not used: " + *note;
+  return cache;
+}
+
 Loader::Loader(const Dataset& dataset, const std::vector<ImageRecord>& images, IndexSource source,
                const LoaderConfig& config, std::shared_ptr<const ImageCache> cache)
     : Loader(images, dataset.attributes, dataset.num_attributes(), std::move(source), config, std::move(cache)) {}

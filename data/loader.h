@@ -47,6 +47,12 @@ struct LoaderConfig;
 // original pixels.
 std::string cache_unusable_for(const LoaderConfig& config);
 
+// The decoded-image cache at `image_size` for `transform` (find_image_cache, then cache_unusable_for), or nullptr;
+// `note` gets the line a run prints about it: "decoded-image cache: PATH" (with which files it serves that are
+// gone), "decoded-image cache not used: why", or "" when there is none. One choice for training and evaluation.
+std::shared_ptr<const ImageCache> cache_for_transform(const Dataset& dataset, int image_size,
+                                                      const LoaderConfig& transform, std::string* note);
+
 enum class BadImagePolicy { Fail, ReplaceWithinClass, Drop };
 
 struct LoaderConfig {

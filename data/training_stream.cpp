@@ -30,13 +30,7 @@ TrainingStream::TrainingStream(const Dataset& dataset, const TrainingStreamConfi
                                  : std::max<int64_t>(1, kept / batch_size);
   }
   if (config.use_cache) {
-    cache_ = find_image_cache(dataset, config.image_size, &cache_note_);
-    if (cache_ && !cache_unusable_for(loader_config(0)).empty()) {
-      cache_note_ = cache_unusable_for(loader_config(0));
-      cache_.reset();
-    }
-    if (cache_) cache_note_ = "decoded-image cache: " + cache_->json_path();
-    else if (!cache_note_.empty()) cache_note_ = "decoded-image cache not used: " + cache_note_;
+    cache_ = cache_for_transform(dataset, config.image_size, loader_config(0), &cache_note_);
   }
 }
 

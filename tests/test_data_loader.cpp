@@ -269,7 +269,11 @@ TEST(DataLoader, ChangedImageFileStopsTheCache) {
   const std::string changed = d.gallery[1].path, gone = d.train[2].path;
   fs::remove(gone);
   std::string why_not;
-  EXPECT_TRUE(find_image_cache(d, 40, &why_not)) << why_not;
+  const std::shared_ptr<const ImageCache> serving = find_image_cache(d, 40, &why_not);
+  ASSERT_TRUE(serving) << why_not;
+  EXPECT_EQ(why_not, "it serves '" + gone + "', gone from disk since sgml prepare");  // said, not silent
+  EXPECT_EQ(cache_in_use_note(*serving, why_not),
+            "decoded-image cache: " + serving->json_path() + " (" + why_not + ")");
 
   const std::string original = test::file_text(changed);
   test::write_file_text(changed, test::file_text(d.train[0].path));  // another image of another size

@@ -60,15 +60,9 @@ Evaluation evaluate_model(SgmlModel& model, const Dataset& dataset, const Evalua
   options.compute_nmi = s.compute_nmi;
   std::shared_ptr<const ImageCache> cache;
   if (s.use_cache) {
-    cache = find_image_cache(dataset, s.image_size, &e.cache_note);
     LoaderConfig transform;
     transform.eval_resize = s.eval_resize;
-    if (cache && !cache_unusable_for(transform).empty()) {
-      e.cache_note = cache_unusable_for(transform);
-      cache.reset();
-    }
-    if (cache) e.cache_note = "decoded-image cache: " + cache->json_path();
-    else if (!e.cache_note.empty()) e.cache_note = "decoded-image cache not used: " + e.cache_note;
+    cache = cache_for_transform(dataset, s.image_size, transform, &e.cache_note);
   }
   if (dataset.query_gallery()) {
     SGML_CHECK(!dataset.gallery.empty(), "the dataset has queries but no gallery images");

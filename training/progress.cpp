@@ -46,8 +46,9 @@ void ProgressBar::update(int64_t step, int epoch, double loss, int images) {
   std::string bar(filled, '#');
   bar.resize(width, '.');
   char line[256];
-  std::snprintf(line, sizeof line, "epoch %d [%s] step %lld/%lld  loss %.4f  %.1f img/s  ETA %s", epoch, bar.c_str(),
-                (long long)step, (long long)total_, smoothed_loss_, rate, format_duration(eta).c_str());
+  std::snprintf(line, sizeof line, "epoch %d [%s] step %lld/%lld  loss (moving average) %.4f  %.1f img/s  ETA %s",
+                epoch, bar.c_str(), (long long)step, (long long)total_, smoothed_loss_, rate,
+                format_duration(eta).c_str());
   if (tty_) {
     std::fprintf(stderr, "\r%s\033[K", line);
     bar_visible_ = true;
