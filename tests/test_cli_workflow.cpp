@@ -65,6 +65,15 @@ TEST(CliWorkflow, DemoTrainsWellAboveUntrainedAndEvaluates) {
     if (e.value("best", false)) best_step = e["step"];
   EXPECT_GT(best_step, 0);
   EXPECT_EQ(load_checkpoint(run + "/best.safetensors").progress.step, best_step);
+  // The code that made and measured it: the build that `sgml --version` names (its commit, or unknown).
+  std::string version;
+  ASSERT_EQ(test::run_command(sgml() + " --version", &version), 0) << version;
+  ASSERT_EQ(version.rfind("sgml build ", 0), 0u) << version;
+  const std::string build = version.substr(11, version.find('\n') - 11);
+  EXPECT_TRUE(build == "unknown" || (build.size() >= 12 && build.find_first_not_of("0123456789abcdef") >= 12)) << build;
+  EXPECT_EQ(after["sgml_build"], build);
+  EXPECT_EQ(after["checkpoint_build"], build);
+  EXPECT_EQ(load_checkpoint(run + "/best.safetensors").build, build);
   EXPECT_EQ(evaluations.front()["feature"], "emb");
   EXPECT_EQ(evaluations.front()["crop_boxes"], false);
 

@@ -4,6 +4,7 @@
 #include <new>
 #include <string>
 
+#include "engine/build_id.h"
 #include "engine/check.h"
 #include "tools/commands/commands.h"
 
@@ -32,8 +33,9 @@ void print_usage() {
       "Semantic Granularity Metric Learning: a ResNet with an embedding and an attribute branch, trained with the\n"
       "soft-binomial deviance loss, for visual search.\n\ncommands:\n");
   for (const Command& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
-  std::printf("\n'sgml COMMAND --help' lists every option of a command with its default; every command prints its\n"
-              "resolved configuration on stderr when it starts.\n");
+  std::printf(
+      "\n'sgml COMMAND --help' lists every option of a command with its default; every command prints its\n"
+      "resolved configuration on stderr when it starts. 'sgml --version' names the source it was built from.\n");
 }
 
 }  // namespace
@@ -42,6 +44,10 @@ int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     print_usage();
     return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("sgml build %s\n", sgml::build_id());
+    return 0;
   }
   for (const Command& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;

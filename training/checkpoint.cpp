@@ -4,6 +4,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "engine/build_id.h"
 #include "engine/check.h"
 #include "engine/json_depth.h"
 
@@ -101,7 +102,10 @@ void save_checkpoint(const std::string& path, const TensorMap& model, const Tens
   TensorMap all = model;
   for (const auto& [name, t] : optimizer) all[kOptimizerPrefix + name] = t;
   save_safetensors(path, all,
-                   {{"sgml_checkpoint", "1"}, {"config", config.dump()}, {"progress", progress.to_json().dump()}});
+                   {{"sgml_checkpoint", "1"},
+                    {"config", config.dump()},
+                    {"progress", progress.to_json().dump()},
+                    {"sgml_build", build_id()}});
 }
 
 Checkpoint load_checkpoint(const std::string& path) {
@@ -114,6 +118,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     else
       c.model[name] = t;
   }
+  if (meta.count("sgml_build")) c.build = meta.at("sgml_build");
   if (meta.count("sgml_checkpoint")) {
     c.is_training_checkpoint = true;
     c.config = parse_metadata_json(meta, "config", path);

@@ -50,6 +50,7 @@ struct Checkpoint {
   nlohmann::json config;  // TrainConfig::to_json(); null for a bare weights file
   TrainProgress progress;
   bool is_training_checkpoint = false;  // false for a bare weights file
+  std::string build;                    // the sgml build that wrote it (engine/build_id.h); "" before it was kept
 };
 
 void save_checkpoint(const std::string& path, const TensorMap& model, const TensorMap& optimizer,

@@ -102,6 +102,7 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
     out.eval_feature = config_string(c, "eval_feature", path);
     out.crop_boxes = config_crop_boxes(c, path);
     out.run_dataset = config_string(c, "dataset", path);
+    out.build = c.build;
     out.step = c.progress.step;
     out.epoch = c.progress.epoch;
   }

@@ -23,6 +23,7 @@ struct LoadedModel {
   std::string run_dataset;
   int64_t step = -1;
   int epoch = -1;
+  std::string build;  // the sgml build that wrote the file, when it says
 };
 
 // The feature to use: `requested` unless "auto", else what the training run evaluated, else emb (conv when the

@@ -6,6 +6,7 @@
 #include "data/dataset.h"
 #include "data/output_paths.h"
 #include "data/path_text.h"
+#include "engine/build_id.h"
 #include "engine/check.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
@@ -126,6 +127,8 @@ int run_eval(int argc, char** argv) {
     j["checkpoint_epoch"] = loaded.epoch;
     j["checkpoint_step"] = loaded.step;
   }
+  if (!loaded.build.empty()) j["checkpoint_build"] = printable_utf8(loaded.build);
+  j["sgml_build"] = build_id();  // the code that computed these figures
   j["feature"] = m.feature;
   j["crop_boxes"] = crop_boxes;
   if (opt.get_flag("json")) {

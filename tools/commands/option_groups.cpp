@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "data/dataset.h"
+#include "engine/build_id.h"
 #include "engine/check.h"
 #include "engine/math_precision.h"
 #include "models/sgml_model.h"
@@ -105,7 +106,8 @@ std::string whole_image_note(const LoadedModel& loaded, const std::string& comma
 int default_image_size(const std::string& kind) { return dataset_config_defaults(kind).image_size; }
 
 void print_configuration(const std::string& command, const Options& o) {
-  std::fprintf(stderr, "sgml %s: configuration:\n%s", command.c_str(), o.resolved().c_str());
+  std::fprintf(stderr, "sgml %s: configuration:\n%s  (sgml build %s)\n", command.c_str(), o.resolved().c_str(),
+               build_id());
 }
 
 }  // namespace sgml

@@ -63,7 +63,8 @@ std::string whole_image_note(const LoadedModel& loaded, const std::string& comma
 // The image size a training run on `kind` uses by default (configs/KIND.json, e.g. 64 for the demos).
 int default_image_size(const std::string& kind);
 
-// "sgml COMMAND: configuration:" and the resolved value of every option, on stderr (stdout stays the result).
+// "sgml COMMAND: configuration:", the resolved value of every option and the build (engine/build_id.h), on stderr
+// (stdout stays the result).
 void print_configuration(const std::string& command, const Options& options);
 
 }  // namespace sgml
