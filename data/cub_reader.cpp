@@ -124,10 +124,10 @@ Dataset read_cub(const std::string& root, const CubOptions& options) {
     attributes_path = find_dataset_file(root, {"attributes/image_attribute_labels.txt"}, kLayoutHint);
   } catch (const Error&) {
     if (!options.attributes_optional) throw;
-    // One line, as the other tolerated defects (the error's text lists every place looked at).
-    d.tolerated_defects
-        ["attribute files missing (attributes/attributes.txt, attributes/image_attribute_labels.txt), "
-         "none read (not needed here)"] = 1;
+    // One line, as the other tolerated defects (the error's text lists every place looked at), naming what is missing.
+    const char* missing = names_path.empty() ? "the attribute names (attributes/attributes.txt)"
+                                             : "attributes/image_attribute_labels.txt";
+    d.tolerated_defects[str_cat("attribute file missing: ", missing, ", no attributes read (not needed here)")] = 1;
     names_path.clear();
   }
 

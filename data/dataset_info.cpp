@@ -143,15 +143,21 @@ nlohmann::ordered_json dataset_info(const Dataset& d, const DatasetInfoOptions& 
   j["cache"] = nullptr;
   if (options.cache_size > 0) {
     std::string why_not;
-    if (auto cache = find_image_cache(d, options.cache_size, &why_not)) j["cache"] = printable_utf8(cache->json_path());
-    else if (!why_not.empty()) j["problems"].push_back("image cache not usable: " + printable_utf8(why_not));
+    if (auto cache = find_image_cache(d, options.cache_size, &why_not)) {
+      j["cache"] = printable_utf8(cache->json_path());
+      if (!why_not.empty()) j["problems"].push_back("image cache: " + printable_utf8(why_not));  // files gone
+    } else if (!why_not.empty()) {
+      j["problems"].push_back("image cache not usable: " + printable_utf8(why_not));
+    }
     // Caches prepared at other sizes: the one asked about may simply be the wrong one.
     std::vector<int> others;
     std::error_code ec;
     for (fs::directory_iterator it(default_cache_dir(d), ec), end; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();  // images_C.json
       const std::string digits = name.size() > 12 ? name.substr(7, name.size() - 12) : "";
-      if (digits.empty() || digits.size() > 4 || !std::all_of(digits.begin(), digits.end(), ::isdigit)) continue;
+      if (digits.empty() || digits.size() > 4 ||
+          !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
       const int side = std::stoi(digits);
       if (name == cache_index_path("", side) && side != options.cache_size) others.push_back(side);
     }

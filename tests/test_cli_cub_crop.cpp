@@ -79,6 +79,14 @@ TEST(CliCubCrop, WholeImagesTrainRecordResumeAndEvaluate) {
       << out;
   EXPECT_NE(out.find("\n  crop-boxes = false\n"), std::string::npos) << out;
   EXPECT_EQ(nlohmann::json::parse(std::ifstream(run + "/config.json")).at("crop_boxes"), "false");
+  // Training's evaluations on CUB carry NMI, as its papers report it (In-shop's do not: CliWorkflow).
+  const std::vector<nlohmann::json> evaluations = test::jsonl_records(run + "/metrics.jsonl", "recall@1");
+  ASSERT_FALSE(evaluations.empty());
+  for (const nlohmann::json& e : evaluations) {
+    ASSERT_TRUE(e.contains("nmi")) << e;
+    EXPECT_GT(e["nmi"].get<double>(), 0.0) << e;
+    EXPECT_LE(e["nmi"].get<double>(), 1.0) << e;
+  }
 
   // Resumed without the option the images would be cropped: refused, saying both settings.
   EXPECT_NE(

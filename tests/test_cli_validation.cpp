@@ -218,18 +218,15 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
   expect_clear_failure(tiny_train(run_dir, "--resume --steps 2 --data " + fewer), "trained on 700 images of 100 "
                        "classes, list ");
   EXPECT_EQ(test::file_text(run_dir + "/metrics.jsonl"), log_before);
-  // The same training images with another test set: refused where the run evaluates (its evaluations would not
-  // compare with the earlier ones), not where it does not.
+  // The same training images with another test set (a gallery image made a query).
   const std::string other_test = dir + "/other_test";
   fs::copy(demo_data(), other_test, fs::copy_options::recursive);
   const std::string other_list = other_test + "/Eval/list_eval_partition.txt";
   std::string partition = test::file_text(other_list);
   const size_t gallery = partition.find(" gallery\n");
   ASSERT_NE(gallery, std::string::npos);
-  partition.replace(gallery, 9, " query\n");  // a gallery image becomes a query
+  partition.replace(gallery, 9, " query\n");
   test::write_file_text(other_list, partition);
-  expect_clear_failure(tiny_train(run_dir, "--resume --steps 2 --eval-every 0 --data " + other_test),
-                       "the resumed run's evaluations would not compare with its earlier ones");
 
   ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 2 --data " + moved + "/"), &out), 0) << out;
   EXPECT_NE(out.find("--resume: --data: "), std::string::npos) << out;
@@ -242,11 +239,32 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
                      "cache prepared since"),
             std::string::npos)
       << out;
-  // Where it goes on with the other test set, without evaluations, it is not refused, and the run's test set
-  // stays the one its evaluations were on.
-  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 4 --data " + other_test), &out), 0) << out;
-  expect_clear_failure(tiny_train(run_dir, "--resume --steps 5 --eval-every 0 --data " + other_test),
-                       "the resumed run's evaluations would not compare with its earlier ones");
+  EXPECT_NE(out.find("decoded-image cache not used: "), std::string::npos) << out;
+
+  // A run that has not evaluated yet is held to no test set: it goes on, evaluating, on the other one.
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 4 --eval-every 0 --data " + other_test), &out), 0) << out;
+  // Once it has evaluated, the test set and the feature it evaluates are the run's where it goes on evaluating
+  // (its evaluations are compared with the earlier ones), and a leg without evaluations does not change them.
+  const std::string refused = "the resumed run's evaluations would not compare with its earlier ones";
+  expect_clear_failure(tiny_train(run_dir, "--resume --steps 5 --eval-every 0 --data " + moved), refused);
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 5 --data " + moved), &out), 0) << out;
+  expect_clear_failure(tiny_train(run_dir, "--resume --steps 6 --eval-every 0 --data " + moved), refused);
+  expect_clear_failure(
+      tiny_train(run_dir, "--resume --steps 6 --eval-every 0 --eval-feature conv --data " + other_test),
+      "--eval-feature: 'emb' in the checkpoint, 'conv' now");
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 6 --eval-every 0 --data " + other_test), &out), 0) << out;
+
+  // A run that began with the cache, which a changed image file has made unusable since: it goes on decoding the
+  // files, and says that it no longer matches an uninterrupted run.
+  const std::string cached_run = dir + "/cached_run";
+  ASSERT_EQ(run(tiny_train(cached_run, "--data " + moved), &out), 0) << out;
+  EXPECT_NE(out.find("decoded-image cache: "), std::string::npos) << out;
+  const std::string image = moved + "/Img/img/DEMO/Circle/id_00000001/01_1_view.jpg";
+  test::write_file_text(image, test::file_text(image) + "appended");  // still decodes: bytes after the image's end
+  ASSERT_EQ(run(tiny_train(cached_run, "--resume --steps 2 --data " + moved), &out), 0) << out;
+  EXPECT_NE(out.find("--resume: note: the run began with the decoded-image cache, which is not usable now"),
+            std::string::npos)
+      << out;
 }
 
 // A checkpoint whose attribute head has another width than the dataset's attributes (another dataset, or a CUB copy

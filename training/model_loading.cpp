@@ -104,7 +104,8 @@ LoadedModel load_model_for_inference(const std::string& path, const std::string&
     out.run_dataset = config_string(c, "dataset", path);
     out.build = c.build;
     out.step = c.progress.step;
-    out.epoch = c.progress.epoch;
+    // As metrics.jsonl labels it: the epoch its last step belongs to (a run stopped mid-epoch is in the next one).
+    out.epoch = c.progress.epoch + (c.progress.step_in_epoch > 0 ? 1 : 0);
   }
   const int k = detect_num_attributes(c.model);
   mc.num_attributes = k > 0 ? k : 1;

@@ -18,8 +18,8 @@ struct LoadedModel {
   // The run's --crop-boxes when it says either way; nullopt for auto (the dataset's protocol) and a bare file.
   std::optional<bool> crop_boxes;
   bool has_head = false;
-  // Of a training checkpoint: the dataset its run trained on, and where the run was when it was written; "" and
-  // -1 for a bare weights file.
+  // Of a training checkpoint: the dataset its run trained on, and where the run was when it was written (its
+  // epoch labelled as metrics.jsonl labels an evaluation there); "" and -1 for a bare weights file.
   std::string run_dataset;
   int64_t step = -1;
   int epoch = -1;

@@ -62,6 +62,7 @@ const FieldRule kRules[] = {
     {"augment", Change::Refused, ""},
     {"train-crop", Change::Refused, ""},
     {"eval-resize", Change::Refused, ""},
+    {"eval-feature", Change::Refused, ""},  // evaluations are compared across the run (best.safetensors)
     {"frozen-bn", Change::Refused, ""},
     {"epochs", Change::Allowed, "the run's length changes (a cosine schedule is laid out to the new end)"},
     {"steps", Change::Allowed, "the run's length changes (a cosine schedule is laid out to the new end)"},
@@ -81,7 +82,6 @@ const FieldRule kRules[] = {
     {"out", Change::Allowed, "the run folder was moved"},
     {"workers", Change::Allowed, ""},
     {"eval-every", Change::Allowed, ""},
-    {"eval-feature", Change::Allowed, ""},
     {"skip-bad-images", Change::Allowed, ""},
     {"checkpoint-every", Change::Allowed, ""},
 };

@@ -81,6 +81,8 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
   progress_.data = data_->data_description();
+  evaluation_data_ = progress_.data.evaluation;
+  progress_.data.evaluation.clear();  // recorded once the run has evaluated (a run that never did compares nothing)
   check_loss_fits_dataset(config, data_->num_attributes());
   if (config.method == "dnc" && config.sampling != Sampling::BatchWise)
     SGML_FAIL("--method dnc needs --sampling batch: its batches are class-balanced within one cluster");
@@ -213,7 +215,7 @@ void Trainer::check_same_data(const DataDescription& then, const std::string& pa
     SGML_FAIL("--resume: '", path, "' trained on images cropped to ",
               then.training_boxes == "none" ? "no boxes" : then.training_boxes, "; the dataset now gives ",
               now.training_boxes == "none" ? "none" : now.training_boxes,
-              " (bounding_boxes.txt changed?): a run cannot go on on other crops. Restore the "
+              " (the dataset's box file changed?): a run cannot go on on other crops. Restore the "
               "boxes, or ",
               new_run);
   // Each evaluation is compared with the run's earlier ones (metrics.jsonl, its plot, best.safetensors).
@@ -255,10 +257,10 @@ void Trainer::resume_from(const std::string& path) {
                        [](const std::string&) { return false; });
   optimizer_->load_state(c.optimizer, path);
   progress_ = c.progress;
-  // An older checkpoint's run is described from here on; a leg without evaluations keeps the test data the run's
-  // evaluations were on.
+  // An older checkpoint's run is described from here on; the test data its evaluations were on stays until this
+  // leg evaluates (on the same, as checked).
   progress_.data = data_->data_description();
-  if (!evaluator_ && !c.progress.data.evaluation.empty()) progress_.data.evaluation = c.progress.data.evaluation;
+  progress_.data.evaluation = c.progress.data.evaluation;
   bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only
 }
 
@@ -311,6 +313,7 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
     const bool best = r1 > progress_.best_recall_at_1;
     if (best) record["best"] = true;  // the evaluation of the model best.safetensors now holds
     log.write(record);
+    progress_.data.evaluation = evaluation_data_;
     if (best) {  // tracked with or without an output folder
       progress_.best_recall_at_1 = r1;
       if (!out.empty()) write_checkpoint(out + "/best.safetensors");
@@ -459,6 +462,7 @@ std::vector<StepMetrics> Trainer::run(bool evaluate_first) {
     record["epoch"] = 0;
     record["step"] = 0;
     log.write(record);
+    progress_.data.evaluation = evaluation_data_;
   }
 
   install_interrupt_handler();

@@ -274,7 +274,7 @@ void Options::load_config(const std::string& path, bool only_unset, const std::s
     if (run_config && run_files.count(name)) {
       // Said once it matters: an edited "out" would otherwise be ignored without a word.
       const bool set = it.value().is_string() ? !it.value().get<std::string>().empty() : it.value() == true;
-      if (set)
+      if (set && !given_on_command_line(name))
         std::fprintf(stderr,
                      "note: %s: key \"%s\" is not used: a run's config.json as --config gives its settings, "
                      "not where its files went nor whether it resumed (give --%s on the command line)\n",
