@@ -116,7 +116,7 @@ Options::Options(std::string command, std::string usage_line, std::string summar
 void Options::add(const std::string& name, const std::string& default_value, const std::string& help,
                   const std::string& shown_default) {
   order_.push_back(name);
-  specs_[name] = {default_value, help, false, shown_default};
+  specs_[name] = {default_value, help, false, shown_default, false, ""};
   values_[name] = default_value;
 }
 
@@ -136,7 +136,7 @@ std::string Options::get_required(const std::string& name) const {
 void Options::add_flag(const std::string& name, const std::string& help, bool auto_allowed) {
   order_.push_back(name);
   const std::string default_value = auto_allowed ? "auto" : "false";
-  specs_[name] = {default_value, help, true, "", auto_allowed};
+  specs_[name] = {default_value, help, true, "", auto_allowed, ""};
   values_[name] = default_value;
 }
 
