@@ -9,8 +9,7 @@ kind "metric" (BDL / SBDL, Eq. 3-8): input emb (N, D), logits (N, K), labels (N)
     S, G (N, N)            cosine similarities of the embeddings / of the attribute probabilities (G only for sbdl)
     terms (3)              L, L_pos, L_neg
     dS, dG (N, N)          dL/dS, dL/dG (dG only for sbdl with sgs_grad)
-    d_emb, d_logits        dL/d(emb), dL/d(logits) through normalisation and sigmoid (d_logits only when g carries
-                           a gradient): the chain the training code applies to dS and dG, for its own tests.
+  (The chain on to the embeddings and logits is checked on the engine's tape by objective_ref.py.)
 kind "bce" (Eq. 2): input logits (N, K), targets (N, K); params scale. Output value (1) = BCEWithLogitsLoss (mean)
   and dlogits = d(scale * value)/d(logits).
 Floats are written as float32.
@@ -85,10 +84,8 @@ def metric_case(p, inp):
     out["S"] = S.detach().numpy()
     out["terms"] = torch.stack([loss, l_pos, l_neg]).detach().numpy()
     out["dS"] = S.grad.numpy()
-    out["d_emb"] = emb.grad.numpy()
     if soft and p["sgs_grad"]:
         out["dG"] = G.grad.numpy()
-        out["d_logits"] = logits.grad.numpy()
     return out
 
 
