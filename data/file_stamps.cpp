@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
+
+#include "data/worker_errors.h"
 #include "engine/check.h"
 
 namespace sgml {
@@ -10,6 +13,19 @@ std::optional<FileStamp> file_stamp(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return FileStamp{int64_t(st.st_size), int64_t(st.st_mtim.tv_sec) * 1000000000 + int64_t(st.st_mtim.tv_nsec)};
+}
+
+std::vector<std::optional<FileStamp>> file_stamps(const std::vector<std::string>& paths) {
+  std::vector<std::optional<FileStamp>> out(paths.size());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  run_threads(
+      paths.size() < 64 ? 1 : 8,
+      [&] {
+        for (size_t i; !stop && (i = next++) < paths.size();) out[i] = file_stamp(paths[i]);
+      },
+      stop, "file checking threads");
+  return out;
 }
 
 nlohmann::json stamp_to_json(const std::optional<FileStamp>& stamp) {

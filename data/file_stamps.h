@@ -21,6 +21,9 @@ struct FileStamp {
 
 // The stamp of the file at `path` (following links), or nothing when it cannot be read (missing, no permission).
 std::optional<FileStamp> file_stamp(const std::string& path);
+// The stamps of many files, in their order, taken on several threads (on a network file system each is a round
+// trip).
+std::vector<std::optional<FileStamp>> file_stamps(const std::vector<std::string>& paths);
 
 nlohmann::json stamp_to_json(const std::optional<FileStamp>& stamp);  // [bytes, modified_ns] or null
 // The `count` stamps of the array `stamps`; on a wrong count or entry, `error` says what ("field 'stamps' entry 3

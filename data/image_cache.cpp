@@ -200,16 +200,9 @@ bool ImageCache::same_boxes(const Dataset& dataset) const {
 ImageCache::FileCheck ImageCache::check_files(const Dataset& dataset) const {
   const std::vector<const ImageRecord*> order = cache_order(dataset);
   SGML_CHECK(order.size() == stamps_.size(), "check_files of a cache that does not hold the dataset");
-  // One stat per image, on several threads: on a network file system each is a round trip.
-  std::vector<std::optional<FileStamp>> stamps(order.size());
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
-  run_threads(
-      8,
-      [&] {
-        for (size_t i; !stop && (i = next++) < order.size();) stamps[i] = file_stamp(order[i]->path);
-      },
-      stop, "file checking threads");
+  std::vector<std::string> paths;
+  for (const ImageRecord* r : order) paths.push_back(r->path);
+  const std::vector<std::optional<FileStamp>> stamps = file_stamps(paths);
   size_t changed = 0, gone = 0;
   std::string first_changed, first_gone;
   for (size_t i = 0; i < order.size(); ++i) {

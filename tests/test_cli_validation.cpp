@@ -259,12 +259,23 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
   const std::string cached_run = dir + "/cached_run";
   ASSERT_EQ(run(tiny_train(cached_run, "--data " + moved), &out), 0) << out;
   EXPECT_NE(out.find("decoded-image cache: "), std::string::npos) << out;
-  const std::string image = moved + "/Img/img/DEMO/Circle/id_00000001/01_1_view.jpg";
-  test::write_file_text(image, test::file_text(image) + "appended");  // still decodes: bytes after the image's end
+  // A training image (the partition's first), rewritten: bytes appended after its end still decode.
+  const std::string partition_text = test::file_text(moved + "/Eval/list_eval_partition.txt");
+  const size_t train_at = partition_text.find(" train\n");
+  ASSERT_NE(train_at, std::string::npos);
+  const size_t name_at = partition_text.rfind('\n', train_at) + 1;
+  const std::string name = partition_text.substr(name_at, partition_text.find(' ', name_at) - name_at);
+  const std::string image = moved + "/Img/" + name;
+  ASSERT_TRUE(fs::exists(image)) << image;
+  test::write_file_text(image, test::file_text(image) + "appended");
   ASSERT_EQ(run(tiny_train(cached_run, "--resume --steps 2 --data " + moved), &out), 0) << out;
   EXPECT_NE(out.find("--resume: note: the run began with the decoded-image cache, which is not usable now"),
             std::string::npos)
       << out;
+  EXPECT_NE(out.find("--resume: note: training image files changed since the run began"), std::string::npos) << out;
+  // Unchanged since: no such note.
+  ASSERT_EQ(run(tiny_train(cached_run, "--resume --steps 3 --data " + moved), &out), 0) << out;
+  EXPECT_EQ(out.find("training image files changed"), std::string::npos) << out;
 }
 
 // A checkpoint whose attribute head has another width than the dataset's attributes (another dataset, or a CUB copy

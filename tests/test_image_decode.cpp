@@ -155,10 +155,9 @@ std::string make_corpus() {
   return dir;
 }
 
-const std::string& corpus_dir() {
-  static const std::string dir = make_corpus();
-  return dir;
-}
+// Made for each test that uses it, in its own scratch folder: a passing test's folder is removed when it ends
+// (tests/support/scratch_cleanup.cpp), so a corpus kept from an earlier test of the same process would be gone.
+std::string corpus_dir() { return make_corpus(); }
 
 // Valid files: the same pixels as PIL.
 TEST(ImageDecodeJpeg, ValidFilesDecodeAsPil) {

@@ -52,6 +52,7 @@ template <class Description,
 std::vector<std::pair<const char*, Field*>> data_fields(Description& d) {
   return {{"training_data", &d.training},
           {"training_boxes", &d.training_boxes},
+          {"training_files", &d.training_files},
           {"evaluation_data", &d.evaluation},
           {"image_source", &d.image_source}};
 }

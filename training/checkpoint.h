@@ -20,6 +20,9 @@ struct DataDescription {
   std::string training;
   // "700 boxes, list ...": the boxes the training images are cropped to; "none" when they are not cropped.
   std::string training_boxes;
+  // "stamps ...": a fingerprint of the training image files' sizes and modification times (data/file_stamps.h), so
+  // that files replaced under their names between an interruption and --resume are noticed.
+  std::string training_files;
   // "Q queries and G gallery images, list ..." or "T test images, list ...": paths, classes and boxes of the
   // evaluation's images, which metrics.jsonl and best.safetensors compare across the run.
   std::string evaluation;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "data/file_stamps.h"
 #include "engine/check.h"
 #include "training/feature_extraction.h"
 
@@ -91,6 +92,12 @@ DataDescription DatasetBatchSource::data_description() const {
   out.training =
       str_cat(dataset_.train.size(), " images of ", dataset_.num_train_classes(), " classes, list ", images.hex());
   out.training_boxes = cropped == 0 ? "none" : str_cat(cropped, " boxes, list ", boxes.hex());
+  std::vector<std::string> paths;
+  for (const ImageRecord& r : dataset_.train) paths.push_back(r.path);
+  Fingerprint files;
+  for (const std::optional<FileStamp>& s : file_stamps(paths))
+    files.mix(s ? str_cat(s->bytes, " ", s->modified_ns) : std::string("-"));  // "-": unreadable (a cache serves it)
+  out.training_files = "stamps " + files.hex();
   out.evaluation = str_cat(dataset_.query_gallery() ? str_cat(dataset_.query.size(), " queries and ",
                                                               dataset_.gallery.size(), " gallery images")
                                                     : str_cat(dataset_.test.size(), " test images"),

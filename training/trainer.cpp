@@ -218,6 +218,13 @@ void Trainer::check_same_data(const DataDescription& then, const std::string& pa
               " (the dataset's box file changed?): a run cannot go on on other crops. Restore the "
               "boxes, or ",
               new_run);
+  // The same list, boxes and test set, but files rewritten (re-encoded, re-extracted): the run can go on, and the
+  // user should know that its images are not quite the ones it began with.
+  if (differ(then.training_files, now.training_files))
+    std::fprintf(stderr,
+                 "--resume: note: training image files changed since the run began (the size or "
+                 "modification time of at least one; a copy that did not keep modification times changes "
+                 "them all): it goes on with them as they are now\n");
   // Each evaluation is compared with the run's earlier ones (metrics.jsonl, its plot, best.safetensors).
   if (evaluator_ && differ(then.evaluation, now.evaluation))
     SGML_FAIL("--resume: '", path, "' was evaluated on ", then.evaluation, "; the test data now holds ", now.evaluation,
