@@ -422,6 +422,25 @@ std::string why_no_index(const std::string& index) {
   return "";
 }
 
+// Staging files that a killed prepare left beside a complete cache, as a note (the next prepare removes them); "".
+std::string leftover_staging(const std::string& index) {
+  uintmax_t bytes = 0;
+  size_t count = 0;
+  std::string first;
+  for (const std::string& final_path : {data_path_of(index), index})
+    for (const Staging& s : staging_files(final_path)) {
+      if (process_alive(s.pid)) continue;  // a prepare running now
+      std::error_code ec;
+      const uintmax_t size = fs::file_size(s.path, ec);
+      bytes += ec ? 0 : size;
+      if (count++ == 0) first = s.path.string();
+    }
+  if (count == 0) return "";
+  return str_cat("'", first, "'", count > 1 ? str_cat(" and ", count - 1, " other files") : std::string(),
+                 " left by a killed sgml prepare (", bytes / 1048576, " MB; the next prepare removes ",
+                 count > 1 ? "them" : "it", ")");
+}
+
 }  // namespace
 
 std::string cache_in_use_note(const ImageCache& cache, const std::string& note) {
@@ -442,7 +461,10 @@ std::shared_ptr<const ImageCache> find_image_cache(const Dataset& dataset, int i
     const bool same_boxes = same_images && cache->same_boxes(dataset);
     const ImageCache::FileCheck files = same_boxes ? cache->check_files(dataset) : ImageCache::FileCheck{};
     if (same_boxes && files.changed.empty()) {
-      if (why_not) *why_not = files.gone;
+      if (why_not) {
+        const std::string left = leftover_staging(index);
+        *why_not = files.gone.empty() ? left : left.empty() ? files.gone : files.gone + "; " + left;
+      }
       return cache;
     }
     if (!why_not) return nullptr;

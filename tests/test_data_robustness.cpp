@@ -231,7 +231,12 @@ TEST(DataRobustness, InterruptedPrepareIsReportedAndCleanedUp) {
   // The next prepare removes it and makes a usable cache.
   build_image_cache(d, cache_dir, 32, 2, false);
   EXPECT_FALSE(fs::exists(stale));
-  EXPECT_TRUE(find_image_cache(d, 32));
+  EXPECT_TRUE(find_image_cache(d, 32, &why));
+  EXPECT_EQ(why, "");
+  // A prepare killed after a complete one: the cache serves, and what the killed one left is said (and its size).
+  test::write_file_text(stale, std::string(3 << 20, 'x'));
+  EXPECT_TRUE(find_image_cache(d, 32, &why));
+  EXPECT_EQ(why, "'" + stale + "' left by a killed sgml prepare (3 MB; the next prepare removes it)");
 }
 
 TEST(DataRobustness, DamagedCacheIndexNamesTheFileAndField) {
