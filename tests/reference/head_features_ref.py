@@ -20,17 +20,11 @@ import torchvision
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import safetensors_np  # noqa: E402
+from resnet_ref import randomise_batch_norm  # noqa: E402
 
 
 def seeded_backbone():
-    model = torchvision.models.resnet18()
-    with torch.no_grad():  # eval-mode BN that is not the identity
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    model = randomise_batch_norm(torchvision.models.resnet18())  # eval-mode BN that is not the identity
     model.fc = torch.nn.Identity()
     return model.eval()
 

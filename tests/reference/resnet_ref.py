@@ -14,11 +14,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import safetensors_np  # noqa: E402
 
 
-def main():
-    arch, size, count, out_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    torch.manual_seed(1234)
-    model = getattr(torchvision.models, arch)()
-    # Random running statistics and affine parameters, so that eval-mode BN is not the identity.
+def randomise_batch_norm(model):
+    """Random running statistics and affine parameters, so that eval-mode BN is not the identity."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -26,6 +23,13 @@ def main():
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
+    return model
+
+
+def main():
+    arch, size, count, out_dir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    torch.manual_seed(1234)
+    model = randomise_batch_norm(getattr(torchvision.models, arch)())
     model.eval()
     torch.save(model.state_dict(), os.path.join(out_dir, f"{arch}.pth"))
     images = torch.randn(count, 3, size, size)
