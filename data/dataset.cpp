@@ -96,7 +96,8 @@ std::string dataset_dir(const std::string& kind_name, const std::string& dir_giv
   if (dir.empty()) SGML_FAIL("dataset ", kind_name, " needs --data DIR (", wanted, ")");
   // Said here, before anything else is looked for (the pretrained weights): the demo's folder is written when missing.
   std::error_code ec;
-  if (!is_demo(kind) && !std::filesystem::is_directory(dir, ec))
+  // The demo's folder is written when missing, but a file in its place is the user's to fix.
+  if ((!is_demo(kind) || std::filesystem::exists(dir, ec)) && !std::filesystem::is_directory(dir, ec))
     SGML_FAIL("dataset ", kind_name, ": the --data folder '", dir, "' ",
               std::filesystem::exists(dir, ec) ? "is a file, not a folder" : "does not exist", " (expected ", wanted,
               ")");

@@ -235,7 +235,7 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
   // A decoded-image cache prepared after the run began is not used by it: its random crops would cut other pixels.
   ASSERT_EQ(run(sgml() + " prepare demo --data " + moved + " --size 32 --workers 1", &out), 0) << out;
   ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 3 --data " + moved), &out), 0) << out;
-  EXPECT_NE(out.find("--resume: the run began reading the image files: it goes on so, without the decoded-image "
+  EXPECT_NE(out.find("--resume: the run read the image files so far: it goes on so, without the decoded-image "
                      "cache prepared since"),
             std::string::npos)
       << out;
@@ -251,8 +251,25 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
   expect_clear_failure(tiny_train(run_dir, "--resume --steps 6 --eval-every 0 --data " + moved), refused);
   expect_clear_failure(
       tiny_train(run_dir, "--resume --steps 6 --eval-every 0 --eval-feature conv --data " + other_test),
-      "--eval-feature: 'emb' in the checkpoint, 'conv' now");
-  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 6 --eval-every 0 --data " + other_test), &out), 0) << out;
+      ", feature conv: the resumed run's evaluations would not compare");
+  // Another feature where the leg does not evaluate: noted, and the run's evaluations stay on their feature.
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 6 --eval-feature conv --data " + other_test), &out), 0) << out;
+  EXPECT_NE(out.find("--resume: --eval-feature: 'emb' in the checkpoint, 'conv' now"), std::string::npos) << out;
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 7 --eval-every 0 --data " + other_test), &out), 0) << out;
+  EXPECT_EQ(out.find("test image files changed"), std::string::npos) << out;
+  // A test image rewritten since the run's last evaluation: noted where the run goes on evaluating.
+  const std::string other_partition = test::file_text(other_list);
+  const size_t query_at = other_partition.find(" query\n");
+  ASSERT_NE(query_at, std::string::npos);
+  const size_t query_name_at = other_partition.rfind('\n', query_at) + 1;
+  const std::string query_image =
+      other_test + "/Img/" +
+      other_partition.substr(query_name_at, other_partition.find(' ', query_name_at) - query_name_at);
+  ASSERT_TRUE(fs::exists(query_image)) << query_image;
+  test::write_file_text(query_image, test::file_text(query_image) + "appended");
+  ASSERT_EQ(run(tiny_train(run_dir, "--resume --steps 8 --eval-every 0 --data " + other_test), &out), 0) << out;
+  EXPECT_NE(out.find("--resume: note: test image files changed since the run's last evaluation"), std::string::npos)
+      << out;
 
   // A run that began with the cache, which a changed image file has made unusable since: it goes on decoding the
   // files, and says that it no longer matches an uninterrupted run.
@@ -269,10 +286,12 @@ TEST(CliValidation, ResumeRefusesOtherTrainingData) {
   ASSERT_TRUE(fs::exists(image)) << image;
   test::write_file_text(image, test::file_text(image) + "appended");
   ASSERT_EQ(run(tiny_train(cached_run, "--resume --steps 2 --data " + moved), &out), 0) << out;
-  EXPECT_NE(out.find("--resume: note: the run began with the decoded-image cache, which is not usable now"),
+  EXPECT_NE(out.find("--resume: note: the run read the decoded-image cache so far, which is not usable now"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("--resume: note: training image files changed since the run began"), std::string::npos) << out;
+  EXPECT_NE(out.find("--resume: note: training image files changed since the run last started or resumed"),
+            std::string::npos)
+      << out;
   // Unchanged since: no such note.
   ASSERT_EQ(run(tiny_train(cached_run, "--resume --steps 3 --data " + moved), &out), 0) << out;
   EXPECT_EQ(out.find("training image files changed"), std::string::npos) << out;

@@ -137,6 +137,9 @@ TEST(CliWorkflow, ErrorsAUserMeetsAreClear) {
   std::ofstream(dir + "/images.txt") << "1 a.jpg\n";
   expect_clear("train cub --data " + dir + "/images.txt",
                "dataset cub: the --data folder '" + dir + "/images.txt' is a file, not a folder");
+  // The demos' folders are generated when missing, but not in place of a file.
+  expect_clear("info demo-cub --data " + dir + "/images.txt",
+               "dataset demo-cub: the --data folder '" + dir + "/images.txt' is a file, not a folder");
   // A run refused once its folder was made leaves no empty folder behind.
   expect_clear("train demo --crop-boxes --out " + dir + "/refused_run", "dataset demo has no bounding boxes");
   EXPECT_FALSE(std::filesystem::exists(dir + "/refused_run"));

@@ -39,11 +39,14 @@ TEST(TrainResume, ResumedRunEqualsUninterruptedRun) {
   ASSERT_EQ(full.size(), 6u);
   ASSERT_EQ(split.size(), 6u);
   for (size_t i = 0; i < full.size(); ++i) EXPECT_EQ(full[i], split[i]) << "step " << i + 1;
-  // Resumed with fewer steps than the checkpoint has: nothing trains, and the run says so.
+  // Resumed with fewer steps than the checkpoint has: nothing trains, and the run says so; its evaluation at that
+  // step is in the log already, and none is added (each resume of a finished run appended another).
+  const size_t evaluations = test::jsonl_records(dir + "/split/metrics.jsonl", "recall@1").size();
   ASSERT_EQ(test::run_command(base + " --steps 4 --resume --out " + dir + "/split 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("nothing to train: the checkpoint is at step 6 (epochs done: 2), which already reaches --steps 4"),
             std::string::npos) << out;
   EXPECT_EQ(losses_of(dir + "/split/metrics.jsonl"), split);
+  EXPECT_EQ(test::jsonl_records(dir + "/split/metrics.jsonl", "recall@1").size(), evaluations);
 
   const TensorMap a = load_safetensors(dir + "/full/last.safetensors"),
                   b = load_safetensors(dir + "/split/last.safetensors");

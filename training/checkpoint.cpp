@@ -54,6 +54,7 @@ std::vector<std::pair<const char*, Field*>> data_fields(Description& d) {
           {"training_boxes", &d.training_boxes},
           {"training_files", &d.training_files},
           {"evaluation_data", &d.evaluation},
+          {"evaluation_files", &d.evaluation_files},
           {"image_source", &d.image_source}};
 }
 

@@ -23,9 +23,11 @@ struct DataDescription {
   // "stamps ...": a fingerprint of the training image files' sizes and modification times (data/file_stamps.h), so
   // that files replaced under their names between an interruption and --resume are noticed.
   std::string training_files;
-  // "Q queries and G gallery images, list ..." or "T test images, list ...": paths, classes and boxes of the
-  // evaluation's images, which metrics.jsonl and best.safetensors compare across the run.
+  // "Q queries and G gallery images, list ..., boxes ..., feature F" or "T test images, ...": paths, classes and
+  // boxes of the evaluation's images and the feature evaluated, which metrics.jsonl and best.safetensors compare
+  // across the run; and, as training_files, their files' stamps. Both "" until the run has evaluated.
   std::string evaluation;
+  std::string evaluation_files;
   // "cache" (the decoded-image cache of sgml prepare) or "files": where the training images are read from, which
   // the random crops depend on.
   std::string image_source;

@@ -62,19 +62,32 @@ std::string box_text(const BoundingBox& b) {
 }
 
 // Paths below the dataset's folder, classes and boxes of the evaluation's lists, each list named.
+// "list L, boxes B": the evaluation's lists (each named: paths below the dataset's folder, classes) and their
+// boxes, apart, so that a message shows which changed.
 std::string evaluation_fingerprint(const Dataset& d) {
-  Fingerprint f;
-  for (const auto& [name, list] : {std::pair<const char*, const std::vector<ImageRecord>*>{"test", &d.test},
-                                   {"query", &d.query},
-                                   {"gallery", &d.gallery}}) {
-    f.mix(name);
-    for (const ImageRecord& r : *list) {
-      f.mix(path_below_root(r.path, d.root));
-      f.mix(std::to_string(r.label));
-      f.mix(box_text(r.box));
+  Fingerprint list, boxes;
+  for (const auto& [name, records] : {std::pair<const char*, const std::vector<ImageRecord>*>{"test", &d.test},
+                                      {"query", &d.query},
+                                      {"gallery", &d.gallery}}) {
+    list.mix(name);
+    for (const ImageRecord& r : *records) {
+      list.mix(path_below_root(r.path, d.root));
+      list.mix(std::to_string(r.label));
+      boxes.mix(box_text(r.box));
     }
   }
-  return f.hex();
+  return str_cat("list ", list.hex(), ", boxes ", boxes.hex());
+}
+
+// "stamps S": the files' sizes and modification times (data/file_stamps.h); "-" for one that cannot be read.
+std::string files_fingerprint(const std::vector<const std::vector<ImageRecord>*>& lists) {
+  std::vector<std::string> paths;
+  for (const std::vector<ImageRecord>* records : lists)
+    for (const ImageRecord& r : *records) paths.push_back(r.path);
+  Fingerprint files;
+  for (const std::optional<FileStamp>& s : file_stamps(paths))
+    files.mix(s ? str_cat(s->bytes, " ", s->modified_ns) : std::string("-"));  // "-": unreadable (a cache serves it)
+  return "stamps " + files.hex();
 }
 
 }  // namespace
@@ -92,16 +105,13 @@ DataDescription DatasetBatchSource::data_description() const {
   out.training =
       str_cat(dataset_.train.size(), " images of ", dataset_.num_train_classes(), " classes, list ", images.hex());
   out.training_boxes = cropped == 0 ? "none" : str_cat(cropped, " boxes, list ", boxes.hex());
-  std::vector<std::string> paths;
-  for (const ImageRecord& r : dataset_.train) paths.push_back(r.path);
-  Fingerprint files;
-  for (const std::optional<FileStamp>& s : file_stamps(paths))
-    files.mix(s ? str_cat(s->bytes, " ", s->modified_ns) : std::string("-"));  // "-": unreadable (a cache serves it)
-  out.training_files = "stamps " + files.hex();
+  out.training_files = files_fingerprint({&dataset_.train});
+  // The feature evaluated is part of what the run's evaluations compare.
   out.evaluation = str_cat(dataset_.query_gallery() ? str_cat(dataset_.query.size(), " queries and ",
                                                               dataset_.gallery.size(), " gallery images")
                                                     : str_cat(dataset_.test.size(), " test images"),
-                           ", list ", evaluation_fingerprint(dataset_));
+                           ", ", evaluation_fingerprint(dataset_), ", feature ", config_.eval_feature);
+  out.evaluation_files = files_fingerprint({&dataset_.test, &dataset_.query, &dataset_.gallery});
   out.image_source = stream_.uses_cache() ? "cache" : "files";
   return out;
 }

@@ -62,7 +62,8 @@ const FieldRule kRules[] = {
     {"augment", Change::Refused, ""},
     {"train-crop", Change::Refused, ""},
     {"eval-resize", Change::Refused, ""},
-    {"eval-feature", Change::Refused, ""},  // evaluations are compared across the run (best.safetensors)
+    // Once the run has evaluated, a leg that evaluates another feature is refused with the test data (trainer.cpp).
+    {"eval-feature", Change::Allowed, "the feature evaluated from here on"},
     {"frozen-bn", Change::Refused, ""},
     {"epochs", Change::Allowed, "the run's length changes (a cosine schedule is laid out to the new end)"},
     {"steps", Change::Allowed, "the run's length changes (a cosine schedule is laid out to the new end)"},

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include "data/output_paths.h"
 #include "engine/check.h"
@@ -81,8 +82,10 @@ Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, E
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
   SGML_CHECK(data_ && data_->steps_per_epoch() > 0, "the training data yields no batches");
   progress_.data = data_->data_description();
-  evaluation_data_ = progress_.data.evaluation;
-  progress_.data.evaluation.clear();  // recorded once the run has evaluated (a run that never did compares nothing)
+  // Recorded once the run has evaluated (a run that never did compares nothing).
+  evaluation_data_ = {progress_.data.evaluation, progress_.data.evaluation_files};
+  progress_.data.evaluation.clear();
+  progress_.data.evaluation_files.clear();
   check_loss_fits_dataset(config, data_->num_attributes());
   if (config.method == "dnc" && config.sampling != Sampling::BatchWise)
     SGML_FAIL("--method dnc needs --sampling batch: its batches are class-balanced within one cluster");
@@ -222,24 +225,30 @@ void Trainer::check_same_data(const DataDescription& then, const std::string& pa
   // user should know that its images are not quite the ones it began with.
   if (differ(then.training_files, now.training_files))
     std::fprintf(stderr,
-                 "--resume: note: training image files changed since the run began (the size or "
+                 "--resume: note: training image files changed since the run last started or resumed (the size or "
                  "modification time of at least one; a copy that did not keep modification times changes "
                  "them all): it goes on with them as they are now\n");
   // Each evaluation is compared with the run's earlier ones (metrics.jsonl, its plot, best.safetensors).
   if (evaluator_ && differ(then.evaluation, now.evaluation))
-    SGML_FAIL("--resume: '", path, "' was evaluated on ", then.evaluation, "; the test data now holds ", now.evaluation,
+    SGML_FAIL("--resume: '", path, "' was evaluated on ", then.evaluation, "; this leg would evaluate on ",
+              now.evaluation,
               ": the resumed run's evaluations would not compare with its earlier ones "
-              "(metrics.jsonl, best.safetensors). Restore the test data, or ",
+              "(metrics.jsonl, best.safetensors). Give the run's test data and --eval-feature, or ",
               new_run);
+  if (evaluator_ && differ(then.evaluation_files, now.evaluation_files))
+    std::fprintf(stderr,
+                 "--resume: note: test image files changed since the run's last evaluation (the size or "
+                 "modification time of at least one; a copy that did not keep modification times changes "
+                 "them all): its evaluations from here on see them as they are now\n");
   // The random crops cut the cached square or the original image: a run goes on reading what it began with.
   if (then.image_source == "files" && now.image_source == "cache") {
     data_->stop_using_cache();
     std::fprintf(stderr,
-                 "--resume: the run began reading the image files: it goes on so, without the "
+                 "--resume: the run read the image files so far: it goes on so, without the "
                  "decoded-image cache prepared since (its random crops would cut other pixels)\n");
   } else if (then.image_source == "cache" && now.image_source == "files") {
     std::fprintf(stderr,
-                 "--resume: note: the run began with the decoded-image cache, which is not usable now: it "
+                 "--resume: note: the run read the decoded-image cache so far, which is not usable now: it "
                  "goes on reading the image files, whose random crops cut other pixels than the cache's, "
                  "so it will not match an uninterrupted run\n");
   }
@@ -268,6 +277,7 @@ void Trainer::resume_from(const std::string& path) {
   // leg evaluates (on the same, as checked).
   progress_.data = data_->data_description();
   progress_.data.evaluation = c.progress.data.evaluation;
+  progress_.data.evaluation_files = c.progress.data.evaluation_files;
   bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only
 }
 
@@ -320,7 +330,7 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
     const bool best = r1 > progress_.best_recall_at_1;
     if (best) record["best"] = true;  // the evaluation of the model best.safetensors now holds
     log.write(record);
-    progress_.data.evaluation = evaluation_data_;
+    std::tie(progress_.data.evaluation, progress_.data.evaluation_files) = evaluation_data_;
     if (best) {  // tracked with or without an output folder
       progress_.best_recall_at_1 = r1;
       if (!out.empty()) write_checkpoint(out + "/best.safetensors");
@@ -469,16 +479,17 @@ std::vector<StepMetrics> Trainer::run(bool evaluate_first) {
     record["epoch"] = 0;
     record["step"] = 0;
     log.write(record);
-    progress_.data.evaluation = evaluation_data_;
+    std::tie(progress_.data.evaluation, progress_.data.evaluation_files) = evaluation_data_;
   }
 
   install_interrupt_handler();
+  const int64_t leg_start = progress_.step;
   ProgressBar bar(total_steps(), progress_.step);
   if (finished() && progress_.step > 0)  // a resumed run already as long as asked (--steps below the checkpoint's)
-    bar.message(str_cat("nothing to train: the checkpoint is at step ", progress_.step, " (epochs done: ",
-                        progress_.epoch, "), which already reaches ",
+    bar.message(str_cat("nothing to train: the checkpoint is at step ", progress_.step,
+                        " (epochs done: ", progress_.epoch, "), which already reaches ",
                         config_.steps > 0 ? str_cat("--steps ", config_.steps) : str_cat("--epochs ", config_.epochs),
-                        "; the run is evaluated and its files are written again"));
+                        "; its files are written again (no evaluation: sgml eval evaluates a checkpoint)"));
   std::vector<StepMetrics> history;
   ObjectiveConfig objective_config = objective();
   bool ended_epoch = false;  // the last step closed an epoch (and ran end_epoch)
@@ -520,7 +531,8 @@ std::vector<StepMetrics> Trainer::run(bool evaluate_first) {
   }
   bar.finish();
   // A run that stops mid-epoch (--steps), or a resumed run that had already finished, ends as an epoch does.
-  if (!stopped_by_signal_ && !ended_epoch) end_epoch(log, bar, /*evaluate=*/finished());
+  // Evaluated where this leg trained: a resumed run that had already finished has its evaluation in the log.
+  if (!stopped_by_signal_ && !ended_epoch) end_epoch(log, bar, /*evaluate=*/finished() && progress_.step > leg_start);
   record_counters();
   if (!config_.save_file.empty()) {
     check_finite_state(config_.save_file);

@@ -165,7 +165,10 @@ int train_with_options(Options& opt) {
   trainer.initialise_model();
   const std::string last = config.out_dir + "/last.safetensors";
   if (config.resume) {
-    SGML_CHECK(std::filesystem::exists(last), "--resume: no checkpoint at ", last);
+    if (!std::filesystem::exists(last))
+      SGML_FAIL("--resume: no checkpoint at ", last,
+                " (a run stopped before its first checkpoint, or another --out: "
+                "start it again without --resume)");
     trainer.resume_from(last);
     std::fprintf(stderr, "resumed from %s at step %lld\n", last.c_str(), (long long)trainer.progress().step);
   }
