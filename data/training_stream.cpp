@@ -81,7 +81,7 @@ void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clus
 void TrainingStream::stop_using_cache() {
   if (!cache_) return;
   retire_loader();
-  cache_note_ = "decoded-image cache not used: " + cache_->json_path() + " (the run began reading the image files)";
+  cache_note_ = "decoded-image cache not used: " + cache_->json_path() + " (the run read the image files so far)";
   cache_.reset();
 }
 

@@ -203,8 +203,10 @@ void Trainer::initialise_model() {
   }
 }
 
-void Trainer::check_same_data(const DataDescription& then, const std::string& path) {
-  const DataDescription now = data_->data_description();
+DataDescription Trainer::check_same_data(const DataDescription& then, const std::string& path) {
+  // The data as the constructor described it (its files stamped once, not again here).
+  DataDescription now = progress_.data;
+  std::tie(now.evaluation, now.evaluation_files) = evaluation_data_;
   const auto differ = [](const std::string& a, const std::string& b) { return !a.empty() && !b.empty() && a != b; };
   const std::string new_run = str_cat("start a new run without --resume (--init ", path, " starts from its weights)");
   // Batches are drawn by image index: on other data the run would go on with other images, and a clustered run's
@@ -243,6 +245,7 @@ void Trainer::check_same_data(const DataDescription& then, const std::string& pa
   // The random crops cut the cached square or the original image: a run goes on reading what it began with.
   if (then.image_source == "files" && now.image_source == "cache") {
     data_->stop_using_cache();
+    now.image_source = "files";
     std::fprintf(stderr,
                  "--resume: the run read the image files so far: it goes on so, without the "
                  "decoded-image cache prepared since (its random crops would cut other pixels)\n");
@@ -252,6 +255,7 @@ void Trainer::check_same_data(const DataDescription& then, const std::string& pa
                  "goes on reading the image files, whose random crops cut other pixels than the cache's, "
                  "so it will not match an uninterrupted run\n");
   }
+  return now;
 }
 
 void Trainer::resume_from(const std::string& path) {
@@ -260,7 +264,7 @@ void Trainer::resume_from(const std::string& path) {
   const TrainConfig stored = TrainConfig::from_json(c.config, "checkpoint '" + path + "'");
   for (const std::string& note : check_resume_compatible(c.config, config_, path))
     std::fprintf(stderr, "--resume: %s\n", note.c_str());
-  check_same_data(c.progress.data, path);
+  const DataDescription data_now = check_same_data(c.progress.data, path);
   check_attribute_head(c.model, data_->num_attributes(), path, "--resume");
   // How the run began is the checkpoint's to say: the resumed run's config.json and checkpoints keep it, whatever
   // these options say now (they are not used).
@@ -275,7 +279,7 @@ void Trainer::resume_from(const std::string& path) {
   progress_ = c.progress;
   // An older checkpoint's run is described from here on; the test data its evaluations were on stays until this
   // leg evaluates (on the same, as checked).
-  progress_.data = data_->data_description();
+  progress_.data = data_now;
   progress_.data.evaluation = c.progress.data.evaluation;
   progress_.data.evaluation_files = c.progress.data.evaluation_files;
   bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only

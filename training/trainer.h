@@ -91,7 +91,8 @@ class Trainer {
   ObjectiveConfig objective() const;
   // --resume: refuses other training images, boxes or (when evaluating) test data than the checkpoint's `then`,
   // and keeps reading the images from where the run began (the files, though a cache was prepared since).
-  void check_same_data(const DataDescription& then, const std::string& path);
+  // Returns the data as this run goes on with it.
+  DataDescription check_same_data(const DataDescription& then, const std::string& path);
   // The test data's description and its files' stamps, into progress_ once the run evaluates on them.
   std::pair<std::string, std::string> evaluation_data_;
   void check_finite_state(const std::string& path) const;  // throws naming the non-finite tensors
