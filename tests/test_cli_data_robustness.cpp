@@ -1,7 +1,8 @@
-// The data path under bad input, through the sgml program: a directory given as an image to eval and search (it
-// used to abort with "terminate called without an active exception"), file names that are not UTF-8 through
-// info, prepare, train, eval and search (prepare used to fail inside the JSON library), a prepare killed at any
-// moment, and a cache folder that cannot be made. Models are ResNet-18 at 32 px on a small generated dataset.
+// The data path under bad input, through the sgml program: a directory given as an image to eval and search (it used to
+// abort with "terminate called without an active exception"), file names that are not UTF-8 through info, prepare,
+// train, eval and search (prepare used to fail inside the JSON library), a prepare killed at any moment, a cache folder
+// that cannot be made, and which images training and evaluation read. Models are ResNet-18 at 32 px on a small
+// generated dataset.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -267,6 +268,25 @@ TEST(CliDataRobustness, EvalSaysHowManyQueriesHaveNoMatch) {
   ASSERT_EQ(run(eval + " 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("queries without a match in the gallery: " + std::to_string(without) + " of " +
                      std::to_string(d.query.size())), std::string::npos) << out;
+}
+
+// Where training and evaluation read their images differently, each says so: random-resized crops need the
+// original images, and the evaluation transform still reads the decoded-image cache (chosen once for the run).
+TEST(CliDataRobustness, TrainingAndEvaluationSayWhichImagesTheyRead) {
+  const std::string dir = test::small_inshop("cli_cache_notes");
+  std::string out;
+  ASSERT_EQ(run(sgml_program() + " prepare deepfashion --data " + dir + " --size 32 --workers 2 2>&1", &out), 0) << out;
+  const std::string index = cache_index_path(default_cache_dir(test::read_small_inshop(dir)), 32);
+  const std::string train = sgml_program() + " train deepfashion --data " + dir +
+                            " --no-pretrained --model resnet18"
+                            " --image-size 32 --classes-per-batch 2 --images-per-class 2 --steps 1 --eval-every 0"
+                            " --device cpu --workers 1";
+  ASSERT_EQ(run(train + " --out " + dir + "/plain 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("decoded-image cache: " + index), std::string::npos) << out;
+  EXPECT_EQ(out.find("evaluation: "), std::string::npos) << out;  // the same for both: said once
+  ASSERT_EQ(run(train + " --train-crop random-resized --out " + dir + "/crop 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("decoded-image cache not used: --train-crop random-resized"), std::string::npos) << out;
+  EXPECT_NE(out.find("evaluation: decoded-image cache: " + index), std::string::npos) << out;
 }
 
 TEST(CliDataRobustness, PrepareNamesAnOutputFolderThatCannotBeMade) {

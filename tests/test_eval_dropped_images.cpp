@@ -138,19 +138,26 @@ TEST(FeatureExtraction, EvaluationReadsThePreparedCache) {
   const Dataset d = read_dataset(dir, DemoLayout::InShop);
   SgmlModel model = tiny_model();
   EvaluationSettings s = settings();
-  const Evaluation decoded = evaluate_model(model, d, s);
-  EXPECT_TRUE(decoded.cache_note.empty()) << decoded.cache_note;
+  std::string note;
+  EXPECT_EQ(evaluation_cache(d, s, &note), nullptr);
+  EXPECT_TRUE(note.empty()) << note;
+  const Evaluation decoded = evaluate_model(model, d, s, nullptr);
   build_image_cache(d, default_cache_dir(d), 32, 2, false);
   // The image file is gone after prepare: only the cache can give its features, and they are the decoded ones.
   // (A file spoiled in place is a changed file: the cache is then not used, DataLoader.ChangedImageFileStopsTheCache.)
   fs::remove(d.gallery[1].path);
-  const Evaluation cached = evaluate_model(model, d, s);
-  EXPECT_NE(cached.cache_note.find(cache_index_path(default_cache_dir(d), 32)), std::string::npos) << cached.cache_note;
+  const std::shared_ptr<const ImageCache> cache = evaluation_cache(d, s, &note);
+  ASSERT_NE(cache, nullptr) << note;
+  EXPECT_NE(note.find(cache_index_path(default_cache_dir(d), 32)), std::string::npos) << note;
+  const Evaluation cached = evaluate_model(model, d, s, cache);
   EXPECT_EQ(cached.images_dropped(), 0);
   EXPECT_LT(test::relative_error(cached.gallery_features, decoded.gallery_features), 1e-6);
   EXPECT_LT(test::relative_error(cached.query_features, decoded.query_features), 1e-6);
-  s.use_cache = false;
-  EXPECT_NE(test::error_of([&] { evaluate_model(model, d, s); }).find(d.gallery[1].path), std::string::npos);
+  EXPECT_NE(test::error_of([&] { evaluate_model(model, d, s, nullptr); }).find(d.gallery[1].path), std::string::npos);
+  // --eval-resize crops from the original image, which the cache (squashed to squares) does not hold.
+  s.eval_resize = 40;
+  EXPECT_EQ(evaluation_cache(d, s, &note), nullptr);
+  EXPECT_NE(note.find("--eval-resize"), std::string::npos) << note;
 }
 
 TEST(Evaluation, UnreadableImageIsAnErrorNamingItWithoutSkip) {
@@ -158,7 +165,7 @@ TEST(Evaluation, UnreadableImageIsAnErrorNamingItWithoutSkip) {
   const Dataset d = read_dataset(dir, DemoLayout::InShop);
   SgmlModel model = tiny_model();
   spoil(d.query[2].path);
-  const std::string message = test::error_of([&] { evaluate_model(model, d, settings()); });
+  const std::string message = test::error_of([&] { evaluate_model(model, d, settings(), nullptr); });
   EXPECT_NE(message.find(d.query[2].path), std::string::npos) << message;
   EXPECT_NE(message.find("--skip-bad-images"), std::string::npos) << message;
 }
@@ -168,12 +175,12 @@ TEST(Evaluation, DroppedImagesLeaveBothSidesOfTheRankingQueryGallery) {
   const Dataset d = read_dataset(dir, DemoLayout::InShop);
   SgmlModel model = tiny_model();
   EvaluationSettings s = settings();
-  const Evaluation full = evaluate_model(model, d, s);  // every image readable
+  const Evaluation full = evaluate_model(model, d, s, nullptr);  // every image readable
   const int64_t bad_query = 1, bad_gallery = 2;
   spoil(d.query[bad_query].path);
   spoil(d.gallery[bad_gallery].path);
   s.skip_bad_images = true;
-  const Evaluation e = evaluate_model(model, d, s);
+  const Evaluation e = evaluate_model(model, d, s, nullptr);
   EXPECT_EQ(e.images_dropped(), 2);
   EXPECT_EQ(e.dropped, (std::vector<std::string>{d.query[bad_query].path, d.gallery[bad_gallery].path}));
   EXPECT_EQ(e.to_json()["images_dropped"], 2);
@@ -195,11 +202,11 @@ TEST(Evaluation, DroppedImageLeavesBothSidesOfTheRankingLeaveOneOut) {
   const Dataset d = read_dataset(dir, DemoLayout::Cub);
   SgmlModel model = tiny_model();
   EvaluationSettings s = settings();
-  const Evaluation full = evaluate_model(model, d, s);
+  const Evaluation full = evaluate_model(model, d, s, nullptr);
   const int64_t bad = 5;
   spoil(d.test[bad].path);
   s.skip_bad_images = true;
-  const Evaluation e = evaluate_model(model, d, s);
+  const Evaluation e = evaluate_model(model, d, s, nullptr);
   EXPECT_EQ(e.dropped, (std::vector<std::string>{d.test[bad].path}));
   EXPECT_EQ(e.metrics.num_queries, int64_t(d.test.size()) - 1);
   EXPECT_EQ(e.metrics.num_gallery, int64_t(d.test.size()) - 1);

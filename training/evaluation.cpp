@@ -53,17 +53,19 @@ std::vector<std::string> Evaluation::recall_notes() const {
   return notes;
 }
 
-Evaluation evaluate_model(SgmlModel& model, const Dataset& dataset, const EvaluationSettings& s) {
+std::shared_ptr<const ImageCache> evaluation_cache(const Dataset& dataset, const EvaluationSettings& s,
+                                                   std::string* note) {
+  LoaderConfig transform;  // the evaluation transform (no augmentation)
+  transform.eval_resize = s.eval_resize;
+  return cache_for_transform(dataset, s.image_size, transform, note);
+}
+
+Evaluation evaluate_model(SgmlModel& model, const Dataset& dataset, const EvaluationSettings& s,
+                          const std::shared_ptr<const ImageCache>& cache) {
   Evaluation e;
   const std::vector<int> ks = s.ks.empty() ? default_ks(dataset) : s.ks;
   EvalOptions options;
   options.compute_nmi = s.compute_nmi;
-  std::shared_ptr<const ImageCache> cache;
-  if (s.use_cache) {
-    LoaderConfig transform;
-    transform.eval_resize = s.eval_resize;
-    cache = cache_for_transform(dataset, s.image_size, transform, &e.cache_note);
-  }
   if (dataset.query_gallery()) {
     SGML_CHECK(!dataset.gallery.empty(), "the dataset has queries but no gallery images");
     const RankedSide q = extract_side(model, dataset.query, s, cache, &e.dropped);

@@ -7,10 +7,12 @@
 // With skip_bad_images, an unreadable image is dropped from both sides of the ranking: it is neither a query nor a
 // candidate, and the metrics are those of the remaining images (as if its line were not in the list files).
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/dataset.h"
+#include "data/image_cache.h"
 #include "models/sgml_model.h"
 #include "retrieval/metrics.h"
 #include "training/feature_extraction.h"
@@ -20,15 +22,13 @@ namespace sgml {
 struct EvaluationSettings : FeatureExtractionSettings {
   bool compute_nmi = true;
   std::vector<int> ks;  // empty: the dataset's standard K
-  bool use_cache = true;  // the decoded-image cache at image_size, when present and matching the dataset
 };
 
 struct Evaluation {
   RetrievalMetrics metrics;
   Tensor query_features, gallery_features;  // gallery undefined for leave-one-out
   std::vector<const ImageRecord*> queries, gallery;  // the images ranked (rows of the features), in list order
-  std::vector<std::string> dropped;  // unreadable images left out of the ranking (skip_bad_images)
-  std::string cache_note;            // "decoded-image cache: PATH", or why a present one was not used, or ""
+  std::vector<std::string> dropped;                  // unreadable images left out of the ranking (skip_bad_images)
   int images_dropped() const { return int(dropped.size()); }
   // The metrics' JSON (retrieval/metrics.h) with "images_dropped".
   nlohmann::json to_json() const;
@@ -38,6 +38,15 @@ struct Evaluation {
 };
 
 std::vector<int> default_ks(const Dataset& dataset);
-Evaluation evaluate_model(SgmlModel& model, const Dataset& dataset, const EvaluationSettings& settings);
+
+// The decoded-image cache that evaluation reads (`sgml prepare` at settings.image_size, matching the dataset and
+// usable with the evaluation transform), or null: the image files. Chosen once for `sgml eval` and once for all of a
+// run's evaluations, as finding it checks every image file's size and modification time. *note: "decoded-image
+// cache: PATH", or why a present one is not used, or "".
+std::shared_ptr<const ImageCache> evaluation_cache(const Dataset& dataset, const EvaluationSettings& settings,
+                                                   std::string* note);
+// cache: from evaluation_cache, or null to decode every image file.
+Evaluation evaluate_model(SgmlModel& model, const Dataset& dataset, const EvaluationSettings& settings,
+                          const std::shared_ptr<const ImageCache>& cache);
 
 }  // namespace sgml

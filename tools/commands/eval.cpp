@@ -114,8 +114,10 @@ int run_eval(int argc, char** argv) {
   s.skip_bad_images = opt.get_flag("skip-bad-images");
   s.compute_nmi = !opt.get_flag("no-nmi");
   s.ks = ks;
-  const Evaluation e = evaluate_model(*loaded.model, dataset, s);
-  if (!e.cache_note.empty()) std::fprintf(stderr, "%s\n", e.cache_note.c_str());
+  std::string cache_note;
+  const std::shared_ptr<const ImageCache> cache = evaluation_cache(dataset, s, &cache_note);
+  if (!cache_note.empty()) std::fprintf(stderr, "%s\n", cache_note.c_str());
+  const Evaluation e = evaluate_model(*loaded.model, dataset, s, cache);
   for (const std::string& note : e.recall_notes()) std::fprintf(stderr, "%s\n", note.c_str());
   for (const std::string& path : e.dropped) std::fprintf(stderr, "dropped unreadable image %s\n", path.c_str());
 

@@ -145,9 +145,12 @@ int train_with_options(Options& opt) {
       kind_of_run == DatasetKind::Cub || kind_of_run == DatasetKind::DemoCub || kind_of_run == DatasetKind::Cars;
   const bool has_test = !dataset.query.empty() || dataset.test.size() >= 2;
   Trainer::Evaluator evaluator;
+  std::shared_ptr<const ImageCache> eval_cache;  // chosen once for all of the run's evaluations
+  std::string eval_cache_note;
   if (has_test && config.eval_every >= 0 && config.batch_plan.empty()) {
+    eval_cache = evaluation_cache(dataset, eval, &eval_cache_note);
     evaluator = [&, noted = false](SgmlModel& model, int epoch) mutable {
-      const Evaluation e = evaluate_model(model, dataset, eval);
+      const Evaluation e = evaluate_model(model, dataset, eval, eval_cache);
       nlohmann::json metrics = e.to_json();
       metrics["feature"] = config.eval_feature;  // what was measured, as sgml eval's result says it
       metrics["crop_boxes"] = crops_to_boxes(parse_dataset_kind(dataset_kind), parse_crop_boxes(config.crop_boxes));
@@ -174,6 +177,10 @@ int train_with_options(Options& opt) {
   }
   // After --resume, which may stop using a cache the run began without.
   if (!source->cache_note().empty()) std::fprintf(stderr, "%s\n", source->cache_note().c_str());
+  // The evaluation transform may read a cache that the training transform cannot (--train-crop random-resized), or
+  // the other way round (--eval-resize): said where the two differ.
+  if (evaluator && !eval_cache_note.empty() && eval_cache_note != source->cache_note())
+    std::fprintf(stderr, "evaluation: %s\n", eval_cache_note.c_str());
   // Before any work (after --resume, which decides whether the cache serves): a missing file would otherwise stop
   // the run when first drawn, perhaps epochs in. (From a decoded-image cache the training images need no files.)
   // The test images only where the run evaluates.
