@@ -81,7 +81,9 @@ void TrainingStream::set_clusters(const std::vector<int>& clusters, int num_clus
 void TrainingStream::stop_using_cache() {
   if (!cache_) return;
   retire_loader();
-  cache_note_ = "decoded-image cache not used: " + cache_->json_path() + " (the run read the image files so far)";
+  cache_note_ = "decoded-image cache not used: " + cache_->json_path() +
+                " (prepared since the run began: the run read the image files so far and goes on so, as the "
+                "cache's random crops would cut other pixels)";
   cache_.reset();
 }
 

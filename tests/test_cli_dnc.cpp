@@ -296,7 +296,7 @@ TEST(CliDnc, LinearHeadTrainsAndEvaluates) {
   ASSERT_EQ(steps.size(), 4u);
   for (const nlohmann::json& s : steps) {
     EXPECT_GT(s.at("metric_loss").get<double>(), 0.0);
-    EXPECT_EQ(s.at("bce_loss").get<double>(), 0.0) << "no attribute branch";
+    EXPECT_FALSE(s.contains("bce_loss")) << "no attribute branch: " << s.dump();
   }
   const TensorMap saved = load_safetensors(dir + "/run/last.safetensors");
   EXPECT_FALSE(saved.count("head.fc.weight"));

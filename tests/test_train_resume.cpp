@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/safetensors.h"
+#include "training/checkpoint.h"
 #include "tests/support/test_support.h"
 
 using namespace sgml;
@@ -147,6 +148,63 @@ TEST(TrainInterrupt, SigintAndSigtermSaveACheckpointAndStop) {
   ASSERT_EQ(test::run_command(base + " --steps " + std::to_string(done + 2) + " --resume 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("done: "), std::string::npos) << out;
   EXPECT_EQ(losses_of(metrics).size(), done + 2);
+}
+
+// A stop during an evaluation (minutes of feature extraction on a large test set) does not wait for it, and loses
+// neither the trained steps nor the evaluation: the checkpoint says that the evaluation is pending, and --resume
+// runs it first; a stop during the untrained model's evaluation saves the run at step 0. The metrics log and the
+// files then equal an uninterrupted run's.
+TEST(TrainInterrupt, StopDuringAnEvaluationResumesWithIt) {
+  const std::string dir = test::scratch_dir("sigint_eval"), data = dir + "/data";
+  std::string out;
+  ASSERT_EQ(test::run_command(test::sgml() + " info demo --data " + data + " 2>&1", &out), 0) << out;
+  // One worker: the evaluation of the demo's 420 test images takes seconds, and it checks for a stop at each batch.
+  const std::string base =
+      test::sgml() + " train demo --data " + data + " --device cpu --workers 1 --seed 3 --steps 2 --eval-every 0";
+  ASSERT_EQ(test::run_command(base + " --out " + dir + "/full 2>&1", &out), 0) << out;
+
+  const std::string metrics = dir + "/run/metrics.jsonl";
+  // Runs `command` in the background, sends SIGINT once `condition` holds (polled), and returns its log.
+  const auto interrupt_when = [&](const std::string& command, const std::string& condition) {
+    const std::string wait = "for i in $(seq 1 1200); do " + condition + " && break; sleep 0.05; done";
+    const std::string script = "(" + command + " > " + dir + "/log.txt 2>&1 & pid=$!; " + wait +
+                               "; kill -INT $pid; wait $pid; echo status=$?)";
+    std::string status;
+    EXPECT_EQ(test::run_command("bash -c '" + script + "'", &status), 0) << status;
+    EXPECT_NE(status.find("status=130"), std::string::npos) << status;
+    return test::file_text(dir + "/log.txt");
+  };
+  // SIGINT during the untrained model's evaluation (config.json is written just before it): the run is saved at
+  // step 0, and the resumed run evaluates it again.
+  std::string log = interrupt_when(base + " --out " + dir + "/run", "[ -e " + dir + "/run/config.json ]");
+  ASSERT_NE(log.find("interrupted (SIGINT): checkpoint saved to " + dir + "/run/last.safetensors"), std::string::npos)
+      << log;
+  EXPECT_EQ(load_checkpoint(dir + "/run/last.safetensors").progress.step, 0);
+  EXPECT_EQ(test::jsonl_records(metrics, "recall@1").size(), 0u);
+  // SIGINT once step 2 is logged: the evaluation of the trained model runs then.
+  log =
+      interrupt_when(base + " --resume --out " + dir + "/run", "[ $(grep -c loss " + metrics + " 2>/dev/null) -ge 2 ]");
+  ASSERT_NE(log.find("interrupted (SIGINT) during the evaluation at step 2: checkpoint saved to " + dir +
+                     "/run/last.safetensors (continue with --resume, which evaluates first)"),
+            std::string::npos)
+      << log;
+  EXPECT_TRUE(load_checkpoint(dir + "/run/last.safetensors").progress.evaluation_pending);
+  EXPECT_EQ(test::jsonl_records(metrics, "recall@1").size(), 1u);  // before training only
+  EXPECT_FALSE(std::filesystem::exists(dir + "/run/best.safetensors"));
+
+  ASSERT_EQ(test::run_command(base + " --resume --out " + dir + "/run 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("evaluating the model of step 2 first: the run was stopped during that evaluation"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("no evaluation"), std::string::npos) << out;
+  EXPECT_FALSE(load_checkpoint(dir + "/run/last.safetensors").progress.evaluation_pending);
+  EXPECT_EQ(test::file_text(metrics), test::file_text(dir + "/full/metrics.jsonl"));
+  for (const char* file : {"/last.safetensors", "/best.safetensors"}) {
+    const TensorMap a = load_safetensors(dir + "/full" + file), b = load_safetensors(dir + "/run" + file);
+    ASSERT_EQ(a.size(), b.size()) << file;
+    for (const auto& [name, t] : a)
+      if (t.dtype() == DType::F32) EXPECT_EQ(t.to_vector(), b.at(name).to_vector()) << file << " " << name;
+  }
 }
 
 }  // namespace

@@ -23,7 +23,11 @@ template <class T>
 T progress_field(const nlohmann::json& j, const char* field, T fallback, const std::string& path) {
   if (!j.contains(field)) return fallback;
   const nlohmann::json& v = j[field];
-  if constexpr (std::is_floating_point_v<T>) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!v.is_boolean())
+      SGML_FAIL("checkpoint '", path, "': progress field '", field, "' must be true or false, got ", v.dump());
+    return v.get<bool>();
+  } else if constexpr (std::is_floating_point_v<T>) {
     if (!v.is_number())
       SGML_FAIL("checkpoint '", path, "': progress field '", field, "' must be a number, got ", v.dump());
     return v.get<T>();
@@ -63,6 +67,8 @@ std::vector<std::pair<const char*, Field*>> data_fields(Description& d) {
 nlohmann::json TrainProgress::to_json() const {
   nlohmann::json j = {{"step", step}, {"epoch", epoch}, {"step_in_epoch", step_in_epoch},
                       {"best_recall_at_1", best_recall_at_1}, {"bad_images_skipped", bad_images_skipped}};
+  if (evaluation_pending) j["evaluation_pending"] = true;
+  if (cpu_threads > 0) j["cpu_threads"] = cpu_threads;
   for (const auto& [key, value] : data_fields(data))
     if (!value->empty()) j[key] = *value;
   if (clustered_epoch > 0) {
@@ -81,6 +87,8 @@ TrainProgress TrainProgress::from_json(const nlohmann::json& j, const std::strin
   p.best_recall_at_1 = progress_field(j, "best_recall_at_1", -1.0, path);
   p.bad_images_skipped = progress_field(j, "bad_images_skipped", 0, path);
   p.clustered_epoch = progress_field(j, "clustered_epoch", 0, path);
+  p.evaluation_pending = progress_field(j, "evaluation_pending", false, path);
+  p.cpu_threads = progress_field(j, "cpu_threads", 0, path);
   for (const auto& [key, value] : data_fields(p.data)) {
     if (!j.contains(key)) continue;
     if (!j.at(key).is_string())

@@ -39,6 +39,11 @@ struct TrainProgress {
   int64_t step_in_epoch = 0;
   double best_recall_at_1 = -1.0;
   int bad_images_skipped = 0;
+  // The evaluation at this step was stopped midway by SIGINT or SIGTERM (training/interrupt.h): --resume runs it
+  // first, so that a stop during an epoch's evaluation loses neither the epoch nor its evaluation.
+  bool evaluation_pending = false;
+  // The OpenMP threads of the CPU's computation when saved (0: not recorded): the CPU's sums depend on their count.
+  int cpu_threads = 0;
   // Divide & Conquer (training/dnc.h): the cluster of each training image (-1: left out) and the epoch (1-based)
   // whose start computed it; empty and 0 before the first clustering and for other methods.
   std::vector<int> clusters;

@@ -206,7 +206,9 @@ std::vector<ConfigField> make_fields() {
       Row("lr-gamma", &C::lr_gamma, "factor of each drop of the step schedule").reals(L::kFactor),
       Row("warmup-steps", &C::warmup_steps, "linear learning-rate warm-up steps").ints(L::kNonNegative),
       Row("epochs", &C::epochs, "training epochs").ints(L::kEpochs),
-      Row("steps", &C::steps, "stop after this many steps (0: run the epochs)").ints(L::kSteps),
+      Row("steps", &C::steps,
+          "the run's length in steps, over which the learning-rate schedule is laid out (0: --epochs)")
+          .ints(L::kSteps),
       Row("seed", &C::seed, "seed of initialisation, sampling and augmentation").ints(L::kNonNegative),
       Row("out", &C::out_dir, "run directory").style(kPath).shown_default("runs/DATASET"),
       Row("resume", &C::resume, "continue from the last checkpoint in the run directory").style(kFlag).not_saved(),

@@ -7,6 +7,7 @@
 #include "data/loader.h"
 #include "data/samplers.h"
 #include "engine/check.h"
+#include "training/interrupt.h"
 
 namespace sgml {
 
@@ -40,6 +41,7 @@ ExtractedFeatures extract_features(SgmlModel& model, const std::vector<ImageReco
     Loader loader(images, no_attributes, 0, [&order](int64_t step) { return order.batch(step); }, c, std::move(cache));
     const Device device = model.device();
     for (Batch b = loader.next(); b.step >= 0; b = loader.next()) {
+      throw_if_interrupted();       // a training run's evaluation or re-clustering stops at SIGINT/SIGTERM
       if (b.size() == 0) continue;  // every image of this batch was dropped
       const Tensor f = model.extract(device.is_cuda() ? b.images.to(device) : b.images, s.feature);
       features.view(rows * dim, {b.size(), dim}).copy_from(f.is_cuda() ? f.to(Device::cpu()) : f);

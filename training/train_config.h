@@ -69,7 +69,7 @@ struct TrainConfig {
   double lr_gamma = 0.1;
   int warmup_steps = 0;
   int epochs = 10;
-  int steps = 0;                 // > 0: stop after this many steps (overrides epochs)
+  int steps = 0;  // > 0: the run's length in steps (overrides epochs; the lr schedule spans it)
   unsigned seed = 0;
   std::string out_dir;           // run directory (checkpoints, metrics, config, plots)
   bool resume = false;

@@ -34,9 +34,14 @@ void check_finite_loss(const ObjectiveResult& r, const ObjectiveConfig& objectiv
 }  // namespace
 
 nlohmann::json StepMetrics::to_json() const {
-  nlohmann::json j = {{"step", step},       {"epoch", epoch}, {"loss", loss},
-                      {"metric_loss", metric_loss}, {"bce_loss", bce_loss}, {"lr", lr},
-                      {"positive_pairs", positive_pairs}, {"negative_pairs", negative_pairs}};
+  nlohmann::json j = {{"step", step},
+                      {"epoch", epoch},
+                      {"loss", loss},
+                      {"metric_loss", metric_loss},
+                      {"lr", lr},
+                      {"positive_pairs", positive_pairs},
+                      {"negative_pairs", negative_pairs}};
+  if (bce_loss >= 0) j["bce_loss"] = bce_loss;
   if (mask_loss >= 0) j["mask_loss"] = mask_loss;
   return j;
 }
@@ -71,7 +76,7 @@ StepMetrics train_step(SgmlModel& model, AdamOptimizer& optimizer, const Objecti
   m.epoch = 0;
   m.loss = r.loss;
   m.metric_loss = r.metric_loss;
-  m.bce_loss = r.bce_loss;
+  m.bce_loss = out.attr_logits.defined() ? r.bce_loss : -1.0;
   m.mask_loss = model.learner_masks().defined() ? r.mask_loss : -1.0;
   m.lr = lr;
   m.positive_pairs = r.positive_pairs;

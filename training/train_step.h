@@ -22,7 +22,8 @@ struct TrainBatch {
 struct StepMetrics {
   int64_t step;  // 1-based
   int epoch;     // 1-based epoch the step belongs to (set by the trainer)
-  double loss, metric_loss, bce_loss, lr;
+  double loss, metric_loss, lr;
+  double bce_loss = -1;   // the attribute head's BCE; -1 (not logged) for a model without that head (--head linear)
   double mask_loss = -1;  // D&C's learned masks' term (lambda included); -1 (not logged) without learned masks
   int64_t positive_pairs, negative_pairs;
   nlohmann::json to_json() const;

@@ -1,11 +1,11 @@
 #include "training/trainer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <omp.h>
 #include <tuple>
 
 #include "data/output_paths.h"
@@ -16,19 +16,9 @@
 #include "training/dnc.h"
 #include "models/arch_detect.h"
 #include "training/resume_check.h"
+#include "training/interrupt.h"
 
 namespace sgml {
-
-namespace {
-std::atomic<int> g_interrupt_signal{0};  // the first SIGINT or SIGTERM that arrived; 0: none
-void on_interrupt(int signal) {
-  int none = 0;
-  g_interrupt_signal.compare_exchange_strong(none, signal);
-  // The run stops at the next step, which may be an evaluation or a clustering away: a second signal of the kind
-  // ends it at once, as without the handler.
-  std::signal(signal, SIG_DFL);
-}
-}  // namespace
 
 namespace {
 
@@ -70,13 +60,6 @@ void check_attribute_head(const TensorMap& model, int num_attributes, const std:
 std::string metrics_log_path(const TrainConfig& c) {
   return !c.metrics_file.empty() ? c.metrics_file : c.out_dir.empty() ? std::string() : c.out_dir + "/metrics.jsonl";
 }
-
-void install_interrupt_handler() {
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);  // what batch schedulers (SLURM, Kubernetes) send before they kill
-}
-bool interrupt_requested() { return g_interrupt_signal != 0; }
-int interrupt_signal() { return g_interrupt_signal; }
 
 Trainer::Trainer(const TrainConfig& config, std::unique_ptr<BatchSource> data, Evaluator evaluator)
     : config_(config), data_(std::move(data)), evaluator_(std::move(evaluator)), device_(parse_device(config.device)) {
@@ -244,11 +227,8 @@ DataDescription Trainer::check_same_data(const DataDescription& then, const std:
                  "them all): its evaluations from here on see them as they are now\n");
   // The random crops cut the cached square or the original image: a run goes on reading what it began with.
   if (then.image_source == "files" && now.image_source == "cache") {
-    data_->stop_using_cache();
+    data_->stop_using_cache();  // its note says so (the train command prints it)
     now.image_source = "files";
-    std::fprintf(stderr,
-                 "--resume: the run read the image files so far: it goes on so, without the "
-                 "decoded-image cache prepared since (its random crops would cut other pixels)\n");
   } else if (then.image_source == "cache" && now.image_source == "files") {
     std::fprintf(stderr,
                  "--resume: note: the run read the decoded-image cache so far, which is not usable now: it "
@@ -283,6 +263,13 @@ void Trainer::resume_from(const std::string& path) {
   progress_.data.evaluation = c.progress.data.evaluation;
   progress_.data.evaluation_files = c.progress.data.evaluation_files;
   bad_images_before_ = progress_.bad_images_skipped;  // the data stream counts this run's only
+  // oneDNN's and OpenMP's sums split their work by the thread count: another count rounds otherwise.
+  if (!device_.is_cuda() && c.progress.cpu_threads > 0 && c.progress.cpu_threads != omp_get_max_threads())
+    std::fprintf(stderr,
+                 "--resume: note: the run computed on %d CPU threads so far and on %d now (OMP_NUM_THREADS, the "
+                 "machine's cores): sums are rounded otherwise, so it goes on close to an uninterrupted run but not "
+                 "bitwise as one\n",
+                 c.progress.cpu_threads, omp_get_max_threads());
 }
 
 void Trainer::check_finite_state(const std::string& path) const {
@@ -314,11 +301,31 @@ ObjectiveConfig Trainer::objective() const {
   return o;
 }
 
-void Trainer::record_counters() { progress_.bad_images_skipped = bad_images_before_ + data_->bad_images_skipped(); }
+void Trainer::record_counters() {
+  progress_.bad_images_skipped = bad_images_before_ + data_->bad_images_skipped();
+  progress_.cpu_threads = omp_get_max_threads();
+}
 
 void Trainer::write_checkpoint(const std::string& path) {
   record_counters();  // first: the checkpoint carries the counters of its step (a resumed run continues from them)
   save(path);
+}
+
+void Trainer::stop_at_signal(ProgressBar* bar) {
+  stopped_by_signal_ = true;
+  if (bar) bar->finish();
+  const std::string& out = config_.out_dir;
+  if (out.empty()) return;
+  write_checkpoint(out + "/last.safetensors");
+  const std::string line =
+      str_cat("interrupted (", interrupt_signal() == SIGTERM ? "SIGTERM" : "SIGINT", ")",
+              progress_.evaluation_pending ? str_cat(" during the evaluation at step ", progress_.step) : "",
+              ": checkpoint saved to ", out, "/last.safetensors (continue with --resume",
+              progress_.evaluation_pending ? ", which evaluates first)" : ")");
+  if (bar)
+    bar->message(line);
+  else
+    std::fprintf(stderr, "%s\n", line.c_str());
 }
 
 void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
@@ -327,7 +334,15 @@ void Trainer::end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate) {
     bar.finish();
     // An evaluation after --steps ended an epoch midway is labelled with that epoch, as its steps are.
     const int epoch = progress_.epoch + (progress_.step_in_epoch > 0 ? 1 : 0);
-    nlohmann::json record = evaluator_(*model_, epoch);
+    nlohmann::json record;
+    try {
+      record = evaluator_(*model_, epoch);
+    } catch (const Interrupted&) {
+      // Stopped midway (SIGINT, SIGTERM): the caller saves last.safetensors, and --resume evaluates it first.
+      progress_.evaluation_pending = true;
+      return;
+    }
+    progress_.evaluation_pending = false;
     const double r1 = record.at("recall@1");
     record["epoch"] = epoch;
     record["step"] = progress_.step;
@@ -458,6 +473,7 @@ void Trainer::freeze_learner_masks(bool frozen) {
 
 std::vector<StepMetrics> Trainer::run(bool evaluate_first) {
   SGML_CHECK(model_, "initialise_model() before run()");
+  install_interrupt_handler();  // from here on a stop saves the run (before: nothing trained is lost)
   const std::string out = config_.out_dir;
   if (!out.empty()) create_output_folder(out, "run folder");
   // Files named on the command line get their folder now, not after hours of training.
@@ -479,36 +495,56 @@ std::vector<StepMetrics> Trainer::run(bool evaluate_first) {
   if (!out.empty()) write_file_atomically(out + "/config.json", config_.to_json().dump(2) + "\n");
 
   if (evaluate_first && evaluator_ && progress_.step == 0) {
-    nlohmann::json record = evaluator_(*model_, 0);
-    record["epoch"] = 0;
-    record["step"] = 0;
-    log.write(record);
-    std::tie(progress_.data.evaluation, progress_.data.evaluation_files) = evaluation_data_;
+    try {
+      nlohmann::json record = evaluator_(*model_, 0);
+      record["epoch"] = 0;
+      record["step"] = 0;
+      log.write(record);
+      std::tie(progress_.data.evaluation, progress_.data.evaluation_files) = evaluation_data_;
+    } catch (const Interrupted&) {  // the resumed run, at step 0, evaluates the untrained model again
+      stop_at_signal(nullptr);
+    }
   }
 
-  install_interrupt_handler();
   const int64_t leg_start = progress_.step;
   ProgressBar bar(total_steps(), progress_.step);
-  if (finished() && progress_.step > 0)  // a resumed run already as long as asked (--steps below the checkpoint's)
+  bool evaluated_pending = false;  // the evaluation that a stop interrupted, run first
+  if (progress_.evaluation_pending && evaluator_) {
+    bar.message(
+        str_cat("evaluating the model of step ", progress_.step, " first: the run was stopped during that evaluation"));
+    end_epoch(log, bar, /*evaluate=*/true);
+    if (progress_.evaluation_pending)  // interrupted again
+      stop_at_signal(&bar);
+    else
+      evaluated_pending = true;
+  } else if (progress_.evaluation_pending) {
+    bar.message(str_cat("note: the evaluation at step ", progress_.step,
+                        " that stopped the run is not run again: this run does not evaluate (--eval-every)"));
+    progress_.evaluation_pending = false;
+  }
+  // A resumed run already as long as asked (--steps below the checkpoint's).
+  if (finished() && progress_.step > 0 && !stopped_by_signal_)
     bar.message(str_cat("nothing to train: the checkpoint is at step ", progress_.step,
                         " (epochs done: ", progress_.epoch, "), which already reaches ",
                         config_.steps > 0 ? str_cat("--steps ", config_.steps) : str_cat("--epochs ", config_.epochs),
-                        "; its files are written again (no evaluation: sgml eval evaluates a checkpoint)"));
+                        "; its files are written again",
+                        evaluated_pending ? "" : " (no evaluation: sgml eval evaluates a checkpoint)"));
   std::vector<StepMetrics> history;
   ObjectiveConfig objective_config = objective();
   bool ended_epoch = false;  // the last step closed an epoch (and ran end_epoch)
-  while (!finished()) {
+  while (!stopped_by_signal_ && !finished()) {
     if (interrupt_requested()) {
-      stopped_by_signal_ = true;
-      bar.finish();
-      if (!out.empty()) {
-        write_checkpoint(out + "/last.safetensors");
-        bar.message(str_cat("interrupted (", interrupt_signal() == SIGTERM ? "SIGTERM" : "SIGINT",
-                            "): checkpoint saved to ", out, "/last.safetensors (continue with --resume)"));
-      }
+      stop_at_signal(&bar);
       break;
     }
-    if (config_.method == "dnc") prepare_dnc_step(log, bar, objective_config);
+    if (config_.method == "dnc") {
+      try {
+        prepare_dnc_step(log, bar, objective_config);
+      } catch (const Interrupted&) {  // during a re-clustering's features: the resumed run clusters again
+        stop_at_signal(&bar);
+        break;
+      }
+    }
     const TrainBatch batch = data_->batch(progress_.step);
     StepMetrics m;
     try {
@@ -531,12 +567,19 @@ std::vector<StepMetrics> Trainer::run(bool evaluate_first) {
       ++progress_.epoch;
       progress_.step_in_epoch = 0;
       end_epoch(log, bar, (config_.eval_every > 0 && progress_.epoch % config_.eval_every == 0) || finished());
+      if (progress_.evaluation_pending) {
+        stop_at_signal(&bar);
+        break;
+      }
     }
   }
   bar.finish();
   // A run that stops mid-epoch (--steps), or a resumed run that had already finished, ends as an epoch does.
   // Evaluated where this leg trained: a resumed run that had already finished has its evaluation in the log.
-  if (!stopped_by_signal_ && !ended_epoch) end_epoch(log, bar, /*evaluate=*/finished() && progress_.step > leg_start);
+  if (!stopped_by_signal_ && !ended_epoch) {
+    end_epoch(log, bar, /*evaluate=*/finished() && progress_.step > leg_start);
+    if (progress_.evaluation_pending) stop_at_signal(&bar);
+  }
   record_counters();
   if (!config_.save_file.empty()) {
     check_finite_state(config_.save_file);

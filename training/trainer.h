@@ -102,6 +102,9 @@ class Trainer {
   // The one end of an epoch (or of a run that stops mid-epoch): the evaluation when `evaluate` (logged, the best
   // Recall@1 tracked, best.safetensors written when it improves), then last.safetensors.
   void end_epoch(MetricsLog& log, ProgressBar& bar, bool evaluate);
+  // At SIGINT or SIGTERM: last.safetensors (unless the run has no folder), said on `bar` (or stderr when null), and
+  // stopped_by_signal(); --resume continues from there.
+  void stop_at_signal(ProgressBar* bar);
   // --method dnc, before each step: the clusters of the step's epoch (re-clustering and logging when due, or the
   // checkpoint's after a resume) and the objective's learner for the step.
   void prepare_dnc_step(MetricsLog& log, ProgressBar& bar, ObjectiveConfig& objective);
@@ -136,11 +139,5 @@ class Trainer {
 
 // The run's metrics log: --metrics FILE, else OUT/metrics.jsonl ("" without either).
 std::string metrics_log_path(const TrainConfig& config);
-
-// True once SIGINT (Ctrl-C) or SIGTERM (a batch scheduler's stop) arrived after install_interrupt_handler(); the
-// loop then checkpoints and stops. interrupt_signal() is the first that arrived (0: none).
-void install_interrupt_handler();
-bool interrupt_requested();
-int interrupt_signal();
 
 }  // namespace sgml

@@ -18,6 +18,7 @@
 #include "training/config_fields.h"
 #include "training/dnc.h"
 #include "training/evaluation.h"
+#include "training/interrupt.h"
 #include "training/progress.h"
 #include "training/train_config.h"
 #include "training/trainer.h"
