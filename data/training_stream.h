@@ -57,6 +57,7 @@ class TrainingStream {
   // One line for the start of a run: "decoded-image cache: PATH", or why a present one is not used, or "".
   const std::string& cache_note() const { return cache_note_; }
   bool uses_cache() const { return cache_ != nullptr; }  // images come from the cache, not their files
+  const std::shared_ptr<const ImageCache>& cache() const { return cache_; }  // null: the image files
   // Reads the image files from the next batch on (a resumed run that began without the cache goes on so).
   void stop_using_cache();
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -282,6 +283,27 @@ TEST(CliDnc, AuthorsConfigurationTrainsOnInShop) {
   ASSERT_TRUE(saved.count("head.emb.weight"));
   EXPECT_EQ(saved.at("head.emb.weight").shape(), (std::vector<int64_t>{128, 512}));
   EXPECT_FALSE(saved.count("head.fc.weight"));
+}
+
+// The re-clustering's features come from the decoded-image cache where training's images do: the same pixels as
+// the files' (the clusters equal those of a run without the cache; its random crops differ, the cache's squares
+// being 32 px of the 64 px images), and an image gone from disk since `sgml prepare` is served to the clustering
+// too (it stopped the run there).
+TEST(CliDnc, ClusteringReadsTheDecodedImageCache) {
+  const std::string dir = test::scratch_dir("cli_dnc_cache");
+  const test::RemovedAtExit remove{dir};
+  const std::string data = demo_data(dir), base = small_run(data, " --steps 3");
+  std::string out;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/files 2>&1", &out), 0) << out;
+  ASSERT_EQ(run_cli(sgml() + " prepare demo --data " + data + " --size 32 2>&1", &out), 0) << out;
+  const Dataset d = load_dataset("demo", data);
+  ASSERT_TRUE(std::filesystem::remove(d.train[0].path)) << d.train[0].path;
+  ASSERT_EQ(run_cli(base + " --out " + dir + "/cache 2>&1", &out), 0) << out;
+  EXPECT_NE(out.find("gone from disk since sgml prepare"), std::string::npos) << out;
+  const Log files = read_log(dir + "/files/metrics.jsonl"), cache = read_log(dir + "/cache/metrics.jsonl");
+  ASSERT_EQ(cache.reclusterings.size(), 1u);
+  EXPECT_EQ(cache.reclusterings, files.reclusterings);
+  EXPECT_EQ(cache.losses.size(), files.losses.size());
 }
 
 // The authors' head (--head linear): trains, is saved without fc and attribute layers, and `sgml eval` recognises it

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "data/file_stamps.h"
+#include "data/loader.h"
 #include "engine/check.h"
 #include "training/feature_extraction.h"
 
@@ -123,7 +124,12 @@ Tensor DatasetBatchSource::clustering_features(SgmlModel& model, std::vector<int
   s.feature = FeatureKind::Conv;
   s.workers = config_.workers;
   s.skip_bad_images = config_.skip_bad_images;
-  ExtractedFeatures f = extract_features(model, dataset_.train, s);
+  // From the cache where the run reads it and the evaluation transform can (the same pixels as the files', and an
+  // image gone from disk since prepare is served as in training).
+  LoaderConfig transform;
+  transform.eval_resize = s.eval_resize;
+  const bool cached = stream_.uses_cache() && cache_unusable_for(transform).empty();
+  ExtractedFeatures f = extract_features(model, dataset_.train, s, cached ? stream_.cache() : nullptr);
   *rows = f.kept;
   return f.features;
 }
