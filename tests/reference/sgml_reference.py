@@ -227,7 +227,7 @@ def objective_terms(emb, logits, targets, labels, cfg):
         g = g.detach()
     bce = F.binary_cross_entropy_with_logits(logits, targets)
     if cfg.get("head", "sgml") == "linear":
-        bce = torch.zeros((), dtype=emb.dtype)  # the engine logs 0 without an attribute branch
+        bce = torch.zeros((), dtype=emb.dtype)  # no attribute branch: no term (and no bce_loss in the log)
     lam = cfg["lambda"]
     if cfg["loss"] in ("rank", "rank-multitask"):
         # Our reconstruction of the rank-approximation loss (losses/rank_loss.h), batch-wise only.
@@ -314,8 +314,10 @@ def train(data, init, plan, config_path, out_dir):
             opt.zero_grad()
             total.backward()
             opt.step()
-            log.write(json.dumps({"step": step, "loss": total.item(), "metric_loss": metric.item(),
-                                  "bce_loss": bce.item(), "lr": cfg["lr"]}) + "\n")
+            record = {"step": step, "loss": total.item(), "metric_loss": metric.item(), "lr": cfg["lr"]}
+            if cfg.get("head", "sgml") != "linear":
+                record["bce_loss"] = bce.item()
+            log.write(json.dumps(record) + "\n")
     state = {k: v.detach().numpy() for k, v in net.named_state().items()}
     if class_beta is not None:
         state["loss.margin_beta"] = class_beta.detach().numpy()
