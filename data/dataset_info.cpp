@@ -81,11 +81,15 @@ ImageCheck check_images(const std::vector<const ImageRecord*>& images, bool deco
 
 }  // namespace
 
-MissingImages missing_images(const Dataset& d, bool training_only) {
+MissingImages missing_images(const Dataset& d, bool training, bool test) {
   std::vector<const ImageRecord*> images;
-  if (training_only)
-    for (const ImageRecord& r : d.train) images.push_back(&r);
-  const ImageCheck c = check_images(training_only ? images : all_images(d), /*decode=*/false, 1);
+  const auto add = [&images](const std::vector<ImageRecord>& split) {
+    for (const ImageRecord& r : split) images.push_back(&r);
+  };
+  if (training) add(d.train);
+  if (test)
+    for (const std::vector<ImageRecord>* split : {&d.test, &d.query, &d.gallery}) add(*split);
+  const ImageCheck c = check_images(images, /*decode=*/false, 1);
   return {c.unreadable, c.examples};
 }
 

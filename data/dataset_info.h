@@ -24,13 +24,15 @@ struct DatasetInfoOptions {
 // display; a byte that is not is written \xHH, data/path_text.h), so the object can always be dumped.
 nlohmann::ordered_json dataset_info(const Dataset& dataset, const DatasetInfoOptions& options = {});
 
-// The dataset's image files (every split, or the training images alone) that are missing or are not regular files:
-// how many, and the messages of the first few ("missing image 'PATH'"). A stat per image: seconds for SOP's 120,000.
+// The dataset's image files (of the training images, the test images or both) that are missing or are not regular
+// files: how many, and the messages of the first few ("missing image 'PATH'"). A stat per image: seconds for SOP's
+// 120,000.
 struct MissingImages {
   int count = 0;
   std::vector<std::string> examples;
 };
-MissingImages missing_images(const Dataset& dataset, bool training_only = false);
+// training / test: whether to look at the training images, and at the test images (test, query and gallery).
+MissingImages missing_images(const Dataset& dataset, bool training, bool test);
 
 // The same as a few lines of text.
 std::string format_dataset_info(const nlohmann::ordered_json& info);

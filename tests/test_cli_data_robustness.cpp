@@ -271,7 +271,8 @@ TEST(CliDataRobustness, EvalSaysHowManyQueriesHaveNoMatch) {
 }
 
 // Where training and evaluation read their images differently, each says so: random-resized crops need the
-// original images, and the evaluation transform still reads the decoded-image cache (chosen once for the run).
+// original images, and the evaluation transform still reads the decoded-image cache (chosen once for the run); the
+// files that the cache does not serve are looked for before training.
 TEST(CliDataRobustness, TrainingAndEvaluationSayWhichImagesTheyRead) {
   const std::string dir = test::small_inshop("cli_cache_notes");
   std::string out;
@@ -287,6 +288,13 @@ TEST(CliDataRobustness, TrainingAndEvaluationSayWhichImagesTheyRead) {
   ASSERT_EQ(run(train + " --train-crop random-resized --out " + dir + "/crop 2>&1", &out), 0) << out;
   EXPECT_NE(out.find("decoded-image cache not used: --train-crop random-resized"), std::string::npos) << out;
   EXPECT_NE(out.find("evaluation: decoded-image cache: " + index), std::string::npos) << out;
+  // A test image gone since prepare: served to the evaluation from the cache; an evaluation that decodes the files
+  // (--eval-resize) is refused before training, naming it, though training reads the cache.
+  const std::string gone = test::read_small_inshop(dir).gallery[0].path;
+  ASSERT_TRUE(fs::remove(gone)) << gone;
+  ASSERT_EQ(run(train + " --out " + dir + "/gone 2>&1", &out), 0) << out;
+  expect_clear_failure(train + " --eval-resize 40 --out " + dir + "/refused 2>&1", "missing image '" + gone + "'");
+  EXPECT_FALSE(fs::exists(dir + "/refused/metrics.jsonl"));
 }
 
 TEST(CliDataRobustness, PrepareNamesAnOutputFolderThatCannotBeMade) {

@@ -183,10 +183,11 @@ int train_with_options(Options& opt) {
   if (evaluator && !eval_cache_note.empty() && eval_cache_note != source->cache_note())
     std::fprintf(stderr, "evaluation: %s\n", eval_cache_note.c_str());
   // Before any work (after --resume, which decides whether the cache serves): a missing file would otherwise stop
-  // the run when first drawn, perhaps epochs in. (From a decoded-image cache the training images need no files.)
-  // The test images only where the run evaluates.
+  // the run when first drawn, perhaps epochs in. The images that a decoded-image cache serves need no files: the
+  // training images where training reads it, the test images where evaluation does; the test images only where the
+  // run evaluates.
   if (const MissingImages missing =
-          source->uses_cache() ? MissingImages{} : missing_images(dataset, /*training_only=*/!evaluator);
+          missing_images(dataset, /*training=*/!source->uses_cache(), /*test=*/evaluator && !eval_cache);
       missing.count > 0) {
     std::string first;
     for (const std::string& e : missing.examples) first += "\n  " + printable_utf8(e);
